@@ -1,0 +1,37 @@
+// Verb dispatcher of the `bouquet` command; each verb lives in its part and is loaded lazily.
+export interface Verb {
+  /** One line shown by `bouquet --help`. */
+  summary: string;
+  /** Runs the verb with its own arguments; resolves to the process exit code. */
+  load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
+}
+
+export const verbs: Record<string, Verb> = {
+  plan: { summary: 'place blocks on a scenario\'s servers with a policy and print the placement', load: () => import('../sim/cli/plan.ts') },
+  sim: { summary: 'simulate a scenario under a placement + routing policy', load: () => import('../sim/cli/sim.ts') },
+  compare: { summary: 'simulate a scenario under several policies and report the metrics', load: () => import('../sim/cli/compare.ts') },
+  generate: { summary: 'generate text with a model in this process (Node, onnxruntime-web wasm)', load: () => import('../worker/cli/generate.ts') },
+  serve: { summary: 'run the signaling + coordinator server and the web app', load: () => import('../signaling/cli/serve.ts') },
+  demo: { summary: 'start a server, volunteer tabs and a client tab in headless Chromium and chat', load: () => import('../signaling/cli/demo.ts') },
+};
+
+function usage(): string {
+  const lines = Object.entries(verbs).map(([name, v]) => `  ${name.padEnd(10)} ${v.summary}`);
+  return ['usage: bouquet <verb> [options]   (bouquet <verb> --help for its options)', '', 'verbs:', ...lines].join('\n');
+}
+
+/** Runs `bouquet` with the given arguments; returns the exit code (2 for usage errors). */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const verb = verbs[name];
+  if (verb === undefined) {
+    console.error(`bouquet: unknown verb '${name}'\n${usage()}`);
+    return 2;
+  }
+  const mod = await verb.load();
+  return mod.run(rest);
+}

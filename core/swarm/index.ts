@@ -1,0 +1,14 @@
+// The planner's view of a swarm: public surface of core/swarm.
+export type {
+  ServerSpec,
+  LinearMs,
+  ClientSpec,
+  NetworkSpec,
+  ModelWorkload,
+  WorkloadSpec,
+  SwarmSnapshot,
+  BlockSpan,
+  Hop,
+  Chain,
+  TimeBreakdown,
+} from './types.ts';
