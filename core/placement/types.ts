@@ -1,0 +1,81 @@
+// Contract of every placement policy: a pure function of a swarm snapshot to block ranges per server.
+import type { BlockSpan, Chain, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
+
+/** What one server is asked to host. */
+export interface ServerAssignment {
+  serverId: string;
+  /** Blocks it hosts, or null when the policy leaves it idle (GBP-CR may). */
+  span: BlockSpan | null;
+  /** n_j = ⌊(M_j − s_m · m_j) / s_c⌋: single-block session caches left after the weights. */
+  cacheSlots: number;
+}
+
+/** A chain with the number of sessions it can carry at once (GCA's c_k). */
+export interface ChainCapacity {
+  chain: Chain;
+  /** c_k: concurrent sessions this chain can carry. */
+  capacity: number;
+  /** T_k: service time of one job on this chain for the planned workload, ms. */
+  serviceMs: number;
+}
+
+/** What a policy predicts for its placement, per request of the planned workload. */
+export interface PlacementPrediction {
+  /** Average per-token time T / l_out the performance model predicts with no waiting, ms. */
+  perTokenMs: number;
+  /** The same split by cause, per request (not per token), ms. */
+  breakdown: TimeBreakdown;
+  /** Upper bound on the average per-token time where the policy proves one (BPRR Theorem 2), ms. */
+  perTokenBoundMs?: number;
+}
+
+/** Solver figures of the exact MILP. */
+export interface MilpReport {
+  status: string;
+  /** Objective of the best integer solution found (the MILP's units: ms summed over requests). */
+  objective: number;
+  /** Best proven lower bound on the objective. */
+  bound: number;
+  /** Relative gap (objective − bound) / objective. */
+  gap: number;
+}
+
+/** Output of a placement policy. */
+export interface PlacementResult {
+  policy: string;
+  assignments: ServerAssignment[];
+  /** Chains with capacities (GCA), for routing policies that dispatch on chains (JFFC). */
+  chains?: ChainCapacity[];
+  prediction: PlacementPrediction;
+  /** The R (or c) the policy reserved cache for, when it has one. */
+  reservedSessions?: number;
+  milp?: MilpReport;
+  /** Wall time the policy took, ms. */
+  runtimeMs: number;
+}
+
+/** Knobs a policy may take; each policy documents the ones it reads. */
+export interface PlacementOptions {
+  /** Seed for policies with randomness (PETALS' join order). */
+  seed?: number;
+  /** Time limit for the MILP, ms. */
+  timeLimitMs?: number;
+  /** Override of R / c. */
+  concurrentRequests?: number;
+  /** PETALS: run rebalancing rounds after the joins. */
+  rebalance?: boolean;
+}
+
+/** A placement policy: pure in its inputs (async only because the MILP solver is). */
+export type PlacementPolicy = (snapshot: SwarmSnapshot) => Promise<PlacementResult>;
+/** Builds a policy from its options; registered in `placementPolicies`. */
+export type PlacementPolicyFactory = (options?: PlacementOptions) => PlacementPolicy;
+
+/** Thrown when no placement can serve the workload; `reason` says why in the user's words. */
+export class InfeasiblePlacementError extends Error {
+  readonly code = 'infeasible' as const;
+  constructor(readonly reason: string) {
+    super(`infeasible: ${reason}`);
+    this.name = 'InfeasiblePlacementError';
+  }
+}
