@@ -1,0 +1,23 @@
+// The performance model (algorithms.md §1): public surface of core/perf.
+export {
+  PerfModelError,
+  clientServerRttMs,
+  perTokenRttMs,
+  prefillRttMs,
+  prefillMsPerBlock,
+  serverById,
+  requestTime,
+  perTokenMs,
+  cacheSlots,
+  waitForSlotsMs,
+  type ActiveSession,
+} from './model.ts';
+export {
+  decodeLinkCostMs,
+  requestLinkCostMs,
+  clientWeights,
+  serverJobCosts,
+  jobLinkCostMs,
+  type LinkCostMs,
+  type ServerJobCost,
+} from './links.ts';
