@@ -13,6 +13,8 @@ export interface ServerSpec {
   prefillMsPerBlock: LinearMs;
   /** Where it is (free text; scenarios use it to derive RTTs). */
   region?: string;
+  /** PETALS' network_rps: tokens/s its link carries, as PETALS measures it; only PETALS reads it (∞ when absent). */
+  networkRps?: number;
 }
 
 /** A linear cost a · l + b in ms for l tokens. */
@@ -51,6 +53,10 @@ export interface ModelWorkload {
   cacheBytesPerBlock: number;
   /** Hidden size (bytes per token on the wire derive from it); optional for abstract scenarios. */
   hiddenSize?: number;
+  /** kv_dim = numKvHeads · headDim (< hiddenSize means GQA); PETALS' cache reserve uses it. Default hiddenSize. */
+  kvDim?: number;
+  /** Bytes of one cache value (2 for fp16/bf16); PETALS' cache reserve uses it. Default 2. */
+  cacheBytesPerValue?: number;
 }
 
 /** The load the swarm is planned for. */
