@@ -1,0 +1,413 @@
+// Binary peer frames: a discriminated union tied to a request→response map, encoded with a small header.
+import { PeerError, isPeerErrorCode, type PeerErrorCode } from './errors.ts';
+import { float16BitsToFloat32, float32ToFloat16Bits } from './fp16.ts';
+import type { BlockSpan } from '../swarm/index.ts';
+
+/** Wire precision of hidden states: fp32 (4 bytes per value) or fp16 (2 bytes, IEEE half). */
+export type WireDtype = 'fp32' | 'fp16';
+
+/**
+ * Hidden states of `rows` tokens (T) × `cols` features (d, the model's hidden size), row-major.
+ * In memory always float32; `dtype` says how they travel.
+ */
+export interface HiddenStates {
+  rows: number;
+  cols: number;
+  data: Float32Array;
+}
+
+/** Client → volunteer: open a session over `span` that will hold at most `maxLength` tokens. */
+export interface OpenSessionFrame {
+  type: 'open-session';
+  /** Request id, chosen by the sender; the answer carries the same id. */
+  id: number;
+  sessionId: string;
+  /** Blocks the volunteer runs for this session, 0-based, end exclusive. */
+  span: BlockSpan;
+  /** Longest sequence (prompt + generated tokens) of the session, tokens. */
+  maxLength: number;
+  /** Precision of the hidden states of this session's steps. */
+  dtype: WireDtype;
+}
+/** Volunteer → client: the session is open and holds its cache slots. */
+export interface OpenedFrame {
+  type: 'opened';
+  id: number;
+  sessionId: string;
+}
+/** Client → volunteer: run the session's blocks on `hidden` (rows = new tokens) at `position`. */
+export interface StepFrame {
+  type: 'step';
+  id: number;
+  sessionId: string;
+  /** 0-based index of this step within the session; steps must come in order. */
+  stepIndex: number;
+  /** Tokens already in the session's cache (the position of the first row), tokens. */
+  position: number;
+  dtype: WireDtype;
+  hidden: HiddenStates;
+}
+/** Volunteer → client: the hidden states after the session's blocks. */
+export interface StepResultFrame {
+  type: 'step-result';
+  id: number;
+  sessionId: string;
+  stepIndex: number;
+  dtype: WireDtype;
+  hidden: HiddenStates;
+}
+/** Client → volunteer: end the session and free its cache. */
+export interface CloseFrame {
+  type: 'close';
+  id: number;
+  sessionId: string;
+}
+/** Volunteer → client: the session is closed. */
+export interface ClosedFrame {
+  type: 'closed';
+  id: number;
+  sessionId: string;
+}
+/** Liveness and round-trip probe. */
+export interface PingFrame {
+  type: 'ping';
+  id: number;
+  /** Sender's clock when sent, ms; echoed back. */
+  sentAtMs: number;
+}
+export interface PongFrame {
+  type: 'pong';
+  id: number;
+  sentAtMs: number;
+}
+/** Answer to a request that failed; `id` is the id of that request (0 when it could not be read). */
+export interface ErrorFrame {
+  type: 'error';
+  id: number;
+  code: PeerErrorCode;
+  message: string;
+}
+
+/** Every frame of the peer protocol. */
+export type Frame =
+  | OpenSessionFrame | OpenedFrame | StepFrame | StepResultFrame | CloseFrame | ClosedFrame
+  | PingFrame | PongFrame | ErrorFrame;
+export type FrameType = Frame['type'];
+
+/** Requests and the frame that answers each (or an error frame). */
+export interface ResponseOf {
+  'open-session': OpenedFrame;
+  step: StepResultFrame;
+  close: ClosedFrame;
+  ping: PongFrame;
+}
+export type RequestFrame = Extract<Frame, { type: keyof ResponseOf }>;
+export type ResponseFrame = ResponseOf[keyof ResponseOf] | ErrorFrame;
+/** A request frame without its id (the RPC layer assigns ids). */
+export type RequestBody<K extends keyof ResponseOf = keyof ResponseOf> = K extends keyof ResponseOf
+  ? Omit<Extract<Frame, { type: K }>, 'id'>
+  : never;
+
+/** True for frames that ask for an answer. */
+export function isRequest(f: Frame): f is RequestFrame {
+  return f.type === 'open-session' || f.type === 'step' || f.type === 'close' || f.type === 'ping';
+}
+
+/** First byte of every frame. */
+export const frameMagic = 0xb7;
+/** Wire format version; a frame of another version is refused as 'bad-frame'. */
+export const frameVersion = 1;
+/** Bytes before a frame's body: magic, version, type, flags, u32 id. */
+export const frameHeaderBytes = 8;
+/** Longest session id, bytes of UTF-8. */
+export const maxSessionIdBytes = 128;
+/** Longest error message kept on the wire, bytes of UTF-8 (longer ones are cut). */
+export const maxErrorMessageBytes = 2048;
+/** Widest hidden state accepted (d), values. */
+export const maxHiddenCols = 1 << 16;
+
+const typeCodes: Record<FrameType, number> = {
+  'open-session': 1, opened: 2, step: 3, 'step-result': 4, close: 5, closed: 6, ping: 7, pong: 8, error: 9,
+};
+const typeByCode = new Map<number, FrameType>(Object.entries(typeCodes).map(([k, v]) => [v, k as FrameType]));
+const dtypeCodes: Record<WireDtype, number> = { fp32: 0, fp16: 1 };
+
+/** Bytes one value takes on the wire. */
+export function dtypeBytes(dtype: WireDtype): number {
+  return dtype === 'fp32' ? 4 : 2;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+class Writer {
+  private parts: Uint8Array[] = [];
+  private size = 0;
+  u8(v: number): void { this.push(new Uint8Array([v])); }
+  u32(v: number): void {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v, true);
+    this.push(b);
+  }
+  f64(v: number): void {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, v, true);
+    this.push(b);
+  }
+  str(s: string, maxBytes: number): void {
+    let bytes = encoder.encode(s);
+    if (bytes.byteLength > maxBytes) bytes = bytes.slice(0, maxBytes);
+    const len = new Uint8Array(2);
+    new DataView(len.buffer).setUint16(0, bytes.byteLength, true);
+    this.push(len);
+    this.push(bytes);
+  }
+  bytes(b: Uint8Array): void { this.push(b); }
+  private push(b: Uint8Array): void {
+    this.parts.push(b);
+    this.size += b.byteLength;
+  }
+  finish(): ArrayBuffer {
+    const out = new Uint8Array(this.size);
+    let o = 0;
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.byteLength;
+    }
+    return out.buffer;
+  }
+}
+
+function writeHidden(w: Writer, dtype: WireDtype, h: HiddenStates): void {
+  if (h.data.length !== h.rows * h.cols) {
+    throw new PeerError('bad-frame', `hidden states: ${h.rows}×${h.cols} needs ${h.rows * h.cols} values, got ${h.data.length}`);
+  }
+  w.u8(dtypeCodes[dtype]);
+  w.u32(h.rows);
+  w.u32(h.cols);
+  if (dtype === 'fp32') {
+    const copy = new Float32Array(h.data);
+    w.bytes(new Uint8Array(copy.buffer));
+  } else {
+    w.bytes(new Uint8Array(float32ToFloat16Bits(h.data).buffer));
+  }
+}
+
+/** Encodes a frame to bytes (header + body). Throws PeerError('bad-frame') on a frame that cannot be valid. */
+export function encodeFrame(f: Frame): ArrayBuffer {
+  const w = new Writer();
+  w.u8(frameMagic);
+  w.u8(frameVersion);
+  w.u8(typeCodes[f.type]);
+  w.u8(0);
+  w.u32(f.id >>> 0);
+  switch (f.type) {
+    case 'open-session':
+      w.str(f.sessionId, maxSessionIdBytes);
+      w.u32(f.span.start);
+      w.u32(f.span.end);
+      w.u32(f.maxLength);
+      w.u8(dtypeCodes[f.dtype]);
+      break;
+    case 'opened':
+    case 'close':
+    case 'closed':
+      w.str(f.sessionId, maxSessionIdBytes);
+      break;
+    case 'step':
+      w.str(f.sessionId, maxSessionIdBytes);
+      w.u32(f.stepIndex);
+      w.u32(f.position);
+      writeHidden(w, f.dtype, f.hidden);
+      break;
+    case 'step-result':
+      w.str(f.sessionId, maxSessionIdBytes);
+      w.u32(f.stepIndex);
+      writeHidden(w, f.dtype, f.hidden);
+      break;
+    case 'ping':
+    case 'pong':
+      w.f64(f.sentAtMs);
+      break;
+    case 'error':
+      w.str(f.code, 64);
+      w.str(f.message, maxErrorMessageBytes);
+      break;
+    default: {
+      const never: never = f;
+      throw new PeerError('bad-frame', `unknown frame ${JSON.stringify(never)}`);
+    }
+  }
+  return w.finish();
+}
+
+class Reader {
+  private o = 0;
+  private readonly view: DataView;
+  constructor(private readonly bytes: Uint8Array, private readonly re: number) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  private need(n: number, what: string): void {
+    if (this.o + n > this.bytes.byteLength) {
+      throw new PeerError('bad-frame', `frame truncated reading ${what} (${this.bytes.byteLength} bytes)`, this.re);
+    }
+  }
+  u8(what: string): number { this.need(1, what); return this.view.getUint8(this.o++); }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.o, true);
+    this.o += 4;
+    return v;
+  }
+  f64(what: string): number {
+    this.need(8, what);
+    const v = this.view.getFloat64(this.o, true);
+    this.o += 8;
+    return v;
+  }
+  str(what: string, maxBytes: number): string {
+    this.need(2, what);
+    const n = this.view.getUint16(this.o, true);
+    this.o += 2;
+    if (n > maxBytes) throw new PeerError('bad-frame', `${what} is ${n} bytes, at most ${maxBytes} allowed`, this.re);
+    this.need(n, what);
+    try {
+      const s = decoder.decode(this.bytes.subarray(this.o, this.o + n));
+      this.o += n;
+      return s;
+    } catch {
+      throw new PeerError('bad-frame', `${what} is not valid UTF-8`, this.re);
+    }
+  }
+  take(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    const b = this.bytes.slice(this.o, this.o + n);
+    this.o += n;
+    return b;
+  }
+  end(): void {
+    if (this.o !== this.bytes.byteLength) {
+      throw new PeerError('bad-frame', `frame has ${this.bytes.byteLength - this.o} trailing bytes`, this.re);
+    }
+  }
+}
+
+function readDtype(r: Reader, re: number): WireDtype {
+  const c = r.u8('dtype');
+  if (c === 0) return 'fp32';
+  if (c === 1) return 'fp16';
+  throw new PeerError('bad-frame', `unknown dtype code ${c} (0 = fp32, 1 = fp16)`, re);
+}
+
+function readHidden(r: Reader, re: number, maxBytes: number): { dtype: WireDtype; hidden: HiddenStates } {
+  const dtype = readDtype(r, re);
+  const rows = r.u32('rows');
+  const cols = r.u32('cols');
+  if (rows === 0 || cols === 0) throw new PeerError('bad-frame', `hidden states must not be empty (got ${rows}×${cols})`, re);
+  if (cols > maxHiddenCols) throw new PeerError('bad-frame', `hidden size ${cols} exceeds ${maxHiddenCols}`, re);
+  const byteLength = rows * cols * dtypeBytes(dtype);
+  if (byteLength > maxBytes) throw new PeerError('oversize', `hidden states of ${byteLength} bytes exceed ${maxBytes}`, re);
+  const raw = r.take(byteLength, `hidden states (${rows}×${cols} ${dtype})`);
+  let data: Float32Array;
+  if (dtype === 'fp32') {
+    data = new Float32Array(raw.buffer, raw.byteOffset, rows * cols);
+  } else {
+    data = float16BitsToFloat32(new Uint16Array(raw.buffer, raw.byteOffset, rows * cols));
+  }
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      throw new PeerError('bad-frame', `hidden states hold a non-finite value at row ${Math.floor(i / cols)}, column ${i % cols}`, re);
+    }
+  }
+  return { dtype, hidden: { rows, cols, data } };
+}
+
+/** Limits a receiver applies while decoding. */
+export interface DecodeLimits {
+  /** Largest hidden-state payload accepted, bytes. */
+  maxTensorBytes: number;
+}
+
+/** Default decode limits: 64 MiB of hidden states. */
+export const defaultDecodeLimits: DecodeLimits = { maxTensorBytes: 64 * 1024 * 1024 };
+
+/**
+ * Decodes and validates one frame: header, type, field sizes, dtype, shape vs data length, finite
+ * values. Throws PeerError ('bad-frame' or 'oversize') with `re` set to the frame's id when the
+ * header could be read.
+ */
+export function decodeFrame(buf: ArrayBuffer | Uint8Array, limits: DecodeLimits = defaultDecodeLimits): Frame {
+  const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
+  if (bytes.byteLength < frameHeaderBytes) {
+    throw new PeerError('bad-frame', `frame of ${bytes.byteLength} bytes is shorter than the ${frameHeaderBytes}-byte header`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const id = view.getUint32(4, true);
+  if (view.getUint8(0) !== frameMagic) throw new PeerError('bad-frame', 'not a Bouquet frame (bad magic byte)');
+  if (view.getUint8(1) !== frameVersion) {
+    throw new PeerError('bad-frame', `frame version ${view.getUint8(1)} is not supported (this peer speaks ${frameVersion})`, id);
+  }
+  const type = typeByCode.get(view.getUint8(2));
+  if (type === undefined) throw new PeerError('bad-frame', `unknown frame type ${view.getUint8(2)}`, id);
+  const r = new Reader(bytes.subarray(frameHeaderBytes), id);
+  let f: Frame;
+  switch (type) {
+    case 'open-session': {
+      const sessionId = r.str('session id', maxSessionIdBytes);
+      const start = r.u32('span start');
+      const end = r.u32('span end');
+      const maxLength = r.u32('max length');
+      const dtype = readDtype(r, id);
+      if (end <= start) throw new PeerError('bad-frame', `block span [${start}, ${end}) is empty`, id);
+      if (maxLength === 0) throw new PeerError('bad-frame', 'max length must be positive', id);
+      f = { type, id, sessionId, span: { start, end }, maxLength, dtype };
+      break;
+    }
+    case 'opened':
+    case 'close':
+    case 'closed':
+      f = { type, id, sessionId: r.str('session id', maxSessionIdBytes) };
+      break;
+    case 'step': {
+      const sessionId = r.str('session id', maxSessionIdBytes);
+      const stepIndex = r.u32('step index');
+      const position = r.u32('position');
+      const { dtype, hidden } = readHidden(r, id, limits.maxTensorBytes);
+      f = { type, id, sessionId, stepIndex, position, dtype, hidden };
+      break;
+    }
+    case 'step-result': {
+      const sessionId = r.str('session id', maxSessionIdBytes);
+      const stepIndex = r.u32('step index');
+      const { dtype, hidden } = readHidden(r, id, limits.maxTensorBytes);
+      f = { type, id, sessionId, stepIndex, dtype, hidden };
+      break;
+    }
+    case 'ping':
+    case 'pong':
+      f = { type, id, sentAtMs: r.f64('sent at') };
+      break;
+    case 'error': {
+      const code = r.str('error code', 64);
+      const message = r.str('error message', maxErrorMessageBytes);
+      f = { type, id, code: isPeerErrorCode(code) ? code : 'internal', message: isPeerErrorCode(code) ? message : `${code}: ${message}` };
+      break;
+    }
+    default: {
+      const never: never = type;
+      throw new PeerError('bad-frame', `unknown frame type ${String(never)}`, id);
+    }
+  }
+  r.end();
+  return f;
+}
+
+/** Builds the error frame that answers request `re` with `err`. */
+export function errorFrame(err: PeerError, re: number = err.re): ErrorFrame {
+  return { type: 'error', id: re, code: err.code, message: err.message };
+}
+
+/** Rebuilds the PeerError an error frame carries. */
+export function errorFromFrame(f: ErrorFrame, peerId?: string): PeerError {
+  return new PeerError(f.code, f.message, f.id, peerId);
+}

@@ -1,0 +1,212 @@
+// In-memory Transport: peers in one process, ordered delivery, optional per-pair delay (benchmarks, the simulator).
+import { PeerError } from './errors.ts';
+import { dataChannelMaxMessageBytes } from './chunking.ts';
+import type { ConnectOptions, PeerConnection, Transport } from './transport.ts';
+
+/** Options of a MemoryNetwork. */
+export interface MemoryNetworkOptions {
+  /** One-way delay from peer `from` to peer `to`, ms (half the emulated RTT). Default: none. */
+  delayMs?: (from: string, to: string) => number;
+  /** Largest packet, bytes (default: Chromium's data-channel limit). */
+  maxMessageBytes?: number;
+}
+
+type Deliver = () => void;
+
+/** A set of in-memory peers that can dial each other by id. */
+export class MemoryNetwork {
+  private readonly peers = new Map<string, MemoryTransport>();
+  readonly maxMessageBytes: number;
+  private readonly delayFn: (from: string, to: string) => number;
+
+  constructor(options: MemoryNetworkOptions = {}) {
+    this.maxMessageBytes = options.maxMessageBytes ?? dataChannelMaxMessageBytes;
+    this.delayFn = options.delayMs ?? (() => 0);
+  }
+
+  /** Creates (and registers) the endpoint of peer `peerId`. */
+  createTransport(peerId: string): MemoryTransport {
+    if (this.peers.has(peerId)) throw new PeerError('bad-frame', `peer id '${peerId}' is taken`);
+    const t = new MemoryTransport(peerId, this);
+    this.peers.set(peerId, t);
+    return t;
+  }
+
+  /** @internal */
+  lookup(peerId: string): MemoryTransport | undefined {
+    return this.peers.get(peerId);
+  }
+
+  /** @internal */
+  remove(peerId: string): void {
+    this.peers.delete(peerId);
+  }
+
+  /** One-way delay between two peers, ms. */
+  delay(from: string, to: string): number {
+    return Math.max(0, this.delayFn(from, to));
+  }
+}
+
+/** Schedules deliveries in one direction in order, each no earlier than its own delay. */
+class Lane {
+  private lastAtMs = 0;
+  constructor(private readonly delayMs: () => number) {}
+  schedule(fn: Deliver): void {
+    const d = this.delayMs();
+    if (d <= 0 && this.lastAtMs <= Date.now()) {
+      queueMicrotask(fn);
+      return;
+    }
+    const at = Math.max(Date.now() + d, this.lastAtMs);
+    this.lastAtMs = at;
+    setTimeout(fn, at - Date.now());
+  }
+}
+
+class MemoryConnection implements PeerConnection {
+  other: MemoryConnection | undefined;
+  private open = true;
+  private readonly messageHandlers = new Set<(p: ArrayBuffer) => void>();
+  private readonly closeHandlers = new Set<(reason: string) => void>();
+  private readonly early: ArrayBuffer[] = [];
+  private readonly lane: Lane;
+
+  constructor(
+    readonly localPeerId: string,
+    readonly remotePeerId: string,
+    readonly maxMessageBytes: number,
+    network: MemoryNetwork,
+    private readonly owner: MemoryTransport,
+  ) {
+    this.lane = new Lane(() => network.delay(localPeerId, remotePeerId));
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  send(packet: ArrayBuffer): Promise<void> {
+    if (!this.open || this.other === undefined) {
+      return Promise.reject(new PeerError('peer-unavailable', `connection to ${this.remotePeerId} is closed`, 0, this.remotePeerId));
+    }
+    if (packet.byteLength > this.maxMessageBytes) {
+      return Promise.reject(new PeerError('oversize', `packet of ${packet.byteLength} bytes exceeds ${this.maxMessageBytes}`));
+    }
+    const copy = packet.slice(0);
+    const target = this.other;
+    this.lane.schedule(() => target.receive(copy));
+    return Promise.resolve();
+  }
+
+  /** @internal */
+  receive(packet: ArrayBuffer): void {
+    if (!this.open) return;
+    if (this.messageHandlers.size === 0) {
+      this.early.push(packet);
+      return;
+    }
+    for (const h of this.messageHandlers) h(packet);
+  }
+
+  onMessage(handler: (packet: ArrayBuffer) => void): () => void {
+    this.messageHandlers.add(handler);
+    if (this.early.length > 0) {
+      const queued = this.early.splice(0);
+      queueMicrotask(() => {
+        for (const p of queued) handler(p);
+      });
+    }
+    return () => this.messageHandlers.delete(handler);
+  }
+
+  onClose(handler: (reason: string) => void): () => void {
+    this.closeHandlers.add(handler);
+    return () => this.closeHandlers.delete(handler);
+  }
+
+  close(): void {
+    this.shut('closed locally');
+    const other = this.other;
+    if (other !== undefined) this.lane.schedule(() => other.shut(`closed by ${this.localPeerId}`));
+  }
+
+  /** @internal */
+  shut(reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.owner.forget(this);
+    const handlers = [...this.closeHandlers];
+    this.closeHandlers.clear();
+    for (const h of handlers) h(reason);
+  }
+}
+
+/** One peer's endpoint on a MemoryNetwork. */
+export class MemoryTransport implements Transport {
+  private readonly connectionHandlers = new Set<(c: PeerConnection) => void>();
+  private readonly connections = new Set<MemoryConnection>();
+  private closed = false;
+
+  constructor(readonly peerId: string, private readonly network: MemoryNetwork) {}
+
+  connect(remotePeerId: string, options: ConnectOptions = {}): Promise<PeerConnection> {
+    const remote = this.network.lookup(remotePeerId);
+    if (this.closed) return Promise.reject(new PeerError('peer-unavailable', `transport of ${this.peerId} is closed`));
+    if (remote === undefined || remote.closed) {
+      return Promise.reject(new PeerError('peer-unavailable', `peer ${remotePeerId} is not on the network`, 0, remotePeerId));
+    }
+    const rttMs = this.network.delay(this.peerId, remotePeerId) + this.network.delay(remotePeerId, this.peerId);
+    if (options.timeoutMs !== undefined && rttMs > options.timeoutMs) {
+      return new Promise((_, reject) => {
+        setTimeout(() => reject(new PeerError('timeout', `connecting to ${remotePeerId} took over ${options.timeoutMs} ms`, 0, remotePeerId)), options.timeoutMs);
+      });
+    }
+    const max = this.network.maxMessageBytes;
+    const local = new MemoryConnection(this.peerId, remotePeerId, max, this.network, this);
+    const far = new MemoryConnection(remotePeerId, this.peerId, max, this.network, remote);
+    local.other = far;
+    far.other = local;
+    return new Promise((resolve, reject) => {
+      const finish = (): void => {
+        if (remote.closed || this.closed) {
+          reject(new PeerError('peer-unavailable', `peer ${remotePeerId} left while connecting`, 0, remotePeerId));
+          return;
+        }
+        this.connections.add(local);
+        remote.accept(far);
+        resolve(local);
+      };
+      if (rttMs > 0) setTimeout(finish, rttMs);
+      else queueMicrotask(finish);
+    });
+  }
+
+  /** @internal */
+  accept(conn: MemoryConnection): void {
+    this.connections.add(conn);
+    for (const h of this.connectionHandlers) h(conn);
+  }
+
+  /** @internal */
+  forget(conn: MemoryConnection): void {
+    this.connections.delete(conn);
+  }
+
+  onConnection(handler: (conn: PeerConnection) => void): () => void {
+    this.connectionHandlers.add(handler);
+    return () => this.connectionHandlers.delete(handler);
+  }
+
+  /** Open connections, for tests and status displays. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of [...this.connections]) c.close();
+    this.network.remove(this.peerId);
+  }
+}
