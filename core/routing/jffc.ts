@@ -1,0 +1,70 @@
+// The follow-up's JFFC (algorithms.md §4): join the fastest free chain, else wait in the central FIFO queue.
+import type { SwarmSnapshot } from '../swarm/index.ts';
+import { requestLinkCostMs, requestTime, serverJobCosts, jobLinkCostMs } from '../perf/index.ts';
+import { allocateCache, chainCostMs } from '../chains/index.ts';
+import type { ChainCapacity, PlacementResult } from '../placement/types.ts';
+import { isBanned, loadOf } from './live.ts';
+import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot } from './types.ts';
+
+/**
+ * The chains JFFC dispatches on: the placement's own (GBP-CR computes them with GCA), or GCA over
+ * the placement's slots with the planned workload's job costs when the placement has none.
+ */
+export function dispatchChains(swarm: SwarmSnapshot, placement: PlacementResult): ChainCapacity[] {
+  if (placement.chains !== undefined && placement.chains.length > 0) return placement.chains;
+  const costs = serverJobCosts(swarm, swarm.workload.meanInputTokens, Math.max(1, swarm.workload.meanOutputTokens));
+  return allocateCache(placement.assignments, swarm.model.numBlocks, jobLinkCostMs(costs));
+}
+
+/**
+ * JFFC: the request goes to the fastest chain (for its client, at the planned lengths) that has
+ * fewer running sessions than its capacity c_k and only online servers; if none, 'queue'. The
+ * queue itself lives with the caller; when a session ends the caller routes the queue head again,
+ * which hands it the freed chain. Chain lists and per-client orders are cached per placement object.
+ */
+export function jffcRouting(): RoutingPolicy {
+  const chainCache = new WeakMap<PlacementResult, { chains: ChainCapacity[]; order: Map<string, number[]> }>();
+  const prepared = (swarm: SwarmSnapshot, placement: PlacementResult): { chains: ChainCapacity[]; order: Map<string, number[]> } => {
+    let entry = chainCache.get(placement);
+    if (entry === undefined) {
+      entry = { chains: dispatchChains(swarm, placement), order: new Map() };
+      chainCache.set(placement, entry);
+    }
+    return entry;
+  };
+  const orderFor = (swarm: SwarmSnapshot, entry: { chains: ChainCapacity[]; order: Map<string, number[]> }, clientId: string): number[] => {
+    let order = entry.order.get(clientId);
+    if (order === undefined) {
+      const cost = requestLinkCostMs(swarm, clientId, swarm.workload.meanInputTokens, Math.max(1, swarm.workload.meanOutputTokens));
+      const t = entry.chains.map((c) => chainCostMs(c.chain, cost));
+      order = entry.chains.map((_, i) => i).sort((a, b) => (t[a] ?? 0) - (t[b] ?? 0) || a - b);
+      entry.order.set(clientId, order);
+    }
+    return order;
+  };
+  return {
+    name: 'jffc',
+    admission: { kind: 'central-queue' },
+    route({ swarm, placement, state }: RoutingSnapshot, request: RouteRequest): RoutingDecision {
+      const entry = prepared(swarm, placement);
+      if (entry.chains.length === 0) return { kind: 'no-route', reason: 'the placement has no chain through every block' };
+      const byId = new Map(placement.assignments.map((a) => [a.serverId, a]));
+      let anyOnline = false;
+      for (const i of orderFor(swarm, entry, request.clientId)) {
+        const c = entry.chains[i];
+        if (c === undefined) continue;
+        const up = c.chain.hops.every((h) => {
+          const a = byId.get(h.serverId);
+          return a !== undefined && loadOf(state, a).online && !isBanned(state, h.serverId);
+        });
+        if (!up) continue;
+        anyOnline = true;
+        if ((state.chainSessions?.[i] ?? 0) >= c.capacity) continue;
+        const predicted = requestTime(swarm, request.clientId, c.chain, request.inputTokens, request.outputTokens, 0);
+        return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted, chainIndex: i };
+      }
+      if (!anyOnline) return { kind: 'no-route', reason: 'every chain has a server that is offline' };
+      return { kind: 'queue', reason: 'every chain is at capacity' };
+    },
+  };
+}
