@@ -1,5 +1,5 @@
 // BPRR's WS-RR (algorithms.md §3): waiting-penalized shortest path; the caller books slots until the expected completion.
-import { requestLinkCostMs, requestTime, waitForSlotsMs, type ActiveSession } from '../perf/index.ts';
+import { requestLinkCostMs, requestTime, waitForSlotsMs } from '../perf/index.ts';
 import { shortestChainWithCost } from '../chains/index.ts';
 import { loadOf, usableAssignments } from './live.ts';
 import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot, ServerLoad } from './types.ts';
@@ -9,7 +9,7 @@ import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot, Ser
  * expected completion times of what holds them, ms (Infinity when the server can never fit them).
  */
 export function expectedWaitMs(nowMs: number, load: ServerLoad, blocks: number): number {
-  return waitForSlotsMs(nowMs, load.freeSlots, blocks, load.sessions as readonly ActiveSession[]);
+  return waitForSlotsMs(nowMs, load.freeSlots, blocks, load.sessions);
 }
 
 /**
