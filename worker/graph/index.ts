@@ -1,0 +1,16 @@
+// ONNX graph builders of the block runtime: public surface of worker/graph.
+export { GraphBuilder, ElemType, type ElemTypeName, type Dim } from './onnx-builder.ts';
+export {
+  buildBlockRangeGraph,
+  buildEmbeddingGraph,
+  buildHeadGraph,
+  blockIo,
+  clientIo,
+  computeType,
+  usesGqa,
+  rotaryTables,
+  type OpFlavour,
+  type GraphOptions,
+  type BuiltGraph,
+} from './blocks.ts';
+export { quantizeQ4, dequantizeQ4, q4BlockSize, type Q4Weights } from './quantize.ts';

@@ -1,0 +1,327 @@
+// In-thread BlockRuntime: onnxruntime-web sessions for a block span (split lazily where sessions need it), KV cache, client parts.
+import { cacheBytesPerBlock, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
+import type { BlockSpan } from '../../core/swarm/index.ts';
+import { RuntimeError } from '../errors.ts';
+import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, rotaryTables, usesGqa, type OpFlavour } from '../graph/index.ts';
+import { toHalfArray } from '../weights/float16.ts';
+import type { ModelWeights } from '../weights/types.ts';
+import { chooseBackend, type ChosenBackend, type Ort } from './backend.ts';
+import type { BlockRuntime, CacheUsage, OpenSessionRequest, RuntimeInfo, RuntimeOptions, SessionInfo, StepResult } from './types.ts';
+
+type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
+type OrtTensor = InstanceType<Ort['Tensor']>;
+
+/** One onnxruntime session over consecutive blocks. */
+interface Segment {
+  span: BlockSpan;
+  session: OrtSession;
+  weightBytes: number;
+}
+
+interface KvPair {
+  key: OrtTensor;
+  value: OrtTensor;
+}
+
+interface OpenSession {
+  info: SessionInfo;
+  /** Tokens in the cache. */
+  length: number;
+  /** Per absolute block index. */
+  kv: Map<number, KvPair>;
+}
+
+/** Creates an in-thread runtime over `weights` with onnxruntime-web module `ort`. */
+export async function createInThreadRuntime(ort: Ort, weights: ModelWeights, options: RuntimeOptions = {}): Promise<BlockRuntime> {
+  const shape = weights.shape;
+  const precision = options.precision ?? 'fp32';
+  const ops = options.ops ?? 'contrib';
+  const slotTokens = options.maxSessionTokens ?? Math.min(shape.maxSeqLen, 2048);
+  if (!Number.isInteger(slotTokens) || slotTokens < 1) throw new RuntimeError('bad-input', `maxSessionTokens must be a positive integer (got ${slotTokens})`);
+  if (slotTokens > shape.maxSeqLen) {
+    throw new RuntimeError('sequence-too-long', `maxSessionTokens ${slotTokens} exceeds the model's maximum sequence length ${shape.maxSeqLen}`);
+  }
+  const blocks = options.blocks ?? null;
+  if (blocks !== null && (!Number.isInteger(blocks.start) || !Number.isInteger(blocks.end) || blocks.start < 0 || blocks.end > shape.numBlocks || blocks.start >= blocks.end)) {
+    throw new RuntimeError('bad-input', `block span [${blocks.start}, ${blocks.end}) is not inside [0, ${shape.numBlocks})`);
+  }
+  const backend = await chooseBackend(ort, options.backends ?? ['webgpu', 'wasm'], options.threads);
+  if (precision === 'fp16' && backend.name === 'webgpu' && !backend.shaderF16) {
+    throw new RuntimeError('bad-input', 'fp16 asked for, but the WebGPU adapter lacks shader-f16: use fp32 or q4');
+  }
+  const cachePrecision = computeType(precision) === 'float16' ? 'fp16' : 'fp32';
+  const slotBytes = cacheBytesPerBlock(shape, slotTokens, cachePrecision);
+  const budget = options.cacheBudgetBytes ?? 8 * slotBytes;
+  const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, slotBytes, totalSlots: Math.floor(budget / slotBytes), blocks });
+  if (blocks !== null) await rt.loadSegment(blocks);
+  if (options.client === true) await rt.loadClient();
+  return rt;
+}
+
+interface Config {
+  precision: WeightPrecision;
+  ops: OpFlavour;
+  slotTokens: number;
+  slotBytes: number;
+  totalSlots: number;
+  blocks: BlockSpan | null;
+}
+
+class InThreadRuntime implements BlockRuntime {
+  private segments: Segment[] = [];
+  private readonly sessions = new Map<string, OpenSession>();
+  private embedSession: OrtSession | null = null;
+  private headSession: OrtSession | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly shape: ModelShape;
+  private readonly type: 'float32' | 'float16';
+
+  constructor(
+    private readonly ort: Ort,
+    private readonly weights: ModelWeights,
+    private readonly backend: ChosenBackend,
+    private readonly cfg: Config,
+  ) {
+    this.shape = weights.shape;
+    this.type = computeType(cfg.precision) === 'float16' ? 'float16' : 'float32';
+  }
+
+  /** Serializes work: one onnxruntime run at a time. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async createSession(bytes: Uint8Array): Promise<OrtSession> {
+    return this.ort.InferenceSession.create(bytes, { executionProviders: this.backend.executionProviders, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  }
+
+  async loadSegment(span: BlockSpan): Promise<void> {
+    const ws = [];
+    for (let b = span.start; b < span.end; b++) ws.push(await this.weights.block(b));
+    const graph = buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}` });
+    const session = await this.createSession(graph.bytes);
+    this.segments.push({ span, session, weightBytes: graph.weightBytes });
+    this.segments.sort((a, b) => a.span.start - b.span.start);
+  }
+
+  async loadClient(): Promise<void> {
+    const s = this.shape;
+    const emb = await this.weights.embedding();
+    this.embedSession = await this.createSession(buildEmbeddingGraph(s, emb).bytes);
+    const head = buildHeadGraph(s, await this.weights.finalNorm(), await this.weights.lmHead(), { precision: this.cfg.precision, ops: this.cfg.ops });
+    this.headSession = await this.createSession(head.bytes);
+  }
+
+  /** Splits segments so that `at` is a boundary (sessions over sub-ranges run whole segments). */
+  private async splitAt(at: number): Promise<void> {
+    const seg = this.segments.find((s) => s.span.start < at && at < s.span.end);
+    if (seg === undefined) return;
+    this.segments = this.segments.filter((s) => s !== seg);
+    await seg.session.release();
+    await this.loadSegment({ start: seg.span.start, end: at });
+    await this.loadSegment({ start: at, end: seg.span.end });
+  }
+
+  info(): Promise<RuntimeInfo> {
+    return Promise.resolve({
+      backend: this.backend.name,
+      backendNotes: this.backend.notes,
+      threads: this.backend.threads,
+      shape: this.shape,
+      blocks: this.cfg.blocks,
+      client: this.embedSession !== null,
+      precision: this.cfg.precision,
+      ops: this.cfg.ops,
+      weightBytes: this.segments.reduce((a, s) => a + s.weightBytes, 0),
+      cache: this.usage(),
+    });
+  }
+
+  private usage(): CacheUsage {
+    let used = 0;
+    let filled = 0;
+    for (const s of this.sessions.values()) {
+      used += s.info.slots;
+      for (const kv of s.kv.values()) filled += tensorBytes(kv.key) + tensorBytes(kv.value);
+    }
+    return {
+      slotBytes: this.cfg.slotBytes,
+      slotTokens: this.cfg.slotTokens,
+      totalSlots: this.cfg.totalSlots,
+      usedSlots: used,
+      freeSlots: this.cfg.totalSlots - used,
+      reservedBytes: used * this.cfg.slotBytes,
+      filledBytes: filled,
+      openSessions: this.sessions.size,
+    };
+  }
+
+  cacheUsage(): Promise<CacheUsage> {
+    return Promise.resolve(this.usage());
+  }
+
+  openSession(req: OpenSessionRequest): Promise<SessionInfo> {
+    return this.exclusive(async () => {
+      const loaded = this.cfg.blocks;
+      if (loaded === null) throw new RuntimeError('not-loaded', 'this runtime serves no blocks (client-only)');
+      if (typeof req.sessionId !== 'string' || req.sessionId === '') throw new RuntimeError('bad-input', 'sessionId must be a non-empty string');
+      if (this.sessions.has(req.sessionId)) throw new RuntimeError('session-exists', `session '${req.sessionId}' is already open`);
+      const { start, end } = req.blocks;
+      if (!Number.isInteger(start) || !Number.isInteger(end) || start < loaded.start || end > loaded.end || start >= end) {
+        throw new RuntimeError('bad-input', `blocks [${start}, ${end}) are not inside the served span [${loaded.start}, ${loaded.end})`);
+      }
+      if (!Number.isInteger(req.maxLength) || req.maxLength < 1) throw new RuntimeError('bad-input', `maxLength must be a positive integer (got ${req.maxLength})`);
+      if (req.maxLength > this.cfg.slotTokens) {
+        throw new RuntimeError('sequence-too-long', `maxLength ${req.maxLength} exceeds this runtime's slot length ${this.cfg.slotTokens} tokens`);
+      }
+      const slots = end - start;
+      const free = this.cfg.totalSlots - this.usage().usedSlots;
+      if (slots > free) {
+        throw new RuntimeError('cache-full', `session needs ${slots} cache slots, ${free} of ${this.cfg.totalSlots} are free; retry later or use another peer`);
+      }
+      await this.splitAt(start);
+      await this.splitAt(end);
+      const info: SessionInfo = { sessionId: req.sessionId, blocks: { start, end }, maxLength: req.maxLength, slots };
+      this.sessions.set(req.sessionId, { info, length: 0, kv: new Map() });
+      return info;
+    });
+  }
+
+  closeSession(sessionId: string): Promise<void> {
+    return this.exclusive(() => {
+      if (!this.sessions.delete(sessionId)) throw new RuntimeError('unknown-session', `no open session '${sessionId}'`);
+      return Promise.resolve();
+    });
+  }
+
+  step(sessionId: string, hidden: Float32Array): Promise<StepResult> {
+    return this.exclusive(async () => {
+      const s = this.sessions.get(sessionId);
+      if (s === undefined) throw new RuntimeError('unknown-session', `no open session '${sessionId}'`);
+      const d = this.shape.hiddenSize;
+      const T = checkHidden(hidden, d);
+      if (s.length + T > s.info.maxLength) {
+        throw new RuntimeError('sequence-too-long', `session '${sessionId}' holds ${s.length} tokens; ${T} more exceed its max length ${s.info.maxLength}`);
+      }
+      const P = s.length;
+      const common = this.positionFeeds(P, T);
+      const t0 = performance.now();
+      let x = hidden;
+      for (const seg of this.segments) {
+        if (seg.span.end <= s.info.blocks.start || seg.span.start >= s.info.blocks.end) continue;
+        const feeds: Record<string, OrtTensor> = { ...common, [blockIo.hiddenIn]: new this.ort.Tensor('float32', x, [1, T, d]) };
+        for (let b = seg.span.start; b < seg.span.end; b++) {
+          const i = b - seg.span.start;
+          const kv = s.kv.get(b) ?? this.emptyKv();
+          feeds[blockIo.pastKey(i)] = kv.key;
+          feeds[blockIo.pastValue(i)] = kv.value;
+        }
+        const out = await seg.session.run(feeds);
+        for (let b = seg.span.start; b < seg.span.end; b++) {
+          const i = b - seg.span.start;
+          const key = out[blockIo.presentKey(i)];
+          const value = out[blockIo.presentValue(i)];
+          if (key === undefined || value === undefined) throw new Error(`graph returned no present KV for block ${b}`);
+          s.kv.set(b, { key, value });
+        }
+        const h = out[blockIo.hiddenOut];
+        if (h === undefined) throw new Error('graph returned no hidden_out');
+        x = (await h.getData()) as Float32Array;
+      }
+      s.length += T;
+      return { hidden: x, tokens: T, length: s.length, computeMs: performance.now() - t0 };
+    });
+  }
+
+  private emptyKv(): KvPair {
+    const dims = [1, this.shape.numKvHeads, 0, this.shape.headDim];
+    const data = this.type === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+    return { key: new this.ort.Tensor(this.type, data, dims), value: new this.ort.Tensor(this.type, data, dims) };
+  }
+
+  /** Inputs that carry positions: seqlens/total for GroupQueryAttention, or rotary tables + mask for standard ops. */
+  private positionFeeds(past: number, T: number): Record<string, OrtTensor> {
+    const total = past + T;
+    if (usesGqa(this.shape, this.cfg.ops)) {
+      return {
+        [blockIo.seqlensK]: new this.ort.Tensor('int32', new Int32Array([total - 1]), [1]),
+        [blockIo.totalLength]: new this.ort.Tensor('int32', new Int32Array([total]), []),
+      };
+    }
+    const half = this.shape.headDim / 2;
+    const { cos, sin } = rotaryTables(this.shape, past, T);
+    const groups = this.shape.numHeads / this.shape.numKvHeads;
+    const neg = this.type === 'float16' ? -65504 : -1e30;
+    const mask = new Float32Array(groups * T * total);
+    for (let g = 0; g < groups; g++) {
+      for (let t = 0; t < T; t++) {
+        const row = (g * T + t) * total;
+        for (let j = past + t + 1; j < total; j++) mask[row + j] = neg;
+      }
+    }
+    const tensor = (data: Float32Array, dims: number[]): OrtTensor =>
+      this.type === 'float16' ? new this.ort.Tensor('float16', toHalfArray(data), dims) : new this.ort.Tensor('float32', data, dims);
+    return {
+      [blockIo.cos]: tensor(cos, [T, half]),
+      [blockIo.sin]: tensor(sin, [T, half]),
+      [blockIo.mask]: tensor(mask, [groups * T, total]),
+    };
+  }
+
+  embed(ids: Int32Array): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      const session = this.embedSession;
+      if (session === null) throw new RuntimeError('not-loaded', 'this runtime has no client parts (open it with client: true)');
+      if (!(ids instanceof Int32Array) || ids.length === 0) throw new RuntimeError('bad-input', 'embed() needs a non-empty Int32Array of token ids');
+      const v = this.shape.vocabSize;
+      for (const id of ids) if (id < 0 || id >= v) throw new RuntimeError('bad-input', `token id ${id} is outside the vocabulary [0, ${v})`);
+      const out = await session.run({ [clientIo.ids]: new this.ort.Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [ids.length]) });
+      const e = out[clientIo.embeddings];
+      if (e === undefined) throw new Error('embedding graph returned nothing');
+      return (await e.getData()) as Float32Array;
+    });
+  }
+
+  head(hidden: Float32Array): Promise<Float32Array> {
+    return this.exclusive(async () => {
+      const session = this.headSession;
+      if (session === null) throw new RuntimeError('not-loaded', 'this runtime has no client parts (open it with client: true)');
+      const N = checkHidden(hidden, this.shape.hiddenSize);
+      const out = await session.run({ [clientIo.hidden]: new this.ort.Tensor('float32', hidden, [N, this.shape.hiddenSize]) });
+      const l = out[clientIo.logits];
+      if (l === undefined) throw new Error('head graph returned nothing');
+      return (await l.getData()) as Float32Array;
+    });
+  }
+
+  dispose(): Promise<void> {
+    return this.exclusive(async () => {
+      this.sessions.clear();
+      for (const s of this.segments) await s.session.release();
+      this.segments = [];
+      await this.embedSession?.release();
+      await this.headSession?.release();
+      this.embedSession = null;
+      this.headSession = null;
+    });
+  }
+}
+
+function tensorBytes(t: OrtTensor): number {
+  return t.size * (t.type === 'float16' ? 2 : 4);
+}
+
+/** Validates hidden states [T, hidden]: a Float32Array, whole rows, all finite. Returns T. */
+function checkHidden(hidden: Float32Array, d: number): number {
+  if (!(hidden instanceof Float32Array)) throw new RuntimeError('bad-input', 'hidden states must be a Float32Array');
+  if (hidden.length === 0 || hidden.length % d !== 0) {
+    throw new RuntimeError('bad-input', `hidden states hold ${hidden.length} values, not a whole number of rows of ${d}`);
+  }
+  for (let i = 0; i < hidden.length; i++) {
+    const v = hidden[i] ?? 0;
+    if (v - v !== 0) throw new RuntimeError('bad-input', `hidden states hold ${String(v)} at index ${i} (row ${Math.floor(i / d)})`);
+  }
+  return hidden.length / d;
+}

@@ -1,0 +1,113 @@
+// The BlockRuntime contract: what a volunteer tab (blocks) and a client tab (embed/head) call, in-thread or through a worker.
+import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
+import type { BlockSpan } from '../../core/swarm/index.ts';
+import type { OpFlavour } from '../graph/blocks.ts';
+
+/** Execution providers, tried in the order given. */
+export type BackendName = 'webgpu' | 'wasm';
+
+/** How to build a runtime. */
+export interface RuntimeOptions {
+  /** Blocks this runtime serves, 0-based, end exclusive; absent for a client-only runtime. */
+  blocks?: BlockSpan;
+  /** Load the client parts (token embedding, final norm + LM head). */
+  client?: boolean;
+  /** Weight precision of the blocks and the head (default fp32). */
+  precision?: WeightPrecision;
+  /** Operator flavour (default 'contrib'). */
+  ops?: OpFlavour;
+  /** Bytes set aside for KV cache; divided into cache slots. Default: 8 slots. */
+  cacheBudgetBytes?: number;
+  /** Slot length in tokens (l_in_max + l_out_max): the longest session; default min(model max, 2048). */
+  maxSessionTokens?: number;
+  /** Execution providers in priority order (default ['webgpu', 'wasm']). */
+  backends?: BackendName[];
+  /** wasm threads (default: 1 in a browser without cross-origin isolation, else up to 4). */
+  threads?: number;
+}
+
+/** A client asks a volunteer for a session over some of its blocks. */
+export interface OpenSessionRequest {
+  /** Chosen by the client; unique among this runtime's open sessions. */
+  sessionId: string;
+  /** Blocks the session runs here: inside the runtime's loaded span. */
+  blocks: BlockSpan;
+  /** Most tokens (prompt + generated) the session will hold; at most the slot length. */
+  maxLength: number;
+}
+
+/** An open session. */
+export interface SessionInfo {
+  sessionId: string;
+  blocks: BlockSpan;
+  maxLength: number;
+  /** Cache slots it holds: one per block. */
+  slots: number;
+}
+
+/** The result of one step over a session's blocks. */
+export interface StepResult {
+  /** Hidden states after the session's last block, [T, hidden] row-major. */
+  hidden: Float32Array;
+  /** Tokens processed by this step (T). */
+  tokens: number;
+  /** Tokens in the session's cache after the step. */
+  length: number;
+  /** Time spent in onnxruntime for this step, ms. */
+  computeMs: number;
+}
+
+/** KV-cache accounting (slot = one session's cache for one block at the slot length, s_c in the papers). */
+export interface CacheUsage {
+  /** s_c: bytes of one slot. */
+  slotBytes: number;
+  /** Slot length in tokens. */
+  slotTokens: number;
+  /** n_j: slots the budget holds. */
+  totalSlots: number;
+  usedSlots: number;
+  freeSlots: number;
+  /** Bytes reserved by open sessions (usedSlots · slotBytes). */
+  reservedBytes: number;
+  /** Bytes actually filled by cached keys/values now. */
+  filledBytes: number;
+  openSessions: number;
+}
+
+/** What a runtime runs and holds. */
+export interface RuntimeInfo {
+  backend: BackendName;
+  /** Failures of the backends tried before this one (empty when the first worked). */
+  backendNotes: string[];
+  threads: number;
+  shape: ModelShape;
+  blocks: BlockSpan | null;
+  client: boolean;
+  precision: WeightPrecision;
+  ops: OpFlavour;
+  /** Bytes of block weights in their served precision (s_m · blocks). */
+  weightBytes: number;
+  cache: CacheUsage;
+}
+
+/**
+ * The block runtime. Two implementations: in-thread (Node tests, the worker itself) and a Comlink
+ * proxy to `worker/block-worker.ts` (the page). Errors are RuntimeError with a code on both.
+ * Buffers passed in are taken over (transferred through a worker); buffers returned are the caller's.
+ */
+export interface BlockRuntime {
+  info(): Promise<RuntimeInfo>;
+  /** Opens a session; RuntimeError 'cache-full' when the slots are used, 'session-exists', 'bad-input'. */
+  openSession(req: OpenSessionRequest): Promise<SessionInfo>;
+  /** Runs T tokens' hidden states [T, hidden] through the session's blocks (prefill T ≥ 1, decode T = 1). */
+  step(sessionId: string, hidden: Float32Array): Promise<StepResult>;
+  /** Frees the session's slots ('unknown-session' if not open). */
+  closeSession(sessionId: string): Promise<void>;
+  cacheUsage(): Promise<CacheUsage>;
+  /** Client side: token ids → embeddings [N, hidden]. */
+  embed(ids: Int32Array): Promise<Float32Array>;
+  /** Client side: hidden [N, hidden] → logits [N, vocab] (final norm + LM head). */
+  head(hidden: Float32Array): Promise<Float32Array>;
+  /** Releases every session and onnxruntime session. */
+  dispose(): Promise<void>;
+}
