@@ -1,0 +1,238 @@
+// The follow-up's GBP-CR placement (algorithms.md §4): block counts with cache reservation c,
+// disjoint chains filled in order of time per block, c tuned by the Theorem-4 lower bound on the
+// mean response time under JFFC, then GCA for the chains.
+import type { BlockSpan, SwarmSnapshot } from '../swarm/index.ts';
+import { jobLinkCostMs, serverJobCosts } from '../perf/index.ts';
+import { allocateCache } from '../chains/index.ts';
+import { checkSnapshot, makeAssignment, nowMs, plannedLengths, predictPlacement, syncPolicy } from './common.ts';
+import type { PlacementOptions, PlacementPolicyFactory, PlacementResult, ServerAssignment } from './types.ts';
+import { InfeasiblePlacementError } from './types.ts';
+
+/** ρ̄: the target load per chain slot GBP-CR plans for. */
+export const gbpCrTargetLoad = 0.7;
+
+/** A chain as the JFFC bounds see it: c_k parallel servers of rate 1/T_k. */
+export interface ServiceChain {
+  /** c_k: concurrent jobs. */
+  capacity: number;
+  /** T_k: service time of one job, ms. */
+  serviceMs: number;
+}
+
+/**
+ * Theorem 4 (follow-up): mean response time of JFFC, ms, from a birth–death chain on the number of
+ * jobs n with birth rate λ and death rate Σ_l μ_l min(c_l, (n − Σ_{l'<l} c_l')⁺), chains sorted by
+ * μ = 1/T. `bound: 'lower'` fills the fastest chains first (a lower bound on the response time),
+ * 'upper' the slowest first. Mean response = E[n] / λ (Little). Infinity when λ ≥ Σ_l c_l μ_l
+ * (unstable) or there is no chain; the fastest chain's T when λ = 0.
+ */
+export function jffcResponseTimeBoundMs(chains: readonly ServiceChain[], arrivalRatePerS: number, bound: 'lower' | 'upper' = 'lower'): number {
+  const usable = chains.filter((c) => c.capacity >= 1 && c.serviceMs > 0 && Number.isFinite(c.serviceMs));
+  if (usable.length === 0) return Infinity;
+  const sorted = [...usable].sort((a, b) => (bound === 'lower' ? a.serviceMs - b.serviceMs : b.serviceMs - a.serviceMs));
+  const lambda = arrivalRatePerS / 1000; // per ms
+  if (!(lambda > 0)) return Math.min(...usable.map((c) => c.serviceMs));
+  const C = sorted.reduce((a, c) => a + Math.floor(c.capacity), 0);
+  const full = sorted.reduce((a, c) => a + Math.floor(c.capacity) / c.serviceMs, 0); // d(n) for n ≥ C
+  if (lambda >= full) return Infinity;
+  // Death rate d(n) for n = 1..C: fill chains in the sorted order.
+  const death = new Float64Array(C + 1);
+  let n = 0;
+  let rate = 0;
+  for (const c of sorted) {
+    for (let i = 0; i < Math.floor(c.capacity); i++) {
+      rate += 1 / c.serviceMs;
+      death[++n] = rate;
+    }
+  }
+  // log p_n, p_0 = 1, p_n = p_{n−1} λ / d(n); then a geometric tail with ratio ρ = λ / d(C).
+  const logp = new Float64Array(C + 1);
+  let maxLog = 0;
+  for (let i = 1; i <= C; i++) {
+    logp[i] = (logp[i - 1] ?? 0) + Math.log(lambda / (death[i] ?? 1));
+    maxLog = Math.max(maxLog, logp[i] ?? 0);
+  }
+  const rho = lambda / full;
+  let mass = 0;
+  let mean = 0;
+  for (let i = 0; i < C; i++) {
+    const p = Math.exp((logp[i] ?? 0) - maxLog);
+    mass += p;
+    mean += i * p;
+  }
+  const pC = Math.exp((logp[C] ?? 0) - maxLog);
+  mass += pC / (1 - rho);
+  mean += pC * (C / (1 - rho) + rho / ((1 - rho) * (1 - rho)));
+  return mean / mass / lambda;
+}
+
+/** GBP-CR's placement for one reservation c, with its disjoint chains. */
+export interface GbpCrPlacement {
+  reservation: number;
+  assignments: ServerAssignment[];
+  /** The complete disjoint chains it built, fastest first, capacity = min over hops ⌊n_j / k_j⌋ (≥ c). */
+  chains: ServiceChain[];
+}
+
+/** m_j(c) = min(⌊M_j / (s_m + s_c c)⌋, L). */
+export function gbpCrBlockCount(memoryBytes: number, model: SwarmSnapshot['model'], reservation: number): number {
+  return Math.max(0, Math.min(model.numBlocks, Math.floor(memoryBytes / (model.blockBytes + model.cacheBytesPerBlock * reservation))));
+}
+
+/**
+ * GBP-CR for a given c: servers sorted by t_j(c) / m_j(c) with t_j(c) = τᶜ_j + τᵖ_j m_j(c) fill
+ * chains over blocks 0..L−1 one after another (the last server of a chain is shifted back to end
+ * at block L and runs only the blocks still missing); it stops once Σ_chains 1/T ≥ λ / (ρ̄ c).
+ * Servers after the stop stay idle; servers of an unfinished last chain keep their spans (GCA may
+ * still route through them). Returns null when not even one chain completes.
+ */
+export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number): GbpCrPlacement | null {
+  const L = snapshot.model.numBlocks;
+  const { lIn, lOut } = plannedLengths(snapshot);
+  const costs = serverJobCosts(snapshot, lIn, lOut);
+  const lambdaPerMs = snapshot.workload.arrivalRatePerS / 1000;
+  const ranked = snapshot.servers
+    .map((s, i) => {
+      const m = gbpCrBlockCount(s.memoryBytes, snapshot.model, reservation);
+      const cost = costs.get(s.id) ?? { commMs: Infinity, computeMsPerBlock: Infinity };
+      return { s, i, m, cost, perBlock: m > 0 ? (cost.commMs + cost.computeMsPerBlock * m) / m : Infinity };
+    })
+    .filter((x) => x.m > 0)
+    .sort((a, b) => a.perBlock - b.perBlock || a.i - b.i);
+  const spans = new Map<string, BlockSpan>();
+  const chains: ServiceChain[] = [];
+  let pos = 0;
+  let chainMs = 0;
+  let chainCap = Infinity;
+  let rate = 0;
+  for (const x of ranked) {
+    const slots = makeAssignment(snapshot, x.s, { start: 0, end: x.m }).cacheSlots;
+    if (pos + x.m >= L) {
+      const k = L - pos;
+      spans.set(x.s.id, { start: L - x.m, end: L });
+      chainMs += x.cost.commMs + x.cost.computeMsPerBlock * k;
+      chainCap = Math.min(chainCap, Math.floor(slots / k));
+      chains.push({ capacity: chainCap, serviceMs: chainMs });
+      rate += 1 / chainMs;
+      pos = 0;
+      chainMs = 0;
+      chainCap = Infinity;
+      if (rate >= lambdaPerMs / (gbpCrTargetLoad * reservation)) break;
+    } else {
+      spans.set(x.s.id, { start: pos, end: pos + x.m });
+      chainMs += x.cost.commMs + x.cost.computeMsPerBlock * x.m;
+      chainCap = Math.min(chainCap, Math.floor(slots / x.m));
+      pos += x.m;
+    }
+  }
+  if (chains.length === 0) return null;
+  chains.sort((a, b) => a.serviceMs - b.serviceMs);
+  const assignments = snapshot.servers.map((s) => makeAssignment(snapshot, s, spans.get(s.id) ?? null));
+  return { reservation, assignments, chains };
+}
+
+/** Largest c for which the servers can still hold L blocks in total (0 when not even c = 1). */
+export function gbpCrMaxReservation(snapshot: SwarmSnapshot): number {
+  const L = snapshot.model.numBlocks;
+  const fits = (c: number): boolean => {
+    let total = 0;
+    for (const s of snapshot.servers) total += gbpCrBlockCount(s.memoryBytes, snapshot.model, c);
+    return total >= L;
+  };
+  if (!fits(1)) return 0;
+  let lo = 1;
+  let hi = 2;
+  while (fits(hi)) {
+    lo = hi;
+    hi *= 2;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Candidate reservations: every c up to 256, beyond that a ×1.05 geometric grid (refined around the best). */
+function candidates(cMax: number): number[] {
+  const out: number[] = [];
+  for (let c = 1; c <= Math.min(cMax, 256); c++) out.push(c);
+  for (let c = 256; c < cMax; c = Math.max(c + 1, Math.floor(c * 1.05))) if (c > 256) out.push(c);
+  if (cMax > 256) out.push(cMax);
+  return out;
+}
+
+/** Result of the 1-D search over c. */
+export interface GbpCrChoice {
+  placement: GbpCrPlacement;
+  /** Theorem-4 lower bound on the mean response time for the chosen c, ms (Infinity when overloaded). */
+  responseLowerBoundMs: number;
+}
+
+/**
+ * The 1-D search over c ∈ [1, c_max] minimizing the Theorem-4 lower bound on the mean response
+ * time of GBP-CR's disjoint chains (ties → the smaller c). When every c is overloaded it picks the c
+ * with the largest total service rate Σ c_k / T_k. `fixed` skips the search.
+ */
+export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number): GbpCrChoice {
+  const L = snapshot.model.numBlocks;
+  const cMax = gbpCrMaxReservation(snapshot);
+  if (cMax < 1) {
+    const total = snapshot.servers.reduce((a, s) => a + gbpCrBlockCount(s.memoryBytes, snapshot.model, 1), 0);
+    throw new InfeasiblePlacementError(`servers can hold only ${total} of L = ${L} blocks even with c = 1 session reserved per block`);
+  }
+  const lambda = snapshot.workload.arrivalRatePerS;
+  const evaluate = (c: number): GbpCrChoice | null => {
+    const placement = gbpCrPlacement(snapshot, c);
+    return placement === null ? null : { placement, responseLowerBoundMs: jffcResponseTimeBoundMs(placement.chains, lambda, 'lower') };
+  };
+  if (fixed !== undefined) {
+    if (!Number.isInteger(fixed) || fixed < 1) throw new RangeError(`cache reservation c must be a positive integer (got ${fixed})`);
+    const r = evaluate(fixed);
+    if (r === null) throw new InfeasiblePlacementError(`no complete chain of ${L} blocks with c = ${fixed} sessions reserved (at most c = ${cMax} fits)`);
+    return r;
+  }
+  const serviceRate = (p: GbpCrPlacement): number => p.chains.reduce((a, k) => a + k.capacity / k.serviceMs, 0);
+  let best: GbpCrChoice | null = null;
+  const better = (r: GbpCrChoice, b: GbpCrChoice | null): boolean => {
+    if (b === null) return true;
+    if (r.responseLowerBoundMs !== b.responseLowerBoundMs) return r.responseLowerBoundMs < b.responseLowerBoundMs;
+    if (r.responseLowerBoundMs === Infinity) return serviceRate(r.placement) > serviceRate(b.placement);
+    return false;
+  };
+  const tried = new Set<number>();
+  const tryC = (c: number): void => {
+    if (c < 1 || c > cMax || tried.has(c)) return;
+    tried.add(c);
+    const r = evaluate(c);
+    if (r !== null && better(r, best)) best = r;
+  };
+  for (const c of candidates(cMax)) tryC(c);
+  const bestC = (best as GbpCrChoice | null)?.placement.reservation;
+  if (bestC !== undefined && bestC > 256) for (let c = Math.floor(bestC / 1.05); c <= Math.ceil(bestC * 1.05); c++) tryC(c);
+  if (best === null) throw new InfeasiblePlacementError(`no reservation c in 1..${cMax} completes a chain of ${L} blocks`);
+  return best;
+}
+
+/**
+ * GBP-CR placement with GCA chains. Options: `concurrentRequests` fixes c (else the 1-D search).
+ * Fills `chains` (GCA over the placement, fastest first) and `reservedSessions` (c).
+ */
+export const gbpCr: PlacementPolicyFactory = (options: PlacementOptions = {}) =>
+  syncPolicy((snapshot): PlacementResult => {
+    const t0 = nowMs();
+    checkSnapshot(snapshot);
+    const { placement } = chooseGbpCrReservation(snapshot, options.concurrentRequests);
+    const { lIn, lOut } = plannedLengths(snapshot);
+    const chains = allocateCache(placement.assignments, snapshot.model.numBlocks, jobLinkCostMs(serverJobCosts(snapshot, lIn, lOut)));
+    const prediction = predictPlacement(snapshot, placement.assignments);
+    return {
+      policy: 'gbp-cr',
+      assignments: placement.assignments,
+      chains,
+      prediction,
+      reservedSessions: placement.reservation,
+      runtimeMs: nowMs() - t0,
+    };
+  });

@@ -1,0 +1,75 @@
+// Placement policies: public surface of core/placement, and the registry the simulator and the coordinator share.
+import type { SwarmSnapshot } from '../swarm/index.ts';
+import { bprr } from './bprr.ts';
+import { gbpCr } from './gbp-cr.ts';
+import { milp } from './milp.ts';
+import { petals } from './petals.ts';
+import type { PlacementOptions, PlacementPolicyFactory, PlacementResult } from './types.ts';
+
+export {
+  InfeasiblePlacementError,
+  type ServerAssignment,
+  type ChainCapacity,
+  type PlacementPrediction,
+  type MilpReport,
+  type PlacementResult,
+  type PlacementOptions,
+  type PlacementPolicy,
+  type PlacementPolicyFactory,
+} from './types.ts';
+export { predictPlacement, firstUncoveredBlock, makeAssignment, plannedLengths, seededRandom } from './common.ts';
+export {
+  petals,
+  chooseBestStart,
+  petalsBlockCount,
+  petalsCacheReservePerBlock,
+  petalsThroughput,
+  petalsShouldMove,
+  petalsBalanceQuality,
+} from './petals.ts';
+export {
+  bprr,
+  cgBpPlacement,
+  bprrBlockCount,
+  bprrSessionCapacity,
+  bprrSessions,
+  bprrMaxSessions,
+  theorem2BoundMs,
+  type CgBpPlacement,
+  type CgBpServer,
+} from './bprr.ts';
+export {
+  gbpCr,
+  gbpCrPlacement,
+  gbpCrBlockCount,
+  gbpCrMaxReservation,
+  chooseGbpCrReservation,
+  jffcResponseTimeBoundMs,
+  gbpCrTargetLoad,
+  type ServiceChain,
+  type GbpCrPlacement,
+  type GbpCrChoice,
+} from './gbp-cr.ts';
+export { milp, solveBprrMilp, buildBprrMilp, MilpNoSolutionError, milpDefaultTimeLimitMs, type BprrMilpSolution, type BprrMilpModel } from './milp.ts';
+export { bprrObjectiveMs, requestClients, type BprrObjective } from './objective.ts';
+
+/** Every placement policy by the name the CLI and the coordinator use. */
+export const placementPolicies = { petals, bprr, 'gbp-cr': gbpCr, milp } satisfies Record<string, PlacementPolicyFactory>;
+
+/** A policy name of `placementPolicies`. */
+export type PlacementPolicyName = keyof typeof placementPolicies;
+
+/** Thrown for a policy name that is not registered; `code` is machine-readable. */
+export class UnknownPolicyError extends Error {
+  readonly code = 'unknown-policy' as const;
+  constructor(readonly policy: string) {
+    super(`unknown placement policy '${policy}' (known: ${Object.keys(placementPolicies).join(', ')})`);
+    this.name = 'UnknownPolicyError';
+  }
+}
+
+/** Runs the named placement policy on a snapshot; rejects with UnknownPolicyError for an unknown name. */
+export function placeBlocks(name: string, snapshot: SwarmSnapshot, options?: PlacementOptions): Promise<PlacementResult> {
+  if (!Object.hasOwn(placementPolicies, name)) return Promise.reject(new UnknownPolicyError(name));
+  return placementPolicies[name as PlacementPolicyName](options)(snapshot);
+}
