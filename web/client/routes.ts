@@ -1,0 +1,41 @@
+// RouteProvider: how a client session gets (and gives back) chains of volunteers; the coordinator's REST API implements it.
+import type { BlockSpan } from '../../core/swarm/index.ts';
+
+/** One hop: which peer runs which blocks for this request. */
+export interface RouteHopSpec {
+  peerId: string;
+  span: BlockSpan;
+}
+
+/** A granted chain and the lease that books its cache slots. */
+export interface RouteLease {
+  leaseId: string;
+  chain: RouteHopSpec[];
+}
+
+/** What a session asks for. */
+export interface RouteAsk {
+  /** Blocks to cover: [0, L) for a new request, the failed hop's span for a failover. */
+  span: BlockSpan;
+  /** l_in, tokens. */
+  promptTokens: number;
+  /** l_out, tokens. */
+  maxNewTokens: number;
+  /** Peers not to use (they failed this session). */
+  excludePeers: string[];
+  /** Measured round trips to peers, ms. */
+  rttMs?: Record<string, number>;
+}
+
+/** Times measured for a finished request (sent with the release). */
+export interface MeasuredRequest {
+  totalMs: number;
+  tokens: number;
+  firstTokenMs?: number;
+}
+
+/** Source of routes. Rejects with an error carrying code 'no-route' when nothing covers the span. */
+export interface RouteProvider {
+  requestRoute(ask: RouteAsk, signal?: AbortSignal): Promise<RouteLease>;
+  releaseRoute(leaseId: string, measured?: MeasuredRequest): Promise<void>;
+}

@@ -1,0 +1,273 @@
+// SessionHost: serves inference sessions on a volunteer's blocks — admission by cache slots, validation, ordering.
+import {
+  FrameLink, PeerError, toPeerError,
+  type HiddenStates, type RequestFrame, type ResponseFrame, type WireDtype,
+} from '../../core/protocol/index.ts';
+import type { BlockSpan } from '../../core/swarm/index.ts';
+
+/**
+ * What the volunteer needs from a block runtime to serve sessions. worker/'s BlockRuntime is
+ * adapted to it (see `runtime-port.ts`); tests may use a deterministic double.
+ */
+export interface BlockExecutor {
+  /** Opens a session over `span` (within the loaded blocks) holding at most `maxLength` tokens; may throw code 'cache-full'. */
+  openSession(sessionId: string, span: BlockSpan, maxLength: number): Promise<void>;
+  /** Runs the session's blocks on `hidden` (rows = new tokens, appended to its cache); returns the output hidden states. */
+  step(sessionId: string, hidden: HiddenStates): Promise<HiddenStates>;
+  /** Frees the session's cache. */
+  closeSession(sessionId: string): Promise<void>;
+}
+
+/** What the host serves right now. */
+export interface HostedBlocks {
+  /** Blocks loaded, 0-based, end exclusive. */
+  span: BlockSpan;
+  /** n_j: single-block session caches; a session over k blocks holds k. */
+  cacheSlots: number;
+  /** Longest session the cache is sized for, tokens. */
+  maxSessionTokens: number;
+  /** d: width of the hidden states. */
+  hiddenSize: number;
+}
+
+interface HostedSession {
+  key: string;
+  link: FrameLink;
+  sessionId: string;
+  span: BlockSpan;
+  maxLength: number;
+  dtype: WireDtype;
+  slots: number;
+  /** Step index and position the next step must carry. */
+  nextStepIndex: number;
+  nextPosition: number;
+  /** Serializes the session's steps. */
+  tail: Promise<unknown>;
+  broken: boolean;
+}
+
+/** Counters a status line shows. */
+export interface HostStats {
+  activeSessions: number;
+  sessionsServed: number;
+  slotsUsed: number;
+  slotsTotal: number;
+  /** Tokens processed (prefill and decode rows) since start. */
+  tokensProcessed: number;
+  /** Tokens processed per second over the last `rateWindowMs`. */
+  tokensPerS: number;
+}
+
+/**
+ * Serves sessions arriving on FrameLinks. A session is admitted only if its cache slots are free
+ * (refused at once with 'cache-full' otherwise); every step is checked against its session (known
+ * id on this link, dtype, width, step index, position, length); a bad request gets an error and
+ * disturbs no other session. Sessions of a link that closes are freed.
+ */
+export class SessionHost {
+  private blocks: HostedBlocks | null = null;
+  private draining = false;
+  private readonly sessions = new Map<string, HostedSession>();
+  private readonly linkIds = new WeakMap<FrameLink, number>();
+  private nextLinkId = 1;
+  private nextRuntimeId = 1;
+  private slotsUsed = 0;
+  private sessionsServed = 0;
+  private tokensProcessed = 0;
+  private readonly recent: { atMs: number; tokens: number }[] = [];
+  private readonly listeners = new Set<() => void>();
+  private readonly drainWaiters = new Set<() => void>();
+
+  constructor(private readonly executor: BlockExecutor, private readonly rateWindowMs = 10_000) {}
+
+  /** Starts serving `blocks` (null: serve nothing). Call only when no session is active (after `drain`). */
+  setBlocks(blocks: HostedBlocks | null): void {
+    this.blocks = blocks;
+    this.draining = false;
+    this.changed();
+  }
+
+  /** The blocks served now. */
+  get hosted(): HostedBlocks | null {
+    return this.blocks;
+  }
+
+  /** Registers a listener called after every change of the counters. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Serves the requests of one link (one connected client). */
+  attach(link: FrameLink): void {
+    this.linkIds.set(link, this.nextLinkId++);
+    link.serve((req) => this.handle(link, req));
+    link.onClose(() => {
+      for (const s of [...this.sessions.values()]) if (s.link === link) void this.release(s);
+    });
+  }
+
+  /**
+   * Refuses new sessions ('draining') and resolves once the active ones have closed, or after
+   * `timeoutMs`, when the rest are closed by force (their clients fail over).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    this.changed();
+    if (this.sessions.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.drainWaiters.add(done);
+      });
+    }
+    for (const s of [...this.sessions.values()]) {
+      await this.release(s);
+      s.link.close();
+    }
+  }
+
+  /** True while draining. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  stats(nowMs: number = Date.now()): HostStats {
+    while (this.recent.length > 0 && (this.recent[0]?.atMs ?? 0) < nowMs - this.rateWindowMs) this.recent.shift();
+    const windowTokens = this.recent.reduce((a, r) => a + r.tokens, 0);
+    const first = this.recent[0]?.atMs;
+    const spanMs = first === undefined ? 0 : Math.max(1000, nowMs - first);
+    return {
+      activeSessions: this.sessions.size,
+      sessionsServed: this.sessionsServed,
+      slotsUsed: this.slotsUsed,
+      slotsTotal: this.blocks?.cacheSlots ?? 0,
+      tokensProcessed: this.tokensProcessed,
+      tokensPerS: spanMs === 0 ? 0 : (windowTokens * 1000) / spanMs,
+    };
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  private key(link: FrameLink, sessionId: string): string {
+    return `${this.linkIds.get(link) ?? 0}/${sessionId}`;
+  }
+
+  private async handle(link: FrameLink, req: RequestFrame): Promise<ResponseFrame> {
+    switch (req.type) {
+      case 'ping':
+        return { type: 'pong', id: req.id, sentAtMs: req.sentAtMs };
+      case 'open-session':
+        return this.open(link, req);
+      case 'step':
+        return this.step(link, req);
+      case 'close': {
+        const s = this.sessions.get(this.key(link, req.sessionId));
+        if (s === undefined) throw new PeerError('unknown-session', `session '${req.sessionId}' is not open here`, req.id);
+        await s.tail.catch(() => undefined);
+        await this.release(s);
+        return { type: 'closed', id: req.id, sessionId: req.sessionId };
+      }
+      default: {
+        const never: never = req;
+        throw new PeerError('bad-frame', `unknown request ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private async open(link: FrameLink, req: Extract<RequestFrame, { type: 'open-session' }>): Promise<ResponseFrame> {
+    const b = this.blocks;
+    if (this.draining) throw new PeerError('draining', 'this volunteer is draining before a reassignment; ask for another route', req.id);
+    if (b === null) throw new PeerError('wrong-span', 'this volunteer serves no blocks yet', req.id);
+    if (req.span.start < b.span.start || req.span.end > b.span.end) {
+      throw new PeerError('wrong-span', `blocks [${req.span.start}, ${req.span.end}) are not all served here (serving [${b.span.start}, ${b.span.end}))`, req.id);
+    }
+    if (req.maxLength > b.maxSessionTokens) {
+      throw new PeerError('sequence-too-long', `a session of ${req.maxLength} tokens exceeds the ${b.maxSessionTokens} this cache is sized for`, req.id);
+    }
+    const key = this.key(link, req.sessionId);
+    if (this.sessions.has(key)) throw new PeerError('bad-frame', `session '${req.sessionId}' is already open`, req.id);
+    const slots = req.span.end - req.span.start;
+    if (this.slotsUsed + slots > b.cacheSlots) {
+      throw new PeerError('cache-full', `no free cache slots: ${slots} needed, ${b.cacheSlots - this.slotsUsed} of ${b.cacheSlots} free`, req.id);
+    }
+    // Book the slots before awaiting, so concurrent opens cannot overbook.
+    this.slotsUsed += slots;
+    const s: HostedSession = {
+      key, link, sessionId: `${this.nextRuntimeId++}:${req.sessionId}`, span: req.span, maxLength: req.maxLength,
+      dtype: req.dtype, slots, nextStepIndex: 0, nextPosition: 0, tail: Promise.resolve(), broken: false,
+    };
+    this.sessions.set(key, s);
+    try {
+      await this.executor.openSession(s.sessionId, req.span, req.maxLength);
+    } catch (err) {
+      this.sessions.delete(key);
+      this.slotsUsed -= slots;
+      this.changed();
+      throw toPeerError(err);
+    }
+    if (!link.isOpen || this.sessions.get(key) !== s) {
+      await this.release(s);
+      throw new PeerError('peer-unavailable', 'the client left while the session opened', req.id);
+    }
+    this.sessionsServed++;
+    this.changed();
+    return { type: 'opened', id: req.id, sessionId: req.sessionId };
+  }
+
+  private step(link: FrameLink, req: Extract<RequestFrame, { type: 'step' }>): Promise<ResponseFrame> {
+    const s = this.sessions.get(this.key(link, req.sessionId));
+    const b = this.blocks;
+    if (s === undefined || b === null) throw new PeerError('unknown-session', `session '${req.sessionId}' is not open here`, req.id);
+    if (s.broken) throw new PeerError('internal', `session '${req.sessionId}' failed earlier; open a new one`, req.id);
+    if (req.dtype !== s.dtype) throw new PeerError('bad-frame', `session '${req.sessionId}' was opened for ${s.dtype}, step sent ${req.dtype}`, req.id);
+    if (req.hidden.cols !== b.hiddenSize) {
+      throw new PeerError('bad-frame', `hidden states are ${req.hidden.cols} wide, the model's hidden size is ${b.hiddenSize}`, req.id);
+    }
+    if (req.stepIndex !== s.nextStepIndex || req.position !== s.nextPosition) {
+      throw new PeerError(
+        'out-of-order',
+        `expected step ${s.nextStepIndex} at position ${s.nextPosition}, got step ${req.stepIndex} at position ${req.position}`,
+        req.id,
+      );
+    }
+    if (req.position + req.hidden.rows > s.maxLength) {
+      throw new PeerError('sequence-too-long', `step would grow the session to ${req.position + req.hidden.rows} tokens, its maximum is ${s.maxLength}`, req.id);
+    }
+    s.nextStepIndex++;
+    s.nextPosition += req.hidden.rows;
+    const run = s.tail.then(async (): Promise<ResponseFrame> => {
+      try {
+        const out = await this.executor.step(s.sessionId, req.hidden);
+        this.tokensProcessed += req.hidden.rows;
+        this.recent.push({ atMs: Date.now(), tokens: req.hidden.rows });
+        this.changed();
+        return { type: 'step-result', id: req.id, sessionId: req.sessionId, stepIndex: req.stepIndex, dtype: s.dtype, hidden: out };
+      } catch (err) {
+        // The cache may hold part of this step: the session cannot go on.
+        s.broken = true;
+        throw toPeerError(err);
+      }
+    });
+    s.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async release(s: HostedSession): Promise<void> {
+    if (this.sessions.get(s.key) !== s) return;
+    this.sessions.delete(s.key);
+    this.slotsUsed -= s.slots;
+    try {
+      await this.executor.closeSession(s.sessionId);
+    } catch {
+      // The runtime frees what it can; the slots are ours to count.
+    }
+    this.changed();
+    if (this.sessions.size === 0) for (const w of [...this.drainWaiters]) w();
+  }
+}
