@@ -1,0 +1,8 @@
+// Entry of dashboard.html: mounts the Svelte dashboard against the coordinator that served the page.
+import { mount } from 'svelte';
+import '../shared/theme.css';
+import DashboardPage from './DashboardPage.svelte';
+
+const target = document.getElementById('app');
+if (target === null) throw new Error('dashboard.html lacks its #app element');
+mount(DashboardPage, { target, props: { origin: window.location.origin } });

@@ -1,0 +1,93 @@
+// SwarmView: the dashboard's reactive state — the coordinator's live swarm folded into a model, plus the policy switch.
+import type { DashboardMessage } from '../../../core/api/index.ts';
+import { openDashboardSocket, type DashboardConnection } from './dashboard-socket.ts';
+import { requestPolicySwitch } from './policy-switch.ts';
+import {
+  applySwarmEvent,
+  blockCoverage,
+  expireDeparted,
+  latencySamples,
+  modelFromSnapshot,
+  rankPredictions,
+  type DashboardModel,
+} from './swarm-model.ts';
+
+/** Where a policy switch stands: none asked, waiting for confirmation, sent, or answered. */
+export type PolicySwitchState =
+  | { step: 'idle' }
+  | { step: 'confirm'; policy: string }
+  | { step: 'sending'; policy: string }
+  | { step: 'failed'; policy: string; message: string }
+  | { step: 'done'; policy: string };
+
+export class SwarmView {
+  /** The folded model; null until the first snapshot. Replaced, never mutated (raw state). */
+  model = $state.raw<DashboardModel | null>(null);
+  connection = $state<DashboardConnection>('connecting');
+  connectionDetail = $state<string | null>(null);
+  policySwitch = $state.raw<PolicySwitchState>({ step: 'idle' });
+  /** Last message time, ms: the header shows how fresh the view is. */
+  updatedAtMs = $state<number | null>(null);
+
+  readonly coverage = $derived(this.model === null ? [] : blockCoverage(this.model.state));
+  readonly samples = $derived(this.model === null ? [] : latencySamples(this.model.routes));
+  readonly predictions = $derived(this.model === null ? [] : rankPredictions(this.model.state.predictions));
+
+  #close: (() => void) | null = null;
+  #sweep: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private readonly origin: string) {}
+
+  /** Opens the live link (idempotent). */
+  start(): void {
+    if (this.#close !== null) return;
+    this.#close = openDashboardSocket(this.origin, {
+      onMessage: (m) => this.receive(m),
+      onStatus: (status, detail) => {
+        this.connection = status;
+        this.connectionDetail = detail ?? null;
+      },
+    });
+    this.#sweep = setInterval(() => {
+      if (this.model !== null) this.model = expireDeparted(this.model, Date.now());
+    }, 1_000);
+  }
+
+  stop(): void {
+    this.#close?.();
+    this.#close = null;
+    if (this.#sweep !== null) clearInterval(this.#sweep);
+    this.#sweep = null;
+  }
+
+  /** Folds one message of the dashboard socket. */
+  receive(m: DashboardMessage): void {
+    if (m.type === 'snapshot') {
+      this.model = modelFromSnapshot(m.state, this.model ?? undefined);
+      this.updatedAtMs = m.state.atMs;
+      return;
+    }
+    // Events before the first snapshot cannot be placed; the snapshot that follows covers them.
+    if (this.model === null) return;
+    this.model = applySwarmEvent(this.model, m.atMs, m.event);
+    this.updatedAtMs = m.atMs;
+  }
+
+  /** First step of a switch: ask the person to confirm (it moves volunteers). */
+  askSwitch(policy: string): void {
+    this.policySwitch = { step: 'confirm', policy };
+  }
+
+  cancelSwitch(): void {
+    this.policySwitch = { step: 'idle' };
+  }
+
+  /** Sends the confirmed switch; the new placement arrives as a `placement` event. */
+  async confirmSwitch(): Promise<void> {
+    const s = this.policySwitch;
+    if (s.step !== 'confirm') return;
+    this.policySwitch = { step: 'sending', policy: s.policy };
+    const result = await requestPolicySwitch(this.origin, s.policy);
+    this.policySwitch = result.ok ? { step: 'done', policy: s.policy } : { step: 'failed', policy: s.policy, message: result.message };
+  }
+}
