@@ -2,7 +2,7 @@
 import type { SwarmSnapshot } from '../swarm/index.ts';
 import { requestLinkCostMs, requestTime, serverJobCosts, jobLinkCostMs } from '../perf/index.ts';
 import { allocateCache, chainCostMs } from '../chains/index.ts';
-import type { ChainCapacity, PlacementResult } from '../placement/types.ts';
+import type { ChainCapacity, PlacementResult } from '../placement/index.ts';
 import { isBanned, loadOf } from './live.ts';
 import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot } from './types.ts';
 

@@ -1,5 +1,5 @@
 // Small readers of the live routing state shared by the policies.
-import type { ServerAssignment } from '../placement/types.ts';
+import type { ServerAssignment } from '../placement/index.ts';
 import type { RoutingState, ServerLoad } from './types.ts';
 
 /** The load of a server, defaulting to "online, all placement slots free" when the state has none. */

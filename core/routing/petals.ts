@@ -1,7 +1,7 @@
 // PETALS' "min_latency" inference routing (algorithms.md §2): Dijkstra over (server, block) with PETALS' constants.
 import type { Chain, SwarmSnapshot } from '../swarm/index.ts';
 import { requestTime } from '../perf/index.ts';
-import type { ServerAssignment } from '../placement/types.ts';
+import type { ServerAssignment } from '../placement/index.ts';
 import { loadOf, usableAssignments } from './live.ts';
 import type { AdmissionMechanism, RouteRequest, RoutingDecision, RoutingOptions, RoutingPolicy, RoutingSnapshot } from './types.ts';
 

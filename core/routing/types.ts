@@ -1,7 +1,7 @@
 // Contract of every routing policy: a pure function of a live snapshot (swarm, placement, load) to a decision.
 import type { Chain, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
 import type { ActiveSession } from '../perf/index.ts';
-import type { PlacementResult } from '../placement/types.ts';
+import type { PlacementResult } from '../placement/index.ts';
 
 /** What the router knows of one server right now. */
 export interface ServerLoad {

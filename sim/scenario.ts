@@ -1,0 +1,370 @@
+// Scenario files (docs/scenarios.md): parsed and validated into a swarm snapshot, arrivals, churn and policy combos.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { ClientSpec, LinearMs, NetworkSpec, ServerSpec, SwarmSnapshot } from '../core/swarm/index.ts';
+import type { PlacementOptions } from '../core/placement/index.ts';
+import type { RoutingOptions } from '../core/routing/index.ts';
+import type { ArrivalSpec, TraceEntry } from './arrivals.ts';
+import type { ChurnSpec } from './engine.ts';
+
+/** A scenario that cannot be used; the message names the field (`scenario.servers[3].memoryBytes: …`). */
+export class ScenarioError extends Error {
+  readonly code = 'bad-scenario' as const;
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${field}: ${problem}`);
+    this.name = 'ScenarioError';
+  }
+}
+
+/** A placement + routing pair as a scenario (or the CLI) names it. */
+export interface PolicyCombo {
+  placement: string;
+  routing: string;
+  placementOptions?: PlacementOptions;
+  routingOptions?: RoutingOptions;
+}
+
+/** A validated scenario. */
+export interface Scenario {
+  name: string;
+  description: string;
+  snapshot: SwarmSnapshot;
+  arrivals: ArrivalSpec;
+  churn?: ChurnSpec;
+  /** Policy combos by name (the built-in ones plus the scenario's own). */
+  policies: Record<string, PolicyCombo>;
+  /** Policies `compare` runs by default. */
+  compare: string[];
+}
+
+/** The built-in policy names: a policy in the CLI is a placement + routing pair. */
+export const builtinPolicies: Record<string, PolicyCombo> = {
+  petals: { placement: 'petals', routing: 'petals' },
+  bprr: { placement: 'bprr', routing: 'ws-rr' },
+  followup: { placement: 'gbp-cr', routing: 'jffc' },
+  'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
+};
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function object(v: unknown, field: string): Json {
+  if (!isObject(v)) throw new ScenarioError(field, 'must be an object');
+  return v;
+}
+
+function array(v: unknown, field: string): unknown[] {
+  if (!Array.isArray(v)) throw new ScenarioError(field, 'must be an array');
+  return v;
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v.length === 0) throw new ScenarioError(field, 'must be a non-empty string');
+  return v;
+}
+
+function positive(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ScenarioError(field, 'must be a positive number');
+  return v;
+}
+
+function nonNegative(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ScenarioError(field, 'must be a number ≥ 0');
+  return v;
+}
+
+function positiveInt(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ScenarioError(field, 'must be a positive integer');
+  return v;
+}
+
+function optional<T>(o: Json, key: string, field: string, read: (v: unknown, f: string) => T): T | undefined {
+  return o[key] === undefined ? undefined : read(o[key], `${field}.${key}`);
+}
+
+function linear(v: unknown, field: string): LinearMs {
+  const o = object(v, field);
+  return { perTokenMs: nonNegative(o.perTokenMs, `${field}.perTokenMs`), fixedMs: nonNegative(o.fixedMs, `${field}.fixedMs`) };
+}
+
+function rttTable(v: unknown, field: string): Record<string, Record<string, number>> {
+  const o = object(v, field);
+  const out: Record<string, Record<string, number>> = {};
+  for (const [a, row] of Object.entries(o)) {
+    const r = object(row, `${field}.${a}`);
+    out[a] = {};
+    for (const [b, ms] of Object.entries(r)) {
+      const rowOut = out[a];
+      if (rowOut !== undefined) rowOut[b] = nonNegative(ms, `${field}.${a}.${b}`);
+    }
+  }
+  return out;
+}
+
+function lookupSymmetric(table: Record<string, Record<string, number>> | undefined, a: string, b: string): number | undefined {
+  return table?.[a]?.[b] ?? table?.[b]?.[a];
+}
+
+function readTrace(file: string, field: string): TraceEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ScenarioError(field, `cannot read trace file ${file}`);
+  }
+  const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0 && !l.startsWith('#'));
+  const header = (lines.shift() ?? '').split(',').map((h) => h.trim());
+  const col = (name: string): number => header.indexOf(name);
+  const [at, inp, outp, client] = [col('atMs'), col('inputTokens'), col('outputTokens'), col('clientId')];
+  if (at < 0 || inp < 0 || outp < 0) throw new ScenarioError(field, `trace ${file} needs a header with atMs,inputTokens,outputTokens[,clientId]`);
+  return lines.map((line, i) => {
+    const cells = line.split(',').map((c) => c.trim());
+    const f = `${field} (${file} line ${i + 2})`;
+    const entry: TraceEntry = {
+      atMs: nonNegative(Number(cells[at]), `${f} atMs`),
+      inputTokens: nonNegative(Number(cells[inp]), `${f} inputTokens`),
+      outputTokens: positiveInt(Number(cells[outp]), `${f} outputTokens`),
+    };
+    const c = client >= 0 ? cells[client] : undefined;
+    if (c !== undefined && c.length > 0) entry.clientId = c;
+    return entry;
+  });
+}
+
+function traceEntries(v: unknown, field: string, clients: Set<string>): TraceEntry[] {
+  return array(v, field).map((e, i) => {
+    const f = `${field}[${i}]`;
+    const o = object(e, f);
+    const entry: TraceEntry = {
+      atMs: nonNegative(o.atMs, `${f}.atMs`),
+      inputTokens: nonNegative(o.inputTokens, `${f}.inputTokens`),
+      outputTokens: positiveInt(o.outputTokens, `${f}.outputTokens`),
+    };
+    const c = optional(o, 'clientId', f, str);
+    if (c !== undefined) {
+      if (!clients.has(c)) throw new ScenarioError(`${f}.clientId`, `unknown client '${c}'`);
+      entry.clientId = c;
+    }
+    return entry;
+  });
+}
+
+function combo(v: unknown, field: string): PolicyCombo {
+  const o = object(v, field);
+  const c: PolicyCombo = { placement: str(o.placement, `${field}.placement`), routing: str(o.routing, `${field}.routing`) };
+  if (o.placementOptions !== undefined) c.placementOptions = object(o.placementOptions, `${field}.placementOptions`) as PlacementOptions;
+  if (o.routingOptions !== undefined) c.routingOptions = object(o.routingOptions, `${field}.routingOptions`) as RoutingOptions;
+  return c;
+}
+
+/**
+ * Validates a parsed scenario document. `baseDir` resolves a trace file path. Throws ScenarioError
+ * naming the first bad field.
+ */
+export function parseScenario(doc: unknown, baseDir = '.'): Scenario {
+  const root = object(doc, 'scenario');
+  const name = str(root.name, 'scenario.name');
+  const description = root.description === undefined ? '' : str(root.description, 'scenario.description');
+
+  const m = object(root.model, 'scenario.model');
+  const model: SwarmSnapshot['model'] = {
+    numBlocks: positiveInt(m.numBlocks, 'scenario.model.numBlocks'),
+    blockBytes: positive(m.blockBytes, 'scenario.model.blockBytes'),
+    cacheBytesPerBlock: positive(m.cacheBytesPerBlock, 'scenario.model.cacheBytesPerBlock'),
+  };
+  const hiddenSize = optional(m, 'hiddenSize', 'scenario.model', positiveInt);
+  if (hiddenSize !== undefined) model.hiddenSize = hiddenSize;
+  const kvDim = optional(m, 'kvDim', 'scenario.model', positiveInt);
+  if (kvDim !== undefined) model.kvDim = kvDim;
+  const bpv = optional(m, 'cacheBytesPerValue', 'scenario.model', positive);
+  if (bpv !== undefined) model.cacheBytesPerValue = bpv;
+
+  const servers: ServerSpec[] = [];
+  const ids = new Set<string>();
+  const serverList = array(root.servers, 'scenario.servers');
+  if (serverList.length === 0) throw new ScenarioError('scenario.servers', 'must list at least one server');
+  serverList.forEach((sv, i) => {
+    const f = `scenario.servers[${i}]`;
+    const o = object(sv, f);
+    const id = str(o.id, `${f}.id`);
+    const count = o.count === undefined ? 1 : positiveInt(o.count, `${f}.count`);
+    const base: Omit<ServerSpec, 'id'> = {
+      memoryBytes: positive(o.memoryBytes, `${f}.memoryBytes`),
+      decodeMsPerBlock: positive(o.decodeMsPerBlock, `${f}.decodeMsPerBlock`),
+      prefillMsPerBlock: linear(o.prefillMsPerBlock, `${f}.prefillMsPerBlock`),
+    };
+    const region = optional(o, 'region', f, str);
+    if (region !== undefined) base.region = region;
+    const rps = optional(o, 'networkRps', f, positive);
+    if (rps !== undefined) base.networkRps = rps;
+    for (let k = 1; k <= count; k++) {
+      const sid = count === 1 ? id : `${id}-${k}`;
+      if (ids.has(sid)) throw new ScenarioError(`${f}.id`, `server id '${sid}' appears twice`);
+      ids.add(sid);
+      servers.push({ ...base, prefillMsPerBlock: { ...base.prefillMsPerBlock }, id: sid });
+    }
+  });
+
+  const clients: ClientSpec[] = array(root.clients, 'scenario.clients').map((cv, i) => {
+    const f = `scenario.clients[${i}]`;
+    const o = object(cv, f);
+    const c: ClientSpec = { id: str(o.id, `${f}.id`) };
+    const region = optional(o, 'region', f, str);
+    if (region !== undefined) c.region = region;
+    const w = optional(o, 'weight', f, nonNegative);
+    if (w !== undefined) c.weight = w;
+    return c;
+  });
+  if (clients.length === 0) throw new ScenarioError('scenario.clients', 'must list at least one client');
+  const clientIds = new Set(clients.map((c) => c.id));
+  if (clientIds.size !== clients.length) throw new ScenarioError('scenario.clients', 'client ids must be unique');
+
+  const n = object(root.network, 'scenario.network');
+  const regionRtt = n.regionRttMs === undefined ? undefined : rttTable(n.regionRttMs, 'scenario.network.regionRttMs');
+  const explicitCs = n.clientServerRttMs === undefined ? undefined : rttTable(n.clientServerRttMs, 'scenario.network.clientServerRttMs');
+  const explicitSs = n.serverServerRttMs === undefined ? undefined : rttTable(n.serverServerRttMs, 'scenario.network.serverServerRttMs');
+  const clientServerRttMs: Record<string, Record<string, number>> = {};
+  for (const c of clients) {
+    const row: Record<string, number> = {};
+    for (const s of servers) {
+      let rtt = explicitCs?.[c.id]?.[s.id];
+      if (rtt === undefined && c.region !== undefined && s.region !== undefined) rtt = lookupSymmetric(regionRtt, c.region, s.region);
+      if (rtt === undefined) {
+        throw new ScenarioError(
+          'scenario.network',
+          `no RTT from client '${c.id}' (region ${c.region ?? 'none'}) to server '${s.id}' (region ${s.region ?? 'none'}): add it to regionRttMs or clientServerRttMs`,
+        );
+      }
+      row[s.id] = rtt;
+    }
+    clientServerRttMs[c.id] = row;
+  }
+  let serverServerRttMs: Record<string, Record<string, number>> | undefined;
+  if (explicitSs !== undefined || regionRtt !== undefined) {
+    serverServerRttMs = {};
+    for (const a of servers) {
+      const row: Record<string, number> = {};
+      for (const b of servers) {
+        let rtt = explicitSs?.[a.id]?.[b.id] ?? explicitSs?.[b.id]?.[a.id];
+        if (rtt === undefined && a.region !== undefined && b.region !== undefined) rtt = lookupSymmetric(regionRtt, a.region, b.region);
+        if (rtt !== undefined) row[b.id] = rtt;
+      }
+      serverServerRttMs[a.id] = row;
+    }
+  }
+  const network: NetworkSpec = {
+    clientServerRttMs,
+    messageOverheadMs: nonNegative(n.messageOverheadMs, 'scenario.network.messageOverheadMs'),
+    prefillOverheadMs: linear(n.prefillOverheadMs, 'scenario.network.prefillOverheadMs'),
+  };
+  if (serverServerRttMs !== undefined) network.serverServerRttMs = serverServerRttMs;
+
+  const w = object(root.workload, 'scenario.workload');
+  const workload: SwarmSnapshot['workload'] = {
+    arrivalRatePerS: positive(w.arrivalRatePerS, 'scenario.workload.arrivalRatePerS'),
+    meanInputTokens: nonNegative(w.meanInputTokens, 'scenario.workload.meanInputTokens'),
+    meanOutputTokens: positiveInt(w.meanOutputTokens, 'scenario.workload.meanOutputTokens'),
+  };
+  const R = optional(w, 'concurrentRequests', 'scenario.workload', positiveInt);
+  if (R !== undefined) workload.concurrentRequests = R;
+
+  const a = object(root.arrivals, 'scenario.arrivals');
+  const process = str(a.process, 'scenario.arrivals.process');
+  const lengths = {
+    inputTokens: a.inputTokens === undefined ? workload.meanInputTokens : nonNegative(a.inputTokens, 'scenario.arrivals.inputTokens'),
+    outputTokens: a.outputTokens === undefined ? workload.meanOutputTokens : positiveInt(a.outputTokens, 'scenario.arrivals.outputTokens'),
+  };
+  const ratePerS = a.ratePerS === undefined ? workload.arrivalRatePerS : positive(a.ratePerS, 'scenario.arrivals.ratePerS');
+  let arrivals: ArrivalSpec;
+  switch (process) {
+    case 'poisson':
+      arrivals = { process, ratePerS, ...lengths, count: positiveInt(a.count, 'scenario.arrivals.count') };
+      break;
+    case 'bursty':
+      arrivals = { process, ratePerS, cv: positive(a.cv, 'scenario.arrivals.cv'), ...lengths, count: positiveInt(a.count, 'scenario.arrivals.count') };
+      if (a.law !== undefined) {
+        if (a.law !== 'gamma' && a.law !== 'hyperexponential') {
+          throw new ScenarioError('scenario.arrivals.law', `must be 'hyperexponential' or 'gamma' (got ${JSON.stringify(a.law)})`);
+        }
+        arrivals.law = a.law;
+      }
+      break;
+    case 'trace': {
+      let entries: TraceEntry[];
+      if (a.file !== undefined) entries = readTrace(resolve(baseDir, str(a.file, 'scenario.arrivals.file')), 'scenario.arrivals.file');
+      else entries = traceEntries(a.entries, 'scenario.arrivals.entries', clientIds);
+      if (entries.length === 0) throw new ScenarioError('scenario.arrivals', 'the trace has no requests');
+      for (const [i, e] of entries.entries()) {
+        if (e.clientId !== undefined && !clientIds.has(e.clientId)) {
+          throw new ScenarioError(`scenario.arrivals (trace line ${i + 2})`, `unknown client '${e.clientId}'`);
+        }
+      }
+      arrivals = { process, entries };
+      break;
+    }
+    default:
+      throw new ScenarioError('scenario.arrivals.process', `must be 'poisson', 'bursty' or 'trace' (got '${process}')`);
+  }
+
+  let churn: ChurnSpec | undefined;
+  if (root.churn !== undefined) {
+    const c = object(root.churn, 'scenario.churn');
+    churn = {
+      meanOnlineMs: positive(c.meanOnlineS, 'scenario.churn.meanOnlineS') * 1000,
+      meanOfflineMs: positive(c.meanOfflineS, 'scenario.churn.meanOfflineS') * 1000,
+    };
+    if (c.serverIds !== undefined) {
+      churn.serverIds = array(c.serverIds, 'scenario.churn.serverIds').map((v, i) => {
+        const id = str(v, `scenario.churn.serverIds[${i}]`);
+        if (!ids.has(id)) throw new ScenarioError(`scenario.churn.serverIds[${i}]`, `unknown server '${id}'`);
+        return id;
+      });
+    } else if (c.regions !== undefined) {
+      const regions = new Set(array(c.regions, 'scenario.churn.regions').map((v, i) => str(v, `scenario.churn.regions[${i}]`)));
+      churn.serverIds = servers.filter((s) => s.region !== undefined && regions.has(s.region)).map((s) => s.id);
+    }
+  }
+
+  const policies: Record<string, PolicyCombo> = { ...builtinPolicies };
+  if (root.policies !== undefined) {
+    for (const [k, v] of Object.entries(object(root.policies, 'scenario.policies'))) policies[k] = combo(v, `scenario.policies.${k}`);
+  }
+  const compare =
+    root.compare === undefined
+      ? ['petals', 'bprr', 'followup']
+      : array(root.compare, 'scenario.compare').map((v, i) => str(v, `scenario.compare[${i}]`));
+
+  const scenario: Scenario = {
+    name,
+    description,
+    snapshot: { model, servers, clients, network, workload },
+    arrivals,
+    policies,
+    compare,
+  };
+  if (churn !== undefined) scenario.churn = churn;
+  return scenario;
+}
+
+/** Reads and validates a scenario file; throws ScenarioError naming the field or the file problem. */
+export function loadScenario(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ScenarioError('scenario', `cannot read ${path}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ScenarioError('scenario', `${path} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return parseScenario(doc, dirname(path));
+}
