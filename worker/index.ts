@@ -1,0 +1,15 @@
+// The block runtime (browser-safe part): public surface of worker/. Node-only helpers are in worker/node.ts.
+export { RuntimeError, isRuntimeError, serializeError, deserializeError, runtimeErrorCodes, type RuntimeErrorCode, type SerializedError } from './errors.ts';
+export {
+  createInThreadRuntime, chooseBackend, probeSpeed, fitLinearMs, generateText,
+  type BlockRuntime, type RuntimeOptions, type OpenSessionRequest, type SessionInfo, type StepResult, type CacheUsage,
+  type RuntimeInfo, type BackendName, type Ort, type ChosenBackend, type SpeedProbeResult, type SpeedProbeOptions,
+  type GenerateOptions, type GenerateResult,
+} from './runtime/index.ts';
+export { sampleToken, argmax, seededRng, validateSampling, defaultSampling, type SamplingParams, type Rng } from './sampling/index.ts';
+export { openTokenizer, Llama2cTokenizer, HfTokenizer, parseLlama2cTokenizer, renderChatTemplate, type TextTokenizer, type StreamDecoder } from './tokenizer/index.ts';
+export {
+  openModelWeights, detectLayout, httpModelFiles, cachedModelFiles, weightCacheStore, syntheticWeights,
+  type ByteSource, type ModelFiles, type ModelWeights, type BlockWeights, type ModelLayout,
+} from './weights/index.ts';
+export { type OpFlavour } from './graph/index.ts';
