@@ -67,7 +67,7 @@ export function toPeerError(err: unknown, fallback: PeerErrorCode = 'internal'):
   if (typeof err === 'object' && err !== null) {
     const code = (err as { code?: unknown }).code;
     const message = (err as { message?: unknown }).message;
-    const text = typeof message === 'string' ? message : String(err);
+    const text = typeof message === 'string' ? message : JSON.stringify(err);
     if (typeof code === 'string' && isPeerErrorCode(code)) return new PeerError(code, text);
     return new PeerError(fallback, text);
   }

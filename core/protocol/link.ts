@@ -91,7 +91,7 @@ export class FrameLink {
     }
     const id = this.nextId++;
     if (this.nextId > 0xffffffff) this.nextId = 1;
-    const frame = { ...body, id } as RequestFrame;
+    const frame = { ...body, id };
     return new Promise<ResponseOf[K]>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.pending.delete(id)) {

@@ -5,3 +5,4 @@ export {
   type FailoverRecord, type ClientSessionOptions,
 } from './session.ts';
 export type { RouteProvider, RouteAsk, RouteLease, RouteHopSpec, MeasuredRequest } from './routes.ts';
+export { clientModelFromRuntime, samplerFor } from './runtime-model.ts';

@@ -20,8 +20,8 @@ export interface ClientModel {
   head(hidden: HiddenStates): Promise<Float32Array>;
 }
 
-/** Picks the next token from logits. `step` counts generated tokens from 0. */
-export type Sampler = (logits: Float32Array, step: number) => number;
+/** Picks the next token from logits; `seen` holds the prompt and the tokens generated so far. */
+export type Sampler = (logits: Float32Array, seen: readonly number[]) => number;
 
 /** Greedy decoding: the index of the largest logit (lowest index on ties). */
 export const greedy: Sampler = (logits) => {
@@ -106,7 +106,7 @@ export interface GenerateOptions {
   maxNewTokens: number;
   /** Default greedy. */
   sampler?: Sampler;
-  /** Stop after emitting one of these tokens. */
+  /** Stop when one of these is sampled; it is not emitted (as `bouquet generate` does with BOS/EOS). */
   stopTokenIds?: number[];
   /** Called for each token as it is sampled. */
   onToken?: (token: GeneratedToken) => void;
@@ -251,21 +251,24 @@ export class ClientSession {
       }
       let last = performance.now();
       let position = promptIds.length;
-      let token = sampler(await m.head(lastRow(out)), 0);
+      const seen = [...promptIds];
+      let token = sampler(await m.head(lastRow(out)), seen);
       for (;;) {
+        if (stop.has(token)) break;
         const now = performance.now();
         const latencyMs = now - last;
         last = now;
         if (ids.length === 0) ttftMs = now - started;
         else perTokenMs.push(latencyMs);
         ids.push(token);
+        seen.push(token);
         this.tokensSoFar = ids.length;
         options.onToken?.({ id: token, index: ids.length - 1, latencyMs });
-        if (stop.has(token) || ids.length >= options.maxNewTokens) break;
+        if (ids.length >= options.maxNewTokens) break;
         if (options.signal?.aborted === true) throw new PeerError('timeout', 'generation aborted');
         const h = await this.runSpan(0, m.numBlocks, await m.embed([token]), position);
         position += 1;
-        token = sampler(await m.head(h), ids.length);
+        token = sampler(await m.head(h), seen);
       }
       failed = false;
     } finally {

@@ -32,7 +32,7 @@ class RawPeer {
   }
   async errorCode(id: number): Promise<string> {
     const f = await this.answerTo(id);
-    return f.type === 'error' ? (f as ErrorFrame).code : `no error (${f.type})`;
+    return f.type === 'error' ? (f).code : `no error (${f.type})`;
   }
 }
 

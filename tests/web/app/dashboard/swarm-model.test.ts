@@ -157,8 +157,9 @@ describe('events', () => {
 });
 
 describe('charts and ranking', () => {
-  it('bins values from zero to the maximum', () => {
-    expect(histogram([1, 2, 3, 4], 2)).toEqual({ edges: [0, 2], counts: [1, 3] });
+  it('bins values over their range', () => {
+    expect(histogram([1, 2, 3, 5], 2)).toEqual({ edges: [1, 3], counts: [2, 2] });
+    expect(histogram([4, 4], 3).counts).toEqual([2, 0, 0]);
     expect(histogram([], 4)).toEqual({ edges: [], counts: [] });
   });
 
