@@ -256,15 +256,17 @@ export function latencySamples(routes: RouteRecord[]): LatencySample[] {
   return out.sort((a, b) => a.atS - b.atS);
 }
 
-/** Histogram bins over `values`: `count` equal-width bins from 0 to the maximum. */
+/** Histogram over `values`: `count` equal-width bins spanning their range (bin i starts at edges[i]). */
 export function histogram(values: number[], count: number): { edges: number[]; counts: number[] } {
   if (values.length === 0 || count < 1) return { edges: [], counts: [] };
-  const max = Math.max(...values);
-  const width = max > 0 ? max / count : 1;
-  const edges = Array.from({ length: count }, (_, i) => i * width);
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  // All equal: one narrow bin around the value rather than a zero width.
+  const width = hi > lo ? (hi - lo) / count : Math.max(1e-3, Math.abs(lo) * 0.1);
+  const edges = Array.from({ length: count }, (_, i) => lo + i * width);
   const counts = new Array<number>(count).fill(0);
   for (const v of values) {
-    const i = Math.min(count - 1, Math.floor(v / width));
+    const i = Math.min(count - 1, Math.floor((v - lo) / width));
     counts[i] = (counts[i] ?? 0) + 1;
   }
   return { edges, counts };
