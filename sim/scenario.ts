@@ -158,8 +158,8 @@ function traceEntries(v: unknown, field: string, clients: Set<string>): TraceEnt
 function combo(v: unknown, field: string): PolicyCombo {
   const o = object(v, field);
   const c: PolicyCombo = { placement: str(o.placement, `${field}.placement`), routing: str(o.routing, `${field}.routing`) };
-  if (o.placementOptions !== undefined) c.placementOptions = object(o.placementOptions, `${field}.placementOptions`) as PlacementOptions;
-  if (o.routingOptions !== undefined) c.routingOptions = object(o.routingOptions, `${field}.routingOptions`) as RoutingOptions;
+  if (o.placementOptions !== undefined) c.placementOptions = object(o.placementOptions, `${field}.placementOptions`);
+  if (o.routingOptions !== undefined) c.routingOptions = object(o.routingOptions, `${field}.routingOptions`);
   return c;
 }
 
