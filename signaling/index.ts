@@ -1,0 +1,14 @@
+// Signaling + coordinator server: public surface of signaling/.
+export { createServer, defaultWebDir, type ServerOptions, type BouquetServer } from './server.ts';
+export {
+  Coordinator,
+  type CoordinatorOptions,
+  type NetworkDefaults,
+  type WorkloadDefaults,
+  type VolunteerLink,
+  type VolunteerConnection,
+  type SwarmListener,
+} from './coordinator.ts';
+export { loadServedModel, ModelFolderError, type ServedModel, type ModelSizing } from './model.ts';
+export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
+export { placementPolicy, routingPolicy, predictionPolicies, placementPolicyNames, routingPolicyNames, UnknownPolicyNameError } from './policies.ts';

@@ -1,0 +1,166 @@
+// Test helpers: a scripted volunteer speaking the coordinator API over a real WebSocket, and JSON fetch.
+import WebSocket from 'ws';
+import {
+  apiPaths,
+  parseCoordinatorToVolunteerMessage,
+  type AssignmentMessage,
+  type CoordinatorToVolunteerMessage,
+  type RegisterMessage,
+  type VolunteerMessage,
+} from '../../core/api/index.ts';
+import type { BlockSpan } from '../../core/swarm/index.ts';
+
+/** Model of the tests: the real stories260K checkpoint (5 blocks). */
+export const stories260K = '../shared/models/stories260K';
+
+/** Options of a scripted volunteer. */
+export interface TestVolunteerOptions {
+  peerId: string;
+  memoryBytes: number;
+  decodeMsPerBlock?: number;
+  modelId?: string;
+  loadedSpan?: BlockSpan;
+  /** Answer every assignment with `ready` at once (default true). */
+  autoReady?: boolean;
+  /** Send heartbeats at this period, ms (default: none). */
+  heartbeatMs?: number;
+}
+
+/** A volunteer tab stand-in: real WebSocket, real messages, no block runtime (mock of the browser part). */
+export class TestVolunteer {
+  readonly messages: CoordinatorToVolunteerMessage[] = [];
+  span: BlockSpan | null = null;
+  private readonly waiters: { pred: (m: CoordinatorToVolunteerMessage) => boolean; resolve: (m: CoordinatorToVolunteerMessage) => void }[] = [];
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  closedWith: number | undefined;
+
+  private constructor(
+    readonly ws: WebSocket,
+    readonly options: TestVolunteerOptions,
+  ) {
+    ws.on('message', (data: WebSocket.RawData) => {
+      const text = (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)).toString('utf8');
+      const parsed = parseCoordinatorToVolunteerMessage(JSON.parse(text));
+      if (!parsed.ok) throw parsed.error;
+      const m = parsed.value;
+      this.messages.push(m);
+      if (m.type === 'assignment' && (options.autoReady ?? true)) this.ready(m);
+      for (const w of [...this.waiters]) {
+        if (w.pred(m)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(m);
+        }
+      }
+    });
+    ws.on('close', (code) => {
+      this.closedWith = code;
+      this.stopHeartbeats();
+    });
+  }
+
+  /** Connects and registers; resolves after `registered`. */
+  static async join(baseUrl: string, options: TestVolunteerOptions): Promise<TestVolunteer> {
+    const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + apiPaths.volunteerSocket);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const v = new TestVolunteer(ws, options);
+    const registered = v.next((m) => m.type === 'registered' || m.type === 'error');
+    const reg: RegisterMessage = {
+      type: 'register',
+      peerId: options.peerId,
+      publicKey: `pk-${options.peerId}`,
+      memoryBytes: options.memoryBytes,
+      decodeMsPerBlock: options.decodeMsPerBlock ?? 1,
+      prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
+      backend: 'wasm',
+      modelId: options.modelId ?? 'stories260K',
+    };
+    if (options.loadedSpan !== undefined) reg.loadedSpan = options.loadedSpan;
+    v.send(reg);
+    const answer = await registered;
+    if (answer.type === 'error') throw new Error(`register refused: ${answer.error.code}: ${answer.error.message}`);
+    if (options.heartbeatMs !== undefined) v.startHeartbeats(options.heartbeatMs);
+    return v;
+  }
+
+  send(m: VolunteerMessage | Record<string, unknown>): void {
+    this.ws.send(JSON.stringify(m));
+  }
+
+  ready(a: AssignmentMessage): void {
+    this.span = a.span;
+    if (a.span !== null) this.send({ type: 'ready', assignmentId: a.assignmentId, span: a.span });
+  }
+
+  /** The next message matching `pred` (already received ones are not replayed). */
+  next(pred: (m: CoordinatorToVolunteerMessage) => boolean = () => true, timeoutMs = 5000): Promise<CoordinatorToVolunteerMessage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.options.peerId}: no matching message within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  /** The last assignment received, or waits for one. */
+  async assignment(timeoutMs = 5000): Promise<AssignmentMessage> {
+    const last = [...this.messages].reverse().find((m) => m.type === 'assignment');
+    const m = last ?? (await this.next((x) => x.type === 'assignment', timeoutMs));
+    if (m.type !== 'assignment') throw new Error('not an assignment');
+    return m;
+  }
+
+  startHeartbeats(periodMs: number): void {
+    this.stopHeartbeats();
+    this.heartbeat = setInterval(() => {
+      if (this.ws.readyState === WebSocket.OPEN) {
+        this.send({ type: 'heartbeat', load: { activeSessions: 0, freeCacheSlots: 10, state: 'serving' } });
+      }
+    }, periodMs);
+  }
+
+  stopHeartbeats(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  /** Closes the socket and waits until it is closed. */
+  async close(): Promise<void> {
+    this.stopHeartbeats();
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      this.ws.once('close', () => resolve());
+      this.ws.close();
+    });
+  }
+}
+
+/** JSON request → { status, body, headers }. */
+export async function json(
+  url: string,
+  init: { method?: string; body?: unknown; rawBody?: string } = {},
+): Promise<{ status: number; body: unknown; headers: Headers }> {
+  const headers: Record<string, string> = {};
+  let body: string | undefined;
+  if (init.rawBody !== undefined) body = init.rawBody;
+  else if (init.body !== undefined) body = JSON.stringify(init.body);
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown), headers: res.headers };
+}
+
+/** Waits until `check` returns true (polling every 10 ms), or fails after `timeoutMs`. */
+export async function until(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const t0 = Date.now();
+  while (!check()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
