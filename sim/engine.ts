@@ -44,6 +44,19 @@ export interface SimConfig {
   random: Random;
   /** Stop after this many events (a guard against runaway runs); default 50 million. */
   maxEvents?: number;
+  /** Called after each event with a read-only view of the run (tests check invariants with it). */
+  observe?: (event: SimEvent, view: SimView) => void;
+}
+
+/** What an observer may read after an event. */
+export interface SimView {
+  nowMs: number;
+  /** Requests waiting in the central queue (JFFC). */
+  queued: number;
+  /** Sessions per chain index (JFFC). */
+  chainSessions: readonly number[];
+  /** Live load per server. */
+  servers: ReadonlyMap<string, ServerLoad>;
 }
 
 /** The simulator's events: plain data. */
@@ -471,6 +484,7 @@ export function simulate(cfg: SimConfig): SimResult {
     if (q === undefined) break;
     events++;
     for (const e of run.handle(q.event)) heap.push({ event: e, seq: seq++ });
+    cfg.observe?.(q.event, { nowMs: run.nowMs, queued: run.queue.length - run.queueHead, chainSessions: run.chainSessions, servers: run.loads });
   }
   const metrics = summarize(run.requests, [...run.servers.values()], run.nowMs, events);
   return {
