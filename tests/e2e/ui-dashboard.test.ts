@@ -1,0 +1,96 @@
+// Dashboard page in headless Chromium against a real server: every volunteer on the map, live departures, routed requests.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { routeReleasePath, type RouteGranted } from '../../core/api/index.ts';
+import type { BouquetServer } from '../../signaling/server.ts';
+import { buildWebApp, launchChromium, ProtocolVolunteer, saveScreenshot, startServer, watchPageErrors } from './ui-support.ts';
+
+describe('dashboard page', () => {
+  let app: { dir: string; remove: () => void };
+  let server: BouquetServer;
+  let browser: Browser;
+  const volunteers: ProtocolVolunteer[] = [];
+
+  beforeAll(async () => {
+    app = await buildWebApp();
+    server = await startServer(app.dir, { coordinator: { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 5_000 } });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    for (const v of volunteers) v.leave();
+    await browser?.close();
+    await server?.close();
+    app?.remove();
+  });
+
+  it('shows every volunteer, updates live when one leaves, and lists routed requests', async () => {
+    for (const [id, tau] of [['vol-a', 1.5], ['vol-b', 2.5], ['vol-c', 3]] as const) {
+      volunteers.push(new ProtocolVolunteer(server.url, id, { decodeMsPerBlock: tau }));
+    }
+    await Promise.all(volunteers.map((v) => v.serving));
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = watchPageErrors(page);
+    await page.goto(`${server.url}/dashboard.html`);
+    await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor();
+
+    for (const id of ['vol-a', 'vol-b', 'vol-c']) {
+      await page.locator(`tr[data-peer-id="${id}"][data-state="serving"]`).waitFor();
+    }
+    await expect.poll(() => page.getByTestId('volunteer-count').textContent()).toBe('3');
+    // Every block of stories260K is covered by at least one volunteer.
+    await page.getByText('all blocks').waitFor();
+
+    // A client asks for a route and releases it with measured times: the request appears with its chain.
+    const granted = (await (
+      await fetch(`${server.url}/api/routes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ clientId: 'ui-test-client', promptTokens: 8, maxNewTokens: 16 }),
+      })
+    ).json()) as RouteGranted;
+    expect(granted.kind).toBe('route');
+    const row = page.locator(`tr[data-lease-id="${granted.leaseId}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain(granted.chain[0]?.peerId ?? '?');
+    await fetch(`${server.url}${routeReleasePath(granted.leaseId)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ measured: { totalMs: 320, tokens: 16, firstTokenMs: 45 } }),
+    });
+    await row.getByText('released').waitFor();
+    await row.getByText('20.0 ms').waitFor(); // 320 ms / 16 tokens, measured
+    await page.getByTestId('latency-series').locator('canvas').waitFor();
+
+    // One volunteer leaves: its row is marked "left" at once, the count drops, the feed says why.
+    volunteers.find((v) => v.peerId === 'vol-c')?.leave();
+    await page.locator('tr[data-peer-id="vol-c"][data-state="left"]').waitFor();
+    await expect.poll(() => page.getByTestId('volunteer-count').textContent()).toBe('2');
+    await page.getByText('vol-c left (closed its tab)').waitFor();
+    await saveScreenshot(page, 'ui-dashboard');
+    // …and the row goes after a few seconds.
+    await page.locator('tr[data-peer-id="vol-c"]').waitFor({ state: 'detached', timeout: 15_000 });
+
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('asks for confirmation before switching the placement policy, and Escape cancels', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(`${server.url}/dashboard.html`);
+    await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor();
+    const inForce = await page.getByTestId('placement-policy').textContent();
+    const other = page.locator('tr[data-policy] button').first();
+    await other.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('Switch placement to');
+    await saveScreenshot(page, 'ui-dashboard-switch-phone');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await page.getByTestId('placement-policy').textContent()).toBe(inForce);
+    await page.close();
+  });
+});

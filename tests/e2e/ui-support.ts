@@ -1,0 +1,126 @@
+// Support for the web app's browser tests: builds the app once per test file, starts a real server, launches Chromium.
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import WebSocket from 'ws';
+import type { AssignmentMessage, CoordinatorToVolunteerMessage, VolunteerLoad } from '../../core/api/index.ts';
+import { createServer, type BouquetServer, type ServerOptions } from '../../signaling/server.ts';
+
+/** Repository root (tests run from it). */
+export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+/** The llama2.c stories260K model every UI test serves. */
+export const stories260K = path.resolve(repoRoot, '..', 'shared', 'models', 'stories260K');
+/** Debian's Chromium (the CI installs it). */
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Builds the web app with the project's vite config into a fresh temporary folder; returns the folder. */
+export async function buildWebApp(): Promise<{ dir: string; remove: () => void }> {
+  const { build } = await import('vite');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-web-'));
+  await build({
+    configFile: path.join(repoRoot, 'vite.config.ts'),
+    root: path.join(repoRoot, 'web'),
+    logLevel: 'warn',
+    build: { outDir: dir, emptyOutDir: true },
+  });
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Starts the real server on a free loopback port with the stories260K model and the given web app. */
+export function startServer(webDir: string, options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
+  return createServer({ port: 0, host: '127.0.0.1', model: stories260K, webDir, logger: 'silent', ...options });
+}
+
+/** Headless Chromium with the flags the pages need (WebRTC on loopback, no GPU here). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
+  });
+}
+
+/** Saves a full-page screenshot under test-results/ (kept for people to look at). */
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
+  const dir = path.join(repoRoot, 'test-results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Collects page errors and console errors, so a test can fail on them with the page's own words. */
+export function watchPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
+
+/**
+ * A volunteer that speaks the coordinator's volunteer protocol (register, ready, heartbeats) over
+ * the real WebSocket, without loading or serving blocks: the dashboard test only needs the swarm
+ * registry to see volunteers come, load, serve and go. Named for what it is: a protocol-level
+ * stand-in, not a volunteer tab.
+ */
+export class ProtocolVolunteer {
+  readonly #ws: WebSocket;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #assignment: AssignmentMessage | null = null;
+  /** Resolves on the first assignment with a span (after `ready` was sent). */
+  readonly serving: Promise<AssignmentMessage>;
+
+  constructor(
+    serverUrl: string,
+    readonly peerId: string,
+    options: { decodeMsPerBlock?: number; memoryBytes?: number; modelId?: string; readyAfterMs?: number } = {},
+  ) {
+    this.#ws = new WebSocket(`${serverUrl.replace(/^http/, 'ws')}/api/volunteer`);
+    let resolveServing: (a: AssignmentMessage) => void = () => undefined;
+    this.serving = new Promise((resolve) => (resolveServing = resolve));
+    this.#ws.on('open', () => {
+      this.#ws.send(
+        JSON.stringify({
+          type: 'register',
+          peerId,
+          publicKey: `test-key-${peerId}`,
+          memoryBytes: options.memoryBytes ?? 64 << 20,
+          decodeMsPerBlock: options.decodeMsPerBlock ?? 2,
+          prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 0.5 },
+          backend: 'wasm',
+          modelId: options.modelId ?? 'stories260K',
+        }),
+      );
+    });
+    this.#ws.on('message', (data: WebSocket.RawData) => {
+      const m = JSON.parse(Buffer.from(data as Buffer).toString('utf8')) as CoordinatorToVolunteerMessage;
+      if (m.type === 'registered') {
+        this.#timer = setInterval(() => this.#heartbeat(), m.heartbeatIntervalMs);
+      } else if (m.type === 'assignment') {
+        this.#assignment = m;
+        const span = m.span;
+        if (span === null) return;
+        setTimeout(() => {
+          this.#ws.send(JSON.stringify({ type: 'ready', assignmentId: m.assignmentId, span }));
+          resolveServing(m);
+        }, options.readyAfterMs ?? 300);
+      }
+    });
+  }
+
+  #heartbeat(): void {
+    const a = this.#assignment;
+    const load: VolunteerLoad = { activeSessions: 0, freeCacheSlots: a?.cacheSlots ?? 0, state: a?.span ? 'serving' : 'loading' };
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify({ type: 'heartbeat', load }));
+  }
+
+  /** Leaves cleanly (`leave`, then closes), as a closing tab does. */
+  leave(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify({ type: 'leave' }));
+    this.#ws.close();
+  }
+}
