@@ -35,7 +35,7 @@ function numberOption(values: Record<string, unknown>, name: string, fallback: n
   const raw = values[name];
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v)) throw new RangeError(`--${name} must be a number (got '${String(raw)}')`);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v)) throw new RangeError(`--${name} must be a number (got ${JSON.stringify(raw)})`);
   return v;
 }
 

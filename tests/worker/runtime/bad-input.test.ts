@@ -11,7 +11,7 @@ import { writeTinyModel } from '../support/tiny-model.ts';
 
 const stories = '../shared/models/stories260K';
 
-async function codeOf(p: Promise<unknown>): Promise<RuntimeErrorCode | string> {
+async function codeOf(p: Promise<unknown>): Promise<RuntimeErrorCode | `not a RuntimeError: ${string}` | 'no error'> {
   try {
     await p;
   } catch (e) {

@@ -28,7 +28,7 @@ async function splitDiff(whole: BlockRuntime, first: BlockRuntime, second: Block
   return worst;
 }
 
-async function cases(): Promise<[string, () => Promise<ModelWeights>][]> {
+function cases(): [string, () => Promise<ModelWeights>][] {
   return [
     ['stories260K (real weights, head 8: standard attention)', () => openModelWeights(folderModelFiles('../shared/models/stories260K'))],
     ['synthetic 5-block GQA model (head 16: GroupQueryAttention)', () => Promise.resolve(syntheticWeights({
@@ -38,8 +38,8 @@ async function cases(): Promise<[string, () => Promise<ModelWeights>][]> {
   ];
 }
 
-describe('splitting invariance', async () => {
-  for (const [name, open] of await cases()) {
+describe('splitting invariance', () => {
+  for (const [name, open] of cases()) {
     for (const ops of ['contrib', 'standard'] as const) {
       it(`${name}, ${ops} ops: one runtime serving [0,5) split lazily into [0,2) + [2,5)`, async () => {
         const w = await open();
