@@ -5,20 +5,23 @@ import { PerfModelError, perTokenRttMs, prefillMsPerBlock, prefillRttMs } from '
 /** Cost of sending a request to server `serverId` for `blocks` consecutive blocks, ms. */
 export type LinkCostMs = (serverId: string, blocks: number, isFirst: boolean) => number;
 
-function serverMap(snapshot: SwarmSnapshot) {
-  return new Map(snapshot.servers.map((s) => [s.id, s]));
-}
-
 /**
  * BPRR's per-token link cost for client c: t^c_ij = t_cj + τ_j · k_ij, ms (algorithms.md §1).
  * Shortest paths under it minimize the decode time per token (Lemma 3 routing).
  */
 export function decodeLinkCostMs(snapshot: SwarmSnapshot, clientId: string): LinkCostMs {
-  const servers = serverMap(snapshot);
+  // Per-server constants are computed once: routing calls the cost O(J · L) times.
+  const table = new Map<string, readonly [number, number]>();
+  for (const s of snapshot.servers) table.set(s.id, [perTokenRttMs(snapshot, clientId, s.id), s.decodeMsPerBlock]);
+  return linearCost(table);
+}
+
+/** A link cost fixed + perBlock · k from a per-server table; throws for an unknown server. */
+function linearCost(table: Map<string, readonly [number, number]>): LinkCostMs {
   return (serverId, blocks) => {
-    const s = servers.get(serverId);
-    if (s === undefined) throw new PerfModelError(`snapshot has no server '${serverId}'`);
-    return perTokenRttMs(snapshot, clientId, serverId) + s.decodeMsPerBlock * blocks;
+    const c = table.get(serverId);
+    if (c === undefined) throw new PerfModelError(`snapshot has no server '${serverId}'`);
+    return c[0] + c[1] * blocks;
   };
 }
 
@@ -28,14 +31,12 @@ export function decodeLinkCostMs(snapshot: SwarmSnapshot, clientId: string): Lin
  * The sum over a chain equals requestTime(...).totalMs with no waiting.
  */
 export function requestLinkCostMs(snapshot: SwarmSnapshot, clientId: string, lIn: number, lOut: number): LinkCostMs {
-  const servers = serverMap(snapshot);
-  return (serverId, blocks) => {
-    const s = servers.get(serverId);
-    if (s === undefined) throw new PerfModelError(`snapshot has no server '${serverId}'`);
-    const transfer = prefillRttMs(snapshot, clientId, serverId, lIn) + (lOut - 1) * perTokenRttMs(snapshot, clientId, serverId);
-    const compute = (prefillMsPerBlock(s, lIn) + (lOut - 1) * s.decodeMsPerBlock) * blocks;
-    return transfer + compute;
-  };
+  const table = new Map<string, readonly [number, number]>();
+  for (const s of snapshot.servers) {
+    const transfer = prefillRttMs(snapshot, clientId, s.id, lIn) + (lOut - 1) * perTokenRttMs(snapshot, clientId, s.id);
+    table.set(s.id, [transfer, prefillMsPerBlock(s, lIn) + (lOut - 1) * s.decodeMsPerBlock]);
+  }
+  return linearCost(table);
 }
 
 /** One server's job costs in the follow-up's notation (algorithms.md §4), ms. */
@@ -76,9 +77,5 @@ export function serverJobCosts(snapshot: SwarmSnapshot, lIn: number, lOut: numbe
 
 /** The follow-up's chain link cost τᶜ_j + τᵖ_j · k_ij from precomputed job costs, ms. */
 export function jobLinkCostMs(costs: Map<string, ServerJobCost>): LinkCostMs {
-  return (serverId, blocks) => {
-    const c = costs.get(serverId);
-    if (c === undefined) throw new PerfModelError(`snapshot has no server '${serverId}'`);
-    return c.commMs + c.computeMsPerBlock * blocks;
-  };
+  return linearCost(new Map([...costs].map(([id, c]) => [id, [c.commMs, c.computeMsPerBlock] as const])));
 }

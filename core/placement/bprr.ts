@@ -3,7 +3,7 @@
 // feasibility, the Theorem-2 bound, and Algorithm 2's choice of R from the arrival rate.
 import type { SwarmSnapshot } from '../swarm/index.ts';
 import { perTokenRttMs } from '../perf/index.ts';
-import { checkSnapshot, makeAssignment, nowMs, predictPlacement, syncPolicy } from './common.ts';
+import { checkSnapshot, lexSmallestWindow, makeAssignment, nowMs, predictPlacement, syncPolicy } from './common.ts';
 import type { PlacementOptions, PlacementPolicyFactory, PlacementResult, ServerAssignment } from './types.ts';
 import { InfeasiblePlacementError } from './types.ts';
 
@@ -59,15 +59,6 @@ export function theorem2BoundMs(order: readonly CgBpServer[], numBlocks: number)
   return Infinity;
 }
 
-function lexLess(a: readonly number[], b: readonly number[]): boolean {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    if (x !== y) return x < y;
-  }
-  return false;
-}
-
 /**
  * CG-BP with R reserved sessions (algorithms.md §3 step 1–2). Throws InfeasiblePlacementError
  * per Corollary 1 (Σ_j min(⌊M_j/(s_m + s_c R)⌋, L) < L) or when a block ends below R sessions.
@@ -106,30 +97,29 @@ export function cgBpPlacement(snapshot: SwarmSnapshot, sessions: number): CgBpPl
     let best = -1;
     const short = (b: number): boolean => (capacity[b] ?? 0) < R;
     if (capacity.some((_, b) => short(b))) {
-      // Windows holding a block still short of R sessions: maximize the pending cost Σ T_b.
+      // Windows holding a block still short of R sessions: maximize the pending cost Σ T_b
+      // (sliding sums; ties → the smallest start).
       let bestSum = -Infinity;
+      let sum = 0;
+      let shortCount = 0;
+      for (let b = 0; b < m; b++) {
+        sum += pending[b] ?? 0;
+        if (short(b)) shortCount++;
+      }
       for (let a = 0; a + m <= L; a++) {
-        let sum = 0;
-        let hasShort = false;
-        for (let b = a; b < a + m; b++) {
-          sum += pending[b] ?? 0;
-          if (short(b)) hasShort = true;
+        if (a > 0) {
+          sum += (pending[a + m - 1] ?? 0) - (pending[a - 1] ?? 0);
+          shortCount += (short(a + m - 1) ? 1 : 0) - (short(a - 1) ? 1 : 0);
         }
-        if (hasShort && sum > bestSum) {
+        // Relative slack: sliding sums drift by rounding, and exact ties must go to the smaller start.
+        if (shortCount > 0 && (best < 0 || sum > bestSum + 1e-12 * Math.abs(bestSum))) {
           bestSum = sum;
           best = a;
         }
       }
     } else {
       // Every block has R sessions: PETALS-like balancing on the sorted capacity vectors.
-      let bestKey: number[] = [];
-      for (let a = 0; a + m <= L; a++) {
-        const key = Array.from(capacity.subarray(a, a + m)).sort((x, y) => x - y);
-        if (best < 0 || lexLess(key, bestKey)) {
-          best = a;
-          bestKey = key;
-        }
-      }
+      best = lexSmallestWindow(capacity, m);
     }
     for (let b = best; b < best + m; b++) {
       const c = capacity[b] ?? 0;

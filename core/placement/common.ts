@@ -120,3 +120,44 @@ export function syncPolicy(body: (snapshot: SwarmSnapshot) => PlacementResult): 
     }
   };
 }
+
+function lexLess(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x < y;
+  }
+  return false;
+}
+
+function lowerBound(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] ?? 0) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The start s whose window values[s..s+width−1], sorted ascending, is lexicographically smallest
+ * (ties → the lowest s); -1 when the window does not fit. A sliding sorted window: O(n · width).
+ */
+export function lexSmallestWindow(values: ArrayLike<number>, width: number): number {
+  if (width < 1 || width > values.length) return -1;
+  const window = Array.from({ length: width }, (_, i) => values[i] ?? 0).sort((a, b) => a - b);
+  let best = 0;
+  let bestKey = [...window];
+  for (let s = 1; s + width <= values.length; s++) {
+    window.splice(lowerBound(window, values[s - 1] ?? 0), 1);
+    const add = values[s + width - 1] ?? 0;
+    window.splice(lowerBound(window, add), 0, add);
+    if (lexLess(window, bestKey)) {
+      best = s;
+      bestKey = [...window];
+    }
+  }
+  return best;
+}

@@ -2,7 +2,7 @@
 // throughput, servers joining one by one onto the weakest window, optional rebalancing.
 import type { SwarmSnapshot } from '../swarm/index.ts';
 import { prefillMsPerBlock } from '../perf/index.ts';
-import { checkSnapshot, makeAssignment, nowMs, predictPlacement, seededRandom, shuffled, syncPolicy } from './common.ts';
+import { checkSnapshot, lexSmallestWindow, makeAssignment, nowMs, predictPlacement, seededRandom, shuffled, syncPolicy } from './common.ts';
 import type { PlacementOptions, PlacementPolicyFactory, ServerAssignment } from './types.ts';
 import { InfeasiblePlacementError } from './types.ts';
 
@@ -50,26 +50,9 @@ export function petalsThroughput(server: SwarmSnapshot['servers'][number], block
  * lexicographically smallest (the window holding the weakest blocks); ties → the lowest s.
  */
 export function chooseBestStart(throughputs: ArrayLike<number>, numBlocks: number): number {
-  let best = -1;
-  let bestKey: number[] = [];
-  for (let s = 0; s + numBlocks <= throughputs.length; s++) {
-    const key = Array.from({ length: numBlocks }, (_, i) => throughputs[s + i] ?? 0).sort((a, b) => a - b);
-    if (best < 0 || lexLess(key, bestKey)) {
-      best = s;
-      bestKey = key;
-    }
-  }
+  const best = lexSmallestWindow(throughputs, numBlocks);
   if (best < 0) throw new RangeError(`window of ${numBlocks} blocks does not fit in ${throughputs.length}`);
   return best;
-}
-
-function lexLess(a: readonly number[], b: readonly number[]): boolean {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    if (x !== y) return x < y;
-  }
-  return a.length < b.length;
 }
 
 interface Span {
