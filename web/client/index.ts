@@ -6,3 +6,4 @@ export {
 } from './session.ts';
 export type { RouteProvider, RouteAsk, RouteLease, RouteHopSpec, MeasuredRequest } from './routes.ts';
 export { clientModelFromRuntime, samplerFor } from './runtime-model.ts';
+export { CoordinatorRoutes, type CoordinatorRoutesOptions } from './coordinator-routes.ts';

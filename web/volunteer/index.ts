@@ -1,3 +1,11 @@
 // The volunteer: serves sessions on its blocks, registers with the coordinator, reports load.
 export { SessionHost, type BlockExecutor, type HostedBlocks, type HostStats } from './session-host.ts';
 export { executorFromRuntime, peerCodeForRuntimeCode } from './runtime-port.ts';
+export {
+  VolunteerAgent, type VolunteerAgentOptions, type VolunteerRuntime, type VolunteerSnapshot, type VolunteerStatus,
+  type SpeedMeasurement, type LoadPhase,
+} from './agent.ts';
+export {
+  WebSocketCoordinator, type VolunteerCoordinator, type CoordinatorHandlers, type WebSocketLike, type WebSocketCoordinatorOptions,
+} from './coordinator-client.ts';
+export { inThreadVolunteerRuntime, type InThreadVolunteerOptions } from './in-thread-runtime.ts';

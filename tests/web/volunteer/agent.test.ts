@@ -1,0 +1,142 @@
+// VolunteerAgents with the real coordinator server (createServer) and in-thread runtimes on stories260K, peers
+// over the in-memory transport: registration, placement, serving, a coordinator restart mid-generation.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-web';
+import WebSocket from 'ws';
+import { apiPaths, parseSwarmState, type SwarmState } from '../../../core/api/index.ts';
+import { MemoryNetwork } from '../../../core/protocol/index.ts';
+import { ClientSession, CoordinatorRoutes, clientModelFromRuntime, samplerFor } from '../../../web/client/index.ts';
+import {
+  VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type VolunteerStatus, type WebSocketLike,
+} from '../../../web/volunteer/index.ts';
+import { createServer, type BouquetServer } from '../../../signaling/server.ts';
+import { resolveModel } from '../../../worker/node.ts';
+import { createInThreadRuntime, generateText, type BlockRuntime } from '../../../worker/runtime/index.ts';
+import { openTokenizer, type TextTokenizer } from '../../../worker/tokenizer/index.ts';
+import { openModelWeights, type ModelWeights } from '../../../worker/weights/index.ts';
+
+const modelDir = '../shared/models/stories260K';
+const greedyParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 };
+const maxSessionTokens = 128;
+
+let weights: ModelWeights;
+let tokenizer: TextTokenizer;
+let clientRt: BlockRuntime;
+let server: BouquetServer | undefined;
+
+function startServer(port = 0): Promise<BouquetServer> {
+  return createServer({
+    port, model: modelDir, logger: 'silent', modelSizing: { maxSessionTokens },
+    coordinator: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 3000, placementDelayMs: 20 },
+  });
+}
+
+async function swarm(origin: string): Promise<SwarmState> {
+  const res = await fetch(new URL(apiPaths.swarm, origin));
+  const parsed = parseSwarmState(await res.json());
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
+}
+
+async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  const model = await resolveModel(modelDir);
+  weights = await openModelWeights(model.files, model.layout);
+  tokenizer = await openTokenizer(model.files, weights.shape);
+  clientRt = await createInThreadRuntime(ort, weights, { client: true, backends: ['wasm'], threads: 1, maxSessionTokens });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await clientRt.dispose();
+});
+
+describe('VolunteerAgent with the coordinator', () => {
+  it('registers, serves its assignment, and survives a coordinator restart mid-generation', async () => {
+    server = await startServer();
+    const origin = server.url;
+    const port = server.port;
+    const info = server.model.info;
+    const net = new MemoryNetwork();
+    const statuses: VolunteerStatus[] = [];
+    const agents = ['v1', 'v2', 'v3'].map((peerId) => {
+      const agent = new VolunteerAgent({
+        transport: net.createTransport(peerId),
+        coordinator: new WebSocketCoordinator({ origin, createSocket: (url) => new WebSocket(url), reconnectBaseMs: 50, reconnectMaxMs: 200 }),
+        runtime: inThreadVolunteerRuntime(ort, weights, { threads: 1, fixedSpeed: { decodeMsPerBlock: 0.2, prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 0.2 } } }),
+        // Room for two blocks and a few sessions each: the placement must split the model.
+        memoryBytes: 2 * info.blockBytes + 12 * info.cacheBytesPerBlock,
+        backend: 'wasm', modelId: info.id, hiddenSize: weights.shape.hiddenSize,
+      });
+      if (peerId === 'v1') agent.onChange((s) => { if (statuses.at(-1) !== s.status) statuses.push(s.status); });
+      return agent;
+    });
+    await Promise.all(agents.map((a) => a.start()));
+    await until('every volunteer serving and the model covered', async () => {
+      const s = await swarm(origin);
+      return s.volunteers.length === 3 && s.volunteers.every((v) => v.state === 'serving' && v.span !== null) && s.placement.uncoveredBlocks.length === 0;
+    });
+    expect(statuses.slice(0, 5)).toEqual(['measuring speed', 'waiting for an assignment', 'downloading', 'loading', 'serving']);
+    expect(statuses).toContain('serving');
+    const spans = agents.map((a) => a.snapshot.span);
+    expect(spans.every((s) => s !== null && s.end - s.start < weights.shape.numBlocks)).toBe(true);
+
+    const prompt = 'Once upon a time';
+    const maxTokens = 40;
+    const ref = await (async () => {
+      const rt = await createInThreadRuntime(ort, weights, { blocks: { start: 0, end: weights.shape.numBlocks }, client: true, backends: ['wasm'], threads: 1, maxSessionTokens });
+      try {
+        return (await generateText(rt, tokenizer, { prompt, maxTokens, sampling: greedyParams, seed: 1 })).ids;
+      } finally {
+        await rt.dispose();
+      }
+    })();
+    const promptIds = tokenizer.encode(prompt, { bos: true });
+    const generate = async (clientId: string, onToken?: (i: number) => void): Promise<{ ids: number[]; hops: number }> => {
+      const routes = new CoordinatorRoutes({ origin, clientId, modelId: info.id });
+      const session = new ClientSession({ transport: net.createTransport(clientId), routes, model: clientModelFromRuntime(clientRt, weights.shape, maxSessionTokens) });
+      try {
+        const res = await session.generate(promptIds, {
+          maxNewTokens: maxTokens, sampler: samplerFor(greedyParams, 1), stopTokenIds: [tokenizer.bosId, ...tokenizer.eosIds],
+          ...(onToken !== undefined ? { onToken: (t) => onToken(t.index) } : {}),
+        });
+        return { ids: res.ids, hops: res.route.length };
+      } finally {
+        routes.dispose();
+      }
+    };
+    const first = await generate('c1');
+    expect(first.ids).toEqual(ref);
+    expect(first.hops).toBeGreaterThan(1);
+    const busy = agents.reduce((a, g) => a + g.snapshot.sessionsServed, 0);
+    expect(busy).toBeGreaterThanOrEqual(2);
+
+    // The coordinator goes away after the 5th token: the running session finishes peer to peer.
+    let closing: Promise<void> | undefined;
+    const second = await generate('c2', (i) => { if (i === 5) closing = server?.close(); });
+    expect(second.ids).toEqual(ref);
+    await closing;
+    await until('volunteers to notice', () => agents.every((a) => !a.snapshot.coordinatorConnected));
+    // It comes back on the same port: volunteers re-register with the blocks they hold and serve new requests.
+    server = await startServer(port);
+    await until('volunteers re-registered and serving', async () => {
+      const s = await swarm(origin);
+      return s.volunteers.length === 3 && s.volunteers.every((v) => v.state === 'serving') && s.placement.uncoveredBlocks.length === 0;
+    });
+    expect(agents.map((a) => a.snapshot.span)).toEqual(spans);
+    const third = await generate('c3');
+    expect(third.ids).toEqual(ref);
+
+    await Promise.all(agents.map((a) => a.leave()));
+    expect(agents.map((a) => a.snapshot.status)).toEqual(['offline', 'offline', 'offline']);
+    await until('the registry to empty', async () => (await swarm(origin)).volunteers.length === 0);
+  });
+});

@@ -1,0 +1,271 @@
+// VolunteerAgent: measure speed, register, load the assigned blocks, serve sessions, report load, drain, leave.
+import type { AssignmentMessage, Backend, RegisterMessage, RegisteredMessage, VolunteerState } from '../../core/api/index.ts';
+import { FrameLink, type Transport } from '../../core/protocol/index.ts';
+import type { BlockSpan, LinearMs } from '../../core/swarm/index.ts';
+import type { VolunteerCoordinator } from './coordinator-client.ts';
+import { SessionHost, type BlockExecutor, type HostStats } from './session-host.ts';
+
+/** What a volunteer measured about itself. */
+export interface SpeedMeasurement {
+  /** τ_j: decode time per block per token, ms. */
+  decodeMsPerBlock: number;
+  /** τᴵ_j(l), ms. */
+  prefillMsPerBlock: LinearMs;
+}
+
+/** Progress of loading an assignment. */
+export type LoadPhase = 'downloading' | 'loading';
+
+/**
+ * What the agent needs from the tab's runtime: in the page, the Comlink worker; in Node tests, the
+ * in-thread runtime (or a test double).
+ */
+export interface VolunteerRuntime {
+  /** Times one block of the model (the speed probe). */
+  measureSpeed(): Promise<SpeedMeasurement>;
+  /**
+   * Loads `span` with a KV cache of `cacheSlots` single-block slots of `maxSessionTokens` tokens,
+   * replacing what was loaded; reports phases through `onPhase`; resolves to the executor serving it.
+   */
+  load(span: BlockSpan, cacheSlots: number, maxSessionTokens: number, onPhase: (phase: LoadPhase, fraction?: number) => void): Promise<BlockExecutor>;
+  /** Frees the loaded blocks. */
+  unload(): Promise<void>;
+}
+
+/** The status line a volunteer page shows. */
+export type VolunteerStatus =
+  | 'starting' | 'measuring speed' | 'waiting for an assignment' | 'downloading' | 'loading' | 'serving' | 'draining' | 'offline';
+
+/** Everything a status view shows, as plain data. */
+export interface VolunteerSnapshot extends HostStats {
+  status: VolunteerStatus;
+  peerId: string;
+  /** Blocks served now (null when none). */
+  span: BlockSpan | null;
+  /** Loading progress in [0, 1] when known. */
+  loadFraction: number | null;
+  coordinatorConnected: boolean;
+  speed: SpeedMeasurement | null;
+  /** Last error worth showing (coordinator or runtime), or null. */
+  lastError: string | null;
+}
+
+/** Options of a VolunteerAgent. */
+export interface VolunteerAgentOptions {
+  transport: Transport;
+  coordinator: VolunteerCoordinator;
+  runtime: VolunteerRuntime;
+  /** M_j: bytes given to weights + cache. */
+  memoryBytes: number;
+  backend: Backend;
+  modelId: string;
+  /** d: the model's hidden size (steps of another width are refused). */
+  hiddenSize: number;
+  publicKey?: string;
+  /** Longest a drain waits for sessions before closing them, ms (default 30000). */
+  drainTimeoutMs?: number;
+  /** Heartbeat period before the coordinator says otherwise, ms (default 2000). */
+  heartbeatIntervalMs?: number;
+}
+
+/**
+ * A fresh ECDSA P-256 identity for this tab, its public key as base64 SPKI (clients may check
+ * signatures against it later; the private key stays in the tab, non-extractable).
+ */
+async function newPublicKey(): Promise<string> {
+  const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
+  let bin = '';
+  for (const b of spki) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+function sameSpan(a: BlockSpan | null, b: BlockSpan | null): boolean {
+  return a === null || b === null ? a === b : a.start === b.start && a.end === b.end;
+}
+
+/**
+ * A volunteer tab's brain. Plain class with getters and an `onChange` event so a Svelte view can
+ * wrap it; no DOM.
+ */
+export class VolunteerAgent {
+  private readonly host: SessionHost;
+  private status: VolunteerStatus = 'starting';
+  private span: BlockSpan | null = null;
+  private loadFraction: number | null = null;
+  private connected = false;
+  private speed: SpeedMeasurement | null = null;
+  private lastError: string | null = null;
+  private registered: RegisteredMessage | null = null;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private assignments: Promise<void> = Promise.resolve();
+  private latestAssignmentId = -1;
+  private readonly listeners = new Set<(s: VolunteerSnapshot) => void>();
+  private executor: BlockExecutor | null = null;
+  private stopped = false;
+  private publicKey = '';
+
+  constructor(private readonly options: VolunteerAgentOptions) {
+    // The host forwards to whichever executor is loaded now.
+    const forward: BlockExecutor = {
+      openSession: (id, span, maxLength) => this.currentExecutor().openSession(id, span, maxLength),
+      step: (id, hidden) => this.currentExecutor().step(id, hidden),
+      closeSession: (id) => this.currentExecutor().closeSession(id),
+    };
+    this.host = new SessionHost(forward);
+    this.host.onChange(() => this.changed());
+    options.transport.onConnection((conn) => this.host.attach(new FrameLink(conn)));
+  }
+
+  /** Current state as plain data. */
+  get snapshot(): VolunteerSnapshot {
+    return {
+      ...this.host.stats(),
+      status: this.status,
+      peerId: this.options.transport.peerId,
+      span: this.span,
+      loadFraction: this.loadFraction,
+      coordinatorConnected: this.connected,
+      speed: this.speed,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Calls `listener` with a new snapshot after every change; returns an unsubscribe function. */
+  onChange(listener: (s: VolunteerSnapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Measures speed, then registers; assignments follow from the coordinator. */
+  async start(): Promise<void> {
+    this.publicKey = this.options.publicKey ?? (await newPublicKey());
+    this.setStatus('measuring speed');
+    this.speed = await this.options.runtime.measureSpeed();
+    if (this.stopped) return;
+    this.setStatus('waiting for an assignment');
+    this.options.coordinator.start(() => this.registration(), {
+      onRegistered: (m) => {
+        this.registered = m;
+        this.startHeartbeats(m.heartbeatIntervalMs);
+        this.changed();
+      },
+      onAssignment: (m) => {
+        this.latestAssignmentId = m.assignmentId;
+        this.assignments = this.assignments.then(() => this.apply(m)).catch((e: unknown) => {
+          this.lastError = e instanceof Error ? e.message : String(e);
+          this.changed();
+        });
+      },
+      onError: (e) => {
+        this.lastError = `coordinator: ${e.message} [${e.code}]`;
+        this.changed();
+      },
+      onConnection: (up) => {
+        this.connected = up;
+        this.changed();
+      },
+    });
+  }
+
+  /** Leaves cleanly: tells the coordinator, lets sessions finish briefly, closes every connection. */
+  async leave(drainMs = 0): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    await this.options.coordinator.leave().catch(() => undefined);
+    this.setStatus('draining');
+    await this.host.drain(drainMs);
+    this.options.transport.close();
+    await this.options.runtime.unload().catch(() => undefined);
+    this.span = null;
+    this.host.setBlocks(null);
+    this.setStatus('offline');
+  }
+
+  private currentExecutor(): BlockExecutor {
+    if (this.executor === null) throw new Error('no blocks loaded');
+    return this.executor;
+  }
+
+  private registration(): RegisterMessage {
+    const speed = this.speed ?? { decodeMsPerBlock: 1, prefillMsPerBlock: { perTokenMs: 1, fixedMs: 0 } };
+    const m: RegisterMessage = {
+      type: 'register',
+      peerId: this.options.transport.peerId,
+      publicKey: this.publicKey,
+      memoryBytes: this.options.memoryBytes,
+      decodeMsPerBlock: speed.decodeMsPerBlock,
+      prefillMsPerBlock: speed.prefillMsPerBlock,
+      backend: this.options.backend,
+      modelId: this.options.modelId,
+    };
+    if (this.span !== null && this.status === 'serving') m.loadedSpan = this.span;
+    return m;
+  }
+
+  private startHeartbeats(periodMs: number): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), periodMs > 0 ? periodMs : (this.options.heartbeatIntervalMs ?? 2000));
+    this.heartbeat();
+  }
+
+  private heartbeat(): void {
+    const s = this.host.stats();
+    const state: VolunteerState = this.status === 'draining' ? 'draining' : this.status === 'serving' ? 'serving' : 'loading';
+    this.options.coordinator.send({
+      type: 'heartbeat',
+      load: { activeSessions: s.activeSessions, freeCacheSlots: Math.max(0, s.slotsTotal - s.slotsUsed), state },
+    });
+  }
+
+  private async apply(a: AssignmentMessage): Promise<void> {
+    if (this.stopped || a.assignmentId !== this.latestAssignmentId) return; // superseded while queued
+    const maxSessionTokens = this.registered?.model.maxSessionTokens ?? 2048;
+    if (a.span !== null && this.executor !== null && sameSpan(a.span, this.span)) {
+      // Same blocks (a 'keep' after a reconnect): no reload.
+      const hosted = this.host.hosted;
+      this.host.setBlocks(hosted === null ? null : { ...hosted, cacheSlots: Math.max(hosted.cacheSlots, a.cacheSlots) });
+      this.setStatus('serving');
+      this.options.coordinator.send({ type: 'ready', assignmentId: a.assignmentId, span: a.span });
+      return;
+    }
+    if (this.executor !== null) {
+      this.setStatus('draining');
+      this.heartbeat();
+      await this.host.drain(this.options.drainTimeoutMs ?? 30_000);
+      await this.options.runtime.unload();
+      this.executor = null;
+      this.span = null;
+      this.host.setBlocks(null);
+    }
+    if (a.span === null) {
+      this.setStatus('waiting for an assignment');
+      return;
+    }
+    this.setStatus('downloading');
+    const span = a.span;
+    const executor = await this.options.runtime.load(span, a.cacheSlots, maxSessionTokens, (phase, fraction) => {
+      this.loadFraction = fraction ?? null;
+      this.setStatus(phase);
+    });
+    if (this.stopped) return;
+    this.executor = executor;
+    this.span = span;
+    this.loadFraction = null;
+    this.host.setBlocks({ span, cacheSlots: a.cacheSlots, maxSessionTokens, hiddenSize: this.options.hiddenSize });
+    this.setStatus('serving');
+    this.options.coordinator.send({ type: 'ready', assignmentId: a.assignmentId, span });
+    this.heartbeat();
+  }
+
+  private setStatus(s: VolunteerStatus): void {
+    this.status = s;
+    this.changed();
+  }
+
+  private changed(): void {
+    const snap = this.snapshot;
+    for (const l of this.listeners) l(snap);
+  }
+}
