@@ -56,6 +56,14 @@ export { bprrObjectiveMs, requestClients, type BprrObjective } from './objective
 /** Every placement policy by the name the CLI and the coordinator use. */
 export const placementPolicies = { petals, bprr, 'gbp-cr': gbpCr, milp } satisfies Record<string, PlacementPolicyFactory>;
 
+/** One line per policy for `--help` texts (what it does and which options it reads). */
+export const placementPolicyDescriptions: Record<PlacementPolicyName, string> = {
+  petals: 'PETALS as its code does it: fixed cache reserve, servers join onto the weakest blocks (options: seed, rebalance)',
+  bprr: 'BPRR CG-BP: cache for R sessions on every held block, Theorem-2 bound (options: concurrentRequests = R, else Algorithm 2)',
+  'gbp-cr': 'GBP-CR: disjoint chains with cache reservation c tuned by the JFFC response-time bound, GCA chains (options: concurrentRequests = c)',
+  milp: 'exact BPRR MILP with HiGHS: only tiny instances (about 5 servers, R <= 3, small L) solve; larger ones stop at the time limit with a gap (options: concurrentRequests, timeLimitMs)',
+};
+
 /** A policy name of `placementPolicies`. */
 export type PlacementPolicyName = keyof typeof placementPolicies;
 
