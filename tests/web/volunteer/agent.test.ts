@@ -7,7 +7,7 @@ import { apiPaths, parseSwarmState, type SwarmState } from '../../../core/api/in
 import { MemoryNetwork } from '../../../core/protocol/index.ts';
 import { ClientSession, CoordinatorRoutes, clientModelFromRuntime, samplerFor } from '../../../web/client/index.ts';
 import {
-  VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type VolunteerStatus, type WebSocketLike,
+  VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type VolunteerStatus,
 } from '../../../web/volunteer/index.ts';
 import { createServer, type BouquetServer } from '../../../signaling/server.ts';
 import { resolveModel } from '../../../worker/node.ts';
