@@ -65,7 +65,7 @@ describe('GBP-CR is optimal for equal memories', () => {
   // service rate is c · Σ_k 1/T_k. Brute force: every way to group (a subset of) the servers into
   // disjoint chains of ⌈L/m⌉ servers. Checked with L a multiple of m(c): when the last server of a
   // chain must be shifted back, GBP-CR shifts the one last in t/m order, which is not always the
-  // best choice (the brute force beats it on 91 of 161 such tiny instances; see docs in the report).
+  // best choice (a scratch run over 400 seeded tiny instances: brute force beat it on 91 of the 161 where m(c) does not divide L).
   it('maximizes Σ_k 1/T_k over all disjoint-chain groupings (brute force, 150 instances with m(c) | L)', () => {
     let checked = 0;
     for (let seed = 1; checked < 150 && seed < 3000; seed++) {
