@@ -1,0 +1,82 @@
+// What this device can give the swarm, as the page sees it: WebGPU adapter, limits and shader-f16, or wasm and its threads.
+
+/** The WebGPU adapter as the volunteer page describes it. */
+export interface GpuDescription {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** GPUAdapter limits the runtime cares about, bytes. */
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+  shaderF16: boolean;
+  /** A software rasteriser (SwiftShader, llvmpipe): WebGPU works but is slower than wasm. */
+  fallbackAdapter: boolean;
+}
+
+/** What the page found. */
+export interface DeviceDescription {
+  /** The adapter, or null with the reason WebGPU is not usable. */
+  gpu: GpuDescription | null;
+  gpuUnavailableReason: string | null;
+  /** Logical cores the browser reports. */
+  cores: number;
+  /** Threads multi-threaded wasm may use (1 without cross-origin isolation: no SharedArrayBuffer). */
+  wasmThreads: number;
+  crossOriginIsolated: boolean;
+  /** navigator.deviceMemory in bytes (Chromium only, rounded and capped at 8 GiB), or null. */
+  deviceMemoryBytes: number | null;
+}
+
+interface AdapterLike {
+  features: { has(name: string): boolean };
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+
+const gib = 1024 ** 3;
+
+/** Probes WebGPU and wasm in the page (cheap; the worker re-checks when it picks a backend). */
+export async function describeDevice(nav: Navigator = navigator, isolated: boolean = globalThis.crossOriginIsolated): Promise<DeviceDescription> {
+  const cores = nav.hardwareConcurrency > 0 ? nav.hardwareConcurrency : 1;
+  const memGb = (nav as Navigator & { deviceMemory?: number }).deviceMemory;
+  const base = {
+    cores,
+    wasmThreads: isolated ? Math.max(1, Math.min(4, cores)) : 1,
+    crossOriginIsolated: isolated,
+    deviceMemoryBytes: typeof memGb === 'number' && memGb > 0 ? memGb * gib : null,
+  };
+  const gpu = (nav as Navigator & { gpu?: { requestAdapter(): Promise<AdapterLike | null> } }).gpu;
+  if (gpu === undefined) return { ...base, gpu: null, gpuUnavailableReason: 'this browser has no WebGPU (navigator.gpu is missing)' };
+  let adapter: AdapterLike | null;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (e) {
+    return { ...base, gpu: null, gpuUnavailableReason: `requestAdapter failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (adapter === null) return { ...base, gpu: null, gpuUnavailableReason: 'no WebGPU adapter (disabled, blocklisted, or no GPU)' };
+  const info = adapter.info ?? {};
+  return {
+    ...base,
+    gpu: {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      description: info.description ?? '',
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      shaderF16: adapter.features.has('shader-f16'),
+      fallbackAdapter: info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false,
+    },
+    gpuUnavailableReason: null,
+  };
+}
+
+/** Budget choices offered, bytes: from 256 MiB to what the device reports (or 8 GiB when it does not say). */
+export function budgetRange(device: DeviceDescription): { minBytes: number; maxBytes: number; defaultBytes: number; stepBytes: number } {
+  const minBytes = 256 * 1024 ** 2;
+  const known = device.deviceMemoryBytes;
+  const maxBytes = Math.max(minBytes, known ?? 8 * gib);
+  // A quarter of the device (or 1 GiB when unknown) keeps the browser and other tabs comfortable.
+  const defaultBytes = Math.min(maxBytes, Math.max(minBytes, known === null ? gib : Math.round(known / 4 / (256 * 1024 ** 2)) * 256 * 1024 ** 2));
+  return { minBytes, maxBytes, defaultBytes, stepBytes: 256 * 1024 ** 2 };
+}

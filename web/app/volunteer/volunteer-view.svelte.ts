@@ -1,0 +1,173 @@
+// VolunteerView: the volunteer page's reactive state — device, budget, the agent's status, download progress, keep-alive.
+import { apiPaths, parseSwarmState, type Backend, type ModelInfo } from '../../../core/api/index.ts';
+import type { BlockSpan } from '../../../core/swarm/index.ts';
+import type { VolunteerSnapshot } from '../../volunteer/index.ts';
+import { startKeepAlive, type KeepAliveState } from './background-keepalive.ts';
+import { budgetRange, describeDevice, type DeviceDescription } from './device-probe.ts';
+
+/** The agent as the page drives it (web/volunteer's VolunteerAgent fits). */
+export interface VolunteerAgentLike {
+  readonly snapshot: VolunteerSnapshot;
+  onChange(listener: (s: VolunteerSnapshot) => void): () => void;
+  start(): Promise<void>;
+  leave(drainMs?: number): Promise<void>;
+}
+
+/** What the person chose before starting. */
+export interface VolunteerChoice {
+  memoryBytes: number;
+  backend: Backend;
+  /** wasm threads to use (1 without cross-origin isolation). */
+  threads: number;
+}
+
+/** Builds and wires an agent for this page (PeerJS transport, worker runtime, coordinator socket). */
+export type StartVolunteer = (origin: string, choice: VolunteerChoice) => Promise<VolunteerAgentLike>;
+
+/** Download progress as the page shows it. */
+export interface DownloadProgress {
+  fraction: number;
+  /** Bytes of the assigned blocks' weights, when the assignment is known. */
+  totalBytes: number | null;
+  /** Remaining time at the rate seen so far, ms; null until there is a rate. */
+  etaMs: number | null;
+}
+
+/** Remaining time from (time ms, fraction) observations: linear fit of the last few seconds. */
+export function estimateEtaMs(points: { atMs: number; fraction: number }[]): number | null {
+  if (points.length < 2) return null;
+  const last = points[points.length - 1];
+  // The rate over the last ~5 s: first point within that window.
+  const first = points.find((p) => last !== undefined && last.atMs - p.atMs <= 5_000) ?? points[0];
+  if (first === undefined || last === undefined || last.atMs <= first.atMs || last.fraction <= first.fraction) return null;
+  const perMs = (last.fraction - first.fraction) / (last.atMs - first.atMs);
+  return (1 - last.fraction) / perMs;
+}
+
+export class VolunteerView {
+  device = $state.raw<DeviceDescription | null>(null);
+  model = $state.raw<ModelInfo | null>(null);
+  coordinatorError = $state<string | null>(null);
+  memoryBytes = $state(1024 ** 3);
+  backend = $state<Backend>('wasm');
+  snapshot = $state.raw<VolunteerSnapshot | null>(null);
+  /** The page's own phase around the agent's: not started, starting, running, stopping. */
+  phase = $state<'idle' | 'starting' | 'running' | 'stopping' | 'stopped'>('idle');
+  startError = $state<string | null>(null);
+  keepAlive = $state.raw<KeepAliveState | null>(null);
+  hidden = $state(false);
+  /** Blocks the coordinator assigned (read from the swarm state while downloading). */
+  assignedSpan = $state.raw<BlockSpan | null>(null);
+  #progress = $state.raw<{ atMs: number; fraction: number }[]>([]);
+
+  readonly budget = $derived(this.device === null ? null : budgetRange(this.device));
+  readonly download = $derived.by((): DownloadProgress | null => {
+    const s = this.snapshot;
+    if (s === null || (s.status !== 'downloading' && s.status !== 'loading')) return null;
+    const span = this.assignedSpan;
+    const totalBytes = span !== null && this.model !== null ? (span.end - span.start) * this.model.blockBytes : null;
+    return { fraction: s.loadFraction ?? 0, totalBytes, etaMs: estimateEtaMs(this.#progress) };
+  });
+
+  #agent: VolunteerAgentLike | null = null;
+  #unsubscribe: (() => void) | null = null;
+  #stopKeepAlive: (() => void) | null = null;
+
+  constructor(
+    private readonly origin: string,
+    private readonly startVolunteer: StartVolunteer,
+  ) {}
+
+  /** Probes the device and reads the served model; sets the default budget. */
+  async init(): Promise<void> {
+    const onVisibility = (): void => {
+      this.hidden = document.visibilityState === 'hidden';
+    };
+    document.addEventListener('visibilitychange', onVisibility);
+    onVisibility();
+    const [device] = await Promise.all([describeDevice(), this.refreshModel()]);
+    this.device = device;
+    this.memoryBytes = budgetRange(device).defaultBytes;
+    this.backend = device.gpu !== null && !device.gpu.fallbackAdapter ? 'webgpu' : 'wasm';
+  }
+
+  async refreshModel(): Promise<void> {
+    try {
+      const res = await fetch(new URL(apiPaths.swarm, this.origin));
+      const parsed = parseSwarmState(await res.json());
+      if (!parsed.ok) throw parsed.error;
+      this.model = parsed.value.model;
+      this.coordinatorError = null;
+      const me = this.snapshot?.peerId;
+      if (me !== undefined) this.assignedSpan = parsed.value.volunteers.find((v) => v.peerId === me)?.assignedSpan ?? this.assignedSpan;
+    } catch (e) {
+      this.coordinatorError = `the coordinator does not answer (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+
+  /** Starts volunteering with the chosen budget (call from a click: the keep-alive needs the gesture). */
+  async start(): Promise<void> {
+    if (this.phase === 'starting' || this.phase === 'running') return;
+    this.phase = 'starting';
+    this.startError = null;
+    this.#progress = [];
+    this.assignedSpan = null;
+    const ka = startKeepAlive();
+    this.keepAlive = ka.state;
+    this.#stopKeepAlive = ka.stop;
+    try {
+      const threads = this.device?.wasmThreads ?? 1;
+      const agent = await this.startVolunteer(this.origin, { memoryBytes: this.memoryBytes, backend: this.backend, threads });
+      this.#agent = agent;
+      this.snapshot = agent.snapshot;
+      this.#unsubscribe = agent.onChange((s) => this.#onSnapshot(s));
+      this.phase = 'running';
+      await agent.start();
+    } catch (e) {
+      this.startError = e instanceof Error ? e.message : String(e);
+      this.phase = 'stopped';
+      this.#release();
+    }
+  }
+
+  /** Stops: tells the coordinator, lets open sessions finish for a few seconds, goes offline. */
+  async stop(): Promise<void> {
+    const agent = this.#agent;
+    if (agent === null || this.phase === 'stopping') return;
+    this.phase = 'stopping';
+    try {
+      await agent.leave(5_000);
+    } finally {
+      this.phase = 'stopped';
+      this.snapshot = agent.snapshot;
+      this.#release();
+    }
+  }
+
+  /** Leave at once when the tab closes (best effort: the coordinator also notices the socket closing). */
+  leaveNow(): void {
+    void this.#agent?.leave(0);
+  }
+
+  #onSnapshot(s: VolunteerSnapshot): void {
+    const before = this.snapshot?.status;
+    this.snapshot = s;
+    if (s.status === 'downloading' || s.status === 'loading') {
+      if (before !== 'downloading' && before !== 'loading') {
+        this.#progress = [];
+        void this.refreshModel();
+      }
+      if (s.loadFraction !== null) this.#progress = [...this.#progress.slice(-50), { atMs: performance.now(), fraction: s.loadFraction }];
+    }
+    if (s.status === 'serving') this.assignedSpan = s.span;
+  }
+
+  #release(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    this.#stopKeepAlive?.();
+    this.#stopKeepAlive = null;
+    this.keepAlive = null;
+    this.#agent = null;
+  }
+}
