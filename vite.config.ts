@@ -1,8 +1,9 @@
 // Builds the Svelte web app (volunteer, chat, dashboard) served by `bouquet serve`.
-import { readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 const webRoot = fileURLToPath(new URL('./web/', import.meta.url));
 
@@ -14,10 +15,34 @@ const pages = Object.fromEntries(
     .map((name) => [name.slice(0, -'.html'.length), `${webRoot}${name}`]),
 );
 
+const ortDist = fileURLToPath(new URL('./node_modules/onnxruntime-web/dist/', import.meta.url));
+
+/**
+ * Copies onnxruntime-web's wasm binaries and their loaders to `<outDir>/ort/`: the block worker
+ * loads them from `/ort/` (its `wasmPaths`), so the built app is complete without node_modules.
+ */
+function copyOrtRuntime(): Plugin {
+  let outDir = '';
+  return {
+    name: 'bouquet-copy-ort-runtime',
+    apply: 'build',
+    configResolved(config) {
+      outDir = path.resolve(config.root, config.build.outDir);
+    },
+    closeBundle() {
+      const dest = path.join(outDir, 'ort');
+      mkdirSync(dest, { recursive: true });
+      for (const name of readdirSync(ortDist)) {
+        if (/^ort-wasm-.*\.(wasm|mjs)$/.test(name)) copyFileSync(path.join(ortDist, name), path.join(dest, name));
+      }
+    },
+  };
+}
+
 export default defineConfig({
   root: 'web',
   publicDir: '../public',
-  plugins: [svelte()],
+  plugins: [svelte(), copyOrtRuntime()],
   build: {
     outDir: '../dist/web',
     emptyOutDir: true,
