@@ -5,7 +5,8 @@ import type { ByteSource, ModelFiles } from './types.ts';
 /** A remote file read with HTTP Range requests. */
 export class HttpByteSource implements ByteSource {
   private knownSize: number | undefined;
-  constructor(readonly name: string, private readonly fetchFn: typeof fetch = fetch) {}
+  // A wrapper, not `fetch` itself: a stored fetch called as a method throws 'Illegal invocation' in browsers.
+  constructor(readonly name: string, private readonly fetchFn: typeof fetch = (input, init) => fetch(input, init)) {}
 
   async size(): Promise<number> {
     if (this.knownSize !== undefined) return this.knownSize;
@@ -31,7 +32,8 @@ export class HttpByteSource implements ByteSource {
   private async request(init: RequestInit): Promise<Response> {
     let res: Response;
     try {
-      res = await this.fetchFn(this.name, init);
+      const f = this.fetchFn;
+      res = await f(this.name, init);
     } catch (e) {
       throw new RuntimeError('offline', `${this.name}: could not fetch (${e instanceof Error ? e.message : String(e)}); check the network or use a local model folder`);
     }
@@ -42,7 +44,7 @@ export class HttpByteSource implements ByteSource {
 }
 
 /** The files of a model under a URL prefix (`https://host/models/x/`). */
-export function httpModelFiles(baseUrl: string, fetchFn: typeof fetch = fetch): ModelFiles {
+export function httpModelFiles(baseUrl: string, fetchFn: typeof fetch = (input, init) => fetch(input, init)): ModelFiles {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   return {
     location: base,

@@ -1,0 +1,99 @@
+// Test page bundled by Vite: drives worker/block-worker.ts through the Comlink proxy and reports plain numbers.
+import type { ModelShape, WeightPrecision } from '../../../core/model/index.ts';
+import { RuntimeError, type BackendName, type OpFlavour } from '../../../worker/index.ts';
+import { createWorkerRuntime, type WorkerModelSource } from '../../../worker/worker-proxy.ts';
+
+/** One run's request. */
+export interface PageRun {
+  backend: BackendName;
+  model: WorkerModelSource;
+  ops: OpFlavour;
+  precision: WeightPrecision;
+  ids: number[];
+  /** Blocks of the model (the runtime serves them all). */
+  numBlocks: number;
+  threads?: number;
+}
+
+/** One run's results (hidden states of the prefill and of one decode step, logits of the decode step). */
+export interface PageResult {
+  backend: string;
+  backendNotes: string[];
+  threads: number;
+  crossOriginIsolated: boolean;
+  prefill: number[];
+  decode: number[];
+  logits: number[];
+  cache: { hits: number; misses: number };
+  errorCodes: Record<string, string>;
+}
+
+function newWorker(): Worker {
+  return new Worker(new URL('../../../worker/block-worker.ts', import.meta.url), { type: 'module' });
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'no error';
+  } catch (e) {
+    return e instanceof RuntimeError ? e.code : `not a RuntimeError: ${String(e)}`;
+  }
+}
+
+async function run(req: PageRun): Promise<PageResult> {
+  const full = await createWorkerRuntime(newWorker(), {
+    model: req.model,
+    options: { blocks: { start: 0, end: req.numBlocks }, client: true, backends: [req.backend], ops: req.ops, precision: req.precision, maxSessionTokens: 32, ...(req.threads !== undefined ? { threads: req.threads } : {}) },
+    wasmPaths: '/ort/',
+  }).catch((e: unknown) => {
+    throw e instanceof Error ? new Error(`${e.name}${e instanceof RuntimeError ? ` [${e.code}]` : ''}: ${e.message}`) : e;
+  });
+  try {
+    const L = req.numBlocks;
+    const d = full.initInfo.shape.hiddenSize;
+    const x = await full.embed(Int32Array.from(req.ids));
+    await full.openSession({ sessionId: 's', blocks: { start: 0, end: L }, maxLength: 16 });
+    const pre = await full.step('s', x.slice(0, (req.ids.length - 1) * d));
+    const dec = await full.step('s', x.slice((req.ids.length - 1) * d));
+    const decodeHidden = Array.from(dec.hidden);
+    const logits = await full.head(dec.hidden);
+    const errorCodes: Record<string, string> = {
+      tooLong: await codeOf(full.step('s', new Float32Array(20 * d))),
+      nan: await codeOf(full.step('s', new Float32Array(d).fill(NaN))),
+      unknown: await codeOf(full.step('nope', new Float32Array(d))),
+      tooLongSession: await codeOf(full.openSession({ sessionId: 't', blocks: { start: 0, end: 1 }, maxLength: 64 })),
+    };
+    const cache = await full.weightCacheStats();
+    return {
+      backend: full.initInfo.backend,
+      backendNotes: full.initInfo.backendNotes,
+      threads: full.initInfo.threads,
+      crossOriginIsolated: self.crossOriginIsolated,
+      prefill: Array.from(pre.hidden),
+      decode: decodeHidden,
+      logits: Array.from(logits),
+      cache,
+      errorCodes,
+    };
+  } finally {
+    await full.terminate();
+  }
+}
+
+async function adapterInfo(): Promise<{ webgpu: boolean; fallback: boolean; shaderF16: boolean }> {
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<{ features: Set<string>; info?: { isFallbackAdapter?: boolean } } | null> } }).gpu;
+  const a = await gpu?.requestAdapter();
+  return { webgpu: a != null, fallback: a?.info?.isFallbackAdapter === true, shaderF16: a?.features.has('shader-f16') === true };
+}
+
+async function probe(shape: ModelShape, backend: BackendName): Promise<unknown> {
+  const rt = await createWorkerRuntime(newWorker(), { model: { kind: 'synthetic', shape }, options: { client: true, backends: [backend] }, wasmPaths: '/ort/' });
+  try {
+    return await rt.probeSpeed(shape, { backends: [backend], prefillLengths: [8, 16, 32], decodeSteps: 4, repeats: 1 });
+  } finally {
+    await rt.terminate();
+  }
+}
+
+(globalThis as { bouquetTest?: unknown }).bouquetTest = { run, adapterInfo, probe };

@@ -1,0 +1,102 @@
+// The browser worker in headless Chromium: WebGPU (SwiftShader) matches wasm on a block range and on the LM head.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-web';
+import type { Browser, Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelShape } from '../../../core/model/index.ts';
+import { createInThreadRuntime } from '../../../worker/index.ts';
+import { folderModelFiles } from '../../../worker/node.ts';
+import { openModelWeights } from '../../../worker/weights/index.ts';
+import { launchChromium, startStaticServer, type StaticServer } from '../../support/browser.ts';
+import { maxAbsDiff } from '../support/reference-llama.ts';
+import type { PageResult, PageRun } from './page.ts';
+
+const tinyGqa: ModelShape = {
+  family: 'llama', numBlocks: 2, hiddenSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, ffnSize: 128, vocabSize: 40,
+  maxSeqLen: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeStyle: 'rotate-half', tiedEmbeddings: false, attentionBias: false,
+};
+
+describe('block worker in headless Chromium', () => {
+  let outDir = '';
+  let server: StaticServer;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'bouquet-worker-page-'));
+    await build({
+      configFile: false,
+      root: resolve('tests/worker/browser'),
+      logLevel: 'error',
+      build: { outDir, emptyOutDir: true, target: 'es2022', minify: false, chunkSizeWarningLimit: 1e6 },
+      worker: { format: 'es' },
+    });
+    server = await startStaticServer({
+      '/': outDir,
+      '/ort/': resolve('node_modules/onnxruntime-web/dist'),
+      '/models/': resolve('../shared/models'),
+    });
+    browser = await launchChromium({ webgpu: true });
+    page = await browser.newPage();
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => 'bouquetTest' in globalThis);
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (outDir !== '') await rm(outDir, { recursive: true, force: true });
+  });
+
+  const runInPage = (req: PageRun): Promise<PageResult> =>
+    page.evaluate((r) => (globalThis as unknown as { bouquetTest: { run(x: PageRun): Promise<PageResult> } }).bouquetTest.run(r), req);
+
+  it('has a WebGPU adapter (SwiftShader) and cross-origin isolation', async () => {
+    const a = await page.evaluate(() => (globalThis as unknown as { bouquetTest: { adapterInfo(): Promise<{ webgpu: boolean }> } }).bouquetTest.adapterInfo());
+    expect(a.webgpu).toBe(true);
+    expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+  });
+
+  it('stories260K-hf over HTTP ranges: WebGPU = wasm = Node on blocks [0,5) (prefill, decode) and the LM head; errors keep their codes', async () => {
+    const req: Omit<PageRun, 'backend'> = { model: { kind: 'url', baseUrl: '/models/stories260K-hf/' }, ops: 'contrib', precision: 'fp32', ids: [1, 403, 407, 261, 378, 432], numBlocks: 5 };
+    const wasm = await runInPage({ ...req, backend: 'wasm' });
+    const gpu = await runInPage({ ...req, backend: 'webgpu' });
+    expect(wasm.backend).toBe('wasm');
+    expect(gpu.backend).toBe('webgpu');
+    expect(wasm.threads).toBeGreaterThan(1); // cross-origin isolated page: multi-threaded wasm
+    expect(maxAbsDiff(gpu.prefill, wasm.prefill)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(gpu.decode, wasm.decode)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(gpu.logits, wasm.logits)).toBeLessThan(1e-2);
+    // Second load came from IndexedDB, not the network.
+    expect(gpu.cache.misses).toBe(0);
+    expect(gpu.cache.hits).toBeGreaterThan(0);
+    for (const r of [wasm, gpu]) expect(r.errorCodes).toEqual({ tooLong: 'sequence-too-long', nan: 'bad-input', unknown: 'unknown-session', tooLongSession: 'sequence-too-long' });
+
+    // The same numbers as the Node in-thread runtime reading the files from disk.
+    const w = await openModelWeights(folderModelFiles('../shared/models/stories260K-hf'));
+    const rt = await createInThreadRuntime(ort, w, { blocks: { start: 0, end: 5 }, client: true, backends: ['wasm'], threads: 1, maxSessionTokens: 32 });
+    const x = await rt.embed(Int32Array.from(req.ids));
+    await rt.openSession({ sessionId: 'n', blocks: { start: 0, end: 5 }, maxLength: 16 });
+    const pre = await rt.step('n', x.slice(0, 5 * 64));
+    const dec = await rt.step('n', x.slice(5 * 64));
+    expect(maxAbsDiff(pre.hidden, wasm.prefill)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(dec.hidden, wasm.decode)).toBeLessThan(1e-4);
+    await rt.dispose();
+  }, 300_000);
+
+  it('GroupQueryAttention graph (head 16) and standard-ops graph: WebGPU = wasm', async () => {
+    for (const ops of ['contrib', 'standard'] as const) {
+      const req: Omit<PageRun, 'backend'> = { model: { kind: 'synthetic', shape: tinyGqa, seed: 3 }, ops, precision: 'fp32', ids: [1, 5, 9, 13, 17], numBlocks: 2 };
+      const wasm = await runInPage({ ...req, backend: 'wasm' });
+      const gpu = await runInPage({ ...req, backend: 'webgpu' });
+      expect(gpu.backend).toBe('webgpu');
+      expect(maxAbsDiff(gpu.prefill, wasm.prefill)).toBeLessThan(1e-3);
+      expect(maxAbsDiff(gpu.decode, wasm.decode)).toBeLessThan(1e-3);
+      expect(maxAbsDiff(gpu.logits, wasm.logits)).toBeLessThan(1e-2);
+    }
+  }, 300_000);
+});
