@@ -9,3 +9,4 @@ export {
   WebSocketCoordinator, type VolunteerCoordinator, type CoordinatorHandlers, type WebSocketLike, type WebSocketCoordinatorOptions,
 } from './coordinator-client.ts';
 export { inThreadVolunteerRuntime, type InThreadVolunteerOptions } from './in-thread-runtime.ts';
+export { workerVolunteerRuntime, type WorkerVolunteerOptions, type WorkerVolunteerRuntime } from './worker-runtime.ts';

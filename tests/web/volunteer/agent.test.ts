@@ -9,7 +9,7 @@ import { ClientSession, CoordinatorRoutes, clientModelFromRuntime, samplerFor } 
 import {
   VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type VolunteerStatus,
 } from '../../../web/volunteer/index.ts';
-import { createServer, type BouquetServer } from '../../../signaling/server.ts';
+import { createServer, type BouquetServer } from '../../../signaling/index.ts';
 import { resolveModel } from '../../../worker/node.ts';
 import { createInThreadRuntime, generateText, type BlockRuntime } from '../../../worker/runtime/index.ts';
 import { openTokenizer, type TextTokenizer } from '../../../worker/tokenizer/index.ts';

@@ -1,0 +1,58 @@
+// Headless volunteer page: a VolunteerAgent over PeerJS with the block runtime in a worker; state on window for tests.
+import { VolunteerAgent, WebSocketCoordinator, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
+import { PeerJsTransport } from '../transport/index.ts';
+import { backendsFromQuery, servedModel } from './model-source.ts';
+
+declare global {
+  interface Window {
+    bouquetVolunteer?: { snapshot(): VolunteerSnapshot; leave(): Promise<void>; error: string | null };
+  }
+}
+
+const statusEl = document.getElementById('status');
+const params = new URLSearchParams(location.search);
+const handle: NonNullable<Window['bouquetVolunteer']> = {
+  snapshot: () => { throw new Error('not started'); },
+  leave: () => Promise.resolve(),
+  error: null,
+};
+window.bouquetVolunteer = handle;
+
+function show(s: VolunteerSnapshot): void {
+  if (statusEl === null) return;
+  const span = s.span === null ? '-' : `[${s.span.start}, ${s.span.end})`;
+  statusEl.textContent = `${s.status} | peer ${s.peerId} | blocks ${span} | slots ${s.slotsUsed}/${s.slotsTotal} | sessions ${s.activeSessions} active, ${s.sessionsServed} served | ${s.tokensPerS.toFixed(1)} tok/s${s.lastError !== null ? ` | ${s.lastError}` : ''}`;
+}
+
+async function main(): Promise<void> {
+  const origin = location.origin;
+  const { info, source } = await servedModel(origin);
+  const transport = await PeerJsTransport.create({ origin });
+  const runtime = workerVolunteerRuntime({
+    newWorker: () => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }),
+    model: source,
+    backends: backendsFromQuery(params),
+    ...(params.get('threads') !== null ? { threads: Number(params.get('threads')) } : {}),
+  });
+  const { shape, backend } = await runtime.prepare();
+  const budget = Number(params.get('memory') ?? '0');
+  const agent = new VolunteerAgent({
+    transport,
+    coordinator: new WebSocketCoordinator({ origin }),
+    runtime,
+    memoryBytes: budget > 0 ? budget : 256 * 1024 * 1024,
+    backend,
+    modelId: info.id,
+    hiddenSize: shape.hiddenSize,
+  });
+  handle.snapshot = () => agent.snapshot;
+  handle.leave = () => agent.leave();
+  agent.onChange(show);
+  addEventListener('pagehide', () => void agent.leave());
+  await agent.start();
+}
+
+main().catch((e: unknown) => {
+  handle.error = e instanceof Error ? e.message : String(e);
+  if (statusEl !== null) statusEl.textContent = `error: ${handle.error}`;
+});

@@ -1,0 +1,79 @@
+// VolunteerRuntime for a browser tab: the block runtime in a module worker (worker/block-worker.ts via Comlink).
+import { cacheBytesPerBlock, type ModelShape } from '../../core/model/index.ts';
+import type { BlockSpan } from '../../core/swarm/index.ts';
+import type { BackendName } from '../../worker/index.ts';
+import { createWorkerRuntime, type WorkerModelSource, type WorkerRuntime } from '../../worker/worker-proxy.ts';
+import type { LoadPhase, SpeedMeasurement, VolunteerRuntime } from './agent.ts';
+import { executorFromRuntime } from './runtime-port.ts';
+import type { BlockExecutor } from './session-host.ts';
+
+/** Options of the worker-backed volunteer runtime. */
+export interface WorkerVolunteerOptions {
+  /** Starts a fresh block worker (the page owns the `new Worker(new URL(...))` line so Vite bundles it). */
+  newWorker: () => Worker;
+  model: WorkerModelSource;
+  /** Backends in priority order (default WebGPU, then wasm). */
+  backends?: BackendName[];
+  /** URL prefix of onnxruntime-web's files (default '/ort/'). */
+  wasmPaths?: string;
+  threads?: number;
+}
+
+/** A VolunteerRuntime in a worker; also tells which backend and shape it found (after `prepare`). */
+export interface WorkerVolunteerRuntime extends VolunteerRuntime {
+  /** Starts a worker without blocks to learn the model's shape and the backend that works here. */
+  prepare(): Promise<{ shape: ModelShape; backend: BackendName; backendNotes: string[] }>;
+}
+
+/** Creates the page's volunteer runtime. */
+export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerVolunteerRuntime {
+  let probe: WorkerRuntime | null = null;
+  let serving: WorkerRuntime | null = null;
+  let shape: ModelShape | null = null;
+  const base = {
+    model: options.model,
+    wasmPaths: options.wasmPaths ?? '/ort/',
+  };
+  const runtimeOptions = (): { backends: BackendName[]; threads?: number } => ({
+    backends: options.backends ?? ['webgpu', 'wasm'],
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  const prepare = async (): Promise<{ shape: ModelShape; backend: BackendName; backendNotes: string[] }> => {
+    probe ??= await createWorkerRuntime(options.newWorker(), { ...base, options: runtimeOptions() });
+    shape = probe.initInfo.shape;
+    return { shape, backend: probe.initInfo.backend, backendNotes: probe.initInfo.backendNotes };
+  };
+  return {
+    prepare,
+    async measureSpeed(): Promise<SpeedMeasurement> {
+      const { shape: s } = await prepare();
+      if (probe === null) throw new Error('probe runtime missing');
+      const r = await probe.probeSpeed(s, { ...runtimeOptions(), backends: [probe.initInfo.backend], decodeSteps: 8, repeats: 1, prefillLengths: [8, 32] });
+      await probe.terminate();
+      probe = null;
+      return { decodeMsPerBlock: r.decodeMsPerBlock, prefillMsPerBlock: r.prefillMsPerBlock };
+    },
+    async load(span: BlockSpan, cacheSlots: number, maxSessionTokens: number, onPhase: (p: LoadPhase, f?: number) => void): Promise<BlockExecutor> {
+      if (serving !== null) await serving.terminate();
+      serving = null;
+      const { shape: s } = await prepare();
+      await probe?.terminate();
+      probe = null;
+      // Weights stream in (HTTP range reads, cached in IndexedDB) while the worker builds its sessions.
+      onPhase('loading');
+      // Size the cache to the slots the placement expects (one slot = one block's cache for one session, fp32 here).
+      const tokens = Math.min(maxSessionTokens, s.maxSeqLen);
+      serving = await createWorkerRuntime(options.newWorker(), {
+        ...base,
+        options: { ...runtimeOptions(), blocks: span, maxSessionTokens: tokens, cacheBudgetBytes: Math.max(1, cacheSlots) * cacheBytesPerBlock(s, tokens) },
+      });
+      const d = serving.initInfo.shape.hiddenSize;
+      return executorFromRuntime(serving, d);
+    },
+    async unload(): Promise<void> {
+      const s = serving;
+      serving = null;
+      if (s !== null) await s.terminate();
+    },
+  };
+}
