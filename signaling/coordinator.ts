@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import {
   CoordinatorApiError,
   type ApiErrorBody,
+  type AssignmentReason,
   type CoordinatorToVolunteerMessage,
   type MeasuredTimes,
   type PlacementView,
@@ -200,6 +201,8 @@ export class Coordinator {
   private readonly arrivals: { atMs: number; inTokens: number; outTokens: number }[] = [];
 
   private placementView: PlacementView;
+  /** Placement policy in force (switchable at run time). */
+  private placementPolicy: { name: string; policy: PlacementPolicy };
   private predictions: PolicyPrediction[] = [];
   private placementTimer: ReturnType<typeof setTimeout> | undefined;
   private placementRunning: Promise<void> | undefined;
@@ -231,6 +234,7 @@ export class Coordinator {
     if (pinned !== undefined) this.workloadDefaults.concurrentRequests = pinned;
     this.now = options.now ?? Date.now;
     this.log = options.logger;
+    this.placementPolicy = options.placement;
     this.placementView = {
       policy: options.placement.name,
       perTokenMs: null,
@@ -416,7 +420,7 @@ export class Coordinator {
     return cacheSlots(memoryBytes, spanLength(span), this.model.blockBytes, this.model.cacheBytesPerBlock);
   }
 
-  private sendAssignment(v: Volunteer, span: BlockSpan | null, reason: 'join' | 'keep' | 'cover-gap' | 'idle'): void {
+  private sendAssignment(v: Volunteer, span: BlockSpan | null, reason: AssignmentReason): void {
     v.assignmentId += 1;
     v.assignedSpan = span;
     v.everAssigned = true;
@@ -535,7 +539,7 @@ export class Coordinator {
   private async runPlacement(): Promise<void> {
     const volunteers = [...this.volunteers.values()];
     if (volunteers.length === 0) {
-      this.placementView = { policy: this.options.placement.name, perTokenMs: null, computedAtMs: this.now(), uncoveredBlocks: this.uncovered() };
+      this.placementView = { policy: this.placementPolicy.name, perTokenMs: null, computedAtMs: this.now(), uncoveredBlocks: this.uncovered() };
       this.emit({ type: 'placement', placement: this.placementView, moved: [] });
       return;
     }
@@ -543,7 +547,7 @@ export class Coordinator {
     let result: PlacementResult | undefined;
     let error: ApiErrorBody | undefined;
     try {
-      result = await this.options.placement.policy(snapshot);
+      result = await this.placementPolicy.policy(snapshot);
     } catch (e) {
       error = errorBody(e);
       this.log.warn({ error }, 'placement policy failed; keeping spans and filling gaps greedily');
@@ -567,14 +571,14 @@ export class Coordinator {
       if (v !== undefined) this.sendAssignment(v, c.span, c.reason);
     }
     this.placementView = {
-      policy: this.options.placement.name,
+      policy: this.placementPolicy.name,
       perTokenMs: result?.prediction.perTokenMs ?? null,
       computedAtMs: this.now(),
       uncoveredBlocks: this.uncovered(),
     };
     if (error !== undefined) this.placementView.error = error;
     this.log.info(
-      { policy: this.options.placement.name, changes: decision.changes, moved: decision.moved, uncovered: this.placementView.uncoveredBlocks },
+      { policy: this.placementPolicy.name, changes: decision.changes, moved: decision.moved, uncovered: this.placementView.uncoveredBlocks },
       'placement applied',
     );
     this.emit({ type: 'placement', placement: this.placementView, moved: decision.moved });
@@ -586,10 +590,65 @@ export class Coordinator {
     await this.updatePredictions(snapshot, result);
   }
 
+  /**
+   * Switches the placement policy in force and re-places every volunteer by it (all that differ
+   * move, reason 'rebalance'). Throws CoordinatorApiError 'infeasible' (the old policy stays) when
+   * the new one cannot place the current swarm.
+   */
+  async switchPlacementPolicy(name: string, policy: PlacementPolicy): Promise<{ placement: PlacementView; moved: string[] }> {
+    // Run exclusively with the join/leave placements (and with another switch).
+    for (;;) {
+      await this.whenSettled();
+      if (this.placementRunning === undefined && this.placementTimer === undefined) break;
+    }
+    let release: () => void = () => undefined;
+    this.placementRunning = new Promise<void>((r) => (release = r));
+    try {
+      const volunteers = [...this.volunteers.values()];
+      let result: PlacementResult | undefined;
+      const snapshot = this.planSnapshot(volunteers);
+      if (volunteers.length > 0) {
+        try {
+          result = await policy(snapshot);
+        } catch (e) {
+          const body = errorBody(e);
+          throw new CoordinatorApiError(body.code === 'internal' ? 'infeasible' : body.code, `placement policy '${name}' cannot place the current swarm: ${body.message}`);
+        }
+      }
+      this.placementPolicy = { name, policy };
+      const moved: string[] = [];
+      for (const a of result?.assignments ?? []) {
+        const v = this.volunteers.get(a.serverId);
+        if (v === undefined || sameSpan(v.assignedSpan, a.span)) continue;
+        if (v.assignedSpan !== null) moved.push(v.peerId);
+        this.sendAssignment(v, a.span, a.span === null ? 'idle' : 'rebalance');
+      }
+      this.placementView = {
+        policy: name,
+        perTokenMs: result?.prediction.perTokenMs ?? null,
+        computedAtMs: this.now(),
+        uncoveredBlocks: this.uncovered(),
+      };
+      this.log.info({ policy: name, moved }, 'placement policy switched');
+      this.emit({ type: 'placement', placement: this.placementView, moved });
+      for (const v of this.volunteers.values()) this.emit({ type: 'volunteer-updated', volunteer: this.view(v) });
+      this.processQueue();
+      if (volunteers.length > 0) await this.updatePredictions(snapshot, result);
+      return { placement: this.placementView, moved };
+    } finally {
+      this.placementRunning = undefined;
+      release();
+      if (this.placementDirty) {
+        this.placementDirty = false;
+        this.schedulePlacement();
+      }
+    }
+  }
+
   private async updatePredictions(snapshot: SwarmSnapshot, inForce: PlacementResult | undefined): Promise<void> {
     const policies = this.options.predictionPolicies ?? {};
     const out: PolicyPrediction[] = [];
-    const inForceName = this.options.placement.name;
+    const inForceName = this.placementPolicy.name;
     out.push(
       inForce === undefined
         ? { policy: inForceName, perTokenMs: null, error: this.placementView.error?.message ?? 'no placement' }
@@ -632,7 +691,7 @@ export class Coordinator {
     const assignments: ServerAssignment[] = routable.map((v) => ({ serverId: v.peerId, span: v.servingSpan, cacheSlots: v.cacheSlots }));
     const breakdown: TimeBreakdown = { computeMs: 0, transferMs: 0, waitingMs: 0, totalMs: 0 };
     const placement: PlacementResult = {
-      policy: this.options.placement.name,
+      policy: this.placementPolicy.name,
       assignments,
       prediction: { perTokenMs: this.placementView.perTokenMs ?? 0, breakdown },
       runtimeMs: 0,

@@ -15,6 +15,7 @@ import {
   httpStatusForCode,
   maxTicketWaitMs,
   parseJsonWith,
+  parsePlacementPolicyRequest,
   parseRouteReleaseRequest,
   parseRouteRequest,
   type ApiErrorBody,
@@ -23,7 +24,7 @@ import {
 import type { PlacementOptions } from '../core/placement/index.ts';
 import { Coordinator, type CoordinatorOptions } from './coordinator.ts';
 import { loadServedModel, type ModelSizing, type ServedModel } from './model.ts';
-import { placementPolicy, predictionPolicies, routingPolicy } from './policies.ts';
+import { placementPolicy, placementPolicyNames, predictionPolicies, routingPolicy } from './policies.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -172,6 +173,18 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       if (e instanceof CoordinatorApiError) return sendError(res, e.toWire());
       throw e;
     }
+  });
+  api.post('/placement/policy', (req, res, next) => {
+    const parsed = parsePlacementPolicyRequest(req.body);
+    if (!parsed.ok) return sendError(res, parsed.error.toWire());
+    const name = parsed.value.policy;
+    if (!placementPolicyNames.includes(name)) {
+      return sendError(res, { code: 'bad-request', message: `unknown placement policy '${name}' (known: ${placementPolicyNames.join(', ')})`, field: 'policy' });
+    }
+    coordinator.switchPlacementPolicy(name, placementPolicy(name, options.placementOptions)).then(
+      (r) => res.json({ kind: 'placement-policy', placement: r.placement, moved: r.moved }),
+      (e: unknown) => (e instanceof CoordinatorApiError ? sendError(res, e.toWire()) : next(e)),
+    );
   });
   api.use((req, res) => {
     sendError(res, { code: 'not-found', message: `no endpoint ${req.method} /api${req.path}` });

@@ -37,6 +37,8 @@ export type {
   RouteRecord,
   PolicyPrediction,
   PlacementView,
+  PlacementPolicyRequest,
+  PlacementPolicyChanged,
   SwarmState,
   LeaveReason,
   SwarmEvent,
@@ -58,5 +60,7 @@ export {
   parseApiErrorBody,
   parseSwarmState,
   parseDashboardMessage,
+  parsePlacementPolicyRequest,
+  parsePlacementPolicyChanged,
 } from './validate.ts';
 export { apiPaths, routeTicketPath, routeReleasePath, routeRenewPath, modelFilePath, maxTicketWaitMs } from './paths.ts';

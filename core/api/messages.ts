@@ -105,6 +105,8 @@ export type AssignmentReason =
   | 'keep'
   /** It moves to cover blocks a departed volunteer left uncovered. */
   | 'cover-gap'
+  /** The placement policy was switched and every volunteer re-placed by it. */
+  | 'rebalance'
   /** The policy leaves it idle (GBP-CR may), or it is not needed. */
   | 'idle';
 
@@ -288,6 +290,20 @@ export interface PlacementView {
   uncoveredBlocks: number[];
   /** Why the last placement failed, if it did. */
   error?: ApiErrorBody;
+}
+
+/** A dashboard asks to switch the placement policy (POST `apiPaths.placementPolicy`). */
+export interface PlacementPolicyRequest {
+  /** Registered placement policy name (`bprr`, `gbp-cr`, `petals`, …). */
+  policy: string;
+}
+
+/** Answer to a policy switch: the placement now in force, and who had to move. */
+export interface PlacementPolicyChanged {
+  kind: 'placement-policy';
+  placement: PlacementView;
+  /** Volunteers whose span changed (they reload weights). */
+  moved: string[];
 }
 
 /** Everything a dashboard shows. */

@@ -10,6 +10,12 @@ export const apiPaths = {
   routes: '/api/routes',
   /** GET the swarm state (SwarmState). */
   swarm: '/api/swarm',
+  /**
+   * POST a PlacementPolicyRequest → PlacementPolicyChanged: switch the placement policy in force and
+   * re-place every volunteer by it (moves volunteers; their sessions end). 400 unknown policy,
+   * 503 `infeasible` when the policy cannot place the current swarm (the old one stays in force).
+   */
+  placementPolicy: '/api/placement/policy',
   /** GET liveness: `{ ok: true }`. */
   health: '/api/health',
   /** PeerJS signaling server (HTTP API and its WebSocket at `<peerjs>/peerjs`). */

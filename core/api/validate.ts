@@ -9,6 +9,8 @@ import type {
   LeaveReason,
   MeasuredTimes,
   ModelInfo,
+  PlacementPolicyChanged,
+  PlacementPolicyRequest,
   PlacementView,
   PolicyPrediction,
   RouteGranted,
@@ -233,7 +235,7 @@ function modelInfo(v: unknown, path: string): ModelInfo {
 
 const volunteerStates: readonly VolunteerState[] = ['loading', 'serving', 'draining'];
 const backends: readonly Backend[] = ['webgpu', 'wasm'];
-const assignmentReasons: readonly AssignmentReason[] = ['join', 'keep', 'cover-gap', 'idle'];
+const assignmentReasons: readonly AssignmentReason[] = ['join', 'keep', 'cover-gap', 'rebalance', 'idle'];
 const routeOutcomes: readonly RouteOutcome[] = ['active', 'released', 'expired'];
 const leaveReasons: readonly LeaveReason[] = ['leave', 'timeout', 'disconnect', 'replaced'];
 
@@ -583,4 +585,22 @@ function runAnswer<T>(read: () => T): Parsed<T> {
     }
     throw e;
   }
+}
+
+/** Validates a policy switch request. */
+export function parsePlacementPolicyRequest(raw: unknown): Parsed<PlacementPolicyRequest> {
+  return run((): PlacementPolicyRequest => {
+    const o = object(raw, '');
+    return { policy: str(o, 'policy', '') };
+  });
+}
+
+/** Validates the answer to a policy switch; an error body becomes `ok: false` with the server's code. */
+export function parsePlacementPolicyChanged(raw: unknown): Parsed<PlacementPolicyChanged> {
+  return runAnswer((): PlacementPolicyChanged => {
+    const o = object(raw, '');
+    rethrowServerError(o);
+    if (o.kind !== 'placement-policy') throw new FieldError('kind', `kind must be placement-policy (got ${describe(o.kind)})`);
+    return { kind: 'placement-policy', placement: placementView(o.placement, 'placement'), moved: list(o, 'moved', '', checkId) };
+  });
 }

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import {
   apiPaths,
   parseDashboardMessage,
+  parsePlacementPolicyChanged,
   parseRouteResponse,
   parseSwarmState,
   routeReleasePath,
@@ -315,6 +316,44 @@ describe('routes', () => {
     expect(late.status).toBe(410);
     expect(late.body).toMatchObject({ error: { code: 'lease-expired' } });
     expect((await json(s.url + routeReleasePath(kept.leaseId), { body: {} })).status).toBe(200);
+  });
+});
+
+describe('placement policy switch', () => {
+  it('switches the policy in force, re-places volunteers, and refuses unknown or infeasible policies', async () => {
+    const s = await start();
+    const vs = [
+      await join(s, { peerId: 'p', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 } }),
+      await join(s, { peerId: 'q', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 } }),
+      await join(s, { peerId: 'r', memoryBytes: budget(3, 3), loadedSpan: { start: 2, end: 5 } }),
+    ];
+    await servingAll(s);
+    const unknown = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'astrology' } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ error: { code: 'bad-request', field: 'policy' } });
+    // PETALS reserves cache for 4096 tokens per block: these budgets cannot hold a block under its rule.
+    const petals = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'petals' } });
+    expect(petals.status).toBe(503);
+    expect(petals.body).toMatchObject({ error: { code: 'infeasible' } });
+    expect(s.coordinator.state().placement.policy).toBe('bprr');
+
+    const ok = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'gbp-cr' } });
+    expect(ok.status).toBe(200);
+    const changed = parsePlacementPolicyChanged(ok.body);
+    if (!changed.ok) throw changed.error;
+    expect(changed.value.placement.policy).toBe('gbp-cr');
+    await servingAll(s);
+    const st = s.coordinator.state();
+    expect(st.placement.policy).toBe('gbp-cr');
+    for (const id of changed.value.moved) {
+      const v = vs.find((x) => x.options.peerId === id);
+      // GBP-CR may leave a volunteer idle: it is told so ('idle'), the others move ('rebalance').
+      const last = v === undefined ? undefined : await v.assignment();
+      expect(last?.reason === 'rebalance' || (last?.reason === 'idle' && last.span === null)).toBe(true);
+    }
+    // Still routable end to end after the switch.
+    const g = granted(await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    expect(g.chain[g.chain.length - 1]?.span.end).toBe(L);
   });
 });
 

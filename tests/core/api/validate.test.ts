@@ -7,6 +7,8 @@ import {
   parseCoordinatorToVolunteerMessage,
   parseDashboardMessage,
   parseJsonWith,
+  parsePlacementPolicyChanged,
+  parsePlacementPolicyRequest,
   parseRouteReleased,
   parseRouteReleaseRequest,
   parseRouteRenewed,
@@ -224,6 +226,16 @@ describe('dashboard messages', () => {
   it('names the field of a broken volunteer view', () => {
     const broken = { ...state, volunteers: [{ ...state.volunteers[0], backend: 'npu' }] };
     expect(failure(parseSwarmState(broken)).field).toBe('volunteers.0.backend');
+  });
+});
+
+describe('placement policy switch', () => {
+  it('parses the request and the answer, keeping a refusal\'s code', () => {
+    expect(value(parsePlacementPolicyRequest({ policy: 'gbp-cr' }))).toEqual({ policy: 'gbp-cr' });
+    expect(failure(parsePlacementPolicyRequest({ policy: 3 })).field).toBe('policy');
+    const answer = { kind: 'placement-policy', placement: { policy: 'gbp-cr', perTokenMs: 4, computedAtMs: 1, uncoveredBlocks: [] }, moved: ['a'] };
+    expect(value(parsePlacementPolicyChanged(answer))).toEqual(answer);
+    expect(failure(parsePlacementPolicyChanged({ kind: 'error', error: { code: 'infeasible', message: 'no' } })).code).toBe('infeasible');
   });
 });
 
