@@ -99,4 +99,22 @@ describe('block worker in headless Chromium', () => {
       expect(maxAbsDiff(gpu.logits, wasm.logits)).toBeLessThan(1e-2);
     }
   }, 300_000);
+
+  it('q4 (MatMulNBits) on WebGPU = q4 on wasm; fp16 on WebGPU ≈ fp32 when the adapter has shader-f16, else refused', async () => {
+    const base: Omit<PageRun, 'backend' | 'precision'> = { model: { kind: 'synthetic', shape: tinyGqa, seed: 3 }, ops: 'contrib', ids: [1, 5, 9, 13, 17], numBlocks: 2 };
+    const q4wasm = await runInPage({ ...base, precision: 'q4', backend: 'wasm' });
+    const q4gpu = await runInPage({ ...base, precision: 'q4', backend: 'webgpu' });
+    expect(maxAbsDiff(q4gpu.decode, q4wasm.decode)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(q4gpu.logits, q4wasm.logits)).toBeLessThan(1e-2);
+    const a = await page.evaluate(() => (globalThis as unknown as { bouquetTest: { adapterInfo(): Promise<{ shaderF16: boolean }> } }).bouquetTest.adapterInfo());
+    console.info(`WebGPU adapter shader-f16: ${String(a.shaderF16)}`);
+    if (a.shaderF16) {
+      const f32 = await runInPage({ ...base, precision: 'fp32', backend: 'wasm' });
+      const f16 = await runInPage({ ...base, precision: 'fp16', backend: 'webgpu' });
+      expect(maxAbsDiff(f16.decode, f32.decode)).toBeLessThan(5e-2);
+      expect(maxAbsDiff(f16.logits, f32.logits)).toBeLessThan(1e-1);
+    } else {
+      await expect(runInPage({ ...base, precision: 'fp16', backend: 'webgpu' })).rejects.toThrow(/bad-input/);
+    }
+  }, 300_000);
 });
