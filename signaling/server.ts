@@ -213,7 +213,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   // The web app.
   const webDir = options.webDir ?? defaultWebDir;
   if (existsSync(webDir)) {
-    app.use(express.static(webDir, { index: 'index.html', dotfiles: 'ignore' }));
+    app.use(express.static(webDir, { index: 'index.html', dotfiles: 'ignore', extensions: ['html'] }));
   } else {
     app.get('/', (_req, res) => {
       res
