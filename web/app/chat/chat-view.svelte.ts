@@ -1,0 +1,121 @@
+// ChatView: the chat page's reactive state — conversation, streaming answer with its route and latencies, sampling settings.
+import { CoordinatorApiError } from '../../../core/api/index.ts';
+import { PeerError } from '../../../core/protocol/index.ts';
+import { defaultSampling, samplingProblem, type AnswerStats, type ChatEngine, type ChatTurn, type SamplingSettings, type StartChat } from './chat-engine.ts';
+
+/** One message on screen. */
+export interface ChatMessage {
+  id: number;
+  role: 'user' | 'assistant';
+  text: string;
+  state: 'streaming' | 'done' | 'stopped' | 'failed';
+  error?: string;
+  stats?: AnswerStats;
+}
+
+function describeError(e: unknown): string {
+  if (e instanceof PeerError || e instanceof CoordinatorApiError) return `${e.message} [${e.code}]`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class ChatView {
+  engine = $state.raw<ChatEngine | null>(null);
+  engineState = $state<'loading' | 'ready' | 'failed'>('loading');
+  engineProgress = $state('Starting…');
+  engineError = $state<string | null>(null);
+  messages = $state<ChatMessage[]>([]);
+  settings = $state<SamplingSettings>({ ...defaultSampling });
+  systemPrompt = $state('');
+  draft = $state('');
+  busy = $state(false);
+
+  readonly settingsProblem = $derived(samplingProblem(this.settings, this.engine?.maxSeqLen ?? 2048));
+  readonly canSend = $derived(this.engineState === 'ready' && !this.busy && this.draft.trim() !== '' && this.settingsProblem === null);
+
+  #abort: AbortController | null = null;
+  #nextId = 1;
+
+  constructor(
+    private readonly origin: string,
+    private readonly startChat: StartChat,
+  ) {}
+
+  async init(): Promise<void> {
+    try {
+      this.engine = await this.startChat(this.origin, (t) => (this.engineProgress = t));
+      this.engineState = 'ready';
+    } catch (e) {
+      this.engineError = describeError(e);
+      this.engineState = 'failed';
+    }
+  }
+
+  /** Sends the draft and streams the answer. */
+  async send(): Promise<void> {
+    const engine = this.engine;
+    if (engine === null || !this.canSend) return;
+    const text = this.draft.trim();
+    this.draft = '';
+    this.messages.push({ id: this.#nextId++, role: 'user', text, state: 'done' });
+    const turns: ChatTurn[] = [];
+    if (this.systemPrompt.trim() !== '' && engine.hasChatTemplate) turns.push({ role: 'system', content: this.systemPrompt.trim() });
+    for (const m of this.messages) if (m.state === 'done' || m.role === 'user') turns.push({ role: m.role, content: m.text });
+    this.messages.push({ id: this.#nextId++, role: 'assistant', text: '', state: 'streaming', stats: { route: [], tokens: 0, ttftMs: null, perTokenMs: [], totalMs: null, failovers: [] } });
+    // Reach the message through the reactive array so that updates render.
+    const answer = this.messages[this.messages.length - 1];
+    if (answer === undefined) return;
+    const stats = answer.stats;
+    if (stats === undefined) return;
+
+    this.busy = true;
+    const abort = new AbortController();
+    this.#abort = abort;
+    const settings = { ...this.settings };
+    try {
+      const promptIds = engine.encodeConversation(turns);
+      const decoder = engine.streamDecoder(promptIds);
+      const result = await engine.generate(promptIds, {
+        settings,
+        signal: abort.signal,
+        onToken: (t) => {
+          answer.text += decoder.push(t.id);
+          stats.tokens = t.index + 1;
+          if (t.index === 0) stats.ttftMs = t.latencyMs;
+          else stats.perTokenMs.push(t.latencyMs);
+        },
+        onRoute: (r) => (stats.route = r),
+        onFailover: (f) => stats.failovers.push(f),
+      });
+      answer.text += decoder.flush();
+      stats.route = result.route;
+      stats.ttftMs = result.ttftMs;
+      stats.perTokenMs = result.perTokenMs;
+      stats.totalMs = result.totalMs;
+      stats.failovers = result.failovers;
+      stats.tokens = result.ids.length;
+      answer.state = abort.signal.aborted ? 'stopped' : 'done';
+    } catch (e) {
+      answer.state = abort.signal.aborted ? 'stopped' : 'failed';
+      if (!abort.signal.aborted) answer.error = describeError(e);
+    } finally {
+      this.busy = false;
+      this.#abort = null;
+    }
+  }
+
+  /** Stops the answer being generated (it keeps the text so far). */
+  stop(): void {
+    this.#abort?.abort();
+  }
+
+  /** Forgets the conversation. */
+  clear(): void {
+    if (this.busy) return;
+    this.messages = [];
+  }
+
+  close(): void {
+    this.stop();
+    this.engine?.close();
+  }
+}

@@ -1,0 +1,27 @@
+// Wires a VolunteerAgent for the volunteer page: PeerJS transport, the block runtime in a worker, the coordinator socket.
+import { PeerJsTransport } from '../../transport/index.ts';
+import { VolunteerAgent, WebSocketCoordinator, workerVolunteerRuntime } from '../../volunteer/index.ts';
+import { fetchServedModel } from '../shared/served-model.ts';
+import type { StartVolunteer, VolunteerAgentLike } from './volunteer-view.svelte.ts';
+
+/** The page's StartVolunteer: the backend chosen first, wasm as the fallback. */
+export const startVolunteerInPage: StartVolunteer = async (origin, choice): Promise<VolunteerAgentLike> => {
+  const { info, source } = await fetchServedModel(origin);
+  const runtime = workerVolunteerRuntime({
+    newWorker: () => new Worker(new URL('../../../worker/block-worker.ts', import.meta.url), { type: 'module' }),
+    model: source,
+    backends: choice.backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
+    threads: choice.threads,
+  });
+  const { shape, backend } = await runtime.prepare();
+  const transport = await PeerJsTransport.create({ origin });
+  return new VolunteerAgent({
+    transport,
+    coordinator: new WebSocketCoordinator({ origin }),
+    runtime,
+    memoryBytes: choice.memoryBytes,
+    backend,
+    modelId: info.id,
+    hiddenSize: shape.hiddenSize,
+  });
+};
