@@ -1,0 +1,113 @@
+// `npm run bench:runtime`: decode and prefill tokens/s of the block runtime on onnxruntime-web wasm in Node,
+// for stories260K (real weights) and a synthetic 1B-Llama-shaped block range, at 1 and 2 threads.
+// Each thread count runs in its own process (ort.env.wasm.numThreads is fixed once a process starts).
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-web';
+import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
+import { blockBytes } from '../../core/model/index.ts';
+import { createInThreadRuntime, generateText } from '../runtime/index.ts';
+import { folderModelFiles } from '../weights/node-files.ts';
+import { openModelWeights, syntheticWeights } from '../weights/index.ts';
+import { openTokenizer } from '../tokenizer/index.ts';
+import type { ModelWeights } from '../weights/types.ts';
+
+/** Llama-3.2-1B's block shape (hidden 2048, 32 query / 8 KV heads of 64, FFN 8192). */
+const llama1B: ModelShape = {
+  family: 'llama', numBlocks: 16, hiddenSize: 2048, numHeads: 32, numKvHeads: 8, headDim: 64, ffnSize: 8192, vocabSize: 128256,
+  maxSeqLen: 2048, rmsNormEps: 1e-5, ropeTheta: 500000, ropeStyle: 'rotate-half', tiedEmbeddings: true, attentionBias: false,
+};
+
+interface Row {
+  model: string;
+  blocks: number;
+  precision: WeightPrecision;
+  threads: number;
+  prefillTokens: number;
+  prefillTokPerS: number;
+  decodeTokPerS: number;
+  decodeMsPerBlock: number;
+  endToEndTokPerS?: number;
+  loadS: number;
+}
+
+async function measure(name: string, weights: ModelWeights, blocks: number, precision: WeightPrecision, threads: number, prefillTokens: number, decodeSteps: number): Promise<Row> {
+  const t0 = performance.now();
+  const rt = await createInThreadRuntime(ort, weights, {
+    blocks: { start: 0, end: blocks }, precision, backends: ['wasm'], threads, maxSessionTokens: prefillTokens + decodeSteps + 8, cacheBudgetBytes: Number.MAX_SAFE_INTEGER,
+  });
+  const loadS = (performance.now() - t0) / 1000;
+  const d = weights.shape.hiddenSize;
+  const rows = (t: number): Float32Array => Float32Array.from({ length: t * d }, (_, i) => Math.sin(i * 0.37) * 0.5);
+  // Warm-up session (first runs allocate and prepack).
+  await rt.openSession({ sessionId: 'warm', blocks: { start: 0, end: blocks }, maxLength: 16 });
+  await rt.step('warm', rows(4));
+  await rt.step('warm', rows(1));
+  await rt.closeSession('warm');
+  await rt.openSession({ sessionId: 'b', blocks: { start: 0, end: blocks }, maxLength: prefillTokens + decodeSteps + 8 });
+  const pre = await rt.step('b', rows(prefillTokens));
+  let decodeMs = 0;
+  for (let i = 0; i < decodeSteps; i++) decodeMs += (await rt.step('b', rows(1))).computeMs;
+  await rt.dispose();
+  const decodeTokPerS = (1000 * decodeSteps) / decodeMs;
+  return {
+    model: name, blocks, precision, threads, prefillTokens, loadS,
+    prefillTokPerS: (1000 * prefillTokens) / pre.computeMs,
+    decodeTokPerS,
+    decodeMsPerBlock: decodeMs / decodeSteps / blocks,
+  };
+}
+
+async function child(threads: number, which: string): Promise<Row[]> {
+  const out: Row[] = [];
+  if (which === 'stories' || which === 'all') {
+    const files = folderModelFiles('../shared/models/stories260K');
+    const w = await openModelWeights(files);
+    const row = await measure('stories260K', w, w.shape.numBlocks, 'fp32', threads, 128, 64);
+    // End to end: embed + 5 blocks + head + sampling, greedy, as `bouquet generate` does.
+    const rt = await createInThreadRuntime(ort, w, { blocks: { start: 0, end: 5 }, client: true, backends: ['wasm'], threads, maxSessionTokens: 512, cacheBudgetBytes: Number.MAX_SAFE_INTEGER });
+    const g = await generateText(rt, await openTokenizer(files, w.shape), { prompt: '', maxTokens: 200, sampling: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 }, seed: 1 });
+    row.endToEndTokPerS = g.tokensPerSecond;
+    await rt.dispose();
+    out.push(row);
+  }
+  if (which === '1b' || which === 'all') {
+    const w = syntheticWeights(llama1B, 1);
+    out.push(await measure('Llama-1B-shape (random)', w, 2, 'fp32', threads, 64, 6));
+    out.push(await measure('Llama-1B-shape (random)', w, 2, 'q4', threads, 64, 6));
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const childAt = args.indexOf('--child');
+  if (childAt >= 0) {
+    const threads = Number(args[childAt + 1]);
+    const which = args[childAt + 2] ?? 'all';
+    process.stdout.write(JSON.stringify(await child(threads, which)));
+    return;
+  }
+  const self = fileURLToPath(import.meta.url);
+  const rows: Row[] = [];
+  const load0 = loadavg()[0] ?? 0;
+  for (const threads of [1, 2]) {
+    for (const which of ['stories', '1b']) {
+      const json = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', String(threads), which], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+      rows.push(...(JSON.parse(json) as Row[]));
+    }
+  }
+  const load1 = loadavg()[0] ?? 0;
+  console.log(`Block runtime benchmark — onnxruntime-web ${ort.env.versions.web ?? '?'} wasm in Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, no GPU`);
+  console.log(`load average (1 min) before/after: ${load0.toFixed(1)} / ${load1.toFixed(1)} (the machine is shared: figures are lower bounds)`);
+  console.log(`1B-shape block: ${(blockBytes(llama1B, 'fp32') / 2 ** 20).toFixed(0)} MiB fp32, ${(blockBytes(llama1B, 'q4') / 2 ** 20).toFixed(0)} MiB q4`);
+  console.log('');
+  console.log('| model | blocks | weights | threads | prefill tok/s (T) | decode tok/s | decode ms/block | generate tok/s (end to end) | load s |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.model} | ${r.blocks} | ${r.precision} | ${r.threads} | ${r.prefillTokPerS.toFixed(1)} (${r.prefillTokens}) | ${r.decodeTokPerS.toFixed(1)} | ${r.decodeMsPerBlock.toFixed(2)} | ${r.endToEndTokPerS?.toFixed(1) ?? '–'} | ${r.loadS.toFixed(1)} |`);
+  }
+}
+
+await main();
