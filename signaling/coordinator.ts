@@ -425,8 +425,11 @@ export class Coordinator {
     v.assignedSpan = span;
     v.everAssigned = true;
     v.cacheSlots = this.slotsFor(v.memoryBytes, span);
-    if (span === null) v.servingSpan = null;
-    else if (!sameSpan(span, v.servingSpan)) v.load = { ...v.load, state: 'loading' };
+    // Idle: nothing to load, so it is not 'loading' (it serves no blocks until reassigned).
+    if (span === null) {
+      v.servingSpan = null;
+      v.load = { ...v.load, state: 'serving' };
+    } else if (!sameSpan(span, v.servingSpan)) v.load = { ...v.load, state: 'loading' };
     v.link.send({ type: 'assignment', assignmentId: v.assignmentId, modelId: this.model.id, span, reason, cacheSlots: v.cacheSlots });
     this.log.info({ peerId: v.peerId, span, reason, assignmentId: v.assignmentId }, 'assignment sent');
   }

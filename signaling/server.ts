@@ -130,6 +130,8 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   });
   peerApp.on('connection', (client) => logger.debug({ peerId: client.getId() }, 'peerjs client connected'));
   peerApp.on('disconnect', (client) => logger.debug({ peerId: client.getId() }, 'peerjs client disconnected'));
+  // The peer server re-emits socket errors on its app; an EventEmitter 'error' without a listener would crash us.
+  peerApp.on('error', (err) => logger.warn({ err }, 'peerjs server error'));
   app.use(apiPaths.peerjs, peerApp);
 
   // REST API.

@@ -66,6 +66,7 @@ const t0 = performance.now();
 const sockets = await Promise.all(Array.from({ length: J }, (_, i) => volunteer(server.url, i)));
 await server.coordinator.whenSettled();
 while (server.coordinator.state().volunteers.some((v) => v.state !== 'serving') || server.coordinator.state().placement.uncoveredBlocks.length > 0) {
+  if (performance.now() - t0 > 30_000) throw new Error('the swarm did not cover the model within 30 s');
   await new Promise((r) => setTimeout(r, 5));
   await server.coordinator.whenSettled();
 }
