@@ -15,9 +15,9 @@
 // costs memory, not time). Randomness: the requests are drawn before the run; churn draws from its
 // own seeded stream, so every policy sees the same arrivals and the same churn for a seed.
 import type { SwarmSnapshot, Chain, ServerSpec } from '../core/swarm/index.ts';
-import { perTokenRttMs, prefillMsPerBlock, requestTime, type ActiveSession } from '../core/perf/index.ts';
+import { perTokenRttMs, prefillMsPerBlock, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
-import type { RoutingDecision, RoutingPolicy, RoutingState, ServerLoad } from '../core/routing/index.ts';
+import { chainTime, serverIndex, type RoutingDecision, type RoutingPolicy, type RoutingState, type ServerIndex, type ServerLoad } from '../core/routing/index.ts';
 import { BinaryHeap } from './heap.ts';
 import { exponential, type Random } from './random.ts';
 import type { SimRequest } from './arrivals.ts';
@@ -158,10 +158,12 @@ class Run {
   done = 0;
   nowMs = 0;
   readonly timing: AlgorithmTiming;
+  private readonly index: ServerIndex;
   private readonly churnIds: Set<string>;
 
   constructor(readonly cfg: SimConfig) {
-    const specs = new Map(cfg.swarm.servers.map((s) => [s.id, s]));
+    this.index = serverIndex(cfg.swarm);
+    const specs = this.index;
     for (const a of cfg.placement.assignments) {
       const spec = specs.get(a.serverId);
       if (spec === undefined) continue;
@@ -338,8 +340,9 @@ class Run {
   private begin(r: RequestRun, chain: Chain, chainIndex: number | undefined, waitMs: number): SimEvent[] {
     const lIn = r.req.inputTokens + r.generated;
     const lOut = r.req.outputTokens - r.generated;
-    const prefillMs = requestTime(this.cfg.swarm, r.req.clientId, chain, lIn, 1).totalMs;
-    const totalMs = requestTime(this.cfg.swarm, r.req.clientId, chain, lIn, lOut).totalMs;
+    // The performance model's time (core/perf requestTime's formula), the same for every policy.
+    const prefillMs = chainTime(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, 1).totalMs;
+    const totalMs = chainTime(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, lOut).totalMs;
     const expectedEndMs = this.nowMs + waitMs + totalMs;
     const holds: Hold[] = [];
     const computeByServer = new Map<string, number>();

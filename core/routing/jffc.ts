@@ -1,8 +1,9 @@
 // The follow-up's JFFC (algorithms.md §4): join the fastest free chain, else wait in the central FIFO queue.
 import type { SwarmSnapshot } from '../swarm/index.ts';
-import { requestLinkCostMs, requestTime, serverJobCosts, jobLinkCostMs } from '../perf/index.ts';
+import { requestLinkCostMs, serverJobCosts, jobLinkCostMs } from '../perf/index.ts';
 import { allocateCache, chainCostMs } from '../chains/index.ts';
-import type { ChainCapacity, PlacementResult } from '../placement/index.ts';
+import type { ChainCapacity, PlacementResult, ServerAssignment } from '../placement/index.ts';
+import { chainTime, serverIndex, type ServerIndex } from './predict.ts';
 import { isBanned, loadOf } from './live.ts';
 import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot } from './types.ts';
 
@@ -20,19 +21,31 @@ export function dispatchChains(swarm: SwarmSnapshot, placement: PlacementResult)
  * JFFC: the request goes to the fastest chain (for its client, at the planned lengths) that has
  * fewer running sessions than its capacity c_k and only online servers; if none, 'queue'. The
  * queue itself lives with the caller; when a session ends the caller routes the queue head again,
- * which hands it the freed chain. Chain lists and per-client orders are cached per placement object.
+ * which hands it the freed chain. Chain lists and per-client orders are cached per placement object
+ * (the policy instance holds that cache; the snapshot's swarm must not change under the same placement).
  */
 export function jffcRouting(): RoutingPolicy {
-  const chainCache = new WeakMap<PlacementResult, { chains: ChainCapacity[]; order: Map<string, number[]> }>();
-  const prepared = (swarm: SwarmSnapshot, placement: PlacementResult): { chains: ChainCapacity[]; order: Map<string, number[]> } => {
+  interface Prepared {
+    chains: ChainCapacity[];
+    order: Map<string, number[]>;
+    byId: Map<string, ServerAssignment>;
+    servers: ServerIndex;
+  }
+  const chainCache = new WeakMap<PlacementResult, Prepared>();
+  const prepared = (swarm: SwarmSnapshot, placement: PlacementResult): Prepared => {
     let entry = chainCache.get(placement);
     if (entry === undefined) {
-      entry = { chains: dispatchChains(swarm, placement), order: new Map() };
+      entry = {
+        chains: dispatchChains(swarm, placement),
+        order: new Map(),
+        byId: new Map(placement.assignments.map((a) => [a.serverId, a])),
+        servers: serverIndex(swarm),
+      };
       chainCache.set(placement, entry);
     }
     return entry;
   };
-  const orderFor = (swarm: SwarmSnapshot, entry: { chains: ChainCapacity[]; order: Map<string, number[]> }, clientId: string): number[] => {
+  const orderFor = (swarm: SwarmSnapshot, entry: Prepared, clientId: string): number[] => {
     let order = entry.order.get(clientId);
     if (order === undefined) {
       const cost = requestLinkCostMs(swarm, clientId, swarm.workload.meanInputTokens, Math.max(1, swarm.workload.meanOutputTokens));
@@ -48,7 +61,7 @@ export function jffcRouting(): RoutingPolicy {
     route({ swarm, placement, state }: RoutingSnapshot, request: RouteRequest): RoutingDecision {
       const entry = prepared(swarm, placement);
       if (entry.chains.length === 0) return { kind: 'no-route', reason: 'the placement has no chain through every block' };
-      const byId = new Map(placement.assignments.map((a) => [a.serverId, a]));
+      const byId = entry.byId;
       let anyOnline = false;
       for (const i of orderFor(swarm, entry, request.clientId)) {
         const c = entry.chains[i];
@@ -60,7 +73,7 @@ export function jffcRouting(): RoutingPolicy {
         if (!up) continue;
         anyOnline = true;
         if ((state.chainSessions?.[i] ?? 0) >= c.capacity) continue;
-        const predicted = requestTime(swarm, request.clientId, c.chain, request.inputTokens, request.outputTokens, 0);
+        const predicted = chainTime(swarm, entry.servers, request.clientId, c.chain, request.inputTokens, request.outputTokens, 0);
         return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted, chainIndex: i };
       }
       if (!anyOnline) return { kind: 'no-route', reason: 'every chain has a server that is offline' };
