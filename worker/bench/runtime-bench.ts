@@ -2,9 +2,15 @@
 // for stories260K (real weights) and a synthetic 1B-Llama-shaped block range, at 1 and 2 threads.
 // Each thread count runs in its own process (ort.env.wasm.numThreads is fixed once a process starts).
 import { execFileSync } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-web';
+import { build } from 'vite';
+import { chromiumPath, launchChromium, startStaticServer } from '../../tests/support/browser.ts';
+import type { BrowserBenchRequest, BrowserBenchResult } from './page/page.ts';
 import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
 import { blockBytes } from '../../core/model/index.ts';
 import { createInThreadRuntime, generateText } from '../runtime/index.ts';
@@ -80,6 +86,54 @@ async function child(threads: number, which: string): Promise<Row[]> {
   return out;
 }
 
+interface BrowserRow {
+  model: string;
+  blocks: number;
+  precision: WeightPrecision;
+  backend: string;
+  threads: number;
+  prefillTokens: number;
+  prefillTokPerS: number;
+  decodeTokPerS: number;
+  decodeWallMs: number;
+}
+
+/** The same measurements in headless Chromium (module worker + Comlink), wasm at 1 and 2 threads, and WebGPU on SwiftShader. */
+async function browserRows(): Promise<BrowserRow[]> {
+  if (!existsSync(chromiumPath)) {
+    console.error(`(no ${chromiumPath}: skipping the browser figures)`);
+    return [];
+  }
+  const outDir = await mkdtemp(join(tmpdir(), 'bouquet-bench-page-'));
+  await build({ configFile: false, root: resolve('worker/bench/page'), logLevel: 'error', build: { outDir, emptyOutDir: true, target: 'es2022', minify: false, chunkSizeWarningLimit: 1e6 }, worker: { format: 'es' } });
+  const server = await startStaticServer({ '/': outDir, '/ort/': resolve('node_modules/onnxruntime-web/dist'), '/models/': resolve('../shared/models') });
+  const browser = await launchChromium({ webgpu: true });
+  const rows: BrowserRow[] = [];
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => 'bouquetBench' in globalThis);
+    type Req = BrowserBenchRequest;
+    type Res = BrowserBenchResult;
+    const run = (r: Req): Promise<Res> => page.evaluate((x) => (globalThis as unknown as { bouquetBench: { bench(q: Req): Promise<Res> } }).bouquetBench.bench(x), r);
+    const cases: [string, Req][] = [];
+    for (const threads of [1, 2]) {
+      cases.push(['stories260K', { model: { kind: 'url', baseUrl: '/models/stories260K/', checkpoint: 'stories260K.bin' }, blocks: 5, precision: 'fp32', backend: 'wasm', threads, prefillTokens: 128, decodeSteps: 64 }]);
+      cases.push(['Llama-1B-shape (random)', { model: { kind: 'synthetic', shape: llama1B, seed: 1 }, blocks: 2, precision: 'fp32', backend: 'wasm', threads, prefillTokens: 64, decodeSteps: 6 }]);
+    }
+    cases.push(['stories260K', { model: { kind: 'url', baseUrl: '/models/stories260K/', checkpoint: 'stories260K.bin' }, blocks: 5, precision: 'fp32', backend: 'webgpu', threads: 1, prefillTokens: 32, decodeSteps: 8 }]);
+    for (const [model, req] of cases) {
+      const r = await run(req);
+      rows.push({ model, blocks: req.blocks, precision: req.precision, backend: `${r.backend}${r.backend === 'webgpu' ? ' (SwiftShader)' : ''}`, threads: r.threads, prefillTokens: req.prefillTokens, prefillTokPerS: r.prefillTokPerS, decodeTokPerS: r.decodeTokPerS, decodeWallMs: r.decodeWallMs });
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+    await rm(outDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const childAt = args.indexOf('--child');
@@ -98,6 +152,7 @@ async function main(): Promise<void> {
       rows.push(...(JSON.parse(json) as Row[]));
     }
   }
+  const browser = args.includes('--no-browser') ? [] : await browserRows();
   const load1 = loadavg()[0] ?? 0;
   console.log(`Block runtime benchmark — onnxruntime-web ${ort.env.versions.web ?? '?'} wasm in Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, no GPU`);
   console.log(`load average (1 min) before/after: ${load0.toFixed(1)} / ${load1.toFixed(1)} (the machine is shared: figures are lower bounds)`);
@@ -107,6 +162,16 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(`| ${r.model} | ${r.blocks} | ${r.precision} | ${r.threads} | ${r.prefillTokPerS.toFixed(1)} (${r.prefillTokens}) | ${r.decodeTokPerS.toFixed(1)} | ${r.decodeMsPerBlock.toFixed(2)} | ${r.endToEndTokPerS?.toFixed(1) ?? '–'} | ${r.loadS.toFixed(1)} |`);
+  }
+  if (browser.length > 0) {
+    console.log('');
+    console.log(`Headless Chromium, module worker + Comlink, cross-origin isolated page:`);
+    console.log('');
+    console.log('| model | blocks | backend | threads | prefill tok/s (T) | decode tok/s | decode wall ms/step (with Comlink) |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of browser) {
+      console.log(`| ${r.model} | ${r.blocks} | ${r.backend} | ${r.threads} | ${r.prefillTokPerS.toFixed(1)} (${r.prefillTokens}) | ${r.decodeTokPerS.toFixed(1)} | ${r.decodeWallMs.toFixed(2)} |`);
+    }
   }
 }
 
