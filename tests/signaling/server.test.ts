@@ -269,6 +269,17 @@ describe('routes', () => {
     expect(after.status).toBe(200);
   });
 
+  it('petals grants its route even when the booked slots are full (the volunteer refuses, the client retries)', async () => {
+    const s = await start({ routing: 'petals' });
+    await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    const first = granted(await route(s, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
+    const second = granted(await route(s, { clientId: 'c2', promptTokens: 4, maxNewTokens: 8 }));
+    expect(first.policy).toBe('petals');
+    expect(second.chain).toEqual(first.chain);
+    expect((await swarm(s)).volunteers[0]?.leasedSlots).toBe(10);
+  });
+
   it('failover: a route for just blocks [a, b) that avoids the failed peer', async () => {
     const s = await start();
     await join(s, { peerId: 'p', memoryBytes: budget(5, 10) });
