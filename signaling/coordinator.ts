@@ -407,6 +407,7 @@ export class Coordinator {
     const v = this.volunteers.get(peerId);
     if (v === undefined) return;
     this.volunteers.delete(peerId);
+    this.rttSamples.delete(peerId);
     this.log.info({ peerId, reason }, 'volunteer left');
     this.emit({ type: 'volunteer-left', peerId, reason });
     if (opts.schedule ?? true) {
