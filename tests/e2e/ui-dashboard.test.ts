@@ -76,21 +76,34 @@ describe('dashboard page', () => {
     await page.close();
   });
 
-  it('asks for confirmation before switching the placement policy, and Escape cancels', async () => {
+  it('asks for confirmation before switching the placement policy; Escape cancels, confirming switches', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const errors = watchPageErrors(page);
     await page.goto(`${server.url}/dashboard.html`);
     await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor();
     const inForce = await page.getByTestId('placement-policy').textContent();
-    const other = page.locator('tr[data-policy] button').first();
-    await other.focus();
+    const row = page.locator('tr[data-policy]:has(button)').first();
+    const target = await row.getAttribute('data-policy');
+    expect(target).not.toBe(inForce);
+
+    // Keyboard only: focus the row's Switch button, Enter opens the dialog, Escape closes it unchanged.
+    await row.getByRole('button').focus();
     await page.keyboard.press('Enter');
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
-    expect(await dialog.textContent()).toContain('Switch placement to');
+    expect(await dialog.textContent()).toContain(`Switch placement to ${target ?? '?'}?`);
     await saveScreenshot(page, 'ui-dashboard-switch-phone');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     expect(await page.getByTestId('placement-policy').textContent()).toBe(inForce);
+
+    // Confirming asks the coordinator; the placement in force and the feed show the decision.
+    await row.getByRole('button').click();
+    await dialog.getByRole('button', { name: `Switch to ${target ?? '?'}` }).click();
+    await page.getByTestId('switch-done').waitFor();
+    await expect.poll(() => page.getByTestId('placement-policy').textContent()).toBe(target);
+    await page.getByText(`placement by ${target ?? '?'}`).first().waitFor();
+    expect(errors).toEqual([]);
     await page.close();
   });
 });

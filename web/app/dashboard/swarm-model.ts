@@ -27,7 +27,7 @@ export interface DepartedVolunteer {
 /** One line of the activity feed: what changed and, for decisions, why. */
 export interface ActivityLine {
   atMs: number;
-  kind: 'join' | 'update' | 'leave' | 'placement' | 'route' | 'queue' | 'predictions';
+  kind: 'snapshot' | 'join' | 'update' | 'leave' | 'placement' | 'route';
   text: string;
 }
 
@@ -44,7 +44,13 @@ export interface DashboardModel {
 export function modelFromSnapshot(state: SwarmState, previous?: DashboardModel): DashboardModel {
   // A reconnect brings a fresh snapshot: keep the route history and feed we had, add what is new.
   const routes = mergeRoutes(previous?.routes ?? [], state.recentRoutes);
-  return { state, departed: previous?.departed ?? [], routes, activity: previous?.activity ?? [] };
+  const serving = state.volunteers.filter((v) => v.state === 'serving' && v.span !== null).length;
+  const line: ActivityLine = {
+    atMs: state.atMs,
+    kind: 'snapshot',
+    text: `${previous === undefined ? 'connected' : 'reconnected'}: ${state.volunteers.length} volunteer${state.volunteers.length === 1 ? '' : 's'} (${serving} serving), placement by ${state.placement.policy}, routing by ${state.routingPolicy}`,
+  };
+  return { state, departed: previous?.departed ?? [], routes, activity: pushActivity(previous?.activity ?? [], line) };
 }
 
 function mergeRoutes(known: RouteRecord[], incoming: RouteRecord[]): RouteRecord[] {

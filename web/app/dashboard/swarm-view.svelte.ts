@@ -18,7 +18,7 @@ export type PolicySwitchState =
   | { step: 'confirm'; policy: string }
   | { step: 'sending'; policy: string }
   | { step: 'failed'; policy: string; message: string }
-  | { step: 'done'; policy: string };
+  | { step: 'done'; policy: string; moved: string[] };
 
 export class SwarmView {
   /** The folded model; null until the first snapshot. Replaced, never mutated (raw state). */
@@ -88,6 +88,8 @@ export class SwarmView {
     if (s.step !== 'confirm') return;
     this.policySwitch = { step: 'sending', policy: s.policy };
     const result = await requestPolicySwitch(this.origin, s.policy);
-    this.policySwitch = result.ok ? { step: 'done', policy: s.policy } : { step: 'failed', policy: s.policy, message: result.message };
+    this.policySwitch = result.ok
+      ? { step: 'done', policy: s.policy, moved: result.changed.moved }
+      : { step: 'failed', policy: s.policy, message: result.message };
   }
 }

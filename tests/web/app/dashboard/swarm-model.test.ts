@@ -102,8 +102,9 @@ describe('events', () => {
     const lines = m.activity.length;
     m = applySwarmEvent(m, 2200, { type: 'volunteer-updated', volunteer: volunteer('a', 0, 5, { leasedSlots: 3 }) });
     expect(m.activity.length).toBe(lines);
-    expect(m.activity.map((l) => l.kind)).toEqual(['join', 'update']);
-    expect(m.activity[1]?.text).toContain('serving');
+    expect(m.activity.map((l) => l.kind)).toEqual(['snapshot', 'join', 'update']);
+    expect(m.activity[0]?.text).toBe('connected: 0 volunteers (0 serving), placement by bprr, routing by jffc');
+    expect(m.activity[2]?.text).toContain('serving');
   });
 
   it('keeps a departed volunteer on the map, marked, until it expires', () => {

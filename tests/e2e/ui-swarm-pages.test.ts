@@ -1,0 +1,112 @@
+// The Svelte volunteer and chat pages in real Chromium inside a network namespace: volunteers reach "serving",
+// the chat answers through them with the stories260K model and shows its route, the dashboard shows the request.
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNetNamespace, netnsUnavailableReason, type NetNamespace } from '../support/netns.ts';
+import { buildApp, chromiumMissingReason, generateReference, launchInNamespace, serveInNamespace, type ServeProcess } from './swarm-support.ts';
+import { saveScreenshot, watchPageErrors, withoutModelProbes } from './ui-support.ts';
+
+const skipReason = chromiumMissingReason() ?? netnsUnavailableReason();
+const port = 8787;
+const prompt = 'Once upon a time';
+const maxNewTokens = 30;
+
+let ns: NetNamespace | undefined;
+let app: { dir: string; remove: () => void } | undefined;
+let server: ServeProcess | undefined;
+let browser: Browser | undefined;
+let context: BrowserContext;
+const volunteerPages: Page[] = [];
+const pageErrors: string[][] = [];
+
+async function openVolunteerPage(width: number, height: number): Promise<Page> {
+  const page = await context.newPage();
+  await page.setViewportSize({ width, height });
+  pageErrors.push(watchPageErrors(page));
+  await page.goto(`${server?.url ?? ''}/volunteer.html`);
+  await page.getByTestId('start').and(page.locator(':enabled')).waitFor({ timeout: 30_000 });
+  return page;
+}
+
+// Needs Chromium and root for `ip netns`; without them the suite says why and skips.
+describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !== null ? ` (skipped: ${skipReason})` : ''}`, () => {
+  beforeAll(async () => {
+    app = await buildApp();
+    ns = await createNetNamespace();
+    server = await serveInNamespace(ns, app.dir, port, ['--max-session-tokens', '128', '--heartbeat-interval-ms', '500', '--heartbeat-timeout-ms', '6000']);
+    ({ browser, context } = await launchInNamespace(ns));
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
+    await ns?.remove();
+    app?.remove();
+  });
+
+  it('volunteer page: shows what the device can give, then measures, registers, loads and reaches "serving"', async () => {
+    const page = await openVolunteerPage(1100, 900);
+    // No GPU here: the page says why WebGPU is not usable and offers wasm with its thread count.
+    expect(await page.getByTestId('wasm').textContent()).toMatch(/wasm with \d+ threads? of \d+ cores/);
+    expect(await page.getByTestId('volunteer-status').getAttribute('data-status')).toBe('idle');
+    await page.getByTestId('start').click();
+    await page.locator('[data-testid="volunteer-status"][data-status="serving"]').waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('volunteer-status').textContent()).toMatch(/Serving blocks 0–4/);
+    expect(await page.getByTestId('served-span').textContent()).toBe('0–4');
+    expect(await page.getByTestId('background-note').textContent()).toContain('background');
+    await saveScreenshot(page, 'ui-volunteer-serving');
+    volunteerPages.push(page);
+    // A second volunteer on a phone-sized screen.
+    const phone = await openVolunteerPage(390, 844);
+    await phone.getByTestId('start').click();
+    await phone.locator('[data-testid="volunteer-status"][data-status="serving"]').waitFor({ timeout: 120_000 });
+    await saveScreenshot(phone, 'ui-volunteer-serving-phone');
+    volunteerPages.push(phone);
+  }, 300_000);
+
+  it('chat page: answers a prompt through the swarm, exactly as `bouquet generate` does greedily, and shows the route', async () => {
+    expect(volunteerPages.length).toBe(2);
+    const reference = generateReference(prompt, maxNewTokens);
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1000, height: 900 });
+    const errors = watchPageErrors(page);
+    await page.goto(`${server?.url ?? ''}/chat.html`);
+    await page.getByTestId('engine-ready').waitFor({ timeout: 90_000 });
+    expect(await page.getByTestId('engine-ready').textContent()).toContain('text continuation');
+
+    // Greedy, as the reference; settings are labelled inputs reachable from the keyboard.
+    await page.getByText('Sampling settings').click();
+    await page.getByLabel('Temperature').fill('0');
+    await page.getByLabel('Max tokens').fill(String(maxNewTokens));
+    await page.getByLabel('Message').fill(prompt);
+    await page.getByLabel('Message').press('Enter');
+
+    const answer = page.getByTestId('answer').last();
+    await answer.and(page.locator('[data-state="done"]')).waitFor({ timeout: 120_000 });
+    const text = (await answer.locator('.text').textContent()) ?? '';
+    expect(text).toBe(reference.text);
+    // The route: the peers and block ranges, every block covered once, in order.
+    const hops = await answer.getByTestId('answer-route').locator('[data-peer-id]').allTextContents();
+    expect(hops.length).toBeGreaterThanOrEqual(1);
+    expect(hops.join(' ')).toMatch(/blocks 0/);
+    expect(await answer.getByTestId('ttft').textContent()).toMatch(/ms|s$/);
+    expect(await answer.getByTestId('per-token').textContent()).toMatch(/ms/);
+    await saveScreenshot(page, 'ui-chat-answer');
+
+    // The dashboard shows the request with its measured time.
+    const dash = await context.newPage();
+    await dash.goto(`${server?.url ?? ''}/dashboard.html`);
+    await dash.locator('tr[data-lease-id]').getByText('released').first().waitFor({ timeout: 30_000 });
+    await saveScreenshot(dash, 'ui-dashboard-after-chat');
+    expect(withoutModelProbes(errors)).toEqual([]);
+  }, 300_000);
+
+  it('volunteer page: Stop leaves the swarm cleanly and says so', async () => {
+    const page = volunteerPages[1];
+    if (page === undefined) throw new Error('no second volunteer page');
+    await page.getByTestId('stop').click();
+    await page.locator('[data-testid="volunteer-status"][data-status="offline"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('start').waitFor();
+    for (const e of pageErrors) expect(withoutModelProbes(e)).toEqual([]);
+  }, 60_000);
+});
