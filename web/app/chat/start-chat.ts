@@ -1,24 +1,14 @@
 // Wires the chat page's engine: embedding + LM head in a worker, tokenizer and chat template, ClientSession over PeerJS.
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type GeneratedToken, type GenerationResult } from '../../client/index.ts';
 import { PeerJsTransport } from '../../transport/index.ts';
-import { HfTokenizer, httpModelFiles, openTokenizer, type TextTokenizer } from '../../../worker/index.ts';
+import { HfTokenizer, httpModelFiles, openTokenizer } from '../../../worker/index.ts';
 import { createWorkerRuntime } from '../../../worker/worker-proxy.ts';
 import { fetchServedModel } from '../shared/served-model.ts';
-import type { ChatEngine, ChatTurn, StartChat } from './chat-engine.ts';
+import type { ChatEngine, StartChat } from './chat-engine.ts';
+import { encodeConversation } from './chat-prompt.ts';
 
 function isAbort(e: unknown, signal: AbortSignal): boolean {
   return signal.aborted && e instanceof Error;
-}
-
-/** Prompt ids for a conversation: the tokenizer's chat template when it has one, else the last user text after BOS. */
-function encodeWith(tokenizer: TextTokenizer, turns: ChatTurn[]): number[] {
-  if (tokenizer instanceof HfTokenizer && tokenizer.chatTemplate !== null) {
-    const text = tokenizer.applyChatTemplate(turns, { addGenerationPrompt: true });
-    // The template writes the BOS token itself when the model wants one.
-    return tokenizer.encode(text, { bos: false });
-  }
-  const last = [...turns].reverse().find((t) => t.role === 'user');
-  return tokenizer.encode(last?.content ?? '', { bos: true });
 }
 
 /** The page's StartChat. */
@@ -47,7 +37,7 @@ export const startChatInPage: StartChat = async (origin, onProgress): Promise<Ch
     maxSeqLen,
     hasChatTemplate,
     runtimeDescription: `${rt.initInfo.backend}${rt.initInfo.backend === 'wasm' ? `, ${rt.initInfo.threads} thread${rt.initInfo.threads === 1 ? '' : 's'}` : ''}`,
-    encodeConversation: (turns) => encodeWith(tokenizer, turns),
+    encodeConversation: (turns) => encodeConversation(tokenizer, turns),
     streamDecoder: (context) => tokenizer.streamDecoder(context),
     async generate(promptIds, o): Promise<GenerationResult> {
       const s = o.settings;

@@ -4,6 +4,7 @@ import type { BlockSpan } from '../../../core/swarm/index.ts';
 import type { VolunteerSnapshot } from '../../volunteer/index.ts';
 import { startKeepAlive, type KeepAliveState } from './background-keepalive.ts';
 import { budgetRange, describeDevice, type DeviceDescription } from './device-probe.ts';
+import { estimateEtaMs } from './download-eta.ts';
 
 /** The agent as the page drives it (web/volunteer's VolunteerAgent fits). */
 export interface VolunteerAgentLike {
@@ -26,22 +27,12 @@ export type StartVolunteer = (origin: string, choice: VolunteerChoice) => Promis
 
 /** Download progress as the page shows it. */
 export interface DownloadProgress {
-  fraction: number;
+  /** Share done in [0, 1], or null while the runtime does not report it (indeterminate bar). */
+  fraction: number | null;
   /** Bytes of the assigned blocks' weights, when the assignment is known. */
   totalBytes: number | null;
   /** Remaining time at the rate seen so far, ms; null until there is a rate. */
   etaMs: number | null;
-}
-
-/** Remaining time from (time ms, fraction) observations: linear fit of the last few seconds. */
-export function estimateEtaMs(points: { atMs: number; fraction: number }[]): number | null {
-  if (points.length < 2) return null;
-  const last = points[points.length - 1];
-  // The rate over the last ~5 s: first point within that window.
-  const first = points.find((p) => last !== undefined && last.atMs - p.atMs <= 5_000) ?? points[0];
-  if (first === undefined || last === undefined || last.atMs <= first.atMs || last.fraction <= first.fraction) return null;
-  const perMs = (last.fraction - first.fraction) / (last.atMs - first.atMs);
-  return (1 - last.fraction) / perMs;
 }
 
 export class VolunteerView {
@@ -66,7 +57,7 @@ export class VolunteerView {
     if (s === null || (s.status !== 'downloading' && s.status !== 'loading')) return null;
     const span = this.assignedSpan;
     const totalBytes = span !== null && this.model !== null ? (span.end - span.start) * this.model.blockBytes : null;
-    return { fraction: s.loadFraction ?? 0, totalBytes, etaMs: estimateEtaMs(this.#progress) };
+    return { fraction: s.loadFraction, totalBytes, etaMs: s.loadFraction === null ? null : estimateEtaMs(this.#progress) };
   });
 
   #agent: VolunteerAgentLike | null = null;
