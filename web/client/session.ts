@@ -376,7 +376,10 @@ export class ClientSession {
     };
     this.failovers.push(record);
     await sleep(this.backoffMs(this.failovers.length - 1), this.signal);
-    const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1);
+    const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1).catch((e: unknown) => {
+      const err = toPeerError(e, 'no-route');
+      throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId);
+    });
     await this.installHops(index, 1, lease.chain);
     for (const step of failed.history) {
       await this.runSpan(index, failed.span.end, step.hidden, step.position);

@@ -80,6 +80,19 @@ async function newPublicKey(): Promise<string> {
   return btoa(bin);
 }
 
+/**
+ * Keeps a noisy probe registrable: a least-squares prefill fit on a busy machine can come out with a
+ * negative slope, which the coordinator (rightly) refuses. Slopes and intercepts are clamped at 0 and
+ * the decode time at 1 µs.
+ */
+export function sanitizeSpeed(s: SpeedMeasurement): SpeedMeasurement {
+  const finite = (x: number, min: number): number => (Number.isFinite(x) ? Math.max(min, x) : min);
+  return {
+    decodeMsPerBlock: finite(s.decodeMsPerBlock, 0.001),
+    prefillMsPerBlock: { perTokenMs: finite(s.prefillMsPerBlock.perTokenMs, 0), fixedMs: finite(s.prefillMsPerBlock.fixedMs, 0) },
+  };
+}
+
 function sameSpan(a: BlockSpan | null, b: BlockSpan | null): boolean {
   return a === null || b === null ? a === b : a.start === b.start && a.end === b.end;
 }
@@ -141,7 +154,7 @@ export class VolunteerAgent {
   async start(): Promise<void> {
     this.publicKey = this.options.publicKey ?? (await newPublicKey());
     this.setStatus('measuring speed');
-    this.speed = await this.options.runtime.measureSpeed();
+    this.speed = sanitizeSpeed(await this.options.runtime.measureSpeed());
     if (this.stopped) return;
     this.setStatus('waiting for an assignment');
     this.options.coordinator.start(() => this.registration(), {

@@ -2,7 +2,7 @@
 export { SessionHost, type BlockExecutor, type HostedBlocks, type HostStats } from './session-host.ts';
 export { executorFromRuntime, peerCodeForRuntimeCode } from './runtime-port.ts';
 export {
-  VolunteerAgent, type VolunteerAgentOptions, type VolunteerRuntime, type VolunteerSnapshot, type VolunteerStatus,
+  VolunteerAgent, sanitizeSpeed, type VolunteerAgentOptions, type VolunteerRuntime, type VolunteerSnapshot, type VolunteerStatus,
   type SpeedMeasurement, type LoadPhase,
 } from './agent.ts';
 export {

@@ -1,0 +1,159 @@
+// Support for the browser swarm tests: builds the app, runs `bouquet serve` and Chromium inside a network
+// namespace, opens headless volunteer and chat tabs, and reads the swarm state through a page.
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { ChatRequest, ChatResult, RawProbeResult } from '../../web/headless/chat-main.ts';
+import type { SwarmState } from '../../core/api/index.ts';
+import type { VolunteerSnapshot } from '../../web/volunteer/index.ts';
+import { chromiumArgs, chromiumPath } from '../support/browser.ts';
+import type { NetNamespace } from '../support/netns.ts';
+
+export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+export const stories260K = path.resolve(repoRoot, '..', 'shared', 'models', 'stories260K');
+
+/** Why the browser swarm tests cannot run here, or null. */
+export function chromiumMissingReason(): string | null {
+  return existsSync(chromiumPath) ? null : `Chromium not found at ${chromiumPath} (install it: apt-get install chromium)`;
+}
+
+/** Builds the web app into a fresh temporary folder (with onnxruntime-web's files under ort/). */
+export async function buildApp(): Promise<{ dir: string; remove: () => void }> {
+  const { build } = await import('vite');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-swarm-web-'));
+  await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'web'), logLevel: 'warn', build: { outDir: dir, emptyOutDir: true } });
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A `bouquet serve` process inside the namespace. */
+export interface ServeProcess {
+  url: string;
+  child: ChildProcess;
+  /** Stops it (SIGTERM) and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `bouquet serve` in `ns` on `port` and resolves once it listens. */
+export function serveInNamespace(ns: NetNamespace, webDir: string, port: number, extra: string[] = []): Promise<ServeProcess> {
+  const child = ns.spawn(process.execPath, [
+    path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', stories260K,
+    '--web-dir', webDir, '--log-level', 'info', ...extra,
+  ], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = `http://127.0.0.1:${port}`;
+  let log = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bouquet serve did not start in 30 s:\n${log}`)), 30_000);
+    const onData = (b: Buffer): void => {
+      log += b.toString();
+      if (log.includes('listening')) {
+        clearTimeout(timer);
+        resolve({
+          url, child,
+          stop: () => new Promise<void>((ok) => {
+            if (child.exitCode !== null || child.signalCode !== null) return ok();
+            child.once('exit', () => ok());
+            if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+          }),
+        });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bouquet serve exited with ${String(code)}:\n${log}`));
+    });
+  });
+}
+
+/** Chromium inside the namespace with the flags WebRTC needs on a loopback-only network (platform-notes). */
+export async function launchInNamespace(ns: NetNamespace): Promise<{ browser: Browser; context: BrowserContext }> {
+  const browser = await chromium.launch({
+    executablePath: ns.wrap(chromiumPath),
+    args: chromiumArgs({ extraArgs: ['--allow-loopback-in-peer-connection', '--disable-background-timer-throttling', '--disable-renderer-backgrounding'] }),
+  });
+  const context = await browser.newContext({ permissions: ['microphone', 'camera'] });
+  return { browser, context };
+}
+
+/** Opens a headless volunteer tab. */
+export async function openVolunteer(context: BrowserContext, url: string, memoryBytes: number): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${url}/headless-volunteer.html?backend=wasm&threads=1&memory=${memoryBytes}`);
+  return page;
+}
+
+/** A volunteer tab's state. */
+export function volunteerSnapshot(page: Page): Promise<VolunteerSnapshot | { error: string }> {
+  return page.evaluate(() => {
+    const v = window.bouquetVolunteer;
+    if (v === undefined) return { error: 'no agent yet' };
+    if (v.error !== null) return { error: v.error };
+    try {
+      return v.snapshot();
+    } catch (e) {
+      return { error: e instanceof Error ? e.message : String(e) };
+    }
+  });
+}
+
+/** Opens a headless chat tab and waits until it is ready. */
+export async function openChat(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${url}/headless-chat.html?backend=wasm`);
+  await page.waitForFunction(() => window.bouquetChat?.ready === true || (window.bouquetChat?.error ?? null) !== null, undefined, { timeout: 60_000 });
+  const error = await page.evaluate(() => window.bouquetChat?.error ?? null);
+  if (error !== null) throw new Error(`chat page failed: ${error}`);
+  return page;
+}
+
+/** Runs one generation in a chat tab. */
+export function chatGenerate(page: Page, req: ChatRequest): Promise<ChatResult> {
+  return page.evaluate((r) => {
+    const chat = window.bouquetChat;
+    if (chat === undefined) throw new Error('no chat');
+    return chat.generate(r);
+  }, req);
+}
+
+/** Sends raw packets from a chat tab to a peer and returns its replies. */
+export function chatProbeRaw(page: Page, peerId: string, packets: number[][], waitMs: number): Promise<RawProbeResult> {
+  return page.evaluate(([p, pk, w]) => {
+    const chat = window.bouquetChat;
+    if (chat === undefined) throw new Error('no chat');
+    return chat.probeRaw(p, pk, w);
+  }, [peerId, packets, waitMs] as const);
+}
+
+/** The coordinator's swarm state, fetched by a page inside the namespace. */
+export function swarmState(page: Page): Promise<SwarmState> {
+  return page.evaluate(async () => (await fetch('/api/swarm')).json() as Promise<SwarmState>);
+}
+
+/** Polls until `cond` holds. */
+export async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < end) {
+    try {
+      if (await cond()) return;
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError !== '' ? ` (last error: ${lastError})` : ''}`);
+}
+
+/** What `bouquet generate` prints with --json for the prompt, greedy. */
+export function generateReference(prompt: string, maxTokens: number): { text: string; ids: number[] } {
+  const r = spawnSync(process.execPath, [
+    path.join(repoRoot, 'bin', 'bouquet.js'), 'generate', '--model', stories260K, '--prompt', prompt, '--max-tokens', String(maxTokens),
+    '--temperature', '0', '--threads', '1', '--json',
+  ], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`bouquet generate failed: ${r.stderr}`);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as { text: string; ids: number[] };
+}
