@@ -28,6 +28,18 @@ async function openVolunteerPage(width: number, height: number): Promise<Page> {
   return page;
 }
 
+/** Waits for the volunteer status line to say `status`; on timeout, saves a screenshot and says what it showed. */
+async function waitForStatus(page: Page, status: string, name: string, timeoutMs: number): Promise<void> {
+  try {
+    await page.locator(`[data-testid="volunteer-status"][data-status="${status}"]`).waitFor({ timeout: timeoutMs });
+  } catch (e) {
+    await saveScreenshot(page, `${name}-failed`);
+    const shown = await page.getByTestId('volunteer-status').textContent();
+    const alert = await page.getByRole('alert').allTextContents();
+    throw new Error(`volunteer page never showed "${status}" (it shows "${shown ?? ''}"${alert.length > 0 ? `, alert: ${alert.join(' | ')}` : ''}): ${String(e)}`);
+  }
+}
+
 // Needs Chromium and root for `ip netns`; without them the suite says why and skips.
 describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !== null ? ` (skipped: ${skipReason})` : ''}`, () => {
   beforeAll(async () => {
@@ -50,7 +62,7 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     expect(await page.getByTestId('wasm').textContent()).toMatch(/wasm with \d+ threads? of \d+ cores/);
     expect(await page.getByTestId('volunteer-status').getAttribute('data-status')).toBe('idle');
     await page.getByTestId('start').click();
-    await page.locator('[data-testid="volunteer-status"][data-status="serving"]').waitFor({ timeout: 120_000 });
+    await waitForStatus(page, 'serving', 'ui-volunteer-serving', 120_000);
     expect(await page.getByTestId('volunteer-status').textContent()).toMatch(/Serving blocks 0–4/);
     expect(await page.getByTestId('served-span').textContent()).toBe('0–4');
     expect(await page.getByTestId('background-note').textContent()).toContain('background');
@@ -59,7 +71,7 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     // A second volunteer on a phone-sized screen.
     const phone = await openVolunteerPage(390, 844);
     await phone.getByTestId('start').click();
-    await phone.locator('[data-testid="volunteer-status"][data-status="serving"]').waitFor({ timeout: 120_000 });
+    await waitForStatus(phone, 'serving', 'ui-volunteer-serving-phone', 120_000);
     await saveScreenshot(phone, 'ui-volunteer-serving-phone');
     volunteerPages.push(phone);
   }, 300_000);
@@ -93,6 +105,19 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     expect(await answer.getByTestId('per-token').textContent()).toMatch(/ms/);
     await saveScreenshot(page, 'ui-chat-answer');
 
+    // Stop: a long answer stops at once, keeps its text, and the composer is usable again.
+    await page.getByLabel('Temperature').fill('1');
+    await page.getByLabel('Max tokens').fill('120');
+    await page.getByLabel('Message').fill('The little dog');
+    await page.getByTestId('send').click();
+    const long = page.getByTestId('answer').nth(1);
+    await long.and(page.locator('[data-state="streaming"]')).waitFor();
+    await expect.poll(async () => ((await long.locator('.text').textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(0);
+    await page.getByTestId('stop').click();
+    await long.and(page.locator('[data-state="stopped"]')).waitFor({ timeout: 10_000 });
+    expect(((await long.locator('.text').textContent()) ?? '').length).toBeGreaterThan(0);
+    await page.getByTestId('send').waitFor();
+
     // The dashboard shows the request with its measured time.
     const dash = await context.newPage();
     await dash.goto(`${server?.url ?? ''}/dashboard.html`);
@@ -105,7 +130,7 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     const page = volunteerPages[1];
     if (page === undefined) throw new Error('no second volunteer page');
     await page.getByTestId('stop').click();
-    await page.locator('[data-testid="volunteer-status"][data-status="offline"]').waitFor({ timeout: 30_000 });
+    await waitForStatus(page, 'offline', 'ui-volunteer-stopped', 30_000);
     await page.getByTestId('start').waitFor();
     for (const e of pageErrors) expect(withoutModelProbes(e)).toEqual([]);
   }, 60_000);
