@@ -1,16 +1,16 @@
-// `npm run bench:swarm`: per-hop protocol overhead, swarm vs single-process tokens/s, and emulated RTTs vs core/perf's prediction.
+// `npm run bench:swarm` (web/client/bench/swarm-bench.ts): per-hop protocol overhead, swarm vs single-process tokens/s, and emulated RTTs vs core/perf's prediction.
 // Node, in-memory transport (delays injected per peer pair), in-thread wasm runtimes on stories260K. Prints figures; asserts nothing.
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
-import { perTokenMs as perfPerTokenMs, requestTime } from '../../core/perf/index.ts';
-import { FrameLink, MemoryNetwork, type HiddenStates } from '../../core/protocol/index.ts';
-import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
-import { ClientSession, clientModelFromRuntime, samplerFor, type RouteProvider } from '../../web/client/index.ts';
-import { SessionHost, executorFromRuntime, type BlockExecutor } from '../../web/volunteer/index.ts';
-import { resolveModel } from '../../worker/node.ts';
-import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime } from '../../worker/runtime/index.ts';
-import { openTokenizer } from '../../worker/tokenizer/index.ts';
-import { openModelWeights } from '../../worker/weights/index.ts';
+import { requestTime } from '../../../core/perf/index.ts';
+import { FrameLink, MemoryNetwork, type HiddenStates } from '../../../core/protocol/index.ts';
+import type { BlockSpan, SwarmSnapshot } from '../../../core/swarm/index.ts';
+import { ClientSession, clientModelFromRuntime, samplerFor, type RouteProvider } from '../index.ts';
+import { SessionHost, executorFromRuntime, type BlockExecutor } from '../../volunteer/index.ts';
+import { resolveModel } from '../../../worker/node.ts';
+import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime } from '../../../worker/runtime/index.ts';
+import { openTokenizer } from '../../../worker/tokenizer/index.ts';
+import { openModelWeights } from '../../../worker/weights/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -133,8 +133,6 @@ console.log('\n2. tokens/s, decode (tokens after the first), median of %d runs',
 console.log(`   single process (bouquet generate's loop):  ${median(single).toFixed(1)} tok/s`);
 console.log(`   3-volunteer swarm [0,2) [2,4) [4,${shape.numBlocks}), 0 ms RTT: ${median(zero.map((z) => z.tokPerS)).toFixed(1)} tok/s  (same tokens as single process: ${zero.every((z) => z.same) ? 'yes' : 'NO'})`);
 
-const overheadRun = zero[0];
-void overheadRun;
 console.log('\n3. emulated client↔volunteer RTT (delay injected in the transport) vs core/perf prediction for the chain');
 console.log(`   probe: τ = ${probe.decodeMsPerBlock.toFixed(3)} ms/block/token, τᴵ(l) = ${probe.prefillMsPerBlock.perTokenMs.toFixed(3)}·l + ${probe.prefillMsPerBlock.fixedMs.toFixed(3)} ms`);
 // The per-message overhead the model needs: measured at 0 ms RTT as (per-token latency − compute) / hops.
@@ -161,6 +159,5 @@ for (const rttMs of rtts) {
   const t = requestTime(snapshot, 'client', chain, promptIds.length, lOut);
   const decodePredicted = spans.length * (rttMs + messageOverheadMs) + computePerToken;
   console.log(`   ${String(rttMs).padStart(6)} | ${median(runs.map((r) => r.perTokenMs)).toFixed(2).padStart(30)} | ${decodePredicted.toFixed(2).padStart(12)} | ${median(runs.map((r) => r.totalMs)).toFixed(0).padStart(17)} | ${t.totalMs.toFixed(0).padStart(18)} | ${runs.every((r) => r.same) ? 'yes' : 'NO'}`);
-  void perfPerTokenMs;
 }
 for (const r of runtimes) await r.dispose();
