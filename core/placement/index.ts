@@ -23,6 +23,7 @@ export {
   chooseBestStart,
   petalsBlockCount,
   petalsCacheReservePerBlock,
+  petalsCacheSlots,
   petalsThroughput,
   petalsShouldMove,
   petalsBalanceQuality,

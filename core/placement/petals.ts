@@ -26,6 +26,17 @@ export function petalsCacheReservePerBlock(model: SwarmSnapshot['model']): numbe
 }
 
 /**
+ * Cache slots of a PETALS server: it allocates only its fixed attention-cache pool, m_j · cache_per_block
+ * bytes (T_res tokens per block), never the rest of its memory — so n_j = ⌊m_j · cache_per_block / s_c⌋,
+ * capped by what memory allows (`memorySlots`, the generic n_j).
+ */
+export function petalsCacheSlots(model: SwarmSnapshot['model'], blockCount: number, memorySlots: number): number {
+  if (blockCount === 0) return 0;
+  const poolSlots = Math.floor((blockCount * petalsCacheReservePerBlock(model)) / model.cacheBytesPerBlock);
+  return Math.min(memorySlots, poolSlots);
+}
+
+/**
  * PETALS' block count: m_j = min(L, ⌊(M_j − autograd) / (s_m + cache_per_block)⌋) with
  * autograd = 2 GiB · hidden / 14336 bytes (0 when hiddenSize is unknown). 0 means it cannot serve.
  */
@@ -148,7 +159,8 @@ export const petals: PlacementPolicyFactory = (options: PlacementOptions = {}) =
   }
   const assignments: ServerAssignment[] = snapshot.servers.map((server) => {
     const s = spans.get(server.id);
-    return makeAssignment(snapshot, server, s === undefined ? null : { start: s.start, end: s.start + s.length });
+    const assignment = makeAssignment(snapshot, server, s === undefined ? null : { start: s.start, end: s.start + s.length });
+    return { ...assignment, cacheSlots: petalsCacheSlots(snapshot.model, s?.length ?? 0, assignment.cacheSlots) };
   });
   if (spans.size === 0) {
     throw new InfeasiblePlacementError(

@@ -117,3 +117,17 @@ describe('rebalancing test (should_choose_other_blocks)', () => {
     expect(petalsShouldMove(spans, 'a', 3, seededRandom(1))).toBe(false);
   });
 });
+
+describe('petalsCacheSlots', () => {
+  it('counts only the fixed T_res pool, not the memory left after the weights', async () => {
+    const { petalsCacheSlots, petalsCacheReservePerBlock } = await import('../../../core/placement/index.ts');
+    const model = { numBlocks: 10, blockBytes: 1e9, cacheBytesPerBlock: 1e6, hiddenSize: 1024, kvDim: 1024, cacheBytesPerValue: 2 };
+    const reserve = petalsCacheReservePerBlock(model); // 2 · 1024 · 4096 · 2 = 16 MiB per block
+    expect(reserve).toBe(2 * 1024 * 4096 * 2);
+    // 3 blocks: pool = 3 · 16 MiB = 50.3 MB → 50 slots of 1 MB, even though memory would allow 1000.
+    expect(petalsCacheSlots(model, 3, 1000)).toBe(Math.floor((3 * reserve) / 1e6));
+    // Memory binds first when it is smaller than the pool.
+    expect(petalsCacheSlots(model, 3, 7)).toBe(7);
+    expect(petalsCacheSlots(model, 0, 1000)).toBe(0);
+  });
+});
