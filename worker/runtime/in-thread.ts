@@ -93,15 +93,19 @@ class InThreadRuntime implements BlockRuntime {
     return next;
   }
 
-  private async createSession(bytes: Uint8Array): Promise<OrtSession> {
-    return this.ort.InferenceSession.create(bytes, { executionProviders: this.backend.executionProviders, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  private async createSession(bytes: Uint8Array, keepOnDevice: string[] = []): Promise<OrtSession> {
+    const opts: Parameters<Ort['InferenceSession']['create']>[1] = { executionProviders: this.backend.executionProviders, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+    // On WebGPU the KV cache stays in GPU buffers between steps (no download/upload per token).
+    if (this.backend.name === 'webgpu' && keepOnDevice.length > 0) opts.preferredOutputLocation = Object.fromEntries(keepOnDevice.map((n) => [n, 'gpu-buffer' as const]));
+    return this.ort.InferenceSession.create(bytes, opts);
   }
 
   async loadSegment(span: BlockSpan): Promise<void> {
     const ws = [];
     for (let b = span.start; b < span.end; b++) ws.push(await this.weights.block(b));
     const graph = buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}` });
-    const session = await this.createSession(graph.bytes);
+    const kvNames = ws.flatMap((_, i) => [blockIo.presentKey(i), blockIo.presentValue(i)]);
+    const session = await this.createSession(graph.bytes, kvNames);
     this.segments.push({ span, session, weightBytes: graph.weightBytes });
     this.segments.sort((a, b) => a.span.start - b.span.start);
   }
@@ -118,6 +122,12 @@ class InThreadRuntime implements BlockRuntime {
   private async splitAt(at: number): Promise<void> {
     const seg = this.segments.find((s) => s.span.start < at && at < s.span.end);
     if (seg === undefined) return;
+    // Cached keys/values made by this segment's session move to the CPU before that session is released.
+    for (const open of this.sessions.values()) {
+      for (const [b, kv] of open.kv) {
+        if (b >= seg.span.start && b < seg.span.end) open.kv.set(b, { key: await this.toCpu(kv.key), value: await this.toCpu(kv.value) });
+      }
+    }
     this.segments = this.segments.filter((s) => s !== seg);
     await seg.session.release();
     await this.loadSegment({ start: seg.span.start, end: at });
@@ -142,9 +152,14 @@ class InThreadRuntime implements BlockRuntime {
   private usage(): CacheUsage {
     let used = 0;
     let filled = 0;
+    let device = 0;
     for (const s of this.sessions.values()) {
       used += s.info.slots;
-      for (const kv of s.kv.values()) filled += tensorBytes(kv.key) + tensorBytes(kv.value);
+      for (const kv of s.kv.values()) {
+        const bytes = tensorBytes(kv.key) + tensorBytes(kv.value);
+        filled += bytes;
+        if (kv.key.location !== 'cpu') device += bytes;
+      }
     }
     return {
       slotBytes: this.cfg.slotBytes,
@@ -154,6 +169,7 @@ class InThreadRuntime implements BlockRuntime {
       freeSlots: this.cfg.totalSlots - used,
       reservedBytes: used * this.cfg.slotBytes,
       filledBytes: filled,
+      deviceBytes: device,
       openSessions: this.sessions.size,
     };
   }
@@ -191,7 +207,10 @@ class InThreadRuntime implements BlockRuntime {
 
   closeSession(sessionId: string): Promise<void> {
     return this.exclusive(() => {
-      if (!this.sessions.delete(sessionId)) throw new RuntimeError('unknown-session', `no open session '${sessionId}'`);
+      const s = this.sessions.get(sessionId);
+      if (s === undefined) throw new RuntimeError('unknown-session', `no open session '${sessionId}'`);
+      for (const kv of s.kv.values()) disposeKv(kv);
+      this.sessions.delete(sessionId);
       return Promise.resolve();
     });
   }
@@ -209,30 +228,48 @@ class InThreadRuntime implements BlockRuntime {
       const common = this.positionFeeds(P, T);
       const t0 = performance.now();
       let x = hidden;
-      for (const seg of this.segments) {
-        if (seg.span.end <= s.info.blocks.start || seg.span.start >= s.info.blocks.end) continue;
-        const feeds: Record<string, OrtTensor> = { ...common, [blockIo.hiddenIn]: new this.ort.Tensor('float32', x, [1, T, d]) };
-        for (let b = seg.span.start; b < seg.span.end; b++) {
-          const i = b - seg.span.start;
-          const kv = s.kv.get(b) ?? this.emptyKv();
-          feeds[blockIo.pastKey(i)] = kv.key;
-          feeds[blockIo.pastValue(i)] = kv.value;
+      // New cache entries are staged and committed only when every segment ran (a failure changes nothing).
+      const staged = new Map<number, KvPair>();
+      try {
+        for (const seg of this.segments) {
+          if (seg.span.end <= s.info.blocks.start || seg.span.start >= s.info.blocks.end) continue;
+          const feeds: Record<string, OrtTensor> = { ...common, [blockIo.hiddenIn]: new this.ort.Tensor('float32', x, [1, T, d]) };
+          for (let b = seg.span.start; b < seg.span.end; b++) {
+            const i = b - seg.span.start;
+            const kv = s.kv.get(b) ?? this.emptyKv();
+            feeds[blockIo.pastKey(i)] = kv.key;
+            feeds[blockIo.pastValue(i)] = kv.value;
+          }
+          const out = await seg.session.run(feeds);
+          for (let b = seg.span.start; b < seg.span.end; b++) {
+            const i = b - seg.span.start;
+            const key = out[blockIo.presentKey(i)];
+            const value = out[blockIo.presentValue(i)];
+            if (key === undefined || value === undefined) throw new Error(`graph returned no present KV for block ${b}`);
+            staged.set(b, { key, value });
+          }
+          const h = out[blockIo.hiddenOut];
+          if (h === undefined) throw new Error('graph returned no hidden_out');
+          x = (await h.getData()) as Float32Array;
         }
-        const out = await seg.session.run(feeds);
-        for (let b = seg.span.start; b < seg.span.end; b++) {
-          const i = b - seg.span.start;
-          const key = out[blockIo.presentKey(i)];
-          const value = out[blockIo.presentValue(i)];
-          if (key === undefined || value === undefined) throw new Error(`graph returned no present KV for block ${b}`);
-          s.kv.set(b, { key, value });
-        }
-        const h = out[blockIo.hiddenOut];
-        if (h === undefined) throw new Error('graph returned no hidden_out');
-        x = (await h.getData()) as Float32Array;
+      } catch (e) {
+        for (const kv of staged.values()) disposeKv(kv);
+        throw e;
+      }
+      for (const [b, kv] of staged) {
+        const old = s.kv.get(b);
+        s.kv.set(b, kv);
+        if (old !== undefined) disposeKv(old);
       }
       s.length += T;
       return { hidden: x, tokens: T, length: s.length, computeMs: performance.now() - t0 };
     });
+  }
+
+  private async toCpu(t: OrtTensor): Promise<OrtTensor> {
+    if (t.location === 'cpu') return t;
+    const data = await t.getData(true);
+    return new this.ort.Tensor(t.type as 'float32', data as Float32Array, t.dims);
   }
 
   private emptyKv(): KvPair {
@@ -298,6 +335,7 @@ class InThreadRuntime implements BlockRuntime {
 
   dispose(): Promise<void> {
     return this.exclusive(async () => {
+      for (const s of this.sessions.values()) for (const kv of s.kv.values()) disposeKv(kv);
       this.sessions.clear();
       for (const s of this.segments) await s.session.release();
       this.segments = [];
@@ -307,6 +345,12 @@ class InThreadRuntime implements BlockRuntime {
       this.headSession = null;
     });
   }
+}
+
+/** Frees GPU buffers of a replaced cache entry (CPU tensors are garbage-collected). */
+function disposeKv(kv: KvPair): void {
+  if (kv.key.location !== 'cpu') kv.key.dispose();
+  if (kv.value.location !== 'cpu') kv.value.dispose();
 }
 
 function tensorBytes(t: OrtTensor): number {

@@ -71,6 +71,8 @@ export interface CacheUsage {
   reservedBytes: number;
   /** Bytes actually filled by cached keys/values now. */
   filledBytes: number;
+  /** Of filledBytes, those held in GPU buffers (WebGPU keeps the cache on the device between steps). */
+  deviceBytes: number;
   openSessions: number;
 }
 

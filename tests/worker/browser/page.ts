@@ -26,6 +26,10 @@ export interface PageResult {
   logits: number[];
   cache: { hits: number; misses: number };
   errorCodes: Record<string, string>;
+  /** Largest difference between one session over [0,L) and sessions [0,1) + [1,L). */
+  splitDiff: number;
+  /** Share of the cached keys/values held in GPU buffers after the decode step. */
+  kvDeviceShare: number;
 }
 
 function newWorker(): Worker {
@@ -44,7 +48,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 async function run(req: PageRun): Promise<PageResult> {
   const full = await createWorkerRuntime(newWorker(), {
     model: req.model,
-    options: { blocks: { start: 0, end: req.numBlocks }, client: true, backends: [req.backend], ops: req.ops, precision: req.precision, maxSessionTokens: 32, ...(req.threads !== undefined ? { threads: req.threads } : {}) },
+    options: { blocks: { start: 0, end: req.numBlocks }, client: true, backends: [req.backend], ops: req.ops, precision: req.precision, maxSessionTokens: 32, cacheBudgetBytes: 1e9, ...(req.threads !== undefined ? { threads: req.threads } : {}) },
     wasmPaths: '/ort/',
   }).catch((e: unknown) => {
     throw e instanceof Error ? new Error(`${e.name}${e instanceof RuntimeError ? ` [${e.code}]` : ''}: ${e.message}`) : e;
@@ -57,6 +61,7 @@ async function run(req: PageRun): Promise<PageResult> {
     const pre = await full.step('s', x.slice(0, (req.ids.length - 1) * d));
     const dec = await full.step('s', x.slice((req.ids.length - 1) * d));
     const decodeHidden = Array.from(dec.hidden);
+    const { deviceBytes, filledBytes } = await full.cacheUsage();
     const logits = await full.head(dec.hidden);
     const errorCodes: Record<string, string> = {
       tooLong: await codeOf(full.step('s', new Float32Array(20 * d))),
@@ -64,6 +69,17 @@ async function run(req: PageRun): Promise<PageResult> {
       unknown: await codeOf(full.step('nope', new Float32Array(d))),
       tooLongSession: await codeOf(full.openSession({ sessionId: 't', blocks: { start: 0, end: 1 }, maxLength: 64 })),
     };
+    // Sessions over [0,1) + [1,L) make the runtime split its segment; on WebGPU the open session's cache
+    // moves from GPU buffers to the CPU first. Both routes must keep computing the same numbers.
+    const n = req.ids.length;
+    await full.openSession({ sessionId: 'a', blocks: { start: 0, end: 1 }, maxLength: 16 });
+    await full.openSession({ sessionId: 'b', blocks: { start: 1, end: L }, maxLength: 16 });
+    const b1 = await full.step('b', (await full.step('a', x.slice(0, (n - 1) * d))).hidden);
+    const b2 = await full.step('b', (await full.step('a', x.slice((n - 1) * d))).hidden);
+    const s3 = await full.step('s', x.slice(0, d));
+    const b3 = await full.step('b', (await full.step('a', x.slice(0, d))).hidden);
+    const diff = (u: Float32Array, v: ArrayLike<number>): number => u.reduce((m, e, i) => Math.max(m, Math.abs(e - (v[i] ?? NaN))), 0);
+    const splitDiff = Math.max(diff(b1.hidden, pre.hidden), diff(b2.hidden, decodeHidden), diff(b3.hidden, s3.hidden));
     const cache = await full.weightCacheStats();
     return {
       backend: full.initInfo.backend,
@@ -75,6 +91,8 @@ async function run(req: PageRun): Promise<PageResult> {
       logits: Array.from(logits),
       cache,
       errorCodes,
+      splitDiff,
+      kvDeviceShare: deviceBytes / filledBytes,
     };
   } finally {
     await full.terminate();

@@ -74,6 +74,10 @@ describe('block worker in headless Chromium', () => {
     // Second load came from IndexedDB, not the network.
     expect(gpu.cache.misses).toBe(0);
     expect(gpu.cache.hits).toBeGreaterThan(0);
+    expect(wasm.kvDeviceShare).toBe(0);
+    expect(gpu.kvDeviceShare).toBe(1); // the KV cache stays in GPU buffers between steps
+    expect(wasm.splitDiff).toBeLessThan(1e-5);
+    expect(gpu.splitDiff).toBeLessThan(1e-4);
     for (const r of [wasm, gpu]) expect(r.errorCodes).toEqual({ tooLong: 'sequence-too-long', nan: 'bad-input', unknown: 'unknown-session', tooLongSession: 'sequence-too-long' });
 
     // The same numbers as the Node in-thread runtime reading the files from disk.
@@ -97,6 +101,7 @@ describe('block worker in headless Chromium', () => {
       expect(maxAbsDiff(gpu.prefill, wasm.prefill)).toBeLessThan(1e-3);
       expect(maxAbsDiff(gpu.decode, wasm.decode)).toBeLessThan(1e-3);
       expect(maxAbsDiff(gpu.logits, wasm.logits)).toBeLessThan(1e-2);
+      expect(gpu.splitDiff).toBeLessThan(1e-4);
     }
   }, 300_000);
 
