@@ -3,16 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { routeReleasePath, type RouteGranted } from '../../core/api/index.ts';
 import type { BouquetServer } from '../../signaling/server.ts';
-import { buildWebApp, launchChromium, ProtocolVolunteer, saveScreenshot, startServer, watchPageErrors } from './ui-support.ts';
+import { buildApp, chromiumMissingReason } from './swarm-support.ts';
+import { launchChromium, ProtocolVolunteer, saveScreenshot, startServer, watchPageErrors } from './ui-support.ts';
 
-describe('dashboard page', () => {
+const skipReason = chromiumMissingReason();
+
+// Needs Chromium (the server and the volunteers run in this process, on loopback); without it the suite says why and skips.
+describe.skipIf(skipReason !== null)(`dashboard page${skipReason !== null ? ` (skipped: ${skipReason})` : ''}`, () => {
   let app: { dir: string; remove: () => void };
   let server: BouquetServer;
   let browser: Browser;
   const volunteers: ProtocolVolunteer[] = [];
 
   beforeAll(async () => {
-    app = await buildWebApp();
+    app = await buildApp();
     server = await startServer(app.dir, { coordinator: { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 5_000 } });
     browser = await launchChromium();
   });

@@ -1,44 +1,21 @@
-// Support for the web app's browser tests: builds the app once per test file, starts a real server, launches Chromium.
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+// Support for the web app's browser tests: a real server in this process, Chromium, screenshots, page errors, protocol volunteers.
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import type { AssignmentMessage, CoordinatorToVolunteerMessage, VolunteerLoad } from '../../core/api/index.ts';
 import { createServer, type BouquetServer, type ServerOptions } from '../../signaling/server.ts';
-
-/** Repository root (tests run from it). */
-export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-/** The llama2.c stories260K model every UI test serves. */
-export const stories260K = path.resolve(repoRoot, '..', 'shared', 'models', 'stories260K');
-/** Debian's Chromium (the CI installs it). */
-export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-/** Builds the web app with the project's vite config into a fresh temporary folder; returns the folder. */
-export async function buildWebApp(): Promise<{ dir: string; remove: () => void }> {
-  const { build } = await import('vite');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-web-'));
-  await build({
-    configFile: path.join(repoRoot, 'vite.config.ts'),
-    root: path.join(repoRoot, 'web'),
-    logLevel: 'warn',
-    build: { outDir: dir, emptyOutDir: true },
-  });
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
+import { launchChromium as launchSupportChromium } from '../support/browser.ts';
+import { repoRoot, stories260K } from './swarm-support.ts';
 
 /** Starts the real server on a free loopback port with the stories260K model and the given web app. */
 export function startServer(webDir: string, options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
   return createServer({ port: 0, host: '127.0.0.1', model: stories260K, webDir, logger: 'silent', ...options });
 }
 
-/** Headless Chromium with the flags the pages need (WebRTC on loopback, no GPU here). */
+/** Headless Chromium (tests/support/browser.ts) without background throttling: the pages stay live. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
-  });
+  return launchSupportChromium({ extraArgs: ['--disable-background-timer-throttling', '--disable-renderer-backgrounding'] });
 }
 
 /** Saves a full-page screenshot under test-results/ (kept for people to look at). */
