@@ -5,7 +5,7 @@ import { isRuntimeError } from '../errors.ts';
 import { resolveModel } from '../node.ts';
 import { createInThreadRuntime, generateText } from '../runtime/index.ts';
 import { validateSampling, type SamplingParams } from '../sampling/index.ts';
-import { openTokenizer } from '../tokenizer/index.ts';
+import { HfTokenizer, openTokenizer } from '../tokenizer/index.ts';
 import { openModelWeights } from '../weights/index.ts';
 
 const usage = `usage: bouquet generate --model M [--prompt P] [options]
@@ -23,6 +23,7 @@ Generates text with a model in this process (onnxruntime-web wasm in Node) and s
   --threads N             wasm threads (default: 1 for models narrower than 512, else 4)
   --ops contrib|standard  operator flavour of the graphs (default contrib)
   --precision fp32|q4     weight precision (default fp32; fp16 needs WebGPU)
+  --chat                  wrap the prompt as a user message in the model's chat template (instruct models)
   --json                  print {"text", "ids", "tokensPerSecond"} instead of streaming
   --help                  this text`;
 
@@ -58,6 +59,7 @@ export async function run(argv: string[]): Promise<number> {
         ops: { type: 'string' },
         precision: { type: 'string' },
         json: { type: 'boolean' },
+        chat: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -115,8 +117,15 @@ export async function run(argv: string[]): Promise<number> {
     });
     try {
       const json = values.json === true;
+      const prompt = typeof values.prompt === 'string' ? values.prompt : '';
+      let promptIds: number[] | undefined;
+      if (values.chat === true) {
+        if (!(tokenizer instanceof HfTokenizer) || tokenizer.chatTemplate === null) return fail('--chat needs a model whose tokenizer_config.json has a chat_template');
+        promptIds = tokenizer.encodeTemplated(tokenizer.applyChatTemplate([{ role: 'user', content: prompt }]));
+      }
       const result = await generateText(rt, tokenizer, {
-        prompt: typeof values.prompt === 'string' ? values.prompt : '',
+        prompt,
+        ...(promptIds !== undefined ? { promptIds } : {}),
         maxTokens,
         sampling,
         seed,

@@ -6,6 +6,8 @@ import type { BlockRuntime } from './types.ts';
 
 export interface GenerateOptions {
   prompt: string;
+  /** Token ids to use instead of encoding `prompt` (e.g. a rendered chat template); BOS is not added. */
+  promptIds?: number[];
   /** Most tokens to generate (stops earlier at BOS/EOS, as llama2.c's run.c does). */
   maxTokens: number;
   sampling: SamplingParams;
@@ -36,7 +38,8 @@ export async function generateText(rt: BlockRuntime, tok: TextTokenizer, opts: G
   if (info.blocks?.start !== 0 || info.blocks.end !== shape.numBlocks || !info.client) {
     throw new RuntimeError('not-loaded', 'generateText needs a runtime with every block and the client parts');
   }
-  const promptIds = tok.encode(opts.prompt, { bos: true });
+  const promptIds = opts.promptIds ?? tok.encode(opts.prompt, { bos: true });
+  if (promptIds.length === 0) throw new RuntimeError('bad-input', 'the prompt has no tokens');
   const maxLength = Math.min(info.cache.slotTokens, promptIds.length + opts.maxTokens);
   if (promptIds.length >= maxLength) {
     throw new RuntimeError('sequence-too-long', `the prompt is ${promptIds.length} tokens; the model/session holds ${info.cache.slotTokens} in all`);

@@ -67,7 +67,12 @@ export class HfTokenizer implements TextTokenizer {
     return this.tok.decode(ids, { skip_special_tokens: true });
   }
 
-  /** Renders the model's chat template (tokenizer_config.json) for a conversation, ready to encode without BOS. */
+  /** Encodes a rendered chat template: special tokens written in the text (BOS, role markers) become their ids, nothing is added. */
+  encodeTemplated(text: string): number[] {
+    return this.tok.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Renders the model's chat template (tokenizer_config.json) for a conversation; encode it with encodeTemplated. */
   applyChatTemplate(messages: { role: string; content: string }[], opts: { addGenerationPrompt?: boolean } = {}): string {
     if (this.chatTemplate === null) throw new RuntimeError('bad-model', 'this model has no chat template (tokenizer_config.json chat_template)');
     return renderChatTemplate(this.chatTemplate, messages, { addGenerationPrompt: opts.addGenerationPrompt ?? true, bosToken: this.tok.id_to_token(this.bosId) ?? '', eosToken: this.tok.id_to_token(this.eosIds[0] ?? -1) ?? '' });

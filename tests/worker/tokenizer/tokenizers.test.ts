@@ -42,3 +42,18 @@ describe('tokenizers', () => {
     expect(out).toBe('<|user|>hi</s><|assistant|>');
   });
 });
+
+describe('chat templates of instruct models', () => {
+  it('HfTokenizer renders tokenizer_config.json chat_template and encodes its special tokens as ids', async () => {
+    const files = folderModelFiles('../shared/models/stories260K-hf');
+    const json = JSON.parse(new TextDecoder().decode(await files.open('tokenizer.json').read(0, await files.open('tokenizer.json').size()))) as unknown;
+    const config = { bos_token: '<s>', eos_token: '</s>', chat_template: '{{ bos_token }}{% for m in messages %}{{ m.role }}: {{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}' };
+    const tok = new HfTokenizer(json, config, {});
+    const text = tok.applyChatTemplate([{ role: 'user', content: 'Hi' }]);
+    expect(text).toBe('<s>user: Hi</s>assistant:');
+    const ids = tok.encodeTemplated(text);
+    expect(ids[0]).toBe(1);
+    expect(ids).toContain(2);
+    expect(ids.filter((i) => i === 1)).toHaveLength(1);
+  });
+});
