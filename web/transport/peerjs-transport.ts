@@ -136,8 +136,13 @@ export class PeerJsTransport implements Transport {
   private readonly connections = new Set<PeerJsConnection>();
   private closed = false;
   private reconnectDelayMs = 250;
+  private lastId: string;
 
   private constructor(private readonly peer: Peer, private readonly options: PeerJsTransportOptions) {
+    this.lastId = peer.id;
+    // Signaling errors after start (server restarts, lost socket) are handled by reconnecting; an
+    // 'error' listener must exist so they are not thrown.
+    peer.on('error', () => undefined);
     peer.on('connection', (conn: DataConnection) => {
       conn.on('open', () => {
         if (this.closed) {
@@ -168,24 +173,36 @@ export class PeerJsTransport implements Transport {
     };
     const peer = options.peerId !== undefined ? new Peer(options.peerId, peerOptions) : new Peer(peerOptions);
     return new Promise((resolve, reject) => {
+      // Both listeners go once settled: a later signaling error (the server restarting) must not destroy
+      // the peer, which would close every open data channel.
+      const settle = (): void => {
+        clearTimeout(timer);
+        peer.off('open', onOpen);
+        peer.off('error', onError);
+      };
+      const onOpen = (): void => {
+        settle();
+        resolve(new PeerJsTransport(peer, options));
+      };
+      const onError = (e: Error & { type?: string }): void => {
+        settle();
+        peer.destroy();
+        reject(new PeerError('peer-unavailable', `signaling server at ${options.origin}: ${e.message} (${e.type ?? 'error'})`));
+      };
       const timer = setTimeout(() => {
+        settle();
         peer.destroy();
         reject(new PeerError('timeout', `no answer from the signaling server at ${options.origin} within ${options.timeoutMs ?? 10_000} ms`));
       }, options.timeoutMs ?? 10_000);
-      peer.once('open', () => {
-        clearTimeout(timer);
-        resolve(new PeerJsTransport(peer, options));
-      });
-      peer.once('error', (e: Error & { type?: string }) => {
-        clearTimeout(timer);
-        peer.destroy();
-        reject(new PeerError('peer-unavailable', `signaling server at ${options.origin}: ${e.message} (${e.type ?? 'error'})`));
-      });
+      peer.on('open', onOpen);
+      peer.on('error', onError);
     });
   }
 
   get peerId(): string {
-    return this.peer.id;
+    // PeerJS forgets the id while disconnected from the signaling server; it is the same after reconnecting.
+    if (this.peer.id !== null) this.lastId = this.peer.id;
+    return this.lastId;
   }
 
   /** True while connected to the signaling server (new connections need it; open ones do not). */
