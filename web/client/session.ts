@@ -232,6 +232,7 @@ export class ClientSession {
     this.maxNewTokens = options.maxNewTokens;
     this.signal = options.signal;
     this.failovers = [];
+    this.excluded = new Set();
     this.tokensSoFar = 0;
     const sampler = options.sampler ?? greedy;
     const stop = new Set(options.stopTokenIds ?? []);

@@ -116,12 +116,14 @@ export class SessionHost {
     this.changed();
     if (this.sessions.size > 0) {
       await new Promise<void>((resolve) => {
+        const waiters = this.drainWaiters;
         const timer = setTimeout(done, timeoutMs);
         function done(): void {
           clearTimeout(timer);
+          waiters.delete(done);
           resolve();
         }
-        this.drainWaiters.add(done);
+        waiters.add(done);
       });
     }
     for (const s of [...this.sessions.values()]) {
