@@ -17,6 +17,7 @@ let server: ServeProcess | undefined;
 let browser: Browser | undefined;
 let context: BrowserContext;
 const volunteerPages: Page[] = [];
+let chatPage: Page | undefined;
 const pageErrors: string[][] = [];
 
 async function openVolunteerPage(width: number, height: number): Promise<Page> {
@@ -124,11 +125,41 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     await dash.locator('tr[data-lease-id]').getByText('released').first().waitFor({ timeout: 30_000 });
     await saveScreenshot(dash, 'ui-dashboard-after-chat');
     expect(withoutModelProbes(errors)).toEqual([]);
+    chatPage = page;
   }, 300_000);
 
+  it('chat page: shows a failover inline when the volunteer tab serving the answer closes, and finishes the answer', async () => {
+    const page = chatPage;
+    if (page === undefined) throw new Error('no chat page');
+    await page.getByLabel('Max tokens').fill('120');
+    await page.getByLabel('Message').fill('Once upon a time, a cat');
+    await page.getByTestId('send').click();
+    const answer = page.getByTestId('answer').last();
+    const firstHop = answer.getByTestId('answer-route').locator('[data-peer-id]').first();
+    await firstHop.waitFor({ timeout: 30_000 });
+    const servingPeer = await firstHop.getAttribute('data-peer-id');
+    // Close the tab that serves it, abruptly, as a person closing it would.
+    let closed = '';
+    for (const v of volunteerPages.slice()) {
+      if ((await v.getByTestId('peer-id').textContent()) === servingPeer) {
+        await v.close();
+        volunteerPages.splice(volunteerPages.indexOf(v), 1);
+        closed = servingPeer ?? '';
+      }
+    }
+    expect(closed).not.toBe('');
+    await answer.and(page.locator('[data-state="done"]')).waitFor({ timeout: 60_000 });
+    const failover = answer.getByTestId('failover');
+    expect(await failover.count()).toBeGreaterThanOrEqual(1);
+    expect(await failover.first().textContent()).toContain(closed.slice(0, 10));
+    // The route under the answer is the one it finished on: the closed peer is gone from it.
+    expect(await answer.getByTestId('answer-route').locator(`[data-peer-id="${closed}"]`).count()).toBe(0);
+    await saveScreenshot(page, 'ui-chat-failover');
+  }, 120_000);
+
   it('volunteer page: Stop leaves the swarm cleanly and says so', async () => {
-    const page = volunteerPages[1];
-    if (page === undefined) throw new Error('no second volunteer page');
+    const page = volunteerPages[0];
+    if (page === undefined) throw new Error('no volunteer page left');
     await page.getByTestId('stop').click();
     await waitForStatus(page, 'offline', 'ui-volunteer-stopped', 30_000);
     await page.getByTestId('start').waitFor();

@@ -71,6 +71,8 @@ export class ChatView {
     const abort = new AbortController();
     this.#abort = abort;
     const settings = { ...this.settings };
+    // Time to first token as the person sees it, from the click; the engine's figure replaces it at the end.
+    const sentAt = performance.now();
     try {
       const promptIds = engine.encodeConversation(turns);
       const decoder = engine.streamDecoder(promptIds);
@@ -80,7 +82,7 @@ export class ChatView {
         onToken: (t) => {
           answer.text += decoder.push(t.id);
           stats.tokens = t.index + 1;
-          if (t.index === 0) stats.ttftMs = t.latencyMs;
+          if (t.index === 0) stats.ttftMs = performance.now() - sentAt;
           else stats.perTokenMs.push(t.latencyMs);
         },
         onRoute: (r) => (stats.route = r),

@@ -55,6 +55,7 @@ export const startChatInPage: StartChat = async (origin, onProgress): Promise<Ch
       });
       const tokens: GeneratedToken[] = [];
       const started = performance.now();
+      let firstTokenMs = 0;
       try {
         return await session.generate(promptIds, {
           maxNewTokens,
@@ -62,7 +63,10 @@ export const startChatInPage: StartChat = async (origin, onProgress): Promise<Ch
           stopTokenIds: [tokenizer.bosId, ...tokenizer.eosIds],
           signal: o.signal,
           onToken: (t) => {
-            if (t.index === 0) o.onRoute(session.route);
+            if (t.index === 0) {
+              firstTokenMs = performance.now() - started;
+              o.onRoute(session.route);
+            }
             tokens.push(t);
             o.onToken(t);
           },
@@ -74,7 +78,7 @@ export const startChatInPage: StartChat = async (origin, onProgress): Promise<Ch
           ids: tokens.map((t) => t.id),
           route: session.route,
           failovers: [],
-          ttftMs: tokens[0]?.latencyMs ?? 0,
+          ttftMs: firstTokenMs,
           perTokenMs: tokens.slice(1).map((t) => t.latencyMs),
           totalMs: performance.now() - started,
         };
