@@ -18,6 +18,7 @@ let browser: Browser | undefined;
 let context: BrowserContext;
 const volunteerPages: Page[] = [];
 let chatPage: Page | undefined;
+let dashPage: Page | undefined;
 const pageErrors: string[][] = [];
 
 async function openVolunteerPage(width: number, height: number): Promise<Page> {
@@ -126,6 +127,7 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     await saveScreenshot(dash, 'ui-dashboard-after-chat');
     expect(withoutModelProbes(errors)).toEqual([]);
     chatPage = page;
+    dashPage = dash;
   }, 300_000);
 
   it('chat page: shows a failover inline when the volunteer tab serving the answer closes, and finishes the answer', async () => {
@@ -138,6 +140,13 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     const firstHop = answer.getByTestId('answer-route').locator('[data-peer-id]').first();
     await firstHop.waitFor({ timeout: 30_000 });
     const servingPeer = await firstHop.getAttribute('data-peer-id');
+    // The dashboard shows both volunteer tabs serving.
+    const dash = dashPage;
+    if (dash === undefined) throw new Error('no dashboard page');
+    for (const v of volunteerPages) {
+      const id = (await v.getByTestId('peer-id').textContent()) ?? '?';
+      await dash.locator(`tr[data-peer-id="${id}"][data-state="serving"]`).waitFor({ timeout: 10_000 });
+    }
     // Close the tab that serves it, abruptly, as a person closing it would.
     let closed = '';
     for (const v of volunteerPages.slice()) {
@@ -148,6 +157,8 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
       }
     }
     expect(closed).not.toBe('');
+    // The dashboard marks the closed tab as gone as it happens (the row stays a few seconds, greyed).
+    const leftOnDashboard = dash.locator(`tr[data-peer-id="${closed}"][data-state="left"]`).waitFor({ timeout: 20_000 });
     await answer.and(page.locator('[data-state="done"]')).waitFor({ timeout: 60_000 });
     const failover = answer.getByTestId('failover');
     expect(await failover.count()).toBeGreaterThanOrEqual(1);
@@ -155,6 +166,10 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     // The route under the answer is the one it finished on: the closed peer is gone from it.
     expect(await answer.getByTestId('answer-route').locator(`[data-peer-id="${closed}"]`).count()).toBe(0);
     await saveScreenshot(page, 'ui-chat-failover');
+    await leftOnDashboard;
+    await dash.getByText(`${closed} left`).waitFor();
+    await dash.locator(`tr[data-peer-id="${closed}"]`).waitFor({ state: 'detached', timeout: 15_000 });
+    await saveScreenshot(dash, 'ui-dashboard-volunteer-left');
   }, 120_000);
 
   it('volunteer page: Stop leaves the swarm cleanly and says so', async () => {
