@@ -34,6 +34,8 @@ interface Row {
   prefillTokPerS: number;
   decodeTokPerS: number;
   decodeMsPerBlock: number;
+  /** Process CPU time (user + system, all threads) per decode step, ms: robust to other processes on a shared machine. */
+  decodeCpuMsPerStep: number;
   endToEndTokPerS?: number;
   loadS: number;
 }
@@ -55,7 +57,9 @@ async function measure(name: string, weights: ModelWeights, blocks: number, prec
   await rt.openSession({ sessionId: 'b', blocks: { start: 0, end: blocks }, maxLength: prefillTokens + decodeSteps + 8 });
   const pre = await rt.step('b', rows(prefillTokens));
   let decodeMs = 0;
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < decodeSteps; i++) decodeMs += (await rt.step('b', rows(1))).computeMs;
+  const cpu = process.cpuUsage(cpu0);
   await rt.dispose();
   const decodeTokPerS = (1000 * decodeSteps) / decodeMs;
   return {
@@ -63,6 +67,7 @@ async function measure(name: string, weights: ModelWeights, blocks: number, prec
     prefillTokPerS: (1000 * prefillTokens) / pre.computeMs,
     decodeTokPerS,
     decodeMsPerBlock: decodeMs / decodeSteps / blocks,
+    decodeCpuMsPerStep: (cpu.user + cpu.system) / 1000 / decodeSteps,
   };
 }
 
@@ -159,10 +164,10 @@ async function main(): Promise<void> {
   console.log(`load average (1 min) before/after: ${load0.toFixed(1)} / ${load1.toFixed(1)} (the machine is shared: figures are lower bounds)`);
   console.log(`1B-shape block: ${(blockBytes(llama1B, 'fp32') / 2 ** 20).toFixed(0)} MiB fp32, ${(blockBytes(llama1B, 'q4') / 2 ** 20).toFixed(0)} MiB q4`);
   console.log('');
-  console.log('| model | blocks | weights | threads | prefill tok/s (T) | decode tok/s | decode ms/block | generate tok/s (end to end) | load s |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| model | blocks | weights | threads | prefill tok/s (T) | decode tok/s | decode ms/block | decode CPU ms/step | generate tok/s (end to end) | load s |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.model} | ${r.blocks} | ${r.precision} | ${r.threads} | ${r.prefillTokPerS.toFixed(1)} (${r.prefillTokens}) | ${r.decodeTokPerS.toFixed(1)} | ${r.decodeMsPerBlock.toFixed(2)} | ${r.endToEndTokPerS?.toFixed(1) ?? '–'} | ${r.loadS.toFixed(1)} |`);
+    console.log(`| ${r.model} | ${r.blocks} | ${r.precision} | ${r.threads} | ${r.prefillTokPerS.toFixed(1)} (${r.prefillTokens}) | ${r.decodeTokPerS.toFixed(1)} | ${r.decodeMsPerBlock.toFixed(2)} | ${r.decodeCpuMsPerStep.toFixed(2)} | ${r.endToEndTokPerS?.toFixed(1) ?? '–'} | ${r.loadS.toFixed(1)} |`);
   }
   if (browser.length > 0) {
     console.log('');

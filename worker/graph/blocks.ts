@@ -71,9 +71,17 @@ class WeightWriter {
     return this.type === 'float16' ? this.g.init(name, 'float16', [v.length], toHalfArray(v)) : this.g.init(name, 'float32', [v.length], v);
   }
 
-  /** y = x · Wᵀ (+ b) for W [n, k] row-major. */
-  linear(x: string, name: string, w: Float32Array, n: number, k: number, bias?: Float32Array): string {
+  /**
+   * y = x · Wᵀ (+ b) for W [n, k] row-major. `x2d`: x is [rows, k], so Gemm with transB can use W as
+   * stored (no transposed copy: the LM head of a large vocabulary is the biggest matrix of all).
+   */
+  linear(x: string, name: string, w: Float32Array, n: number, k: number, bias?: Float32Array, x2d = false): string {
     let y: string;
+    if (x2d && this.precision !== 'q4') {
+      const init = this.type === 'float16' ? this.g.init(`${name}.W`, 'float16', [n, k], toHalfArray(w)) : this.g.init(`${name}.W`, 'float32', [n, k], w);
+      const inputs = bias === undefined ? [x, init] : [x, init, this.vector(`${name}.bias`, bias)];
+      return this.g.op('Gemm', inputs, { transB: 1 });
+    }
     if (this.precision === 'q4') {
       const q = quantizeQ4(w, n, k);
       const blocks = Math.ceil(k / q4BlockSize);
@@ -300,7 +308,7 @@ export function buildHeadGraph(shape: ModelShape, finalNorm: Float32Array, lmHea
   const h = opts.ops === 'contrib'
     ? g.op('SimplifiedLayerNormalization', [x, norm], { axis: -1, epsilon: { float: shape.rmsNormEps }, stash_type: 1 })
     : rmsNormStandard(g, x, norm, shape.rmsNormEps, type);
-  const logits = ww.linear(h, 'lm_head', lmHead, shape.vocabSize, shape.hiddenSize);
+  const logits = ww.linear(h, 'lm_head', lmHead, shape.vocabSize, shape.hiddenSize, undefined, true);
   if (type === 'float16') g.node('Cast', [logits], [clientIo.logits], { to: 1 });
   else g.node('Identity', [logits], [clientIo.logits]);
   g.output(clientIo.logits, 'float32', ['N', shape.vocabSize]);
