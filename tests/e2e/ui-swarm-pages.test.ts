@@ -63,8 +63,10 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     // No GPU here: the page says why WebGPU is not usable and offers wasm with its thread count.
     expect(await page.getByTestId('wasm').textContent()).toMatch(/wasm with \d+ threads? of \d+ cores/);
     expect(await page.getByTestId('volunteer-status').getAttribute('data-status')).toBe('idle');
+    const clickedAt = Date.now();
     await page.getByTestId('start').click();
     await waitForStatus(page, 'serving', 'ui-volunteer-serving', 120_000);
+    console.log(`volunteer page: Start → serving in ${((Date.now() - clickedAt) / 1000).toFixed(1)} s (speed probe, registration, load)`);
     expect(await page.getByTestId('volunteer-status').textContent()).toMatch(/Serving blocks 0–4/);
     expect(await page.getByTestId('served-span').textContent()).toBe('0–4');
     expect(await page.getByTestId('background-note').textContent()).toContain('background');
@@ -105,6 +107,7 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     expect(hops.join(' ')).toMatch(/blocks 0/);
     expect(await answer.getByTestId('ttft').textContent()).toMatch(/ms|s$/);
     expect(await answer.getByTestId('per-token').textContent()).toMatch(/ms/);
+    console.log(`chat page, greedy ${maxNewTokens} tokens: first token ${await answer.getByTestId('ttft').textContent()}, median per token ${await answer.getByTestId('per-token').textContent()}, route ${hops.join(' → ')}`);
     await saveScreenshot(page, 'ui-chat-answer');
 
     // Stop: a long answer stops at once, keeps its text, and the composer is usable again.
