@@ -169,6 +169,8 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     // The route under the answer is the one it finished on: the closed peer is gone from it.
     expect(await answer.getByTestId('answer-route').locator(`[data-peer-id="${closed}"]`).count()).toBe(0);
     await saveScreenshot(page, 'ui-chat-failover');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await saveScreenshot(page, 'ui-chat-phone');
     await leftOnDashboard;
     await dash.getByText(`${closed} left`).waitFor();
     await dash.locator(`tr[data-peer-id="${closed}"]`).waitFor({ state: 'detached', timeout: 15_000 });
