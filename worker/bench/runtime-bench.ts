@@ -25,6 +25,9 @@ const llama1B: ModelShape = {
   maxSeqLen: 2048, rmsNormEps: 1e-5, ropeTheta: 500000, ropeStyle: 'rotate-half', tiedEmbeddings: true, attentionBias: false,
 };
 
+/** Longest warm-up session, tokens. */
+const warmTokens = 320;
+
 interface Row {
   model: string;
   blocks: number;
@@ -43,16 +46,17 @@ interface Row {
 async function measure(name: string, weights: ModelWeights, blocks: number, precision: WeightPrecision, threads: number, prefillTokens: number, decodeSteps: number): Promise<Row> {
   const t0 = performance.now();
   const rt = await createInThreadRuntime(ort, weights, {
-    blocks: { start: 0, end: blocks }, precision, backends: ['wasm'], threads, maxSessionTokens: Math.max(80, prefillTokens + decodeSteps + 8), cacheBudgetBytes: Number.MAX_SAFE_INTEGER,
+    blocks: { start: 0, end: blocks }, precision, backends: ['wasm'], threads, maxSessionTokens: Math.max(warmTokens, prefillTokens + decodeSteps + 8), cacheBudgetBytes: Number.MAX_SAFE_INTEGER,
   });
   const loadS = (performance.now() - t0) / 1000;
   const d = weights.shape.hiddenSize;
   const rows = (t: number): Float32Array => Float32Array.from({ length: t * d }, (_, i) => Math.sin(i * 0.37) * 0.5);
   // Warm-up: the first runs allocate and prepack, and V8 tiers wasm up from Liftoff to TurboFan only after
-  // dozens of calls (stories260K decode: ~15 ms/step for the first 10 steps, ~1.2 ms after 100).
-  await rt.openSession({ sessionId: 'warm', blocks: { start: 0, end: blocks }, maxLength: 80 });
+  // many calls (stories260K decode: ~10 ms CPU/step for the first ~100 steps, ~2.5 ms after 200).
+  await rt.openSession({ sessionId: 'warm', blocks: { start: 0, end: blocks }, maxLength: warmTokens });
   await rt.step('warm', rows(8));
-  for (let i = 0; i < Math.max(8, Math.min(64, decodeSteps * 4)); i++) await rt.step('warm', rows(1));
+  const w0 = performance.now();
+  for (let i = 0; i < warmTokens - 8 && (i < 8 || performance.now() - w0 < 2000); i++) await rt.step('warm', rows(1));
   await rt.closeSession('warm');
   await rt.openSession({ sessionId: 'b', blocks: { start: 0, end: blocks }, maxLength: prefillTokens + decodeSteps + 8 });
   const pre = await rt.step('b', rows(prefillTokens));

@@ -30,6 +30,8 @@ export interface SpeedProbeOptions {
   decodeSteps?: number;
   /** Repeats per prefill length (median taken; default 3). */
   repeats?: number;
+  /** Decode steps run before timing, for this long at least (default 1000 ms): V8 optimizes wasm only after many calls. */
+  warmupMs?: number;
 }
 
 function median(xs: number[]): number {
@@ -79,7 +81,8 @@ export async function probeSpeed(ort: Ort, shape: ModelShape, opts: SpeedProbeOp
     // Warm-up: first runs allocate and prepack, and V8 tiers wasm up only after dozens of calls.
     await rt.openSession({ sessionId: 'probe-warm', blocks: { start: 0, end: 1 }, maxLength: maxTokens });
     await rt.step('probe-warm', rows(8));
-    for (let i = 0; i < Math.min(32, maxTokens - 8); i++) await rt.step('probe-warm', rows(1));
+    const w0 = performance.now();
+    for (let i = 0; i < maxTokens - 8 && (i < 8 || performance.now() - w0 < (opts.warmupMs ?? 1000)); i++) await rt.step('probe-warm', rows(1));
     await rt.closeSession('probe-warm');
     const prefillSamples: { tokens: number; ms: number }[] = [];
     for (const l of lengths) {

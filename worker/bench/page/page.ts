@@ -29,7 +29,7 @@ async function bench(req: BrowserBenchRequest): Promise<BrowserBenchResult> {
   const t0 = performance.now();
   const rt = await createWorkerRuntime(new Worker(new URL('../../block-worker.ts', import.meta.url), { type: 'module' }), {
     model: req.model,
-    options: { blocks: { start: 0, end: req.blocks }, precision: req.precision, backends: [req.backend], threads: req.threads, maxSessionTokens: Math.max(80, req.prefillTokens + req.decodeSteps + 8), cacheBudgetBytes: Number.MAX_SAFE_INTEGER },
+    options: { blocks: { start: 0, end: req.blocks }, precision: req.precision, backends: [req.backend], threads: req.threads, maxSessionTokens: Math.max(320, req.prefillTokens + req.decodeSteps + 8), cacheBudgetBytes: Number.MAX_SAFE_INTEGER },
     wasmPaths: '/ort/',
     cacheWeights: false,
   });
@@ -38,9 +38,10 @@ async function bench(req: BrowserBenchRequest): Promise<BrowserBenchResult> {
     const d = rt.initInfo.shape.hiddenSize;
     const rows = (t: number): Float32Array => Float32Array.from({ length: t * d }, (_, i) => Math.sin(i * 0.37) * 0.5);
     // Warm-up: allocation, prepacking and V8's wasm tier-up (see runtime-bench.ts).
-    await rt.openSession({ sessionId: 'warm', blocks: { start: 0, end: req.blocks }, maxLength: 80 });
+    await rt.openSession({ sessionId: 'warm', blocks: { start: 0, end: req.blocks }, maxLength: 320 });
     await rt.step('warm', rows(8));
-    for (let i = 0; i < Math.max(8, Math.min(64, req.decodeSteps * 4)); i++) await rt.step('warm', rows(1));
+    const w0 = performance.now();
+    for (let i = 0; i < 312 && (i < 8 || performance.now() - w0 < 2000); i++) await rt.step('warm', rows(1));
     await rt.closeSession('warm');
     await rt.openSession({ sessionId: 'b', blocks: { start: 0, end: req.blocks }, maxLength: req.prefillTokens + req.decodeSteps + 8 });
     const pre = await rt.step('b', rows(req.prefillTokens));
