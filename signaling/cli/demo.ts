@@ -142,9 +142,13 @@ export async function run(argv: string[]): Promise<number> {
   let built: { dir: string; remove: () => void } | undefined;
   let server: BouquetServer | undefined;
   let browser: Browser | undefined;
+  // Each step bounded: a wedged browser or socket must not keep the command from exiting.
+  const bounded = (p: Promise<unknown> | undefined, ms: number): Promise<unknown> =>
+    Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
   const cleanup = async (): Promise<void> => {
-    await browser?.close().catch(() => undefined);
-    await server?.close().catch(() => undefined);
+    log('stopping the swarm…');
+    await bounded(browser?.close(), 10_000);
+    await bounded(server?.close(), 10_000);
     built?.remove();
   };
   try {
@@ -186,7 +190,7 @@ export async function run(argv: string[]): Promise<number> {
     const info = server.model.info;
     // Enough memory for ⌈L / N⌉ + 1 blocks each (so a departed tab's blocks are still held), and some sessions.
     const blocksEach = Math.min(info.numBlocks, Math.ceil(info.numBlocks / volunteers) + (volunteers > 1 ? 1 : 0));
-    const memory = blocksEach * info.blockBytes + 16 * info.cacheBytesPerBlock;
+    const memory = blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
     const tabs: Page[] = [];
     for (let i = 0; i < volunteers; i++) {
       const page = await context.newPage();
