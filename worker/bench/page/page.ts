@@ -40,8 +40,8 @@ async function bench(req: BrowserBenchRequest): Promise<BrowserBenchResult> {
     // Warm-up: allocation, prepacking and V8's wasm tier-up (see runtime-bench.ts).
     await rt.openSession({ sessionId: 'warm', blocks: { start: 0, end: req.blocks }, maxLength: 320 });
     await rt.step('warm', rows(8));
-    const w0 = performance.now();
-    for (let i = 0; i < 312 && (i < 8 || performance.now() - w0 < 2000); i++) await rt.step('warm', rows(1));
+    const warm0 = performance.now();
+    for (let i = 0; i < 312 && (i < 8 || performance.now() - warm0 < 2000); i++) await rt.step('warm', rows(1));
     await rt.closeSession('warm');
     await rt.openSession({ sessionId: 'b', blocks: { start: 0, end: req.blocks }, maxLength: req.prefillTokens + req.decodeSteps + 8 });
     const pre = await rt.step('b', rows(req.prefillTokens));
