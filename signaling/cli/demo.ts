@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createServer, defaultWebDir, type BouquetServer } from '../index.ts';
+import { createServer, type BouquetServer } from '../index.ts';
 
 const usage = `usage: bouquet demo [options]
 
@@ -23,7 +23,7 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
   --port <n>                   server port, 0 for any free one (default 8787)
   --max-session-tokens <n>     longest session the volunteers' caches hold (default 256)
   --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
-  --web-dir <path>             built web app (default dist/web when it has the headless pages, else a fresh build)
+  --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder)
   --once                       exit after the answer
   --json                       print {"text","ids","route","failovers","perTokenMs"} instead of the report
   -h, --help                   show this help
@@ -152,13 +152,13 @@ export async function run(argv: string[]): Promise<number> {
     built?.remove();
   };
   try {
+    // A fresh build by default: a stale dist/web would run yesterday's client against today's server.
     let webDir = values['web-dir'] as string | undefined;
     if (webDir === undefined) {
-      if (existsSync(path.join(defaultWebDir, 'headless-chat.html'))) webDir = defaultWebDir;
-      else {
-        built = await buildWebApp(log);
-        webDir = built.dir;
-      }
+      built = await buildWebApp(log);
+      webDir = built.dir;
+    } else if (!existsSync(path.join(webDir, 'headless-chat.html'))) {
+      return fail(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
     }
     server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: 'warn', modelSizing: { maxSessionTokens } });
     const url = server.url;
