@@ -14,6 +14,9 @@ export function expectedWaitMs(nowMs: number, load: ServerLoad, blocks: number):
   return waitForSlotsMs(nowMs, load.freeSlots, blocks, load.sessions);
 }
 
+/** log2 of the run of start positions the DP bounds at once. */
+const CHUNK_BITS = 3;
+
 interface Hosts {
   ids: string[];
   start: Int32Array;
@@ -38,6 +41,27 @@ function hostsOf(swarm: SwarmSnapshot, placement: PlacementResult): Hosts {
   };
 }
 
+/** Per-host link-cost terms for one client and (l_in, l_out), and the order the DP visits hosts in. */
+interface HostCosts {
+  /** tᴵ_cj + (l_out − 1) t_cj per host, ms. */
+  transfer: Float64Array;
+  /** τᴵ_j(l_in) + (l_out − 1) τ_j per host, ms per block. */
+  perBlock: Float64Array;
+  /** Host indices by span end, and within one end by a cheapness guess (so that later hosts prune well). */
+  order: Int32Array;
+}
+
+/**
+ * The DP's visiting order: by span end (the topological order the labels need), and within hosts
+ * sharing an end, cheapest full-span hop first. Only speed depends on it: ties between hosts are
+ * broken by host index whatever the order.
+ */
+function visitOrder(hosts: Hosts, transfer: Float64Array, perBlock: Float64Array): Int32Array {
+  const order = Int32Array.from(hosts.ids, (_, i) => i);
+  const key = (h: number) => (transfer[h] ?? 0) + (perBlock[h] ?? 0) * ((hosts.end[h] ?? 0) - (hosts.start[h] ?? 0));
+  return order.sort((x, y) => (hosts.end[x] ?? 0) - (hosts.end[y] ?? 0) || key(x) - key(y) || x - y);
+}
+
 /**
  * WS-RR: each arrival takes the shortest chain on the feasible-link DAG under the link cost
  * t^W_j(k) + tᴵ_cj + (l_out − 1) t_cj + (τᴵ_j(l_in) + (l_out − 1) τ_j) · k, and waits
@@ -45,11 +69,13 @@ function hostsOf(swarm: SwarmSnapshot, placement: PlacementResult): Hosts {
  *
  * The DP is core/chains' shortestChain specialised for speed (one label per block position; the
  * per-server terms are precomputed per client and lengths), so a 1000-server swarm routes in well
- * under a millisecond.
+ * under a millisecond. Hosts and runs of start positions whose lower bound cannot beat the current
+ * label are skipped; the labels, and so the routes, are exactly the plain scan's (same floating-point
+ * sums, same tie-breaks).
  */
 export function wsRrRouting(): RoutingPolicy {
   const hostCache = new WeakMap<PlacementResult, Hosts>();
-  const costCache = new WeakMap<Hosts, Map<string, { transfer: Float64Array; perBlock: Float64Array }>>();
+  const costCache = new WeakMap<Hosts, Map<string, HostCosts>>();
   const costsFor = (swarm: SwarmSnapshot, hosts: Hosts, clientId: string, lIn: number, lOut: number) => {
     let byKey = costCache.get(hosts);
     if (byKey === undefined) {
@@ -68,7 +94,7 @@ export function wsRrRouting(): RoutingPolicy {
         perBlock[i] = s === undefined ? Infinity : prefillMsPerBlock(s, lIn) + (lOut - 1) * s.decodeMsPerBlock;
       });
       if (byKey.size > 256) byKey.clear(); // bounded: traces with many distinct lengths
-      c = { transfer, perBlock };
+      c = { transfer, perBlock, order: visitOrder(hosts, transfer, perBlock) };
       byKey.set(key, c);
     }
     return c;
@@ -82,55 +108,76 @@ export function wsRrRouting(): RoutingPolicy {
         hosts = hostsOf(swarm, placement);
         hostCache.set(placement, hosts);
       }
-      const { transfer, perBlock } = costsFor(swarm, hosts, request.clientId, request.inputTokens, request.outputTokens);
+      const { transfer, perBlock, order } = costsFor(swarm, hosts, request.clientId, request.inputTokens, request.outputTokens);
       const L = swarm.model.numBlocks;
       const dist = new Float64Array(L + 1).fill(Infinity);
       const viaHost = new Int32Array(L + 1).fill(-1);
       const viaFrom = new Int32Array(L + 1).fill(-1);
       const waitAt = new Float64Array(L + 1);
+      // chunkMin[q] ≤ min of dist over positions [q·CHUNK, (q+1)·CHUNK): a lower bound that lets the
+      // scan skip whole runs of start positions (and whole hosts) that cannot beat the best label.
+      const chunkMin = new Float64Array((L >> CHUNK_BITS) + 1).fill(Infinity);
       dist[0] = 0;
-      const reached: number[] = [0];
+      chunkMin[0] = 0;
       const n = hosts.ids.length;
-      for (let h = 0; h < n; h++) {
+      for (let i = 0; i < n; i++) {
+        const h = order[i] ?? 0;
+        const start = hosts.start[h] ?? 0;
+        const end = hosts.end[h] ?? 0;
+        const a = transfer[h] ?? Infinity;
+        const b = perBlock[h] ?? Infinity;
+        // Cheap exact pruning before the map lookups. A start e in chunk q costs at least
+        // ((chunkMin[q] + 0) + a) + b·k_min(q), k_min(q) = end − (last start of q in the span):
+        // floating-point rounding is monotone, w ≥ 0 and b ≥ 0. A host replaces the label at `end`
+        // only when it is cheaper, or as cheap with a lower index (the plain scan in host-index order
+        // keeps the first of equal labels), so a host whose bound cannot do that is skipped.
+        const target = dist[end] ?? Infinity;
+        const tieWins = h < (viaHost[end] ?? -1);
+        const qLo = start >> CHUNK_BITS;
+        const qHi = (end - 1) >> CHUNK_BITS;
+        let hostBound = Infinity;
+        for (let q = qLo; q <= qHi; q++) {
+          const bound = (chunkMin[q] ?? Infinity) + 0 + a + b * (end - (Math.min(end, (q + 1) << CHUNK_BITS) - 1));
+          if (bound < hostBound) hostBound = bound;
+        }
+        if (!(hostBound < target || (tieWins && hostBound <= target))) continue;
         const id = hosts.ids[h] ?? '';
         const load = state.servers.get(id);
         if (load !== undefined && !load.online) continue;
         if (isBanned(state, id)) continue;
-        const start = hosts.start[h] ?? 0;
-        const end = hosts.end[h] ?? 0;
         const free = load === undefined ? (hosts.slots[h] ?? 0) : load.freeSlots;
-        let lo = 0;
-        let hi = reached.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if ((reached[mid] ?? 0) < start) lo = mid + 1;
-          else hi = mid;
-        }
         let best = Infinity;
         let bestFrom = -1;
         let bestWait = 0;
-        const a = transfer[h] ?? Infinity;
-        const b = perBlock[h] ?? Infinity;
-        for (let r = lo; r < reached.length; r++) {
-          const e = reached[r] ?? 0;
-          if (e >= end) break;
-          const d = dist[e] ?? Infinity;
-          if (d === Infinity) continue;
-          const k = end - e;
-          const w = k <= free ? 0 : load === undefined ? Infinity : expectedWaitMs(state.nowMs, load, k);
-          const c = d + w + a + b * k;
-          if (c < best) {
-            best = c;
-            bestFrom = e;
-            bestWait = w;
+        // Same candidates, in the same (increasing) order, as a scan of every reached position in
+        // [start, end); unreached positions hold Infinity and never win. A chunk is skipped when its
+        // bound cannot be strictly below both the host's best so far and the label at `end`, so the
+        // chosen start (the first minimum) is the scan's.
+        for (let q = qLo; q <= qHi; q++) {
+          const eLo = Math.max(start, q << CHUNK_BITS);
+          const eHi = Math.min(end, (q + 1) << CHUNK_BITS); // exclusive
+          const bound = (chunkMin[q] ?? Infinity) + 0 + a + b * (end - (eHi - 1));
+          if (!(bound < best && (bound < target || (tieWins && bound <= target)))) continue;
+          for (let e = eLo; e < eHi; e++) {
+            const d = dist[e] ?? Infinity;
+            if (d === Infinity) continue;
+            const k = end - e;
+            const w = k <= free ? 0 : load === undefined ? Infinity : expectedWaitMs(state.nowMs, load, k);
+            const c = d + w + a + b * k;
+            if (c < best) {
+              best = c;
+              bestFrom = e;
+              bestWait = w;
+            }
           }
         }
-        if (bestFrom >= 0 && best < (dist[end] ?? Infinity)) {
-          if (dist[end] === Infinity) reached.push(end);
+        if (bestFrom >= 0 && (best < target || (tieWins && best === target))) {
           dist[end] = best;
           viaHost[end] = h;
           viaFrom[end] = bestFrom;
           waitAt[end] = bestWait;
+          const q = end >> CHUNK_BITS;
+          if (best < (chunkMin[q] ?? Infinity)) chunkMin[q] = best;
         }
       }
       if (!Number.isFinite(dist[L] ?? Infinity)) {
