@@ -34,7 +34,6 @@ interface OpenSession {
 /** Creates an in-thread runtime over `weights` with onnxruntime-web module `ort`. */
 export async function createInThreadRuntime(ort: Ort, weights: ModelWeights, options: RuntimeOptions = {}): Promise<BlockRuntime> {
   const shape = weights.shape;
-  const precision = options.precision ?? 'fp32';
   const ops = options.ops ?? 'contrib';
   const slotTokens = options.maxSessionTokens ?? Math.min(shape.maxSeqLen, 2048);
   if (!Number.isInteger(slotTokens) || slotTokens < 1) throw new RuntimeError('bad-input', `maxSessionTokens must be a positive integer (got ${slotTokens})`);
@@ -46,6 +45,8 @@ export async function createInThreadRuntime(ort: Ort, weights: ModelWeights, opt
     throw new RuntimeError('bad-input', `block span [${blocks.start}, ${blocks.end}) is not inside [0, ${shape.numBlocks})`);
   }
   const backend = await chooseBackend(ort, options.backends ?? ['webgpu', 'wasm'], options.threads);
+  const asked = options.precision ?? 'fp32';
+  const precision: WeightPrecision = asked === 'auto' ? (backend.name === 'webgpu' && backend.shaderF16 ? 'fp16' : 'fp32') : asked;
   if (precision === 'fp16' && backend.name === 'webgpu' && !backend.shaderF16) {
     throw new RuntimeError('bad-input', 'fp16 asked for, but the WebGPU adapter lacks shader-f16: use fp32 or q4');
   }

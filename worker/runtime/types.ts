@@ -12,8 +12,11 @@ export interface RuntimeOptions {
   blocks?: BlockSpan;
   /** Load the client parts (token embedding, final norm + LM head). */
   client?: boolean;
-  /** Weight precision of the blocks and the head (default fp32). */
-  precision?: WeightPrecision;
+  /**
+   * Weight precision of the blocks and the head (default fp32). 'auto': fp16 on WebGPU when the adapter
+   * has shader-f16, else fp32 (info().precision says which).
+   */
+  precision?: WeightPrecision | 'auto';
   /** Operator flavour (default 'contrib'). */
   ops?: OpFlavour;
   /** Bytes set aside for KV cache; divided into cache slots. Default: 8 slots. */

@@ -31,4 +31,10 @@ describe('fp16 graphs', () => {
       expect(f16.slotBytes * 2).toBe(f32.slotBytes);
     });
   }
+
+  it("precision 'auto' resolves to fp32 without WebGPU shader-f16", async () => {
+    const rt = await createInThreadRuntime(ort, syntheticWeights(shape, 3), { blocks: { start: 0, end: 1 }, precision: 'auto', backends: ['wasm'], threads: 1, maxSessionTokens: 32 });
+    expect((await rt.info()).precision).toBe('fp32');
+    await rt.dispose();
+  });
 });
