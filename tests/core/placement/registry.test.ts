@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { shortestChain } from '../../../core/chains/index.ts';
 import { cacheSlots, requestLinkCostMs, requestTime } from '../../../core/perf/index.ts';
-import { placeBlocks, placementPolicies, placementPolicyDescriptions, UnknownPolicyError } from '../../../core/placement/index.ts';
+import { petalsCacheSlots, placeBlocks, placementPolicies, placementPolicyDescriptions, UnknownPolicyError } from '../../../core/placement/index.ts';
 import { randomInstance } from './fixtures.ts';
 
 describe('placementPolicies', () => {
@@ -26,7 +26,9 @@ describe('placementPolicies', () => {
       for (const x of a.assignments) {
         const server = snap.servers.find((s) => s.id === x.serverId);
         const m = x.span === null ? 0 : x.span.end - x.span.start;
-        expect(x.cacheSlots).toBe(cacheSlots(server?.memoryBytes ?? 0, m, snap.model.blockBytes, snap.model.cacheBytesPerBlock));
+        const memorySlots = cacheSlots(server?.memoryBytes ?? 0, m, snap.model.blockBytes, snap.model.cacheBytesPerBlock);
+        // PETALS serves sessions only from its fixed T_res cache pool; every other policy uses all memory left.
+        expect(x.cacheSlots).toBe(name === 'petals' ? petalsCacheSlots(snap.model, m, memorySlots) : memorySlots);
       }
       // The prediction: each client's shortest chain with no waiting, averaged by the clients' weights.
       const weights = snap.clients.map((c) => c.weight ?? 1);
