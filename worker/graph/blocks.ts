@@ -55,12 +55,22 @@ export const blockIo = {
 /** A built graph and what it holds. */
 export interface BuiltGraph {
   bytes: Uint8Array;
-  /** Bytes of its weights as stored in the graph. */
+  /** Bytes of its model weights as stored in the graph (shape constants and rotary tables excluded). */
   weightBytes: number;
 }
 
 class WeightWriter {
+  /** Bytes of model weights written (constants such as shapes and rotary tables are not counted). */
+  bytes = 0;
   constructor(readonly g: GraphBuilder, readonly precision: WeightPrecision) {}
+
+  /** Runs `add` and counts the initializer bytes it added as weights. */
+  private weigh<T>(add: () => T): T {
+    const before = this.g.initializerBytes;
+    const out = add();
+    this.bytes += this.g.initializerBytes - before;
+    return out;
+  }
 
   private get type(): ElemTypeName {
     return computeType(this.precision);
@@ -68,7 +78,7 @@ class WeightWriter {
 
   /** A 1-D vector in the compute type. */
   vector(name: string, v: Float32Array): string {
-    return this.type === 'float16' ? this.g.init(name, 'float16', [v.length], toHalfArray(v)) : this.g.init(name, 'float32', [v.length], v);
+    return this.weigh(() => this.type === 'float16' ? this.g.init(name, 'float16', [v.length], toHalfArray(v)) : this.g.init(name, 'float32', [v.length], v));
   }
 
   /**
@@ -78,21 +88,21 @@ class WeightWriter {
   linear(x: string, name: string, w: Float32Array, n: number, k: number, bias?: Float32Array, x2d = false): string {
     let y: string;
     if (x2d && this.precision !== 'q4') {
-      const init = this.type === 'float16' ? this.g.init(`${name}.W`, 'float16', [n, k], toHalfArray(w)) : this.g.init(`${name}.W`, 'float32', [n, k], w);
+      const init = this.weigh(() => this.type === 'float16' ? this.g.init(`${name}.W`, 'float16', [n, k], toHalfArray(w)) : this.g.init(`${name}.W`, 'float32', [n, k], w));
       const inputs = bias === undefined ? [x, init] : [x, init, this.vector(`${name}.bias`, bias)];
       return this.g.op('Gemm', inputs, { transB: 1 });
     }
     if (this.precision === 'q4') {
       const q = quantizeQ4(w, n, k);
       const blocks = Math.ceil(k / q4BlockSize);
-      const b = this.g.init(`${name}.q4`, 'uint8', [n, blocks, q4BlockSize / 2], q.packed);
-      const s = this.g.init(`${name}.scales`, 'float32', [n * blocks], q.scales);
+      const b = this.weigh(() => this.g.init(`${name}.q4`, 'uint8', [n, blocks, q4BlockSize / 2], q.packed));
+      const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n * blocks], q.scales));
       y = this.g.op('MatMulNBits', [x, b, s], { K: k, N: n, bits: 4, block_size: q4BlockSize }, 'com.microsoft');
     } else {
       const t = transpose(w, n, k);
-      const init = this.type === 'float16'
+      const init = this.weigh(() => this.type === 'float16'
         ? this.g.init(`${name}.T`, 'float16', [k, n], toHalfArray(t))
-        : this.g.init(`${name}.T`, 'float32', [k, n], t);
+        : this.g.init(`${name}.T`, 'float32', [k, n], t));
       y = this.g.op('MatMul', [x, init]);
     }
     return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
@@ -281,7 +291,7 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
   if (type === 'float16') g.node('Cast', [sum], [blockIo.hiddenOut], { to: 1 });
   else g.node('Identity', [sum], [blockIo.hiddenOut]);
   g.output(blockIo.hiddenOut, 'float32', [1, 'T', d]);
-  return { bytes: g.toBytes(), weightBytes: g.initializerBytes };
+  return { bytes: g.toBytes(), weightBytes: ww.bytes };
 }
 
 /** Names of the client graphs' inputs and outputs. */
@@ -312,5 +322,5 @@ export function buildHeadGraph(shape: ModelShape, finalNorm: Float32Array, lmHea
   if (type === 'float16') g.node('Cast', [logits], [clientIo.logits], { to: 1 });
   else g.node('Identity', [logits], [clientIo.logits]);
   g.output(clientIo.logits, 'float32', ['N', shape.vocabSize]);
-  return { bytes: g.toBytes(), weightBytes: g.initializerBytes };
+  return { bytes: g.toBytes(), weightBytes: ww.bytes };
 }

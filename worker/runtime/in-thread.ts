@@ -1,5 +1,5 @@
 // In-thread BlockRuntime: onnxruntime-web sessions for a block span (split lazily where sessions need it), KV cache, client parts.
-import { cacheBytesPerBlock, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
+import { blockBytes, cacheBytesPerBlock, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
 import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, rotaryTables, usesGqa, type OpFlavour } from '../graph/index.ts';
@@ -54,7 +54,14 @@ export async function createInThreadRuntime(ort: Ort, weights: ModelWeights, opt
   const slotBytes = cacheBytesPerBlock(shape, slotTokens, cachePrecision);
   const budget = options.cacheBudgetBytes ?? 8 * slotBytes;
   const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, slotBytes, totalSlots: Math.floor(budget / slotBytes), blocks });
-  if (blocks !== null) await rt.loadSegment(blocks);
+  if (blocks !== null) {
+    // One onnxruntime session per at most maxSegmentBytes of weights: a protobuf model must stay under
+    // 2 GiB, and smaller graphs keep the peak of JS copies during loading low.
+    const perSegment = Math.max(1, Math.floor((options.maxSegmentBytes ?? 2 ** 30) / blockBytes(shape, precision)));
+    for (let start = blocks.start; start < blocks.end; start += perSegment) {
+      await rt.loadSegment({ start, end: Math.min(blocks.end, start + perSegment) });
+    }
+  }
   if (options.client === true) await rt.loadClient();
   return rt;
 }

@@ -27,6 +27,11 @@ export interface RuntimeOptions {
   backends?: BackendName[];
   /** wasm threads (default: 1 in a browser without cross-origin isolation, else up to 4). */
   threads?: number;
+  /**
+   * Most weight bytes in one onnxruntime session (default 1 GiB; ONNX protobufs must stay under 2 GiB):
+   * a larger span is served by consecutive sessions, transparently to callers.
+   */
+  maxSegmentBytes?: number;
 }
 
 /** A client asks a volunteer for a session over some of its blocks. */

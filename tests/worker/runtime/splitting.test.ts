@@ -1,6 +1,7 @@
 // Splitting invariance: blocks [0,5) in one session equal [0,2) then [2,5) in two sessions (prefill and decode).
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
+import { blockBytes } from '../../../core/model/index.ts';
 import { createInThreadRuntime, syntheticWeights, type BlockRuntime, type ModelWeights } from '../../../worker/index.ts';
 import { folderModelFiles } from '../../../worker/node.ts';
 import { openModelWeights } from '../../../worker/weights/index.ts';
@@ -61,4 +62,21 @@ describe('splitting invariance', () => {
       });
     }
   }
+
+  it('a span loaded as several onnxruntime sessions (maxSegmentBytes) computes the same as one session', async () => {
+    const w = await openModelWeights(folderModelFiles('../shared/models/stories260K'));
+    const opts = { blocks: { start: 0, end: 5 }, backends: ['wasm' as const], threads: 1, maxSessionTokens: 40 };
+    const one = await createInThreadRuntime(ort, w, opts);
+    const many = await createInThreadRuntime(ort, w, { ...opts, maxSegmentBytes: 2 * blockBytes(w.shape, 'fp32') }); // two blocks per session
+    const d = w.shape.hiddenSize;
+    for (const rt of [one, many]) await rt.openSession({ sessionId: 's', blocks: { start: 0, end: 5 }, maxLength: 40 });
+    for (const x of [rows(6, d, 1), rows(1, d, 2), rows(1, d, 3)]) {
+      const a = await one.step('s', x.slice());
+      const b = await many.step('s', x.slice());
+      expect(maxAbsDiff(a.hidden, b.hidden)).toBeLessThan(1e-5);
+    }
+    expect((await many.info()).weightBytes).toBe((await one.info()).weightBytes);
+    expect((await one.info()).weightBytes).toBe(5 * blockBytes(w.shape, 'fp32'));
+    for (const rt of [one, many]) await rt.dispose();
+  });
 });
