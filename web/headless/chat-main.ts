@@ -1,5 +1,5 @@
 // Headless chat page: a ClientSession over PeerJS, embedding + LM head in a worker; driven by tests and `bouquet demo` through window.bouquetChat.
-import { Reassembler, decodeFrame, type Frame } from '../../core/protocol/index.ts';
+import { FrameLink, Reassembler, decodeFrame, type Frame } from '../../core/protocol/index.ts';
 import { openTokenizer, httpModelFiles, type TextTokenizer } from '../../worker/index.ts';
 import { createWorkerRuntime } from '../../worker/worker-proxy.ts';
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type FailoverRecord, type RouteHopSpec } from '../client/index.ts';
@@ -42,6 +42,8 @@ declare global {
       generate(req: ChatRequest): Promise<ChatResult>;
       /** Diagnostics for tests: sends raw packets to a peer and collects the frames it answers within `waitMs`. */
       probeRaw(peerId: string, packets: number[][], waitMs: number): Promise<RawProbeResult>;
+      /** Benchmark: `n` pings and `n` one-token steps over block `block` of a peer; round trips in ms. */
+      measureHop(peerId: string, block: number, n: number): Promise<{ pingMs: number[]; stepMs: number[] }>;
     };
     /** Set by a driver (playwright exposeFunction) to receive streamed text. */
     bouquetOnToken?: (piece: string, index: number, latencyMs: number) => void;
@@ -58,6 +60,7 @@ const chat: NonNullable<Window['bouquetChat']> = {
   backend: '',
   generate: () => Promise.reject(new Error('chat is not ready')),
   probeRaw: () => Promise.reject(new Error('chat is not ready')),
+  measureHop: () => Promise.reject(new Error('chat is not ready')),
 };
 window.bouquetChat = chat;
 
@@ -120,6 +123,31 @@ async function main(): Promise<void> {
     await new Promise((res) => setTimeout(res, waitMs));
     conn.close();
     return { replies };
+  };
+  chat.measureHop = async (peerId: string, block: number, n: number): Promise<{ pingMs: number[]; stepMs: number[] }> => {
+    const link = new FrameLink(await transport.connect(peerId));
+    const pingMs: number[] = [];
+    const stepMs: number[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await link.request<'ping'>({ type: 'ping', sentAtMs: t0 });
+        pingMs.push(performance.now() - t0);
+      }
+      const sessionId = crypto.randomUUID();
+      await link.request<'open-session'>({ type: 'open-session', sessionId, span: { start: block, end: block + 1 }, maxLength: n, dtype: 'fp32' });
+      const d = shape.hiddenSize;
+      for (let i = 0; i < n; i++) {
+        const hidden = { rows: 1, cols: d, data: new Float32Array(d).fill(0.1) };
+        const t0 = performance.now();
+        await link.request<'step'>({ type: 'step', sessionId, stepIndex: i, position: i, dtype: 'fp32', hidden });
+        stepMs.push(performance.now() - t0);
+      }
+      await link.request<'close'>({ type: 'close', sessionId });
+    } finally {
+      link.close();
+    }
+    return { pingMs, stepMs };
   };
   chat.ready = true;
   if (statusEl !== null) statusEl.textContent = `ready | peer ${transport.peerId} | ${rt.initInfo.backend} | model ${info.id}`;

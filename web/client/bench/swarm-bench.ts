@@ -18,6 +18,7 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '64' },
     rtts: { type: 'string', default: '0,10,25,50' },
     repeats: { type: 'string', default: '3' },
+    browser: { type: 'boolean', default: false },
   },
 });
 const modelDir = values.model;
@@ -47,6 +48,7 @@ const rt = async (blocks: BlockSpan | undefined, client = false): Promise<BlockR
 };
 console.log(`bench:swarm — model ${modelDir} (L=${shape.numBlocks}, d=${d}), ${maxTokens} new tokens, greedy, wasm 1 thread, in-memory transport`);
 
+let directStepMs = NaN;
 // 1. Per-hop overhead: one decode step (1×d fp32) client → volunteer → client through FrameLink and SessionHost,
 //    against an executor that computes nothing, and the real runtime's step timed directly vs through the hop.
 {
@@ -88,6 +90,7 @@ console.log(`bench:swarm — model ${modelDir} (L=${shape.numBlocks}, d=${d}), $
   }
   console.log('\n1. per-hop overhead, one decode step (1×%d fp32, %d-byte frame), in-memory transport', d, 8 + 2 + 3 + 8 + 1 + 8 + d * 4);
   console.log(`   protocol only (no compute), median of 2500:        ${(noCompute * 1000).toFixed(0)} µs`);
+  directStepMs = median(direct.slice(20));
   console.log(`   one block, runtime step called directly, median:   ${median(direct.slice(20)).toFixed(3)} ms`);
   console.log(`   one block, through the hop, median:                ${median(viaHop.slice(20)).toFixed(3)} ms  (overhead ${(median(viaHop.slice(20)) - median(direct.slice(20))).toFixed(3)} ms)`);
 }
@@ -165,3 +168,51 @@ for (const rttMs of rtts) {
   console.log(`   ${String(rttMs).padStart(6)} | ${median(runs.map((r) => r.perTokenMs)).toFixed(2).padStart(30)} | ${decodePredicted.toFixed(2).padStart(12)} | ${median(runs.map((r) => r.totalMs)).toFixed(0).padStart(17)} | ${t.totalMs.toFixed(0).padStart(18)} | ${runs.every((r) => r.same) ? 'yes' : 'NO'}`);
 }
 for (const r of runtimes) await r.dispose();
+
+// 4. (--browser) The same hop over real WebRTC on loopback: a chat tab pings a volunteer tab and runs one-token
+//    steps on one block (the volunteer's runtime in its worker). A benchmark, not a test: loopback is allowed here.
+if (values.browser === true) {
+  const { chromium } = await import('playwright-core');
+  const { build } = await import('vite');
+  const { createServer } = await import('../../../signaling/index.ts');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
+  const webDir = mkdtempSync(path.join(tmpdir(), 'bouquet-bench-web-'));
+  await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'web'), logLevel: 'error', build: { outDir: webDir, emptyOutDir: true } });
+  const server = await createServer({ port: 0, model: modelDir, webDir, logger: 'silent' });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--allow-loopback-in-peer-connection', '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+      '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup'],
+  });
+  try {
+    const context = await browser.newContext({ permissions: ['microphone', 'camera'] });
+    const volunteerTab = await context.newPage();
+    await volunteerTab.goto(`${server.url}/headless-volunteer.html?backend=wasm&threads=1&memory=${64 * 1024 * 1024}`);
+    const end = Date.now() + 240_000;
+    while (!server.coordinator.state().volunteers.some((v) => v.state === 'serving' && v.span !== null) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+    const volunteer = server.coordinator.state().volunteers.find((v) => v.span !== null);
+    if (volunteer?.span == null) throw new Error('the volunteer tab did not start serving');
+    const chatTab = await context.newPage();
+    await chatTab.goto(`${server.url}/headless-chat.html?backend=wasm`);
+    await chatTab.waitForFunction(() => window.bouquetChat?.ready === true, undefined, { timeout: 120_000 });
+    const n = 300;
+    const hop = await chatTab.evaluate(([peer, block, count]) => {
+      const c = window.bouquetChat;
+      if (c === undefined) throw new Error('no chat');
+      return c.measureHop(peer, block, count);
+    }, [volunteer.peerId, volunteer.span.start, n] as const);
+    const ping = median(hop.pingMs.slice(50));
+    const step = median(hop.stepMs.slice(50));
+    console.log('\n4. the hop over WebRTC on loopback (PeerJS data channel, Chromium tabs; volunteer runtime in a worker), median of %d', n - 50);
+    console.log(`   ping frame (16 B) round trip:                     ${ping.toFixed(3)} ms`);
+    console.log(`   one-token step on one block (286 B each way):      ${step.toFixed(3)} ms`);
+    console.log(`   step minus the runtime's compute in Node (above):  ${(step - directStepMs).toFixed(3)} ms per hop`);
+  } finally {
+    await browser.close();
+    await server.close();
+    rmSync(webDir, { recursive: true, force: true });
+  }
+}
