@@ -279,15 +279,15 @@ class Run {
             });
             if (refusing !== undefined) {
               // The peer refuses at once: the client learns it after one round trip, bans it and backs off.
-              const failures = (r.failures.get(refusing.serverId) ?? 0) + 1;
-              r.failures.set(refusing.serverId, failures);
-              r.bannedUntilMs.set(refusing.serverId, this.nowMs + admission.banMs(failures));
+              this.registerFailure(r, refusing.serverId);
               r.attempts++;
               r.retries++;
               const rtt = perTokenRttMs(this.cfg.swarm, r.req.clientId, refusing.serverId);
               return [{ kind: 'retry', atMs: this.nowMs + rtt + admission.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
             }
             r.attempts = 0;
+            // hivemind's Blacklist.register_success: a peer that admits the session is forgiven.
+            for (const h of d.chain.hops) r.failures.delete(h.serverId);
             return this.begin(r, d.chain, undefined, 0);
           }
           case 'wait-for-slots':
@@ -337,6 +337,19 @@ class Run {
   }
 
   /** Holds the chain's slots now (a WS-RR booking holds them through its wait) and starts or schedules the session. */
+  /**
+   * PETALS' client ban (hivemind's Blacklist.register_failure): a peer not banned now is banned for
+   * 15 s · 2^k, k = its earlier failures; failures while it is still banned do not lengthen the ban.
+   */
+  private registerFailure(r: RequestRun, serverId: string): void {
+    const admission = this.cfg.routing.admission;
+    if (admission.kind !== 'fail-and-retry') return;
+    if ((r.bannedUntilMs.get(serverId) ?? -Infinity) > this.nowMs) return;
+    const failures = (r.failures.get(serverId) ?? 0) + 1;
+    r.failures.set(serverId, failures);
+    r.bannedUntilMs.set(serverId, this.nowMs + admission.banMs(failures));
+  }
+
   private begin(r: RequestRun, chain: Chain, chainIndex: number | undefined, waitMs: number): SimEvent[] {
     const lIn = r.req.inputTokens + r.generated;
     const lOut = r.req.outputTokens - r.generated;
@@ -445,10 +458,7 @@ class Run {
       this.release(r, s, fraction);
       r.failovers++;
       // The client bans the peer that vanished (PETALS does; harmless for the others) and routes again at once.
-      const failures = (r.failures.get(serverId) ?? 0) + 1;
-      r.failures.set(serverId, failures);
-      const admission = this.cfg.routing.admission;
-      if (admission.kind === 'fail-and-retry') r.bannedUntilMs.set(serverId, this.nowMs + admission.banMs(failures));
+      this.registerFailure(r, serverId);
       out.push({ kind: 'retry', atMs: this.nowMs, requestId: r.req.id, front: true });
     }
     return out;

@@ -2,7 +2,7 @@
 import type { Chain, SwarmSnapshot } from '../swarm/index.ts';
 import { requestTime } from '../perf/index.ts';
 import type { ServerAssignment } from '../placement/index.ts';
-import { loadOf, usableAssignments } from './live.ts';
+import { loadOf, usableAssignmentsKeepingLastResort } from './live.ts';
 import type { AdmissionMechanism, RouteRequest, RoutingDecision, RoutingOptions, RoutingPolicy, RoutingSnapshot } from './types.ts';
 
 /** PETALS' delay for an unknown ping (`default_delay`), ms. */
@@ -125,7 +125,7 @@ export function petalsRouting(options: RoutingOptions = {}): RoutingPolicy {
     name: 'petals',
     admission,
     route({ swarm, placement, state }: RoutingSnapshot, request: RouteRequest): RoutingDecision {
-      const usable = usableAssignments(state, placement.assignments);
+      const usable = usableAssignmentsKeepingLastResort(state, placement.assignments, swarm.model.numBlocks);
       const byId = new Map(usable.map((a) => [a.serverId, a]));
       const freeSlotsOf = (id: string): number => {
         const a = byId.get(id);

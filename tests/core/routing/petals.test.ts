@@ -55,6 +55,17 @@ describe('petals routing', () => {
     expect(route(40, offline).kind).toBe('no-route');
   });
 
+  it('keeps banned peers for blocks no unbanned peer covers, as its sequence manager does', () => {
+    // Every server for blocks 0–1 (A and C) is banned: PETALS keeps them rather than finding no route.
+    const allBanned: RoutingState = { nowMs: 5, servers: new Map(), bannedUntilMs: new Map([['A', 10], ['C', 10]]) };
+    const d = route(40, allBanned);
+    expect(d.kind === 'route' && d.chain.hops.map((h) => h.serverId)).toEqual(['A', 'B']);
+    // Only C banned: A still covers blocks 0–1, B covers 2–3, so C is dropped.
+    const oneBanned: RoutingState = { nowMs: 5, servers: new Map(), bannedUntilMs: new Map([['C', 10]]) };
+    const e = route(2000, oneBanned); // A→B is slow now (ping 2 s), yet C stays excluded
+    expect(e.kind === 'route' && e.chain.hops.map((h) => h.serverId)).toEqual(['A', 'B']);
+  });
+
   it('documents the backoff 0, 1, 2, 4, … s capped at 60 s and bans of 15 s · 2^k', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map(petalsRetryDelayMs)).toEqual([0, 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
     expect([1, 2, 3].map(petalsBanMs)).toEqual([15000, 30000, 60000]);
