@@ -99,7 +99,7 @@ export function shapeFromHfConfig(config: unknown): ModelShape {
   if (typeof cfg.bos_token_id === 'number') shape.bosTokenId = cfg.bos_token_id;
   const eos = cfg.eos_token_id;
   if (typeof eos === 'number' || (Array.isArray(eos) && eos.every((e) => typeof e === 'number'))) {
-    shape.eosTokenId = eos as number | number[];
+    shape.eosTokenId = eos;
   }
   validateShape(shape);
   return shape;
