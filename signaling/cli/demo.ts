@@ -251,6 +251,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (values.once === true) {
       await cleanup();
+      // vite's bundler and playwright can leave idle handles behind; they must not keep `--once` from exiting.
+      // The timer is unref'd: it only fires if something else still holds the event loop.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
       return 0;
     }
     console.log(`\nthe swarm stays up; open ${url}/ (chat) and ${url}/dashboard.html (dashboard). Ctrl-C to stop.`);
@@ -259,6 +262,7 @@ export async function run(argv: string[]): Promise<number> {
       process.once('SIGTERM', () => resolve());
     });
     await cleanup();
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
     return 0;
   } catch (e) {
     await cleanup();
