@@ -211,8 +211,17 @@ export async function run(argv: string[]): Promise<number> {
     await chat.exposeFunction('bouquetOnToken', (piece: string, index: number) => {
       if (!json) process.stdout.write(piece);
       if (killAfter !== undefined && index + 1 === killAfter && killed === undefined) {
-        const lease = coordinator.state().recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active');
-        const victim = lease?.chain.at(-1)?.peerId;
+        // Close a hop whose blocks other volunteers also hold, so the client can fail over at once
+        // (otherwise the coordinator must first move a volunteer, which drains and reloads).
+        const state = coordinator.state();
+        const lease = state.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active');
+        const coveredElsewhere = (peerId: string, span: { start: number; end: number }): boolean => {
+          for (let b = span.start; b < span.end; b++) {
+            if (!state.volunteers.some((v) => v.peerId !== peerId && v.span !== null && v.span.start <= b && b < v.span.end)) return false;
+          }
+          return true;
+        };
+        const victim = (lease?.chain.filter((h) => coveredElsewhere(h.peerId, h.span)).at(-1) ?? lease?.chain.at(-1))?.peerId;
         if (victim === undefined) return;
         killed = victim;
         void (async () => {
@@ -267,6 +276,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     await cleanup();
     console.error(`bouquet demo: ${e instanceof Error ? e.message : String(e)}`);
+    setTimeout(() => process.exit(process.exitCode ?? 1), 2000).unref();
     return 1;
   }
 }

@@ -151,6 +151,11 @@ export interface ClientSessionOptions {
   stepTimeoutMs?: number;
   /** Failovers allowed per generation before giving up (default 5). */
   maxFailovers?: number;
+  /**
+   * Route requests tried per failover while the coordinator finds nothing ('no-route', e.g. while it
+   * moves a volunteer to cover a gap), with the same backoff (default 8: about 16 s in all).
+   */
+  routeRetries?: number;
   /** Backoff before the k-th retry of a failover: base · 2^(k−1), 0 for the first, ms (default 100). */
   backoffBaseMs?: number;
   /** Cap on that backoff, ms (default 5000). */
@@ -204,7 +209,7 @@ export class ClientSession {
 
   constructor(options: ClientSessionOptions) {
     this.opts = {
-      prefillChunkTokens: 256, dtype: 'fp32', stepTimeoutMs: 30_000, maxFailovers: 5, backoffBaseMs: 100,
+      prefillChunkTokens: 256, dtype: 'fp32', stepTimeoutMs: 30_000, maxFailovers: 5, routeRetries: 8, backoffBaseMs: 100,
       backoffMaxMs: 5000, newSessionId: () => crypto.randomUUID(), ...options,
     };
     this.ownsLinks = options.links === undefined;
@@ -400,7 +405,7 @@ export class ClientSession {
   /** Asks for a route, retrying 'no-route' with backoff a few times (volunteers may be re-registering). */
   private async requestRouteWithRetry(span: BlockSpan, attempt0: number): Promise<RouteLease> {
     let last: PeerError | undefined;
-    for (let k = 0; k <= this.opts.maxFailovers; k++) {
+    for (let k = 0; k < this.opts.routeRetries; k++) {
       if (k > 0) await sleep(this.backoffMs(attempt0 + k), this.signal);
       try {
         const lease = await this.opts.routes.requestRoute(
@@ -415,7 +420,7 @@ export class ClientSession {
         if (last.code !== 'no-route' && last.code !== 'peer-unavailable' && last.code !== 'timeout') throw last;
       }
     }
-    throw new PeerError('no-route', `no route for blocks [${span.start}, ${span.end}) after ${this.opts.maxFailovers + 1} tries: ${last?.message ?? ''}`);
+    throw new PeerError('no-route', `no route for blocks [${span.start}, ${span.end}) after ${this.opts.routeRetries} tries: ${last?.message ?? ''}`);
   }
 
   private checkChain(lease: RouteLease, span: BlockSpan): void {
