@@ -1,22 +1,14 @@
 // Seeded randomness for the simulator: a PRNG object passed in, never module state.
+import { mulberry32 } from '../core/random/index.ts';
 
 /** A source of uniform numbers in [0, 1). */
 export interface Random {
   next(): number;
 }
 
-/** sfc32-free, tiny and good enough: mulberry32 over a 32-bit state, seeded by an integer. */
+/** mulberry32 (core/random) over a 32-bit state, seeded by an integer mixed with the golden ratio. */
 export function seededRandom(seed: number): Random {
-  let a = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
-  return {
-    next(): number {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
+  return { next: mulberry32((Math.floor(seed) ^ 0x9e3779b9) >>> 0) };
 }
 
 /** An independent stream derived from a seed and a stream name (arrivals, churn, …). */

@@ -1,4 +1,5 @@
 // Helpers every placement policy shares: input checks, cache slots, the no-wait prediction, a seeded PRNG.
+import { mulberry32 } from '../random/index.ts';
 import type { BlockSpan, ServerSpec, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
 import { cacheSlots, clientWeights, PerfModelError, perTokenMs, requestLinkCostMs, requestTime } from '../perf/index.ts';
 import { shortestChain } from '../chains/index.ts';
@@ -88,14 +89,7 @@ export function nowMs(): number {
 
 /** Seeded PRNG (mulberry32): uniform in [0, 1); the only randomness policies may use. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Fisher–Yates shuffle of a copy with the given PRNG. */

@@ -1,17 +1,8 @@
 // Random weights of any Llama shape (seeded): the speed probe and benchmarks run real graphs without a download.
 import type { ModelShape } from '../../core/model/index.ts';
+import { mulberry32 } from '../../core/random/index.ts';
 import type { BlockWeights, ModelWeights } from './types.ts';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A model of `shape` with uniform random weights scaled by 1/√fan-in (activations stay O(1)); same seed, same weights. */
 export function syntheticWeights(shape: ModelShape, seed = 1): ModelWeights {
