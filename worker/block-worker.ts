@@ -9,6 +9,7 @@ import type { OpenSessionRequest, RuntimeOptions, StepResult } from './runtime/t
 import { cachedModelFiles, weightCacheStore } from './weights/idb-cache.ts';
 import { httpModelFiles } from './weights/http-files.ts';
 import { openModelWeights } from './weights/open.ts';
+import { storedBytesOf, weightPartsToLoad, WeightReadMeter, type WeightLoadProgress } from './weights/progress.ts';
 import { syntheticWeights } from './weights/synthetic.ts';
 import type { ModelWeights } from './weights/types.ts';
 
@@ -42,11 +43,13 @@ function owned(a: Float32Array): Float32Array {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
 }
 
-async function openWeights(src: WorkerModelSource, cache: boolean): Promise<ModelWeights> {
+async function openWeights(src: WorkerModelSource, cache: boolean, meter: WeightReadMeter | null): Promise<ModelWeights> {
   switch (src.kind) {
     case 'url': {
-      const files = cache ? cachedModelFiles(httpModelFiles(new URL(src.baseUrl, self.location.href).href), weightCacheStore(), cacheStats) : httpModelFiles(new URL(src.baseUrl, self.location.href).href);
-      return openModelWeights(files, src.checkpoint !== undefined ? { kind: 'llama2c', checkpoint: src.checkpoint } : undefined);
+      const http = httpModelFiles(new URL(src.baseUrl, self.location.href).href);
+      // The meter sits outside the cache: IndexedDB hits count as fetched.
+      const files = cache ? cachedModelFiles(http, weightCacheStore(), cacheStats) : http;
+      return openModelWeights(meter === null ? files : meter.wrap(files), src.checkpoint !== undefined ? { kind: 'llama2c', checkpoint: src.checkpoint } : undefined);
     }
     case 'synthetic':
       return syntheticWeights(src.shape, src.seed ?? 1);
@@ -58,13 +61,24 @@ async function openWeights(src: WorkerModelSource, cache: boolean): Promise<Mode
 }
 
 const api = {
-  /** Loads the model parts and starts the runtime; returns what it runs. */
-  async init(init: WorkerInit): Promise<RuntimeInfo> {
+  /**
+   * Loads the model parts and starts the runtime; returns what it runs. `onProgress` (a Comlink.proxy'd
+   * function) hears the tensor bytes read so far of the parts asked for, from 0 to their total.
+   */
+  async init(init: WorkerInit, onProgress?: (p: WeightLoadProgress) => void): Promise<RuntimeInfo> {
     if (runtime !== null) await runtime.dispose();
     runtime = null;
     if (init.wasmPaths !== undefined) ort.env.wasm.wasmPaths = new URL(init.wasmPaths, self.location.href).href;
-    const weights = await openWeights(init.model, init.cacheWeights ?? true);
-    runtime = await createInThreadRuntime(ort, weights, init.options);
+    // Through Comlink each call is a message; a page that went away must not fail the load.
+    const meter = onProgress === undefined ? null : new WeightReadMeter((p) => void Promise.resolve(onProgress(p)).catch(() => undefined));
+    const weights = await openWeights(init.model, init.cacheWeights ?? true, meter);
+    const totalBytes = storedBytesOf(weights, weightPartsToLoad(init.options.blocks, init.options.client === true));
+    if (meter !== null && totalBytes !== null && totalBytes > 0) meter.start(totalBytes);
+    try {
+      runtime = await createInThreadRuntime(ort, weights, init.options);
+    } finally {
+      meter?.stop();
+    }
     return runtime.info();
   },
   info: (): Promise<RuntimeInfo> => rt().info(),

@@ -10,6 +10,7 @@ export { sampleToken, argmax, seededRng, validateSampling, defaultSampling, type
 export { openTokenizer, Llama2cTokenizer, HfTokenizer, parseLlama2cTokenizer, renderChatTemplate, type TextTokenizer, type StreamDecoder } from './tokenizer/index.ts';
 export {
   openModelWeights, detectLayout, httpModelFiles, cachedModelFiles, weightCacheStore, syntheticWeights,
-  type ByteSource, type ModelFiles, type ModelWeights, type BlockWeights, type ModelLayout,
+  WeightReadMeter, weightPartsToLoad, storedBytesOf,
+  type ByteSource, type ModelFiles, type ModelWeights, type BlockWeights, type ModelLayout, type WeightPart, type WeightLoadProgress,
 } from './weights/index.ts';
 export { type OpFlavour } from './graph/index.ts';

@@ -5,8 +5,16 @@ import type { BlockWorkerApi, WorkerInit } from './block-worker.ts';
 import { installErrorTransfer } from './comlink-errors.ts';
 import type { SpeedProbeOptions, SpeedProbeResult } from './runtime/speed-probe.ts';
 import type { BlockRuntime, RuntimeInfo } from './runtime/types.ts';
+import type { WeightLoadProgress } from './weights/progress.ts';
 
 export type { WorkerInit, WorkerModelSource } from './block-worker.ts';
+export type { WeightLoadProgress } from './weights/progress.ts';
+
+/** Page-side options of createWorkerRuntime (functions: they cannot travel inside WorkerInit). */
+export interface WorkerRuntimeOptions {
+  /** Tensor bytes downloaded (or read from IndexedDB) so far, of the parts the runtime loads; starts at 0. */
+  onProgress?: (p: WeightLoadProgress) => void;
+}
 
 /** A BlockRuntime in a worker, plus what only the worker can do. */
 export interface WorkerRuntime extends BlockRuntime {
@@ -24,10 +32,10 @@ export interface WorkerRuntime extends BlockRuntime {
  * Buffers passed to step/embed/head are transferred (the caller's array is detached afterwards).
  * Errors are RuntimeError with the same code as in the worker.
  */
-export async function createWorkerRuntime(worker: Worker, init: WorkerInit): Promise<WorkerRuntime> {
+export async function createWorkerRuntime(worker: Worker, init: WorkerInit, opts: WorkerRuntimeOptions = {}): Promise<WorkerRuntime> {
   installErrorTransfer();
   const remote = Comlink.wrap<BlockWorkerApi>(worker);
-  const initInfo = await remote.init(init);
+  const initInfo = await remote.init(init, opts.onProgress === undefined ? undefined : Comlink.proxy(opts.onProgress));
   const give = <T extends Float32Array | Int32Array>(a: T): T => Comlink.transfer(a, [a.buffer]);
   return {
     initInfo,

@@ -2,7 +2,7 @@
 import { cacheBytesPerBlock, type ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { BackendName } from '../../worker/index.ts';
-import { createWorkerRuntime, type WorkerModelSource, type WorkerRuntime } from '../../worker/worker-proxy.ts';
+import { createWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/worker-proxy.ts';
 import type { LoadPhase, SpeedMeasurement, VolunteerRuntime } from './agent.ts';
 import { executorFromRuntime } from './runtime-port.ts';
 import type { BlockExecutor } from './session-host.ts';
@@ -59,14 +59,23 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
       const { shape: s } = await prepare();
       await probe?.terminate();
       probe = null;
-      // Weights stream in (HTTP range reads, cached in IndexedDB) while the worker builds its sessions.
-      onPhase('loading');
+      // Weights stream in (HTTP range reads, cached in IndexedDB) while the worker builds its sessions:
+      // 'downloading' with the share of the span's tensor bytes read, then 'loading' for the rest of the build.
+      onPhase('downloading');
+      // Progress comes on its own port: a late message must not undo the status after the load.
+      let loaded = false;
+      const onProgress = ({ loadedBytes, totalBytes }: WeightLoadProgress): void => {
+        if (loaded) return;
+        if (loadedBytes >= totalBytes) onPhase('loading');
+        else onPhase('downloading', loadedBytes / totalBytes);
+      };
       // Size the cache to the slots the placement expects (one slot = one block's cache for one session, fp32 here).
       const tokens = Math.min(maxSessionTokens, s.maxSeqLen);
       serving = await createWorkerRuntime(options.newWorker(), {
         ...base,
         options: { ...runtimeOptions(), blocks: span, maxSessionTokens: tokens, cacheBudgetBytes: Math.max(1, cacheSlots) * cacheBytesPerBlock(s, tokens) },
-      });
+      }, { onProgress });
+      loaded = true;
       const d = serving.initInfo.shape.hiddenSize;
       return executorFromRuntime(serving, d);
     },

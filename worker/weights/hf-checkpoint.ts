@@ -2,7 +2,7 @@
 import { shapeFromHfConfig, ModelShapeError, type ModelShape } from '../../core/model/index.ts';
 import { RuntimeError } from '../errors.ts';
 import { SafetensorsFile } from './safetensors.ts';
-import type { BlockWeights, ModelFiles, ModelWeights } from './types.ts';
+import type { BlockWeights, ModelFiles, ModelWeights, WeightPart } from './types.ts';
 import { assertFinite, readJson } from './util.ts';
 
 const indexName = 'model.safetensors.index.json';
@@ -101,5 +101,40 @@ class HfCheckpoint implements ModelWeights {
   lmHead(): Promise<Float32Array> {
     if (this.shape.tiedEmbeddings && !this.byTensor.has('lm_head.weight')) return this.embedding();
     return this.t('lm_head.weight', [this.shape.vocabSize, this.shape.hiddenSize]);
+  }
+
+  storedBytes(part: WeightPart): number {
+    let sum = 0;
+    for (const name of this.partTensors(part)) {
+      const entry = this.byTensor.get(name)?.tensors.get(name);
+      if (entry === undefined) throw new RuntimeError('bad-weights', `${this.location}: tensor '${name}' is missing`);
+      sum += entry.end - entry.begin;
+    }
+    return sum;
+  }
+
+  /** Names of the tensors that reading `part` reads (the same ones block(), embedding()… read). */
+  private partTensors(part: WeightPart): string[] {
+    switch (part.kind) {
+      case 'block': {
+        const i = part.index;
+        if (!Number.isInteger(i) || i < 0 || i >= this.shape.numBlocks) throw new RuntimeError('bad-input', `block ${i} is outside [0, ${this.shape.numBlocks})`);
+        const p = `model.layers.${i}.`;
+        const names = ['input_layernorm.weight', 'self_attn.q_proj.weight', 'self_attn.k_proj.weight', 'self_attn.v_proj.weight', 'self_attn.o_proj.weight',
+          'post_attention_layernorm.weight', 'mlp.gate_proj.weight', 'mlp.up_proj.weight', 'mlp.down_proj.weight'];
+        if (this.shape.attentionBias) names.push('self_attn.q_proj.bias', 'self_attn.k_proj.bias', 'self_attn.v_proj.bias');
+        return names.map((n) => p + n);
+      }
+      case 'embedding':
+        return ['model.embed_tokens.weight'];
+      case 'finalNorm':
+        return ['model.norm.weight'];
+      case 'lmHead':
+        return this.shape.tiedEmbeddings && !this.byTensor.has('lm_head.weight') ? ['model.embed_tokens.weight'] : ['lm_head.weight'];
+      default: {
+        const never: never = part;
+        throw new RuntimeError('bad-input', `unknown weight part ${JSON.stringify(never)}`);
+      }
+    }
   }
 }

@@ -1,7 +1,7 @@
 // llama2.c "legacy" checkpoints (the TinyStories models): header + float32 tensors at computable offsets.
 import { ModelShapeError, llama2cHeaderBytes, shapeFromLlama2cHeader, type ModelShape } from '../../core/model/index.ts';
 import { RuntimeError } from '../errors.ts';
-import type { BlockWeights, ByteSource, ModelWeights } from './types.ts';
+import type { BlockWeights, ByteSource, ModelWeights, WeightPart } from './types.ts';
 import { assertFinite } from './util.ts';
 
 /** Opens a llama2.c checkpoint: reads the header and checks the file size against it. */
@@ -116,5 +116,26 @@ class Llama2cCheckpoint implements ModelWeights {
 
   lmHead(): Promise<Float32Array> {
     return this.floats(this.layout.classifier, 0, 'wcls');
+  }
+
+  storedBytes(part: WeightPart): number {
+    const l = this.layout;
+    switch (part.kind) {
+      case 'block': {
+        const i = part.index;
+        if (!Number.isInteger(i) || i < 0 || i >= this.shape.numBlocks) throw new RuntimeError('bad-input', `block ${i} is outside [0, ${this.shape.numBlocks})`);
+        return 4 * [l.attnNorm, l.wq, l.wk, l.wv, l.wo, l.ffnNorm, l.w1, l.w2, l.w3].reduce((sum, r) => sum + r.per, 0);
+      }
+      case 'embedding':
+        return 4 * l.embedding.per;
+      case 'finalNorm':
+        return 4 * l.finalNorm.per;
+      case 'lmHead':
+        return 4 * l.classifier.per;
+      default: {
+        const never: never = part;
+        throw new RuntimeError('bad-input', `unknown weight part ${JSON.stringify(never)}`);
+      }
+    }
   }
 }

@@ -52,9 +52,17 @@ export interface BlockWeights {
   wDown: Float32Array;
 }
 
+/** A part of a model that a runtime reads: one decoder block (0-based), or one of the client parts. */
+export type WeightPart = { kind: 'block'; index: number } | { kind: 'embedding' } | { kind: 'finalNorm' } | { kind: 'lmHead' };
+
 /** A model whose tensors can be read block by block (only what is asked for is read). */
 export interface ModelWeights {
   readonly shape: ModelShape;
+  /**
+   * Bytes in the file(s) of the tensors that reading `part` fetches, from the header offsets (for download
+   * progress); absent when the weights are not read from files.
+   */
+  storedBytes?(part: WeightPart): number;
   /** Reads block `index` (0-based). */
   block(index: number): Promise<BlockWeights>;
   /** Token embedding [vocab, hidden]. */
