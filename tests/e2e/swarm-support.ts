@@ -9,14 +9,14 @@ import type { ChatRequest, ChatResult, RawProbeResult } from '../../web/headless
 import type { SwarmState } from '../../core/api/index.ts';
 import type { VolunteerSnapshot } from '../../web/volunteer/index.ts';
 import { chromiumArgs, chromiumPath } from '../support/browser.ts';
-import type { NetNamespace } from '../support/netns.ts';
+import { failInCi, type NetNamespace } from '../support/netns.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 export const stories260K = path.resolve(repoRoot, '..', 'shared', 'models', 'stories260K');
 
 /** Why the browser swarm tests cannot run here, or null. */
 export function chromiumMissingReason(): string | null {
-  return existsSync(chromiumPath) ? null : `Chromium not found at ${chromiumPath} (install it: apt-get install chromium)`;
+  return failInCi(existsSync(chromiumPath) ? null : `Chromium not found at ${chromiumPath} (install it: apt-get install chromium)`);
 }
 
 /** Builds the web app into a fresh temporary folder (with onnxruntime-web's files under ort/). */

@@ -24,10 +24,23 @@ export interface NetNamespace {
 
 /** Why namespaces cannot be used here, or null when they can (root and iproute2 needed). */
 export function netnsUnavailableReason(): string | null {
+  return failInCi(namespaceProblem());
+}
+
+function namespaceProblem(): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'network namespaces need root (ip netns add)';
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   if (r.error !== undefined || r.status !== 0) return `iproute2's 'ip netns' does not work here: ${r.error?.message ?? r.stderr}`;
   return null;
+}
+
+/**
+ * A browser suite may skip on a developer's machine that lacks Chromium or root, saying why; in CI
+ * (CI=true) the same reason fails the run instead, so a broken install cannot pass as a skip.
+ */
+export function failInCi(reason: string | null): string | null {
+  if (reason !== null && process.env.CI === 'true') throw new Error(`CI must run the browser suites, but ${reason}`);
+  return reason;
 }
 
 function run(args: string[]): void {
