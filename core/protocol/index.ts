@@ -16,4 +16,5 @@ export {
 } from './chunking.ts';
 export type { Transport, PeerConnection, ConnectOptions } from './transport.ts';
 export { MemoryNetwork, MemoryTransport, type MemoryNetworkOptions } from './memory-transport.ts';
+export { PacketInbox } from './inbox.ts';
 export { FrameLink, type FrameLinkOptions, type RequestHandler } from './link.ts';

@@ -1,6 +1,7 @@
 // In-memory Transport: peers in one process, ordered delivery, optional per-pair delay (benchmarks, the simulator).
 import { PeerError } from './errors.ts';
 import { dataChannelMaxMessageBytes } from './chunking.ts';
+import { PacketInbox } from './inbox.ts';
 import type { ConnectOptions, PeerConnection, Transport } from './transport.ts';
 
 /** Options of a MemoryNetwork. */
@@ -67,9 +68,8 @@ class Lane {
 class MemoryConnection implements PeerConnection {
   other: MemoryConnection | undefined;
   private open = true;
-  private readonly messageHandlers = new Set<(p: ArrayBuffer) => void>();
+  private readonly inbox = new PacketInbox();
   private readonly closeHandlers = new Set<(reason: string) => void>();
-  private readonly early: ArrayBuffer[] = [];
   private readonly lane: Lane;
 
   constructor(
@@ -102,22 +102,11 @@ class MemoryConnection implements PeerConnection {
   /** @internal */
   receive(packet: ArrayBuffer): void {
     if (!this.open) return;
-    if (this.messageHandlers.size === 0) {
-      this.early.push(packet);
-      return;
-    }
-    for (const h of this.messageHandlers) h(packet);
+    this.inbox.deliver(packet);
   }
 
   onMessage(handler: (packet: ArrayBuffer) => void): () => void {
-    this.messageHandlers.add(handler);
-    if (this.early.length > 0) {
-      const queued = this.early.splice(0);
-      queueMicrotask(() => {
-        for (const p of queued) handler(p);
-      });
-    }
-    return () => this.messageHandlers.delete(handler);
+    return this.inbox.subscribe(handler);
   }
 
   onClose(handler: (reason: string) => void): () => void {

@@ -1,6 +1,6 @@
 // The Transport contract over PeerJS data connections (WebRTC): raw serialization, our own chunking, paced sends.
 import { Peer, type DataConnection, type PeerOptions } from 'peerjs';
-import { PeerError, dataChannelMaxMessageBytes, type ConnectOptions, type PeerConnection, type Transport } from '../../core/protocol/index.ts';
+import { PacketInbox, PeerError, dataChannelMaxMessageBytes, type ConnectOptions, type PeerConnection, type Transport } from '../../core/protocol/index.ts';
 
 /** Options of a PeerJS transport. */
 export interface PeerJsTransportOptions {
@@ -25,9 +25,8 @@ const peerJsMaxBuffered = 8 * 1024 * 1024;
 class PeerJsConnection implements PeerConnection {
   readonly maxMessageBytes = dataChannelMaxMessageBytes;
   private open = true;
-  private readonly messageHandlers = new Set<(p: ArrayBuffer) => void>();
+  private readonly inbox = new PacketInbox();
   private readonly closeHandlers = new Set<(reason: string) => void>();
-  private readonly early: ArrayBuffer[] = [];
   private disconnectTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly conn: DataConnection, private readonly highWaterBytes: number) {
@@ -85,22 +84,11 @@ class PeerJsConnection implements PeerConnection {
     if (data instanceof ArrayBuffer) buf = data;
     else if (ArrayBuffer.isView(data)) buf = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
     else buf = new ArrayBuffer(0); // a text message: not ours; the frame layer refuses it as 'bad-frame'
-    if (this.messageHandlers.size === 0) {
-      this.early.push(buf);
-      return;
-    }
-    for (const h of this.messageHandlers) h(buf);
+    this.inbox.deliver(buf);
   }
 
   onMessage(handler: (packet: ArrayBuffer) => void): () => void {
-    this.messageHandlers.add(handler);
-    if (this.early.length > 0) {
-      const queued = this.early.splice(0);
-      queueMicrotask(() => {
-        for (const p of queued) handler(p);
-      });
-    }
-    return () => this.messageHandlers.delete(handler);
+    return this.inbox.subscribe(handler);
   }
 
   onClose(handler: (reason: string) => void): () => void {
