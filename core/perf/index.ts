@@ -7,6 +7,7 @@ export {
   prefillMsPerBlock,
   serverById,
   requestTime,
+  requestTimeWithIndex,
   perTokenMs,
   cacheSlots,
   waitForSlotsMs,

@@ -1,6 +1,6 @@
-// Fast request-time prediction on a chain with a prebuilt server index (same formula as core/perf's requestTime).
+// Request-time prediction on a chain with a prebuilt server index: core/perf's formula, for routers that predict many chains.
 import type { Chain, ServerSpec, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
-import { PerfModelError, perTokenRttMs, prefillMsPerBlock, prefillRttMs } from '../perf/index.ts';
+import { requestTimeWithIndex } from '../perf/index.ts';
 
 /** Servers by id, built once per snapshot by the caller. */
 export type ServerIndex = ReadonlyMap<string, ServerSpec>;
@@ -23,14 +23,5 @@ export function chainTime(
   lOut: number,
   waitingMs = 0,
 ): TimeBreakdown {
-  let computeMs = 0;
-  let transferMs = 0;
-  for (const hop of chain.hops) {
-    const server = servers.get(hop.serverId);
-    if (server === undefined) throw new PerfModelError(`chain visits unknown server '${hop.serverId}'`);
-    const k = hop.span.end - hop.span.start;
-    transferMs += prefillRttMs(swarm, clientId, hop.serverId, lIn) + (lOut - 1) * perTokenRttMs(swarm, clientId, hop.serverId);
-    computeMs += k * (prefillMsPerBlock(server, lIn) + (lOut - 1) * server.decodeMsPerBlock);
-  }
-  return { computeMs, transferMs, waitingMs, totalMs: computeMs + transferMs + waitingMs };
+  return requestTimeWithIndex(swarm, servers, clientId, chain, lIn, lOut, waitingMs);
 }
