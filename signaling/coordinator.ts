@@ -55,6 +55,16 @@ export interface WorkloadDefaults {
   concurrentRequests?: number;
 }
 
+/** One policy's predicted per-token time on `snapshot`, or why it has none. */
+async function predictWith(name: string, policy: PlacementPolicy, snapshot: SwarmSnapshot): Promise<PolicyPrediction> {
+  try {
+    const r = await policy(snapshot);
+    return { policy: name, perTokenMs: r.prediction.perTokenMs };
+  } catch (e) {
+    return { policy: name, perTokenMs: null, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 /** Everything the coordinator is configured with. Durations in ms. */
 export interface CoordinatorOptions {
   model: ServedModel;
@@ -63,6 +73,11 @@ export interface CoordinatorOptions {
   routing: RoutingPolicy;
   /** Policies whose prediction the dashboard compares (the one in force is always included). */
   predictionPolicies?: Record<string, PlacementPolicy>;
+  /**
+   * Names among `predictionPolicies` that may take seconds (the exact MILP in its thread): shown as
+   * pending and filled in when they finish, without holding up placement; one run per policy at a time.
+   */
+  slowPredictionPolicies?: readonly string[];
   logger: Logger;
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
@@ -204,6 +219,10 @@ export class Coordinator {
   /** Placement policy in force (switchable at run time). */
   private placementPolicy: { name: string; policy: PlacementPolicy };
   private predictions: PolicyPrediction[] = [];
+  /** Counts prediction rounds, so a slow policy's answer for an older swarm is not shown as current. */
+  private predictionRound = 0;
+  /** Slow prediction policies now running, and the latest snapshot each must run on next (if newer). */
+  private readonly slowPredictions = new Map<string, { running: Promise<void>; next?: { round: number; snapshot: SwarmSnapshot } }>();
   private placementTimer: ReturnType<typeof setTimeout> | undefined;
   private placementRunning: Promise<void> | undefined;
   private placementDirty = false;
@@ -651,6 +670,8 @@ export class Coordinator {
 
   private async updatePredictions(snapshot: SwarmSnapshot, inForce: PlacementResult | undefined): Promise<void> {
     const policies = this.options.predictionPolicies ?? {};
+    const slow = new Set(this.options.slowPredictionPolicies ?? []);
+    const round = ++this.predictionRound;
     const out: PolicyPrediction[] = [];
     const inForceName = this.placementPolicy.name;
     out.push(
@@ -658,18 +679,42 @@ export class Coordinator {
         ? { policy: inForceName, perTokenMs: null, error: this.placementView.error?.message ?? 'no placement' }
         : { policy: inForceName, perTokenMs: inForce.prediction.perTokenMs },
     );
-    for (const [name, policy] of Object.entries(policies)) {
-      if (name === inForceName) continue;
-      try {
-        const r = await policy(snapshot);
-        out.push({ policy: name, perTokenMs: r.prediction.perTokenMs });
-      } catch (e) {
-        out.push({ policy: name, perTokenMs: null, error: e instanceof Error ? e.message : String(e) });
-      }
+    const others = Object.entries(policies).filter(([name]) => name !== inForceName);
+    for (const [name, policy] of others) if (!slow.has(name)) out.push(await predictWith(name, policy, snapshot));
+    if (this.stopped || round !== this.predictionRound) return;
+    // Started only now, after the last await: a slow answer always lands on this round's list.
+    for (const [name, policy] of others) {
+      if (!slow.has(name)) continue;
+      out.push({ policy: name, perTokenMs: null, pending: true });
+      this.startSlowPrediction(name, policy, round, snapshot);
     }
-    if (this.stopped) return;
     this.predictions = out;
     this.emit({ type: 'predictions', predictions: out });
+  }
+
+  /** Runs a slow policy's prediction in the background; a round that arrives meanwhile runs after it, older ones are dropped. */
+  private startSlowPrediction(name: string, policy: PlacementPolicy, round: number, snapshot: SwarmSnapshot): void {
+    const busy = this.slowPredictions.get(name);
+    if (busy !== undefined) {
+      busy.next = { round, snapshot };
+      return;
+    }
+    const running = predictWith(name, policy, snapshot).then((p) => {
+      const next = this.slowPredictions.get(name)?.next;
+      this.slowPredictions.delete(name);
+      if (this.stopped) return;
+      if (round === this.predictionRound) {
+        this.predictions = this.predictions.map((q) => (q.policy === name ? p : q));
+        this.emit({ type: 'predictions', predictions: this.predictions });
+      }
+      if (next !== undefined && next.round === this.predictionRound) this.startSlowPrediction(name, policy, next.round, next.snapshot);
+    });
+    this.slowPredictions.set(name, { running });
+  }
+
+  /** Resolves once no slow prediction is running (tests and shutdown use it). */
+  async whenPredicted(): Promise<void> {
+    while (this.slowPredictions.size > 0) await Promise.all([...this.slowPredictions.values()].map((s) => s.running));
   }
 
   private uncovered(): number[] {

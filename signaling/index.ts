@@ -11,4 +11,15 @@ export {
 } from './coordinator.ts';
 export { loadServedModel, ModelFolderError, type ServedModel, type ModelSizing } from './model.ts';
 export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
-export { placementPolicy, routingPolicy, predictionPolicies, placementPolicyNames, routingPolicyNames, UnknownPolicyNameError } from './policies.ts';
+export {
+  placementPolicy,
+  routingPolicy,
+  predictionPolicies,
+  placementPolicyNames,
+  routingPolicyNames,
+  threadedPlacementPolicies,
+  milpPredictionTimeLimitMs,
+  placementThreadDeadlineMs,
+  UnknownPolicyNameError,
+} from './policies.ts';
+export { PlacementThread, PlacementThreadError, type PlacementJob, type PlacementJobReply } from './placement-worker.ts';

@@ -24,7 +24,8 @@ import {
 import type { PlacementOptions } from '../core/placement/index.ts';
 import { Coordinator, type CoordinatorOptions } from './coordinator.ts';
 import { loadServedModel, type ModelSizing, type ServedModel } from './model.ts';
-import { placementPolicy, placementPolicyNames, predictionPolicies, routingPolicy } from './policies.ts';
+import { placementPolicy, placementPolicyNames, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';
+import { PlacementThread } from './placement-worker.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -99,12 +100,15 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const model = typeof options.model === 'string' ? await loadServedModel(options.model, options.modelSizing) : options.model;
   const placementName = options.placement ?? 'bprr';
   const routingName = options.routing ?? 'jffc';
+  // The exact MILP runs in this worker thread (started on first use), never on the event loop.
+  const placementThread = new PlacementThread(placementThreadDeadlineMs);
   const coordinator = new Coordinator({
     ...options.coordinator,
     model,
-    placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions) },
+    placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
     routing: routingPolicy(routingName),
-    predictionPolicies: predictionPolicies(options.placementOptions),
+    predictionPolicies: predictionPolicies(options.placementOptions, placementThread),
+    slowPredictionPolicies: threadedPlacementPolicies,
     logger,
   });
 
@@ -183,7 +187,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     if (!placementPolicyNames.includes(name)) {
       return sendError(res, { code: 'bad-request', message: `unknown placement policy '${name}' (known: ${placementPolicyNames.join(', ')})`, field: 'policy' });
     }
-    coordinator.switchPlacementPolicy(name, placementPolicy(name, options.placementOptions)).then(
+    coordinator.switchPlacementPolicy(name, placementPolicy(name, options.placementOptions, placementThread)).then(
       (r) => res.json({ kind: 'placement-policy', placement: r.placement, moved: r.moved }),
       (e: unknown) => (e instanceof CoordinatorApiError ? sendError(res, e.toWire()) : next(e)),
     );
@@ -296,6 +300,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         coordinator.stop();
+        void placementThread.close();
         for (const wss of [volunteerSockets, dashboardSockets, peerSockets]) {
           if (wss === undefined) continue;
           for (const c of wss.clients) c.terminate();

@@ -278,6 +278,8 @@ export interface PolicyPrediction {
   perTokenMs: number | null;
   /** Why it has no prediction (e.g. the infeasibility reason). */
   error?: string;
+  /** True while a slow policy (the exact MILP, in its own thread) is still computing for the current swarm. */
+  pending?: boolean;
 }
 
 /** The placement in force. */

@@ -489,6 +489,10 @@ function prediction(v: unknown, path: string): PolicyPrediction {
   };
   const error = optional(o, 'error', () => anyStr(o, 'error', path));
   if (error !== undefined) p.error = error;
+  if (o.pending !== undefined) {
+    if (typeof o.pending !== 'boolean') throw new FieldError(`${path}.pending`, `${path}.pending must be true or false`);
+    p.pending = o.pending;
+  }
   return p;
 }
 

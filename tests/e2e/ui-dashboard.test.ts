@@ -45,6 +45,11 @@ describe.skipIf(skipReason !== null)(`dashboard page${skipReason !== null ? ` (s
     await expect.poll(() => page.getByTestId('volunteer-count').textContent()).toBe('3');
     // Every block of stories260K is covered by at least one volunteer.
     await page.getByText('all blocks').waitFor();
+    // Every placement policy's prediction for these volunteers, the exact MILP's included (it solves in
+    // its own thread on the coordinator and arrives after the others).
+    for (const policy of ['bprr', 'gbp-cr', 'milp']) {
+      await page.locator(`tr[data-policy="${policy}"] td.num`).filter({ hasText: /\d ms|\d s/ }).waitFor({ timeout: 30_000 });
+    }
 
     // A client asks for a route and releases it with measured times: the request appears with its chain.
     const granted = (await (

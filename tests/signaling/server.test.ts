@@ -368,6 +368,44 @@ describe('placement policy switch', () => {
   });
 });
 
+describe('exact MILP on the coordinator', () => {
+  it('its prediction reaches the dashboard (pending first), computed in a thread while routes are still answered', async () => {
+    const s = await start();
+    const events: DashboardMessage[] = [];
+    s.coordinator.subscribe((m) => events.push(m));
+    await Promise.all([['p', 3], ['q', 3], ['r', 2]].map(([peerId, n]) => join(s, { peerId: String(peerId), memoryBytes: budget(Number(n), 3) })));
+    await servingAll(s);
+    const predictionsOf = (m: DashboardMessage): { policy: string; perTokenMs: number | null; pending?: boolean }[] =>
+      m.type === 'event' && m.event.type === 'predictions' ? m.event.predictions : [];
+    // The first list says the MILP is still computing, and the fast policies are already there.
+    const first = events.map(predictionsOf).find((ps) => ps.length > 0) ?? [];
+    expect(first.find((p) => p.policy === 'milp')).toMatchObject({ pending: true, perTokenMs: null });
+    expect(first.find((p) => p.policy === 'gbp-cr')?.perTokenMs).toBeGreaterThan(0);
+    // While it may still be solving, the coordinator answers a route at once.
+    const g = granted(await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    expect(g.chain[g.chain.length - 1]?.span.end).toBe(L);
+    await s.coordinator.whenPredicted();
+    const milp = s.coordinator.state().predictions.find((p) => p.policy === 'milp');
+    expect(milp?.pending).toBeUndefined();
+    expect(milp?.perTokenMs).toBeGreaterThan(0);
+    // The dashboard's snapshot carries it too, and it validates at the boundary.
+    expect((await swarm(s)).predictions.find((p) => p.policy === 'milp')?.perTokenMs).toBe(milp?.perTokenMs);
+  });
+
+  it('can be switched to: the MILP places the volunteers from its thread and routes follow', async () => {
+    const s = await start();
+    await Promise.all([['p', 3], ['q', 3], ['r', 2]].map(([peerId, n]) => join(s, { peerId: String(peerId), memoryBytes: budget(Number(n), 3) })));
+    await servingAll(s);
+    const ok = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'milp' } });
+    expect(ok.status).toBe(200);
+    await servingAll(s);
+    expect(s.coordinator.state().placement.policy).toBe('milp');
+    expect(s.coordinator.state().placement.uncoveredBlocks).toEqual([]);
+    const g = granted(await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    expect(g.chain[g.chain.length - 1]?.span.end).toBe(L);
+  });
+});
+
 describe('restart', () => {
   it('after a coordinator restart, volunteers re-registering with their loaded spans restore service', async () => {
     const s1 = await start();
