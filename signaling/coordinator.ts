@@ -506,6 +506,8 @@ export class Coordinator {
         if (this.placementDirty) {
           this.placementDirty = false;
           this.schedulePlacement();
+        } else {
+          this.processQueue(); // requests that waited for this placement: granted, or refused if nothing is coming
         }
       });
     }, this.placementDelayMs);
@@ -664,6 +666,8 @@ export class Coordinator {
       if (this.placementDirty) {
         this.placementDirty = false;
         this.schedulePlacement();
+      } else {
+        this.processQueue();
       }
     }
   }
@@ -827,12 +831,36 @@ export class Coordinator {
       case 'queue':
         return { kind: 'queue' };
       case 'no-route':
+        // A volunteer is loading the missing blocks (or a placement that may move one is under way):
+        // the request waits in the queue for it rather than failing while the swarm heals itself.
+        if (this.coverageComing(span, new Set(banned.keys()))) return { kind: 'queue' };
         return { kind: 'error', error: { code: 'no-route', message: `no route for blocks [${span.start}, ${span.end}): ${decision.reason}` } };
       default: {
         const never: never = decision;
         return never;
       }
     }
+  }
+
+  /**
+   * Whether blocks `span` will be routable without the `excluded` peers soon: a placement run is
+   * pending or running (it may move a volunteer there), or volunteers now loading their assigned
+   * spans will cover them together with the serving ones.
+   */
+  private coverageComing(span: BlockSpan, excluded: ReadonlySet<string>): boolean {
+    if (this.placementTimer !== undefined || this.placementRunning !== undefined) return true;
+    const spans: (BlockSpan | null)[] = [];
+    let loading = false;
+    for (const v of this.volunteers.values()) {
+      if (excluded.has(v.peerId)) continue;
+      if (this.isRoutable(v)) {
+        spans.push(v.servingSpan);
+      } else if (v.assignedSpan !== null && !sameSpan(v.servingSpan, v.assignedSpan)) {
+        spans.push(v.assignedSpan);
+        loading = true;
+      }
+    }
+    return loading && uncoveredBy(spans, this.model.numBlocks).every((b) => b < span.start || b >= span.end);
   }
 
   private validateRequest(request: RouteRequest): void {

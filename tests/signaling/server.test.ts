@@ -280,6 +280,45 @@ describe('routes', () => {
     expect((await swarm(s)).volunteers[0]?.leasedSlots).toBe(10);
   });
 
+  it('failover while a volunteer loads the missing blocks: the request waits in the queue and gets that volunteer once it is ready', async () => {
+    const s = await start();
+    // 'holder' alone serves blocks 3–4; 'a' and 'b' both serve 0–2, so one of them can move.
+    const a = await join(s, { peerId: 'a', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 }, autoReady: false });
+    const holder = await join(s, { peerId: 'holder', memoryBytes: budget(3, 3), loadedSpan: { start: 2, end: 5 } });
+    const b = await join(s, { peerId: 'b', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 }, autoReady: false });
+    for (const v of [a, b]) v.ready(await v.assignment());
+    await servingAll(s);
+    const moves = [a, b].map((v) => v.next((m) => m.type === 'assignment' && m.reason === 'cover-gap', 5000).then((m) => ({ v, m })));
+    await holder.close();
+    const moved = await Promise.any(moves);
+    // The mover is still loading: the failover request for 3–4 is queued, not refused.
+    const asked = await route(s, { clientId: 'cl', promptTokens: 6, maxNewTokens: 6, span: { start: 3, end: 5 }, excludePeers: ['holder'] });
+    expect(asked.status).toBe(202);
+    if (asked.answer.kind !== 'queued') throw new Error(`expected queued, got ${JSON.stringify(asked.answer)}`);
+    const polled = json(`${s.url}${routeTicketPath(asked.answer.ticketId)}?waitMs=5000`);
+    if (moved.m.type === 'assignment') moved.v.ready(moved.m);
+    const answer = parseRouteResponse((await polled).body);
+    if (!answer.ok) throw answer.error;
+    const g = granted({ answer: answer.value });
+    expect(g.chain.map((h) => h.peerId)).toEqual([moved.v.options.peerId]);
+    expect(g.chain[0]?.span).toEqual({ start: 3, end: 5 });
+  });
+
+  it('a request nothing can ever cover is refused once the placement has settled, not left waiting', async () => {
+    const s = await start();
+    const only = await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    await only.close();
+    const asked = await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 });
+    let answer = asked.answer;
+    if (answer.kind === 'queued') {
+      const polled = parseRouteResponse((await json(`${s.url}${routeTicketPath(answer.ticketId)}?waitMs=5000`)).body);
+      if (!polled.ok) throw polled.error;
+      answer = polled.value;
+    }
+    expect(answer).toMatchObject({ kind: 'error', error: { code: 'no-route' } });
+  });
+
   it('failover: a route for just blocks [a, b) that avoids the failed peer', async () => {
     const s = await start();
     await join(s, { peerId: 'p', memoryBytes: budget(5, 10) });
