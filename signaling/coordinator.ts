@@ -459,6 +459,13 @@ export class Coordinator {
     return v.servingSpan !== null && sameSpan(v.servingSpan, v.assignedSpan) && v.load.state === 'serving';
   }
 
+  /** Active route leases with a hop on `peerId`. */
+  private leasesThrough(peerId: string): number {
+    let n = 0;
+    for (const l of this.leases.values()) if (l.record.chain.some((h) => h.peerId === peerId)) n++;
+    return n;
+  }
+
   private leasedSlots(peerId: string): number {
     let n = 0;
     for (const l of this.leases.values()) for (const h of l.record.chain) if (h.peerId === peerId) n += spanLength(h.span);
@@ -587,6 +594,7 @@ export class Coordinator {
         isNew: !v.everAssigned,
         proposed: result === undefined ? undefined : (proposed.get(v.peerId) ?? null),
         maxBlocks: this.maxBlocks(v.memoryBytes),
+        activeSessions: this.leasesThrough(v.peerId),
       })),
       this.model.numBlocks,
       this.maxMoves,

@@ -13,6 +13,8 @@ export interface PeerPlacementInput {
   proposed: BlockSpan | null | undefined;
   /** Most blocks it can hold while keeping cache for at least one session. */
   maxBlocks: number;
+  /** Routes now leased through it (a move drains and ends them, so idle volunteers move first); default 0. */
+  activeSessions?: number;
 }
 
 /** A span to push to one volunteer. */
@@ -75,7 +77,8 @@ function windowAt(first: number, maxBlocks: number, numBlocks: number): BlockSpa
  * 2. while blocks are uncovered, volunteers that hold nothing (and newcomers whose proposal adds
  *    nothing to the gaps) are pointed at the first uncovered block — no reload;
  * 3. then at most `maxMoves` volunteers whose every block is also held by someone else move to
- *    a gap: their proposed span when it covers the gap, else a window starting at the gap.
+ *    a gap (those with the fewest active sessions first, since moving ends them): their proposed
+ *    span when it covers the gap, else a window starting at the gap.
  * No other rebalancing happens: existing spans are never moved while the model is covered.
  */
 export function reconcilePlacement(peers: readonly PeerPlacementInput[], numBlocks: number, maxMoves: number): ReconcileResult {
@@ -107,7 +110,13 @@ export function reconcilePlacement(peers: readonly PeerPlacementInput[], numBloc
       return true;
     });
     if (redundant.length === 0) break;
-    redundant.sort((a, b) => Number(covers(b.proposed, first)) - Number(covers(a.proposed, first)) || b.maxBlocks - a.maxBlocks || a.peerId.localeCompare(b.peerId));
+    redundant.sort(
+      (a, b) =>
+        (a.activeSessions ?? 0) - (b.activeSessions ?? 0) ||
+        Number(covers(b.proposed, first)) - Number(covers(a.proposed, first)) ||
+        b.maxBlocks - a.maxBlocks ||
+        a.peerId.localeCompare(b.peerId),
+    );
     const p = redundant[0] as PeerPlacementInput;
     spans.set(p.peerId, covers(p.proposed, first) && p.proposed !== undefined ? p.proposed : windowAt(first, p.maxBlocks, numBlocks));
     moved.push(p.peerId);

@@ -57,6 +57,18 @@ describe('reconcilePlacement', () => {
     expect(none.uncovered).toEqual([3, 4, 5]);
   });
 
+  it('moves an idle redundant holder before one that serves sessions (a move ends them)', () => {
+    const peers = [
+      peer({ peerId: 'a', current: { start: 0, end: 3 }, activeSessions: 2 }),
+      peer({ peerId: 'b', current: { start: 0, end: 3 }, proposed: { start: 3, end: 6 }, activeSessions: 1 }),
+      peer({ peerId: 'c', current: { start: 0, end: 3 }, activeSessions: 0 }),
+    ];
+    const r = reconcilePlacement(peers, L, 1);
+    expect(r.moved).toEqual(['c']);
+    expect(r.spans.get('c')).toEqual({ start: 3, end: 6 });
+    expect(r.uncovered).toEqual([]);
+  });
+
   it('never moves the only holder of a block', () => {
     const r = reconcilePlacement(
       [peer({ peerId: 'a', current: { start: 0, end: 3 }, maxBlocks: 6 }), peer({ peerId: 'b', current: { start: 1, end: 3 } })],
