@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-web';
 import WebSocket from 'ws';
 import { apiPaths, parseSwarmState, type SwarmState } from '../../../core/api/index.ts';
 import { MemoryNetwork } from '../../../core/protocol/index.ts';
-import { ClientSession, CoordinatorRoutes, clientModelFromRuntime, samplerFor } from '../../../web/client/index.ts';
+import { ClientSession, CoordinatorRoutes, clientModelFromRuntime, samplerFor, type FailoverRecord } from '../../../web/client/index.ts';
 import {
   VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type VolunteerStatus,
 } from '../../../web/volunteer/index.ts';
@@ -139,4 +139,72 @@ describe('VolunteerAgent with the coordinator', () => {
     expect(agents.map((a) => a.snapshot.status)).toEqual(['offline', 'offline', 'offline']);
     await until('the registry to empty', async () => (await swarm(origin)).volunteers.length === 0);
   });
+  it('the only holder of some blocks leaves mid-generation: another volunteer moves there, the client waits for it, the text is unchanged', async () => {
+    server = await startServer();
+    const origin = server.url;
+    const info = server.model.info;
+    const net = new MemoryNetwork();
+    // Three volunteers of three blocks each on 5 blocks: one alone holds the last blocks, one is redundant.
+    const agents: VolunteerAgent[] = [];
+    const transports = new Map<string, ReturnType<MemoryNetwork['createTransport']>>();
+    for (const peerId of ['w1', 'w2', 'w3']) {
+      transports.set(peerId, net.createTransport(peerId));
+      const agent = new VolunteerAgent({
+        transport: transports.get(peerId) ?? net.createTransport(peerId),
+        coordinator: new WebSocketCoordinator({ origin, createSocket: (url) => new WebSocket(url), reconnectBaseMs: 50, reconnectMaxMs: 200 }),
+        runtime: inThreadVolunteerRuntime(ort, weights, { threads: 1, fixedSpeed: { decodeMsPerBlock: 0.2, prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 0.2 } } }),
+        memoryBytes: 2 * info.blockBytes + 12 * info.cacheBytesPerBlock,
+        backend: 'wasm', modelId: info.id, hiddenSize: weights.shape.hiddenSize, drainTimeoutMs: 5_000,
+      });
+      agents.push(agent);
+      await agent.start();
+      await until(`${peerId} serving`, () => agent.snapshot.status === 'serving');
+    }
+    await until('the model covered', async () => (await swarm(origin)).placement.uncoveredBlocks.length === 0);
+    const prompt = 'Once upon a time';
+    const maxTokens = 40;
+    const rt = await createInThreadRuntime(ort, weights, { blocks: { start: 0, end: weights.shape.numBlocks }, client: true, backends: ['wasm'], threads: 1, maxSessionTokens });
+    const ref = (await generateText(rt, tokenizer, { prompt, maxTokens, sampling: greedyParams, seed: 1 }).finally(() => rt.dispose())).ids;
+
+    /** A volunteer that alone holds some block (it is on every route), and whose blocks' other holders can't replace it. */
+    const soleHolder = (): VolunteerAgent | undefined =>
+      agents.find((a) => {
+        const span = a.snapshot.span;
+        if (span === null || a.snapshot.status !== 'serving') return false;
+        for (let b = span.start; b < span.end; b++) {
+          if (!agents.some((o) => o !== a && o.snapshot.span !== null && o.snapshot.span.start <= b && b < o.snapshot.span.end)) return true;
+        }
+        return false;
+      });
+    const leaver = soleHolder();
+    if (leaver === undefined) throw new Error(`every block has two holders (${agents.map((a) => JSON.stringify(a.snapshot.span)).join(' ')}): the test needs a sole holder`);
+
+    const routes = new CoordinatorRoutes({ origin, clientId: 'c-sole', modelId: info.id });
+    const failovers: FailoverRecord[] = [];
+    const session = new ClientSession({
+      transport: net.createTransport('c-sole'), routes, model: clientModelFromRuntime(clientRt, weights.shape, maxSessionTokens),
+      onFailover: (f) => failovers.push(f),
+    });
+    let left: Promise<void> | undefined;
+    const res = await session.generate(tokenizer.encode(prompt, { bos: true }), {
+      maxNewTokens: maxTokens, sampler: samplerFor(greedyParams, 1), stopTokenIds: [tokenizer.bosId, ...tokenizer.eosIds],
+      // Like a closed tab: its connections drop at once, then the coordinator hears it left.
+      onToken: (t) => {
+        if (t.index !== 5) return;
+        transports.get(leaver.snapshot.peerId)?.close();
+        left = leaver.leave();
+      },
+    }).finally(() => routes.dispose());
+    await left;
+    expect(res.ids).toEqual(ref);
+    // The client failed over off the leaver onto a volunteer the coordinator moved there (no one else held those blocks).
+    const f = failovers.find((x) => x.failedPeer === leaver.snapshot.peerId);
+    expect(f).toBeDefined();
+    expect(f?.replacement.length).toBeGreaterThan(0);
+    const st = await swarm(origin);
+    expect(st.placement.uncoveredBlocks).toEqual([]);
+    expect(st.volunteers.map((v) => v.peerId)).not.toContain(leaver.snapshot.peerId);
+    console.log(`sole holder ${leaver.snapshot.peerId} left at token 5: recovered in ${f?.recoveryMs.toFixed(0)} ms via ${f?.replacement.map((h) => `${h.peerId}[${h.span.start},${h.span.end})`).join(' ')}; ${failovers.length} failover(s)`);
+    await Promise.all(agents.filter((a) => a !== leaver).map((a) => a.leave()));
+  }, 120_000);
 });
