@@ -1,10 +1,9 @@
 // Every page of the web app in headless Chromium: each control has an accessible name (Chromium's own
 // accessibility tree), every visible control is reachable with the Tab key, and nothing overflows a phone-sized screen.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BouquetServer } from '../../signaling/server.ts';
-import { buildApp, chromiumMissingReason } from './swarm-support.ts';
-import { launchChromium, ProtocolVolunteer, startServer, watchPageErrors, withoutModelProbes } from './ui-support.ts';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { chromiumMissingReason } from './swarm-support.ts';
+import { launchChromium, ProtocolVolunteer, useLoopbackApp, watchPageErrors, withoutModelProbes } from './ui-support.ts';
 
 const skipReason = chromiumMissingReason();
 
@@ -74,25 +73,11 @@ function horizontalOverflowPx(page: Page): Promise<number> {
 
 // Needs Chromium (the server and protocol-level stand-in volunteers run in this process, on loopback).
 describe.skipIf(skipReason !== null)(`web app accessibility${skipReason !== null ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let app: { dir: string; remove: () => void };
-  let server: BouquetServer;
-  let browser: Browser;
-  const volunteers: ProtocolVolunteer[] = [];
-
+  const ctx = useLoopbackApp(launchChromium);
   beforeAll(async () => {
-    app = await buildApp();
-    server = await startServer(app.dir, { coordinator: { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 5_000 } });
-    browser = await launchChromium();
     // A swarm on the dashboard, so its per-policy "Switch" buttons and rows are there to check.
-    for (const [id, tau] of [['a11y-a', 1.5], ['a11y-b', 2.5]] as const) volunteers.push(new ProtocolVolunteer(server.url, id, { decodeMsPerBlock: tau }));
-    await Promise.all(volunteers.map((v) => v.serving));
-  }, 180_000);
-
-  afterAll(async () => {
-    for (const v of volunteers) v.leave();
-    await browser?.close();
-    await server?.close();
-    app?.remove();
+    for (const [id, tau] of [['a11y-a', 1.5], ['a11y-b', 2.5]] as const) ctx.volunteers.push(new ProtocolVolunteer(ctx.server.url, id, { decodeMsPerBlock: tau }));
+    await Promise.all(ctx.volunteers.map((v) => v.serving));
   });
 
   const pages: { path: string; ready: (page: Page) => Promise<void> }[] = [
@@ -110,9 +95,9 @@ describe.skipIf(skipReason !== null)(`web app accessibility${skipReason !== null
 
   for (const { path, ready } of pages) {
     it(`${path}: every control is named, reachable with Tab, and the page fits a phone-sized screen`, async () => {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 900 } });
       const errors = watchPageErrors(page);
-      await page.goto(`${server.url}${path}`);
+      await page.goto(`${ctx.server.url}${path}`);
       await ready(page);
       const names = await controlNames(page);
       expect(names.controls).toBeGreaterThan(2);

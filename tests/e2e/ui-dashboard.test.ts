@@ -1,42 +1,25 @@
 // Dashboard page in headless Chromium against a real server: every volunteer on the map, live departures, routed requests.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { routeReleasePath, type RouteGranted } from '../../core/api/index.ts';
-import type { BouquetServer } from '../../signaling/server.ts';
-import { buildApp, chromiumMissingReason } from './swarm-support.ts';
-import { launchChromium, ProtocolVolunteer, saveScreenshot, startServer, watchPageErrors } from './ui-support.ts';
+import { chromiumMissingReason } from './swarm-support.ts';
+import { launchChromium, ProtocolVolunteer, saveScreenshot, useLoopbackApp, watchPageErrors } from './ui-support.ts';
 
 const skipReason = chromiumMissingReason();
 
 // Needs Chromium (the server and the volunteers run in this process, on loopback); without it the suite says why and skips.
 describe.skipIf(skipReason !== null)(`dashboard page${skipReason !== null ? ` (skipped: ${skipReason})` : ''}`, () => {
-  let app: { dir: string; remove: () => void };
-  let server: BouquetServer;
-  let browser: Browser;
-  const volunteers: ProtocolVolunteer[] = [];
-
-  beforeAll(async () => {
-    app = await buildApp();
-    server = await startServer(app.dir, { coordinator: { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 5_000 } });
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    for (const v of volunteers) v.leave();
-    await browser?.close();
-    await server?.close();
-    app?.remove();
-  });
+  const ctx = useLoopbackApp(launchChromium);
+  const volunteers = ctx.volunteers;
 
   it('shows every volunteer, updates live when one leaves, and lists routed requests', async () => {
     for (const [id, tau] of [['vol-a', 1.5], ['vol-b', 2.5], ['vol-c', 3]] as const) {
-      volunteers.push(new ProtocolVolunteer(server.url, id, { decodeMsPerBlock: tau }));
+      volunteers.push(new ProtocolVolunteer(ctx.server.url, id, { decodeMsPerBlock: tau }));
     }
     await Promise.all(volunteers.map((v) => v.serving));
 
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = watchPageErrors(page);
-    await page.goto(`${server.url}/dashboard.html`);
+    await page.goto(`${ctx.server.url}/dashboard.html`);
     await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor();
 
     for (const id of ['vol-a', 'vol-b', 'vol-c']) {
@@ -53,7 +36,7 @@ describe.skipIf(skipReason !== null)(`dashboard page${skipReason !== null ? ` (s
 
     // A client asks for a route and releases it with measured times: the request appears with its chain.
     const granted = (await (
-      await fetch(`${server.url}/api/routes`, {
+      await fetch(`${ctx.server.url}/api/routes`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ clientId: 'ui-test-client', promptTokens: 8, maxNewTokens: 16 }),
@@ -63,7 +46,7 @@ describe.skipIf(skipReason !== null)(`dashboard page${skipReason !== null ? ` (s
     const row = page.locator(`tr[data-lease-id="${granted.leaseId}"]`);
     await row.waitFor();
     expect(await row.textContent()).toContain(granted.chain[0]?.peerId ?? '?');
-    await fetch(`${server.url}${routeReleasePath(granted.leaseId)}`, {
+    await fetch(`${ctx.server.url}${routeReleasePath(granted.leaseId)}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ measured: { totalMs: 320, tokens: 16, firstTokenMs: 45 } }),
@@ -86,9 +69,9 @@ describe.skipIf(skipReason !== null)(`dashboard page${skipReason !== null ? ` (s
   });
 
   it('asks for confirmation before switching the placement policy; Escape cancels, confirming switches', async () => {
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const page = await ctx.browser.newPage({ viewport: { width: 390, height: 844 } });
     const errors = watchPageErrors(page);
-    await page.goto(`${server.url}/dashboard.html`);
+    await page.goto(`${ctx.server.url}/dashboard.html`);
     await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor();
     const inForce = await page.getByTestId('placement-policy').textContent();
     const row = page.locator('tr[data-policy]:has(button)').first();

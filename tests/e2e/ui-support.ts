@@ -2,15 +2,57 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import type { AssignmentMessage, CoordinatorToVolunteerMessage, VolunteerLoad } from '../../core/api/index.ts';
 import { createServer, type BouquetServer, type ServerOptions } from '../../signaling/server.ts';
 import { launchChromium as launchSupportChromium } from '../support/browser.ts';
-import { repoRoot, stories260K } from './swarm-support.ts';
+import { buildApp, repoRoot, stories260K } from './swarm-support.ts';
 
 /** Starts the real server on a free loopback port with the stories260K model and the given web app. */
 export function startServer(webDir: string, options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
   return createServer({ port: 0, host: '127.0.0.1', model: stories260K, webDir, logger: 'silent', ...options });
+}
+
+/** The built web app served on loopback by a real server in this process, and a browser; ready after the suite's beforeAll. */
+export interface LoopbackApp<B> {
+  readonly server: BouquetServer;
+  readonly browser: B;
+  /** Protocol-level stand-in volunteers the suite adds; they leave in afterAll. */
+  readonly volunteers: ProtocolVolunteer[];
+}
+
+/**
+ * Registers the suite's beforeAll/afterAll: builds the app, starts the server (heartbeats every
+ * 500 ms, 5 s timeout) and launches the browser; afterwards the volunteers leave and all is closed.
+ */
+export function useLoopbackApp<B extends { close(): Promise<void> }>(launch: () => Promise<B>): LoopbackApp<B> {
+  const state: { app?: { dir: string; remove: () => void }; server?: BouquetServer; browser?: B } = {};
+  const volunteers: ProtocolVolunteer[] = [];
+  beforeAll(async () => {
+    state.app = await buildApp();
+    state.server = await startServer(state.app.dir, { coordinator: { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 5_000 } });
+    state.browser = await launch();
+  }, 180_000);
+  afterAll(async () => {
+    for (const v of volunteers) v.leave();
+    await state.browser?.close();
+    await state.server?.close();
+    state.app?.remove();
+  });
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${what} is not started (use it inside tests, after beforeAll)`);
+    return v;
+  };
+  return {
+    get server() {
+      return ready(state.server, 'the server');
+    },
+    get browser() {
+      return ready(state.browser, 'the browser');
+    },
+    volunteers,
+  };
 }
 
 /** Headless Chromium (tests/support/browser.ts) without background throttling: the pages stay live. */
