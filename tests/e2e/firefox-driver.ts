@@ -86,7 +86,7 @@ async function handle(cmd: FirefoxCommand): Promise<unknown> {
       const { page } = pageOf(cmd.key);
       const before = (await page.$$('[data-testid="answer"]')).length;
       // The settings sit in a <details>: open it as a person would, then type into the labelled fields.
-      const open = await page.$eval('details.settings', (d) => (d).open);
+      const open = await page.$eval('details.settings', (d) => d.open);
       if (!open) await page.click('details.settings summary');
       await page.locator('[data-testid="setting-temperature"]').fill(String(cmd.temperature));
       await page.locator('[data-testid="setting-maxNewTokens"]').fill(String(cmd.maxNewTokens));

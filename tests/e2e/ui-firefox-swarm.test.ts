@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetNamespace, netnsUnavailableReason, type NetNamespace } from '../support/netns.ts';
 import { FirefoxInNamespace, firefoxMissingReason } from './firefox-namespace.ts';
 import {
-  buildApp, chromiumMissingReason, generateReference, launchInNamespace, openVolunteer, serveInNamespace, swarmState, until, volunteerSnapshot,
+  buildApp, chatGenerate, chromiumMissingReason, generateReference, launchInNamespace, openChat, openVolunteer, serveInNamespace, swarmState, until, volunteerSnapshot,
   type ServeProcess,
 } from './swarm-support.ts';
 
@@ -97,6 +97,15 @@ describe.skipIf(skipReason !== null)(`chat page in Firefox on a live WebRTC swar
     expect(answer.hops.map((h) => h.peerId)).toEqual([served.peerId]);
     console.log(`Firefox chat via Firefox volunteer: first token ${answer.ttft}, median per token ${answer.perToken}, volunteer Start → serving ${served.startToServingMs} ms`);
     const stats = await firefox.call({ cmd: 'volunteerStats', key: 'volunteer' });
-    expect(stats.sessionsServed).toBeGreaterThanOrEqual(1);
+    expect(stats).toEqual({ status: 'serving', sessionsServed: 1 });
+
+    // The other direction of the interop: a Chromium chat tab opens the data channel to the Firefox volunteer.
+    const chromiumChat = await openChat(chromium.context, url);
+    const fromChromium = await chatGenerate(chromiumChat, { prompt, maxNewTokens });
+    expect(fromChromium.text).toBe(reference.text);
+    expect(fromChromium.route.map((h) => h.peerId)).toEqual([served.peerId]);
+    expect((await firefox.call({ cmd: 'volunteerStats', key: 'volunteer' })).sessionsServed).toBe(2);
+    const errors = [...await firefox.call({ cmd: 'errors', key: 'volunteer' }), ...await firefox.call({ cmd: 'errors', key: 'chat' })];
+    expect(errors.filter((e) => !/404|tokenizer/i.test(e))).toEqual([]);
   }, 240_000);
 });
