@@ -9,6 +9,15 @@ export interface KeepAliveState {
   lock: boolean;
 }
 
+/**
+ * Whether the page should start the keep-alive: yes unless its URL says `?keepAlive=off`. The off switch
+ * exists to measure what the keep-alive buys (tests/e2e/ui-hidden-tab.test.ts runs a hidden tab without
+ * it as the control); a volunteer has no reason to use it.
+ */
+export function keepAliveWanted(search: string): boolean {
+  return new URLSearchParams(search).get('keepAlive') !== 'off';
+}
+
 /** Starts the keep-alive (call from a click: audio needs a user gesture); returns the state and a stop function. */
 export function startKeepAlive(): { state: KeepAliveState; stop: () => void } {
   const state: KeepAliveState = { audio: false, lock: false };

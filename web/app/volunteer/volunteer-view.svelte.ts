@@ -2,7 +2,7 @@
 import { apiPaths, parseSwarmState, type Backend, type ModelInfo } from '../../../core/api/index.ts';
 import type { BlockSpan } from '../../../core/swarm/index.ts';
 import type { VolunteerSnapshot } from '../../volunteer/index.ts';
-import { startKeepAlive, type KeepAliveState } from './background-keepalive.ts';
+import { keepAliveWanted, startKeepAlive, type KeepAliveState } from './background-keepalive.ts';
 import { budgetRange, describeDevice, type DeviceDescription } from './device-probe.ts';
 import { estimateEtaMs } from './download-eta.ts';
 
@@ -103,9 +103,12 @@ export class VolunteerView {
     this.startError = null;
     this.#progress = [];
     this.assignedSpan = null;
-    const ka = startKeepAlive();
-    this.keepAlive = ka.state;
-    this.#stopKeepAlive = ka.stop;
+    // `?keepAlive=off` leaves it out (to measure what it buys); the page then asks to keep the tab visible.
+    if (keepAliveWanted(window.location.search)) {
+      const ka = startKeepAlive();
+      this.keepAlive = ka.state;
+      this.#stopKeepAlive = ka.stop;
+    }
     try {
       const threads = this.device?.wasmThreads ?? 1;
       const agent = await this.startVolunteer(this.origin, { memoryBytes: this.memoryBytes, backend: this.backend, threads });
