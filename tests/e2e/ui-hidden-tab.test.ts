@@ -4,9 +4,12 @@
 // throttling applies (its timers sleep most of a minute). With the keep-alive the volunteer's timers run at full
 // rate, the coordinator keeps it registered and a greedy chat through it matches `bouquet generate`. The control
 // (`?keepAlive=off`) shows what the keep-alive changes: its timers are throttled to one wake-up a second. Measured
-// here (Chromium 156 headless), the app's pages were not put under intensive (one a minute) throttling even
+// here (Chromium 156 headless), the volunteer page was not put under intensive (one a minute) throttling even
 // without the keep-alive, so the control's 500 ms heartbeats still arrived about once a second, inside the
-// timeout; the test asserts that difference in timers, not an expiry it did not see.
+// timeout; the test asserts that difference in timers, and prints the control's registration, rather than an
+// expiry it did not see. (A renderer.scheduler trace showed why: after the Start click the frame scheduler reports
+// had_user_activation and the page's intensive wake-up pool stays at 1 s; the same app page never clicked, or a
+// bare page, gets the 60 s pool.)
 //
 // How the tab gets hidden: playwright turns on focus emulation for every page it drives, which keeps pages
 // "visible" in headless Chromium even behind another tab (it counts as a capturer). Only the default context of
