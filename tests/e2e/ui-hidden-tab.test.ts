@@ -7,9 +7,9 @@
 // here (Chromium 156 headless), the volunteer page was not put under intensive (one a minute) throttling even
 // without the keep-alive, so the control's 500 ms heartbeats still arrived about once a second, inside the
 // timeout; the test asserts that difference in timers, and prints the control's registration, rather than an
-// expiry it did not see. (A renderer.scheduler trace showed why: after the Start click the frame scheduler reports
-// had_user_activation and the page's intensive wake-up pool stays at 1 s; the same app page never clicked, or a
-// bare page, gets the 60 s pool.)
+// expiry it did not see. (A renderer.scheduler trace of the app's home page suggests why: once clicked, its frame
+// scheduler reports had_user_activation and the page's intensive wake-up pool stays at 1 s; the same page never
+// clicked, or a bare page, gets the 60 s pool. The volunteer page is always clicked: Start.)
 //
 // How the tab gets hidden: playwright turns on focus emulation for every page it drives, which keeps pages
 // "visible" in headless Chromium even behind another tab (it counts as a capturer). Only the default context of
