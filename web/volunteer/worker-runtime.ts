@@ -17,6 +17,57 @@ export interface WorkerVolunteerOptions {
   /** URL prefix of onnxruntime-web's files (default '/ort/'). */
   wasmPaths?: string;
   threads?: number;
+  /**
+   * A worker that neither answers its start nor reports weight progress for this long is ended and
+   * started again (default 30000 ms; see startWorkerRuntime). Not applied once its weights are all read.
+   */
+  silentStartMs?: number;
+}
+
+/** How many times a worker that went silent while starting is replaced before the page gives up. */
+const startAttempts = 3;
+
+/**
+ * Starts a block worker, replacing it when it goes silent while starting. Why: in Firefox (ESR 153) a
+ * fresh worker's start now and then never answers: its weights header is read, then onnxruntime-web's
+ * wasm start (the backend smoke test, with its pthread workers) never returns, with no error anywhere.
+ * Seen about once in five runs of tests/e2e/ui-firefox.test.ts, in the page's first worker and in a
+ * later one of the same page, in a page alone in its browser context as well as after others, so it
+ * is neither IndexedDB nor Web Locks contention between pages. A new worker starts normally, so the
+ * page ends the silent one and starts another (at most `startAttempts` times). Silence is measured
+ * up to the last weight byte read: building the sessions afterwards may legitimately take long.
+ */
+async function startWorkerRuntime(
+  newWorker: () => Worker, init: Parameters<typeof createWorkerRuntime>[1], onProgress: ((p: WeightLoadProgress) => void) | undefined, silentStartMs: number,
+): Promise<WorkerRuntime> {
+  const silences: string[] = [];
+  for (let attempt = 1; attempt <= startAttempts; attempt++) {
+    const worker = newWorker();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let giveUp: (e: Error) => void = () => undefined;
+    const silent = new Promise<never>((_, reject) => (giveUp = reject));
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => giveUp(new Error(`no answer for ${silentStartMs} ms`)), silentStartMs);
+    };
+    arm();
+    const progress = (p: WeightLoadProgress): void => {
+      if (p.loadedBytes >= p.totalBytes) clearTimeout(timer);
+      else arm();
+      onProgress?.(p);
+    };
+    try {
+      return await Promise.race([createWorkerRuntime(worker, init, { onProgress: progress }), silent]);
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith('no answer for')) throw e;
+      worker.terminate();
+      silences.push(`attempt ${attempt}: ${e.message}`);
+      console.warn(`block worker start went silent (${e.message}); starting a new worker`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  throw new Error(`the block worker did not start: ${silences.join('; ')}`);
 }
 
 /** A VolunteerRuntime in a worker; also tells which backend and shape it found (after `prepare`). */
@@ -30,6 +81,7 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
   let probe: WorkerRuntime | null = null;
   let serving: WorkerRuntime | null = null;
   let shape: ModelShape | null = null;
+  const silentStartMs = options.silentStartMs ?? 30_000;
   const base = {
     model: options.model,
     wasmPaths: options.wasmPaths ?? '/ort/',
@@ -39,7 +91,7 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   const prepare = async (): Promise<{ shape: ModelShape; backend: BackendName; backendNotes: string[] }> => {
-    probe ??= await createWorkerRuntime(options.newWorker(), { ...base, options: runtimeOptions() });
+    probe ??= await startWorkerRuntime(options.newWorker, { ...base, options: runtimeOptions() }, undefined, silentStartMs);
     shape = probe.initInfo.shape;
     return { shape, backend: probe.initInfo.backend, backendNotes: probe.initInfo.backendNotes };
   };
@@ -71,10 +123,10 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
       };
       // Size the cache to the slots the placement expects (one slot = one block's cache for one session, fp32 here).
       const tokens = Math.min(maxSessionTokens, s.maxSeqLen);
-      serving = await createWorkerRuntime(options.newWorker(), {
+      serving = await startWorkerRuntime(options.newWorker, {
         ...base,
         options: { ...runtimeOptions(), blocks: span, maxSessionTokens: tokens, cacheBudgetBytes: Math.max(1, cacheSlots) * cacheBytesPerBlock(s, tokens) },
-      }, { onProgress });
+      }, onProgress, silentStartMs);
       loaded = true;
       const d = serving.initInfo.shape.hiddenSize;
       return executorFromRuntime(serving, d);
