@@ -2,7 +2,7 @@
 import { cacheBytesPerBlock, type ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { BackendName } from '../../worker/index.ts';
-import { createWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/worker-proxy.ts';
+import { startWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/worker-proxy.ts';
 import type { LoadPhase, SpeedMeasurement, VolunteerRuntime } from './agent.ts';
 import { executorFromRuntime } from './runtime-port.ts';
 import type { BlockExecutor } from './session-host.ts';
@@ -17,57 +17,8 @@ export interface WorkerVolunteerOptions {
   /** URL prefix of onnxruntime-web's files (default '/ort/'). */
   wasmPaths?: string;
   threads?: number;
-  /**
-   * A worker that neither answers its start nor reports weight progress for this long is ended and
-   * started again (default 30000 ms; see startWorkerRuntime). Not applied once its weights are all read.
-   */
+  /** A worker whose start goes silent this long is replaced (default 30000 ms; see worker-proxy's startWorkerRuntime). */
   silentStartMs?: number;
-}
-
-/** How many times a worker that went silent while starting is replaced before the page gives up. */
-const startAttempts = 3;
-
-/**
- * Starts a block worker, replacing it when it goes silent while starting. Why: in Firefox (ESR 153) a
- * fresh worker's start now and then never answers: its weights header is read, then onnxruntime-web's
- * wasm start (the backend smoke test, with its pthread workers) never returns, with no error anywhere.
- * Seen about once in five runs of tests/e2e/ui-firefox.test.ts, in the page's first worker and in a
- * later one of the same page, in a page alone in its browser context as well as after others, so it
- * is neither IndexedDB nor Web Locks contention between pages. A new worker starts normally, so the
- * page ends the silent one and starts another (at most `startAttempts` times). Silence is measured
- * up to the last weight byte read: building the sessions afterwards may legitimately take long.
- */
-async function startWorkerRuntime(
-  newWorker: () => Worker, init: Parameters<typeof createWorkerRuntime>[1], onProgress: ((p: WeightLoadProgress) => void) | undefined, silentStartMs: number,
-): Promise<WorkerRuntime> {
-  const silences: string[] = [];
-  for (let attempt = 1; attempt <= startAttempts; attempt++) {
-    const worker = newWorker();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let giveUp: (e: Error) => void = () => undefined;
-    const silent = new Promise<never>((_, reject) => (giveUp = reject));
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => giveUp(new Error(`no answer for ${silentStartMs} ms`)), silentStartMs);
-    };
-    arm();
-    const progress = (p: WeightLoadProgress): void => {
-      if (p.loadedBytes >= p.totalBytes) clearTimeout(timer);
-      else arm();
-      onProgress?.(p);
-    };
-    try {
-      return await Promise.race([createWorkerRuntime(worker, init, { onProgress: progress }), silent]);
-    } catch (e) {
-      if (!(e instanceof Error) || !e.message.startsWith('no answer for')) throw e;
-      worker.terminate();
-      silences.push(`attempt ${attempt}: ${e.message}`);
-      console.warn(`block worker start went silent (${e.message}); starting a new worker`);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  throw new Error(`the block worker did not start: ${silences.join('; ')}`);
 }
 
 /** A VolunteerRuntime in a worker; also tells which backend and shape it found (after `prepare`). */
@@ -91,7 +42,7 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   const prepare = async (): Promise<{ shape: ModelShape; backend: BackendName; backendNotes: string[] }> => {
-    probe ??= await startWorkerRuntime(options.newWorker, { ...base, options: runtimeOptions() }, undefined, silentStartMs);
+    probe ??= await startWorkerRuntime(options.newWorker, { ...base, options: runtimeOptions() }, { silentStartMs });
     shape = probe.initInfo.shape;
     return { shape, backend: probe.initInfo.backend, backendNotes: probe.initInfo.backendNotes };
   };
@@ -126,7 +77,7 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
       serving = await startWorkerRuntime(options.newWorker, {
         ...base,
         options: { ...runtimeOptions(), blocks: span, maxSessionTokens: tokens, cacheBudgetBytes: Math.max(1, cacheSlots) * cacheBytesPerBlock(s, tokens) },
-      }, onProgress, silentStartMs);
+      }, { onProgress, silentStartMs });
       loaded = true;
       const d = serving.initInfo.shape.hiddenSize;
       return executorFromRuntime(serving, d);
