@@ -22,7 +22,7 @@ let firefox: FirefoxInNamespace | undefined;
 const chromiumVolunteers: Page[] = [];
 let reference: { text: string; ids: number[] };
 
-/** The swarm's volunteers as [peerId, state, span], read by a Chromium page in the namespace. */
+/** Each volunteer and whether it serves its assignment (none while a block is uncovered), read by a Chromium page in the namespace. */
 async function volunteersServing(page: Page): Promise<{ peerId: string; serving: boolean }[]> {
   const s = await swarmState(page);
   if (s.placement.uncoveredBlocks.length > 0) return [];

@@ -110,10 +110,9 @@ describe.skipIf(skipReason !== null)(`web app in Firefox${skipReason !== null ? 
   });
 
   it('volunteer page: Start measures, registers, loads its blocks on wasm and reaches "serving"', async () => {
-    // A fresh context: after an earlier volunteer page in the same context, Firefox left this one at
-    // "Starting the runtime…" (not understood yet; alone, or in its own context, it serves in ~10 s).
-    const context = await browser.createBrowserContext();
-    const page = await context.newPage();
+    // The same browser context as the volunteer page before it (a worker whose onnxruntime start went
+    // silent used to leave this page at "Starting the runtime…"; the page now replaces such a worker).
+    const page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
     const errors = watchErrors(page);
     await page.goto(`${server.url}/volunteer.html`);
@@ -123,7 +122,7 @@ describe.skipIf(skipReason !== null)(`web app in Firefox${skipReason !== null ? 
     expect(await waitForText(page, '[data-testid="served-span"]', /^\d+–\d+$/)).toMatch(/^\d+–\d+$/);
     await screenshot(page, 'ui-firefox-volunteer-serving');
     expect(errors.filter((e) => !e.includes('404') && !/tokenizer/i.test(e))).toEqual([]);
-    await context.close();
+    await page.close();
   }, 180_000);
 
   it('chat page: loads the model and offers the sampling settings with labels', async () => {
