@@ -1,7 +1,7 @@
 // Headless chat page: a ClientSession over PeerJS, embedding + LM head in a worker; driven by tests and `bouquet demo` through window.bouquetChat.
 import { FrameLink, Reassembler, decodeFrame, type Frame } from '../../core/protocol/index.ts';
 import { openTokenizer, httpModelFiles, type TextTokenizer } from '../../worker/index.ts';
-import { createWorkerRuntime } from '../../worker/worker-proxy.ts';
+import { startWorkerRuntime } from '../../worker/worker-proxy.ts';
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type FailoverRecord, type RouteHopSpec } from '../client/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
 import { backendsFromQuery, servedModel } from './model-source.ts';
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const origin = location.origin;
   const { info, source } = await servedModel(origin);
   const transport = await PeerJsTransport.create({ origin });
-  const rt = await createWorkerRuntime(new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
+  const rt = await startWorkerRuntime(() => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
     model: source,
     options: { client: true, backends: backendsFromQuery(params), maxSessionTokens: info.maxSessionTokens },
     wasmPaths: '/ort/',

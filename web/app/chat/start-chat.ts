@@ -2,7 +2,7 @@
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type GeneratedToken, type GenerationResult } from '../../client/index.ts';
 import { PeerJsTransport } from '../../transport/index.ts';
 import { HfTokenizer, httpModelFiles, openTokenizer } from '../../../worker/index.ts';
-import { createWorkerRuntime } from '../../../worker/worker-proxy.ts';
+import { startWorkerRuntime } from '../../../worker/worker-proxy.ts';
 import { fetchServedModel } from '../shared/served-model.ts';
 import type { ChatEngine, StartChat } from './chat-engine.ts';
 import { encodeConversation } from './chat-prompt.ts';
@@ -16,7 +16,7 @@ export const startChatInPage: StartChat = async (origin, onProgress): Promise<Ch
   onProgress('Asking the coordinator which model it serves…');
   const { info, source } = await fetchServedModel(origin);
   onProgress(`Loading ${info.id}'s embedding and LM head…`);
-  const rt = await createWorkerRuntime(new Worker(new URL('../../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
+  const rt = await startWorkerRuntime(() => new Worker(new URL('../../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
     model: source,
     options: { client: true, backends: ['webgpu', 'wasm'], maxSessionTokens: info.maxSessionTokens },
     wasmPaths: '/ort/',
