@@ -1,5 +1,5 @@
 // Headless volunteer page: a VolunteerAgent over PeerJS with the block runtime in a worker; state on window for tests.
-import { VolunteerAgent, WebSocketCoordinator, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
+import { VolunteerAgent, WebSocketCoordinator, workerTicker, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
 import { backendsFromQuery, servedModel } from './model-source.ts';
 
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     backend,
     modelId: info.id,
     hiddenSize: shape.hiddenSize,
+    startTicker: workerTicker, // heartbeats on time even if a hidden tab's timers are throttled
   });
   handle.snapshot = () => agent.snapshot;
   handle.leave = () => agent.leave();

@@ -66,7 +66,17 @@ export interface VolunteerAgentOptions {
   drainTimeoutMs?: number;
   /** Heartbeat period before the coordinator says otherwise, ms (default 2000). */
   heartbeatIntervalMs?: number;
+  /** What drives the heartbeats (default the page's setInterval; pages pass `workerTicker`, which hidden tabs do not throttle). */
+  startTicker?: StartTicker;
 }
+
+/** Calls `tick` every `periodMs` ms until the returned stop function is called. */
+export type StartTicker = (periodMs: number, tick: () => void) => () => void;
+
+const intervalTicker: StartTicker = (periodMs, tick) => {
+  const t = setInterval(tick, periodMs);
+  return () => clearInterval(t);
+};
 
 /**
  * A fresh ECDSA P-256 identity for this tab, its public key as base64 SPKI (clients may check
@@ -110,7 +120,7 @@ export class VolunteerAgent {
   private speed: SpeedMeasurement | null = null;
   private lastError: string | null = null;
   private registered: RegisteredMessage | null = null;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private stopHeartbeats: () => void = () => undefined;
   private assignments: Promise<void> = Promise.resolve();
   private latestAssignmentId = -1;
   private readonly listeners = new Set<(s: VolunteerSnapshot) => void>();
@@ -185,7 +195,7 @@ export class VolunteerAgent {
   async leave(drainMs = 0): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.heartbeatTimer);
+    this.stopHeartbeats();
     await this.options.coordinator.leave().catch(() => undefined);
     this.setStatus('draining');
     await this.host.drain(drainMs);
@@ -218,8 +228,9 @@ export class VolunteerAgent {
   }
 
   private startHeartbeats(periodMs: number): void {
-    clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), periodMs > 0 ? periodMs : (this.options.heartbeatIntervalMs ?? 2000));
+    this.stopHeartbeats();
+    const start = this.options.startTicker ?? intervalTicker;
+    this.stopHeartbeats = start(periodMs > 0 ? periodMs : (this.options.heartbeatIntervalMs ?? 2000), () => this.heartbeat());
     this.heartbeat();
   }
 

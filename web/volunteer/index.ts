@@ -3,8 +3,9 @@ export { SessionHost, type BlockExecutor, type HostedBlocks, type HostStats } fr
 export { executorFromRuntime, peerCodeForRuntimeCode } from './runtime-port.ts';
 export {
   VolunteerAgent, sanitizeSpeed, type VolunteerAgentOptions, type VolunteerRuntime, type VolunteerSnapshot, type VolunteerStatus,
-  type SpeedMeasurement, type LoadPhase,
+  type SpeedMeasurement, type LoadPhase, type StartTicker,
 } from './agent.ts';
+export { workerTicker } from './worker-ticker.ts';
 export {
   WebSocketCoordinator, type VolunteerCoordinator, type CoordinatorHandlers, type WebSocketLike, type WebSocketCoordinatorOptions,
 } from './coordinator-client.ts';

@@ -139,7 +139,9 @@ describe('VolunteerAgent with the coordinator', () => {
     expect(agents.map((a) => a.snapshot.status)).toEqual(['offline', 'offline', 'offline']);
     await until('the registry to empty', async () => (await swarm(origin)).volunteers.length === 0);
   });
+
   it('the only holder of some blocks leaves mid-generation: another volunteer moves there, the client waits for it, the text is unchanged', async () => {
+    await server?.close(); // the one the test before left running
     server = await startServer();
     const origin = server.url;
     const info = server.model.info;
@@ -207,4 +209,36 @@ describe('VolunteerAgent with the coordinator', () => {
     console.log(`sole holder ${leaver.snapshot.peerId} left at token 5: recovered in ${f?.recoveryMs.toFixed(0)} ms via ${f?.replacement.map((h) => `${h.peerId}[${h.span.start},${h.span.end})`).join(' ')}; ${failovers.length} failover(s)`);
     await Promise.all(agents.filter((a) => a !== leaver).map((a) => a.leave()));
   }, 120_000);
+
+  it('drives its heartbeats from the ticker it is given, at the period the coordinator asks for, and stops it on leave', async () => {
+    await server?.close();
+    server = await startServer();
+    const info = server.model.info;
+    const ticks: number[] = [];
+    let stopped = 0;
+    const agent = new VolunteerAgent({
+      transport: new MemoryNetwork().createTransport('ticked'),
+      coordinator: new WebSocketCoordinator({ origin: server.url, createSocket: (url) => new WebSocket(url) }),
+      runtime: inThreadVolunteerRuntime(ort, weights, { threads: 1, fixedSpeed: { decodeMsPerBlock: 0.2, prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 0.2 } } }),
+      memoryBytes: 5 * info.blockBytes + 4 * info.cacheBytesPerBlock,
+      backend: 'wasm', modelId: info.id, hiddenSize: weights.shape.hiddenSize,
+      startTicker: (periodMs, tick) => {
+        ticks.push(periodMs);
+        const t = setInterval(tick, periodMs);
+        return () => {
+          stopped++;
+          clearInterval(t);
+        };
+      },
+    });
+    await agent.start();
+    await until('serving', () => agent.snapshot.status === 'serving');
+    // The coordinator sets a 100 ms period: the heartbeats keep the volunteer registered through it.
+    expect(ticks).toEqual([100]);
+    const origin = server.url;
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await swarm(origin)).volunteers.map((v) => v.peerId)).toEqual(['ticked']);
+    await agent.leave();
+    expect(stopped).toBe(1);
+  });
 });

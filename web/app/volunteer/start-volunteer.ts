@@ -1,6 +1,6 @@
 // Wires a VolunteerAgent for the volunteer page: PeerJS transport, the block runtime in a worker, the coordinator socket.
 import { PeerJsTransport } from '../../transport/index.ts';
-import { VolunteerAgent, WebSocketCoordinator, workerVolunteerRuntime } from '../../volunteer/index.ts';
+import { VolunteerAgent, WebSocketCoordinator, workerTicker, workerVolunteerRuntime } from '../../volunteer/index.ts';
 import { fetchServedModel } from '../shared/served-model.ts';
 import type { StartVolunteer, VolunteerAgentLike } from './volunteer-view.svelte.ts';
 
@@ -23,5 +23,6 @@ export const startVolunteerInPage: StartVolunteer = async (origin, choice): Prom
     backend,
     modelId: info.id,
     hiddenSize: shape.hiddenSize,
+    startTicker: workerTicker, // heartbeats on time even if a hidden tab's timers are throttled
   });
 };
