@@ -13,22 +13,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
-import { firefoxPrefs, replyMarker, type FirefoxCommand, type FirefoxReply } from './firefox-namespace.ts';
+import { firefoxPrefs, replyMarker, watchPuppeteerErrors, type FirefoxCommand, type FirefoxReply } from './firefox-namespace.ts';
 
 const [firefoxPath = '/usr/bin/firefox-esr', screenshotDir = path.resolve('test-results')] = process.argv.slice(2);
 
 const pages = new Map<string, { page: Page; errors: string[]; context: BrowserContext }>();
 let browser: Browser | undefined;
 
-/** Collects uncaught page errors and console errors (404s of model-file probes are expected: see ui-support). */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
 
 async function poll<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -60,7 +51,7 @@ async function newPage(key: string, url: string, freshContext: boolean, width: n
   const context = freshContext ? await browser.createBrowserContext() : browser.defaultBrowserContext();
   const page = await context.newPage();
   await page.setViewport({ width, height });
-  const errors = watchErrors(page);
+  const errors = watchPuppeteerErrors(page);
   pages.set(key, { page, errors, context });
   await page.goto(url);
   return page;

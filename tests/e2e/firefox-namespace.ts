@@ -24,6 +24,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import type { Page } from 'puppeteer-core';
 import { failInCi, type NetNamespace } from '../support/netns.ts';
 import { repoRoot } from './swarm-support.ts';
 
@@ -33,6 +34,16 @@ export const firefoxPath = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 /** Why the Firefox suites cannot run here, or null (in CI a missing Firefox fails instead: failInCi). */
 export function firefoxMissingReason(): string | null {
   return failInCi(existsSync(firefoxPath) ? null : `Firefox not found at ${firefoxPath} (install it: apt-get install firefox-esr)`);
+}
+
+/** Collects a puppeteer page's uncaught errors and console errors in the page's own words. */
+export function watchPuppeteerErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  return errors;
 }
 
 /** Prefs for WebRTC between tabs on a loopback-only network (see the findings at the top of this file). */

@@ -1,26 +1,15 @@
 // The web app in headless Firefox (Debian's firefox-esr over WebDriver BiDi, driven by puppeteer-core,
 // since playwright-core needs its own patched Firefox build): dashboard, volunteer and chat pages.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { BouquetServer } from '../../signaling/server.ts';
-import { failInCi } from '../support/netns.ts';
+import { firefoxMissingReason, firefoxPath, watchPuppeteerErrors } from './firefox-namespace.ts';
 import { buildApp, repoRoot } from './swarm-support.ts';
 import { ProtocolVolunteer, startServer } from './ui-support.ts';
 
-const firefoxPath = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
-const skipReason = failInCi(existsSync(firefoxPath) ? null : `Firefox not found at ${firefoxPath} (install it: apt-get install firefox-esr)`);
-
-/** Collects uncaught page errors and console errors in the page's own words. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
+const skipReason = firefoxMissingReason();
 
 async function screenshot(page: Page, name: string): Promise<void> {
   const dir = path.join(repoRoot, 'test-results');
@@ -81,7 +70,7 @@ describe.skipIf(skipReason !== null)(`web app in Firefox${skipReason !== null ? 
     await Promise.all(volunteers.map((v) => v.serving));
     const page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
-    const errors = watchErrors(page);
+    const errors = watchPuppeteerErrors(page);
     await page.goto(`${server.url}/dashboard.html`);
     await waitForText(page, '[data-testid="connection"]', /live/);
     await page.waitForSelector('tr[data-peer-id="ff-a"][data-state="serving"]');
@@ -98,7 +87,7 @@ describe.skipIf(skipReason !== null)(`web app in Firefox${skipReason !== null ? 
   it('volunteer page: shows what the device can give and a labelled start control', async () => {
     const page = await browser.newPage();
     await page.setViewport({ width: 390, height: 844 }); // phone-sized
-    const errors = watchErrors(page);
+    const errors = watchPuppeteerErrors(page);
     await page.goto(`${server.url}/volunteer.html`);
     await waitForText(page, '[data-testid="wasm"]', /wasm with \d+ threads? of \d+ cores/);
     const status = await page.$eval('[data-testid="volunteer-status"]', (e) => e.getAttribute('data-status'));
@@ -114,7 +103,7 @@ describe.skipIf(skipReason !== null)(`web app in Firefox${skipReason !== null ? 
     // silent used to leave this page at "Starting the runtime…"; the page now replaces such a worker).
     const page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
-    const errors = watchErrors(page);
+    const errors = watchPuppeteerErrors(page);
     await page.goto(`${server.url}/volunteer.html`);
     await page.waitForSelector('[data-testid="start"]:enabled', { timeout: 30_000 });
     await page.click('[data-testid="start"]');
@@ -128,7 +117,7 @@ describe.skipIf(skipReason !== null)(`web app in Firefox${skipReason !== null ? 
   it('chat page: loads the model and offers the sampling settings with labels', async () => {
     const page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
-    const errors = watchErrors(page);
+    const errors = watchPuppeteerErrors(page);
     await page.goto(`${server.url}/chat.html`);
     await waitForText(page, '[data-testid="engine-ready"]', /text continuation/, 90_000);
     for (const label of ['Temperature', 'Max tokens', 'Message']) {
