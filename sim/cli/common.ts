@@ -1,6 +1,6 @@
 // Shared plumbing of the sim verbs: user errors → one line on stderr and exit code 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ScenarioError } from '../scenario.ts';
+import { ScenarioError, loadScenario, type Scenario } from '../scenario.ts';
 import { UnknownPolicyComboError } from '../run.ts';
 
 /** Error codes that mean "the user's input is wrong", not "the program is broken". */
@@ -46,6 +46,35 @@ export function intOption(value: string | undefined, name: string, fallback: num
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new ArgumentError(`--${name} must be an integer ≥ ${min} (got '${value}')`);
   return n;
+}
+
+/** What `bouquet plan` and `bouquet sim` both take: a scenario, one policy, a seed and --json. */
+export interface ScenarioPolicyArgs {
+  scenario: Scenario;
+  policy: string;
+  seed: number;
+  json: boolean;
+}
+
+/**
+ * Parses `--scenario FILE --policy NAME [--seed S] [--json]` and loads the scenario; null after
+ * printing `usage` for --help. Throws ArgumentError for a missing or bad option.
+ */
+export function parseScenarioPolicy(argv: string[], usage: string): ScenarioPolicyArgs | null {
+  const { values } = parse(argv, {
+    scenario: { type: 'string' },
+    policy: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) {
+    console.log(usage);
+    return null;
+  }
+  if (values.scenario === undefined) throw new ArgumentError('--scenario FILE is required (see --help)');
+  if (values.policy === undefined) throw new ArgumentError('--policy NAME is required (see --help)');
+  return { scenario: loadScenario(values.scenario), policy: values.policy, seed: intOption(values.seed, 'seed', 1), json: values.json === true };
 }
 
 /** Seconds with 3 significant decimals for tables. */

@@ -1,7 +1,6 @@
 // `bouquet plan`: place a scenario's blocks with a policy and print the placement and its prediction.
-import { loadScenario } from '../scenario.ts';
 import { placeFor, resolvePolicy } from '../run.ts';
-import { ArgumentError, intOption, parse, runVerb, seconds, table } from './common.ts';
+import { parseScenarioPolicy, runVerb, seconds, table } from './common.ts';
 
 const usage = `usage: bouquet plan --scenario FILE --policy NAME [--seed S] [--json]
 
@@ -13,24 +12,13 @@ placement/routing (e.g. bprr/jffc).`;
 /** Runs `bouquet plan`; resolves to the exit code. */
 export function run(argv: string[]): Promise<number> {
   return runVerb('plan', async () => {
-    const { values } = parse(argv, {
-      scenario: { type: 'string' },
-      policy: { type: 'string' },
-      seed: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (values.help === true) {
-      console.log(usage);
-      return 0;
-    }
-    if (values.scenario === undefined) throw new ArgumentError('--scenario FILE is required (see --help)');
-    if (values.policy === undefined) throw new ArgumentError('--policy NAME is required (see --help)');
-    const scenario = loadScenario(values.scenario);
-    const combo = resolvePolicy(scenario, values.policy);
-    const placement = await placeFor(scenario, combo, intOption(values.seed, 'seed', 1));
-    if (values.json === true) {
-      console.log(JSON.stringify({ scenario: scenario.name, policy: values.policy, ...combo, placement }, null, 2));
+    const args = parseScenarioPolicy(argv, usage);
+    if (args === null) return 0;
+    const { scenario, policy } = args;
+    const combo = resolvePolicy(scenario, policy);
+    const placement = await placeFor(scenario, combo, args.seed);
+    if (args.json) {
+      console.log(JSON.stringify({ scenario: scenario.name, policy, ...combo, placement }, null, 2));
       return 0;
     }
     const rows = placement.assignments.map((a) => [
@@ -39,7 +27,7 @@ export function run(argv: string[]): Promise<number> {
       String(a.span === null ? 0 : a.span.end - a.span.start),
       String(a.cacheSlots),
     ]);
-    console.log(`${scenario.name}: ${values.policy} (placement ${combo.placement}, routing ${combo.routing})`);
+    console.log(`${scenario.name}: ${policy} (placement ${combo.placement}, routing ${combo.routing})`);
     console.log(table(['server', 'blocks', 'count', 'cache slots'], rows));
     const p = placement.prediction;
     console.log(`predicted per-token time (no waiting): ${seconds(p.perTokenMs)} s`);

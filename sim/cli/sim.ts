@@ -1,8 +1,7 @@
 // `bouquet sim`: simulate a scenario under one placement + routing policy and print the metrics.
-import { loadScenario } from '../scenario.ts';
 import { runScenario } from '../run.ts';
 import type { SimResult } from '../engine.ts';
-import { ArgumentError, intOption, parse, runVerb, seconds, table } from './common.ts';
+import { parseScenarioPolicy, runVerb, seconds, table } from './common.ts';
 
 const usage = `usage: bouquet sim --scenario FILE --policy NAME [--seed S] [--json]
 
@@ -53,28 +52,16 @@ export function formatSimResult(name: string, r: SimResult): string {
 /** Runs `bouquet sim`; resolves to the exit code. */
 export function run(argv: string[]): Promise<number> {
   return runVerb('sim', async () => {
-    const { values } = parse(argv, {
-      scenario: { type: 'string' },
-      policy: { type: 'string' },
-      seed: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (values.help === true) {
-      console.log(usage);
-      return 0;
-    }
-    if (values.scenario === undefined) throw new ArgumentError('--scenario FILE is required (see --help)');
-    if (values.policy === undefined) throw new ArgumentError('--policy NAME is required (see --help)');
-    const scenario = loadScenario(values.scenario);
-    const seed = intOption(values.seed, 'seed', 1);
-    const result = await runScenario(scenario, values.policy, seed);
-    if (values.json === true) {
+    const args = parseScenarioPolicy(argv, usage);
+    if (args === null) return 0;
+    const { scenario, policy, seed } = args;
+    const result = await runScenario(scenario, policy, seed);
+    if (args.json) {
       const { placementResult, ...rest } = result;
-      console.log(JSON.stringify({ scenario: scenario.name, policyName: values.policy, seed, ...rest, placement: placementResult }, null, 2));
+      console.log(JSON.stringify({ scenario: scenario.name, policyName: policy, seed, ...rest, placement: placementResult }, null, 2));
       return 0;
     }
-    console.log(formatSimResult(values.policy, result));
+    console.log(formatSimResult(policy, result));
     return 0;
   });
 }
