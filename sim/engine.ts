@@ -15,9 +15,9 @@
 // costs memory, not time). Randomness: the requests are drawn before the run; churn draws from its
 // own seeded stream, so every policy sees the same arrivals and the same churn for a seed.
 import type { SwarmSnapshot, Chain, ServerSpec } from '../core/swarm/index.ts';
-import { perTokenRttMs, prefillMsPerBlock, type ActiveSession } from '../core/perf/index.ts';
+import { perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
-import { chainTime, serverIndex, type RoutingDecision, type RoutingPolicy, type RoutingState, type ServerIndex, type ServerLoad } from '../core/routing/index.ts';
+import { serverIndex, type RoutingDecision, type RoutingPolicy, type RoutingState, type ServerIndex, type ServerLoad } from '../core/routing/index.ts';
 import { BinaryHeap } from './heap.ts';
 import { exponential, type Random } from './random.ts';
 import type { SimRequest } from './arrivals.ts';
@@ -354,8 +354,8 @@ class Run {
     const lIn = r.req.inputTokens + r.generated;
     const lOut = r.req.outputTokens - r.generated;
     // The performance model's time (core/perf requestTime's formula), the same for every policy.
-    const prefillMs = chainTime(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, 1).totalMs;
-    const totalMs = chainTime(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, lOut).totalMs;
+    const prefillMs = requestTimeWithIndex(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, 1).totalMs;
+    const totalMs = requestTimeWithIndex(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, lOut).totalMs;
     const expectedEndMs = this.nowMs + waitMs + totalMs;
     const holds: Hold[] = [];
     const computeByServer = new Map<string, number>();

@@ -8,6 +8,8 @@ export {
   serverById,
   requestTime,
   requestTimeWithIndex,
+  serverIndex,
+  type ServerIndex,
   perTokenMs,
   cacheSlots,
   waitForSlotsMs,

@@ -61,7 +61,15 @@ export function requestTime(
   lOut: number,
   waitingMs = 0,
 ): TimeBreakdown {
-  return requestTimeWithIndex(snapshot, new Map(snapshot.servers.map((s) => [s.id, s])), clientId, chain, lIn, lOut, waitingMs);
+  return requestTimeWithIndex(snapshot, serverIndex(snapshot), clientId, chain, lIn, lOut, waitingMs);
+}
+
+/** A snapshot's servers by id, built once by callers that predict many chains on it. */
+export type ServerIndex = ReadonlyMap<string, ServerSpec>;
+
+/** Builds the server index of a snapshot. */
+export function serverIndex(snapshot: SwarmSnapshot): ServerIndex {
+  return new Map(snapshot.servers.map((s) => [s.id, s]));
 }
 
 /**
@@ -70,7 +78,7 @@ export function requestTime(
  */
 export function requestTimeWithIndex(
   snapshot: SwarmSnapshot,
-  servers: ReadonlyMap<string, ServerSpec>,
+  servers: ServerIndex,
   clientId: string,
   chain: Chain,
   lIn: number,

@@ -27,7 +27,7 @@ export {
 } from './petals.ts';
 export { wsRrRouting, expectedWaitMs } from './ws-rr.ts';
 export { jffcRouting, dispatchChains } from './jffc.ts';
-export { chainTime, serverIndex, type ServerIndex } from './predict.ts';
+export { serverIndex, type ServerIndex } from '../perf/index.ts';
 
 /** Every routing policy by name. */
 export const routingPolicies = {

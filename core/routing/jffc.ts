@@ -1,9 +1,8 @@
 // The follow-up's JFFC (algorithms.md §4): join the fastest free chain, else wait in the central FIFO queue.
 import type { SwarmSnapshot } from '../swarm/index.ts';
-import { requestLinkCostMs, serverJobCosts, jobLinkCostMs } from '../perf/index.ts';
+import { requestLinkCostMs, requestTimeWithIndex, serverIndex, serverJobCosts, jobLinkCostMs, type ServerIndex } from '../perf/index.ts';
 import { allocateCache, chainCostMs } from '../chains/index.ts';
 import type { ChainCapacity, PlacementResult, ServerAssignment } from '../placement/index.ts';
-import { chainTime, serverIndex, type ServerIndex } from './predict.ts';
 import { isBanned, loadOf } from './live.ts';
 import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot } from './types.ts';
 
@@ -73,7 +72,7 @@ export function jffcRouting(): RoutingPolicy {
         if (!up) continue;
         anyOnline = true;
         if ((state.chainSessions?.[i] ?? 0) >= c.capacity) continue;
-        const predicted = chainTime(swarm, entry.servers, request.clientId, c.chain, request.inputTokens, request.outputTokens, 0);
+        const predicted = requestTimeWithIndex(swarm, entry.servers, request.clientId, c.chain, request.inputTokens, request.outputTokens, 0);
         return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted, chainIndex: i };
       }
       if (!anyOnline) return { kind: 'no-route', reason: 'every chain has a server that is offline' };

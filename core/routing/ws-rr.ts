@@ -1,9 +1,8 @@
 // BPRR's WS-RR (algorithms.md §3): waiting-penalized shortest path; the caller books slots until the expected completion.
 import type { Chain, SwarmSnapshot } from '../swarm/index.ts';
-import { perTokenRttMs, prefillMsPerBlock, prefillRttMs, waitForSlotsMs } from '../perf/index.ts';
+import { perTokenRttMs, prefillMsPerBlock, prefillRttMs, requestTimeWithIndex, serverIndex, waitForSlotsMs, type ServerIndex } from '../perf/index.ts';
 import type { PlacementResult } from '../placement/index.ts';
 import { isBanned } from './live.ts';
-import { chainTime, serverIndex, type ServerIndex } from './predict.ts';
 import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot, ServerLoad } from './types.ts';
 
 /**
@@ -195,7 +194,7 @@ export function wsRrRouting(): RoutingPolicy {
       }
       hops.reverse();
       const chain: Chain = { hops };
-      const predicted = chainTime(swarm, hosts.servers, request.clientId, chain, request.inputTokens, request.outputTokens, wait);
+      const predicted = requestTimeWithIndex(swarm, hosts.servers, request.clientId, chain, request.inputTokens, request.outputTokens, wait);
       return { kind: 'route', chain, expectedWaitMs: wait, predicted };
     },
   };
