@@ -142,27 +142,32 @@ describe.skipIf(skipReason !== null)(`browser swarm in a network namespace${skip
   it('fails over when a volunteer tab on the route closes mid-generation, with identical output', async () => {
     let closed: string | undefined;
     const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
+    // The victim (the route's last hop) is looked up from the first token on, so that the tab can be
+    // closed at token 8 without a race against the end of a fast generation.
+    let victim: { peerId: string; page: Page } | undefined;
+    let lookup: Promise<void> | undefined;
+    let closing: Promise<void> | undefined;
     onToken = (i) => {
-      if (i !== 8 || closed !== undefined) return;
-      closed = 'pending';
-      void (async () => {
+      lookup ??= (async () => {
         const s = await swarmState(volunteers[0] as Page);
         const lease = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active');
-        const victim = lease?.chain.at(-1)?.peerId;
+        const peerId = lease?.chain.at(-1)?.peerId;
         for (const page of volunteers) {
           const snap = await volunteerSnapshot(page);
-          if (!('error' in snap) && snap.peerId === victim) {
-            closed = victim;
-            volunteers = volunteers.filter((p) => p !== page);
-            await page.close();
-            return;
-          }
+          if (!('error' in snap) && snap.peerId === peerId) victim = { peerId, page };
         }
       })();
+      if (i < 8 || victim === undefined || closing !== undefined) return;
+      const v = victim;
+      closed = v.peerId;
+      volunteers = volunteers.filter((p) => p !== v.page);
+      closing = v.page.close();
     };
     const res = await chatGenerate(chat, { prompt, maxNewTokens });
-    expect(closed).toBeDefined();
-    expect(closed).not.toBe('pending');
+    await lookup;
+    await closing;
+    expect(victim).toBeDefined();
+    expect(closed).toBe(victim?.peerId);
     expect(res.ids).toEqual(reference.ids);
     expect(res.failovers.length).toBeGreaterThanOrEqual(1);
     expect(res.failovers[0]?.failedPeer).toBe(closed);
