@@ -142,26 +142,29 @@ describe.skipIf(skipReason !== null)(`browser swarm in a network namespace${skip
   it('fails over when a volunteer tab on the route closes mid-generation, with identical output', async () => {
     let closed: string | undefined;
     const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
-    // The victim (the route's last hop) is looked up from the first token on, so that the tab can be
-    // closed at token 8 without a race against the end of a fast generation.
+    // The victim (the route's last hop) is looked up from the first token on, with one request from the
+    // chat page (the volunteer pages are indexed before), so that its tab can be closed at token 8
+    // without a race against the end of a fast generation.
+    const pageByPeer = new Map<string, Page>();
+    for (const page of volunteers) {
+      const snap = await volunteerSnapshot(page);
+      if (!('error' in snap)) pageByPeer.set(snap.peerId, page);
+    }
     let victim: { peerId: string; page: Page } | undefined;
     let lookup: Promise<void> | undefined;
     let closing: Promise<void> | undefined;
     onToken = (i) => {
-      lookup ??= (async () => {
-        const s = await swarmState(volunteers[0] as Page);
-        const lease = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active');
-        const peerId = lease?.chain.at(-1)?.peerId;
-        for (const page of volunteers) {
-          const snap = await volunteerSnapshot(page);
-          if (!('error' in snap) && snap.peerId === peerId) victim = { peerId, page };
-        }
-      })();
+      lookup ??= swarmState(chat).then((s) => {
+        const peerId = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active')?.chain.at(-1)?.peerId;
+        const page = peerId === undefined ? undefined : pageByPeer.get(peerId);
+        if (peerId !== undefined && page !== undefined) victim = { peerId, page };
+      });
       if (i < 8 || victim === undefined || closing !== undefined) return;
       const v = victim;
       closed = v.peerId;
       volunteers = volunteers.filter((p) => p !== v.page);
       closing = v.page.close();
+      console.log(`failover test: closing ${v.peerId} at token ${i}`);
     };
     const res = await chatGenerate(chat, { prompt, maxNewTokens });
     await lookup;
