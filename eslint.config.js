@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'test-results/**', '**/*.svelte', 'bin/bouquet.js', 'signaling/placement-thread-boot.mjs', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'dist/**', 'test-results/**', '**/*.svelte', 'bin/bouquet.js', 'server/placement/thread-boot.mjs', 'eslint.config.js'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

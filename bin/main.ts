@@ -7,12 +7,12 @@ export interface Verb {
 }
 
 export const verbs: Record<string, Verb> = {
-  plan: { summary: 'place blocks on a scenario\'s servers with a policy and print the placement', load: () => import('../sim/cli/plan.ts') },
-  sim: { summary: 'simulate a scenario under a placement + routing policy', load: () => import('../sim/cli/sim.ts') },
-  compare: { summary: 'simulate a scenario under several policies and report the metrics', load: () => import('../sim/cli/compare.ts') },
-  generate: { summary: 'generate text with a model in this process (Node, onnxruntime-web wasm)', load: () => import('../worker/cli/generate.ts') },
-  serve: { summary: 'run the signaling + coordinator server and the web app', load: () => import('../signaling/cli/serve.ts') },
-  demo: { summary: 'start a server, volunteer tabs and a client tab in headless Chromium and chat', load: () => import('../signaling/cli/demo.ts') },
+  plan: { summary: 'place blocks on a scenario\'s servers with a policy and print the placement', load: () => import('../tools/cli/plan.ts') },
+  sim: { summary: 'simulate a scenario under a placement + routing policy', load: () => import('../tools/cli/sim.ts') },
+  compare: { summary: 'simulate a scenario under several policies and report the metrics', load: () => import('../tools/cli/compare.ts') },
+  generate: { summary: 'generate text with a model in this process (Node, onnxruntime-web wasm)', load: () => import('../tools/cli/generate.ts') },
+  serve: { summary: 'run the signaling + coordinator server and the web app', load: () => import('../tools/cli/serve.ts') },
+  demo: { summary: 'start a server, volunteer tabs and a client tab in headless Chromium and chat', load: () => import('../tools/cli/demo.ts') },
 };
 
 function usage(): string {

@@ -1,4 +1,4 @@
-// The block runtime (browser-safe part): public surface of worker/. Node-only helpers are in worker/node.ts.
+// The block runtime (browser-safe part): public surface of worker/. Node-only model loading is in server/models/.
 export { RuntimeError, isRuntimeError, serializeError, deserializeError, runtimeErrorCodes, type RuntimeErrorCode, type SerializedError } from './errors.ts';
 export {
   createInThreadRuntime, chooseBackend, probeSpeed, fitLinearMs, generateText,

@@ -29,7 +29,7 @@ export interface WorkerRuntime extends BlockRuntime {
 
 /**
  * Starts the runtime in `worker` (created by the page, e.g.
- * `new Worker(new URL('../worker/block-worker.ts', import.meta.url), { type: 'module' })`).
+ * `new Worker(new URL('./block-worker.ts', import.meta.url), { type: 'module' })`).
  * Buffers passed to step/embed/head are transferred (the caller's array is detached afterwards).
  * Errors are RuntimeError with the same code as in the worker.
  */

@@ -1,4 +1,4 @@
-// Routing policies (algorithms.md §2–§4): public surface of core/routing, used by sim/ and signaling/.
+// Routing policies (algorithms.md §2–§4): public surface of core/routing, used by sim/ and server/.
 import type { RoutingPolicyFactory } from './types.ts';
 import { petalsRouting } from './petals.ts';
 import { wsRrRouting } from './ws-rr.ts';

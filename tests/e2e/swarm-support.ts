@@ -8,7 +8,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { ChatRequest, ChatResult, RawProbeResult } from '../../web/headless/chat-main.ts';
 import type { SwarmState } from '../../core/api/index.ts';
 import type { VolunteerSnapshot } from '../../web/volunteer/index.ts';
-import { chromiumArgs, chromiumPath } from '../support/browser.ts';
+import { chromiumArgs, chromiumPath } from '../../tools/browser/chromium.ts';
 import { failInCi, type NetNamespace } from '../support/netns.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import type { BouquetServer } from '../../signaling/server.ts';
+import type { BouquetServer } from '../../server/server.ts';
 import { firefoxMissingReason, firefoxPath, watchPuppeteerErrors } from './firefox-namespace.ts';
 import { buildApp, repoRoot } from './swarm-support.ts';
 import { ProtocolVolunteer, startServer } from './ui-support.ts';

@@ -27,7 +27,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { SwarmState } from '../../core/api/index.ts';
-import { chromiumArgs, chromiumPath } from '../support/browser.ts';
+import { chromiumArgs, chromiumPath } from '../../tools/browser/chromium.ts';
 import { createNetNamespace, netnsUnavailableReason, type NetNamespace } from '../support/netns.ts';
 import { buildApp, chromiumMissingReason, chatGenerate, generateReference, serveInNamespace, swarmState, type ServeProcess } from './swarm-support.ts';
 import { saveScreenshot, watchPageErrors, withoutModelProbes } from './ui-support.ts';

@@ -5,8 +5,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import type { AssignmentMessage, CoordinatorToVolunteerMessage, VolunteerLoad } from '../../core/api/index.ts';
-import { createServer, type BouquetServer, type ServerOptions } from '../../signaling/server.ts';
-import { launchChromium as launchSupportChromium } from '../support/browser.ts';
+import { createServer, type BouquetServer, type ServerOptions } from '../../server/server.ts';
+import { launchChromium as launchSupportChromium } from '../../tools/browser/chromium.ts';
 import { buildApp, repoRoot, stories260K } from './swarm-support.ts';
 
 /** Starts the real server on a free loopback port with the stories260K model and the given web app. */
@@ -55,7 +55,7 @@ export function useLoopbackApp<B extends { close(): Promise<void> }>(launch: () 
   };
 }
 
-/** Headless Chromium (tests/support/browser.ts) without background throttling: the pages stay live. */
+/** Headless Chromium (tools/browser/chromium.ts) without background throttling: the pages stay live. */
 export function launchChromium(): Promise<Browser> {
   return launchSupportChromium({ extraArgs: ['--disable-background-timer-throttling', '--disable-renderer-backgrounding'] });
 }

@@ -6,7 +6,7 @@ import { FrameLink, MemoryNetwork, type MemoryTransport } from '../../core/proto
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { ClientSession, clientModelFromRuntime, samplerFor } from '../../web/client/index.ts';
 import { SessionHost, executorFromRuntime } from '../../web/volunteer/index.ts';
-import { resolveModel } from '../../worker/node.ts';
+import { resolveModel } from '../../server/models/index.ts';
 import { createInThreadRuntime, generateText, type BlockRuntime } from '../../worker/runtime/index.ts';
 import { openTokenizer, type TextTokenizer } from '../../worker/tokenizer/index.ts';
 import { openModelWeights, type ModelWeights } from '../../worker/weights/index.ts';

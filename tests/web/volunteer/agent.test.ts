@@ -9,8 +9,8 @@ import { ClientSession, CoordinatorRoutes, clientModelFromRuntime, samplerFor, t
 import {
   VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type VolunteerStatus,
 } from '../../../web/volunteer/index.ts';
-import { createServer, type BouquetServer } from '../../../signaling/index.ts';
-import { resolveModel } from '../../../worker/node.ts';
+import { createServer, type BouquetServer } from '../../../server/index.ts';
+import { resolveModel } from '../../../server/models/index.ts';
 import { createInThreadRuntime, generateText, type BlockRuntime } from '../../../worker/runtime/index.ts';
 import { openTokenizer, type TextTokenizer } from '../../../worker/tokenizer/index.ts';
 import { openModelWeights, type ModelWeights } from '../../../worker/weights/index.ts';

@@ -8,9 +8,9 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelShape } from '../../../core/model/index.ts';
 import { createInThreadRuntime } from '../../../worker/index.ts';
-import { folderModelFiles } from '../../../worker/node.ts';
+import { folderModelFiles } from '../../../server/models/index.ts';
 import { openModelWeights } from '../../../worker/weights/index.ts';
-import { launchChromium, startStaticServer, type StaticServer } from '../../support/browser.ts';
+import { launchChromium, startStaticServer, type StaticServer } from '../../../tools/browser/chromium.ts';
 import { maxAbsDiff } from '../support/reference-llama.ts';
 import type { PageResult, PageRun } from './page.ts';
 

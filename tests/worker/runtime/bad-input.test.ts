@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { createInThreadRuntime, RuntimeError, type RuntimeErrorCode } from '../../../worker/index.ts';
-import { folderModelFiles, resolveModel } from '../../../worker/node.ts';
+import { folderModelFiles, resolveModel } from '../../../server/models/index.ts';
 import { openModelWeights } from '../../../worker/weights/index.ts';
 import { writeTinyModel } from '../support/tiny-model.ts';
 

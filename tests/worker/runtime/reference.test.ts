@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInThreadRuntime, type BlockRuntime } from '../../../worker/index.ts';
 import { dequantizeQ4, quantizeQ4 } from '../../../worker/graph/index.ts';
-import { folderModelFiles } from '../../../worker/node.ts';
+import { folderModelFiles } from '../../../server/models/index.ts';
 import { openModelWeights, type BlockWeights, type ModelWeights } from '../../../worker/weights/index.ts';
 import { maxAbsDiff, referenceBlocks, referenceHead } from '../support/reference-llama.ts';
 import { writeTinyModel } from '../support/tiny-model.ts';

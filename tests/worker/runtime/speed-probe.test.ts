@@ -2,7 +2,7 @@
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { fitLinearMs, probeSpeed } from '../../../worker/index.ts';
-import { folderModelFiles } from '../../../worker/node.ts';
+import { folderModelFiles } from '../../../server/models/index.ts';
 import { openModelWeights } from '../../../worker/weights/index.ts';
 
 describe('speed probe', () => {

@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { blockBytes } from '../../../core/model/index.ts';
 import { createInThreadRuntime, syntheticWeights, type BlockRuntime, type ModelWeights } from '../../../worker/index.ts';
-import { folderModelFiles } from '../../../worker/node.ts';
+import { folderModelFiles } from '../../../server/models/index.ts';
 import { openModelWeights } from '../../../worker/weights/index.ts';
 import { maxAbsDiff } from '../support/reference-llama.ts';
 

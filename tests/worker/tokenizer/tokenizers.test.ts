@@ -1,7 +1,7 @@
 // Tokenizers: llama2.c tokenizer.bin and Hugging Face tokenizer.json agree on stories260K; streaming decode; chat templates.
 import { describe, expect, it } from 'vitest';
 import { HfTokenizer, Llama2cTokenizer, openTokenizer, renderChatTemplate } from '../../../worker/index.ts';
-import { folderModelFiles } from '../../../worker/node.ts';
+import { folderModelFiles } from '../../../server/models/index.ts';
 import { openModelWeights } from '../../../worker/weights/index.ts';
 
 async function both(): Promise<[Llama2cTokenizer, HfTokenizer]> {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpModelFiles, openModelWeights, RuntimeError } from '../../../worker/index.ts';
-import { folderModelFiles } from '../../../worker/node.ts';
-import { startStaticServer, type StaticServer } from '../../support/browser.ts';
+import { folderModelFiles } from '../../../server/models/index.ts';
+import { startStaticServer, type StaticServer } from '../../../tools/browser/chromium.ts';
 import { safetensorsBytes, tinyConfigJson, tinyDefaults, tinyTensors, writeTinyModel } from '../support/tiny-model.ts';
 
 describe('weight loading', () => {

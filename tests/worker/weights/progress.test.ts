@@ -6,8 +6,8 @@ import {
   createInThreadRuntime, httpModelFiles, openModelWeights, storedBytesOf, syntheticWeights, weightPartsToLoad, WeightReadMeter, type WeightLoadProgress,
 } from '../../../worker/index.ts';
 import { SafetensorsFile } from '../../../worker/weights/index.ts';
-import { folderModelFiles } from '../../../worker/node.ts';
-import { startStaticServer, type StaticServer } from '../../support/browser.ts';
+import { folderModelFiles } from '../../../server/models/index.ts';
+import { startStaticServer, type StaticServer } from '../../../tools/browser/chromium.ts';
 
 const hfDir = '../shared/models/stories260K-hf';
 

@@ -1,0 +1,32 @@
+// Runs registered placement policies in a worker thread: the exact MILP (HiGHS, synchronous wasm)
+// can take its whole time limit, which on the coordinator's thread would stall signaling and routes.
+import { parentPort } from 'node:worker_threads';
+import { placementPolicies, type PlacementPolicyName } from '../../core/placement/index.ts';
+import type { PlacementJob, PlacementJobReply } from './thread.ts';
+
+function codeOf(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'internal';
+}
+
+const port = parentPort;
+if (port === null) throw new Error('placement-thread.ts must run in a worker thread');
+port.on('message', (job: PlacementJob) => {
+  const run = async (): Promise<PlacementJobReply> => {
+    try {
+      const policy = placementPolicies[job.policy as PlacementPolicyName](job.options);
+      return { id: job.id, kind: 'result', result: await policy(job.snapshot) };
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      const reason = (e as { reason?: unknown }).reason;
+      return {
+        id: job.id,
+        kind: 'error',
+        error: { code: codeOf(e), name: error.name, message: error.message, ...(typeof reason === 'string' ? { reason } : {}) },
+      };
+    }
+  };
+  void run().then((reply) => port.postMessage(reply));
+});
+// Loading tsx and the policies takes a while; the coordinator starts a job's deadline only from here.
+port.postMessage({ id: 0, kind: 'ready' } satisfies PlacementJobReply);

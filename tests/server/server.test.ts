@@ -1,0 +1,543 @@
+// The signaling + coordinator server over loopback: real WebSockets, real PeerJS server, real placement and routing.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  apiPaths,
+  parseDashboardMessage,
+  parsePlacementPolicyChanged,
+  parseRouteResponse,
+  parseSwarmState,
+  routeReleasePath,
+  routeRenewPath,
+  routeTicketPath,
+  type DashboardMessage,
+  type RouteGranted,
+  type RouteResponse,
+  type SwarmState,
+} from '../../core/api/index.ts';
+import { createServer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
+import { json, stories260K, TestVolunteer, until } from './helpers.ts';
+
+// stories260K at fp32 with 512-token sessions: one block's weights and one session's cache per block.
+const blockBytes = 181_760;
+const cacheBytesPerBlock = 131_072;
+const L = 5;
+
+/** Memory for `blocks` blocks plus `slots` single-block caches, bytes. */
+function budget(blocks: number, slots: number): number {
+  return blocks * blockBytes + slots * cacheBytesPerBlock;
+}
+
+const servers: BouquetServer[] = [];
+const volunteers: TestVolunteer[] = [];
+let webDir: string;
+
+beforeAll(async () => {
+  webDir = await mkdtemp(path.join(tmpdir(), 'bouquet-web-'));
+  await writeFile(path.join(webDir, 'index.html'), '<!doctype html><title>Bouquet</title>');
+  await writeFile(path.join(webDir, 'app.js'), 'console.log("hi")');
+  return () => rm(webDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await Promise.all(volunteers.splice(0).map((v) => v.close()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
+  const s = await createServer({
+    port: 0,
+    model: stories260K,
+    logger: 'silent',
+    webDir,
+    ...options,
+    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ...options.coordinator },
+  });
+  servers.push(s);
+  return s;
+}
+
+async function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
+  const v = await TestVolunteer.join(s.url, o);
+  volunteers.push(v);
+  return v;
+}
+
+async function route(s: BouquetServer, body: Record<string, unknown>): Promise<{ status: number; answer: RouteResponse }> {
+  const r = await json(s.url + apiPaths.routes, { body });
+  const parsed = parseRouteResponse(r.body);
+  if (!parsed.ok) throw parsed.error;
+  return { status: r.status, answer: parsed.value };
+}
+
+function granted(r: { answer: RouteResponse }): RouteGranted {
+  if (r.answer.kind !== 'route') throw new Error(`expected a route, got ${JSON.stringify(r.answer)}`);
+  return r.answer;
+}
+
+async function swarm(s: BouquetServer): Promise<SwarmState> {
+  const parsed = parseSwarmState((await json(s.url + apiPaths.swarm)).body);
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
+}
+
+/** Waits until every registered volunteer serves its assigned span. */
+async function servingAll(s: BouquetServer): Promise<void> {
+  await s.coordinator.whenSettled();
+  await until(() => s.coordinator.state().volunteers.every((v) => v.state === 'serving'), 5000, 'volunteers serving');
+}
+
+function coveredBlocks(st: SwarmState): Set<number> {
+  const covered = new Set<number>();
+  for (const v of st.volunteers) if (v.span !== null) for (let b = v.span.start; b < v.span.end; b++) covered.add(b);
+  return covered;
+}
+
+describe('volunteers', () => {
+  it('a volunteer registering over the WebSocket gets registered, then an assignment it can hold', async () => {
+    const s = await start();
+    const v = await join(s, { peerId: 'vol-a', memoryBytes: budget(5, 5) });
+    const registered = v.messages.find((m) => m.type === 'registered');
+    expect(registered?.type === 'registered' && registered.model.numBlocks).toBe(L);
+    const a = await v.assignment();
+    expect(a.span).toEqual({ start: 0, end: 5 });
+    expect(a.reason).toBe('join');
+    expect(a.cacheSlots).toBe(5);
+    await servingAll(s);
+    expect((await swarm(s)).volunteers[0]).toMatchObject({ peerId: 'vol-a', state: 'serving', span: { start: 0, end: 5 } });
+  });
+
+  it('refuses malformed messages with the field named and keeps the socket open', async () => {
+    const s = await start();
+    const ws = new WebSocket(s.url.replace('http', 'ws') + apiPaths.volunteerSocket);
+    await new Promise((r) => ws.once('open', r));
+    const replies: unknown[] = [];
+    ws.on('message', (d: Buffer) => replies.push(JSON.parse(d.toString('utf8'))));
+    ws.send('{not json');
+    ws.send(JSON.stringify({ type: 'heartbeat', load: { activeSessions: 0, freeCacheSlots: 1, state: 'serving' } }));
+    ws.send(JSON.stringify({ type: 'register', peerId: 'x', publicKey: 'k', memoryBytes: -5 }));
+    await until(() => replies.length === 3, 2000, 'three error replies');
+    expect(replies[0]).toMatchObject({ type: 'error', error: { code: 'bad-request', field: '(message)' } });
+    expect(replies[1]).toMatchObject({ type: 'error', error: { code: 'not-registered' } });
+    expect(replies[2]).toMatchObject({ type: 'error', error: { code: 'bad-request', field: 'memoryBytes' } });
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.close();
+  });
+
+  it('refuses a volunteer for another model and closes its socket', async () => {
+    const s = await start();
+    await expect(TestVolunteer.join(s.url, { peerId: 'wrong', memoryBytes: budget(5, 5), modelId: 'llama-70b' })).rejects.toThrow(/model-mismatch/);
+  });
+
+  it('several volunteers with different budgets get a placement covering all blocks, each within its memory', async () => {
+    const s = await start();
+    const budgets = { small: budget(2, 2), medium: budget(3, 3), large: budget(4, 4) };
+    const vs = await Promise.all(Object.entries(budgets).map(([peerId, memoryBytes]) => join(s, { peerId, memoryBytes })));
+    await servingAll(s);
+    const st = await swarm(s);
+    expect([...coveredBlocks(st)].sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(st.placement.uncoveredBlocks).toEqual([]);
+    for (const v of vs) {
+      const a = await v.assignment();
+      const m = a.span === null ? 0 : a.span.end - a.span.start;
+      // weights + at least one session's cache fit the budget
+      expect(m * (blockBytes + cacheBytesPerBlock)).toBeLessThanOrEqual(v.options.memoryBytes);
+    }
+    // the dashboard compares policies on the same volunteers
+    await until(() => s.coordinator.state().predictions.length > 1, 5000, 'predictions');
+    const p = s.coordinator.state().predictions.find((x) => x.policy === 'bprr');
+    expect(p?.perTokenMs).toBeGreaterThan(0);
+  });
+
+  it('a heartbeat timeout expires a silent peer and re-placement moves one redundant volunteer to cover its blocks', async () => {
+    const s = await start({ coordinator: { heartbeatTimeoutMs: 400, heartbeatIntervalMs: 100 } });
+    const events: DashboardMessage[] = [];
+    s.coordinator.subscribe((m) => events.push(m));
+    // Spans fixed by what each volunteer already holds: 'silent' alone holds blocks 3 and 4.
+    const a = await join(s, { peerId: 'a', memoryBytes: budget(3, 3), heartbeatMs: 100, loadedSpan: { start: 0, end: 3 } });
+    const silent = await join(s, { peerId: 'silent', memoryBytes: budget(3, 3), heartbeatMs: 100, loadedSpan: { start: 2, end: 5 } });
+    const c = await join(s, { peerId: 'c', memoryBytes: budget(3, 3), heartbeatMs: 100, loadedSpan: { start: 0, end: 3 } });
+    await servingAll(s);
+    expect([...coveredBlocks(s.coordinator.state())].sort()).toEqual([0, 1, 2, 3, 4]);
+
+    silent.stopHeartbeats();
+    await until(() => silent.closedWith !== undefined, 3000, 'silent peer closed');
+    expect(silent.closedWith).toBe(4003);
+    const left = events.find((e) => e.type === 'event' && e.event.type === 'volunteer-left');
+    expect(left?.type === 'event' && left.event).toEqual({ type: 'volunteer-left', peerId: 'silent', reason: 'timeout' });
+    await until(
+      () => events.some((e) => e.type === 'event' && e.event.type === 'placement' && e.event.moved.length > 0),
+      3000,
+      'a placement that moves a volunteer',
+    );
+    await servingAll(s);
+    const st = s.coordinator.state();
+    expect(st.volunteers.map((v) => v.peerId).sort()).toEqual(['a', 'c']);
+    expect([...coveredBlocks(st)].sort()).toEqual([0, 1, 2, 3, 4]);
+    // Exactly one of the two redundant holders reloaded, told why.
+    const moves = [...a.messages, ...c.messages].filter((m) => m.type === 'assignment' && m.reason === 'cover-gap');
+    expect(moves).toHaveLength(1);
+    const r = granted(await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    expect(r.chain.every((h) => h.peerId !== 'silent')).toBe(true);
+  });
+});
+
+describe('routes', () => {
+  it('a client gets a route whose chain covers [0, L) in order, within the hops\' spans', async () => {
+    const s = await start();
+    await join(s, { peerId: 'p', memoryBytes: budget(3, 3) });
+    await servingAll(s);
+    await join(s, { peerId: 'q', memoryBytes: budget(3, 3) });
+    await servingAll(s);
+    const r = await route(s, { clientId: 'cl', promptTokens: 10, maxNewTokens: 20, rttMs: { p: 5, q: 7 } });
+    expect(r.status).toBe(200);
+    const g = granted(r);
+    expect(g.chain[0]?.span.start).toBe(0);
+    expect(g.chain[g.chain.length - 1]?.span.end).toBe(L);
+    for (let i = 1; i < g.chain.length; i++) expect(g.chain[i]?.span.start).toBe(g.chain[i - 1]?.span.end);
+    const st = s.coordinator.state();
+    for (const h of g.chain) {
+      const v = st.volunteers.find((x) => x.peerId === h.peerId);
+      expect(v?.span !== null && v !== undefined && v.span.start <= h.span.start && h.span.end <= v.span.end).toBe(true);
+    }
+    expect(g.predicted.totalMs).toBeGreaterThan(0);
+    expect(g.policy).toBe('jffc');
+    expect(g.expiresAtMs).toBeGreaterThan(Date.now());
+  });
+
+  it('releasing a route frees its slots, records the measured time, and a second release is refused', async () => {
+    const s = await start();
+    await join(s, { peerId: 'p', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    const g = granted(await route(s, { clientId: 'cl', promptTokens: 10, maxNewTokens: 20 }));
+    expect((await swarm(s)).volunteers[0]?.leasedSlots).toBe(5);
+    const rel = await json(s.url + routeReleasePath(g.leaseId), { body: { measured: { totalMs: 321, tokens: 20 } } });
+    expect(rel.status).toBe(200);
+    expect(rel.body).toEqual({ kind: 'released', leaseId: g.leaseId });
+    const st = await swarm(s);
+    expect(st.volunteers[0]?.leasedSlots).toBe(0);
+    expect(st.activeLeases).toBe(0);
+    expect(st.recentRoutes.find((r) => r.leaseId === g.leaseId)).toMatchObject({ outcome: 'released', measured: { totalMs: 321, tokens: 20 } });
+    const again = await json(s.url + routeReleasePath(g.leaseId), { body: {} });
+    expect(again.status).toBe(404);
+    expect(again.body).toMatchObject({ kind: 'error', error: { code: 'unknown-lease' } });
+  });
+
+  it('jffc queues when every chain is full and hands the freed slot to the queue head', async () => {
+    const s = await start({ routing: 'jffc' });
+    // Five blocks and five single-block caches: one chain of capacity one.
+    await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    const first = granted(await route(s, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
+    const second = await route(s, { clientId: 'c2', promptTokens: 4, maxNewTokens: 8 });
+    const third = await route(s, { clientId: 'c3', promptTokens: 4, maxNewTokens: 8 });
+    expect(second.status).toBe(202);
+    expect(second.answer).toMatchObject({ kind: 'queued', position: 1, queueLength: 1 });
+    expect(third.answer).toMatchObject({ kind: 'queued', position: 2, queueLength: 2 });
+    if (second.answer.kind !== 'queued' || third.answer.kind !== 'queued') throw new Error('not queued');
+
+    // Long-poll the head's ticket, then free the slot.
+    const head = json(`${s.url}${routeTicketPath(second.answer.ticketId)}?waitMs=5000`);
+    await new Promise((r) => setTimeout(r, 50));
+    await json(s.url + routeReleasePath(first.leaseId), { body: {} });
+    const headAnswer = parseRouteResponse((await head).body);
+    expect(headAnswer.ok && headAnswer.value.kind).toBe('route');
+    if (headAnswer.ok && headAnswer.value.kind === 'route') expect(headAnswer.value.chain).toEqual(first.chain);
+
+    const tail = await json(s.url + routeTicketPath(third.answer.ticketId));
+    expect(tail.status).toBe(202);
+    expect(tail.body).toMatchObject({ kind: 'queued', position: 1, queueLength: 1 });
+    const st = await swarm(s);
+    expect(st.queueLength).toBe(1);
+    expect(st.recentRoutes.find((r) => r.clientId === 'c2')?.queuedMs).toBeGreaterThan(0);
+  });
+
+  it('ws-rr books slots by lease and waits for them, too', async () => {
+    const s = await start({ routing: 'ws-rr' });
+    await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    const first = granted(await route(s, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
+    expect(first.policy).toBe('ws-rr');
+    const second = await route(s, { clientId: 'c2', promptTokens: 4, maxNewTokens: 8 });
+    expect(second.answer.kind).toBe('queued');
+    await json(s.url + routeReleasePath(first.leaseId), { body: {} });
+    if (second.answer.kind !== 'queued') throw new Error('not queued');
+    const after = await json(s.url + routeTicketPath(second.answer.ticketId));
+    expect(after.status).toBe(200);
+  });
+
+  it('petals grants its route even when the booked slots are full (the volunteer refuses, the client retries)', async () => {
+    const s = await start({ routing: 'petals' });
+    await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    const first = granted(await route(s, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
+    const second = granted(await route(s, { clientId: 'c2', promptTokens: 4, maxNewTokens: 8 }));
+    expect(first.policy).toBe('petals');
+    expect(second.chain).toEqual(first.chain);
+    expect((await swarm(s)).volunteers[0]?.leasedSlots).toBe(10);
+  });
+
+  it('failover while a volunteer loads the missing blocks: the request waits in the queue and gets that volunteer once it is ready', async () => {
+    const s = await start();
+    // 'holder' alone serves blocks 3–4; 'a' and 'b' both serve 0–2, so one of them can move.
+    const a = await join(s, { peerId: 'a', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 }, autoReady: false });
+    const holder = await join(s, { peerId: 'holder', memoryBytes: budget(3, 3), loadedSpan: { start: 2, end: 5 } });
+    const b = await join(s, { peerId: 'b', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 }, autoReady: false });
+    for (const v of [a, b]) v.ready(await v.assignment());
+    await servingAll(s);
+    const moves = [a, b].map((v) => v.next((m) => m.type === 'assignment' && m.reason === 'cover-gap', 5000).then((m) => ({ v, m })));
+    await holder.close();
+    const moved = await Promise.any(moves);
+    // The mover is still loading: the failover request for 3–4 is queued, not refused.
+    const asked = await route(s, { clientId: 'cl', promptTokens: 6, maxNewTokens: 6, span: { start: 3, end: 5 }, excludePeers: ['holder'] });
+    expect(asked.status).toBe(202);
+    if (asked.answer.kind !== 'queued') throw new Error(`expected queued, got ${JSON.stringify(asked.answer)}`);
+    const polled = json(`${s.url}${routeTicketPath(asked.answer.ticketId)}?waitMs=5000`);
+    if (moved.m.type === 'assignment') moved.v.ready(moved.m);
+    const answer = parseRouteResponse((await polled).body);
+    if (!answer.ok) throw answer.error;
+    const g = granted({ answer: answer.value });
+    expect(g.chain.map((h) => h.peerId)).toEqual([moved.v.options.peerId]);
+    expect(g.chain[0]?.span).toEqual({ start: 3, end: 5 });
+  });
+
+  it('a request nothing can ever cover is refused once the placement has settled, not left waiting', async () => {
+    const s = await start();
+    const only = await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    await only.close();
+    const asked = await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 });
+    let answer = asked.answer;
+    if (answer.kind === 'queued') {
+      const polled = parseRouteResponse((await json(`${s.url}${routeTicketPath(answer.ticketId)}?waitMs=5000`)).body);
+      if (!polled.ok) throw polled.error;
+      answer = polled.value;
+    }
+    expect(answer).toMatchObject({ kind: 'error', error: { code: 'no-route' } });
+  });
+
+  it('failover: a route for just blocks [a, b) that avoids the failed peer', async () => {
+    const s = await start();
+    await join(s, { peerId: 'p', memoryBytes: budget(5, 10) });
+    await servingAll(s);
+    await join(s, { peerId: 'q', memoryBytes: budget(5, 10) });
+    await servingAll(s);
+    const full = granted(await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    const failed = full.chain[0]?.peerId ?? '';
+    const r = granted(await route(s, { clientId: 'cl', promptTokens: 6, maxNewTokens: 6, span: { start: 2, end: 5 }, excludePeers: [failed] }));
+    expect(r.chain[0]?.span.start).toBe(2);
+    expect(r.chain[r.chain.length - 1]?.span.end).toBe(5);
+    expect(r.chain.every((h) => h.peerId !== failed)).toBe(true);
+    // With every holder excluded there is no route.
+    const none = await route(s, { clientId: 'cl', promptTokens: 6, maxNewTokens: 6, span: { start: 2, end: 5 }, excludePeers: ['p', 'q'] });
+    expect(none.status).toBe(503);
+    expect(none.answer).toMatchObject({ kind: 'error', error: { code: 'no-route' } });
+  });
+
+  it('no volunteers: no-route; malformed request: bad-request naming the field', async () => {
+    const s = await start();
+    const none = await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 });
+    expect(none.answer).toMatchObject({ kind: 'error', error: { code: 'no-route' } });
+    const bad = await json(s.url + apiPaths.routes, { body: { clientId: 'cl', promptTokens: 0, maxNewTokens: 8 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ kind: 'error', error: { code: 'bad-request', field: 'promptTokens' } });
+    const tooLong = await json(s.url + apiPaths.routes, { body: { clientId: 'cl', promptTokens: 500, maxNewTokens: 100 } });
+    expect(tooLong.body).toMatchObject({ error: { code: 'bad-request', field: 'maxNewTokens' } });
+    const notJson = await json(s.url + apiPaths.routes, { rawBody: '{"clientId":' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body).toMatchObject({ error: { code: 'bad-request' } });
+  });
+
+  it('a lease that is not renewed expires; renewing keeps it', async () => {
+    const s = await start({ coordinator: { leaseMs: 300 } });
+    await join(s, { peerId: 'p', memoryBytes: budget(5, 10) });
+    await servingAll(s);
+    const kept = granted(await route(s, { clientId: 'a', promptTokens: 4, maxNewTokens: 8 }));
+    const lapsed = granted(await route(s, { clientId: 'b', promptTokens: 4, maxNewTokens: 8 }));
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      const renew = await json(s.url + routeRenewPath(kept.leaseId), { method: 'POST' });
+      expect(renew.body).toMatchObject({ kind: 'renewed', leaseId: kept.leaseId });
+    }
+    const late = await json(s.url + routeReleasePath(lapsed.leaseId), { body: {} });
+    expect(late.status).toBe(410);
+    expect(late.body).toMatchObject({ error: { code: 'lease-expired' } });
+    expect((await json(s.url + routeReleasePath(kept.leaseId), { body: {} })).status).toBe(200);
+  });
+});
+
+describe('placement policy switch', () => {
+  it('switches the policy in force, re-places volunteers, and refuses unknown or infeasible policies', async () => {
+    const s = await start();
+    const vs = [
+      await join(s, { peerId: 'p', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 } }),
+      await join(s, { peerId: 'q', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 } }),
+      await join(s, { peerId: 'r', memoryBytes: budget(3, 3), loadedSpan: { start: 2, end: 5 } }),
+    ];
+    await servingAll(s);
+    const unknown = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'astrology' } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ error: { code: 'bad-request', field: 'policy' } });
+    // PETALS reserves cache for 4096 tokens per block: these budgets cannot hold a block under its rule.
+    const petals = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'petals' } });
+    expect(petals.status).toBe(503);
+    expect(petals.body).toMatchObject({ error: { code: 'infeasible' } });
+    expect(s.coordinator.state().placement.policy).toBe('bprr');
+
+    const ok = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'gbp-cr' } });
+    expect(ok.status).toBe(200);
+    const changed = parsePlacementPolicyChanged(ok.body);
+    if (!changed.ok) throw changed.error;
+    expect(changed.value.placement.policy).toBe('gbp-cr');
+    await servingAll(s);
+    const st = s.coordinator.state();
+    expect(st.placement.policy).toBe('gbp-cr');
+    for (const id of changed.value.moved) {
+      const v = vs.find((x) => x.options.peerId === id);
+      // GBP-CR may leave a volunteer idle: it is told so ('idle'), the others move ('rebalance').
+      const last = v === undefined ? undefined : await v.assignment();
+      expect(last?.reason === 'rebalance' || (last?.reason === 'idle' && last.span === null)).toBe(true);
+    }
+    // Still routable end to end after the switch.
+    const g = granted(await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    expect(g.chain[g.chain.length - 1]?.span.end).toBe(L);
+  });
+});
+
+describe('exact MILP on the coordinator', () => {
+  it('its prediction reaches the dashboard (pending first), computed in a thread while routes are still answered', async () => {
+    const s = await start();
+    const events: DashboardMessage[] = [];
+    s.coordinator.subscribe((m) => events.push(m));
+    await Promise.all([['p', 3], ['q', 3], ['r', 2]].map(([peerId, n]) => join(s, { peerId: String(peerId), memoryBytes: budget(Number(n), 3) })));
+    await servingAll(s);
+    const predictionsOf = (m: DashboardMessage): { policy: string; perTokenMs: number | null; pending?: boolean }[] =>
+      m.type === 'event' && m.event.type === 'predictions' ? m.event.predictions : [];
+    // The first list says the MILP is still computing (the fast policies' numbers come with it).
+    const first = events.map(predictionsOf).find((ps) => ps.length > 0) ?? [];
+    expect(first.find((p) => p.policy === 'milp')).toMatchObject({ pending: true, perTokenMs: null });
+    expect(first.some((p) => p.policy === 'gbp-cr' && p.pending === undefined)).toBe(true);
+    // While it may still be solving, the coordinator answers a route at once.
+    const g = granted(await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    expect(g.chain[g.chain.length - 1]?.span.end).toBe(L);
+    await s.coordinator.whenPredicted();
+    const milp = s.coordinator.state().predictions.find((p) => p.policy === 'milp');
+    expect(milp?.pending).toBeUndefined();
+    expect(milp?.perTokenMs).toBeGreaterThan(0);
+    expect(s.coordinator.state().predictions.find((p) => p.policy === 'gbp-cr')?.perTokenMs).toBeGreaterThan(0);
+    // The dashboard's snapshot carries it too, and it validates at the boundary.
+    expect((await swarm(s)).predictions.find((p) => p.policy === 'milp')?.perTokenMs).toBe(milp?.perTokenMs);
+  });
+
+  it('can be switched to: the MILP places the volunteers from its thread and routes follow', async () => {
+    const s = await start();
+    await Promise.all([['p', 3], ['q', 3], ['r', 2]].map(([peerId, n]) => join(s, { peerId: String(peerId), memoryBytes: budget(Number(n), 3) })));
+    await servingAll(s);
+    const ok = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'milp' } });
+    expect(ok.status).toBe(200);
+    await servingAll(s);
+    expect(s.coordinator.state().placement.policy).toBe('milp');
+    expect(s.coordinator.state().placement.uncoveredBlocks).toEqual([]);
+    const g = granted(await route(s, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    expect(g.chain[g.chain.length - 1]?.span.end).toBe(L);
+  });
+});
+
+describe('restart', () => {
+  it('after a coordinator restart, volunteers re-registering with their loaded spans restore service', async () => {
+    const s1 = await start();
+    const a = await join(s1, { peerId: 'a', memoryBytes: budget(3, 3) });
+    await servingAll(s1);
+    const b = await join(s1, { peerId: 'b', memoryBytes: budget(3, 3) });
+    await servingAll(s1);
+    const spans = { a: a.span, b: b.span };
+    const port = s1.port;
+    await s1.close();
+    servers.splice(servers.indexOf(s1), 1);
+    await until(() => a.closedWith !== undefined && b.closedWith !== undefined, 3000, 'sockets closed by the restart');
+
+    const s2 = await start({ port });
+    const events: DashboardMessage[] = [];
+    s2.coordinator.subscribe((m) => events.push(m));
+    const loaded = (span: typeof a.span): { loadedSpan?: { start: number; end: number } } => (span === null ? {} : { loadedSpan: span });
+    const a2 = await join(s2, { peerId: 'a', memoryBytes: budget(3, 3), ...loaded(spans.a) });
+    const b2 = await join(s2, { peerId: 'b', memoryBytes: budget(3, 3), ...loaded(spans.b) });
+    // Routes right away, before any placement run: the loaded spans serve at once.
+    const r = granted(await route(s2, { clientId: 'cl', promptTokens: 4, maxNewTokens: 8 }));
+    expect(r.chain[r.chain.length - 1]?.span.end).toBe(L);
+    expect((await a2.assignment()).reason).toBe('keep');
+    expect((await b2.assignment()).reason).toBe('keep');
+    await s2.coordinator.whenSettled();
+    // Nobody reloads: no assignment other than the 'keep' ones.
+    expect([...a2.messages, ...b2.messages].filter((m) => m.type === 'assignment' && m.reason !== 'keep')).toEqual([]);
+  });
+});
+
+describe('http', () => {
+  it('the PeerJS server answers on the same port, over HTTP and WebSocket', async () => {
+    const s = await start();
+    const info = await json(s.url + apiPaths.peerjs);
+    expect(info.body).toMatchObject({ name: 'PeerJS Server' });
+    const id = await fetch(`${s.url}${apiPaths.peerjs}/peerjs/id`);
+    expect(id.status).toBe(200);
+    expect((await id.text()).length).toBeGreaterThan(8);
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}${apiPaths.peerjs}/peerjs?key=peerjs&id=peer-one&token=t1`);
+    const first = await new Promise<unknown>((resolve, reject) => {
+      ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString('utf8'))));
+      ws.once('error', reject);
+    });
+    expect(first).toEqual({ type: 'OPEN' });
+    ws.close();
+  });
+
+  it('every response carries COOP/COEP/CORP: the web app, the API, model files', async () => {
+    const s = await start();
+    for (const p of ['/', '/app.js', apiPaths.health, apiPaths.swarm, '/models/stories260K/tok512.bin', '/api/nope']) {
+      const res = await fetch(s.url + p);
+      expect(res.headers.get('cross-origin-opener-policy'), p).toBe('same-origin');
+      expect(res.headers.get('cross-origin-embedder-policy'), p).toBe('require-corp');
+      expect(res.headers.get('cross-origin-resource-policy'), p).toBe('same-origin');
+    }
+    expect(await (await fetch(s.url + '/')).text()).toContain('<title>Bouquet</title>');
+    const nope = await json(s.url + '/api/nope');
+    expect(nope.status).toBe(404);
+    expect(nope.body).toMatchObject({ error: { code: 'not-found' } });
+  });
+
+  it('model files answer range requests with 206 and exactly the bytes asked for', async () => {
+    const s = await start();
+    const file = await readFile(path.join(stories260K, 'stories260K.bin'));
+    const res = await fetch(s.url + '/models/stories260K/stories260K.bin', { headers: { Range: 'bytes=1000-4999' } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get('content-range')).toBe(`bytes 1000-4999/${file.byteLength}`);
+    expect(Buffer.from(await res.arrayBuffer()).equals(file.subarray(1000, 5000))).toBe(true);
+    const whole = await fetch(s.url + '/models/stories260K/stories260K.bin');
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+    expect((await fetch(s.url + '/models/stories260K/../stories260K-hf/config.json')).status).toBe(404);
+    expect((await fetch(s.url + '/models/stories260K/missing.bin')).status).toBe(404);
+  });
+
+  it('a dashboard socket gets a snapshot, then events', async () => {
+    const s = await start();
+    const ws = new WebSocket(s.url.replace('http', 'ws') + apiPaths.dashboardSocket);
+    const got: DashboardMessage[] = [];
+    ws.on('message', (d: Buffer) => {
+      const p = parseDashboardMessage(JSON.parse(d.toString('utf8')));
+      if (!p.ok) throw p.error;
+      got.push(p.value);
+    });
+    await until(() => got.length === 1, 3000, 'snapshot');
+    expect(got[0]?.type).toBe('snapshot');
+    await join(s, { peerId: 'v', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    await until(() => got.some((m) => m.type === 'event' && m.event.type === 'placement'), 3000, 'placement event');
+    const types = got.flatMap((m) => (m.type === 'event' ? [m.event.type] : []));
+    expect(types).toContain('volunteer-joined');
+    expect(types).toContain('volunteer-updated');
+    ws.close();
+  });
+});

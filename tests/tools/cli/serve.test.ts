@@ -1,0 +1,43 @@
+// `bouquet serve` options: flags, environment variables, and one-line errors for bad input.
+import { describe, expect, it } from 'vitest';
+import { serveOptions } from '../../../tools/cli/serve.ts';
+
+describe('bouquet serve options', () => {
+  it('defaults to bprr + jffc on 127.0.0.1:8787 with the stories260K model', () => {
+    const o = serveOptions([], {});
+    expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', placement: 'bprr', routing: 'jffc', model: '../shared/models/stories260K' });
+  });
+
+  it('reads flags, and environment variables where no flag is given', () => {
+    const o = serveOptions(['--port', '0', '--routing', 'ws-rr', '--heartbeat-timeout-ms', '500', '--reserve-sessions', '3'], {
+      BOUQUET_PORT: '9999',
+      BOUQUET_HOST: '0.0.0.0',
+      BOUQUET_PLACEMENT: 'gbp-cr',
+      BOUQUET_LEASE_MS: '1000',
+    });
+    expect(o).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      placement: 'gbp-cr',
+      routing: 'ws-rr',
+      placementOptions: { concurrentRequests: 3 },
+      coordinator: { heartbeatTimeoutMs: 500, leaseMs: 1000 },
+    });
+  });
+
+  it('answers --help', () => {
+    expect(serveOptions(['--help'], {})).toBe('help');
+  });
+
+  it.each([
+    [['--placement', 'random']],
+    [['--routing', 'nearest']],
+    [['--port', '-1']],
+    [['--port', 'eighty']],
+    [['--weights', 'int3']],
+    [['--bogus']],
+    [['stray-positional']],
+  ])('rejects %j with a usage error', (argv) => {
+    expect(() => serveOptions(argv, {})).toThrow();
+  });
+});

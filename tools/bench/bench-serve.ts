@@ -1,0 +1,130 @@
+// `npm run bench:serve`: coordinator figures on loopback — placement on join, route grant + release latency, throughput.
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { apiPaths, routeReleasePath, type CoordinatorToVolunteerMessage } from '../../core/api/index.ts';
+import { createServer } from '../../server/server.ts';
+
+const { values } = parseArgs({
+  options: {
+    volunteers: { type: 'string', default: '24' },
+    requests: { type: 'string', default: '400' },
+    concurrency: { type: 'string', default: '16' },
+    routing: { type: 'string', default: 'jffc' },
+    placement: { type: 'string', default: 'bprr' },
+  },
+});
+const J = Number(values.volunteers);
+const N = Number(values.requests);
+const C = Number(values.concurrency);
+
+// stories260K, fp32, 512-token sessions.
+const blockBytes = 181_760;
+const cacheBytesPerBlock = 131_072;
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+
+async function volunteer(url: string, i: number): Promise<WebSocket> {
+  const ws = new WebSocket(url.replace(/^http/, 'ws') + apiPaths.volunteerSocket);
+  await new Promise((r) => ws.once('open', r));
+  ws.on('message', (d: Buffer) => {
+    const m = JSON.parse(d.toString('utf8')) as CoordinatorToVolunteerMessage;
+    if (m.type === 'assignment' && m.span !== null) ws.send(JSON.stringify({ type: 'ready', assignmentId: m.assignmentId, span: m.span }));
+  });
+  const blocks = 1 + (i % 5);
+  ws.send(
+    JSON.stringify({
+      type: 'register',
+      peerId: `v${i}`,
+      publicKey: 'k',
+      memoryBytes: blocks * blockBytes + (4 + (i % 7)) * blocks * cacheBytesPerBlock,
+      decodeMsPerBlock: 0.5 + (i % 4),
+      prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
+      backend: i % 3 === 0 ? 'webgpu' : 'wasm',
+      modelId: 'stories260K',
+    }),
+  );
+  return ws;
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; body: { leaseId?: string; kind?: string } }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as { leaseId?: string; kind?: string } };
+}
+
+const server = await createServer({
+  port: 0,
+  model: '../shared/models/stories260K',
+  logger: 'silent',
+  placement: values.placement,
+  routing: values.routing,
+  coordinator: { heartbeatTimeoutMs: 600_000, placementDelayMs: 20 },
+});
+const t0 = performance.now();
+const sockets = await Promise.all(Array.from({ length: J }, (_, i) => volunteer(server.url, i)));
+await server.coordinator.whenSettled();
+while (server.coordinator.state().volunteers.some((v) => v.state !== 'serving') || server.coordinator.state().placement.uncoveredBlocks.length > 0) {
+  if (performance.now() - t0 > 30_000) throw new Error('the swarm did not cover the model within 30 s');
+  await new Promise((r) => setTimeout(r, 5));
+  await server.coordinator.whenSettled();
+}
+const joinMs = performance.now() - t0;
+
+// In process (no HTTP): the coordinator's own cost of deciding, booking and freeing a route.
+const inProcess: number[] = [];
+for (let i = 0; i < N; i++) {
+  const t = performance.now();
+  const r = server.coordinator.requestRoute({ clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
+  if (r.kind !== 'route') throw new Error(`no route: ${JSON.stringify(r)}`);
+  server.coordinator.release(r.leaseId);
+  inProcess.push(performance.now() - t);
+}
+
+// Sequential over HTTP: one client, route then release.
+const seq: number[] = [];
+for (let i = 0; i < N; i++) {
+  const t = performance.now();
+  const r = await post(server.url + apiPaths.routes, { clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
+  if (r.body.kind !== 'route' || r.body.leaseId === undefined) throw new Error(`no route: ${JSON.stringify(r.body)}`);
+  await post(server.url + routeReleasePath(r.body.leaseId), {});
+  seq.push(performance.now() - t);
+}
+
+// Concurrent: C clients loop route → release for N requests in all; queued answers are counted.
+let queued = 0;
+let done = 0;
+const t1 = performance.now();
+await Promise.all(
+  Array.from({ length: C }, async (_, c) => {
+    while (done < N) {
+      done++;
+      const r = await post(server.url + apiPaths.routes, { clientId: `k${c}`, promptTokens: 16, maxNewTokens: 32 });
+      if (r.body.kind === 'route' && r.body.leaseId !== undefined) await post(server.url + routeReleasePath(r.body.leaseId), {});
+      else queued++;
+    }
+  }),
+);
+const concMs = performance.now() - t1;
+
+const st = server.coordinator.state();
+console.log(
+  JSON.stringify(
+    {
+      volunteers: J,
+      placement: values.placement,
+      routing: values.routing,
+      joinToCoveredMs: Math.round(joinMs),
+      predictedPerTokenMs: st.placement.perTokenMs,
+      inProcessRoutePlusReleaseMs: { p50: +quantile(inProcess, 0.5).toFixed(3), p95: +quantile(inProcess, 0.95).toFixed(3), n: N },
+      httpRoutePlusReleaseMs: { p50: +quantile(seq, 0.5).toFixed(2), p95: +quantile(seq, 0.95).toFixed(2), n: N },
+      concurrent: { clients: C, requests: N, seconds: +(concMs / 1000).toFixed(2), perSecond: Math.round(N / (concMs / 1000)), queuedAnswers: queued },
+    },
+    null,
+    2,
+  ),
+);
+for (const s of sockets) s.close();
+await server.close();
+process.exit(0);

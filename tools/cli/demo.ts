@@ -1,0 +1,282 @@
+// `bouquet demo`: a server, N volunteer tabs and a chat tab in headless Chromium; sends a prompt and shows the swarm at work.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createServer, type BouquetServer } from '../../server/index.ts';
+
+const usage = `usage: bouquet demo [options]
+
+Starts the server, opens volunteer tabs and a chat tab in headless Chromium, loads the model, sends a
+prompt and prints the streamed text, the route, per-token latency and any failover. Then keeps the
+swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
+
+  --model <path>               model folder (default ../shared/models/stories260K)
+  --volunteers <n>             volunteer tabs (default 3)
+  --prompt <text>              prompt (default "Once upon a time")
+  --max-tokens <n>             tokens to generate at most (default 64)
+  --temperature <t>            0 = greedy (default 0)
+  --seed <n>                   sampling seed (default 1)
+  --backend auto|webgpu|wasm   auto: WebGPU when the browser has a real adapter, else wasm (default auto)
+  --port <n>                   server port, 0 for any free one (default 8787)
+  --max-session-tokens <n>     longest session the volunteers' caches hold (default 256)
+  --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
+  --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder)
+  --once                       exit after the answer
+  --json                       print {"text","ids","route","failovers","perTokenMs"} instead of the report
+  -h, --help                   show this help
+
+Needs Chromium (Debian: apt-get install chromium; or set CHROMIUM_PATH).`;
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function fail(message: string): number {
+  console.error(`bouquet demo: ${message}`);
+  return 2;
+}
+
+function intOption(raw: string | undefined, name: string, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw new RangeError(`--${name} must be an integer ≥ ${min} (got '${raw}')`);
+  return v;
+}
+
+interface DemoResult {
+  text: string;
+  ids: number[];
+  route: { peerId: string; span: { start: number; end: number } }[];
+  failovers: { atToken: number; failedPeer: string; code: string; span: { start: number; end: number }; replacement: { peerId: string; span: { start: number; end: number } }[]; recoveryMs: number }[];
+  perTokenMs: number[];
+  ttftMs: number;
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+
+async function buildWebApp(log: (s: string) => void): Promise<{ dir: string; remove: () => void }> {
+  const { build } = await import('vite');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-web-'));
+  log('building the web app (vite)…');
+  await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'web'), logLevel: 'error', build: { outDir: dir, emptyOutDir: true } });
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+}
+
+/** Runs the verb; returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
+        temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
+        'max-session-tokens': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
+        once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+  if (values.help === true) {
+    console.log(usage);
+    return 0;
+  }
+  let volunteers: number;
+  let maxTokens: number;
+  let port: number;
+  let maxSessionTokens: number;
+  let killAfter: number | undefined;
+  let temperature: number;
+  let seed: number;
+  try {
+    volunteers = intOption(values.volunteers as string | undefined, 'volunteers', 3, 1);
+    maxTokens = intOption(values['max-tokens'] as string | undefined, 'max-tokens', 64, 1);
+    port = intOption(values.port as string | undefined, 'port', 8787, 0);
+    maxSessionTokens = intOption(values['max-session-tokens'] as string | undefined, 'max-session-tokens', 256, 2);
+    seed = intOption(values.seed as string | undefined, 'seed', 1, 0);
+    const k = values['kill-volunteer-after'] as string | undefined;
+    killAfter = k === undefined ? undefined : intOption(k, 'kill-volunteer-after', 0, 0);
+    const t = Number(values.temperature ?? '0');
+    if (!Number.isFinite(t) || t < 0) throw new RangeError(`--temperature must be ≥ 0 (got '${String(values.temperature)}')`);
+    temperature = t;
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+  const backendOpt = (values.backend as string | undefined) ?? 'auto';
+  if (!['auto', 'webgpu', 'wasm'].includes(backendOpt)) return fail(`--backend must be auto, webgpu or wasm (got '${backendOpt}')`);
+  if (killAfter !== undefined && volunteers < 2) return fail('--kill-volunteer-after needs at least 2 volunteers (someone must take over)');
+  const modelPath = path.resolve((values.model as string | undefined) ?? path.join(repoRoot, '..', 'shared', 'models', 'stories260K'));
+  if (!existsSync(modelPath)) return fail(`model '${modelPath}' not found (give --model a model folder)`);
+  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(chromiumPath)) {
+    return fail(`Chromium not found at ${chromiumPath}: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH`);
+  }
+  let playwright: typeof import('playwright-core');
+  try {
+    playwright = await import('playwright-core');
+  } catch {
+    return fail('playwright-core is not installed: run npm install in the repository');
+  }
+  const json = values.json === true;
+  const prompt = (values.prompt as string | undefined) ?? 'Once upon a time';
+  const log = (s: string): void => {
+    console.error(`[demo] ${s}`);
+  };
+
+  let built: { dir: string; remove: () => void } | undefined;
+  let server: BouquetServer | undefined;
+  let browser: Browser | undefined;
+  // Each step bounded: a wedged browser or socket must not keep the command from exiting.
+  const bounded = (p: Promise<unknown> | undefined, ms: number): Promise<unknown> =>
+    Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+  const cleanup = async (): Promise<void> => {
+    log('stopping the swarm…');
+    await bounded(browser?.close(), 10_000);
+    await bounded(server?.close(), 10_000);
+    built?.remove();
+  };
+  try {
+    // A fresh build by default: a stale dist/web would run yesterday's client against today's server.
+    let webDir = values['web-dir'] as string | undefined;
+    if (webDir === undefined) {
+      built = await buildWebApp(log);
+      webDir = built.dir;
+    } else if (!existsSync(path.join(webDir, 'headless-chat.html'))) {
+      return fail(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
+    }
+    server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: 'warn', modelSizing: { maxSessionTokens } });
+    const url = server.url;
+    const coordinator = server.coordinator;
+    log(`server at ${url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);
+    browser = await playwright.chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,MediaRouter', '--allow-loopback-in-peer-connection',
+        '--disable-background-timer-throttling', '--disable-renderer-backgrounding', ...(backendOpt === 'wasm' ? [] : ['--enable-unsafe-webgpu']),
+      ],
+    });
+    const context: BrowserContext = await browser.newContext({ permissions: ['microphone', 'camera'] });
+    // WebGPU "when the browser has it": a real adapter, not the SwiftShader fallback (≈50× slower than wasm).
+    let backend = backendOpt;
+    if (backend === 'auto') {
+      const probe = await context.newPage();
+      await probe.goto(`${url}/headless-chat.html?probe=1`).catch(() => undefined);
+      const real = await probe.evaluate(async () => {
+        const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean } | null> } }).gpu;
+        const a = await gpu?.requestAdapter().catch(() => null);
+        return a !== undefined && a !== null && a.info?.isFallbackAdapter !== true && a.isFallbackAdapter !== true;
+      }).catch(() => false);
+      await probe.close();
+      backend = real ? 'webgpu,wasm' : 'wasm';
+    }
+    log(`backend: ${backend}`);
+    const info = server.model.info;
+    // Enough memory for ⌈L / N⌉ + 1 blocks each (so a departed tab's blocks are still held), and some sessions.
+    const blocksEach = Math.min(info.numBlocks, Math.ceil(info.numBlocks / volunteers) + (volunteers > 1 ? 1 : 0));
+    const memory = blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
+    const tabs: Page[] = [];
+    for (let i = 0; i < volunteers; i++) {
+      const page = await context.newPage();
+      await page.goto(`${url}/headless-volunteer.html?backend=${backend}&memory=${memory}`);
+      tabs.push(page);
+    }
+    log(`${volunteers} volunteer tabs opened; waiting for them to measure, register and load…`);
+    await waitFor('the volunteers to cover every block', () => {
+      const s = coordinator.state();
+      return s.volunteers.length === volunteers && s.volunteers.every((v) => v.state === 'serving' && JSON.stringify(v.span) === JSON.stringify(v.assignedSpan))
+        && s.placement.uncoveredBlocks.length === 0;
+    }, 300_000);
+    for (const v of coordinator.state().volunteers) log(`volunteer ${v.peerId}: blocks ${v.span === null ? 'none' : `[${v.span.start}, ${v.span.end})`} on ${v.backend}, τ ${v.decodeMsPerBlock.toFixed(2)} ms/block`);
+
+    const chat = await context.newPage();
+    let killed: string | undefined;
+    let chatPeer = '';
+    await chat.exposeFunction('bouquetOnToken', (piece: string, index: number) => {
+      if (!json) process.stdout.write(piece);
+      if (killAfter !== undefined && index + 1 === killAfter && killed === undefined) {
+        // Close a hop whose blocks other volunteers also hold, so the client can fail over at once
+        // (otherwise the coordinator must first move a volunteer, which drains and reloads).
+        const state = coordinator.state();
+        const lease = state.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active');
+        const coveredElsewhere = (peerId: string, span: { start: number; end: number }): boolean => {
+          for (let b = span.start; b < span.end; b++) {
+            if (!state.volunteers.some((v) => v.peerId !== peerId && v.span !== null && v.span.start <= b && b < v.span.end)) return false;
+          }
+          return true;
+        };
+        const victim = (lease?.chain.filter((h) => coveredElsewhere(h.peerId, h.span)).at(-1) ?? lease?.chain.at(-1))?.peerId;
+        if (victim === undefined) return;
+        killed = victim;
+        void (async () => {
+          for (const t of tabs) {
+            const id = await t.evaluate(() => window.bouquetVolunteer?.snapshot().peerId).catch(() => undefined);
+            if (id === victim) {
+              await t.close();
+              if (!json) process.stdout.write(`\n[demo] closed volunteer tab ${victim} after ${killAfter} tokens\n`);
+              return;
+            }
+          }
+        })();
+      }
+    });
+    await chat.goto(`${url}/headless-chat.html?backend=${backend}`);
+    await chat.waitForFunction(() => window.bouquetChat?.ready === true || (window.bouquetChat?.error ?? null) !== null, undefined, { timeout: 120_000 });
+    const chatError = await chat.evaluate(() => window.bouquetChat?.error ?? null);
+    if (chatError !== null) throw new Error(`chat tab: ${chatError}`);
+    chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
+    if (!json) process.stdout.write(`\n${prompt}`);
+    const result = await chat.evaluate((req) => {
+      const c = window.bouquetChat;
+      if (c === undefined) throw new Error('no chat');
+      return c.generate(req);
+    }, { prompt, maxNewTokens: maxTokens, temperature, seed }) as DemoResult;
+    if (json) {
+      console.log(JSON.stringify({ text: result.text, ids: result.ids, route: result.route, failovers: result.failovers, perTokenMs: result.perTokenMs }));
+    } else {
+      process.stdout.write('\n\n');
+      console.log(`route: ${result.route.map((h) => `${h.peerId} [${h.span.start}, ${h.span.end})`).join(' → ')}`);
+      console.log(`tokens: ${result.ids.length}; time to first token ${result.ttftMs.toFixed(0)} ms; per-token latency median ${quantile(result.perTokenMs, 0.5).toFixed(1)} ms, p90 ${quantile(result.perTokenMs, 0.9).toFixed(1)} ms`);
+      if (result.failovers.length === 0) console.log('failovers: none');
+      for (const f of result.failovers) {
+        console.log(`failover at token ${f.atToken}: ${f.failedPeer} [${f.span.start}, ${f.span.end}) ${f.code} → ${f.replacement.map((h) => `${h.peerId} [${h.span.start}, ${h.span.end})`).join(', ')} in ${f.recoveryMs.toFixed(0)} ms`);
+      }
+    }
+    if (values.once === true) {
+      await cleanup();
+      // vite's bundler and playwright can leave idle handles behind; they must not keep `--once` from exiting.
+      // The timer is unref'd: it only fires if something else still holds the event loop.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+      return 0;
+    }
+    console.log(`\nthe swarm stays up; open ${url}/ (chat) and ${url}/dashboard.html (dashboard). Ctrl-C to stop.`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    await cleanup();
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+    return 0;
+  } catch (e) {
+    await cleanup();
+    console.error(`bouquet demo: ${e instanceof Error ? e.message : String(e)}`);
+    setTimeout(() => process.exit(process.exitCode ?? 1), 2000).unref();
+    return 1;
+  }
+}

@@ -1,0 +1,167 @@
+// `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
+import { parseArgs } from 'node:util';
+import { createServer, type ServerOptions } from '../../server/server.ts';
+import { placementPolicyNames, routingPolicyNames } from '../../server/policies.ts';
+
+const usage = `usage: bouquet serve [options]
+
+Runs one HTTP server with the PeerJS signaling server (/peerjs), the coordinator API (/api: volunteer
+and dashboard WebSockets, routes REST), the model files (/models/<id>/, with Range) and the built web
+app (dist/web; build it with \`npm run build\`), all with COOP/COEP headers.
+
+options (environment variable in brackets):
+  --port <n>                  TCP port, 0 for any free one [BOUQUET_PORT] (default 8787)
+  --host <addr>               interface to listen on [BOUQUET_HOST] (default 127.0.0.1)
+  --model <path>              model folder: Hugging Face (config.json) or llama2.c (.bin) [BOUQUET_MODEL]
+                              (default ../shared/models/stories260K)
+  --model-dir <path>          also serve every model folder under this one at /models/ [BOUQUET_MODEL_DIR]
+  --web-dir <path>            built web app folder [BOUQUET_WEB_DIR] (default dist/web)
+  --placement <name>          placement policy: ${placementPolicyNames.join(', ')} [BOUQUET_PLACEMENT] (default bprr)
+  --routing <name>            routing policy: ${routingPolicyNames.join(', ')} [BOUQUET_ROUTING] (default jffc)
+  --weights <precision>       precision volunteers serve: fp32, fp16, q4 [BOUQUET_WEIGHTS] (default fp32)
+  --max-session-tokens <n>    longest session the cache is sized for [BOUQUET_MAX_SESSION_TOKENS]
+  --reserve-sessions <n>      R: concurrent sessions to reserve cache for (default: from the arrival rate)
+  --heartbeat-interval-ms <n> how often volunteers send heartbeats [BOUQUET_HEARTBEAT_INTERVAL_MS] (default 2000)
+  --heartbeat-timeout-ms <n>  silence after which a volunteer is dropped [BOUQUET_HEARTBEAT_TIMEOUT_MS] (default 10000)
+  --lease-ms <n>              lease length of a granted route [BOUQUET_LEASE_MS] (default 120000)
+  --max-moves <n>             volunteers holding blocks that one re-placement may move [BOUQUET_MAX_MOVES] (default 1)
+  --default-rtt-ms <n>        RTT assumed for peers a client has not measured [BOUQUET_DEFAULT_RTT_MS] (default 20)
+  --log-level <level>         pino level: trace, debug, info, warn, error, silent [BOUQUET_LOG_LEVEL] (default info)
+  -h, --help                  show this help`;
+
+class UsageError extends Error {}
+
+function intOption(name: string, raw: string | undefined, min: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (got '${raw}')`);
+  return n;
+}
+
+function numOption(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number ≥ 0 (got '${raw}')`);
+  return n;
+}
+
+/** Builds server options from argv and the environment; throws UsageError for bad input. */
+export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        model: { type: 'string' },
+        'model-dir': { type: 'string' },
+        'web-dir': { type: 'string' },
+        placement: { type: 'string' },
+        routing: { type: 'string' },
+        weights: { type: 'string' },
+        'max-session-tokens': { type: 'string' },
+        'reserve-sessions': { type: 'string' },
+        'heartbeat-interval-ms': { type: 'string' },
+        'heartbeat-timeout-ms': { type: 'string' },
+        'lease-ms': { type: 'string' },
+        'max-moves': { type: 'string' },
+        'default-rtt-ms': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help === true) return 'help';
+  const pick = (flag: string | undefined, envName: string): string | undefined => flag ?? (env[envName] === '' ? undefined : env[envName]);
+  const placement = pick(v.placement, 'BOUQUET_PLACEMENT') ?? 'bprr';
+  if (!placementPolicyNames.includes(placement)) throw new UsageError(`--placement must be one of ${placementPolicyNames.join(', ')} (got '${placement}')`);
+  const routing = pick(v.routing, 'BOUQUET_ROUTING') ?? 'jffc';
+  if (!routingPolicyNames.includes(routing)) throw new UsageError(`--routing must be one of ${routingPolicyNames.join(', ')} (got '${routing}')`);
+  const weights = pick(v.weights, 'BOUQUET_WEIGHTS') ?? 'fp32';
+  if (weights !== 'fp32' && weights !== 'fp16' && weights !== 'q4') throw new UsageError(`--weights must be fp32, fp16 or q4 (got '${weights}')`);
+  const logLevel = pick(v['log-level'], 'BOUQUET_LOG_LEVEL') ?? 'info';
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new UsageError(`--log-level '${logLevel}' is not a pino level`);
+
+  const options: ServerOptions = {
+    port: intOption('port', pick(v.port, 'BOUQUET_PORT'), 0) ?? 8787,
+    host: pick(v.host, 'BOUQUET_HOST') ?? '127.0.0.1',
+    model: pick(v.model, 'BOUQUET_MODEL') ?? '../shared/models/stories260K',
+    placement,
+    routing,
+    logger: logLevel,
+    modelSizing: { weightPrecision: weights },
+    coordinator: {},
+  };
+  const maxSession = intOption('max-session-tokens', pick(v['max-session-tokens'], 'BOUQUET_MAX_SESSION_TOKENS'), 1);
+  if (maxSession !== undefined && options.modelSizing !== undefined) options.modelSizing.maxSessionTokens = maxSession;
+  const modelDir = pick(v['model-dir'], 'BOUQUET_MODEL_DIR');
+  if (modelDir !== undefined) options.modelDir = modelDir;
+  const webDir = pick(v['web-dir'], 'BOUQUET_WEB_DIR');
+  if (webDir !== undefined) options.webDir = webDir;
+  const reserve = intOption('reserve-sessions', v['reserve-sessions'], 1);
+  if (reserve !== undefined) options.placementOptions = { concurrentRequests: reserve };
+  const c = options.coordinator ?? {};
+  const hbi = intOption('heartbeat-interval-ms', pick(v['heartbeat-interval-ms'], 'BOUQUET_HEARTBEAT_INTERVAL_MS'), 1);
+  if (hbi !== undefined) c.heartbeatIntervalMs = hbi;
+  const hbt = intOption('heartbeat-timeout-ms', pick(v['heartbeat-timeout-ms'], 'BOUQUET_HEARTBEAT_TIMEOUT_MS'), 1);
+  if (hbt !== undefined) c.heartbeatTimeoutMs = hbt;
+  const lease = intOption('lease-ms', pick(v['lease-ms'], 'BOUQUET_LEASE_MS'), 1);
+  if (lease !== undefined) c.leaseMs = lease;
+  const moves = intOption('max-moves', pick(v['max-moves'], 'BOUQUET_MAX_MOVES'), 0);
+  if (moves !== undefined) c.maxMovesPerRound = moves;
+  const rtt = numOption('default-rtt-ms', pick(v['default-rtt-ms'], 'BOUQUET_DEFAULT_RTT_MS'));
+  if (rtt !== undefined) c.network = { defaultRttMs: rtt };
+  options.coordinator = c;
+  return options;
+}
+
+/** Runs `bouquet serve`; resolves with the exit code once the server stops (SIGINT/SIGTERM). */
+export async function run(argv: string[]): Promise<number> {
+  let options: ServerOptions | 'help';
+  try {
+    options = serveOptions(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`bouquet serve: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (options === 'help') {
+    console.log(usage);
+    return 0;
+  }
+  let server;
+  try {
+    server = await createServer(options);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { code?: string };
+    if (err.code === 'EADDRINUSE') {
+      console.error(`bouquet serve: port ${String(options.port)} is in use; pick another with --port`);
+      return 2;
+    }
+    if (typeof err.code === 'string' && ['bad-model-folder', 'bad-model-config', 'unknown-policy', 'EACCES'].includes(err.code)) {
+      console.error(`bouquet serve: ${err.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  console.log(`bouquet serve: listening on ${server.url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);
+  const running = server;
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void running.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  // peer 1.0.2 keeps two internal timers alive after close; exit explicitly.
+  process.exit(0);
+}

@@ -1,0 +1,90 @@
+// Shared plumbing of the sim verbs: user errors → one line on stderr and exit code 2.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ScenarioError, loadScenario, type Scenario } from '../../sim/scenario.ts';
+import { UnknownPolicyComboError } from '../../sim/run.ts';
+
+/** Error codes that mean "the user's input is wrong", not "the program is broken". */
+const userErrorCodes = new Set(['bad-scenario', 'infeasible', 'unknown-policy', 'bad-snapshot', 'bad-model-config', 'bad-argument']);
+
+/** A bad command-line argument. */
+export class ArgumentError extends Error {
+  readonly code = 'bad-argument' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ArgumentError';
+  }
+}
+
+function isUserError(e: unknown): e is Error {
+  if (e instanceof ScenarioError || e instanceof UnknownPolicyComboError || e instanceof ArgumentError) return true;
+  if (!(e instanceof Error)) return false;
+  const code = (e as Error & { code?: unknown }).code;
+  return typeof code === 'string' && (userErrorCodes.has(code) || code.startsWith('ERR_PARSE_ARGS'));
+}
+
+/** Runs a verb body; user errors print `bouquet <verb>: <message>` on stderr and give exit code 2. */
+export async function runVerb(verb: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (isUserError(e)) {
+      console.error(`bouquet ${verb}: ${e.message.split('\n')[0] ?? ''}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+/** node:util parseArgs, strict, with positionals refused. */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+}
+
+/** An integer option, or the default. */
+export function intOption(value: string | undefined, name: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new ArgumentError(`--${name} must be an integer ≥ ${min} (got '${value}')`);
+  return n;
+}
+
+/** What `bouquet plan` and `bouquet sim` both take: a scenario, one policy, a seed and --json. */
+export interface ScenarioPolicyArgs {
+  scenario: Scenario;
+  policy: string;
+  seed: number;
+  json: boolean;
+}
+
+/**
+ * Parses `--scenario FILE --policy NAME [--seed S] [--json]` and loads the scenario; null after
+ * printing `usage` for --help. Throws ArgumentError for a missing or bad option.
+ */
+export function parseScenarioPolicy(argv: string[], usage: string): ScenarioPolicyArgs | null {
+  const { values } = parse(argv, {
+    scenario: { type: 'string' },
+    policy: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) {
+    console.log(usage);
+    return null;
+  }
+  if (values.scenario === undefined) throw new ArgumentError('--scenario FILE is required (see --help)');
+  if (values.policy === undefined) throw new ArgumentError('--policy NAME is required (see --help)');
+  return { scenario: loadScenario(values.scenario), policy: values.policy, seed: intOption(values.seed, 'seed', 1), json: values.json === true };
+}
+
+/** Seconds with 3 significant decimals for tables. */
+export function seconds(ms: number): string {
+  return Number.isFinite(ms) ? (ms / 1000).toFixed(3) : '—';
+}
+
+/** Renders rows as an aligned text table. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
