@@ -1,0 +1,30 @@
+// Every error code of Bouquet, in one list: what programs (and tests) switch on, never the text.
+
+/**
+ * Every code an error may carry across a boundary. Grouped by where it usually arises; a code means
+ * the same thing wherever it appears, and is never remapped on the way.
+ */
+export const errorCodes = [
+  // input from a peer, a page, a file or a user
+  'bad-request', 'bad-frame', 'bad-input', 'bad-model', 'bad-model-config', 'bad-weights', 'bad-scenario', 'bad-argument',
+  'oversize', 'too-many-pending', 'version-mismatch',
+  // sessions and caches
+  'cache-full', 'sequence-too-long', 'unknown-session', 'session-exists', 'out-of-order', 'wrong-span', 'draining',
+  // the swarm
+  'not-registered', 'model-mismatch', 'unknown-peer', 'unknown-lease', 'lease-expired', 'unknown-ticket', 'no-route',
+  'queue-full', 'peer-unavailable', 'timeout', 'aborted',
+  // placement and policies
+  'infeasible', 'no-solution', 'unknown-policy',
+  // runtime and environment
+  'backend-unavailable', 'not-loaded', 'offline', 'not-found',
+  // a bug: the message says what failed
+  'internal',
+] as const;
+
+/** A code from {@link errorCodes}. */
+export type ErrorCode = (typeof errorCodes)[number];
+
+/** True when `code` is one of {@link errorCodes} (for codes read from the wire). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && (errorCodes as readonly string[]).includes(code);
+}

@@ -1,0 +1,58 @@
+// The wire form of an error (worker messages, peer frames, REST bodies, WebSocket messages) and its rebuild.
+import { BouquetError, type ErrorData } from './base.ts';
+import { isErrorCode, type ErrorCode } from './codes.ts';
+
+/** An error as it travels: the class name (`kind`), the code, one human line and plain data. */
+export interface WireError {
+  kind: string;
+  code: ErrorCode;
+  message: string;
+  data?: ErrorData;
+}
+
+/** Constructors that `errorFromWire` rebuilds by `kind`; subclasses register here (see kinds.ts). */
+export type ErrorKinds = Readonly<Record<string, new (code: never, message: string, data?: ErrorData) => BouquetError>>;
+
+/** Longest message kept from the wire (a stranger's text is bounded). */
+const maxMessageChars = 2000;
+
+/**
+ * Turns any thrown value into its wire form. A BouquetError keeps its class, code and data; anything
+ * else is a bug on this side and travels as `internal`.
+ */
+export function errorToWire(e: unknown): WireError {
+  if (e instanceof BouquetError) {
+    const w: WireError = { kind: e.name, code: e.code, message: e.message };
+    if (e.data !== undefined) w.data = e.data;
+    return w;
+  }
+  return { kind: 'BouquetError', code: 'internal', message: e instanceof Error ? e.message : String(e) };
+}
+
+/** Validates an untrusted value as a WireError (bounded text, known code, flat plain data); null when it is not one. */
+export function parseWireError(v: unknown): WireError | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  if (!isErrorCode(o.code) || typeof o.message !== 'string') return null;
+  const kind = typeof o.kind === 'string' && o.kind.length <= 64 ? o.kind : 'BouquetError';
+  const w: WireError = { kind, code: o.code, message: o.message.slice(0, maxMessageChars) };
+  if (o.data !== undefined) {
+    if (typeof o.data !== 'object' || o.data === null || Array.isArray(o.data)) return null;
+    const data: Record<string, string | number | boolean | null> = {};
+    let n = 0;
+    for (const [k, x] of Object.entries(o.data)) {
+      if (++n > 16) break;
+      if (typeof x === 'string') data[k] = x.slice(0, 256);
+      else if (typeof x === 'number' || typeof x === 'boolean' || x === null) data[k] = x;
+    }
+    w.data = data;
+  }
+  return w;
+}
+
+/** Rebuilds the same class (by `kind`, from `kinds`), code, message and data; unknown kinds become BouquetError. */
+export function errorFromWire(w: WireError, kinds: ErrorKinds = {}): BouquetError {
+  const Kind = Object.hasOwn(kinds, w.kind) ? kinds[w.kind] : undefined;
+  if (Kind !== undefined) return new Kind(w.code as never, w.message, w.data);
+  return new BouquetError(w.code, w.message, w.data);
+}
