@@ -22,8 +22,9 @@ const maxMessageChars = 2000;
  */
 export function errorToWire(e: unknown): WireError {
   if (e instanceof BouquetError) {
-    const w: WireError = { kind: e.name, code: e.code, message: e.message };
-    if (e.data !== undefined) w.data = e.data;
+    const b: BouquetError = e as BouquetError;
+    const w: WireError = { kind: b.name, code: b.code, message: b.message };
+    if (b.data !== undefined) w.data = b.data;
     return w;
   }
   return { kind: 'BouquetError', code: 'internal', message: e instanceof Error ? e.message : String(e) };
@@ -40,7 +41,7 @@ export function parseWireError(v: unknown): WireError | null {
     if (typeof o.data !== 'object' || o.data === null || Array.isArray(o.data)) return null;
     const data: Record<string, string | number | boolean | null> = {};
     let n = 0;
-    for (const [k, x] of Object.entries(o.data)) {
+    for (const [k, x] of Object.entries(o.data as Record<string, unknown>)) {
       if (++n > 16) break;
       if (typeof x === 'string') data[k] = x.slice(0, 256);
       else if (typeof x === 'number' || typeof x === 'boolean' || x === null) data[k] = x;
