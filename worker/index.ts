@@ -4,9 +4,10 @@ export {
   createInThreadRuntime, chooseBackend, probeSpeed, fitLinearMs, generateText,
   type BlockRuntime, type RuntimeOptions, type OpenSessionRequest, type SessionInfo, type StepResult, type CacheUsage,
   type RuntimeInfo, type BackendName, type Ort, type ChosenBackend, type SpeedProbeResult, type SpeedProbeOptions,
-  type GenerateOptions, type GenerateResult,
+  type GenerateResult,
 } from './runtime/index.ts';
-export { sampleToken, argmax, seededRng, validateSampling, defaultSampling, type SamplingParams, type Rng } from './sampling/index.ts';
+export { sampleToken, argmax, seededRng, validateSampling, defaultSampling, samplerFor, type SamplingParams, type Rng } from './sampling/index.ts';
+export { generateTokens, greedy, stopTokenIdsOf, type GenerateOptions, type GeneratedToken, type GenerationOutput, type Sampler } from '../core/generation/index.ts';
 export { openTokenizer, Llama2cTokenizer, HfTokenizer, parseLlama2cTokenizer, renderChatTemplate, type TextTokenizer, type StreamDecoder } from './tokenizer/index.ts';
 export {
   openModelWeights, detectLayout, httpModelFiles, cachedModelFiles, weightCacheStore, syntheticWeights,

@@ -1,4 +1,4 @@
-// Coordinator API (volunteers, clients, dashboards): public surface of core/api.
+// Coordinator API (volunteers, clients, dashboards) and its one client: public surface of core/api.
 export {
   type ApiErrorCode,
   type ApiErrorBody,
@@ -64,3 +64,8 @@ export {
   parsePlacementPolicyChanged,
 } from './validate.ts';
 export { apiPaths, routeTicketPath, routeReleasePath, routeRenewPath, modelFilePath, maxTicketWaitMs } from './paths.ts';
+export {
+  CoordinatorClient, CoordinatorSocket, readAnswer, servedModelOf,
+  type CoordinatorClientOptions, type CoordinatorSocketHandlers, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
+} from './client.ts';
+export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';

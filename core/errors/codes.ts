@@ -8,6 +8,7 @@ export const errorCodes = [
   // input from a peer, a page, a file or a user
   'bad-request', 'bad-frame', 'bad-input', 'bad-model', 'bad-model-config', 'bad-weights', 'bad-scenario', 'bad-argument',
   'oversize', 'too-many-pending', 'version-mismatch',
+  'bad-response', // an answer of the coordinator that is not JSON or not the expected shape
   // sessions and caches
   'cache-full', 'sequence-too-long', 'unknown-session', 'session-exists', 'out-of-order', 'wrong-span', 'draining',
   // the swarm

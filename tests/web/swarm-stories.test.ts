@@ -32,7 +32,7 @@ async function runtimeFor(blocks: BlockSpan | undefined, client = false): Promis
 
 async function reference(prompt: string, maxTokens: number): Promise<number[]> {
   const rt = await runtimeFor({ start: 0, end: weights.shape.numBlocks }, true);
-  const r = await generateText(rt, tokenizer, { prompt, maxTokens, sampling: greedyParams, seed: 1 });
+  const r = await generateText(rt, tokenizer, prompt, { maxNewTokens: maxTokens, sampler: samplerFor(greedyParams, 1) });
   return r.ids;
 }
 

@@ -99,9 +99,9 @@ let directStepMs = NaN;
 const full = await rt({ start: 0, end: shape.numBlocks }, true);
 const single: number[] = [];
 let referenceIds: number[] = [];
-await generateText(full, tokenizer, { prompt, maxTokens, sampling: greedy, seed: 1 }); // warm-up
+await generateText(full, tokenizer, prompt, { maxNewTokens: maxTokens, sampler: samplerFor(greedy, 1) }); // warm-up
 for (let r = 0; r < repeats; r++) {
-  const res = await generateText(full, tokenizer, { prompt, maxTokens, sampling: greedy, seed: 1 });
+  const res = await generateText(full, tokenizer, prompt, { maxNewTokens: maxTokens, sampler: samplerFor(greedy, 1) });
   single.push(res.tokensPerSecond);
   referenceIds = res.ids;
 }

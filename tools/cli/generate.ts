@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-web';
 import { isRuntimeError } from '../../worker/errors.ts';
 import { resolveModel } from '../../server/models/index.ts';
 import { createInThreadRuntime, generateText } from '../../worker/runtime/index.ts';
-import { validateSampling, type SamplingParams } from '../../worker/sampling/index.ts';
+import { defaultSampling, samplerFor, validateSampling, type SamplingParams } from '../../worker/sampling/index.ts';
 import { HfTokenizer, openTokenizer } from '../../worker/tokenizer/index.ts';
 import { openModelWeights } from '../../worker/weights/index.ts';
 
@@ -80,10 +80,10 @@ export async function run(argv: string[]): Promise<number> {
   let threads: number | undefined;
   try {
     sampling = {
-      temperature: numberOption(values, 'temperature', 1),
-      topK: numberOption(values, 'top-k', 0),
-      topP: numberOption(values, 'top-p', 0.9),
-      repetitionPenalty: numberOption(values, 'repetition-penalty', 1),
+      temperature: numberOption(values, 'temperature', defaultSampling.temperature),
+      topK: numberOption(values, 'top-k', defaultSampling.topK),
+      topP: numberOption(values, 'top-p', defaultSampling.topP),
+      repetitionPenalty: numberOption(values, 'repetition-penalty', defaultSampling.repetitionPenalty),
     };
     validateSampling(sampling);
     maxTokens = numberOption(values, 'max-tokens', 256);
@@ -123,12 +123,9 @@ export async function run(argv: string[]): Promise<number> {
         if (!(tokenizer instanceof HfTokenizer) || tokenizer.chatTemplate === null) return fail('--chat needs a model whose tokenizer_config.json has a chat_template');
         promptIds = tokenizer.encodeTemplated(tokenizer.applyChatTemplate([{ role: 'user', content: prompt }]));
       }
-      const result = await generateText(rt, tokenizer, {
-        prompt,
-        ...(promptIds !== undefined ? { promptIds } : {}),
-        maxTokens,
-        sampling,
-        seed,
+      const result = await generateText(rt, tokenizer, promptIds ?? prompt, {
+        maxNewTokens: maxTokens,
+        sampler: samplerFor(sampling, seed),
         ...(json ? {} : { onText: (s: string) => void process.stdout.write(s) }),
       });
       if (json) {

@@ -5,4 +5,4 @@ export type {
 export { createInThreadRuntime } from './in-thread.ts';
 export { chooseBackend, type Ort, type ChosenBackend } from './backend.ts';
 export { probeSpeed, fitLinearMs, type SpeedProbeResult, type SpeedProbeOptions } from './speed-probe.ts';
-export { generateText, type GenerateOptions, type GenerateResult } from './generate.ts';
+export { generateText, type GenerateResult } from './generate.ts';

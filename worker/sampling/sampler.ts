@@ -1,4 +1,5 @@
 // Next-token sampling: greedy, temperature, top-k, top-p, repetition penalty, seeded PRNG. Pure: no Node or DOM APIs.
+import type { Sampler } from '../../core/generation/index.ts';
 
 /** Sampling settings; temperature 0 means greedy (argmax). */
 export interface SamplingParams {
@@ -11,7 +12,8 @@ export interface SamplingParams {
   repetitionPenalty: number;
 }
 
-export const defaultSampling: SamplingParams = { temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1 };
+/** The one default: llama2.c's run.c temperature 1 and top-p 0.9, as `bouquet generate --help` documents it. */
+export const defaultSampling: SamplingParams = { temperature: 1, topK: 0, topP: 0.9, repetitionPenalty: 1 };
 
 /** A seeded uniform generator in [0, 1). */
 export type Rng = () => number;
@@ -34,6 +36,12 @@ export function validateSampling(p: SamplingParams): void {
   if (!Number.isInteger(p.topK) || p.topK < 0) throw new RangeError(`top-k must be an integer ≥ 0 (got ${p.topK})`);
   if (!(p.topP > 0 && p.topP <= 1)) throw new RangeError(`top-p must be in (0, 1] (got ${p.topP})`);
   if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) throw new RangeError(`repetition penalty must be > 0 (got ${p.repetitionPenalty})`);
+}
+
+/** A sampler for the generation loop with these rules and a generator seeded with `seed` (temperature 0: greedy). */
+export function samplerFor(params: SamplingParams, seed: number): Sampler {
+  const rng = seededRng(seed);
+  return (logits, seen) => sampleToken(logits, params, rng, seen);
 }
 
 /** Index of the largest value (first on ties). */

@@ -94,7 +94,7 @@ describe('VolunteerAgent with the coordinator', () => {
     const ref = await (async () => {
       const rt = await createInThreadRuntime(ort, weights, { blocks: { start: 0, end: weights.shape.numBlocks }, client: true, backends: ['wasm'], threads: 1, maxSessionTokens });
       try {
-        return (await generateText(rt, tokenizer, { prompt, maxTokens, sampling: greedyParams, seed: 1 })).ids;
+        return (await generateText(rt, tokenizer, prompt, { maxNewTokens: maxTokens })).ids;
       } finally {
         await rt.dispose();
       }
@@ -166,7 +166,7 @@ describe('VolunteerAgent with the coordinator', () => {
     const prompt = 'Once upon a time';
     const maxTokens = 40;
     const rt = await createInThreadRuntime(ort, weights, { blocks: { start: 0, end: weights.shape.numBlocks }, client: true, backends: ['wasm'], threads: 1, maxSessionTokens });
-    const ref = (await generateText(rt, tokenizer, { prompt, maxTokens, sampling: greedyParams, seed: 1 }).finally(() => rt.dispose())).ids;
+    const ref = (await generateText(rt, tokenizer, prompt, { maxNewTokens: maxTokens }).finally(() => rt.dispose())).ids;
 
     /** A volunteer that alone holds some block (it is on every route), and whose blocks' other holders can't replace it. */
     const soleHolder = (): VolunteerAgent | undefined =>

@@ -83,7 +83,7 @@ async function child(threads: number, which: string): Promise<Row[]> {
     const row = await measure('stories260K', w, w.shape.numBlocks, 'fp32', threads, 128, 64);
     // End to end: embed + 5 blocks + head + sampling, greedy, as `bouquet generate` does.
     const rt = await createInThreadRuntime(ort, w, { blocks: { start: 0, end: 5 }, client: true, backends: ['wasm'], threads, maxSessionTokens: 512, cacheBudgetBytes: Number.MAX_SAFE_INTEGER });
-    const g = await generateText(rt, await openTokenizer(files, w.shape), { prompt: '', maxTokens: 200, sampling: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 }, seed: 1 });
+    const g = await generateText(rt, await openTokenizer(files, w.shape), '', { maxNewTokens: 200 });
     row.endToEndTokPerS = g.tokensPerSecond;
     await rt.dispose();
     out.push(row);

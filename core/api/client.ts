@@ -1,0 +1,295 @@
+// The one typed coordinator client (REST and WebSocket) of every page, peer and tool: pure over an injected fetch and socket.
+import { BouquetError } from '../errors/index.ts';
+import { Backoff, type BackoffPolicy } from './backoff.ts';
+import { apiErrorFromWire, CoordinatorApiError } from './errors.ts';
+import type {
+  ModelInfo, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
+} from './messages.ts';
+import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath } from './paths.ts';
+import {
+  parseApiErrorBody, parsePlacementPolicyChanged, parseRouteReleased, parseRouteRenewed, parseRouteResponse, parseSwarmState,
+  type Parsed,
+} from './validate.ts';
+
+/** The part of an HTTP response used here (the browser's and Node's Response both fit). */
+export interface ResponseLike {
+  readonly status: number;
+  text(): Promise<string>;
+}
+
+/** The part of `fetch` used here (the browser's and Node's both fit). */
+export type FetchLike = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal },
+) => Promise<ResponseLike>;
+
+/** The part of the WebSocket API used here (browser WebSocket and the `ws` package both fit). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open' | 'close' | 'error', listener: () => void): void;
+  addEventListener(type: 'message', listener: (ev: { data: unknown }) => void): void;
+}
+
+/** Opens a socket to a URL. */
+export type CreateSocket = (url: string) => WebSocketLike;
+
+/** The served model, and where a worker loads it from over HTTP. */
+export interface ServedModel {
+  info: ModelInfo;
+  /** Absolute URL of the model's folder (ends with '/'). */
+  baseUrl: string;
+  /** The llama2.c checkpoint file to load (HTTP cannot list a folder); absent for a Hugging Face folder. */
+  checkpoint?: string;
+}
+
+/** Options of a CoordinatorClient. */
+export interface CoordinatorClientOptions {
+  /** Server origin, e.g. http://127.0.0.1:8787. */
+  origin: string;
+  /** Default: the global fetch. */
+  fetch?: FetchLike;
+  /** Default: the global WebSocket (browsers; Node ≥ 22). Node tools pass the `ws` package's. */
+  createSocket?: CreateSocket;
+}
+
+// llama2.c tokenizers (`tokenizer.bin`, `tok512.bin`) are not checkpoints.
+const llama2cTokenizerFile = /^tok(enizer)?\d*\.bin$/;
+
+/** Where a worker loads `info` from: the folder URL, and the checkpoint when the model is a llama2.c one. */
+export function servedModelOf(info: ModelInfo, origin: string): ServedModel {
+  const baseUrl = new URL(info.filesPath, origin).href;
+  const checkpoint = info.files.includes('config.json') ? undefined : info.files.find((f) => f.endsWith('.bin') && !llama2cTokenizerFile.test(f));
+  return { info, baseUrl, ...(checkpoint !== undefined ? { checkpoint } : {}) };
+}
+
+/**
+ * Reads one answer of the coordinator: the server's refusal (`{kind: 'error'}`) becomes a
+ * CoordinatorApiError with the server's code; text that is not JSON or not the expected shape
+ * becomes code 'bad-response' naming the field.
+ */
+export function readAnswer<T>(text: string, parse: (raw: unknown) => Parsed<T>, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new BouquetError('bad-response', `the coordinator's ${what} is not JSON`, { field: '(message)' });
+  }
+  if (typeof raw === 'object' && raw !== null && (raw as { kind?: unknown }).kind === 'error') {
+    const body = parseApiErrorBody((raw as { error?: unknown }).error);
+    if (body.ok) throw apiErrorFromWire(body.value);
+  }
+  const parsed = parse(raw);
+  if (!parsed.ok) {
+    throw new BouquetError('bad-response', `the coordinator sent an invalid ${what}: ${parsed.error.message}`, parsed.error.field !== undefined ? { field: parsed.error.field } : undefined);
+  }
+  return parsed.value;
+}
+
+function globalFetch(): FetchLike {
+  const f = (globalThis as { fetch?: FetchLike }).fetch;
+  if (f === undefined) throw new BouquetError('offline', 'no fetch in this environment: pass one to CoordinatorClient');
+  return (url, init) => f(url, init);
+}
+
+function globalSocket(): CreateSocket {
+  const W = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
+  if (W === undefined) throw new BouquetError('offline', 'no WebSocket in this environment: pass createSocket to CoordinatorClient');
+  return (url) => new W(url);
+}
+
+/**
+ * Talks to one coordinator. Every answer is validated (core/api/validate.ts) before it is
+ * returned. Errors: 'peer-unavailable' when the coordinator cannot be reached, 'aborted' when the
+ * caller's signal fired, 'bad-response' for an unreadable answer, else the server's own code
+ * (CoordinatorApiError: 'no-route', 'queue-full', 'infeasible', 'bad-request'…).
+ */
+export class CoordinatorClient {
+  readonly origin: string;
+  private readonly fetchFn: FetchLike;
+  private readonly createSocket: CreateSocket | undefined;
+
+  constructor(options: CoordinatorClientOptions) {
+    this.origin = options.origin;
+    this.fetchFn = options.fetch ?? globalFetch();
+    this.createSocket = options.createSocket;
+  }
+
+  /** GET the swarm state. */
+  async swarmState(signal?: AbortSignal): Promise<SwarmState> {
+    return readAnswer(await this.call('GET', apiPaths.swarm, undefined, signal), parseSwarmState, 'swarm state');
+  }
+
+  /** The model the coordinator serves, and where to load it from. */
+  async servedModel(signal?: AbortSignal): Promise<ServedModel> {
+    return servedModelOf((await this.swarmState(signal)).model, this.origin);
+  }
+
+  /** POST a route request: granted, or queued (poll its ticket); a refusal throws with the server's code. */
+  async requestRoute(request: RouteRequest, signal?: AbortSignal): Promise<RouteGranted | RouteQueued> {
+    return this.routeAnswer(await this.call('POST', apiPaths.routes, request, signal));
+  }
+
+  /** Long-polls a queued request's ticket for up to `waitMs`. */
+  async pollTicket(ticketId: string, waitMs: number, signal?: AbortSignal): Promise<RouteGranted | RouteQueued> {
+    return this.routeAnswer(await this.call('GET', `${routeTicketPath(ticketId)}?waitMs=${Math.round(waitMs)}`, undefined, signal));
+  }
+
+  /** Frees a lease's slots, reporting what was measured. */
+  async releaseRoute(leaseId: string, release: RouteReleaseRequest = {}): Promise<void> {
+    readAnswer(await this.call('POST', routeReleasePath(leaseId), release), parseRouteReleased, 'release answer');
+  }
+
+  /** Extends a lease by its length. */
+  async renewRoute(leaseId: string): Promise<void> {
+    readAnswer(await this.call('POST', routeRenewPath(leaseId), undefined), parseRouteRenewed, 'renewal answer');
+  }
+
+  /** Switches the placement policy in force (moves volunteers); 'infeasible' leaves the old one. */
+  async switchPlacementPolicy(policy: string): Promise<PlacementPolicyChanged> {
+    const body: PlacementPolicyRequest = { policy };
+    return readAnswer(await this.call('POST', apiPaths.placementPolicy, body), parsePlacementPolicyChanged, 'policy answer');
+  }
+
+  /** The ws:/wss: URL of one of the coordinator's socket endpoints. */
+  socketUrl(path: typeof apiPaths.volunteerSocket | typeof apiPaths.dashboardSocket): string {
+    const u = new URL(path, this.origin);
+    u.protocol = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:';
+    return u.toString();
+  }
+
+  /** Opens a socket to one endpoint that validates each message with `parse` and reconnects with backoff. */
+  openSocket<M>(
+    path: typeof apiPaths.volunteerSocket | typeof apiPaths.dashboardSocket,
+    parse: (raw: unknown) => Parsed<M>,
+    handlers: CoordinatorSocketHandlers<M>,
+    backoff: BackoffPolicy,
+  ): CoordinatorSocket<M> {
+    return new CoordinatorSocket(this.socketUrl(path), this.createSocket ?? globalSocket(), parse, handlers, backoff);
+  }
+
+  private routeAnswer(text: string): RouteGranted | RouteQueued {
+    const r = readAnswer(text, parseRouteResponse, 'route answer');
+    if (r.kind === 'error') throw apiErrorFromWire(r.error); // readAnswer already rethrows refusals; kept for the type
+    return r;
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<string> {
+    try {
+      const res = await this.fetchFn(new URL(path, this.origin).href, {
+        method,
+        ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+        ...(signal !== undefined ? { signal } : {}),
+      });
+      return await res.text();
+    } catch (e) {
+      if (signal?.aborted === true) throw new BouquetError('aborted', `request to the coordinator aborted (${method} ${path})`);
+      throw new BouquetError('peer-unavailable', `the coordinator at ${this.origin} does not answer (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+}
+
+/** What a coordinator socket tells its owner. */
+export interface CoordinatorSocketHandlers<M> {
+  /** The socket opened; `send` what must go first (a volunteer's registration). */
+  onOpen(): void;
+  /** A validated message. */
+  onMessage(message: M): void;
+  /** A message that failed validation (kept out; the link stays). */
+  onInvalid(error: CoordinatorApiError): void;
+  /** The socket dropped: it reconnects after `retryInMs`, or gave up (null) after the policy's retries in a row. */
+  onClose(retryInMs: number | null): void;
+}
+
+const wsOpen = 1;
+
+/** One coordinator socket, reconnected with jittered backoff (reset on every open) until closed or out of retries. */
+export class CoordinatorSocket<M> {
+  private socket: WebSocketLike | undefined;
+  private stopped = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly backoff: Backoff;
+
+  constructor(
+    readonly url: string,
+    private readonly create: CreateSocket,
+    private readonly parse: (raw: unknown) => Parsed<M>,
+    private readonly handlers: CoordinatorSocketHandlers<M>,
+    policy: BackoffPolicy,
+  ) {
+    this.backoff = new Backoff(policy);
+    this.connect();
+  }
+
+  /** True while the socket is open. */
+  get isOpen(): boolean {
+    return this.socket?.readyState === wsOpen;
+  }
+
+  /** Sends a message when open; returns false (and drops it) otherwise. */
+  send(message: unknown): boolean {
+    if (this.socket?.readyState !== wsOpen) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Stops reconnecting and closes the socket. */
+  close(code = 1000, reason = 'closed'): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const s = this.socket;
+    this.socket = undefined;
+    s?.close(code, reason);
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    let s: WebSocketLike;
+    try {
+      s = this.create(this.url);
+    } catch {
+      this.retry();
+      return;
+    }
+    this.socket = s;
+    s.addEventListener('open', () => {
+      if (this.socket !== s) return;
+      this.backoff.reset();
+      this.handlers.onOpen();
+    });
+    s.addEventListener('message', (ev) => {
+      if (this.socket !== s) return;
+      const text = typeof ev.data === 'string' ? ev.data : String(ev.data);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        this.handlers.onInvalid(new CoordinatorApiError('bad-request', 'message is not valid JSON', '(message)'));
+        return;
+      }
+      const parsed = this.parse(raw);
+      if (parsed.ok) this.handlers.onMessage(parsed.value);
+      else this.handlers.onInvalid(parsed.error);
+    });
+    s.addEventListener('close', () => {
+      if (this.socket !== s) return;
+      this.socket = undefined;
+      this.retry();
+    });
+    s.addEventListener('error', () => {
+      // 'close' follows.
+    });
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    const waitMs = this.backoff.next();
+    this.handlers.onClose(waitMs);
+    if (waitMs === null) {
+      this.stopped = true;
+      return;
+    }
+    this.timer = setTimeout(() => this.connect(), waitMs);
+  }
+}
