@@ -71,8 +71,9 @@ export async function generateTokens(
     else perTokenMs.push(latencyMs);
     ids.push(token);
     seen.push(token);
-    options.onToken?.({ id: token, index: ids.length - 1, latencyMs });
-    if (decoder !== undefined) emit(decoder.push(token), ids.length - 1);
+    const piece = decoder?.push(token) ?? '';
+    options.onToken?.({ id: token, index: ids.length - 1, latencyMs, text: piece });
+    emit(piece, ids.length - 1);
     if (ids.length >= options.maxNewTokens) break;
     throwIfAborted(signal);
     token = sampler(await step([token], promptIds.length + ids.length - 1), seen);

@@ -27,6 +27,8 @@ export interface GeneratedToken {
   index: number;
   /** Time since the previous token (for the first: since generation started), ms. */
   latencyMs: number;
+  /** Text this token adds ('' without a decoder, or while a multi-byte character is incomplete). */
+  text: string;
 }
 
 /** Options of one generation, the same for `bouquet generate`, the client session and the chat pages. */
@@ -39,7 +41,7 @@ export interface GenerateOptions {
   stopTokenIds?: readonly number[];
   /** Decodes the ids to text as they come (without it, `text` is ''). */
   decoder?: TokenDecoder;
-  /** Called for each token as it is sampled. */
+  /** Called for each token as it is sampled (and decoded). */
   onToken?: (token: GeneratedToken) => void;
   /** Called with each non-empty piece of decoded text (needs `decoder`); `index` is the token's, or `ids.length` for the final flush. */
   onText?: (piece: string, index: number) => void;
@@ -47,8 +49,11 @@ export interface GenerateOptions {
   signal?: AbortSignal;
 }
 
-/** Why a generation ended. */
-export type StopReason = 'stop-token' | 'max-tokens';
+/**
+ * Why a generation ended. The loop itself ends with 'stop-token' or 'max-tokens' and throws code
+ * 'aborted'; 'aborted' here is for callers that resolve an abort with what came (the chat pages).
+ */
+export type StopReason = 'stop-token' | 'max-tokens' | 'aborted';
 
 /** What one generation reports. */
 export interface GenerationOutput {

@@ -1,8 +1,9 @@
-// RouteProvider over the coordinator's REST API: route requests (with the central queue's tickets), renewals, releases.
+// RouteProvider over the coordinator's REST API (through the one CoordinatorClient): route requests with the central queue's tickets, renewals, releases.
 import {
-  apiPaths, maxTicketWaitMs, parseJsonWith, parseRouteResponse, routeReleasePath, routeRenewPath, routeTicketPath,
-  type RouteGranted, type RouteRequest, type RouteResponse,
+  CoordinatorApiError, CoordinatorClient, maxTicketWaitMs,
+  type FetchLike, type RouteGranted, type RouteQueued, type RouteRequest,
 } from '../../core/api/index.ts';
+import { isBouquetError } from '../../core/errors/index.ts';
 import { PeerError } from '../../core/protocol/index.ts';
 import type { MeasuredRequest, RouteAsk, RouteLease, RouteProvider } from './routes.ts';
 
@@ -16,20 +17,34 @@ export interface CoordinatorRoutesOptions {
   modelId?: string;
   /** Longest a request may wait in the central queue, ms (default 120000). */
   maxQueueWaitMs?: number;
-  fetchFn?: typeof fetch;
+  fetchFn?: FetchLike;
+  /** The coordinator client to use (default: one for `origin` over `fetchFn`). */
+  client?: CoordinatorClient;
+}
+
+/** The session's error for a coordinator failure: refusals that mean "nothing covers it" become 'no-route'. */
+function asPeerError(e: unknown): PeerError {
+  if (e instanceof CoordinatorApiError) {
+    const code = e.code === 'no-route' || e.code === 'infeasible' || e.code === 'queue-full' ? 'no-route' : 'internal';
+    return new PeerError(code, `coordinator: ${e.message} [${e.code}]`);
+  }
+  if (isBouquetError(e, 'peer-unavailable')) return new PeerError('peer-unavailable', e.message);
+  if (isBouquetError(e, 'bad-response')) return new PeerError('internal', e.message);
+  return e instanceof PeerError ? e : new PeerError('internal', e instanceof Error ? e.message : String(e));
 }
 
 /**
  * Asks the coordinator for routes. A queued request is long-polled until granted. Leases are
  * renewed at half their length until released. Errors: 'no-route' when nothing covers the span or
- * the queue is full, 'peer-unavailable' when the coordinator cannot be reached.
+ * the queue is full, 'peer-unavailable' when the coordinator cannot be reached, 'aborted' when the
+ * session's signal fired.
  */
 export class CoordinatorRoutes implements RouteProvider {
   private readonly renewals = new Map<string, ReturnType<typeof setInterval>>();
-  private readonly fetchFn: typeof fetch;
+  private readonly client: CoordinatorClient;
 
   constructor(private readonly options: CoordinatorRoutesOptions) {
-    this.fetchFn = options.fetchFn ?? ((input, init) => fetch(input, init));
+    this.client = options.client ?? new CoordinatorClient({ origin: options.origin, ...(options.fetchFn !== undefined ? { fetch: options.fetchFn } : {}) });
   }
 
   async requestRoute(ask: RouteAsk, signal?: AbortSignal): Promise<RouteLease> {
@@ -42,17 +57,19 @@ export class CoordinatorRoutes implements RouteProvider {
     };
     if (ask.rttMs !== undefined) body.rttMs = ask.rttMs;
     if (this.options.modelId !== undefined) body.modelId = this.options.modelId;
-    let answer = await this.call('POST', apiPaths.routes, body, signal);
-    const deadline = Date.now() + (this.options.maxQueueWaitMs ?? 120_000);
-    while (answer.kind === 'queued') {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new PeerError('no-route', `waited over ${this.options.maxQueueWaitMs ?? 120_000} ms in the coordinator's queue`);
-      const waitMs = Math.min(maxTicketWaitMs, left, 10_000);
-      answer = await this.call('GET', `${routeTicketPath(answer.ticketId)}?waitMs=${waitMs}`, undefined, signal);
-    }
-    if (answer.kind === 'error') {
-      const code = answer.error.code === 'no-route' || answer.error.code === 'infeasible' || answer.error.code === 'queue-full' ? 'no-route' : 'internal';
-      throw new PeerError(code, `coordinator: ${answer.error.message} [${answer.error.code}]`);
+    const maxQueueWaitMs = this.options.maxQueueWaitMs ?? 120_000;
+    let answer: RouteGranted | RouteQueued;
+    try {
+      answer = await this.client.requestRoute(body, signal);
+      const deadline = Date.now() + maxQueueWaitMs;
+      while (answer.kind === 'queued') {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new PeerError('no-route', `waited over ${maxQueueWaitMs} ms in the coordinator's queue`);
+        answer = await this.client.pollTicket(answer.ticketId, Math.min(maxTicketWaitMs, left, 10_000), signal);
+      }
+    } catch (e) {
+      if (isBouquetError(e, 'aborted')) throw e;
+      throw asPeerError(e);
     }
     this.keepAlive(answer);
     return { leaseId: answer.leaseId, chain: answer.chain.map((h) => ({ peerId: h.peerId, span: h.span })) };
@@ -62,12 +79,10 @@ export class CoordinatorRoutes implements RouteProvider {
     const t = this.renewals.get(leaseId);
     clearInterval(t);
     this.renewals.delete(leaseId);
-    const res = await this.fetchFn(new URL(routeReleasePath(leaseId), this.options.origin), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(measured === undefined ? {} : { measured }),
+    await this.client.releaseRoute(leaseId, measured === undefined ? {} : { measured }).catch((e: unknown) => {
+      // An expired or unknown lease is already free; only an unreachable coordinator is worth a word.
+      if (!(e instanceof CoordinatorApiError)) throw asPeerError(e);
     });
-    await res.body?.cancel();
   }
 
   /** Stops renewing every lease (the tab is closing). */
@@ -79,32 +94,10 @@ export class CoordinatorRoutes implements RouteProvider {
   private keepAlive(g: RouteGranted): void {
     const every = Math.max(1000, g.leaseMs / 2);
     const timer = setInterval(() => {
-      this.fetchFn(new URL(routeRenewPath(g.leaseId), this.options.origin), { method: 'POST' })
-        .then((r) => r.body?.cancel())
-        .catch(() => undefined); // coordinator away: the session goes on peer to peer
+      this.client.renewRoute(g.leaseId).catch(() => undefined); // coordinator away: the session goes on peer to peer
     }, every);
     // Renewals must not keep a Node process alive.
     (timer as { unref?: () => void }).unref?.();
     this.renewals.set(g.leaseId, timer);
   }
-
-  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<RouteResponse> {
-    let res: Response;
-    try {
-      res = await this.fetchFn(new URL(path, this.options.origin), {
-        method,
-        ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-        ...(signal !== undefined ? { signal } : {}),
-      });
-    } catch (e) {
-      throw new PeerError('peer-unavailable', `coordinator at ${this.options.origin} unreachable: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    return unwrap(await res.text());
-  }
-}
-
-function unwrap(text: string): RouteResponse {
-  const parsed = parseJsonWith(text, parseRouteResponse);
-  if (!parsed.ok) throw new PeerError('internal', `coordinator sent an invalid route answer: ${parsed.error.message}`);
-  return parsed.value;
 }

@@ -1,9 +1,8 @@
-// Adapts worker/'s BlockRuntime (client parts) and sampling module to the ClientModel and Sampler a session uses.
+// Adapts worker/'s BlockRuntime (client parts) to the ClientModel a session uses.
 import type { ModelShape } from '../../core/model/index.ts';
 import type { HiddenStates } from '../../core/protocol/index.ts';
 import type { BlockRuntime } from '../../worker/runtime/index.ts';
-import { sampleToken, seededRng, type SamplingParams } from '../../worker/sampling/index.ts';
-import type { ClientModel, Sampler } from './session.ts';
+import type { ClientModel } from './session.ts';
 
 /** Embedding and LM head of a runtime loaded with `client: true`. */
 export function clientModelFromRuntime(rt: BlockRuntime, shape: ModelShape, maxSeqLen: number = shape.maxSeqLen): ClientModel {
@@ -22,10 +21,4 @@ export function clientModelFromRuntime(rt: BlockRuntime, shape: ModelShape, maxS
       return logits.subarray(0, shape.vocabSize);
     },
   };
-}
-
-/** A sampler with worker/'s sampling rules and a seeded generator (temperature 0: greedy). */
-export function samplerFor(params: SamplingParams, seed: number): Sampler {
-  const rng = seededRng(seed);
-  return (logits, seen) => sampleToken(logits, params, rng, seen);
 }

@@ -3,6 +3,9 @@ import {
   FrameLink, PeerError, toPeerError,
   type HiddenStates, type PeerErrorCode, type Transport, type WireDtype,
 } from '../../core/protocol/index.ts';
+import { backoffDelayMs, type BackoffPolicy } from '../../core/api/index.ts';
+import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
+import { generateTokens, type GenerateOptions, type GenerationOutput } from '../../core/generation/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
 
@@ -19,16 +22,6 @@ export interface ClientModel {
   /** Logits [vocab] for the last row of `hidden` (final norm + LM head). */
   head(hidden: HiddenStates): Promise<Float32Array>;
 }
-
-/** Picks the next token from logits; `seen` holds the prompt and the tokens generated so far. */
-export type Sampler = (logits: Float32Array, seen: readonly number[]) => number;
-
-/** Greedy decoding: the index of the largest logit (lowest index on ties). */
-export const greedy: Sampler = (logits) => {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if ((logits[i] ?? -Infinity) > (logits[best] ?? -Infinity)) best = i;
-  return best;
-};
 
 /** Opens FrameLinks to peers, one per peer, reused across sessions of a client tab. */
 export class LinkPool {
@@ -101,39 +94,11 @@ export interface FailoverRecord {
   recoveryMs: number;
 }
 
-/** Options of one generation. */
-export interface GenerateOptions {
-  maxNewTokens: number;
-  /** Default greedy. */
-  sampler?: Sampler;
-  /** Stop when one of these is sampled; it is not emitted (as `bouquet generate` does with BOS/EOS). */
-  stopTokenIds?: number[];
-  /** Called for each token as it is sampled. */
-  onToken?: (token: GeneratedToken) => void;
-  signal?: AbortSignal;
-}
-
-/** One generated token. */
-export interface GeneratedToken {
-  id: number;
-  /** 0-based index among generated tokens. */
-  index: number;
-  /** Time since the previous token (for the first: since the request started), ms. */
-  latencyMs: number;
-}
-
-/** What a finished generation reports. */
-export interface GenerationResult {
-  /** Generated token ids (without the prompt). */
-  ids: number[];
+/** What a finished generation through the swarm reports: the loop's output, the chain and its failovers. */
+export interface GenerationResult extends GenerationOutput {
   /** The chain at the end (after any failover). */
   route: RouteHopSpec[];
   failovers: FailoverRecord[];
-  /** Time to first token, ms. */
-  ttftMs: number;
-  /** Latency of every generated token after the first, ms. */
-  perTokenMs: number[];
-  totalMs: number;
 }
 
 /** Knobs of a ClientSession. */
@@ -156,10 +121,12 @@ export interface ClientSessionOptions {
    * moves a volunteer to cover a gap), with the same backoff (default 8: about 16 s in all).
    */
   routeRetries?: number;
-  /** Backoff before the k-th retry of a failover: base · 2^(k−1), 0 for the first, ms (default 100). */
+  /** Backoff before the k-th retry of a failover: base · 2^(k−1) less up to half at random, 0 for the first, ms (default 100). */
   backoffBaseMs?: number;
   /** Cap on that backoff, ms (default 5000). */
   backoffMaxMs?: number;
+  /** Uniform generator in [0, 1) for the backoff's jitter (default Math.random). */
+  random?: () => number;
   /** Called on every failover (for status lines). */
   onFailover?: (f: FailoverRecord) => void;
   /** Random session ids (default crypto.randomUUID). */
@@ -167,12 +134,13 @@ export interface ClientSessionOptions {
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted === true) return Promise.reject(new BouquetError('aborted', 'generation aborted'));
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => {
       clearTimeout(t);
-      reject(new PeerError('timeout', 'aborted'));
+      reject(new BouquetError('aborted', 'generation aborted'));
     }, { once: true });
   });
 }
@@ -194,7 +162,8 @@ function sliceRows(h: HiddenStates, from: number, to: number): HiddenStates {
  * bounded (`maxFailovers`, exponential backoff), then it throws a PeerError naming the cause.
  */
 export class ClientSession {
-  private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover'>> & Pick<ClientSessionOptions, 'onFailover'>;
+  private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random'>> & Pick<ClientSessionOptions, 'onFailover'>;
+  private readonly backoff: BackoffPolicy;
   private readonly links: LinkPool;
   private readonly ownsLinks: boolean;
   private hops: ActiveHop[] = [];
@@ -212,6 +181,10 @@ export class ClientSession {
       prefillChunkTokens: 256, dtype: 'fp32', stepTimeoutMs: 30_000, maxFailovers: 5, routeRetries: 8, backoffBaseMs: 100,
       backoffMaxMs: 5000, newSessionId: () => crypto.randomUUID(), ...options,
     };
+    this.backoff = {
+      firstMs: this.opts.backoffBaseMs, maxMs: this.opts.backoffMaxMs, maxAttempts: Infinity,
+      ...(options.random !== undefined ? { random: options.random } : {}),
+    };
     this.ownsLinks = options.links === undefined;
     this.links = options.links ?? new LinkPool(options.transport, 10_000, this.opts.stepTimeoutMs);
   }
@@ -222,8 +195,9 @@ export class ClientSession {
   }
 
   /**
-   * Generates up to `maxNewTokens` tokens after `promptIds`, streaming each through `onToken`.
-   * Closes its sessions and releases its routes at the end, also on failure.
+   * Generates up to `maxNewTokens` tokens after `promptIds` with the one generation loop, whose
+   * step runs through the chain (prefill in chunks; failover and replay inside the step). Closes its
+   * sessions and releases its routes at the end, also on failure or abort ('aborted').
    */
   async generate(promptIds: number[], options: GenerateOptions): Promise<GenerationResult> {
     const m = this.opts.model;
@@ -239,49 +213,34 @@ export class ClientSession {
     this.failovers = [];
     this.excluded = new Set();
     this.tokensSoFar = 0;
-    const sampler = options.sampler ?? greedy;
-    const stop = new Set(options.stopTokenIds ?? []);
     const started = performance.now();
-    const ids: number[] = [];
-    const perTokenMs: number[] = [];
-    let ttftMs = 0;
-    let failed = true;
+    let out: GenerationOutput | undefined;
     try {
       await this.openChain();
-      // Prefill, in chunks that keep each step's message bounded.
-      const x = await m.embed(promptIds);
-      let out: HiddenStates = x;
-      for (let from = 0; from < x.rows; from += this.opts.prefillChunkTokens) {
-        const to = Math.min(x.rows, from + this.opts.prefillChunkTokens);
-        out = await this.runSpan(0, m.numBlocks, sliceRows(x, from, to), from);
-      }
-      let last = performance.now();
-      let position = promptIds.length;
-      const seen = [...promptIds];
-      let token = sampler(await m.head(lastRow(out)), seen);
-      for (;;) {
-        if (stop.has(token)) break;
-        const now = performance.now();
-        const latencyMs = now - last;
-        last = now;
-        if (ids.length === 0) ttftMs = now - started;
-        else perTokenMs.push(latencyMs);
-        ids.push(token);
-        seen.push(token);
-        this.tokensSoFar = ids.length;
-        options.onToken?.({ id: token, index: ids.length - 1, latencyMs });
-        if (ids.length >= options.maxNewTokens) break;
-        if (options.signal?.aborted === true) throw new PeerError('timeout', 'generation aborted');
-        const h = await this.runSpan(0, m.numBlocks, await m.embed([token]), position);
-        position += 1;
-        token = sampler(await m.head(h), seen);
-      }
-      failed = false;
+      out = await generateTokens((ids, position) => this.stepChain(ids, position), promptIds, {
+        ...options,
+        onToken: (t) => {
+          this.tokensSoFar = t.index + 1;
+          options.onToken?.(t);
+        },
+      });
     } finally {
       const totalMs = performance.now() - started;
-      await this.finish(failed ? undefined : { totalMs, tokens: ids.length, firstTokenMs: ttftMs });
+      await this.finish(out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: out.ttftMs });
     }
-    return { ids, route: this.route, failovers: this.failovers, ttftMs, perTokenMs, totalMs: performance.now() - started };
+    return { ...out, route: this.route, failovers: this.failovers, totalMs: performance.now() - started };
+  }
+
+  /** The loop's step over the chain: embed, every span (the prompt in bounded chunks), LM head on the last row. */
+  private async stepChain(ids: readonly number[], position: number): Promise<Float32Array> {
+    const m = this.opts.model;
+    const x = await m.embed([...ids]);
+    let out: HiddenStates = x;
+    for (let from = 0; from < x.rows; from += this.opts.prefillChunkTokens) {
+      const to = Math.min(x.rows, from + this.opts.prefillChunkTokens);
+      out = await this.runSpan(0, m.numBlocks, to - from === x.rows ? x : sliceRows(x, from, to), position + from);
+    }
+    return m.head(lastRow(out));
   }
 
   /** Gets the full route and opens a session on every hop (failing over hops that refuse). */
@@ -355,6 +314,7 @@ export class ClientSession {
         h = await this.stepHop(hop, h, position);
         i++;
       } catch (err) {
+        if (isBouquetError(err, 'aborted')) throw err;
         const e = toPeerError(err, 'peer-unavailable');
         if (e.code === 'sequence-too-long') throw e;
         await this.failover(i, e);
@@ -383,6 +343,7 @@ export class ClientSession {
     this.failovers.push(record);
     await sleep(this.backoffMs(this.failovers.length - 1), this.signal);
     const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1).catch((e: unknown) => {
+      if (isBouquetError(e, 'aborted')) throw e;
       const err = toPeerError(e, 'no-route');
       throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId);
     });
@@ -397,9 +358,9 @@ export class ClientSession {
     this.opts.onFailover?.(record);
   }
 
+  /** 0 before the first try, then the jittered backoff of retry `attempt − 1`. */
   private backoffMs(attempt: number): number {
-    if (attempt <= 0) return 0;
-    return Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempt - 1));
+    return attempt <= 0 ? 0 : backoffDelayMs(this.backoff, attempt - 1);
   }
 
   /** Asks for a route, retrying 'no-route' with backoff a few times (volunteers may be re-registering). */
@@ -416,6 +377,7 @@ export class ClientSession {
         this.leases.push(lease);
         return lease;
       } catch (err) {
+        if (isBouquetError(err, 'aborted')) throw err;
         last = toPeerError(err, 'no-route');
         if (last.code !== 'no-route' && last.code !== 'peer-unavailable' && last.code !== 'timeout') throw last;
       }

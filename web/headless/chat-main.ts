@@ -1,10 +1,8 @@
-// Headless chat page: a ClientSession over PeerJS, embedding + LM head in a worker; driven by tests and `bouquet demo` through window.bouquetChat.
+// Headless chat page: the one chat wiring (web/chat) with its state on window.bouquetChat, driven by tests and `bouquet demo`.
 import { FrameLink, Reassembler, decodeFrame, type Frame } from '../../core/protocol/index.ts';
-import { openTokenizer, httpModelFiles, type TextTokenizer } from '../../worker/index.ts';
-import { startWorkerRuntime } from '../../worker/worker-proxy.ts';
-import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type FailoverRecord, type RouteHopSpec } from '../client/index.ts';
-import { PeerJsTransport } from '../transport/index.ts';
-import { backendsFromQuery, servedModel } from './model-source.ts';
+import { startChatClient } from '../chat/index.ts';
+import type { FailoverRecord, RouteHopSpec } from '../client/index.ts';
+import { backendsFromQuery } from './model-source.ts';
 
 /** What `generate` takes. */
 export interface ChatRequest {
@@ -65,45 +63,29 @@ const chat: NonNullable<Window['bouquetChat']> = {
 window.bouquetChat = chat;
 
 async function main(): Promise<void> {
-  const origin = location.origin;
-  const { info, source } = await servedModel(origin);
-  const transport = await PeerJsTransport.create({ origin });
-  const rt = await startWorkerRuntime(() => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
-    model: source,
-    options: { client: true, backends: backendsFromQuery(params), maxSessionTokens: info.maxSessionTokens },
-    wasmPaths: '/ort/',
-  });
-  const shape = rt.initInfo.shape;
-  const tokenizer: TextTokenizer = await openTokenizer(httpModelFiles(source.kind === 'url' ? source.baseUrl : origin), shape);
-  const links = new LinkPool(transport);
-  const routes = new CoordinatorRoutes({ origin, clientId: transport.peerId, modelId: info.id });
-  const model = clientModelFromRuntime(rt, shape, info.maxSessionTokens);
+  const client = await startChatClient({ origin: location.origin, backends: backendsFromQuery(params) });
+  const { transport, tokenizer, shape, info } = client;
 
   chat.peerId = transport.peerId;
-  chat.backend = rt.initInfo.backend;
+  chat.backend = client.runtime.initInfo.backend;
   chat.generate = async (req: ChatRequest): Promise<ChatResult> => {
-    const promptIds = tokenizer.encode(req.prompt, { bos: true });
-    const maxNewTokens = Math.min(req.maxNewTokens, info.maxSessionTokens - promptIds.length);
-    const sampling = { temperature: req.temperature ?? 0, topK: 0, topP: req.topP ?? 1, repetitionPenalty: 1 };
-    const decoder = tokenizer.streamDecoder(promptIds);
     let text = '';
     if (outputEl !== null) outputEl.textContent = '';
-    const session = new ClientSession({ transport, routes, model, links });
-    const res = await session.generate(promptIds, {
-      maxNewTokens,
-      sampler: samplerFor(sampling, req.seed ?? 1),
-      stopTokenIds: [tokenizer.bosId, ...tokenizer.eosIds],
+    const res = await client.generate(tokenizer.encode(req.prompt, { bos: true }), {
+      sampling: { temperature: req.temperature ?? 0, topK: 0, topP: req.topP ?? 1, repetitionPenalty: 1 },
+      seed: req.seed ?? 1,
+      maxNewTokens: req.maxNewTokens,
+      // Every token reaches the driver (with '' mid-character): `bouquet demo` counts them to close a tab.
       onToken: (t) => {
-        const piece = decoder.push(t.id);
-        text += piece;
+        text += t.text;
         if (outputEl !== null) outputEl.textContent = text;
-        window.bouquetOnToken?.(piece, t.index, t.latencyMs);
+        window.bouquetOnToken?.(t.text, t.index, t.latencyMs);
       },
     });
-    const tail = decoder.flush();
-    text += tail;
+    // What the decoder still held at the end (a pending character).
+    const tail = res.text.slice(text.length);
     if (tail !== '') window.bouquetOnToken?.(tail, res.ids.length, 0);
-    return { text, ids: res.ids, route: res.route, failovers: res.failovers, perTokenMs: res.perTokenMs, ttftMs: res.ttftMs, totalMs: res.totalMs };
+    return { text: res.text, ids: res.ids, route: res.route, failovers: res.failovers, perTokenMs: res.perTokenMs, ttftMs: res.ttftMs, totalMs: res.totalMs };
   };
   chat.probeRaw = async (peerId: string, packets: number[][], waitMs: number): Promise<RawProbeResult> => {
     const conn = await transport.connect(peerId);
@@ -150,7 +132,7 @@ async function main(): Promise<void> {
     return { pingMs, stepMs };
   };
   chat.ready = true;
-  if (statusEl !== null) statusEl.textContent = `ready | peer ${transport.peerId} | ${rt.initInfo.backend} | model ${info.id}`;
+  if (statusEl !== null) statusEl.textContent = `ready | peer ${transport.peerId} | ${chat.backend} | model ${info.id}`;
 }
 
 main().catch((e: unknown) => {

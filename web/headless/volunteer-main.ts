@@ -1,7 +1,8 @@
 // Headless volunteer page: a VolunteerAgent over PeerJS with the block runtime in a worker; state on window for tests.
 import { VolunteerAgent, WebSocketCoordinator, workerTicker, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
-import { backendsFromQuery, servedModel } from './model-source.ts';
+import { fetchServedModel } from '../app/shared/served-model.ts';
+import { backendsFromQuery } from './model-source.ts';
 
 declare global {
   interface Window {
@@ -26,7 +27,7 @@ function show(s: VolunteerSnapshot): void {
 
 async function main(): Promise<void> {
   const origin = location.origin;
-  const { info, source } = await servedModel(origin);
+  const { info, source } = await fetchServedModel(origin);
   const transport = await PeerJsTransport.create({ origin });
   const runtime = workerVolunteerRuntime({
     newWorker: () => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }),

@@ -1,7 +1,8 @@
-// The volunteer's line to the coordinator: one WebSocket (core/api messages), re-registering after every reconnect.
+// The volunteer's line to the coordinator: one CoordinatorSocket (core/api client), re-registering after every reconnect.
 import {
-  apiErrorFromWire, apiPaths, parseCoordinatorToVolunteerMessage, parseJsonWith, CoordinatorApiError,
-  type AssignmentMessage, type HeartbeatMessage, type ReadyMessage, type RegisterMessage, type RegisteredMessage,
+  apiErrorFromWire, apiPaths, parseCoordinatorToVolunteerMessage, CoordinatorApiError, CoordinatorClient,
+  type AssignmentMessage, type CoordinatorSocket, type CoordinatorToVolunteerMessage, type CreateSocket, type HeartbeatMessage,
+  type ReadyMessage, type RegisterMessage, type RegisteredMessage,
 } from '../../core/api/index.ts';
 
 /** What the agent hears from the coordinator. */
@@ -24,125 +25,79 @@ export interface VolunteerCoordinator {
 }
 
 /** The part of the WebSocket API used here (browser WebSocket and the `ws` package both fit). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'close' | 'error', listener: () => void): void;
-  addEventListener(type: 'message', listener: (ev: { data: unknown }) => void): void;
-}
+export type { WebSocketLike } from '../../core/api/index.ts';
 
 /** Options of the WebSocket coordinator client. */
 export interface WebSocketCoordinatorOptions {
   /** Server origin, e.g. http://127.0.0.1:8787 (ws: or http: both work). */
   origin: string;
   /** Opens a socket; default the global WebSocket. */
-  createSocket?: (url: string) => WebSocketLike;
-  /** First reconnect delay, ms (doubles up to `reconnectMaxMs`). Default 250. */
+  createSocket?: CreateSocket;
+  /** First reconnect delay, ms (doubles up to `reconnectMaxMs`, less up to half at random). Default 250. */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
+  /** Reconnects in a row before giving up (reported as an 'offline' error). Default 120 (≈ 5 min at the 5 s cap). */
+  maxReconnects?: number;
+  /** Uniform generator in [0, 1) for the reconnect jitter (default Math.random). */
+  random?: () => number;
 }
-
-const wsOpen = 1;
 
 /** Volunteer client of the coordinator's WebSocket API. */
 export class WebSocketCoordinator implements VolunteerCoordinator {
-  private socket: WebSocketLike | undefined;
-  private stopped = false;
-  private attempt = 0;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private registration: (() => RegisterMessage) | undefined;
-  private handlers: CoordinatorHandlers | undefined;
-  private readonly url: string;
+  private socket: CoordinatorSocket<CoordinatorToVolunteerMessage> | undefined;
+  private connected = false;
 
-  constructor(private readonly options: WebSocketCoordinatorOptions) {
-    const u = new URL(apiPaths.volunteerSocket, options.origin);
-    u.protocol = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:';
-    this.url = u.toString();
-  }
+  constructor(private readonly options: WebSocketCoordinatorOptions) {}
 
   start(registration: () => RegisterMessage, handlers: CoordinatorHandlers): void {
-    this.registration = registration;
-    this.handlers = handlers;
-    this.connect();
+    const o = this.options;
+    const client = new CoordinatorClient({ origin: o.origin, fetch: () => Promise.reject(new Error('the volunteer socket makes no REST calls')), ...(o.createSocket !== undefined ? { createSocket: o.createSocket } : {}) });
+    this.socket = client.openSocket(apiPaths.volunteerSocket, parseCoordinatorToVolunteerMessage, {
+      onOpen: () => {
+        this.connected = true;
+        handlers.onConnection(true);
+        this.socket?.send(registration());
+      },
+      onMessage: (m) => {
+        switch (m.type) {
+          case 'registered':
+            handlers.onRegistered(m);
+            break;
+          case 'assignment':
+            handlers.onAssignment(m);
+            break;
+          case 'error':
+            handlers.onError(apiErrorFromWire(m.error));
+            break;
+          default: {
+            const never: never = m;
+            handlers.onError(new CoordinatorApiError('bad-request', `unknown message ${JSON.stringify(never)}`));
+          }
+        }
+      },
+      onInvalid: (e) => handlers.onError(e),
+      onClose: (retryInMs) => {
+        if (this.connected) handlers.onConnection(false);
+        this.connected = false;
+        if (retryInMs === null) handlers.onError(new CoordinatorApiError('internal', `the coordinator at ${o.origin} stayed unreachable after ${o.maxReconnects ?? 120} reconnects; reload the page to try again`));
+      },
+    }, {
+      firstMs: o.reconnectBaseMs ?? 250, maxMs: o.reconnectMaxMs ?? 5000, maxAttempts: o.maxReconnects ?? 120,
+      ...(o.random !== undefined ? { random: o.random } : {}),
+    });
   }
 
   send(m: HeartbeatMessage | ReadyMessage): void {
-    if (this.socket?.readyState === wsOpen) this.socket.send(JSON.stringify(m));
+    this.socket?.send(m);
   }
 
   async leave(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
     const s = this.socket;
-    if (s?.readyState === wsOpen) {
-      s.send(JSON.stringify({ type: 'leave' }));
+    if (s === undefined) return;
+    if (s.send({ type: 'leave' })) {
       // Let the message go before the close frame.
       await new Promise((r) => setTimeout(r, 20));
-      s.close(1000, 'leave');
     }
-  }
-
-  private connect(): void {
-    if (this.stopped) return;
-    const create = this.options.createSocket ?? ((url: string): WebSocketLike => new WebSocket(url));
-    let s: WebSocketLike;
-    try {
-      s = create(this.url);
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.socket = s;
-    let opened = false;
-    s.addEventListener('open', () => {
-      opened = true;
-      this.attempt = 0;
-      this.handlers?.onConnection(true);
-      const reg = this.registration?.();
-      if (reg !== undefined) s.send(JSON.stringify(reg));
-    });
-    s.addEventListener('message', (ev) => {
-      const text = typeof ev.data === 'string' ? ev.data : String(ev.data);
-      const parsed = parseJsonWith(text, parseCoordinatorToVolunteerMessage);
-      if (!parsed.ok) {
-        this.handlers?.onError(parsed.error);
-        return;
-      }
-      const m = parsed.value;
-      switch (m.type) {
-        case 'registered':
-          this.handlers?.onRegistered(m);
-          break;
-        case 'assignment':
-          this.handlers?.onAssignment(m);
-          break;
-        case 'error':
-          this.handlers?.onError(apiErrorFromWire(m.error));
-          break;
-        default: {
-          const never: never = m;
-          this.handlers?.onError(new CoordinatorApiError('bad-request', `unknown message ${JSON.stringify(never)}`));
-        }
-      }
-    });
-    s.addEventListener('close', () => {
-      if (this.socket !== s) return;
-      this.socket = undefined;
-      if (opened) this.handlers?.onConnection(false);
-      this.scheduleReconnect();
-    });
-    s.addEventListener('error', () => {
-      // 'close' follows; nothing else to do.
-    });
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped) return;
-    const base = this.options.reconnectBaseMs ?? 250;
-    const max = this.options.reconnectMaxMs ?? 5000;
-    const delay = Math.min(max, base * 2 ** this.attempt);
-    this.attempt++;
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    s.close(1000, 'leave');
   }
 }

@@ -1,5 +1,6 @@
 // What the chat page needs from the client runtime (tokenizer, chat template, generation through the swarm), and answer statistics.
 import type { FailoverRecord, GeneratedToken, GenerationResult, RouteHopSpec } from '../../client/index.ts';
+import { defaultSampling } from '../../../worker/sampling/index.ts';
 
 /** One turn of a conversation. */
 export interface ChatTurn {
@@ -23,8 +24,8 @@ export interface SamplingSettings {
   maxNewTokens: number;
 }
 
-/** Defaults: llama2.c's run.c temperature and top-p, a moderate length. */
-export const defaultSampling: SamplingSettings = { temperature: 1, topK: 0, topP: 0.9, repetitionPenalty: 1, seed: 42, maxNewTokens: 128 };
+/** Defaults: the one `defaultSampling` (llama2.c's run.c temperature and top-p, as `bouquet generate`), a seed, a moderate length. */
+export const defaultSettings: SamplingSettings = { ...defaultSampling, seed: 42, maxNewTokens: 128 };
 
 /** Checks settings; returns the first problem in words, or null. */
 export function samplingProblem(s: SamplingSettings, maxSeqLen: number): string | null {
@@ -42,6 +43,8 @@ export interface ChatGenerateOptions {
   settings: SamplingSettings;
   signal: AbortSignal;
   onToken: (token: GeneratedToken) => void;
+  /** Each non-empty piece of the answer's text as it is decoded (the last one when generation ends). */
+  onText: (piece: string) => void;
   /** The chain in use, when known (after the route is granted) and after each failover. */
   onRoute: (route: RouteHopSpec[]) => void;
   onFailover: (f: FailoverRecord) => void;
@@ -58,8 +61,6 @@ export interface ChatEngine {
   readonly runtimeDescription: string;
   /** Prompt token ids for the conversation: the chat template when there is one, else the last user text. */
   encodeConversation(turns: ChatTurn[]): number[];
-  /** Incremental decoder continuing after `context`. */
-  streamDecoder(context: number[]): { push(id: number): string; flush(): string };
   /** Generates through the swarm; resolves when done or stopped (stopping resolves with what came). */
   generate(promptIds: number[], options: ChatGenerateOptions): Promise<GenerationResult>;
   close(): void;

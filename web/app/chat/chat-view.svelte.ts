@@ -1,7 +1,8 @@
 // ChatView: the chat page's reactive state — conversation, streaming answer with its route and latencies, sampling settings.
 import { CoordinatorApiError } from '../../../core/api/index.ts';
+import { BouquetError } from '../../../core/errors/index.ts';
 import { PeerError } from '../../../core/protocol/index.ts';
-import { defaultSampling, samplingProblem, type AnswerStats, type ChatEngine, type ChatTurn, type SamplingSettings, type StartChat } from './chat-engine.ts';
+import { defaultSettings, samplingProblem, type AnswerStats, type ChatEngine, type ChatTurn, type SamplingSettings, type StartChat } from './chat-engine.ts';
 
 /** One message on screen. */
 export interface ChatMessage {
@@ -14,7 +15,7 @@ export interface ChatMessage {
 }
 
 function describeError(e: unknown): string {
-  if (e instanceof PeerError || e instanceof CoordinatorApiError) return `${e.message} [${e.code}]`;
+  if (e instanceof PeerError || e instanceof CoordinatorApiError || e instanceof BouquetError) return `${e.message} [${e.code}]`;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -24,7 +25,7 @@ export class ChatView {
   engineProgress = $state('Starting…');
   engineError = $state<string | null>(null);
   messages = $state<ChatMessage[]>([]);
-  settings = $state<SamplingSettings>({ ...defaultSampling });
+  settings = $state<SamplingSettings>({ ...defaultSettings });
   systemPrompt = $state('');
   draft = $state('');
   busy = $state(false);
@@ -75,12 +76,11 @@ export class ChatView {
     const sentAt = performance.now();
     try {
       const promptIds = engine.encodeConversation(turns);
-      const decoder = engine.streamDecoder(promptIds);
       const result = await engine.generate(promptIds, {
         settings,
         signal: abort.signal,
+        onText: (piece) => (answer.text += piece),
         onToken: (t) => {
-          answer.text += decoder.push(t.id);
           stats.tokens = t.index + 1;
           if (t.index === 0) stats.ttftMs = performance.now() - sentAt;
           else stats.perTokenMs.push(t.latencyMs);
@@ -88,7 +88,6 @@ export class ChatView {
         onRoute: (r) => (stats.route = r),
         onFailover: (f) => stats.failovers.push(f),
       });
-      answer.text += decoder.flush();
       stats.route = result.route;
       stats.ttftMs = result.ttftMs;
       stats.perTokenMs = result.perTokenMs;

@@ -1,5 +1,5 @@
-// Dashboard link to the coordinator: a WebSocket that validates every message and reconnects with backoff.
-import { apiPaths, parseJsonWith, parseDashboardMessage, type DashboardMessage } from '../../../core/api/index.ts';
+// Dashboard link to the coordinator: the core/api client's socket, validating every message and reconnecting with jittered backoff.
+import { apiPaths, CoordinatorClient, parseDashboardMessage, type DashboardMessage } from '../../../core/api/index.ts';
 
 /** What the socket tells its owner. */
 export interface DashboardSocketHandlers {
@@ -10,56 +10,32 @@ export interface DashboardSocketHandlers {
 /** State of the link: live once the snapshot arrived. */
 export type DashboardConnection = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
-/** First and longest wait before reconnecting, ms. */
+/** First and longest wait before reconnecting, ms, and reconnects in a row before giving up (≈ 15 min at the cap). */
 const retryFirstMs = 500;
 const retryMaxMs = 8_000;
-
-/** WebSocket URL of the dashboard endpoint for a page served from `origin` (http → ws, https → wss). */
-export function dashboardSocketUrl(origin: string): string {
-  const u = new URL(apiPaths.dashboardSocket, origin);
-  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-  return u.toString();
-}
+const maxReconnects = 120;
 
 /** Opens the dashboard socket and keeps it open until `close()`; returns `close`. */
-export function openDashboardSocket(origin: string, handlers: DashboardSocketHandlers): () => void {
-  let socket: WebSocket | null = null;
+export function openDashboardSocket(origin: string, handlers: DashboardSocketHandlers, client: CoordinatorClient = new CoordinatorClient({ origin })): () => void {
   let closed = false;
-  let retryMs = retryFirstMs;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-
-  const connect = (): void => {
-    if (closed) return;
-    const ws = new WebSocket(dashboardSocketUrl(origin));
-    socket = ws;
-    ws.onmessage = (ev: MessageEvent) => {
-      if (typeof ev.data !== 'string') return;
-      const parsed = parseJsonWith(ev.data, parseDashboardMessage);
-      if (!parsed.ok) {
-        // A malformed message is the server's bug: say so, keep the link and the state we have.
-        console.warn(`dashboard: ignored a malformed message (${parsed.error.message})`);
-        return;
-      }
-      if (parsed.value.type === 'snapshot') {
-        retryMs = retryFirstMs;
-        handlers.onStatus('live');
-      }
-      handlers.onMessage(parsed.value);
-    };
-    ws.onclose = () => {
-      if (socket !== ws || closed) return;
-      handlers.onStatus('reconnecting', `connection to the coordinator lost; retrying in ${Math.round(retryMs / 1000)} s`);
-      timer = setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMaxMs, retryMs * 2);
-    };
-  };
-
   handlers.onStatus('connecting');
-  connect();
+  const socket = client.openSocket(apiPaths.dashboardSocket, parseDashboardMessage, {
+    onOpen: () => undefined, // live once the snapshot arrives
+    onMessage: (m) => {
+      if (m.type === 'snapshot') handlers.onStatus('live');
+      handlers.onMessage(m);
+    },
+    // A malformed message is the server's bug: say so, keep the link and the state we have.
+    onInvalid: (e) => console.warn(`dashboard: ignored a malformed message (${e.message})`),
+    onClose: (retryInMs) => {
+      if (closed) return;
+      if (retryInMs === null) handlers.onStatus('closed', `the coordinator stayed unreachable after ${maxReconnects} tries; reload the page`);
+      else handlers.onStatus('reconnecting', `connection to the coordinator lost; retrying in ${Math.round(retryInMs / 1000)} s`);
+    },
+  }, { firstMs: retryFirstMs, maxMs: retryMaxMs, maxAttempts: maxReconnects });
   return () => {
     closed = true;
-    if (timer !== null) clearTimeout(timer);
-    socket?.close();
+    socket.close();
     handlers.onStatus('closed');
   };
 }

@@ -1,26 +1,18 @@
-// Asks the coordinator to change the placement policy in force (moves volunteers, so the page confirms first).
-import { apiPaths, parsePlacementPolicyChanged, type PlacementPolicyChanged, type PlacementPolicyRequest } from '../../../core/api/index.ts';
+// Asks the coordinator (through the core/api client) to change the placement policy in force; moves volunteers, so the page confirms first.
+import { CoordinatorClient, type PlacementPolicyChanged } from '../../../core/api/index.ts';
 
 /** Outcome of a switch request, for the confirmation dialog. */
 export type PolicySwitchResult = { ok: true; changed: PlacementPolicyChanged } | { ok: false; message: string };
 
 /**
- * POSTs the switch (`apiPaths.placementPolicy`); never throws: network errors, refusals (unknown
- * policy, `infeasible` — the old placement stays) and malformed answers come back as one line.
+ * POSTs the switch; never throws: network errors, refusals (unknown policy, `infeasible` — the old
+ * placement stays) and malformed answers come back as one line with their code.
  */
-export async function requestPolicySwitch(origin: string, policy: string): Promise<PolicySwitchResult> {
-  const body: PlacementPolicyRequest = { policy };
-  let raw: unknown;
+export async function requestPolicySwitch(origin: string, policy: string, client: CoordinatorClient = new CoordinatorClient({ origin })): Promise<PolicySwitchResult> {
   try {
-    const res = await fetch(new URL(apiPaths.placementPolicy, origin), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    raw = await res.json();
+    return { ok: true, changed: await client.switchPlacementPolicy(policy) };
   } catch (e) {
-    return { ok: false, message: `the coordinator did not answer (${e instanceof Error ? e.message : String(e)})` };
+    const code = typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? ` [${(e as { code: string }).code}]` : '';
+    return { ok: false, message: `${e instanceof Error ? e.message : String(e)}${code}` };
   }
-  const parsed = parsePlacementPolicyChanged(raw);
-  return parsed.ok ? { ok: true, changed: parsed.value } : { ok: false, message: `${parsed.error.message} [${parsed.error.code}]` };
 }

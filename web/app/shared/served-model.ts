@@ -1,19 +1,10 @@
-// The coordinator's served model, and how a block worker loads it over HTTP (llama2.c checkpoints must be named).
-import { apiPaths, parseSwarmState, type ModelInfo } from '../../../core/api/index.ts';
+// The coordinator's served model (the one lookup, through the core/api client), and how a block worker loads it over HTTP.
+import { CoordinatorClient, type ModelInfo } from '../../../core/api/index.ts';
 import type { WorkerModelSource } from '../../../worker/worker-proxy.ts';
 
-/** Reads the model from GET /api/swarm; throws a one-line error when the coordinator does not answer properly. */
-export async function fetchServedModel(origin: string): Promise<{ info: ModelInfo; source: WorkerModelSource }> {
-  let raw: unknown;
-  try {
-    raw = await (await fetch(new URL(apiPaths.swarm, origin))).json();
-  } catch (e) {
-    throw new Error(`the coordinator at ${origin} does not answer (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const parsed = parseSwarmState(raw);
-  if (!parsed.ok) throw new Error(`the coordinator sent an invalid swarm state: ${parsed.error.message}`);
-  const info = parsed.value.model;
-  const checkpoint = info.files.includes('config.json') ? undefined : info.files.find((f) => f.endsWith('.bin') && !/^tok(enizer)?\d*\.bin$/.test(f));
-  const source: WorkerModelSource = { kind: 'url', baseUrl: new URL(info.filesPath, origin).href, ...(checkpoint !== undefined ? { checkpoint } : {}) };
-  return { info, source };
+/** Reads the model from the coordinator's swarm state; throws a coded one-line error when it does not answer properly. */
+export async function fetchServedModel(origin: string, client: CoordinatorClient = new CoordinatorClient({ origin })): Promise<{ info: ModelInfo; source: WorkerModelSource }> {
+  const served = await client.servedModel();
+  const source: WorkerModelSource = { kind: 'url', baseUrl: served.baseUrl, ...(served.checkpoint !== undefined ? { checkpoint: served.checkpoint } : {}) };
+  return { info: served.info, source };
 }

@@ -1,5 +1,5 @@
 // VolunteerView: the volunteer page's reactive state — device, budget, the agent's status, download progress, keep-alive.
-import { apiPaths, parseSwarmState, type Backend, type ModelInfo } from '../../../core/api/index.ts';
+import { CoordinatorClient, type Backend, type ModelInfo } from '../../../core/api/index.ts';
 import type { BlockSpan } from '../../../core/swarm/index.ts';
 import type { VolunteerSnapshot } from '../../volunteer/index.ts';
 import { keepAliveWanted, startKeepAlive, type KeepAliveState } from './background-keepalive.ts';
@@ -84,13 +84,11 @@ export class VolunteerView {
 
   async refreshModel(): Promise<void> {
     try {
-      const res = await fetch(new URL(apiPaths.swarm, this.origin));
-      const parsed = parseSwarmState(await res.json());
-      if (!parsed.ok) throw parsed.error;
-      this.model = parsed.value.model;
+      const state = await new CoordinatorClient({ origin: this.origin }).swarmState();
+      this.model = state.model;
       this.coordinatorError = null;
       const me = this.snapshot?.peerId;
-      if (me !== undefined) this.assignedSpan = parsed.value.volunteers.find((v) => v.peerId === me)?.assignedSpan ?? this.assignedSpan;
+      if (me !== undefined) this.assignedSpan = state.volunteers.find((v) => v.peerId === me)?.assignedSpan ?? this.assignedSpan;
     } catch (e) {
       this.coordinatorError = `the coordinator does not answer (${e instanceof Error ? e.message : String(e)})`;
     }

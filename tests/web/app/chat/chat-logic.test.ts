@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HfTokenizer } from '../../../../worker/index.ts';
-import { percentile, samplingProblem, tokensPerSecond, defaultSampling } from '../../../../web/app/chat/chat-engine.ts';
+import { percentile, samplingProblem, tokensPerSecond, defaultSettings } from '../../../../web/app/chat/chat-engine.ts';
 import { encodeConversation } from '../../../../web/app/chat/chat-prompt.ts';
 
 const hf = path.resolve(import.meta.dirname, '..', '..', '..', '..', '..', 'shared', 'models', 'stories260K-hf');
@@ -40,13 +40,13 @@ describe('prompt of a conversation', () => {
 
 describe('sampling settings', () => {
   it('accepts the defaults and names the first bad field', () => {
-    expect(samplingProblem(defaultSampling, 512)).toBeNull();
-    expect(samplingProblem({ ...defaultSampling, temperature: -1 }, 512)).toContain('temperature');
-    expect(samplingProblem({ ...defaultSampling, topK: 1.5 }, 512)).toContain('top-k');
-    expect(samplingProblem({ ...defaultSampling, topP: 0 }, 512)).toContain('top-p');
-    expect(samplingProblem({ ...defaultSampling, repetitionPenalty: 0.5 }, 512)).toContain('repetition');
-    expect(samplingProblem({ ...defaultSampling, seed: Number.NaN }, 512)).toContain('seed');
-    expect(samplingProblem({ ...defaultSampling, maxNewTokens: 512 }, 512)).toBe('max tokens must be between 1 and 511');
+    expect(samplingProblem(defaultSettings, 512)).toBeNull();
+    expect(samplingProblem({ ...defaultSettings, temperature: -1 }, 512)).toContain('temperature');
+    expect(samplingProblem({ ...defaultSettings, topK: 1.5 }, 512)).toContain('top-k');
+    expect(samplingProblem({ ...defaultSettings, topP: 0 }, 512)).toContain('top-p');
+    expect(samplingProblem({ ...defaultSettings, repetitionPenalty: 0.5 }, 512)).toContain('repetition');
+    expect(samplingProblem({ ...defaultSettings, seed: Number.NaN }, 512)).toContain('seed');
+    expect(samplingProblem({ ...defaultSettings, maxNewTokens: 512 }, 512)).toBe('max tokens must be between 1 and 511');
   });
 });
 

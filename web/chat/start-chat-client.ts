@@ -1,0 +1,135 @@
+// The one chat wiring of the Svelte chat page and the headless chat page: served model, worker runtime (embedding + LM head), tokenizer, PeerJS, client session, generation loop.
+import { CoordinatorClient, type ModelInfo } from '../../core/api/index.ts';
+import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
+import { stopTokenIdsOf, type GeneratedToken } from '../../core/generation/index.ts';
+import type { ModelShape } from '../../core/model/index.ts';
+import { httpModelFiles, openTokenizer, samplerFor, type SamplingParams, type TextTokenizer } from '../../worker/index.ts';
+import { startWorkerRuntime, type WorkerRuntime } from '../../worker/worker-proxy.ts';
+import { fetchServedModel } from '../app/shared/served-model.ts';
+import {
+  ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime,
+  type FailoverRecord, type GenerationResult, type RouteHopSpec,
+} from '../client/index.ts';
+import { PeerJsTransport } from '../transport/index.ts';
+
+/** How to start a chat client. */
+export interface ChatClientOptions {
+  /** The coordinator's origin (the page's own). */
+  origin: string;
+  /** Backends to try for the embedding and LM head, in order. */
+  backends: ('webgpu' | 'wasm')[];
+  /** Progress in words, for a loading screen. */
+  onProgress?: (text: string) => void;
+}
+
+/** One request to the swarm. */
+export interface ChatGeneration {
+  sampling: SamplingParams;
+  seed: number;
+  /** Most tokens to generate; cut to what the model still holds after the prompt. */
+  maxNewTokens: number;
+  /** Stopping resolves with what came (stopReason 'aborted'). */
+  signal?: AbortSignal;
+  onToken?: (token: GeneratedToken) => void;
+  /** Non-empty pieces of decoded text; `index` is the token's, `ids.length` for the final flush. */
+  onText?: (piece: string, index: number) => void;
+  /** The chain in use: when the first token came and after each failover. */
+  onRoute?: (route: RouteHopSpec[]) => void;
+  onFailover?: (f: FailoverRecord) => void;
+}
+
+/** A started chat client: the client parts of the model and the swarm behind them. */
+export interface ChatClient {
+  readonly info: ModelInfo;
+  readonly shape: ModelShape;
+  readonly tokenizer: TextTokenizer;
+  readonly transport: PeerJsTransport;
+  readonly runtime: WorkerRuntime;
+  /** Longest prompt + answer, tokens. */
+  readonly maxSeqLen: number;
+  /** Where the client parts run (e.g. "wasm, 1 thread"). */
+  readonly runtimeDescription: string;
+  /** Generates after `promptIds` through the swarm with the one generation loop. */
+  generate(promptIds: number[], request: ChatGeneration): Promise<GenerationResult>;
+  close(): void;
+}
+
+/** Starts the chat client of a page served by the coordinator at `options.origin`. */
+export async function startChatClient(options: ChatClientOptions): Promise<ChatClient> {
+  const { origin } = options;
+  const progress = options.onProgress ?? (() => undefined);
+  const coordinator = new CoordinatorClient({ origin });
+  progress('Asking the coordinator which model it serves…');
+  const { info, source } = await fetchServedModel(origin, coordinator);
+  progress(`Loading ${info.id}'s embedding and LM head…`);
+  const runtime = await startWorkerRuntime(() => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
+    model: source,
+    options: { client: true, backends: options.backends, maxSessionTokens: info.maxSessionTokens },
+    wasmPaths: '/ort/',
+  });
+  const shape = runtime.initInfo.shape;
+  progress('Loading the tokenizer…');
+  const tokenizer = await openTokenizer(httpModelFiles(source.kind === 'url' ? source.baseUrl : origin), shape);
+  progress('Connecting to the swarm…');
+  const transport = await PeerJsTransport.create({ origin });
+  const links = new LinkPool(transport);
+  const routes = new CoordinatorRoutes({ origin, clientId: transport.peerId, modelId: info.id, client: coordinator });
+  const model = clientModelFromRuntime(runtime, shape, info.maxSessionTokens);
+  const maxSeqLen = Math.min(info.maxSessionTokens, shape.maxSeqLen);
+  const stopTokenIds = stopTokenIdsOf(tokenizer);
+  const { backend, threads } = runtime.initInfo;
+
+  return {
+    info, shape, tokenizer, transport, runtime, maxSeqLen,
+    runtimeDescription: `${backend}${backend === 'wasm' ? `, ${threads} thread${threads === 1 ? '' : 's'}` : ''}`,
+    async generate(promptIds, request): Promise<GenerationResult> {
+      if (promptIds.length >= maxSeqLen) {
+        throw new BouquetError('sequence-too-long', `the prompt is ${promptIds.length} tokens, the model holds ${maxSeqLen}: clear the conversation and start again`);
+      }
+      const session = new ClientSession({
+        transport, routes, model, links,
+        onFailover: (f) => {
+          request.onFailover?.(f);
+          request.onRoute?.(session.route);
+        },
+      });
+      const tokens: GeneratedToken[] = [];
+      let text = '';
+      const started = performance.now();
+      try {
+        return await session.generate(promptIds, {
+          maxNewTokens: Math.max(1, Math.min(request.maxNewTokens, maxSeqLen - promptIds.length)),
+          sampler: samplerFor(request.sampling, request.seed),
+          stopTokenIds,
+          decoder: tokenizer.streamDecoder(promptIds),
+          ...(request.signal !== undefined ? { signal: request.signal } : {}),
+          onToken: (t) => {
+            if (t.index === 0) request.onRoute?.(session.route);
+            tokens.push(t);
+            request.onToken?.(t);
+          },
+          onText: (piece, index) => {
+            text += piece;
+            request.onText?.(piece, index);
+          },
+        });
+      } catch (e) {
+        // Stopped by the person: keep what came (the session released its route already).
+        if (!isBouquetError(e, 'aborted')) throw e;
+        const perTokenMs = tokens.slice(1).map((t) => t.latencyMs);
+        const decodeMs = perTokenMs.reduce((a, b) => a + b, 0);
+        return {
+          ids: tokens.map((t) => t.id), text, stopReason: 'aborted', route: session.route, failovers: [],
+          prefillMs: 0, ttftMs: tokens[0]?.latencyMs ?? 0, perTokenMs,
+          tokensPerSecond: decodeMs > 0 ? (perTokenMs.length * 1000) / decodeMs : 0, totalMs: performance.now() - started,
+        };
+      }
+    },
+    close(): void {
+      routes.dispose();
+      links.closeAll();
+      transport.close();
+      void runtime.terminate();
+    },
+  };
+}
