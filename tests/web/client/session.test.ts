@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameLink, MemoryNetwork, PeerError, type MemoryTransport } from '../../../core/protocol/index.ts';
 import type { BlockSpan } from '../../../core/swarm/index.ts';
+import { isBouquetError } from '../../../core/errors/index.ts';
 import { ClientSession } from '../../../web/client/index.ts';
 import { SessionHost } from '../../../web/volunteer/index.ts';
 import { ListRouteProvider, ToyClientModel, ToyExecutor, toyGenerate, toyShape } from '../../support/toy-model.ts';
@@ -145,5 +146,25 @@ describe('ClientSession over the in-memory transport (toy model double)', () => 
     const res = await session.generate(prompt, { maxNewTokens: 5 });
     expect(res.ids).toEqual(await toyGenerate(prompt, 5));
     expect(res.failovers.map((f) => [f.failedPeer, f.code])).toEqual([['v1', 'timeout']]);
+  });
+
+  it("stopping a generation ends it with code 'aborted', closes its sessions and releases its route", async () => {
+    const net = new MemoryNetwork();
+    const vs = [volunteer(net, 'v1', { start: 0, end: 3 }), volunteer(net, 'v2', { start: 3, end: 6 })];
+    const routes = new ListRouteProvider(vs.map((v) => ({ peerId: v.peerId, span: v.span })));
+    const session = new ClientSession({ transport: net.createTransport('client'), routes, model: new ToyClientModel() });
+    const abort = new AbortController();
+    const streamed: number[] = [];
+    const err = await session.generate(prompt, {
+      maxNewTokens: 20, signal: abort.signal,
+      onToken: (t) => {
+        streamed.push(t.id);
+        if (t.index === 3) abort.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(isBouquetError(err, 'aborted')).toBe(true);
+    expect(streamed).toEqual((await toyGenerate(prompt, 20)).slice(0, 4));
+    expect(vs.map((v) => v.host.stats().activeSessions)).toEqual([0, 0]);
+    expect(routes.released).toEqual(['lease-1']);
   });
 });
