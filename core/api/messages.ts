@@ -156,6 +156,11 @@ export interface RouteRequest {
 
 /** One hop of a granted route: which peer runs which blocks for this request. */
 export interface RouteHop {
+  /**
+   * The volunteer's PeerJS id. Naming rule: on the wire and in the pages a volunteer is a `peerId`;
+   * `serverId` is the same string inside the placement/routing model (core/swarm, core/placement,
+   * core/routing, sim), after the papers' "servers". The coordinator is where the two meet.
+   */
   peerId: string;
   span: BlockSpan;
 }

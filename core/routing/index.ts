@@ -8,7 +8,7 @@ export type {
   ServerLoad,
   RoutingState,
   RoutingSnapshot,
-  RouteRequest,
+  RoutingRequest,
   RoutingDecision,
   AdmissionMechanism,
   RoutingPolicy,

@@ -4,7 +4,7 @@ import { requestLinkCostMs, requestTimeWithIndex, serverIndex, serverJobCosts, j
 import { allocateCache, chainCostMs } from '../chains/index.ts';
 import type { ChainCapacity, PlacementResult, ServerAssignment } from '../placement/index.ts';
 import { isBanned, loadOf } from './live.ts';
-import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot } from './types.ts';
+import type { RoutingRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot } from './types.ts';
 
 /**
  * The chains JFFC dispatches on: the placement's own (GBP-CR computes them with GCA), or GCA over
@@ -57,7 +57,7 @@ export function jffcRouting(): RoutingPolicy {
   return {
     name: 'jffc',
     admission: { kind: 'central-queue' },
-    route({ swarm, placement, state }: RoutingSnapshot, request: RouteRequest): RoutingDecision {
+    route({ swarm, placement, state }: RoutingSnapshot, request: RoutingRequest): RoutingDecision {
       const entry = prepared(swarm, placement);
       if (entry.chains.length === 0) return { kind: 'no-route', reason: 'the placement has no chain through every block' };
       const byId = entry.byId;

@@ -3,7 +3,7 @@ import type { Chain, SwarmSnapshot } from '../swarm/index.ts';
 import { requestTime } from '../perf/index.ts';
 import type { ServerAssignment } from '../placement/index.ts';
 import { loadOf, usableAssignmentsKeepingLastResort } from './live.ts';
-import type { AdmissionMechanism, RouteRequest, RoutingDecision, RoutingOptions, RoutingPolicy, RoutingSnapshot } from './types.ts';
+import type { AdmissionMechanism, RoutingRequest, RoutingDecision, RoutingOptions, RoutingPolicy, RoutingSnapshot } from './types.ts';
 
 /** PETALS' delay for an unknown ping (`default_delay`), ms. */
 export const petalsDefaultDelayMs = 150;
@@ -124,7 +124,7 @@ export function petalsRouting(options: RoutingOptions = {}): RoutingPolicy {
   return {
     name: 'petals',
     admission,
-    route({ swarm, placement, state }: RoutingSnapshot, request: RouteRequest): RoutingDecision {
+    route({ swarm, placement, state }: RoutingSnapshot, request: RoutingRequest): RoutingDecision {
       const usable = usableAssignmentsKeepingLastResort(state, placement.assignments, swarm.model.numBlocks);
       const byId = new Map(usable.map((a) => [a.serverId, a]));
       const freeSlotsOf = (id: string): number => {

@@ -36,8 +36,11 @@ export interface RoutingSnapshot {
   state: RoutingState;
 }
 
-/** One request to route. */
-export interface RouteRequest {
+/**
+ * One request to route, as a routing policy sees it (the coordinator builds it from core/api's
+ * `RouteRequest`, the message a client POSTs: one name per thing).
+ */
+export interface RoutingRequest {
   /** Where the request comes from (a ClientSpec id); RTTs are looked up for it. */
   clientId: string;
   /** l_in: tokens the first pass carries (prompt, or prompt + tokens so far when replaying after a failure). */
@@ -90,7 +93,7 @@ export interface RoutingPolicy {
   /** Registry name (`petals`, `ws-rr`, `jffc`). */
   readonly name: string;
   readonly admission: AdmissionMechanism;
-  route(snapshot: RoutingSnapshot, request: RouteRequest): RoutingDecision;
+  route(snapshot: RoutingSnapshot, request: RoutingRequest): RoutingDecision;
 }
 
 /** Knobs a routing policy may take; each policy documents the ones it reads. */

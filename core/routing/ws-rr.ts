@@ -3,7 +3,7 @@ import type { Chain, SwarmSnapshot } from '../swarm/index.ts';
 import { perTokenRttMs, prefillMsPerBlock, prefillRttMs, requestTimeWithIndex, serverIndex, waitForSlotsMs, type ServerIndex } from '../perf/index.ts';
 import type { PlacementResult } from '../placement/index.ts';
 import { isBanned } from './live.ts';
-import type { RouteRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot, ServerLoad } from './types.ts';
+import type { RoutingRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot, ServerLoad } from './types.ts';
 
 /**
  * t^W_j(k): expected wait until `blocks` slots are free at a server, from its held slots and the
@@ -101,7 +101,7 @@ export function wsRrRouting(): RoutingPolicy {
   return {
     name: 'ws-rr',
     admission: { kind: 'wait-for-slots' },
-    route({ swarm, placement, state }: RoutingSnapshot, request: RouteRequest): RoutingDecision {
+    route({ swarm, placement, state }: RoutingSnapshot, request: RoutingRequest): RoutingDecision {
       let hosts = hostCache.get(placement);
       if (hosts === undefined) {
         hosts = hostsOf(swarm, placement);
