@@ -1,7 +1,9 @@
 // `npm run bench:serve`: coordinator figures on loopback — placement on join, route grant + release latency, throughput.
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { apiPaths, routeReleasePath, type CoordinatorToVolunteerMessage } from '../../core/api/index.ts';
+import {
+  apiPaths, CoordinatorClient, parseCoordinatorToVolunteerMessage, type CoordinatorSocket, type CoordinatorToVolunteerMessage, type RegisterMessage,
+} from '../../core/api/index.ts';
 import { createServer } from '../../server/server.ts';
 
 const { values } = parseArgs({
@@ -26,32 +28,34 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 }
 
-async function volunteer(url: string, i: number): Promise<WebSocket> {
-  const ws = new WebSocket(url.replace(/^http/, 'ws') + apiPaths.volunteerSocket);
-  await new Promise((r) => ws.once('open', r));
-  ws.on('message', (d: Buffer) => {
-    const m = JSON.parse(d.toString('utf8')) as CoordinatorToVolunteerMessage;
-    if (m.type === 'assignment' && m.span !== null) ws.send(JSON.stringify({ type: 'ready', assignmentId: m.assignmentId, span: m.span }));
-  });
+/** A registered volunteer that does nothing but confirm its assignments (the coordinator is what is measured). */
+async function volunteer(client: CoordinatorClient, i: number): Promise<CoordinatorSocket<CoordinatorToVolunteerMessage>> {
   const blocks = 1 + (i % 5);
-  ws.send(
-    JSON.stringify({
-      type: 'register',
-      peerId: `v${i}`,
-      publicKey: 'k',
-      memoryBytes: blocks * blockBytes + (4 + (i % 7)) * blocks * cacheBytesPerBlock,
-      decodeMsPerBlock: 0.5 + (i % 4),
-      prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
-      backend: i % 3 === 0 ? 'webgpu' : 'wasm',
-      modelId: 'stories260K',
-    }),
-  );
-  return ws;
-}
-
-async function post(url: string, body: unknown): Promise<{ status: number; body: { leaseId?: string; kind?: string } }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as { leaseId?: string; kind?: string } };
+  const register: RegisterMessage = {
+    type: 'register',
+    peerId: `v${i}`,
+    publicKey: 'k',
+    memoryBytes: blocks * blockBytes + (4 + (i % 7)) * blocks * cacheBytesPerBlock,
+    decodeMsPerBlock: 0.5 + (i % 4),
+    prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
+    backend: i % 3 === 0 ? 'webgpu' : 'wasm',
+    modelId: 'stories260K',
+  };
+  return new Promise((resolve, reject) => {
+    const socket = client.openSocket(apiPaths.volunteerSocket, parseCoordinatorToVolunteerMessage, {
+      onOpen: () => {
+        socket.send(register);
+        resolve(socket);
+      },
+      onMessage: (m) => {
+        if (m.type === 'assignment' && m.span !== null) socket.send({ type: 'ready', assignmentId: m.assignmentId, span: m.span });
+      },
+      onInvalid: (e) => reject(e),
+      onClose: (retryInMs) => {
+        if (retryInMs === null) reject(new Error(`volunteer v${i} could not reach the coordinator`));
+      },
+    }, { firstMs: 50, maxMs: 500, maxAttempts: 5 });
+  });
 }
 
 const server = await createServer({
@@ -62,8 +66,9 @@ const server = await createServer({
   routing: values.routing,
   coordinator: { heartbeatTimeoutMs: 600_000, placementDelayMs: 20 },
 });
+const client = new CoordinatorClient({ origin: server.url, createSocket: (url) => new WebSocket(url) });
 const t0 = performance.now();
-const sockets = await Promise.all(Array.from({ length: J }, (_, i) => volunteer(server.url, i)));
+const sockets = await Promise.all(Array.from({ length: J }, (_, i) => volunteer(client, i)));
 await server.coordinator.whenSettled();
 while (server.coordinator.state().volunteers.some((v) => v.state !== 'serving') || server.coordinator.state().placement.uncoveredBlocks.length > 0) {
   if (performance.now() - t0 > 30_000) throw new Error('the swarm did not cover the model within 30 s');
@@ -86,9 +91,9 @@ for (let i = 0; i < N; i++) {
 const seq: number[] = [];
 for (let i = 0; i < N; i++) {
   const t = performance.now();
-  const r = await post(server.url + apiPaths.routes, { clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
-  if (r.body.kind !== 'route' || r.body.leaseId === undefined) throw new Error(`no route: ${JSON.stringify(r.body)}`);
-  await post(server.url + routeReleasePath(r.body.leaseId), {});
+  const r = await client.requestRoute({ clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
+  if (r.kind !== 'route') throw new Error(`no route: ${JSON.stringify(r)}`);
+  await client.releaseRoute(r.leaseId);
   seq.push(performance.now() - t);
 }
 
@@ -100,8 +105,8 @@ await Promise.all(
   Array.from({ length: C }, async (_, c) => {
     while (done < N) {
       done++;
-      const r = await post(server.url + apiPaths.routes, { clientId: `k${c}`, promptTokens: 16, maxNewTokens: 32 });
-      if (r.body.kind === 'route' && r.body.leaseId !== undefined) await post(server.url + routeReleasePath(r.body.leaseId), {});
+      const r = await client.requestRoute({ clientId: `k${c}`, promptTokens: 16, maxNewTokens: 32 });
+      if (r.kind === 'route') await client.releaseRoute(r.leaseId);
       else queued++;
     }
   }),

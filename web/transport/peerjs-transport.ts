@@ -1,5 +1,6 @@
 // The Transport contract over PeerJS data connections (WebRTC): raw serialization, our own chunking, paced sends.
 import { Peer, type DataConnection, type PeerOptions } from 'peerjs';
+import { Backoff } from '../../core/api/index.ts';
 import { PacketInbox, PeerError, dataChannelMaxMessageBytes, type ConnectOptions, type PeerConnection, type Transport } from '../../core/protocol/index.ts';
 
 /** Options of a PeerJS transport. */
@@ -123,7 +124,8 @@ export class PeerJsTransport implements Transport {
   private readonly handlers = new Set<(c: PeerConnection) => void>();
   private readonly connections = new Set<PeerJsConnection>();
   private closed = false;
-  private reconnectDelayMs = 250;
+  // Signaling reconnects: jittered (tabs of a restarted server do not return in lockstep), never given up while the tab lives.
+  private readonly reconnectBackoff = new Backoff({ firstMs: 250, maxMs: 5000, maxAttempts: Infinity });
   private lastId: string;
 
   private constructor(private readonly peer: Peer, private readonly options: PeerJsTransportOptions) {
@@ -142,9 +144,7 @@ export class PeerJsTransport implements Transport {
       });
     });
     peer.on('disconnected', () => this.reconnectSoon());
-    peer.on('open', () => {
-      this.reconnectDelayMs = 250;
-    });
+    peer.on('open', () => this.reconnectBackoff.reset());
   }
 
   /** Connects to the signaling server; resolves once this peer has its id. */
@@ -253,8 +253,7 @@ export class PeerJsTransport implements Transport {
 
   private reconnectSoon(): void {
     if (this.closed || this.peer.destroyed) return;
-    const delay = this.reconnectDelayMs;
-    this.reconnectDelayMs = Math.min(5000, delay * 2);
+    const delay = this.reconnectBackoff.next() ?? 5000;
     setTimeout(() => {
       if (this.closed || this.peer.destroyed || !this.peer.disconnected) return;
       try {
