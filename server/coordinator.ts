@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   CoordinatorApiError,
+  apiErrorBody,
   type ApiErrorBody,
   type AssignmentReason,
   type CoordinatorToVolunteerMessage,
@@ -179,9 +180,7 @@ function median(xs: readonly number[]): number | undefined {
 }
 
 function errorBody(e: unknown): ApiErrorBody {
-  if (e instanceof CoordinatorApiError) return e.toWire();
-  if (e instanceof Error && 'code' in e && e.code === 'infeasible') return { code: 'infeasible', message: e.message };
-  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+  return apiErrorBody(e);
 }
 
 /**
