@@ -16,7 +16,7 @@ export const errorCodes = [
   // placement and policies
   'infeasible', 'no-solution', 'unknown-policy', 'placement-timeout',
   // runtime and environment
-  'backend-unavailable', 'not-loaded', 'offline', 'not-found',
+  'backend-unavailable', 'not-loaded', 'offline', 'not-found', 'closed',
   // a bug: the message says what failed
   'internal',
 ] as const;

@@ -1,6 +1,7 @@
 // The exact BPRR placement + routing MILP (algorithms.md §3) solved with HiGHS: only tiny instances
 // (a handful of servers, R ≤ 3 requests) solve in seconds; use it as a lower bound for the heuristics.
 import highsLoader from 'highs';
+import { BouquetError, registerErrorKind } from '../errors/index.ts';
 import type { Highs } from 'highs';
 import type { Chain, SwarmSnapshot } from '../swarm/index.ts';
 import { perTokenRttMs } from '../perf/index.ts';
@@ -10,13 +11,12 @@ import type { MilpReport, PlacementOptions, PlacementPolicyFactory, PlacementRes
 import { InfeasiblePlacementError } from './types.ts';
 
 /** The MILP stopped without any integer solution (time limit too short for the instance). */
-export class MilpNoSolutionError extends Error {
-  readonly code = 'milp-no-solution' as const;
+export class MilpNoSolutionError extends BouquetError<'no-solution'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'MilpNoSolutionError';
+    super('no-solution', message);
   }
 }
+registerErrorKind('MilpNoSolutionError', MilpNoSolutionError);
 
 // The wasm solver is loaded once per process and shared (it keeps no model state between solves).
 let highs: Promise<Highs> | undefined;
