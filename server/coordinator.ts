@@ -1,5 +1,6 @@
 // The coordinator: swarm registry, placement on join/leave, route leases and the central queue, dashboard events.
 // Transport-free: server.ts wires WebSockets and REST to it. All state is in memory.
+import { BouquetError } from '../core/errors/index.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
@@ -416,7 +417,7 @@ export class Coordinator {
         return;
       default: {
         const never: never = m;
-        throw new Error(`unhandled volunteer message ${JSON.stringify(never)}`);
+        throw new BouquetError('internal', `unhandled volunteer message ${JSON.stringify(never)}`);
       }
     }
   }

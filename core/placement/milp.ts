@@ -29,7 +29,7 @@ function loadHighs(): Promise<Highs> {
 export const milpDefaultTimeLimitMs = 10_000;
 
 function num(x: number): string {
-  if (!Number.isFinite(x)) throw new RangeError(`MILP coefficient ${x} is not finite`);
+  if (!Number.isFinite(x)) throw new BouquetError('bad-snapshot', `MILP coefficient ${x} is not finite`);
   return Number(x.toPrecision(15)).toString();
 }
 
@@ -237,7 +237,7 @@ export const milp: PlacementPolicyFactory = (options: PlacementOptions = {}) => 
   const t0 = nowMs();
   checkSnapshot(snapshot);
   const R = options.concurrentRequests ?? snapshot.workload.concurrentRequests ?? 1;
-  if (!Number.isInteger(R) || R < 1) throw new RangeError(`concurrentRequests must be a positive integer (got ${R})`);
+  if (!Number.isInteger(R) || R < 1) throw new BouquetError('bad-argument', `concurrentRequests must be a positive integer (got ${R})`);
   const solved = await solveBprrMilp(snapshot, R, options.timeLimitMs ?? milpDefaultTimeLimitMs);
   const assignments = snapshot.servers.map((s) => makeAssignment(snapshot, s, solved.spans.get(s.id) ?? null));
   const prediction = predictPlacement(snapshot, assignments);
