@@ -11,7 +11,6 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   apiPaths,
-  CoordinatorApiError,
   httpStatusForCode,
   apiErrorBody,
   maxTicketWaitMs,

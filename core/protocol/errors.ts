@@ -82,7 +82,10 @@ registerErrorKind('PeerError', PeerError);
  */
 export function toPeerError(err: unknown, fallback: ErrorCode = 'internal'): PeerError {
   if (err instanceof PeerError) return err;
-  if (err instanceof BouquetError) return new PeerError(err.code, err.message, 0, undefined, err.data);
+  if (err instanceof BouquetError) {
+    const b: BouquetError = err as BouquetError;
+    return new PeerError(b.code, b.message, 0, undefined, b.data);
+  }
   if (err instanceof Error) return new PeerError(fallback, err.message);
   return new PeerError(fallback, String(err));
 }
