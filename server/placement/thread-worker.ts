@@ -1,7 +1,7 @@
 // Runs registered placement policies in a worker thread: the exact MILP (HiGHS, synchronous wasm)
 // can take its whole time limit, which on the coordinator's thread would stall signaling and routes.
 import { parentPort } from 'node:worker_threads';
-import { placementPolicies, type PlacementPolicyName } from '../../core/placement/index.ts';
+import { UnknownPolicyError, placementPolicies, type PlacementPolicyName } from '../../core/placement/index.ts';
 import { BouquetError, errorToWire } from '../../core/errors/index.ts';
 import type { PlacementJob, PlacementJobReply } from './thread.ts';
 
@@ -10,6 +10,7 @@ if (port === null) throw new BouquetError('internal', 'thread-worker.ts must run
 port.on('message', (job: PlacementJob) => {
   const run = async (): Promise<PlacementJobReply> => {
     try {
+      if (!Object.hasOwn(placementPolicies, job.policy)) throw new UnknownPolicyError(job.policy, `unknown placement policy '${job.policy}'`);
       const policy = placementPolicies[job.policy as PlacementPolicyName](job.options);
       return { id: job.id, kind: 'result', result: await policy(job.snapshot) };
     } catch (e) {
