@@ -645,7 +645,7 @@ export class Coordinator {
           result = await policy(snapshot);
         } catch (e) {
           const body = errorBody(e);
-          throw new CoordinatorApiError(body.code === 'internal' ? 'infeasible' : body.code, `placement policy '${name}' cannot place the current swarm: ${body.message}`);
+          throw new CoordinatorApiError(body.code, `placement policy '${name}' cannot place the current swarm: ${body.message}`, body.field, body.data);
         }
       }
       this.placementPolicy = { name, policy };
