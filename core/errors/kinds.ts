@@ -9,8 +9,8 @@ export type ErrorKind = abstract new (...args: never[]) => BouquetError;
 const kinds = new Map<string, ErrorKind>();
 
 /**
- * Registers `kind` under `name` (its class name, spelled out so minified bundles agree on it).
- * Registering the same name twice with another class is a bug.
+ * Registers `kind` under `name` (its class name, spelled out so minified bundles agree on it). A
+ * later registration under the same name replaces the earlier one (a module a dev server reloaded).
  */
 export function registerErrorKind(name: string, kind: ErrorKind): void {
   kinds.set(name, kind);
