@@ -1,4 +1,5 @@
 // `npm run bench:serve`: coordinator figures on loopback — placement on join, route grant + release latency, throughput.
+import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import {
@@ -52,7 +53,7 @@ async function volunteer(client: CoordinatorClient, i: number): Promise<Coordina
       },
       onInvalid: (e) => reject(e),
       onClose: (retryInMs) => {
-        if (retryInMs === null) reject(new Error(`volunteer v${i} could not reach the coordinator`));
+        if (retryInMs === null) reject(new BouquetError('peer-unavailable', `volunteer v${i} could not reach the coordinator`));
       },
     }, { firstMs: 50, maxMs: 500, maxAttempts: 5 });
   });
@@ -71,7 +72,7 @@ const t0 = performance.now();
 const sockets = await Promise.all(Array.from({ length: J }, (_, i) => volunteer(client, i)));
 await server.coordinator.whenSettled();
 while (server.coordinator.state().volunteers.some((v) => v.state !== 'serving') || server.coordinator.state().placement.uncoveredBlocks.length > 0) {
-  if (performance.now() - t0 > 30_000) throw new Error('the swarm did not cover the model within 30 s');
+  if (performance.now() - t0 > 30_000) throw new BouquetError('timeout', 'the swarm did not cover the model within 30 s');
   await new Promise((r) => setTimeout(r, 5));
   await server.coordinator.whenSettled();
 }
@@ -82,7 +83,7 @@ const inProcess: number[] = [];
 for (let i = 0; i < N; i++) {
   const t = performance.now();
   const r = server.coordinator.requestRoute({ clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
-  if (r.kind !== 'route') throw new Error(`no route: ${JSON.stringify(r)}`);
+  if (r.kind !== 'route') throw new BouquetError('no-route', `no route: ${JSON.stringify(r)}`);
   server.coordinator.release(r.leaseId);
   inProcess.push(performance.now() - t);
 }
@@ -92,7 +93,7 @@ const seq: number[] = [];
 for (let i = 0; i < N; i++) {
   const t = performance.now();
   const r = await client.requestRoute({ clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
-  if (r.kind !== 'route') throw new Error(`no route: ${JSON.stringify(r)}`);
+  if (r.kind !== 'route') throw new BouquetError('no-route', `no route: ${JSON.stringify(r)}`);
   await client.releaseRoute(r.leaseId);
   seq.push(performance.now() - t);
 }

@@ -3,7 +3,6 @@ import {
   CoordinatorApiError, CoordinatorClient, maxTicketWaitMs,
   type FetchLike, type RouteGranted, type RouteQueued, type RouteRequest,
 } from '../../core/api/index.ts';
-import { isBouquetError } from '../../core/errors/index.ts';
 import { PeerError } from '../../core/protocol/index.ts';
 import type { MeasuredRequest, RouteAsk, RouteLease, RouteProvider } from './routes.ts';
 
@@ -22,22 +21,12 @@ export interface CoordinatorRoutesOptions {
   client?: CoordinatorClient;
 }
 
-/** The session's error for a coordinator failure: refusals that mean "nothing covers it" become 'no-route'. */
-function asPeerError(e: unknown): PeerError {
-  if (e instanceof CoordinatorApiError) {
-    const code = e.code === 'no-route' || e.code === 'infeasible' || e.code === 'queue-full' ? 'no-route' : 'internal';
-    return new PeerError(code, `coordinator: ${e.message} [${e.code}]`);
-  }
-  if (isBouquetError(e, 'peer-unavailable')) return new PeerError('peer-unavailable', e.message);
-  if (isBouquetError(e, 'bad-response')) return new PeerError('internal', e.message);
-  return e instanceof PeerError ? e : new PeerError('internal', e instanceof Error ? e.message : String(e));
-}
-
 /**
  * Asks the coordinator for routes. A queued request is long-polled until granted. Leases are
- * renewed at half their length until released. Errors: 'no-route' when nothing covers the span or
- * the queue is full, 'peer-unavailable' when the coordinator cannot be reached, 'aborted' when the
- * session's signal fired.
+ * renewed at half their length until released. Errors keep the coordinator's code ('no-route',
+ * 'queue-full', 'infeasible', 'model-mismatch'…, as the CoordinatorApiError it was thrown as);
+ * 'peer-unavailable' when the coordinator cannot be reached, 'aborted' when `signal` aborts,
+ * 'bad-response' for an answer that does not parse (the CoordinatorClient's codes, unfolded).
  */
 export class CoordinatorRoutes implements RouteProvider {
   private readonly renewals = new Map<string, ReturnType<typeof setInterval>>();
@@ -58,18 +47,12 @@ export class CoordinatorRoutes implements RouteProvider {
     if (ask.rttMs !== undefined) body.rttMs = ask.rttMs;
     if (this.options.modelId !== undefined) body.modelId = this.options.modelId;
     const maxQueueWaitMs = this.options.maxQueueWaitMs ?? 120_000;
-    let answer: RouteGranted | RouteQueued;
-    try {
-      answer = await this.client.requestRoute(body, signal);
-      const deadline = Date.now() + maxQueueWaitMs;
-      while (answer.kind === 'queued') {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new PeerError('no-route', `waited over ${maxQueueWaitMs} ms in the coordinator's queue`);
-        answer = await this.client.pollTicket(answer.ticketId, Math.min(maxTicketWaitMs, left, 10_000), signal);
-      }
-    } catch (e) {
-      if (isBouquetError(e, 'aborted')) throw e;
-      throw asPeerError(e);
+    let answer: RouteGranted | RouteQueued = await this.client.requestRoute(body, signal);
+    const deadline = Date.now() + maxQueueWaitMs;
+    while (answer.kind === 'queued') {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new PeerError('no-route', `waited over ${maxQueueWaitMs} ms in the coordinator's queue`);
+      answer = await this.client.pollTicket(answer.ticketId, Math.min(maxTicketWaitMs, left, 10_000), signal);
     }
     this.keepAlive(answer);
     return { leaseId: answer.leaseId, chain: answer.chain.map((h) => ({ peerId: h.peerId, span: h.span })) };
@@ -81,7 +64,7 @@ export class CoordinatorRoutes implements RouteProvider {
     this.renewals.delete(leaseId);
     await this.client.releaseRoute(leaseId, measured === undefined ? {} : { measured }).catch((e: unknown) => {
       // An expired or unknown lease is already free; only an unreachable coordinator is worth a word.
-      if (!(e instanceof CoordinatorApiError)) throw asPeerError(e);
+      if (!(e instanceof CoordinatorApiError)) throw e;
     });
   }
 

@@ -1,10 +1,10 @@
 // ClientSession: one generation through a chain of volunteers — client-centric forwarding, chunked prefill, failover with replay.
 import {
   FrameLink, PeerError, toPeerError,
-  type HiddenStates, type PeerErrorCode, type Transport, type WireDtype,
+  type HiddenStates, type Transport, type WireDtype,
 } from '../../core/protocol/index.ts';
 import { backoffDelayMs, type BackoffPolicy } from '../../core/api/index.ts';
-import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
+import { BouquetError, isBouquetError, type ErrorCode } from '../../core/errors/index.ts';
 import { generateTokens, type GenerateOptions, type GenerationOutput } from '../../core/generation/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
@@ -84,7 +84,7 @@ export interface FailoverRecord {
   atToken: number;
   failedPeer: string;
   span: BlockSpan;
-  code: PeerErrorCode;
+  code: ErrorCode;
   message: string;
   /** Hops that took over the span. */
   replacement: RouteHopSpec[];
@@ -201,8 +201,8 @@ export class ClientSession {
    */
   async generate(promptIds: number[], options: GenerateOptions): Promise<GenerationResult> {
     const m = this.opts.model;
-    if (promptIds.length === 0) throw new PeerError('bad-frame', 'the prompt must hold at least one token');
-    if (options.maxNewTokens < 1) throw new PeerError('bad-frame', 'maxNewTokens must be at least 1');
+    if (promptIds.length === 0) throw new PeerError('bad-input', 'the prompt must hold at least one token');
+    if (options.maxNewTokens < 1) throw new PeerError('bad-input', 'maxNewTokens must be at least 1');
     this.maxLength = promptIds.length + options.maxNewTokens;
     if (this.maxLength > m.maxSeqLen) {
       throw new PeerError('sequence-too-long', `prompt (${promptIds.length}) + new tokens (${options.maxNewTokens}) exceed the model's ${m.maxSeqLen} tokens`);
@@ -379,7 +379,7 @@ export class ClientSession {
       } catch (err) {
         if (isBouquetError(err, 'aborted')) throw err;
         last = toPeerError(err, 'no-route');
-        if (last.code !== 'no-route' && last.code !== 'peer-unavailable' && last.code !== 'timeout') throw last;
+        if (!['no-route', 'queue-full', 'infeasible', 'peer-unavailable', 'timeout'].includes(last.code)) throw last;
       }
     }
     throw new PeerError('no-route', `no route for blocks [${span.start}, ${span.end}) after ${this.opts.routeRetries} tries: ${last?.message ?? ''}`);
