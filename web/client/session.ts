@@ -215,20 +215,23 @@ export class ClientSession {
     this.tokensSoFar = 0;
     const started = performance.now();
     let out: GenerationOutput | undefined;
+    // Time to first token counts from the request, route and session opening included (the loop starts after them).
+    let ttftMs = 0;
     try {
       await this.openChain();
       out = await generateTokens((ids, position) => this.stepChain(ids, position), promptIds, {
         ...options,
         onToken: (t) => {
           this.tokensSoFar = t.index + 1;
-          options.onToken?.(t);
+          if (t.index === 0) ttftMs = performance.now() - started;
+          options.onToken?.(t.index === 0 ? { ...t, latencyMs: ttftMs } : t);
         },
       });
     } finally {
       const totalMs = performance.now() - started;
-      await this.finish(out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: out.ttftMs });
+      await this.finish(out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: ttftMs });
     }
-    return { ...out, route: this.route, failovers: this.failovers, totalMs: performance.now() - started };
+    return { ...out, ttftMs, route: this.route, failovers: this.failovers, totalMs: performance.now() - started };
   }
 
   /** The loop's step over the chain: embed, every span (the prompt in bounded chunks), LM head on the last row. */
