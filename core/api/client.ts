@@ -1,7 +1,7 @@
 // The one typed coordinator client (REST and WebSocket) of every page, peer and tool: pure over an injected fetch and socket.
 import { BouquetError } from '../errors/index.ts';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
-import { apiErrorFromWire, CoordinatorApiError } from './errors.ts';
+import { apiErrorFromWire } from './errors.ts';
 import type {
   ModelInfo, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
 } from './messages.ts';
@@ -196,8 +196,8 @@ export interface CoordinatorSocketHandlers<M> {
   onOpen(): void;
   /** A validated message. */
   onMessage(message: M): void;
-  /** A message that failed validation (kept out; the link stays). */
-  onInvalid(error: CoordinatorApiError): void;
+  /** A message that failed validation, code 'bad-response' (kept out; the link stays). */
+  onInvalid(error: BouquetError): void;
   /** The socket dropped: it reconnects after `retryInMs`, or gave up (null) after the policy's retries in a row. */
   onClose(retryInMs: number | null): void;
 }
@@ -265,12 +265,15 @@ export class CoordinatorSocket<M> {
       try {
         raw = JSON.parse(text);
       } catch {
-        this.handlers.onInvalid(new CoordinatorApiError('bad-request', 'message is not valid JSON', '(message)'));
+        this.handlers.onInvalid(new BouquetError('bad-response', "the coordinator's message is not JSON", { field: '(message)' }));
         return;
       }
       const parsed = this.parse(raw);
       if (parsed.ok) this.handlers.onMessage(parsed.value);
-      else this.handlers.onInvalid(parsed.error);
+      else {
+        const field = parsed.error.field;
+        this.handlers.onInvalid(new BouquetError('bad-response', `the coordinator sent an invalid message: ${parsed.error.message}`, field !== undefined ? { field } : undefined));
+      }
     });
     s.addEventListener('close', () => {
       if (this.socket !== s) return;

@@ -37,7 +37,7 @@ export interface WebSocketCoordinatorOptions {
   /** First reconnect delay, ms (doubles up to `reconnectMaxMs`, less up to half at random). Default 250. */
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
-  /** Reconnects in a row before giving up (reported as an 'offline' error). Default 120 (≈ 5 min at the 5 s cap). */
+  /** Reconnects in a row before giving up (reported through onError with code 'offline'). Default 120 (≈ 5 min at the 5 s cap). */
   maxReconnects?: number;
   /** Uniform generator in [0, 1) for the reconnect jitter (default Math.random). */
   random?: () => number;
@@ -80,7 +80,7 @@ export class WebSocketCoordinator implements VolunteerCoordinator {
       onClose: (retryInMs) => {
         if (this.connected) handlers.onConnection(false);
         this.connected = false;
-        if (retryInMs === null) handlers.onError(new CoordinatorApiError('internal', `the coordinator at ${o.origin} stayed unreachable after ${o.maxReconnects ?? 120} reconnects; reload the page to try again`));
+        if (retryInMs === null) handlers.onError(new CoordinatorApiError('offline', `the coordinator at ${o.origin} stayed unreachable after ${o.maxReconnects ?? 120} reconnects; reload the page to try again`));
       },
     }, {
       firstMs: o.reconnectBaseMs ?? 250, maxMs: o.reconnectMaxMs ?? 5000, maxAttempts: o.maxReconnects ?? 120,

@@ -132,7 +132,7 @@ describe('CoordinatorSocket', () => {
         onClose: () => undefined,
       }, { firstMs: 20, maxMs: 100, maxAttempts: 3 });
     });
-    expect(invalid).toEqual(['bad-request', 'bad-request']);
+    expect(invalid).toEqual(['bad-response', 'bad-response']);
     expect(messages).toEqual(['event']);
   });
 });
