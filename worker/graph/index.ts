@@ -9,6 +9,8 @@ export {
   computeType,
   usesGqa,
   rotaryTables,
+  positionInputs,
+  type PositionInput,
   type OpFlavour,
   type GraphOptions,
   type BuiltGraph,
