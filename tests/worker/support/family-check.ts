@@ -1,0 +1,115 @@
+// Runs a tiny family model through the in-thread runtime (whole or split over block ranges) against the independent reference.
+import * as ort from 'onnxruntime-web';
+import type { BlockSpan } from '../../../core/swarm/index.ts';
+import { createInThreadRuntime, generateText, openTokenizer, type BlockRuntime, type OpFlavour } from '../../../worker/index.ts';
+import { folderModelFiles } from '../../../server/models/index.ts';
+import { openModelWeights } from '../../../worker/weights/index.ts';
+import { referenceSession } from './reference-families.ts';
+import type { TinyFamilyModel } from './tiny-families.ts';
+
+/** Relative error max|a − b| / max|b| (the logits' scale, so near-zero logits do not blow it up). */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+    den = Math.max(den, Math.abs(b[i] ?? 0));
+  }
+  return num / den;
+}
+
+function top2(x: ArrayLike<number>): { best: number; margin: number } {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if ((x[i] ?? -Infinity) > (x[best] ?? -Infinity)) best = i;
+  let second = -Infinity;
+  for (let i = 0; i < x.length; i++) if (i !== best) second = Math.max(second, x[i] ?? -Infinity);
+  return { best, margin: (x[best] ?? 0) - second };
+}
+
+/** What a comparison found. */
+export interface FamilyCheck {
+  /** Largest relative logit error over every token of every step. */
+  maxRelError: number;
+  /** Greedy steps compared (reference top-2 margin above the tolerance). */
+  greedySteps: number;
+  /** Steps where the runtime's argmax differed from the reference's although the margin was clear. */
+  greedyMismatches: number;
+  /** Tokens in the sequence at the end. */
+  tokens: number;
+}
+
+export interface CheckOptions {
+  ops: OpFlavour;
+  /** Block ranges, one runtime each, in order; together [0, L). */
+  spans: BlockSpan[];
+  prompt: number[];
+  /** Decoding plan after the prompt: 1 = one greedy token, n > 1 = the greedy token plus n − 1 fixed tokens in one step. */
+  plan: number[];
+  tolerance: number;
+}
+
+/**
+ * Feeds the prompt and the plan's steps to both (teacher-forced by the reference's greedy token), comparing
+ * the logits of every new token and the greedy choice where the reference's top-2 margin is clear.
+ */
+export async function checkFamily(model: TinyFamilyModel & { dir: string }, o: CheckOptions): Promise<FamilyCheck> {
+  const w = await openModelWeights(folderModelFiles(model.dir));
+  const s = w.shape;
+  const common = { ops: o.ops, backends: ['wasm' as const], threads: 1, maxSessionTokens: 48 };
+  const client = await createInThreadRuntime(ort, w, { ...common, client: true });
+  const runtimes: BlockRuntime[] = [];
+  for (const span of o.spans) runtimes.push(await createInThreadRuntime(ort, w, { ...common, blocks: span }));
+  for (const [i, rt] of runtimes.entries()) await rt.openSession({ sessionId: 'f', blocks: o.spans[i] ?? { start: 0, end: 0 }, maxLength: 48 });
+  const ref = referenceSession(model.config, model.tensors);
+  const out: FamilyCheck = { maxRelError: 0, greedySteps: 0, greedyMismatches: 0, tokens: 0 };
+  const run = async (ids: number[]): Promise<number> => {
+    let x = await client.embed(Int32Array.from(ids));
+    for (const rt of runtimes) x = (await rt.step('f', x)).hidden;
+    const logits = await client.head(x);
+    const expected = ref.step(ids);
+    expected.forEach((e, t) => {
+      out.maxRelError = Math.max(out.maxRelError, relativeError(logits.subarray(t * s.vocabSize, (t + 1) * s.vocabSize), e));
+    });
+    out.tokens += ids.length;
+    const last = expected[expected.length - 1] ?? new Float64Array(0);
+    const { best, margin } = top2(last);
+    const scale = Math.max(...Array.from(last, Math.abs));
+    if (margin > o.tolerance * scale) {
+      out.greedySteps++;
+      if (top2(logits.subarray((ids.length - 1) * s.vocabSize)).best !== best) out.greedyMismatches++;
+    }
+    return best;
+  };
+  let next = await run(o.prompt);
+  for (const n of o.plan) {
+    const ids = [next, ...Array.from({ length: n - 1 }, (_, i) => (next * 7 + i * 13 + 5) % s.vocabSize)];
+    next = await run(ids);
+  }
+  for (const rt of [client, ...runtimes]) await rt.dispose();
+  return out;
+}
+
+/**
+ * generateText (the user's path: tokenizer.json, prompt text, greedy sampling) against the reference's
+ * greedy continuation of the same prompt ids. Returns the ids of both.
+ */
+export async function generateBoth(model: TinyFamilyModel & { dir: string }, prompt: string, maxTokens: number): Promise<{ runtime: number[]; reference: number[] }> {
+  const files = folderModelFiles(model.dir);
+  const w = await openModelWeights(files);
+  const tok = await openTokenizer(files, w.shape);
+  const rt = await createInThreadRuntime(ort, w, { blocks: { start: 0, end: w.shape.numBlocks }, client: true, backends: ['wasm'], threads: 1, maxSessionTokens: 48 });
+  const res = await generateText(rt, tok, { prompt, maxTokens, sampling: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 }, seed: 1 });
+  await rt.dispose();
+  const ref = referenceSession(model.config, model.tensors);
+  const reference: number[] = [];
+  let input = res.promptIds;
+  while (reference.length < maxTokens) {
+    const logits = ref.step(input);
+    const next = top2(logits[logits.length - 1] ?? new Float64Array(0)).best;
+    if (next === tok.bosId || tok.eosIds.includes(next)) break;
+    reference.push(next);
+    input = [next];
+  }
+  return { runtime: res.ids, reference };
+}
