@@ -133,9 +133,9 @@ export function shapeFromLlama2cHeader(header: ArrayBuffer | Uint8Array): ModelS
 
 /** Throws ModelShapeError when the numbers cannot describe a Llama-family model. */
 export function validateShape(s: ModelShape): void {
-  const positive: (keyof ModelShape)[] = [
+  const positive = [
     'numBlocks', 'hiddenSize', 'numHeads', 'numKvHeads', 'headDim', 'ffnSize', 'vocabSize', 'maxSeqLen',
-  ];
+  ] as const satisfies (keyof ModelShape)[];
   for (const k of positive) {
     const v = s[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
