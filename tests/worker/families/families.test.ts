@@ -34,6 +34,15 @@ for (const name of Object.keys(tinyFamilyConfigs)) {
       expect(r.greedyMismatches).toBe(0);
     });
 
+    it('standard ops, one volunteer serving every block with sessions over two sub-ranges: the same logits', async () => {
+      const m = await writeTinyFamily(name);
+      const L = m.config.num_hidden_layers as number;
+      const spans = [{ start: 0, end: Math.ceil(L / 2) }, { start: Math.ceil(L / 2), end: L }];
+      const r = await checkFamily(m, { ops: 'standard', spans, prompt, plan, tolerance, oneRuntime: true });
+      expect(r.maxRelError).toBeLessThan(tolerance);
+      expect(r.greedyMismatches).toBe(0);
+    });
+
     it('generateText with its tokenizer.json, greedy: the reference\'s tokens', async () => {
       const m = await writeTinyFamily(name);
       const { runtime, reference } = await generateBoth(m, 'Hello, tiny world', 12);

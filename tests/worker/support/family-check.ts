@@ -47,6 +47,8 @@ export interface CheckOptions {
   /** Decoding plan after the prompt: 1 = one greedy token, n > 1 = the greedy token plus n − 1 fixed tokens in one step. */
   plan: number[];
   tolerance: number;
+  /** Serve every span from one runtime (sessions over sub-ranges) instead of one runtime per span. */
+  oneRuntime?: boolean;
 }
 
 /**
@@ -59,13 +61,19 @@ export async function checkFamily(model: TinyFamilyModel & { dir: string }, o: C
   const common = { ops: o.ops, backends: ['wasm' as const], threads: 1, maxSessionTokens: 48 };
   const client = await createInThreadRuntime(ort, w, { ...common, client: true });
   const runtimes: BlockRuntime[] = [];
-  for (const span of o.spans) runtimes.push(await createInThreadRuntime(ort, w, { ...common, blocks: span }));
-  for (const [i, rt] of runtimes.entries()) await rt.openSession({ sessionId: 'f', blocks: o.spans[i] ?? { start: 0, end: 0 }, maxLength: 48 });
+  if (o.oneRuntime === true) {
+    // One volunteer serving every block, one session per span: its onnxruntime session is split lazily.
+    const rt = await createInThreadRuntime(ort, w, { ...common, blocks: { start: 0, end: s.numBlocks }, cacheBudgetBytes: 1e8 });
+    for (const _ of o.spans) runtimes.push(rt);
+  } else {
+    for (const span of o.spans) runtimes.push(await createInThreadRuntime(ort, w, { ...common, blocks: span }));
+  }
+  for (const [i, rt] of runtimes.entries()) await rt.openSession({ sessionId: `f${i}`, blocks: o.spans[i] ?? { start: 0, end: 0 }, maxLength: 48 });
   const ref = referenceSession(model.config, model.tensors);
   const out: FamilyCheck = { maxRelError: 0, greedySteps: 0, greedyMismatches: 0, tokens: 0 };
   const run = async (ids: number[]): Promise<number> => {
     let x = await client.embed(Int32Array.from(ids));
-    for (const rt of runtimes) x = (await rt.step('f', x)).hidden;
+    for (const [i, rt] of runtimes.entries()) x = (await rt.step(`f${i}`, x)).hidden;
     const logits = await client.head(x);
     const expected = ref.step(ids);
     expected.forEach((e, t) => {
@@ -86,7 +94,7 @@ export async function checkFamily(model: TinyFamilyModel & { dir: string }, o: C
     const ids = [next, ...Array.from({ length: n - 1 }, (_, i) => (next * 7 + i * 13 + 5) % s.vocabSize)];
     next = await run(ids);
   }
-  for (const rt of [client, ...runtimes]) await rt.dispose();
+  for (const rt of new Set([client, ...runtimes])) await rt.dispose();
   return out;
 }
 
