@@ -51,3 +51,14 @@ for (const name of Object.keys(tinyFamilyConfigs)) {
     });
   });
 }
+
+describe('longrope across the pretraining context', () => {
+  for (const ops of ['contrib', 'standard'] as const) {
+    it(`phi-3.5-mini, ${ops} ops: a 10-token prompt past the 8-token pretraining context uses the long factors from the first step`, async () => {
+      const m = await writeTinyFamily('phi-3.5-mini');
+      const r = await checkFamily(m, { ops, spans: [{ start: 0, end: 3 }], prompt: [0, 3, 9, 27, 81, 115, 20, 60, 44, 101], plan: [1, 1, 1, 2, 1], tolerance });
+      expect(r.maxRelError).toBeLessThan(tolerance);
+      expect(r.greedyMismatches).toBe(0);
+    });
+  }
+});

@@ -64,7 +64,7 @@ export async function checkFamily(model: TinyFamilyModel & { dir: string }, o: C
   if (o.oneRuntime === true) {
     // One volunteer serving every block, one session per span: its onnxruntime session is split lazily.
     const rt = await createInThreadRuntime(ort, w, { ...common, blocks: { start: 0, end: s.numBlocks }, cacheBudgetBytes: 1e8 });
-    for (const _ of o.spans) runtimes.push(rt);
+    runtimes.push(...o.spans.map(() => rt));
   } else {
     for (const span of o.spans) runtimes.push(await createInThreadRuntime(ort, w, { ...common, blocks: span }));
   }
