@@ -31,13 +31,12 @@ function refuse(field: string, value: unknown, why = 'is not supported'): never 
 }
 
 /** Reads `rope_scaling` (its `rope_type`, or the older `type`); null, absent or `default` means none. */
-function ropeScalingOf(cfg: Config, headDim: number): RopeScaling | undefined {
-  const rs = cfg.rope_scaling;
+function ropeScalingOf(cfg: Config, headDim: number, rs: unknown = cfg.rope_scaling, field = 'rope_scaling'): RopeScaling | undefined {
   if (unset(rs)) return undefined;
-  if (typeof rs !== 'object' || Array.isArray(rs)) refuse('rope_scaling', rs, 'must be an object or null');
+  if (typeof rs !== 'object' || Array.isArray(rs)) refuse(field, rs, 'must be an object or null');
   const r = rs as Config;
   const kind = r.rope_type ?? r.type;
-  const where = 'config.json rope_scaling';
+  const where = `config.json ${field}`;
   switch (kind) {
     case 'default':
       return undefined;
@@ -66,8 +65,43 @@ function ropeScalingOf(cfg: Config, headDim: number): RopeScaling | undefined {
       return { kind: 'longrope', shortFactor, longFactor, originalMaxPositions: original, attentionFactor };
     }
     default:
-      return refuse('rope_scaling.rope_type', kind);
+      return refuse(`${field}.rope_type`, kind);
   }
+}
+
+/** Rotary of one kind of block: its base theta and scaling. */
+interface Rotary {
+  theta: number;
+  scaling: RopeScaling | undefined;
+}
+
+/**
+ * Rotary settings from `rope_theta` + `rope_scaling`, or from transformers v5's `rope_parameters` (flat,
+ * or per layer kind `full_attention`/`sliding_attention` for Gemma 3). `local` is the sliding blocks'
+ * rotary where it differs (Gemma 3), else undefined.
+ */
+function rotaryOf(cfg: Config, headDim: number, family: string): { global: Rotary; local?: Rotary } {
+  const rp = cfg.rope_parameters;
+  const gemma3 = family === 'gemma3_text';
+  if (unset(rp)) {
+    const global = { theta: num(cfg, 'rope_theta', gemma3 ? 1_000_000 : 10000), scaling: ropeScalingOf(cfg, headDim) };
+    return gemma3 ? { global, local: { theta: num(cfg, 'rope_local_base_freq', 10000), scaling: undefined } } : { global };
+  }
+  if (typeof rp !== 'object' || Array.isArray(rp)) refuse('rope_parameters', rp, 'must be an object');
+  const params = rp as Config;
+  const one = (p: unknown, field: string): Rotary => {
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) refuse(field, p, 'must be an object');
+    return { theta: num(p as Config, 'rope_theta', undefined, `config.json ${field}`), scaling: ropeScalingOf(cfg, headDim, p, field) };
+  };
+  if ('full_attention' in params || 'sliding_attention' in params) {
+    const global = one(params.full_attention, 'rope_parameters.full_attention');
+    if (!gemma3) return { global };
+    const local = one(params.sliding_attention, 'rope_parameters.sliding_attention');
+    if (local.scaling !== undefined) refuse('rope_parameters.sliding_attention.rope_type', params.sliding_attention, 'is not supported (local blocks use plain rotary)');
+    return { global, local };
+  }
+  const global = one(params, 'rope_parameters');
+  return gemma3 ? { global, local: { theta: num(cfg, 'rope_local_base_freq', 10000), scaling: undefined } } : { global };
 }
 
 /** Per-block attention from `layer_types` when the config lists it, else from the family's pattern. */
@@ -102,6 +136,7 @@ export function shapeFromHfConfig(config: unknown): ModelShape {
   const numKvHeads = num(cfg, 'num_key_value_heads', numHeads);
   const headDim = num(cfg, 'head_dim', hiddenSize / numHeads);
   const numBlocks = num(cfg, 'num_hidden_layers');
+  const rotary = rotaryOf(cfg, headDim, family);
   const shape: ModelShape = {
     family,
     numBlocks,
@@ -113,7 +148,7 @@ export function shapeFromHfConfig(config: unknown): ModelShape {
     vocabSize: num(cfg, 'vocab_size'),
     maxSeqLen: num(cfg, 'max_position_embeddings', 2048),
     rmsNormEps: num(cfg, 'rms_norm_eps', 1e-6),
-    ropeTheta: num(cfg, 'rope_theta', 10000),
+    ropeTheta: rotary.global.theta,
     ropeStyle: 'rotate-half',
     // Gemma ties the LM head to the embeddings unless told otherwise; the others do not.
     tiedEmbeddings: cfg.tie_word_embeddings === true || (gemma && cfg.tie_word_embeddings === undefined),
@@ -127,11 +162,13 @@ export function shapeFromHfConfig(config: unknown): ModelShape {
   const act = gemma ? (cfg.hidden_activation ?? cfg.hidden_act ?? 'gelu_pytorch_tanh') : (cfg.hidden_act ?? 'silu');
   if (gemma && act !== 'gelu_pytorch_tanh' && act !== 'gelu_tanh') refuse('hidden_activation', act, 'is not supported (gelu_pytorch_tanh only)');
   if (!gemma && act !== 'silu') refuse('hidden_act', act, 'is not supported (silu only)');
-  const ropeScaling = ropeScalingOf(cfg, headDim);
+  const ropeScaling = rotary.global.scaling;
   if (ropeScaling !== undefined) shape.ropeScaling = ropeScaling;
   for (const capField of ['attn_logit_softcapping', 'final_logit_softcapping']) {
     if (!gemma && !unset(cfg[capField])) refuse(capField, cfg[capField]);
   }
+  const lt = cfg.layer_types;
+  if (!gemma && Array.isArray(lt) && lt.some((t) => t !== 'full_attention')) refuse('layer_types', lt, `is not supported for ${family} (only full_attention)`);
   switch (family) {
     case 'llama':
     case 'smollm':
@@ -139,8 +176,10 @@ export function shapeFromHfConfig(config: unknown): ModelShape {
       break;
     case 'mistral':
     case 'phi3':
-      // Every block slides when a window is given (Mistral 7B v0.1, Phi-3-mini-4k).
-      if (!unset(cfg.sliding_window)) shape.slidingWindow = num(cfg, 'sliding_window');
+      // Every block slides when a window is given (Mistral 7B v0.1, Phi-3-mini-4k); transformers' Mistral
+      // config defaults to 4096 when the key is absent (null means none), Phi-3's to none.
+      if (family === 'mistral' && cfg.sliding_window === undefined) shape.slidingWindow = 4096;
+      else if (!unset(cfg.sliding_window)) shape.slidingWindow = num(cfg, 'sliding_window');
       break;
     case 'qwen2':
     case 'qwen3':
@@ -165,7 +204,7 @@ export function shapeFromHfConfig(config: unknown): ModelShape {
         const every = num(cfg, 'sliding_window_pattern', 6);
         // Five local blocks, then one global: block i is global when (i + 1) is a multiple of the pattern.
         shape.blockAttention = layerTypesOf(cfg, numBlocks, (i) => ((i + 1) % every === 0 ? 'full' : 'sliding'));
-        shape.localRopeTheta = num(cfg, 'rope_local_base_freq', 10000);
+        shape.localRopeTheta = rotary.local?.theta ?? 10000;
       }
       break;
     }

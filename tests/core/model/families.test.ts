@@ -98,4 +98,25 @@ describe('released configs', () => {
     expect([q.slidingWindow, q.attentionBias, blockAttentionOf(q, 0)]).toEqual([undefined, true, 'full']);
     expect(totalParams(q)).toBe(494_032_768);
   });
+
+  it('transformers v5 rope_parameters (flat, or per layer kind for Gemma 3) give the same shapes as rope_theta + rope_scaling', () => {
+    const { rope_scaling: scaling, rope_theta: theta, ...rest } = llama32_1b;
+    expect(shapeFromHfConfig({ ...rest, rope_parameters: { ...scaling, rope_theta: theta } })).toEqual(shapeFromHfConfig(llama32_1b));
+    const g3: Record<string, unknown> = { ...gemma3_1b };
+    for (const k of ['rope_theta', 'rope_local_base_freq', 'rope_scaling']) delete g3[k];
+    const v5 = shapeFromHfConfig({ ...g3, rope_parameters: { full_attention: { rope_type: 'linear', factor: 8, rope_theta: 1e6 }, sliding_attention: { rope_type: 'default', rope_theta: 1e4 } } });
+    expect(v5).toEqual({ ...shapeFromHfConfig(gemma3_1b), ropeScaling: { kind: 'linear', factor: 8 } });
+    expect(() => shapeFromHfConfig({ ...g3, rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 1e6 }, sliding_attention: { rope_type: 'yarn', rope_theta: 1e4, factor: 2 } } })).toThrow(expect.objectContaining({ code: 'bad-model-config' }));
+  });
+
+  it('Mistral without a sliding_window key gets transformers\' default 4096; null means none', () => {
+    const base = { model_type: 'mistral', hidden_size: 64, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 32 };
+    expect(shapeFromHfConfig(base).slidingWindow).toBe(4096);
+    expect(shapeFromHfConfig({ ...base, sliding_window: null }).slidingWindow).toBeUndefined();
+  });
+
+  it('layer_types with sliding layers on a family that never slides per layer (Qwen3) is refused', () => {
+    expect(() => shapeFromHfConfig({ ...qwen3_06b, layer_types: Array.from({ length: 28 }, (_, i) => (i < 20 ? 'full_attention' : 'sliding_attention')) })).toThrow(expect.objectContaining({ code: 'bad-model-config' }));
+    expect(shapeFromHfConfig({ ...qwen3_06b, layer_types: Array.from({ length: 28 }, () => 'full_attention') }).slidingWindow).toBeUndefined();
+  });
 });
