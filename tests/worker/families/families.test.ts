@@ -62,3 +62,17 @@ describe('longrope across the pretraining context', () => {
     });
   }
 });
+
+describe('q4 weights (MatMulNBits) of the new layouts compute the rounded model', () => {
+  for (const name of ['qwen3', 'phi-3.5-mini', 'gemma-3']) {
+    it(`${name}, contrib ops, split over two volunteers`, async () => {
+      const m = await writeTinyFamily(name);
+      const L = m.config.num_hidden_layers as number;
+      const spans = [{ start: 0, end: 1 }, { start: 1, end: L }];
+      const r = await checkFamily(m, { ops: 'contrib', spans, prompt, plan, tolerance, q4: true });
+      console.info(`${name} q4 split: max relative logit error ${r.maxRelError.toExponential(2)}`);
+      expect(r.maxRelError).toBeLessThan(tolerance);
+      expect(r.greedyMismatches).toBe(0);
+    });
+  }
+});

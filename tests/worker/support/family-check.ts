@@ -2,10 +2,28 @@
 import * as ort from 'onnxruntime-web';
 import type { BlockSpan } from '../../../core/swarm/index.ts';
 import { createInThreadRuntime, generateText, openTokenizer, type BlockRuntime, type OpFlavour } from '../../../worker/index.ts';
+import { dequantizeQ4, quantizeQ4 } from '../../../worker/graph/index.ts';
 import { folderModelFiles } from '../../../server/models/index.ts';
 import { openModelWeights } from '../../../worker/weights/index.ts';
 import { referenceSession } from './reference-families.ts';
 import type { TinyFamilyModel } from './tiny-families.ts';
+import type { TinyTensor } from './tiny-model.ts';
+
+/**
+ * The tensors a q4 runtime computes with: every matrix of the blocks and the LM head rounded through 4-bit
+ * blocks of its rows (the embedding lookup stays fp32, so a tied head becomes its own rounded copy).
+ */
+function q4Tensors(tensors: Record<string, TinyTensor>): Record<string, TinyTensor> {
+  const round = (t: TinyTensor): TinyTensor => {
+    const [n = 0, k = 0] = t.shape;
+    return { ...t, data: dequantizeQ4(quantizeQ4(t.data, n, k)) };
+  };
+  const out: Record<string, TinyTensor> = {};
+  for (const [name, t] of Object.entries(tensors)) out[name] = t.shape.length === 2 && name !== 'model.embed_tokens.weight' ? round(t) : t;
+  const head = tensors['lm_head.weight'] ?? tensors['model.embed_tokens.weight'];
+  if (head !== undefined) out['lm_head.weight'] = round(head);
+  return out;
+}
 
 /** Relative error max|a − b| / max|b| (the logits' scale, so near-zero logits do not blow it up). */
 export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -49,6 +67,8 @@ export interface CheckOptions {
   tolerance: number;
   /** Serve every span from one runtime (sessions over sub-ranges) instead of one runtime per span. */
   oneRuntime?: boolean;
+  /** q4 weights (MatMulNBits); the reference then computes with the same rounded matrices. */
+  q4?: boolean;
 }
 
 /**
@@ -58,7 +78,7 @@ export interface CheckOptions {
 export async function checkFamily(model: TinyFamilyModel & { dir: string }, o: CheckOptions): Promise<FamilyCheck> {
   const w = await openModelWeights(folderModelFiles(model.dir));
   const s = w.shape;
-  const common = { ops: o.ops, backends: ['wasm' as const], threads: 1, maxSessionTokens: 48 };
+  const common = { ops: o.ops, backends: ['wasm' as const], threads: 1, maxSessionTokens: 48, precision: o.q4 === true ? ('q4' as const) : ('fp32' as const) };
   const client = await createInThreadRuntime(ort, w, { ...common, client: true });
   const runtimes: BlockRuntime[] = [];
   if (o.oneRuntime === true) {
@@ -69,7 +89,7 @@ export async function checkFamily(model: TinyFamilyModel & { dir: string }, o: C
     for (const span of o.spans) runtimes.push(await createInThreadRuntime(ort, w, { ...common, blocks: span }));
   }
   for (const [i, rt] of runtimes.entries()) await rt.openSession({ sessionId: `f${i}`, blocks: o.spans[i] ?? { start: 0, end: 0 }, maxLength: 48 });
-  const ref = referenceSession(model.config, model.tensors);
+  const ref = referenceSession(model.config, o.q4 === true ? q4Tensors(model.tensors) : model.tensors);
   const out: FamilyCheck = { maxRelError: 0, greedySteps: 0, greedyMismatches: 0, tokens: 0 };
   const run = async (ids: number[]): Promise<number> => {
     let x = await client.embed(Int32Array.from(ids));
