@@ -4,7 +4,24 @@ import { ModelShapeError, validateShape, type BlockAttention, type ModelShape, t
 type Config = Record<string, unknown>;
 
 /** model_type values shapeFromHfConfig reads (SmolLM and SmolLM2 ship as `llama`). */
-export const supportedFamilies = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text', 'smollm', 'smollm2'] as const;
+export const supportedFamilies = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text', 'gemma3', 'smollm', 'smollm2'] as const;
+
+/**
+ * transformers' Gemma3TextConfig defaults that the text_config of a multimodal Gemma 3 checkpoint
+ * (4B, 12B, 27B) leaves out; everything else must be given.
+ */
+const gemma3TextDefaults = { vocab_size: 262_208, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256 };
+
+/** The text part of a multimodal Gemma 3 config (`gemma3`, Gemma3ForConditionalGeneration): its text_config over the defaults. */
+function gemma3TextConfig(cfg: Config): Config {
+  const tc = cfg.text_config;
+  if (typeof tc !== 'object' || tc === null || Array.isArray(tc)) refuse('text_config', tc, 'must be an object for model_type gemma3');
+  const text: Config = { ...gemma3TextDefaults, ...(tc as Config) };
+  if (text.model_type !== undefined && text.model_type !== 'gemma3_text') refuse('text_config.model_type', text.model_type, 'is not supported (gemma3_text only)');
+  // Token ids sit at the top level of the wrapper.
+  for (const k of ['bos_token_id', 'eos_token_id']) if (text[k] === undefined && cfg[k] !== undefined) text[k] = cfg[k];
+  return { ...text, model_type: 'gemma3_text' };
+}
 
 function num(cfg: Config, key: string, fallback?: number, where = 'config.json'): number {
   const v = cfg[key];
@@ -125,11 +142,17 @@ export function shapeFromHfConfig(config: unknown): ModelShape {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new ModelShapeError('config.json: expected a JSON object');
   }
-  const cfg = config as Config;
-  const family = typeof cfg.model_type === 'string' ? cfg.model_type : '';
-  if (!(supportedFamilies as readonly string[]).includes(family)) {
-    throw new ModelShapeError(`config.json: model_type '${family}' is not supported (supported: ${supportedFamilies.join(', ')})`);
+  const top = config as Config;
+  const declared = typeof top.model_type === 'string' ? top.model_type : '';
+  if (!(supportedFamilies as readonly string[]).includes(declared)) {
+    throw new ModelShapeError(`config.json: model_type '${declared}' is not supported (supported: ${supportedFamilies.join(', ')})`);
   }
+  if (declared === 'gemma3') {
+    // The shape keeps `gemma3` as its family: the loader finds the decoder's tensors inside the wrapper.
+    return { ...shapeFromHfConfig(gemma3TextConfig(top)), family: 'gemma3' };
+  }
+  const cfg = top;
+  const family = declared;
   const gemma = family === 'gemma2' || family === 'gemma3_text';
   const hiddenSize = num(cfg, 'hidden_size');
   const numHeads = num(cfg, 'num_attention_heads');

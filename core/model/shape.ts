@@ -14,7 +14,7 @@ export type RopeStyle = 'interleaved' | 'rotate-half';
 
 /** Architecture of a Llama-family decoder-only model. */
 export interface ModelShape {
-  /** Family as the config names it (`llama`, `mistral`, `qwen2`, `llama2c`). */
+  /** Family as the config names it (`llama`, `mistral`, `qwen2`, `qwen3`, `phi3`, `gemma2`, `gemma3_text`, `gemma3` for the text decoder of a multimodal Gemma 3, `llama2c`). */
   family: string;
   /** Number of decoder blocks, L in the papers. */
   numBlocks: number;

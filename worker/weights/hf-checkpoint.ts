@@ -41,7 +41,23 @@ export async function openHfCheckpoint(files: ModelFiles): Promise<ModelWeights>
   } else {
     throw new RuntimeError('bad-model', `${files.location}: neither ${singleName} nor ${indexName} found`);
   }
-  return new HfCheckpoint(shape, byTensor, files.location);
+  return new HfCheckpoint(shape, byTensor, files.location, tensorPrefixes(shape, byTensor));
+}
+
+/** Where the decoder's tensors sit: `model.` and `lm_head.weight`, or inside a multimodal Gemma 3 checkpoint. */
+interface TensorPrefixes {
+  /** Before `embed_tokens`, `layers.N.`, `norm`. */
+  decoder: string;
+  lmHead: string;
+}
+
+function tensorPrefixes(shape: ModelShape, byTensor: Map<string, SafetensorsFile>): TensorPrefixes {
+  if (shape.family !== 'gemma3') return { decoder: 'model.', lmHead: 'lm_head.weight' };
+  // Gemma 3 4B+ ships as Gemma3ForConditionalGeneration: the text decoder under language_model (older
+  // checkpoints) or model.language_model (transformers ≥ 4.52); the vision tower is not read.
+  return byTensor.has('language_model.model.embed_tokens.weight')
+    ? { decoder: 'language_model.model.', lmHead: 'language_model.lm_head.weight' }
+    : { decoder: 'model.language_model.', lmHead: 'lm_head.weight' };
 }
 
 class HfCheckpoint implements ModelWeights {
@@ -49,11 +65,13 @@ class HfCheckpoint implements ModelWeights {
     readonly shape: ModelShape,
     private readonly byTensor: Map<string, SafetensorsFile>,
     private readonly location: string,
+    private readonly prefix: TensorPrefixes,
   ) {
-    if (!byTensor.has('model.embed_tokens.weight')) throw new RuntimeError('bad-weights', `${location}: tensor 'model.embed_tokens.weight' is missing`);
-    const hasLayer = byTensor.has(`model.layers.${shape.numBlocks - 1}.input_layernorm.weight`);
-    if (!hasLayer) {
-      throw new RuntimeError('bad-weights', `${location}: config says ${shape.numBlocks} layers but 'model.layers.${shape.numBlocks - 1}.*' is missing (config and weights do not match)`);
+    const embed = `${prefix.decoder}embed_tokens.weight`;
+    if (!byTensor.has(embed)) throw new RuntimeError('bad-weights', `${location}: tensor '${embed}' is missing`);
+    const last = `${prefix.decoder}layers.${shape.numBlocks - 1}.`;
+    if (!byTensor.has(`${last}input_layernorm.weight`)) {
+      throw new RuntimeError('bad-weights', `${location}: config says ${shape.numBlocks} layers but '${last}*' is missing (config and weights do not match)`);
     }
   }
 
@@ -68,7 +86,7 @@ class HfCheckpoint implements ModelWeights {
   async block(i: number): Promise<BlockWeights> {
     const s = this.shape;
     if (!Number.isInteger(i) || i < 0 || i >= s.numBlocks) throw new RuntimeError('bad-input', `block ${i} is outside [0, ${s.numBlocks})`);
-    const n = blockTensorNames(s, i);
+    const n = blockTensorNames(s, i, this.prefix.decoder);
     const d = s.hiddenSize;
     const q = s.numHeads * s.headDim;
     const kv = s.numKvHeads * s.headDim;
@@ -127,17 +145,17 @@ class HfCheckpoint implements ModelWeights {
   }
 
   embedding(): Promise<Float32Array> {
-    return this.t('model.embed_tokens.weight', [this.shape.vocabSize, this.shape.hiddenSize]);
+    return this.t(`${this.prefix.decoder}embed_tokens.weight`, [this.shape.vocabSize, this.shape.hiddenSize]);
   }
 
   async finalNorm(): Promise<Float32Array> {
-    const w = await this.t('model.norm.weight', [this.shape.hiddenSize]);
+    const w = await this.t(`${this.prefix.decoder}norm.weight`, [this.shape.hiddenSize]);
     return unitOffsetNorms(this.shape) ? w.map((v) => 1 + v) : w;
   }
 
   lmHead(): Promise<Float32Array> {
-    if (this.shape.tiedEmbeddings && !this.byTensor.has('lm_head.weight')) return this.embedding();
-    return this.t('lm_head.weight', [this.shape.vocabSize, this.shape.hiddenSize]);
+    if (this.shape.tiedEmbeddings && !this.byTensor.has(this.prefix.lmHead)) return this.embedding();
+    return this.t(this.prefix.lmHead, [this.shape.vocabSize, this.shape.hiddenSize]);
   }
 
   storedBytes(part: WeightPart): number {
@@ -156,14 +174,14 @@ class HfCheckpoint implements ModelWeights {
       case 'block': {
         const i = part.index;
         if (!Number.isInteger(i) || i < 0 || i >= this.shape.numBlocks) throw new RuntimeError('bad-input', `block ${i} is outside [0, ${this.shape.numBlocks})`);
-        return allNames(blockTensorNames(this.shape, i));
+        return allNames(blockTensorNames(this.shape, i, this.prefix.decoder));
       }
       case 'embedding':
-        return ['model.embed_tokens.weight'];
+        return [`${this.prefix.decoder}embed_tokens.weight`];
       case 'finalNorm':
-        return ['model.norm.weight'];
+        return [`${this.prefix.decoder}norm.weight`];
       case 'lmHead':
-        return this.shape.tiedEmbeddings && !this.byTensor.has('lm_head.weight') ? ['model.embed_tokens.weight'] : ['lm_head.weight'];
+        return this.shape.tiedEmbeddings && !this.byTensor.has(this.prefix.lmHead) ? [`${this.prefix.decoder}embed_tokens.weight`] : [this.prefix.lmHead];
       default: {
         const never: never = part;
         throw new RuntimeError('bad-input', `unknown weight part ${JSON.stringify(never)}`);
@@ -194,11 +212,11 @@ interface BlockTensorNames {
 
 /** Gemma's RMSNorm weights are stored as w with the factor 1 + w. */
 function unitOffsetNorms(s: ModelShape): boolean {
-  return s.family === 'gemma2' || s.family === 'gemma3_text';
+  return s.family === 'gemma2' || s.family === 'gemma3_text' || s.family === 'gemma3';
 }
 
-function blockTensorNames(s: ModelShape, i: number): BlockTensorNames {
-  const p = `model.layers.${i}.`;
+function blockTensorNames(s: ModelShape, i: number, decoder: string): BlockTensorNames {
+  const p = `${decoder}layers.${i}.`;
   const a = `${p}self_attn.`;
   const names: BlockTensorNames = {
     attnNorm: `${p}input_layernorm.weight`,

@@ -119,4 +119,18 @@ describe('released configs', () => {
     expect(() => shapeFromHfConfig({ ...qwen3_06b, layer_types: Array.from({ length: 28 }, (_, i) => (i < 20 ? 'full_attention' : 'sliding_attention')) })).toThrow(expect.objectContaining({ code: 'bad-model-config' }));
     expect(shapeFromHfConfig({ ...qwen3_06b, layer_types: Array.from({ length: 28 }, () => 'full_attention') }).slidingWindow).toBeUndefined();
   });
+
+  it('Gemma 3 4B (multimodal wrapper): text_config over transformers\' Gemma3TextConfig defaults', () => {
+    const s = shapeFromHfConfig({
+      architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', eos_token_id: [1, 106],
+      text_config: { hidden_size: 2560, intermediate_size: 10240, model_type: 'gemma3_text', num_hidden_layers: 34, rope_scaling: { factor: 8.0, rope_type: 'linear' }, sliding_window: 1024 },
+      vision_config: { model_type: 'siglip_vision_model' },
+    });
+    expect(s).toMatchObject({ family: 'gemma3', numHeads: 8, numKvHeads: 4, headDim: 256, vocabSize: 262208, slidingWindow: 1024, localRopeTheta: 10000, ropeTheta: 1000000, eosTokenId: [1, 106] });
+    expect(s.ropeScaling).toEqual({ kind: 'linear', factor: 8 });
+    expect(s.attentionScale).toBe(1 / 16);
+    // Keras-hub's gemma3_4b_text counts 3,880,099,328 parameters with the 262144 text tokens (HF adds 64 image tokens).
+    expect(totalParams({ ...s, vocabSize: 262144 })).toBe(3_880_099_328);
+    expect(() => shapeFromHfConfig({ model_type: 'gemma3' })).toThrow(expect.objectContaining({ code: 'bad-model-config' }));
+  });
 });

@@ -1,7 +1,7 @@
 // Every supported family computed exactly: tiny random HF models against an independent float64 reference, whole and split over block ranges.
 import { describe, expect, it } from 'vitest';
 import { checkFamily, generateBoth } from '../support/family-check.ts';
-import { tinyFamilyConfigs, writeTinyFamily } from '../support/tiny-families.ts';
+import { tinyFamilyConfigs, writeTinyFamily, writeTinyGemma3Multimodal } from '../support/tiny-families.ts';
 
 const tolerance = 1e-4;
 const prompt = [0, 5, 17, 33, 60, 71, 90];
@@ -71,6 +71,17 @@ describe('q4 weights (MatMulNBits) of the new layouts compute the rounded model'
       const spans = [{ start: 0, end: 1 }, { start: 1, end: L }];
       const r = await checkFamily(m, { ops: 'contrib', spans, prompt, plan, tolerance, q4: true });
       console.info(`${name} q4 split: max relative logit error ${r.maxRelError.toExponential(2)}`);
+      expect(r.maxRelError).toBeLessThan(tolerance);
+      expect(r.greedyMismatches).toBe(0);
+    });
+  }
+});
+
+describe('Gemma 3 4B+ layout: the text decoder inside a multimodal checkpoint (model_type gemma3)', () => {
+  for (const prefix of ['language_model.model.', 'model.language_model.'] as const) {
+    it(`tensors under ${prefix}: the same logits as the text model, split over two volunteers`, async () => {
+      const m = await writeTinyGemma3Multimodal(prefix);
+      const r = await checkFamily(m, { ops: 'contrib', spans: [{ start: 0, end: 5 }, { start: 5, end: 6 }], prompt, plan, tolerance });
       expect(r.maxRelError).toBeLessThan(tolerance);
       expect(r.greedyMismatches).toBe(0);
     });

@@ -155,3 +155,26 @@ export async function writeTinyFamily(name: string, edit?: { config?: (c: Record
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tinyTokenizerJson()));
   return { dir, config, tensors };
 }
+
+/**
+ * Writes the tiny Gemma 3 as a multimodal checkpoint (model_type gemma3, Gemma3ForConditionalGeneration):
+ * its config under text_config (token ids at the top), the decoder's tensors under `decoderPrefix`, and a
+ * stand-in vision tower. Returns the plain text model for the reference.
+ */
+export async function writeTinyGemma3Multimodal(decoderPrefix: 'language_model.model.' | 'model.language_model.'): Promise<TinyFamilyModel & { dir: string }> {
+  const text = structuredClone(tinyFamilyConfigs['gemma-3'] ?? {});
+  const tensors = tinyFamilyTensors(text);
+  const { bos_token_id: bos, eos_token_id: eos, ...given } = text;
+  const config = {
+    architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', bos_token_id: bos, eos_token_id: eos,
+    text_config: given, vision_config: { model_type: 'siglip_vision_model', hidden_size: 8 },
+  };
+  const wrapped: Record<string, TinyTensor> = {};
+  for (const [name, t] of Object.entries(tensors)) wrapped[decoderPrefix + name.replace(/^model\./, '')] = t;
+  wrapped['vision_tower.vision_model.embeddings.patch_embedding.weight'] = { dtype: 'F32', shape: [2, 2], data: new Float32Array(4) };
+  const dir = await mkdtemp(join(tmpdir(), 'bouquet-gemma3mm-'));
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+  await writeFile(join(dir, 'model.safetensors'), safetensorsBytes(wrapped));
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tinyTokenizerJson()));
+  return { dir, config: text, tensors };
+}
