@@ -81,7 +81,7 @@ describe('bad family weights', () => {
     const m = await writeTinyFamily('llama-2', { config: (c) => { c.model_type = 'falcon'; } });
     expect(await codeOf(loadAll(m.dir))).toBe('bad-model');
     expect(configCode((c) => { c.model_type = 'gemma'; })).toBe('bad-model-config');
-    expect(configCode((c) => { c.model_type = 'gemma3'; }, 'gemma-3')).toBe('bad-model-config');
+    expect(configCode((c) => { c.model_type = 'gemma3n'; }, 'gemma-3')).toBe('bad-model-config');
   });
 
   it('an unsupported rope_scaling type is refused when opened (bad-model), never ignored', async () => {
