@@ -127,7 +127,7 @@ export async function generateBoth(model: TinyFamilyModel & { dir: string }, pro
   const w = await openModelWeights(files);
   const tok = await openTokenizer(files, w.shape);
   const rt = await createInThreadRuntime(ort, w, { blocks: { start: 0, end: w.shape.numBlocks }, client: true, backends: ['wasm'], threads: 1, maxSessionTokens: 48 });
-  const res = await generateText(rt, tok, { prompt, maxTokens, sampling: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 }, seed: 1 });
+  const res = await generateText(rt, tok, prompt, { maxNewTokens: maxTokens }); // default sampler: greedy
   await rt.dispose();
   const ref = referenceSession(model.config, model.tensors);
   const reference: number[] = [];
