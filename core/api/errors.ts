@@ -5,6 +5,7 @@
  * - `bad-request`: a message or body is malformed; `field` names the offending field.
  * - `not-registered`: a volunteer sent something other than `register` first.
  * - `model-mismatch`: a volunteer or client asked for a model this coordinator does not serve.
+ * - `version-mismatch`: a volunteer registered with another `protocolVersion` than this coordinator's.
  * - `unknown-peer`: a peer id the registry does not know (or no longer knows).
  * - `unknown-lease`: a lease id that was never granted or was already released.
  * - `lease-expired`: the lease timed out before it was released or renewed; its slots were freed.
@@ -19,6 +20,7 @@ export type ApiErrorCode =
   | 'bad-request'
   | 'not-registered'
   | 'model-mismatch'
+  | 'version-mismatch'
   | 'unknown-peer'
   | 'unknown-lease'
   | 'lease-expired'
@@ -34,6 +36,7 @@ export const apiErrorCodes: readonly ApiErrorCode[] = [
   'bad-request',
   'not-registered',
   'model-mismatch',
+  'version-mismatch',
   'unknown-peer',
   'unknown-lease',
   'lease-expired',
@@ -82,6 +85,7 @@ export function httpStatusForCode(code: ApiErrorCode): number {
   switch (code) {
     case 'bad-request':
     case 'model-mismatch':
+    case 'version-mismatch':
       return 400;
     case 'not-registered':
       return 403;

@@ -1,6 +1,6 @@
 // VolunteerAgent: measure speed, register, load the assigned blocks, serve sessions, report load, drain, leave.
 import type { AssignmentMessage, Backend, RegisterMessage, RegisteredMessage, VolunteerState } from '../../core/api/index.ts';
-import { FrameLink, type Transport } from '../../core/protocol/index.ts';
+import { FrameLink, protocolVersion, type Transport } from '../../core/protocol/index.ts';
 import type { BlockSpan, LinearMs } from '../../core/swarm/index.ts';
 import type { VolunteerCoordinator } from './coordinator-client.ts';
 import { SessionHost, type BlockExecutor, type HostStats } from './session-host.ts';
@@ -222,6 +222,7 @@ export class VolunteerAgent {
       prefillMsPerBlock: speed.prefillMsPerBlock,
       backend: this.options.backend,
       modelId: this.options.modelId,
+      protocolVersion,
     };
     if (this.span !== null && this.status === 'serving') m.loadedSpan = this.span;
     return m;
