@@ -117,7 +117,7 @@ const promptIds = tokenizer.encode(prompt, { bos: true });
 async function swarmRun(rttMs: number): Promise<{ tokPerS: number; perTokenMs: number; totalMs: number; ttftMs: number; tokens: number; same: boolean }> {
   const net = new MemoryNetwork({ delayMs: (from, to) => (from === 'client' || to === 'client' ? rttMs / 2 : 0) });
   spans.forEach((span, i) => {
-    const host = new SessionHost(volunteerRts[i] as BlockRuntime);
+    const host = new SessionHost(volunteerRts[i] ?? null);
     host.setBlocks({ span, cacheSlots: 100, maxSessionTokens, hiddenSize: d });
     net.createTransport(`v${i}`).onConnection((c) => host.attach(new FrameLink(c)));
   });
