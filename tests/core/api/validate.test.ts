@@ -46,7 +46,8 @@ function value<T>(p: Parsed<T>): T {
 
 describe('parseVolunteerMessage', () => {
   it('reads a register message without protocolVersion (from before the field) as version 0', () => {
-    const { protocolVersion: _, ...old } = register;
+    const old: Partial<typeof register> = { ...register };
+    delete old.protocolVersion;
     expect(value(parseVolunteerMessage(old))).toMatchObject({ type: 'register', protocolVersion: 0 });
   });
 
