@@ -1,5 +1,5 @@
 // The volunteer: serves sessions on its blocks, registers with the coordinator, reports load.
-export { SessionHost, peerCodeForRuntimeCode, type HostedBlocks, type HostStats } from './session-host.ts';
+export { SessionHost, type HostedBlocks, type HostStats } from './session-host.ts';
 export {
   VolunteerAgent, sanitizeSpeed, type VolunteerAgentOptions, type RuntimeStarter, type VolunteerSnapshot, type VolunteerStatus,
   type SpeedMeasurement, type LoadPhase, type StartTicker,

@@ -2,33 +2,16 @@
 // protocol version, admission by cache token blocks, validation, ordering.
 import { KvCacheBudget, reserveTokensFor } from '../../core/cache/index.ts';
 import {
-  FrameLink, PeerError, protocolVersion,
-  type PeerErrorCode, type RequestFrame, type ResponseFrame, type WireDtype,
+  FrameLink, PeerError, protocolVersion, toPeerError,
+  type RequestFrame, type ResponseFrame, type WireDtype,
 } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { SessionRuntime } from '../../worker/runtime/index.ts';
 
-/** Maps a runtime error code to the peer protocol's (the client fails over on most of them). */
-export function peerCodeForRuntimeCode(code: string | undefined): PeerErrorCode {
-  switch (code) {
-    case 'cache-full':
-    case 'sequence-too-long':
-    case 'unknown-session':
-      return code;
-    case 'bad-input':
-    case 'session-exists':
-      return 'bad-frame';
-    default:
-      return 'internal';
-  }
-}
-
-/** A runtime's error as the peer protocol's (a PeerError from a test double passes as it is). */
+/** A runtime's error as the peer protocol's, its code kept as is (cache-full, bad-input…), answering request `re`. */
 function asPeerError(err: unknown, re: number): PeerError {
-  if (err instanceof PeerError) return err;
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  const message = err instanceof Error ? err.message : String(err);
-  return new PeerError(peerCodeForRuntimeCode(typeof code === 'string' ? code : undefined), message, re);
+  const e = toPeerError(err);
+  return e.re === re ? e : new PeerError(e.code, e.message, re, e.peerId, e.data);
 }
 
 /** What the host serves right now. */

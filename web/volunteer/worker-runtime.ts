@@ -1,5 +1,6 @@
 // Starts a browser tab's BlockRuntime in a module worker (worker/block-worker.ts via Comlink).
 import { cacheBudgetBytes } from '../../core/cache/index.ts';
+import { BouquetError } from '../../core/errors/index.ts';
 import type { ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { BackendName, BlockRuntime } from '../../worker/index.ts';
@@ -49,7 +50,7 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
     prepare,
     async measureSpeed(): Promise<SpeedMeasurement> {
       const { shape: s } = await prepare();
-      if (probe === null) throw new Error('probe runtime missing');
+      if (probe === null) throw new BouquetError('internal', 'probe runtime missing');
       const r = await probe.probeSpeed(s, { ...runtimeOptions(), backends: [probe.initInfo.backend], decodeSteps: 8, repeats: 1, prefillLengths: [8, 32] });
       await probe.terminate();
       probe = null;
