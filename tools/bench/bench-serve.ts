@@ -1,6 +1,7 @@
 // `npm run bench:serve`: coordinator figures on loopback — placement on join, route grant + release latency, throughput.
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { quantile } from '../../core/stats/index.ts';
 import { apiPaths, routeReleasePath, type CoordinatorToVolunteerMessage } from '../../core/api/index.ts';
 import { createServer } from '../../server/server.ts';
 
@@ -20,11 +21,6 @@ const C = Number(values.concurrency);
 // stories260K, fp32, 512-token sessions.
 const blockBytes = 181_760;
 const cacheBytesPerBlock = 131_072;
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
 
 async function volunteer(url: string, i: number): Promise<WebSocket> {
   const ws = new WebSocket(url.replace(/^http/, 'ws') + apiPaths.volunteerSocket);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createServer, type BouquetServer } from '../../server/index.ts';
+import { quantile } from '../../core/stats/index.ts';
 
 const usage = `usage: bouquet demo [options]
 
@@ -51,11 +52,6 @@ interface DemoResult {
   failovers: { atToken: number; failedPeer: string; code: string; span: { start: number; end: number }; replacement: { peerId: string; span: { start: number; end: number } }[]; recoveryMs: number }[];
   perTokenMs: number[];
   ttftMs: number;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 }
 
 async function buildWebApp(log: (s: string) => void): Promise<{ dir: string; remove: () => void }> {

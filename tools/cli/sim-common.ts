@@ -1,7 +1,7 @@
 // Shared plumbing of the sim verbs: user errors → one line on stderr and exit code 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ScenarioError, loadScenario, type Scenario } from '../../sim/scenario.ts';
-import { UnknownPolicyComboError } from '../../sim/run.ts';
+import { ScenarioError, UnknownPolicyComboError, type Scenario } from '../../sim/index.ts';
+import { loadScenario } from '../scenarios/index.ts';
 
 /** Error codes that mean "the user's input is wrong", not "the program is broken". */
 const userErrorCodes = new Set(['bad-scenario', 'infeasible', 'unknown-policy', 'bad-snapshot', 'bad-model-config', 'bad-argument']);
