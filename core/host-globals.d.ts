@@ -1,6 +1,7 @@
 // The few host APIs core/ uses that every place it runs has (browsers, workers, Node 20), declared minimally so core/ and sim/ compile with the ES lib only (no DOM, no Node types).
 
 /** A monotonic clock, ms (performance.now in browsers, workers and Node). */
+// eslint-disable-next-line no-var -- an ambient global is declared with var (what lib.dom.d.ts does)
 declare var performance: { now(): number };
 
 /** Timers: handles are opaque here. */

@@ -4,14 +4,8 @@ import * as ort from 'onnxruntime-web/webgpu';
 import type { ModelShape } from '../core/model/index.ts';
 import { installErrorTransfer } from './comlink-errors.ts';
 import { RuntimeError } from './errors.ts';
-import { createInThreadRuntime, probeSpeed, type BlockRuntime, type RuntimeInfo, type SpeedProbeOptions, type SpeedProbeResult } from './runtime/index.ts';
-import type { OpenSessionRequest, RuntimeOptions, StepResult } from './runtime/types.ts';
-import { cachedModelFiles, weightCacheStore } from './weights/idb-cache.ts';
-import { httpModelFiles } from './weights/http-files.ts';
-import { openModelWeights } from './weights/open.ts';
-import { storedBytesOf, weightPartsToLoad, WeightReadMeter, type WeightLoadProgress } from './weights/progress.ts';
-import { syntheticWeights } from './weights/synthetic.ts';
-import type { ModelWeights } from './weights/types.ts';
+import { createInThreadRuntime, probeSpeed, type BlockRuntime, type RuntimeInfo, type SpeedProbeOptions, type SpeedProbeResult, type OpenSessionRequest, type RuntimeOptions, type StepResult } from './runtime/index.ts';
+import { cachedModelFiles, weightCacheStore, httpModelFiles, openModelWeights, storedBytesOf, weightPartsToLoad, WeightReadMeter, type WeightLoadProgress, syntheticWeights, type ModelWeights } from './weights/index.ts';
 
 /** Where the worker gets its model. */
 export type WorkerModelSource =

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { quantile } from '../../core/stats/index.ts';
 import { apiPaths, routeReleasePath, type CoordinatorToVolunteerMessage } from '../../core/api/index.ts';
-import { createServer } from '../../server/server.ts';
+import { createServer } from '../../server/index.ts';
 
 const { values } = parseArgs({
   options: {

@@ -8,10 +8,8 @@ import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
 import { median } from '../../core/stats/index.ts';
 import { ClientSession, clientModelFromRuntime, samplerFor, type RouteProvider } from '../../web/client/index.ts';
 import { SessionHost, executorFromRuntime, type BlockExecutor } from '../../web/volunteer/index.ts';
-import { resolveModel } from '../../server/models/index.ts';
-import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime } from '../../worker/runtime/index.ts';
-import { openTokenizer } from '../../worker/tokenizer/index.ts';
-import { openModelWeights } from '../../worker/weights/index.ts';
+import { resolveModel } from '../../server/index.ts';
+import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime, openTokenizer, openModelWeights } from '../../worker/index.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,12 +1,8 @@
 // `bouquet generate`: single-process generation in Node (onnxruntime-web wasm), streaming text to the terminal.
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
-import { isRuntimeError } from '../../worker/errors.ts';
-import { resolveModel } from '../../server/models/index.ts';
-import { createInThreadRuntime, generateText } from '../../worker/runtime/index.ts';
-import { validateSampling, type SamplingParams } from '../../worker/sampling/index.ts';
-import { HfTokenizer, openTokenizer } from '../../worker/tokenizer/index.ts';
-import { openModelWeights } from '../../worker/weights/index.ts';
+import { isRuntimeError, createInThreadRuntime, generateText, validateSampling, type SamplingParams, HfTokenizer, openTokenizer, openModelWeights } from '../../worker/index.ts';
+import { resolveModel } from '../../server/index.ts';
 
 const usage = `usage: bouquet generate --model M [--prompt P] [options]
 

@@ -1,8 +1,7 @@
 // VolunteerRuntime over worker/'s in-thread BlockRuntime (Node volunteers for tests, benchmarks and the demo's helpers).
 import { cacheBytesPerBlock } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import { createInThreadRuntime, probeSpeed, type BackendName, type BlockRuntime, type Ort } from '../../worker/runtime/index.ts';
-import type { ModelWeights } from '../../worker/weights/index.ts';
+import { createInThreadRuntime, probeSpeed, type BackendName, type BlockRuntime, type Ort, type ModelWeights } from '../../worker/index.ts';
 import type { LoadPhase, SpeedMeasurement, VolunteerRuntime } from './agent.ts';
 import { executorFromRuntime } from './runtime-port.ts';
 import type { BlockExecutor } from './session-host.ts';

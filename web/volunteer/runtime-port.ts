@@ -1,7 +1,7 @@
 // Adapts worker/'s BlockRuntime (in-thread or Comlink proxy) to the BlockExecutor the session host drives.
 import { PeerError, type HiddenStates, type PeerErrorCode } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { BlockRuntime } from '../../worker/runtime/index.ts';
+import type { BlockRuntime } from '../../worker/index.ts';
 import type { BlockExecutor } from './session-host.ts';
 
 /** Maps a runtime error code to the peer protocol's (the client fails over on most of them). */

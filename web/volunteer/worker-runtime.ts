@@ -1,8 +1,7 @@
 // VolunteerRuntime for a browser tab: the block runtime in a module worker (worker/block-worker.ts via Comlink).
 import { cacheBytesPerBlock, type ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { BackendName } from '../../worker/index.ts';
-import { startWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/worker-proxy.ts';
+import { type BackendName, startWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/index.ts';
 import type { LoadPhase, SpeedMeasurement, VolunteerRuntime } from './agent.ts';
 import { executorFromRuntime } from './runtime-port.ts';
 import type { BlockExecutor } from './session-host.ts';

@@ -1,7 +1,6 @@
 // ONNX graphs of the Llama family: a range of decoder blocks (one session), the token embedding and the LM head.
 import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
-import { toHalfArray } from '../weights/float16.ts';
-import type { BlockWeights } from '../weights/types.ts';
+import { toHalfArray, type BlockWeights } from '../weights/index.ts';
 import { GraphBuilder, type ElemTypeName } from './onnx-builder.ts';
 import { quantizeQ4, q4BlockSize } from './quantize.ts';
 

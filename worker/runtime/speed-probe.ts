@@ -3,7 +3,7 @@ import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
 import type { LinearMs } from '../../core/swarm/index.ts';
 import { median } from '../../core/stats/index.ts';
 import type { OpFlavour } from '../graph/index.ts';
-import { syntheticWeights } from '../weights/synthetic.ts';
+import { syntheticWeights } from '../weights/index.ts';
 import type { Ort } from './backend.ts';
 import { createInThreadRuntime } from './in-thread.ts';
 import type { BackendName } from './types.ts';

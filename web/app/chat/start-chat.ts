@@ -1,8 +1,7 @@
 // Wires the chat page's engine: embedding + LM head in a worker, tokenizer and chat template, ClientSession over PeerJS.
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type GeneratedToken, type GenerationResult } from '../../client/index.ts';
 import { PeerJsTransport } from '../../transport/index.ts';
-import { HfTokenizer, httpModelFiles, openTokenizer } from '../../../worker/index.ts';
-import { startWorkerRuntime } from '../../../worker/worker-proxy.ts';
+import { HfTokenizer, httpModelFiles, openTokenizer, startWorkerRuntime } from '../../../worker/index.ts';
 import { fetchServedModel } from '../shared/served-model.ts';
 import type { ChatEngine, StartChat } from './chat-engine.ts';
 import { encodeConversation } from './chat-prompt.ts';

@@ -7,7 +7,7 @@ import type {
   SwarmState,
   VolunteerView,
 } from '../../../core/api/index.ts';
-import { sameSpan, type BlockSpan } from '../../../core/swarm/index.ts';
+import { sameSpan } from '../../../core/swarm/index.ts';
 import { formatBytes, formatSpan } from '../shared/format.ts';
 
 /** How long a departed volunteer stays on the map (greyed, marked "left") before its row goes, ms. */
