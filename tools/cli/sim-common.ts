@@ -40,6 +40,26 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
 }
 
+/**
+ * The opening of a verb that reports its own errors: parses `argv` (strict, no positionals); for
+ * `--help` prints `usage` and answers exit code 0; for a bad option prints `bouquet <verb>: <why>`
+ * and answers 2. Otherwise the parsed values.
+ */
+export function parseVerbArgs<T extends NonNullable<ParseArgsConfig['options']>>(verb: string, argv: string[], options: T, usage: string): ReturnType<typeof parse<T>>['values'] | number {
+  let values: ReturnType<typeof parse<T>>['values'];
+  try {
+    values = parse(argv, options).values;
+  } catch (e) {
+    console.error(`bouquet ${verb}: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  if ((values as { help?: unknown }).help === true) {
+    console.log(usage);
+    return 0;
+  }
+  return values;
+}
+
 /** An integer option, or the default. */
 export function intOption(value: string | undefined, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
