@@ -9,12 +9,7 @@ import {
   type BlockRuntime, type OpenSessionRequest, type RuntimeInfo, type RuntimeOptions, type SpeedProbeOptions, type SpeedProbeResult,
   type StepResult, type WorkerRuntimeExtras,
 } from './runtime/index.ts';
-import { cachedModelFiles, weightCacheStore } from './weights/idb-cache.ts';
-import { httpModelFiles } from './weights/http-files.ts';
-import { openModelWeights } from './weights/open.ts';
-import { storedBytesOf, weightPartsToLoad, WeightReadMeter, type WeightLoadProgress } from './weights/progress.ts';
-import { syntheticWeights } from './weights/synthetic.ts';
-import type { ModelWeights } from './weights/types.ts';
+import { cachedModelFiles, weightCacheStore, httpModelFiles, openModelWeights, storedBytesOf, weightPartsToLoad, WeightReadMeter, type WeightLoadProgress, syntheticWeights, type ModelWeights } from './weights/index.ts';
 
 /** Where the worker gets its model. */
 export type WorkerModelSource =

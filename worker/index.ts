@@ -14,3 +14,8 @@ export {
   type ByteSource, type ModelFiles, type ModelWeights, type BlockWeights, type ModelLayout, type WeightPart, type WeightLoadProgress,
 } from './weights/index.ts';
 export { type OpFlavour } from './graph/index.ts';
+// The page's side of the worker (Comlink proxy); the worker entry itself is worker/block-worker.ts, named by file in `new Worker(new URL(...))`.
+export {
+  createWorkerRuntime, startWorkerRuntime,
+  type WorkerRuntime, type WorkerRuntimeOptions, type StartWorkerOptions, type WorkerInit, type WorkerModelSource,
+} from './worker-proxy.ts';

@@ -4,10 +4,10 @@ import type { BlockWorkerApi, WorkerInit } from './block-worker.ts';
 import { installErrorTransfer } from './comlink-errors.ts';
 import { RuntimeError } from './errors.ts';
 import type { BlockRuntime, RuntimeInfo, WorkerRuntimeExtras } from './runtime/index.ts';
-import type { WeightLoadProgress } from './weights/progress.ts';
+import type { WeightLoadProgress } from './weights/index.ts';
 
 export type { WorkerInit, WorkerModelSource } from './block-worker.ts';
-export type { WeightLoadProgress } from './weights/progress.ts';
+export type { WeightLoadProgress } from './weights/index.ts';
 
 /** Page-side options of createWorkerRuntime (functions: they cannot travel inside WorkerInit). */
 export interface WorkerRuntimeOptions {

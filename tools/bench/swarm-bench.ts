@@ -6,12 +6,11 @@ import * as ort from 'onnxruntime-web';
 import { requestTime } from '../../core/perf/index.ts';
 import { FrameLink, MemoryNetwork, type HiddenStates } from '../../core/protocol/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
+import { median } from '../../core/stats/index.ts';
 import { ClientSession, clientModelFromRuntime, samplerFor, type RouteProvider } from '../../web/client/index.ts';
 import { SessionHost } from '../../web/volunteer/index.ts';
-import { resolveModel } from '../../server/models/index.ts';
-import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime, type SessionRuntime } from '../../worker/runtime/index.ts';
-import { openTokenizer } from '../../worker/tokenizer/index.ts';
-import { openModelWeights } from '../../worker/weights/index.ts';
+import { resolveModel } from '../../server/index.ts';
+import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime, type SessionRuntime, openTokenizer, openModelWeights } from '../../worker/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,12 +28,6 @@ const repeats = Number(values.repeats);
 const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 };
 const maxSessionTokens = 256;
 const prompt = 'Once upon a time';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-}
 
 const model = await resolveModel(modelDir);
 const weights = await openModelWeights(model.files, model.layout);

@@ -1,8 +1,8 @@
 // VolunteerAgent: measure speed, register, load the assigned blocks, serve sessions, report load, drain, leave.
 import type { AssignmentMessage, Backend, RegisterMessage, RegisteredMessage, VolunteerState } from '../../core/api/index.ts';
 import { FrameLink, protocolVersion, type Transport } from '../../core/protocol/index.ts';
-import type { BlockSpan, LinearMs } from '../../core/swarm/index.ts';
-import type { BlockRuntime } from '../../worker/runtime/index.ts';
+import { sameSpan, type BlockSpan, type LinearMs } from '../../core/swarm/index.ts';
+import type { BlockRuntime } from '../../worker/index.ts';
 import type { VolunteerCoordinator } from './coordinator-client.ts';
 import { SessionHost, type HostStats } from './session-host.ts';
 
@@ -102,10 +102,6 @@ export function sanitizeSpeed(s: SpeedMeasurement): SpeedMeasurement {
     decodeMsPerBlock: finite(s.decodeMsPerBlock, 0.001),
     prefillMsPerBlock: { perTokenMs: finite(s.prefillMsPerBlock.perTokenMs, 0), fixedMs: finite(s.prefillMsPerBlock.fixedMs, 0) },
   };
-}
-
-function sameSpan(a: BlockSpan | null, b: BlockSpan | null): boolean {
-  return a === null || b === null ? a === b : a.start === b.start && a.end === b.end;
 }
 
 /**

@@ -1,8 +1,7 @@
 // Starts a volunteer's BlockRuntime in this thread (Node volunteers for tests, benchmarks and the demo's helpers).
 import { cacheBudgetBytes } from '../../core/cache/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import { createInThreadRuntime, probeSpeed, type BackendName, type BlockRuntime, type Ort } from '../../worker/runtime/index.ts';
-import type { ModelWeights } from '../../worker/weights/index.ts';
+import { createInThreadRuntime, probeSpeed, type BackendName, type BlockRuntime, type Ort, type ModelWeights } from '../../worker/index.ts';
 import type { LoadPhase, RuntimeStarter, SpeedMeasurement } from './agent.ts';
 
 /** Options of the in-thread volunteer runtime. */

@@ -6,7 +6,7 @@ import {
   type RequestFrame, type ResponseFrame, type WireDtype,
 } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { SessionRuntime } from '../../worker/runtime/index.ts';
+import type { SessionRuntime } from '../../worker/index.ts';
 
 /** A runtime's error as the peer protocol's, its code kept as is (cache-full, bad-input…), answering request `re`. */
 function asPeerError(err: unknown, re: number): PeerError {

@@ -3,8 +3,7 @@ import { cacheBudgetBytes } from '../../core/cache/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
 import type { ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { BackendName, BlockRuntime } from '../../worker/index.ts';
-import { startWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/worker-proxy.ts';
+import { type BackendName, type BlockRuntime, startWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/index.ts';
 import type { LoadPhase, RuntimeStarter, SpeedMeasurement } from './agent.ts';
 
 /** Options of the worker-backed volunteer runtime. */

@@ -5,8 +5,7 @@ import { blockBytes, type ModelShape, type WeightPrecision } from '../../core/mo
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
 import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type OpFlavour } from '../graph/index.ts';
-import { toHalfArray } from '../weights/float16.ts';
-import type { ModelWeights } from '../weights/types.ts';
+import { toHalfArray, type ModelWeights } from '../weights/index.ts';
 import { chooseBackend, type ChosenBackend, type Ort } from './backend.ts';
 import type { BlockRuntime, CacheUsage, OpenSessionRequest, RuntimeInfo, RuntimeOptions, SessionInfo, StepResult } from './types.ts';
 

@@ -1,7 +1,7 @@
 // The BlockRuntime contract: what a volunteer tab (blocks) and a client tab (embed/head) call, in-thread or through a worker.
 import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { OpFlavour } from '../graph/blocks.ts';
+import type { OpFlavour } from '../graph/index.ts';
 import type { SpeedProbeOptions, SpeedProbeResult } from './speed-probe.ts';
 
 /** Execution providers, tried in the order given. */
