@@ -27,8 +27,10 @@ import {
   type LeaveReason,
   type DashboardMessage,
   parseVolunteerMessage,
+  protocolVersion,
 } from '../core/api/index.ts';
-import type { BlockSpan, LinearMs, ServerSpec, SwarmSnapshot, TimeBreakdown } from '../core/swarm/index.ts';
+import { sameSpan, type BlockSpan, type LinearMs, type ServerSpec, type SwarmSnapshot, type TimeBreakdown } from '../core/swarm/index.ts';
+import { median } from '../core/stats/index.ts';
 import { cacheSlots, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementPolicy, PlacementResult, ServerAssignment } from '../core/placement/index.ts';
 import { dispatchChains, wsRrRouting, type RoutingDecision, type RoutingPolicy, type ServerLoad } from '../core/routing/index.ts';
@@ -160,24 +162,12 @@ export interface VolunteerConnection {
 
 const typicalClientId = 'typical-client';
 
-function sameSpan(a: BlockSpan | null, b: BlockSpan | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.start === b.start && a.end === b.end;
-}
-
 function spanLength(s: BlockSpan | null): number {
   return s === null ? 0 : s.end - s.start;
 }
 
 function chainKeyOf(hops: readonly { serverId: string; span: BlockSpan }[]): string {
   return hops.map((h) => `${h.serverId}:${h.span.start}-${h.span.end}`).join('|');
-}
-
-function median(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid] : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
 function errorBody(e: unknown): ApiErrorBody {
@@ -337,6 +327,7 @@ export class Coordinator {
   }
 
   private register(m: RegisterMessage, link: VolunteerLink, previousPeerId: string | undefined): string {
+    if (m.protocolVersion !== protocolVersion) throw new CoordinatorApiError('version-mismatch', `this coordinator speaks protocol version ${protocolVersion}, not ${m.protocolVersion}: reload the volunteer page`, 'protocolVersion');
     if (m.modelId !== this.model.id) {
       throw new CoordinatorApiError('model-mismatch', `this coordinator serves model '${this.model.id}', not '${m.modelId}'`, 'modelId');
     }
@@ -548,7 +539,8 @@ export class Coordinator {
   private planSnapshot(volunteers: readonly Volunteer[], client: { id: string; rttMs?: Record<string, number> } = { id: typicalClientId }): SwarmSnapshot {
     const rtts: Record<string, number> = {};
     for (const v of volunteers) {
-      rtts[v.peerId] = client.rttMs?.[v.peerId] ?? median(this.rttSamples.get(v.peerId) ?? []) ?? this.network.defaultRttMs;
+      const sampledMs = median(this.rttSamples.get(v.peerId) ?? []);
+      rtts[v.peerId] = client.rttMs?.[v.peerId] ?? (Number.isNaN(sampledMs) ? this.network.defaultRttMs : sampledMs);
     }
     return {
       model: this.options.model.workload,

@@ -9,7 +9,7 @@ export {
   type VolunteerConnection,
   type SwarmListener,
 } from './coordinator.ts';
-export { loadServedModel, ModelFolderError, type ServedModel, type ModelSizing } from './models/index.ts';
+export { loadServedModel, ModelFolderError, resolveModel, folderModelFiles, FileByteSource, type ServedModel, type ModelSizing, type LocalModel } from './models/index.ts';
 export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
 export {
   placementPolicy,

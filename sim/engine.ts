@@ -22,7 +22,7 @@ import { serverIndex, type RoutingDecision, type RoutingPolicy, type RoutingStat
 import { BinaryHeap } from './heap.ts';
 import { exponential, type Random } from './random.ts';
 import type { SimRequest } from './arrivals.ts';
-import { summarize, type SimMetrics } from './metrics.ts';
+import { summarize, type RequestOutcome, type SimMetrics } from './metrics.ts';
 
 /** Volunteers leaving and coming back: alternating exponential online / offline periods. */
 export interface ChurnSpec {
@@ -102,8 +102,8 @@ interface Session {
   computeByServer: Map<string, number>;
 }
 
-/** Per-request outcome the metrics read. */
-export interface RequestRun {
+/** Per-request state of a run; the outcome fields the metrics read are RequestOutcome's. */
+export interface RequestRun extends RequestOutcome {
   req: SimRequest;
   generated: number;
   failures: Map<string, number>;
@@ -112,12 +112,6 @@ export interface RequestRun {
   attempts: number;
   session: Session | null;
   sessionSeq: number;
-  firstTokenMs: number | null;
-  endMs: number | null;
-  serviceMs: number;
-  replayMs: number;
-  retries: number;
-  failovers: number;
 }
 
 /** Per-server accounting the metrics read. */

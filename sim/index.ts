@@ -4,6 +4,6 @@ export { generateRequests, type SimRequest, type ArrivalSpec, type TraceEntry } 
 export { summarize, type SimMetrics, type Distribution, type ServerMetrics } from './metrics.ts';
 export { seededRandom, streamRandom, exponential, gamma, variateWithCv, type Random } from './random.ts';
 export { BinaryHeap } from './heap.ts';
-export { loadScenario, parseScenario, ScenarioError, builtinPolicies, type Scenario, type PolicyCombo } from './scenario.ts';
+export { parseScenario, ScenarioError, builtinPolicies, type Scenario, type PolicyCombo, type ParseScenarioOptions, type ScenarioFileReader } from './scenario.ts';
 export { resolvePolicy, routingFor, placeFor, runScenario } from './run.ts';
 export { summarizeRuns, barChartSvg, compareCharts, compareMarkdown, type PolicySummary, type PolicyDetails } from './report.ts';

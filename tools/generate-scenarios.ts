@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { blockBytes, cacheBytesPerBlock, shapeFromHfConfig } from '../core/model/index.ts';
-import { seededRandom, type Random } from '../sim/random.ts';
+import { seededRandom, type Random } from '../core/random/index.ts';
 
 type Doc = Record<string, unknown>;
 

@@ -70,3 +70,5 @@ export {
   type CoordinatorClientOptions, type CoordinatorSocketHandlers, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
 } from './client.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
+// The version a volunteer's register carries: the one constant of core/protocol.
+export { protocolVersion } from '../protocol/index.ts';

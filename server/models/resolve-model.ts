@@ -2,11 +2,8 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { RuntimeError } from '../../worker/errors.ts';
-import type { ModelLayout } from '../../worker/weights/open.ts';
-import { detectLayout } from '../../worker/weights/open.ts';
+import { RuntimeError, type ModelLayout, detectLayout, type ModelFiles } from '../../worker/index.ts';
 import { folderModelFiles } from './node-files.ts';
-import type { ModelFiles } from '../../worker/weights/types.ts';
 
 export { folderModelFiles, FileByteSource } from './node-files.ts';
 

@@ -2,10 +2,12 @@
 import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { quantile } from '../../core/stats/index.ts';
 import {
   apiPaths, CoordinatorClient, parseCoordinatorToVolunteerMessage, type CoordinatorSocket, type CoordinatorToVolunteerMessage, type RegisterMessage,
 } from '../../core/api/index.ts';
-import { createServer } from '../../server/server.ts';
+import { createServer } from '../../server/index.ts';
+import { protocolVersion } from '../../core/protocol/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,11 +26,6 @@ const C = Number(values.concurrency);
 const blockBytes = 181_760;
 const cacheBytesPerBlock = 131_072;
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
-
 /** A registered volunteer that does nothing but confirm its assignments (the coordinator is what is measured). */
 async function volunteer(client: CoordinatorClient, i: number): Promise<CoordinatorSocket<CoordinatorToVolunteerMessage>> {
   const blocks = 1 + (i % 5);
@@ -41,6 +38,7 @@ async function volunteer(client: CoordinatorClient, i: number): Promise<Coordina
     prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
     backend: i % 3 === 0 ? 'webgpu' : 'wasm',
     modelId: 'stories260K',
+    protocolVersion,
   };
   return new Promise((resolve, reject) => {
     const socket = client.openSocket(apiPaths.volunteerSocket, parseCoordinatorToVolunteerMessage, {

@@ -1,10 +1,8 @@
 // `bouquet compare`: simulate a scenario under several policies over several seeds and report the metrics.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadScenario } from '../../sim/scenario.ts';
-import { resolvePolicy, runScenario } from '../../sim/run.ts';
-import type { SimResult } from '../../sim/engine.ts';
-import { compareCharts, compareMarkdown, summarizeRuns, type PolicyDetails, type PolicySummary } from '../../sim/report.ts';
+import { compareCharts, compareMarkdown, resolvePolicy, runScenario, summarizeRuns, type PolicyDetails, type PolicySummary, type SimResult } from '../../sim/index.ts';
+import { loadScenario } from '../scenarios/index.ts';
 import { ArgumentError, intOption, parse, runVerb, table } from './sim-common.ts';
 
 const usage = `usage: bouquet compare --scenario FILE [--policies a,b,…] [--runs N] [--seed S] [--json] [--out DIR]

@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseVerbArgs } from './sim-common.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createServer, type BouquetServer } from '../../server/index.ts';
+import { quantile } from '../../core/stats/index.ts';
 
 const usage = `usage: bouquet demo [options]
 
@@ -54,11 +55,6 @@ interface DemoResult {
   ttftMs: number;
 }
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
-
 async function buildWebApp(log: (s: string) => void): Promise<{ dir: string; remove: () => void }> {
   const { build } = await import('vite');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-web-'));
@@ -78,26 +74,14 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean, tim
 
 /** Runs the verb; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
-        temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
-        'max-session-tokens': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
-        once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
-  }
-  if (values.help === true) {
-    console.log(usage);
-    return 0;
-  }
+  const parsed = parseVerbArgs('demo', argv, {
+      model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
+      temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
+      'max-session-tokens': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
+      once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, usage);
+  if (typeof parsed === 'number') return parsed;
+  const values: Record<string, string | boolean | undefined> = parsed;
   let volunteers: number;
   let maxTokens: number;
   let port: number;

@@ -1,13 +1,9 @@
 // `bouquet generate`: single-process generation in Node (onnxruntime-web wasm), streaming text to the terminal.
 import { BouquetError } from '../../core/errors/index.ts';
-import { parseArgs } from 'node:util';
+import { parseVerbArgs } from './sim-common.ts';
 import * as ort from 'onnxruntime-web';
-import { isRuntimeError } from '../../worker/errors.ts';
-import { resolveModel } from '../../server/models/index.ts';
-import { createInThreadRuntime, generateText } from '../../worker/runtime/index.ts';
-import { defaultSampling, samplerFor, validateSampling, type SamplingParams } from '../../worker/sampling/index.ts';
-import { HfTokenizer, openTokenizer } from '../../worker/tokenizer/index.ts';
-import { openModelWeights } from '../../worker/weights/index.ts';
+import { isRuntimeError, createInThreadRuntime, generateText, defaultSampling, samplerFor, validateSampling, type SamplingParams, HfTokenizer, openTokenizer, openModelWeights } from '../../worker/index.ts';
+import { resolveModel } from '../../server/index.ts';
 
 const usage = `usage: bouquet generate --model M [--prompt P] [options]
 
@@ -43,36 +39,24 @@ function numberOption(values: Record<string, unknown>, name: string, fallback: n
 
 /** Runs the verb; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        prompt: { type: 'string' },
-        'max-tokens': { type: 'string' },
-        temperature: { type: 'string' },
-        'top-k': { type: 'string' },
-        'top-p': { type: 'string' },
-        'repetition-penalty': { type: 'string' },
-        seed: { type: 'string' },
-        threads: { type: 'string' },
-        ops: { type: 'string' },
-        precision: { type: 'string' },
-        json: { type: 'boolean' },
-        chat: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
-  }
-  if (values.help === true) {
-    console.log(usage);
-    return 0;
-  }
+  const parsed = parseVerbArgs('generate', argv, {
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'repetition-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      threads: { type: 'string' },
+      ops: { type: 'string' },
+      precision: { type: 'string' },
+      json: { type: 'boolean' },
+      chat: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+  }, usage);
+  if (typeof parsed === 'number') return parsed;
+  const values: Record<string, string | boolean | undefined> = parsed;
   const modelSpec = values.model;
   if (typeof modelSpec !== 'string' || modelSpec === '') return fail('--model is required (see --help)');
   let sampling: SamplingParams;

@@ -1,8 +1,7 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
 import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
-import { createServer, type ServerOptions } from '../../server/server.ts';
-import { placementPolicyNames, routingPolicyNames } from '../../server/policies.ts';
+import { createServer, type ServerOptions, placementPolicyNames, routingPolicyNames } from '../../server/index.ts';
 
 const usage = `usage: bouquet serve [options]
 

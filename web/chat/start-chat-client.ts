@@ -3,8 +3,9 @@ import { CoordinatorClient, type ModelInfo } from '../../core/api/index.ts';
 import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
 import { stopTokenIdsOf, type GeneratedToken } from '../../core/generation/index.ts';
 import type { ModelShape } from '../../core/model/index.ts';
-import { httpModelFiles, openTokenizer, samplerFor, type SamplingParams, type TextTokenizer } from '../../worker/index.ts';
-import { startWorkerRuntime, type WorkerRuntime } from '../../worker/worker-proxy.ts';
+import {
+  httpModelFiles, openTokenizer, samplerFor, startWorkerRuntime, type SamplingParams, type TextTokenizer, type WorkerRuntime,
+} from '../../worker/index.ts';
 import { fetchServedModel } from '../app/shared/served-model.ts';
 import {
   ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime,

@@ -1,7 +1,7 @@
 // Adapts worker/'s BlockRuntime (client parts) to the ClientModel a session uses.
 import type { ModelShape } from '../../core/model/index.ts';
 import type { HiddenStates } from '../../core/protocol/index.ts';
-import type { BlockRuntime } from '../../worker/runtime/index.ts';
+import type { BlockRuntime } from '../../worker/index.ts';
 import type { ClientModel } from './session.ts';
 
 /** Embedding and LM head of a runtime loaded with `client: true`. */

@@ -1,8 +1,7 @@
 // ONNX graphs of the Llama family: a range of decoder blocks (one session), the token embedding and the LM head.
 import { blockAttentionOf, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import { blockIo, hasSlidingBlocks, rotaryTables, usesGqa } from './block-io.ts';
-import { toHalfArray } from '../weights/float16.ts';
-import type { BlockWeights } from '../weights/types.ts';
+import { toHalfArray, type BlockWeights } from '../weights/index.ts';
 import { GraphBuilder, type ElemTypeName } from './onnx-builder.ts';
 import { quantizeQ4, q4BlockSize } from './quantize.ts';
 import { RuntimeError } from '../errors.ts';

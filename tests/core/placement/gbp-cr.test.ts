@@ -10,8 +10,8 @@ import {
   gbpCrPlacement,
   gbpCrTargetLoad,
   jffcResponseTimeBoundMs,
-  seededRandom,
 } from '../../../core/placement/index.ts';
+import { mulberry32 } from '../../../core/random/index.ts';
 import { bloomClusteredTestbed, randomInstance } from './fixtures.ts';
 
 /** M/M/c mean response time (Erlang C), ms, for arrival rate λ (1/s) and service time T (ms). */
@@ -40,7 +40,7 @@ describe('Theorem 4 bound (birth–death chain)', () => {
     }
   });
   it('lower ≤ upper, both ≥ the fastest service time, on random chain sets', () => {
-    const rnd = seededRandom(5);
+    const rnd = mulberry32(5);
     for (let i = 0; i < 200; i++) {
       const chains = Array.from({ length: 1 + Math.floor(rnd() * 5) }, () => ({ capacity: 1 + Math.floor(rnd() * 6), serviceMs: 100 + rnd() * 5000 }));
       const maxRate = chains.reduce((a, c) => a + (1000 * c.capacity) / c.serviceMs, 0);

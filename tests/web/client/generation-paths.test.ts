@@ -7,7 +7,7 @@ import { stopTokenIdsOf } from '../../../core/generation/index.ts';
 import { FrameLink, MemoryNetwork } from '../../../core/protocol/index.ts';
 import type { BlockSpan } from '../../../core/swarm/index.ts';
 import { ClientSession, clientModelFromRuntime } from '../../../web/client/index.ts';
-import { SessionHost, executorFromRuntime } from '../../../web/volunteer/index.ts';
+import { SessionHost } from '../../../web/volunteer/index.ts';
 import { resolveModel } from '../../../server/models/index.ts';
 import { createInThreadRuntime, generateText, type BlockRuntime } from '../../../worker/runtime/index.ts';
 import { openTokenizer, type TextTokenizer } from '../../../worker/tokenizer/index.ts';
@@ -59,7 +59,7 @@ describe('one generation loop, two paths (stories260K, greedy from BOS)', () => 
     const net = new MemoryNetwork();
     const hosts: { peerId: string; span: BlockSpan }[] = [];
     for (const [peerId, span] of [['v1', { start: 0, end: 3 }], ['v2', { start: 3, end: weights.shape.numBlocks }]] as const) {
-      const host = new SessionHost(executorFromRuntime(await runtimeFor(span, false), weights.shape.hiddenSize));
+      const host = new SessionHost(await runtimeFor(span, false));
       host.setBlocks({ span, cacheSlots: 4, maxSessionTokens, hiddenSize: weights.shape.hiddenSize });
       net.createTransport(peerId).onConnection((c) => host.attach(new FrameLink(c)));
       hosts.push({ peerId, span });

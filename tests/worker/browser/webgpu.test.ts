@@ -89,7 +89,7 @@ describe('block worker in headless Chromium', () => {
     expect(gpu.kvDeviceShare).toBe(1); // the KV cache stays in GPU buffers between steps
     expect(wasm.splitDiff).toBeLessThan(1e-5);
     expect(gpu.splitDiff).toBeLessThan(1e-4);
-    for (const r of [wasm, gpu]) expect(r.errorCodes).toEqual({ tooLong: 'sequence-too-long', nan: 'bad-input', unknown: 'unknown-session', tooLongSession: 'sequence-too-long' });
+    for (const r of [wasm, gpu]) expect(r.errorCodes).toEqual({ tooLong: 'sequence-too-long', partialRow: 'bad-input', unknown: 'unknown-session', tooLongSession: 'sequence-too-long' });
 
     // The same numbers as the Node in-thread runtime reading the files from disk.
     const w = await openModelWeights(folderModelFiles('../shared/models/stories260K-hf'));

@@ -13,11 +13,8 @@ import { chromiumPath, launchChromium, startStaticServer } from '../../browser/c
 import type { BrowserBenchRequest, BrowserBenchResult } from './page/page.ts';
 import type { ModelShape, WeightPrecision } from '../../../core/model/index.ts';
 import { blockBytes } from '../../../core/model/index.ts';
-import { createInThreadRuntime, generateText } from '../../../worker/runtime/index.ts';
-import { folderModelFiles } from '../../../server/models/index.ts';
-import { openModelWeights, syntheticWeights } from '../../../worker/weights/index.ts';
-import { openTokenizer } from '../../../worker/tokenizer/index.ts';
-import type { ModelWeights } from '../../../worker/weights/types.ts';
+import { createInThreadRuntime, generateText, openModelWeights, syntheticWeights, openTokenizer, type ModelWeights } from '../../../worker/index.ts';
+import { folderModelFiles } from '../../../server/index.ts';
 
 /** Llama-3.2-1B's block shape (hidden 2048, 32 query / 8 KV heads of 64, FFN 8192). */
 const llama1B: ModelShape = {

@@ -1,6 +1,6 @@
 // The coordinator's served model (the one lookup, through the core/api client), and how a block worker loads it over HTTP.
 import { CoordinatorClient, type ModelInfo } from '../../../core/api/index.ts';
-import type { WorkerModelSource } from '../../../worker/worker-proxy.ts';
+import type { WorkerModelSource } from '../../../worker/index.ts';
 
 /** Reads the model from the coordinator's swarm state; throws a coded one-line error when it does not answer properly. */
 export async function fetchServedModel(origin: string, client: CoordinatorClient = new CoordinatorClient({ origin })): Promise<{ info: ModelInfo; source: WorkerModelSource }> {
