@@ -11,6 +11,12 @@ import {
   type Parsed,
 } from './validate.ts';
 
+/** The part of an AbortSignal used in core (browser and Node signals both fit). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+}
+
 /** The part of an HTTP response used here (the browser's and Node's Response both fit). */
 export interface ResponseLike {
   readonly status: number;
@@ -20,7 +26,7 @@ export interface ResponseLike {
 /** The part of `fetch` used here (the browser's and Node's both fit). */
 export type FetchLike = (
   url: string,
-  init?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal },
+  init?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignalLike },
 ) => Promise<ResponseLike>;
 
 /** The part of the WebSocket API used here (browser WebSocket and the `ws` package both fit). */
@@ -54,12 +60,24 @@ export interface CoordinatorClientOptions {
   createSocket?: CreateSocket;
 }
 
+/** `scheme://host[:port]` of an origin or URL (pure: no URL API in core). */
+function originOf(base: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)/i.exec(base);
+  if (m?.[1] === undefined) throw new BouquetError('bad-argument', `not an origin: ${JSON.stringify(base)}`, { field: 'origin' });
+  return m[1];
+}
+
+/** An absolute path (as in apiPaths) on the coordinator at `origin`. */
+export function coordinatorUrl(origin: string, path: string): string {
+  return originOf(origin) + (path.startsWith('/') ? path : `/${path}`);
+}
+
 // llama2.c tokenizers (`tokenizer.bin`, `tok512.bin`) are not checkpoints.
 const llama2cTokenizerFile = /^tok(enizer)?\d*\.bin$/;
 
 /** Where a worker loads `info` from: the folder URL, and the checkpoint when the model is a llama2.c one. */
 export function servedModelOf(info: ModelInfo, origin: string): ServedModel {
-  const baseUrl = new URL(info.filesPath, origin).href;
+  const baseUrl = coordinatorUrl(origin, info.filesPath);
   const checkpoint = info.files.includes('config.json') ? undefined : info.files.find((f) => f.endsWith('.bin') && !llama2cTokenizerFile.test(f));
   return { info, baseUrl, ...(checkpoint !== undefined ? { checkpoint } : {}) };
 }
@@ -117,22 +135,22 @@ export class CoordinatorClient {
   }
 
   /** GET the swarm state. */
-  async swarmState(signal?: AbortSignal): Promise<SwarmState> {
+  async swarmState(signal?: AbortSignalLike): Promise<SwarmState> {
     return readAnswer(await this.call('GET', apiPaths.swarm, undefined, signal), parseSwarmState, 'swarm state');
   }
 
   /** The model the coordinator serves, and where to load it from. */
-  async servedModel(signal?: AbortSignal): Promise<ServedModel> {
+  async servedModel(signal?: AbortSignalLike): Promise<ServedModel> {
     return servedModelOf((await this.swarmState(signal)).model, this.origin);
   }
 
   /** POST a route request: granted, or queued (poll its ticket); a refusal throws with the server's code. */
-  async requestRoute(request: RouteRequest, signal?: AbortSignal): Promise<RouteGranted | RouteQueued> {
+  async requestRoute(request: RouteRequest, signal?: AbortSignalLike): Promise<RouteGranted | RouteQueued> {
     return this.routeAnswer(await this.call('POST', apiPaths.routes, request, signal));
   }
 
   /** Long-polls a queued request's ticket for up to `waitMs`. */
-  async pollTicket(ticketId: string, waitMs: number, signal?: AbortSignal): Promise<RouteGranted | RouteQueued> {
+  async pollTicket(ticketId: string, waitMs: number, signal?: AbortSignalLike): Promise<RouteGranted | RouteQueued> {
     return this.routeAnswer(await this.call('GET', `${routeTicketPath(ticketId)}?waitMs=${Math.round(waitMs)}`, undefined, signal));
   }
 
@@ -154,9 +172,8 @@ export class CoordinatorClient {
 
   /** The ws:/wss: URL of one of the coordinator's socket endpoints. */
   socketUrl(path: typeof apiPaths.volunteerSocket | typeof apiPaths.dashboardSocket): string {
-    const u = new URL(path, this.origin);
-    u.protocol = u.protocol === 'https:' || u.protocol === 'wss:' ? 'wss:' : 'ws:';
-    return u.toString();
+    const url = coordinatorUrl(this.origin, path);
+    return url.replace(/^(https|wss):/i, 'wss:').replace(/^(http|ws):/i, 'ws:');
   }
 
   /** Opens a socket to one endpoint that validates each message with `parse` and reconnects with backoff. */
@@ -175,9 +192,9 @@ export class CoordinatorClient {
     return r;
   }
 
-  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignal): Promise<string> {
+  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignalLike): Promise<string> {
     try {
-      const res = await this.fetchFn(new URL(path, this.origin).href, {
+      const res = await this.fetchFn(coordinatorUrl(this.origin, path), {
         method,
         ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
         ...(signal !== undefined ? { signal } : {}),
@@ -204,11 +221,14 @@ export interface CoordinatorSocketHandlers<M> {
 
 const wsOpen = 1;
 
+// Timers of the host (browser or Node), reached without their DOM/Node types.
+const timers = globalThis as unknown as { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
+
 /** One coordinator socket, reconnected with jittered backoff (reset on every open) until closed or out of retries. */
 export class CoordinatorSocket<M> {
   private socket: WebSocketLike | undefined;
   private stopped = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: unknown;
   private readonly backoff: Backoff;
 
   constructor(
@@ -237,7 +257,7 @@ export class CoordinatorSocket<M> {
   /** Stops reconnecting and closes the socket. */
   close(code = 1000, reason = 'closed'): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    timers.clearTimeout(this.timer);
     const s = this.socket;
     this.socket = undefined;
     s?.close(code, reason);
@@ -293,6 +313,6 @@ export class CoordinatorSocket<M> {
       this.stopped = true;
       return;
     }
-    this.timer = setTimeout(() => this.connect(), waitMs);
+    this.timer = timers.setTimeout(() => this.connect(), waitMs);
   }
 }

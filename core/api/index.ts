@@ -66,8 +66,8 @@ export {
 } from './validate.ts';
 export { apiPaths, routeTicketPath, routeReleasePath, routeRenewPath, modelFilePath, maxTicketWaitMs } from './paths.ts';
 export {
-  CoordinatorClient, CoordinatorSocket, readAnswer, servedModelOf,
-  type CoordinatorClientOptions, type CoordinatorSocketHandlers, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
+  CoordinatorClient, CoordinatorSocket, readAnswer, servedModelOf, coordinatorUrl,
+  type CoordinatorClientOptions, type CoordinatorSocketHandlers, type AbortSignalLike, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
 } from './client.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.

@@ -1,4 +1,5 @@
 // The one generation loop: prefill, decode, sampling, stop tokens, streaming of tokens and text, abort.
+import type { AbortSignalLike } from '../api/index.ts';
 import { BouquetError } from '../errors/index.ts';
 import type { GenerateOptions, GenerationOutput, GenerationStep, Sampler, StopReason } from './types.ts';
 
@@ -18,7 +19,7 @@ export function stopTokenIdsOf(tokenizer: { readonly bosId: number; readonly eos
   return [...new Set([tokenizer.bosId, ...tokenizer.eosIds])];
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
+function throwIfAborted(signal: AbortSignalLike | undefined): void {
   if (signal?.aborted === true) throw new BouquetError('aborted', 'generation aborted');
 }
 

@@ -1,4 +1,5 @@
 // The contract of the one generation loop: what it steps, samples and streams, and what it reports.
+import type { AbortSignalLike } from '../api/index.ts';
 
 /** Picks the next token from one row of logits; `seen` holds the prompt and the tokens generated so far. */
 export type Sampler = (logits: Float32Array, seen: readonly number[]) => number;
@@ -46,7 +47,7 @@ export interface GenerateOptions {
   /** Called with each non-empty piece of decoded text (needs `decoder`); `index` is the token's, or `ids.length` for the final flush. */
   onText?: (piece: string, index: number) => void;
   /** Aborting ends generation with a BouquetError of code 'aborted' before the next step. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 /**

@@ -1,7 +1,7 @@
 // RouteProvider over the coordinator's REST API (through the one CoordinatorClient): route requests with the central queue's tickets, renewals, releases.
 import {
   CoordinatorApiError, CoordinatorClient, maxTicketWaitMs,
-  type FetchLike, type RouteGranted, type RouteQueued, type RouteRequest,
+  type AbortSignalLike, type FetchLike, type RouteGranted, type RouteQueued, type RouteRequest,
 } from '../../core/api/index.ts';
 import { PeerError } from '../../core/protocol/index.ts';
 import type { MeasuredRequest, RouteAsk, RouteLease, RouteProvider } from './routes.ts';
@@ -36,7 +36,7 @@ export class CoordinatorRoutes implements RouteProvider {
     this.client = options.client ?? new CoordinatorClient({ origin: options.origin, ...(options.fetchFn !== undefined ? { fetch: options.fetchFn } : {}) });
   }
 
-  async requestRoute(ask: RouteAsk, signal?: AbortSignal): Promise<RouteLease> {
+  async requestRoute(ask: RouteAsk, signal?: AbortSignalLike): Promise<RouteLease> {
     const body: RouteRequest = {
       clientId: this.options.clientId,
       promptTokens: ask.promptTokens,

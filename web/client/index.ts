@@ -4,7 +4,7 @@ export {
   type ClientModel, type GenerationResult, type FailoverRecord, type ClientSessionOptions,
 } from './session.ts';
 export { greedy, type Sampler, type GenerateOptions, type GeneratedToken } from '../../core/generation/index.ts';
-export { samplerFor } from '../../worker/sampling/index.ts';
+export { samplerFor } from '../../worker/index.ts';
 export type { RouteProvider, RouteAsk, RouteLease, RouteHopSpec, MeasuredRequest } from './routes.ts';
 export { clientModelFromRuntime } from './runtime-model.ts';
 export { CoordinatorRoutes, type CoordinatorRoutesOptions } from './coordinator-routes.ts';

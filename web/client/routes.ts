@@ -1,4 +1,5 @@
 // RouteProvider: how a client session gets (and gives back) chains of volunteers; the coordinator's REST API implements it.
+import type { AbortSignalLike } from '../../core/api/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 
 /** One hop: which peer runs which blocks for this request. */
@@ -36,6 +37,6 @@ export interface MeasuredRequest {
 
 /** Source of routes. Rejects with an error carrying code 'no-route' when nothing covers the span. */
 export interface RouteProvider {
-  requestRoute(ask: RouteAsk, signal?: AbortSignal): Promise<RouteLease>;
+  requestRoute(ask: RouteAsk, signal?: AbortSignalLike): Promise<RouteLease>;
   releaseRoute(leaseId: string, measured?: MeasuredRequest): Promise<void>;
 }

@@ -3,7 +3,7 @@ import {
   FrameLink, PeerError, toPeerError,
   type HiddenStates, type Transport, type WireDtype,
 } from '../../core/protocol/index.ts';
-import { backoffDelayMs, type BackoffPolicy } from '../../core/api/index.ts';
+import { backoffDelayMs, type AbortSignalLike, type BackoffPolicy } from '../../core/api/index.ts';
 import { BouquetError, isBouquetError, type ErrorCode } from '../../core/errors/index.ts';
 import { generateTokens, type GenerateOptions, type GenerationOutput } from '../../core/generation/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
@@ -133,7 +133,7 @@ export interface ClientSessionOptions {
   newSessionId?: () => string;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
   if (signal?.aborted === true) return Promise.reject(new BouquetError('aborted', 'generation aborted'));
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -174,7 +174,7 @@ export class ClientSession {
   private maxLength = 0;
   private promptTokens = 0;
   private maxNewTokens = 0;
-  private signal: AbortSignal | undefined;
+  private signal: AbortSignalLike | undefined;
 
   constructor(options: ClientSessionOptions) {
     this.opts = {

@@ -4,13 +4,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { apiPaths, type RegisterMessage } from '../../../core/api/index.ts';
+import { apiPaths, protocolVersion, type RegisterMessage } from '../../../core/api/index.ts';
 import type { BouquetError } from '../../../core/errors/index.ts';
 import { WebSocketCoordinator, type CoordinatorHandlers } from '../../../web/volunteer/index.ts';
 
 const registration: RegisterMessage = {
   type: 'register', peerId: 'v1', publicKey: 'k', memoryBytes: 1 << 20, decodeMsPerBlock: 1,
-  prefillMsPerBlock: { perTokenMs: 0.1, fixedMs: 1 }, backend: 'wasm', modelId: 'stories260K',
+  prefillMsPerBlock: { perTokenMs: 0.1, fixedMs: 1 }, backend: 'wasm', modelId: 'stories260K', protocolVersion,
 };
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -1,6 +1,6 @@
 // What the chat page needs from the client runtime (tokenizer, chat template, generation through the swarm), and answer statistics.
 import type { FailoverRecord, GeneratedToken, GenerationResult, RouteHopSpec } from '../../client/index.ts';
-import { defaultSampling } from '../../../worker/sampling/index.ts';
+import { defaultSampling } from '../../../worker/index.ts';
 
 /** One turn of a conversation. */
 export interface ChatTurn {
