@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ClientSpec, LinearMs, NetworkSpec, ServerSpec, SwarmSnapshot } from '../core/swarm/index.ts';
-import type { PlacementOptions } from '../core/placement/index.ts';
-import type { RoutingOptions } from '../core/routing/index.ts';
+import { policyCombos, type PolicyCombo } from '../core/policies/index.ts';
 import type { ArrivalSpec, TraceEntry } from './arrivals.ts';
 import type { ChurnSpec } from './engine.ts';
 
@@ -19,13 +18,7 @@ export class ScenarioError extends Error {
   }
 }
 
-/** A placement + routing pair as a scenario (or the CLI) names it. */
-export interface PolicyCombo {
-  placement: string;
-  routing: string;
-  placementOptions?: PlacementOptions;
-  routingOptions?: RoutingOptions;
-}
+export type { PolicyCombo } from '../core/policies/index.ts';
 
 /** A validated scenario. */
 export interface Scenario {
@@ -40,13 +33,8 @@ export interface Scenario {
   compare: string[];
 }
 
-/** The built-in policy names: a policy in the CLI is a placement + routing pair. */
-export const builtinPolicies: Record<string, PolicyCombo> = {
-  petals: { placement: 'petals', routing: 'petals' },
-  bprr: { placement: 'bprr', routing: 'ws-rr' },
-  followup: { placement: 'gbp-cr', routing: 'jffc' },
-  'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
-};
+/** The built-in policy names (core/policies' combos): a policy in the CLI is a placement + routing pair. */
+export const builtinPolicies: Readonly<Record<string, PolicyCombo>> = policyCombos;
 
 type Json = Record<string, unknown>;
 

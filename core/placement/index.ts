@@ -71,8 +71,11 @@ export type PlacementPolicyName = keyof typeof placementPolicies;
 /** Thrown for a policy name that is not registered; `code` is machine-readable. */
 export class UnknownPolicyError extends Error {
   readonly code = 'unknown-policy' as const;
-  constructor(readonly policy: string) {
-    super(`unknown placement policy '${policy}' (known: ${Object.keys(placementPolicies).join(', ')})`);
+  constructor(
+    readonly policy: string,
+    message = `unknown placement policy '${policy}' (known: ${Object.keys(placementPolicies).join(', ')})`,
+  ) {
+    super(message);
     this.name = 'UnknownPolicyError';
   }
 }
