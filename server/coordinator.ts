@@ -31,7 +31,7 @@ import { cacheSlots, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementPolicy, PlacementResult, ServerAssignment } from '../core/placement/index.ts';
 import { dispatchChains, wsRrRouting, type RoutingDecision, type RoutingPolicy, type ServerLoad } from '../core/routing/index.ts';
 import type { ServedModel } from './models/index.ts';
-import { reconcilePlacement, uncoveredBy } from './reconcile.ts';
+import { reconcilePlacement, uncoveredBy } from '../core/dispatch/index.ts';
 
 /** Assumptions the coordinator needs before anything is measured (all documented defaults). */
 export interface NetworkDefaults {

@@ -10,7 +10,7 @@ export {
   type SwarmListener,
 } from './coordinator.ts';
 export { loadServedModel, ModelFolderError, type ServedModel, type ModelSizing } from './models/index.ts';
-export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
+export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from '../core/dispatch/index.ts';
 export {
   placementPolicy,
   routingPolicy,

@@ -1,6 +1,6 @@
-// Turns a policy's fresh placement into as few weight reloads as possible: keep spans, place newcomers, fill gaps.
-import type { AssignmentReason } from '../core/api/index.ts';
-import type { BlockSpan } from '../core/swarm/index.ts';
+// Reconcile with a move budget: turns a policy's fresh placement into as few weight reloads as possible (keep spans, place newcomers, fill gaps).
+import type { AssignmentReason } from '../api/index.ts';
+import type { BlockSpan } from '../swarm/index.ts';
 
 /** One volunteer as the reconciler sees it. */
 export interface PeerPlacementInput {
