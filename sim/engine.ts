@@ -18,6 +18,7 @@ import type { SwarmSnapshot, Chain, ServerSpec } from '../core/swarm/index.ts';
 import { perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
 import { serverIndex, type RoutingDecision, type RoutingPolicy, type RoutingState, type ServerIndex, type ServerLoad } from '../core/routing/index.ts';
+import { admit, CentralQueue, hopSlots, serveQueue, type AdmissionContext } from '../core/dispatch/index.ts';
 import { BinaryHeap } from './heap.ts';
 import { exponential, type Random } from './random.ts';
 import type { SimRequest } from './arrivals.ts';
@@ -150,9 +151,8 @@ class Run {
   readonly loads = new Map<string, ServerLoad>();
   readonly requests: RequestRun[];
   readonly chainSessions: number[] = [];
-  /** The central FIFO queue (JFFC); `queueHead` indexes its first live element. */
-  queue: RequestRun[] = [];
-  queueHead = 0;
+  /** The central FIFO queue (JFFC). */
+  readonly queue = new CentralQueue<RequestRun>();
   /** Requests that found no chain at all (churn): routed again when a volunteer comes back. */
   stalled: RequestRun[] = [];
   done = 0;
@@ -160,6 +160,12 @@ class Run {
   readonly timing: AlgorithmTiming;
   private readonly index: ServerIndex;
   private readonly churnIds: Set<string>;
+  /** The simulator plays the volunteers (it decides PETALS refusals) and can book WS-RR slots ahead. */
+  private readonly admission: AdmissionContext = {
+    freeSlots: (id) => this.servers.get(id)?.load.freeSlots ?? 0,
+    canBook: true,
+    playsVolunteer: true,
+  };
 
   constructor(readonly cfg: SimConfig) {
     this.index = serverIndex(cfg.swarm);
@@ -237,7 +243,7 @@ class Run {
     if (next !== undefined) out.push({ kind: 'arrival', atMs: next.req.arrivalMs, requestId: id + 1 });
     const r = this.request(id);
     // FIFO: while anyone waits in the central queue, a newcomer joins its tail.
-    if (this.cfg.routing.admission.kind === 'central-queue' && this.queueHead < this.queue.length) {
+    if (this.cfg.routing.admission.kind === 'central-queue' && this.queue.length > 0) {
       this.queue.push(r);
       return out;
     }
@@ -264,69 +270,48 @@ class Run {
     return d;
   }
 
-  /** Routes a request now and applies the policy's admission mechanism. */
+  /** Routes a request now and applies the policy's admission mechanism (core/dispatch's `admit`). */
   private route(r: RequestRun, front: boolean): SimEvent[] {
     if (r.endMs !== null || r.session !== null) return [];
-    const d = this.decide(r);
-    const admission = this.cfg.routing.admission;
-    switch (d.kind) {
-      case 'route': {
-        switch (admission.kind) {
-          case 'fail-and-retry': {
-            const refusing = d.chain.hops.find((h) => {
-              const s = this.servers.get(h.serverId);
-              return s === undefined || s.load.freeSlots < h.span.end - h.span.start;
-            });
-            if (refusing !== undefined) {
-              // The peer refuses at once: the client learns it after one round trip, bans it and backs off.
-              this.registerFailure(r, refusing.serverId);
-              r.attempts++;
-              r.retries++;
-              const rtt = perTokenRttMs(this.cfg.swarm, r.req.clientId, refusing.serverId);
-              return [{ kind: 'retry', atMs: this.nowMs + rtt + admission.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
-            }
-            r.attempts = 0;
-            // hivemind's Blacklist.register_success: a peer that admits the session is forgiven.
-            for (const h of d.chain.hops) r.failures.delete(h.serverId);
-            return this.begin(r, d.chain, undefined, 0);
-          }
-          case 'wait-for-slots':
-            return this.begin(r, d.chain, undefined, d.expectedWaitMs);
-          case 'central-queue': {
-            const fits = d.chain.hops.every((h) => (this.servers.get(h.serverId)?.load.freeSlots ?? 0) >= h.span.end - h.span.start);
-            if (!fits) return this.enqueue(r, front);
-            return this.begin(r, d.chain, d.chainIndex, 0);
-          }
-          default: {
-            const never: never = admission;
-            throw new Error(`unknown admission ${JSON.stringify(never)}`);
-          }
+    const mechanism = this.cfg.routing.admission;
+    const a = admit(this.decide(r), mechanism, this.admission);
+    switch (a.kind) {
+      case 'start':
+        if (mechanism.kind === 'fail-and-retry') {
+          r.attempts = 0;
+          // hivemind's Blacklist.register_success: a peer that admits the session is forgiven.
+          for (const h of a.chain.hops) r.failures.delete(h.serverId);
         }
+        return this.begin(r, a.chain, mechanism.kind === 'central-queue' ? a.chainIndex : undefined, a.waitMs);
+      case 'refused': {
+        if (mechanism.kind !== 'fail-and-retry') throw new Error('simulator: a refusal outside fail-and-retry admission');
+        // The peer refuses at once: the client learns it after one round trip, bans it and backs off.
+        this.registerFailure(r, a.serverId);
+        r.attempts++;
+        r.retries++;
+        const rtt = perTokenRttMs(this.cfg.swarm, r.req.clientId, a.serverId);
+        return [{ kind: 'retry', atMs: this.nowMs + rtt + mechanism.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
       }
       case 'queue':
         return this.enqueue(r, front);
       case 'no-route':
-        if (admission.kind === 'fail-and-retry') {
+        if (mechanism.kind === 'fail-and-retry') {
           r.attempts++;
           r.retries++;
-          return [{ kind: 'retry', atMs: this.nowMs + admission.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
+          return [{ kind: 'retry', atMs: this.nowMs + mechanism.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
         }
         this.stalled.push(r);
         return [];
       default: {
-        const never: never = d;
-        throw new Error(`unknown decision ${JSON.stringify(never)}`);
+        const never: never = a;
+        throw new Error(`unknown admission ${JSON.stringify(never)}`);
       }
     }
   }
 
   private enqueue(r: RequestRun, front: boolean): SimEvent[] {
-    if (front) {
-      if (this.queueHead > 0) this.queue[--this.queueHead] = r;
-      else this.queue.unshift(r);
-    } else {
-      this.queue.push(r);
-    }
+    if (front) this.queue.pushFront(r);
+    else this.queue.push(r);
     return [];
   }
 
@@ -336,7 +321,6 @@ class Run {
     s.load.freeSlots -= delta;
   }
 
-  /** Holds the chain's slots now (a WS-RR booking holds them through its wait) and starts or schedules the session. */
   /**
    * PETALS' client ban (hivemind's Blacklist.register_failure): a peer not banned now is banned for
    * 15 s · 2^k, k = its earlier failures; failures while it is still banned do not lengthen the ban.
@@ -350,6 +334,7 @@ class Run {
     r.bannedUntilMs.set(serverId, this.nowMs + admission.banMs(failures));
   }
 
+  /** Holds the chain's slots now (a WS-RR booking holds them through its wait) and starts or schedules the session. */
   private begin(r: RequestRun, chain: Chain, chainIndex: number | undefined, waitMs: number): SimEvent[] {
     const lIn = r.req.inputTokens + r.generated;
     const lOut = r.req.outputTokens - r.generated;
@@ -362,7 +347,7 @@ class Run {
     for (const h of chain.hops) {
       const s = this.servers.get(h.serverId);
       if (s === undefined) throw new Error(`simulator: route uses unknown server '${h.serverId}'`);
-      const k = h.span.end - h.span.start;
+      const k = hopSlots(h.span);
       const entry: ActiveSession = { slots: k, expectedEndMs };
       s.load.sessions.push(entry);
       this.changeSlots(s, k);
@@ -414,20 +399,12 @@ class Run {
   /** JFFC hand-off: route queue heads while a chain is free (the freed chain is then the fastest free one). */
   private dispatchQueue(): SimEvent[] {
     const out: SimEvent[] = [];
-    while (this.queueHead < this.queue.length) {
-      const head = this.queue[this.queueHead];
-      if (head === undefined) break;
-      const d = this.decide(head);
-      if (d.kind !== 'route') break;
-      const fits = d.chain.hops.every((h) => (this.servers.get(h.serverId)?.load.freeSlots ?? 0) >= h.span.end - h.span.start);
-      if (!fits) break;
-      this.queueHead++;
-      out.push(...this.begin(head, d.chain, d.chainIndex, 0));
-    }
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
-    }
+    serveQueue(this.queue, (head) => {
+      const a = admit(this.decide(head), this.cfg.routing.admission, this.admission);
+      if (a.kind !== 'start') return 'wait';
+      out.push(...this.begin(head, a.chain, a.chainIndex, 0));
+      return 'served';
+    });
     return out;
   }
 
@@ -497,7 +474,7 @@ export function simulate(cfg: SimConfig): SimResult {
     if (q === undefined) break;
     events++;
     for (const e of run.handle(q.event)) heap.push({ event: e, seq: seq++ });
-    cfg.observe?.(q.event, { nowMs: run.nowMs, queued: run.queue.length - run.queueHead, chainSessions: run.chainSessions, servers: run.loads });
+    cfg.observe?.(q.event, { nowMs: run.nowMs, queued: run.queue.length, chainSessions: run.chainSessions, servers: run.loads });
   }
   const metrics = summarize(run.requests, [...run.servers.values()], run.nowMs, events);
   return {
