@@ -15,10 +15,31 @@
 // costs memory, not time). Randomness: the requests are drawn before the run; churn draws from its
 // own seeded stream, so every policy sees the same arrivals and the same churn for a seed.
 import type { SwarmSnapshot, Chain, ServerSpec } from '../core/swarm/index.ts';
-import { perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
-import type { PlacementResult } from '../core/placement/index.ts';
-import { serverIndex, type RoutingDecision, type RoutingPolicy, type RoutingState, type ServerIndex, type ServerLoad } from '../core/routing/index.ts';
-import { admit, CentralQueue, hopSlots, serveQueue, type AdmissionContext } from '../core/dispatch/index.ts';
+import { cacheSlots, perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
+import type { PlacementResult, ServerAssignment } from '../core/placement/index.ts';
+import {
+  dispatchChains,
+  serverIndex,
+  wsRrRouting,
+  type RoutingDecision,
+  type RoutingPolicy,
+  type RoutingState,
+  type ServerIndex,
+  type ServerLoad,
+} from '../core/routing/index.ts';
+import {
+  admit,
+  CentralQueue,
+  chainKeyOf,
+  hopOf,
+  hopSlots,
+  maxBlocksFor,
+  reconcilePlacement,
+  routeSubSpan,
+  serveQueue,
+  spliceChain,
+  type AdmissionContext,
+} from '../core/dispatch/index.ts';
 import { BinaryHeap } from './heap.ts';
 import { exponential, type Random } from './random.ts';
 import type { SimRequest } from './arrivals.ts';
@@ -32,6 +53,11 @@ export interface ChurnSpec {
   meanOfflineMs: number;
   /** Ids of the volunteers that churn (default: all). */
   serverIds?: string[];
+  /**
+   * Most volunteers that already hold blocks one re-placement may move to cover a gap (the live
+   * coordinator's `--max-moves`, default 1 as there).
+   */
+  maxMovesPerRound?: number;
 }
 
 /** Everything one run needs. */
@@ -160,6 +186,12 @@ class Run {
   readonly timing: AlgorithmTiming;
   private readonly index: ServerIndex;
   private readonly churnIds: Set<string>;
+  /** The spans in force: the policy's placement, then what reconcile-on-churn made of it. */
+  private placement: PlacementResult;
+  /** The span the placement policy proposed for each server (reconcile moves a volunteer there when it covers the gap). */
+  private readonly proposed: Map<string, ServerAssignment['span']>;
+  /** Routes a failed hop's blocks again (the live coordinator's failover: WS-RR on the clipped spans). */
+  private readonly failoverRouting = wsRrRouting();
   /** The simulator plays the volunteers (it decides PETALS refusals) and can book WS-RR slots ahead. */
   private readonly admission: AdmissionContext = {
     freeSlots: (id) => this.servers.get(id)?.load.freeSlots ?? 0,
@@ -194,6 +226,8 @@ class Run {
     }));
     this.timing = { routingCalls: 0, routingMsTotal: 0, routingMsMax: 0, placementMs: cfg.placement.runtimeMs };
     this.churnIds = new Set(cfg.churn?.serverIds ?? [...this.servers.keys()]);
+    this.placement = cfg.placement;
+    this.proposed = new Map(cfg.placement.assignments.map((a) => [a.serverId, a.span]));
   }
 
   initialEvents(): SimEvent[] {
@@ -260,7 +294,7 @@ class Run {
     };
     const t0 = performance.now();
     const d = this.cfg.routing.route(
-      { swarm: this.cfg.swarm, placement: this.cfg.placement, state },
+      { swarm: this.cfg.swarm, placement: this.placement, state },
       { clientId: r.req.clientId, inputTokens: r.req.inputTokens + r.generated, outputTokens: r.req.outputTokens - r.generated },
     );
     const dt = performance.now() - t0;
@@ -414,8 +448,35 @@ class Run {
     if (srv === undefined || churn === undefined || !srv.load.online) return [];
     srv.load.online = false;
     const out: SimEvent[] = [{ kind: 'server-join', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOfflineMs), serverId }];
-    const victims = [...srv.holders].sort((a, b) => a.req.id - b.req.id);
-    for (const r of victims) {
+    const victims = this.interrupt(srv);
+    out.push(...this.reconcile(victims));
+    out.push(...this.failOver(victims));
+    return out;
+  }
+
+  private onJoin(serverId: string): SimEvent[] {
+    const srv = this.servers.get(serverId);
+    const churn = this.cfg.churn;
+    if (srv === undefined || churn === undefined || srv.load.online) return [];
+    srv.load.online = true;
+    const out: SimEvent[] = [{ kind: 'server-leave', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOnlineMs), serverId }];
+    const victims: Interrupted[] = [];
+    out.push(...this.reconcile(victims));
+    out.push(...this.failOver(victims));
+    const stalled = this.stalled;
+    this.stalled = [];
+    for (const r of stalled) out.push({ kind: 'retry', atMs: this.nowMs, requestId: r.req.id, front: true });
+    if (this.cfg.routing.admission.kind === 'central-queue') out.push(...this.dispatchQueue());
+    return out;
+  }
+
+  /**
+   * Stops every session through `srv` (it vanished, or it moves and drops its sessions): counts the
+   * tokens each produced and frees its slots. Returns them, by request id, with the lost hop.
+   */
+  private interrupt(srv: ServerRun): Interrupted[] {
+    const out: Interrupted[] = [];
+    for (const r of [...srv.holders].sort((a, b) => a.req.id - b.req.id)) {
       const s = r.session;
       if (s === null) continue;
       let fraction = 0;
@@ -434,25 +495,121 @@ class Run {
       }
       this.release(r, s, fraction);
       r.failovers++;
-      // The client bans the peer that vanished (PETALS does; harmless for the others) and routes again at once.
-      this.registerFailure(r, serverId);
+      // The client bans the peer that vanished (PETALS does; harmless for the others).
+      this.registerFailure(r, srv.spec.id);
+      out.push({ r, chain: s.chain, lost: hopOf(s.chain, srv.spec.id)?.span ?? null });
+    }
+    return out;
+  }
+
+  /**
+   * Failover of interrupted requests, in request order. Where the coordinator mediates routes
+   * (WS-RR, JFFC) the client keeps its other hops and asks for the lost hop's blocks only (core/dispatch's
+   * sub-span failover, as live); with no sub-route, and under PETALS (whose client re-routes from
+   * block 0), it routes again from the start, ahead of the queue.
+   */
+  private failOver(victims: readonly Interrupted[]): SimEvent[] {
+    const out: SimEvent[] = [];
+    for (const { r, chain, lost } of victims) {
+      if (r.session !== null || r.endMs !== null) continue;
+      if (lost !== null && this.cfg.routing.admission.kind !== 'fail-and-retry') {
+        const d = routeSubSpan(
+          this.failoverRouting,
+          this.cfg.swarm,
+          this.placement,
+          { nowMs: this.nowMs, servers: this.loads, bannedUntilMs: r.bannedUntilMs },
+          { clientId: r.req.clientId, inputTokens: r.req.inputTokens + r.generated, outputTokens: r.req.outputTokens - r.generated },
+          lost,
+        );
+        const a = admit(d, this.failoverRouting.admission, this.admission);
+        // The kept hops must still be online and hold their blocks (a reconcile may have moved one).
+        const kept = chain.hops.filter((h) => h.span.end <= lost.start || h.span.start >= lost.end);
+        if (a.kind === 'start' && kept.every((h) => this.serves(h.serverId, h.span))) {
+          out.push(...this.begin(r, spliceChain(chain, lost, a.chain), undefined, a.waitMs));
+          continue;
+        }
+      }
       out.push({ kind: 'retry', atMs: this.nowMs, requestId: r.req.id, front: true });
     }
     return out;
   }
 
-  private onJoin(serverId: string): SimEvent[] {
-    const srv = this.servers.get(serverId);
-    const churn = this.cfg.churn;
-    if (srv === undefined || churn === undefined || srv.load.online) return [];
-    srv.load.online = true;
-    const out: SimEvent[] = [{ kind: 'server-leave', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOnlineMs), serverId }];
-    const stalled = this.stalled;
-    this.stalled = [];
-    for (const r of stalled) out.push({ kind: 'retry', atMs: this.nowMs, requestId: r.req.id, front: true });
-    if (this.cfg.routing.admission.kind === 'central-queue') out.push(...this.dispatchQueue());
-    return out;
+  /** Whether `serverId` is online and its span in force holds `span`. */
+  private serves(serverId: string, span: { start: number; end: number }): boolean {
+    if (this.servers.get(serverId)?.load.online !== true) return false;
+    const a = this.placement.assignments.find((x) => x.serverId === serverId);
+    return a?.span !== undefined && a.span !== null && a.span.start <= span.start && span.end <= a.span.end;
   }
+
+  /**
+   * Reconcile-on-churn (core/dispatch, as the live coordinator does after a join or leave): online
+   * volunteers keep their spans, idle ones fill gaps, and at most `maxMovesPerRound` redundant
+   * holders move to a gap (the ones with the fewest sessions first). A move takes effect at once
+   * (weights load instantly here) and drops the mover's sessions, which join `victims`.
+   */
+  private reconcile(victims: Interrupted[]): SimEvent[] {
+    const churn = this.cfg.churn;
+    if (churn === undefined) return [];
+    const model = this.cfg.swarm.model;
+    const online = this.placement.assignments.filter((a) => this.servers.get(a.serverId)?.load.online === true);
+    const decision = reconcilePlacement(
+      online.map((a) => {
+        const srv = this.servers.get(a.serverId);
+        return {
+          peerId: a.serverId,
+          current: a.span,
+          isNew: false,
+          proposed: this.proposed.get(a.serverId) ?? null,
+          maxBlocks: srv === undefined ? 0 : maxBlocksFor(srv.spec.memoryBytes, model),
+          activeSessions: srv?.holders.size ?? 0,
+        };
+      }),
+      model.numBlocks,
+      churn.maxMovesPerRound ?? 1,
+    );
+    if (decision.changes.length === 0) return [];
+    const next = new Map(this.placement.assignments.map((a) => [a.serverId, a]));
+    for (const c of decision.changes) {
+      const srv = this.servers.get(c.peerId);
+      if (srv === undefined) continue;
+      victims.push(...this.interrupt(srv));
+      const blocks = c.span === null ? 0 : hopSlots(c.span);
+      const slots = cacheSlots(srv.spec.memoryBytes, blocks, model.blockBytes, model.cacheBytesPerBlock);
+      this.changeSlots(srv, 0); // close the slot-time integral at the old size
+      srv.slots = slots;
+      srv.load.freeSlots = slots;
+      next.set(c.peerId, { serverId: c.peerId, span: c.span, cacheSlots: slots });
+    }
+    const { chains: _stale, ...rest } = this.placement;
+    this.placement = { ...rest, assignments: [...next.values()] };
+    this.recountChainSessions();
+    return [];
+  }
+
+  /** JFFC's per-chain session counts re-indexed on the new placement's chain list (sessions on a chain that no longer exists count on none). */
+  private recountChainSessions(): void {
+    if (this.cfg.routing.admission.kind !== 'central-queue') return;
+    let keys = new Map<string, number>();
+    try {
+      keys = new Map(dispatchChains(this.cfg.swarm, this.placement).map((c, i) => [chainKeyOf(c.chain.hops), i]));
+    } catch {
+      // No chain through every block: every running session counts on none until the swarm heals.
+    }
+    this.chainSessions.length = 0;
+    for (const r of this.requests) {
+      const s = r.session;
+      if (s === null || s.chainIndex === undefined) continue;
+      s.chainIndex = keys.get(chainKeyOf(s.chain.hops));
+      if (s.chainIndex !== undefined) this.chainSessions[s.chainIndex] = (this.chainSessions[s.chainIndex] ?? 0) + 1;
+    }
+  }
+}
+
+/** A request whose session was stopped by churn, with the chain it had and the blocks of the hop it lost. */
+interface Interrupted {
+  r: RequestRun;
+  chain: Chain;
+  lost: { start: number; end: number } | null;
 }
 
 /** Runs one simulation to the end (every request finished, or nothing left that could finish one). */

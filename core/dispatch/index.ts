@@ -2,5 +2,5 @@
 export { hopSlots, refusingHop, admit, type Admission, type AdmissionContext } from './admission.ts';
 export { CentralQueue, serveQueue, type HeadOutcome } from './queue.ts';
 export { clipToSpan, routeSubSpan, hopOf, spliceChain, chainKeyOf } from './failover.ts';
-export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
+export { reconcilePlacement, uncoveredBy, maxBlocksFor, type BlockSizes, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
 export { loadsFromBookings, type Booking } from './bookings.ts';
