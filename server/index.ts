@@ -8,7 +8,7 @@ export {
   type VolunteerLink,
   type VolunteerConnection,
   type SwarmListener,
-} from './coordinator.ts';
+} from './coordinator/index.ts';
 export { loadServedModel, ModelFolderError, type ServedModel, type ModelSizing } from './models/index.ts';
 export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from '../core/dispatch/index.ts';
 export {

@@ -22,7 +22,7 @@ import {
   type RouteResponse,
 } from '../core/api/index.ts';
 import type { PlacementOptions } from '../core/placement/index.ts';
-import { Coordinator, type CoordinatorOptions } from './coordinator.ts';
+import { Coordinator, type CoordinatorOptions } from './coordinator/index.ts';
 import { loadServedModel, type ModelSizing, type ServedModel } from './models/index.ts';
 import { defaultServeCombo, resolveCombo } from '../core/policies/index.ts';
 import { placementPolicy, placementPolicyNames, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';

@@ -580,8 +580,10 @@ class Run {
       srv.load.freeSlots = slots;
       next.set(c.peerId, { serverId: c.peerId, span: c.span, cacheSlots: slots });
     }
-    const { chains: _stale, ...rest } = this.placement;
-    this.placement = { ...rest, assignments: [...next.values()] };
+    // A new object without the policy's chains (stale now): the routing policies' caches key on it.
+    const placement: PlacementResult = { ...this.placement, assignments: [...next.values()] };
+    delete placement.chains;
+    this.placement = placement;
     this.recountChainSessions();
     return [];
   }

@@ -36,12 +36,13 @@ export function routeSubSpan(
   span: BlockSpan,
 ): RoutingDecision {
   const sub = clipToSpan(swarm, placement, span);
-  const { chainSessions: _jffcOnly, ...rest } = state;
-  const d = policy.route({ swarm: sub.swarm, placement: sub.placement, state: rest }, request);
+  // JFFC's per-chain counts index the whole model's chain list, not the clipped one's.
+  const subState: RoutingState = { nowMs: state.nowMs, servers: state.servers };
+  if (state.bannedUntilMs !== undefined) subState.bannedUntilMs = state.bannedUntilMs;
+  const d = policy.route({ swarm: sub.swarm, placement: sub.placement, state: subState }, request);
   if (d.kind !== 'route') return d;
   const hops = d.chain.hops.map((h) => ({ serverId: h.serverId, span: { start: h.span.start + span.start, end: h.span.end + span.start } }));
-  const { chainIndex: _none, ...route } = d;
-  return { ...route, chain: { hops } };
+  return { kind: 'route', chain: { hops }, expectedWaitMs: d.expectedWaitMs, predicted: d.predicted };
 }
 
 /** The hop of `chain` whose server is `serverId`, if any (a server holds at most one hop of a chain). */
