@@ -5,18 +5,19 @@
 // are processed in this order (then in the order they were scheduled):
 //
 //   1 finish        a session ends and frees its slots before anything at that instant wants them
-//   2 server-leave  a volunteer goes away; its sessions fail over
+//   2 server-leave  a volunteer goes away; its sessions fail over (by sub-span where the coordinator routes)
 //   3 server-join   a volunteer comes back; stalled requests are routed again
-//   4 start         a WS-RR request whose wait is over begins
-//   5 retry         a request is routed again (PETALS backoff, failover)
-//   6 arrival       a new request arrives
+//   4 replace       re-placement after churn: the policy's proposal reconciled with the move budget
+//   5 start         a WS-RR request whose wait is over begins
+//   6 retry         a request is routed again (PETALS backoff, failover)
+//   7 arrival       a new request arrives
 //
 // Service times come from core/perf's performance model (the same for every policy; concurrency
 // costs memory, not time). Randomness: the requests are drawn before the run; churn draws from its
 // own seeded stream, so every policy sees the same arrivals and the same churn for a seed.
 import type { SwarmSnapshot, Chain, ServerSpec } from '../core/swarm/index.ts';
 import { cacheSlots, perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
-import type { PlacementResult, ServerAssignment } from '../core/placement/index.ts';
+import type { PlacementPolicy, PlacementResult, ServerAssignment } from '../core/placement/index.ts';
 import {
   dispatchChains,
   serverIndex,
@@ -31,6 +32,7 @@ import {
   admit,
   CentralQueue,
   chainKeyOf,
+  chainsInForce,
   hopOf,
   hopSlots,
   maxBlocksFor,
@@ -60,6 +62,13 @@ export interface ChurnSpec {
   maxMovesPerRound?: number;
 }
 
+/** One scripted leave or join. */
+export interface ChurnTraceEntry {
+  atMs: number;
+  serverId: string;
+  kind: 'server-leave' | 'server-join';
+}
+
 /** Everything one run needs. */
 export interface SimConfig {
   swarm: SwarmSnapshot;
@@ -67,6 +76,14 @@ export interface SimConfig {
   routing: RoutingPolicy;
   requests: readonly SimRequest[];
   churn?: ChurnSpec;
+  /** Scripted churn instead of (or besides) random periods: these leaves and joins at these times (a live trace replayed). */
+  churnTrace?: readonly ChurnTraceEntry[];
+  /**
+   * The placement policy re-run on the online volunteers after churn (`simulateAsync` only), as the
+   * live coordinator does; its proposal is reconciled with the move budget. Without it (or in
+   * `simulate`) the first placement's proposal is reconciled.
+   */
+  replacement?: PlacementPolicy;
   /** Churn randomness (its own stream, independent of the arrivals). */
   random: Random;
   /** Stop after this many events (a guard against runaway runs); default 50 million. */
@@ -84,6 +101,10 @@ export interface SimView {
   chainSessions: readonly number[];
   /** Live load per server. */
   servers: ReadonlyMap<string, ServerLoad>;
+  /** The spans in force (the placement, then what reconcile-on-churn made of it). */
+  placement: readonly ServerAssignment[];
+  /** The chain a request's session holds now, or null. */
+  sessionChain(requestId: number): Chain | null;
 }
 
 /** The simulator's events: plain data. */
@@ -91,6 +112,7 @@ export type SimEvent =
   | { kind: 'finish'; atMs: number; requestId: number; session: number }
   | { kind: 'server-leave'; atMs: number; serverId: string }
   | { kind: 'server-join'; atMs: number; serverId: string }
+  | { kind: 'replace'; atMs: number }
   | { kind: 'start'; atMs: number; requestId: number; session: number }
   | { kind: 'retry'; atMs: number; requestId: number; front: boolean }
   | { kind: 'arrival'; atMs: number; requestId: number };
@@ -100,9 +122,10 @@ export const eventRank: Record<SimEvent['kind'], number> = {
   finish: 1,
   'server-leave': 2,
   'server-join': 3,
-  start: 4,
-  retry: 5,
-  arrival: 6,
+  replace: 4,
+  start: 5,
+  retry: 6,
+  arrival: 7,
 };
 
 interface Queued {
@@ -187,9 +210,9 @@ class Run {
   private readonly index: ServerIndex;
   private readonly churnIds: Set<string>;
   /** The spans in force: the policy's placement, then what reconcile-on-churn made of it. */
-  private placement: PlacementResult;
-  /** The span the placement policy proposed for each server (reconcile moves a volunteer there when it covers the gap). */
-  private readonly proposed: Map<string, ServerAssignment['span']>;
+  placement: PlacementResult;
+  /** A 'replace' event is scheduled and not yet handled (churn at one instant shares one). */
+  private replacePending = false;
   /** Routes a failed hop's blocks again (the live coordinator's failover: WS-RR on the clipped spans). */
   private readonly failoverRouting = wsRrRouting();
   /** The simulator plays the volunteers (it decides PETALS refusals) and can book WS-RR slots ahead. */
@@ -227,7 +250,6 @@ class Run {
     this.timing = { routingCalls: 0, routingMsTotal: 0, routingMsMax: 0, placementMs: cfg.placement.runtimeMs };
     this.churnIds = new Set(cfg.churn?.serverIds ?? [...this.servers.keys()]);
     this.placement = cfg.placement;
-    this.proposed = new Map(cfg.placement.assignments.map((a) => [a.serverId, a.span]));
   }
 
   initialEvents(): SimEvent[] {
@@ -240,6 +262,7 @@ class Run {
         if (this.churnIds.has(id)) out.push({ kind: 'server-leave', atMs: exponential(this.cfg.random, churn.meanOnlineMs), serverId: id });
       }
     }
+    for (const t of this.cfg.churnTrace ?? []) out.push({ kind: t.kind, atMs: t.atMs, serverId: t.serverId });
     return out;
   }
 
@@ -258,6 +281,8 @@ class Run {
         return this.onLeave(e.serverId);
       case 'server-join':
         return this.onJoin(e.serverId);
+      case 'replace':
+        return this.onReplace(this.cfg.placement);
       default: {
         const never: never = e;
         throw new Error(`unknown event ${JSON.stringify(never)}`);
@@ -444,30 +469,62 @@ class Run {
 
   private onLeave(serverId: string): SimEvent[] {
     const srv = this.servers.get(serverId);
-    const churn = this.cfg.churn;
-    if (srv === undefined || churn === undefined || !srv.load.online) return [];
+    if (srv === undefined || !srv.load.online) return [];
     srv.load.online = false;
-    const out: SimEvent[] = [{ kind: 'server-join', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOfflineMs), serverId }];
-    const victims = this.interrupt(srv);
-    out.push(...this.reconcile(victims));
-    out.push(...this.failOver(victims));
+    const out: SimEvent[] = [];
+    const churn = this.cfg.churn;
+    if (churn !== undefined && this.churnIds.has(serverId)) {
+      out.push({ kind: 'server-join', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOfflineMs), serverId });
+    }
+    out.push(...this.failOver(this.interrupt(srv)));
+    out.push(...this.scheduleReplace());
     return out;
   }
 
   private onJoin(serverId: string): SimEvent[] {
     const srv = this.servers.get(serverId);
-    const churn = this.cfg.churn;
-    if (srv === undefined || churn === undefined || srv.load.online) return [];
+    if (srv === undefined || srv.load.online) return [];
     srv.load.online = true;
-    const out: SimEvent[] = [{ kind: 'server-leave', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOnlineMs), serverId }];
-    const victims: Interrupted[] = [];
-    out.push(...this.reconcile(victims));
-    out.push(...this.failOver(victims));
+    const out: SimEvent[] = [];
+    const churn = this.cfg.churn;
+    if (churn !== undefined && this.churnIds.has(serverId)) {
+      out.push({ kind: 'server-leave', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOnlineMs), serverId });
+    }
+    out.push(...this.healed());
+    out.push(...this.scheduleReplace());
+    return out;
+  }
+
+  /** Capacity came back or moved: stalled requests route again, and the central queue is served. */
+  private healed(): SimEvent[] {
+    const out: SimEvent[] = [];
     const stalled = this.stalled;
     this.stalled = [];
     for (const r of stalled) out.push({ kind: 'retry', atMs: this.nowMs, requestId: r.req.id, front: true });
     if (this.cfg.routing.admission.kind === 'central-queue') out.push(...this.dispatchQueue());
     return out;
+  }
+
+  private scheduleReplace(): SimEvent[] {
+    if (this.replacePending) return [];
+    this.replacePending = true;
+    return [{ kind: 'replace', atMs: this.nowMs }];
+  }
+
+  /** The swarm the placement policy sees on a re-placement: the online volunteers only (as the live registry). */
+  onlineSwarm(): SwarmSnapshot {
+    return { ...this.cfg.swarm, servers: this.cfg.swarm.servers.filter((s) => this.servers.get(s.id)?.load.online === true) };
+  }
+
+  /**
+   * Re-placement after churn with `proposal` (the policy's on the online swarm; undefined when it
+   * failed): reconciled, moves applied, the movers' sessions failed over, waiting requests served.
+   */
+  onReplace(proposal: PlacementResult | undefined): SimEvent[] {
+    this.replacePending = false;
+    const victims: Interrupted[] = [];
+    if (!this.reconcile(proposal, victims)) return [];
+    return [...this.failOver(victims), ...this.healed()];
   }
 
   /**
@@ -544,13 +601,13 @@ class Run {
   /**
    * Reconcile-on-churn (core/dispatch, as the live coordinator does after a join or leave): online
    * volunteers keep their spans, idle ones fill gaps, and at most `maxMovesPerRound` redundant
-   * holders move to a gap (the ones with the fewest sessions first). A move takes effect at once
-   * (weights load instantly here) and drops the mover's sessions, which join `victims`.
+   * holders move to a gap (the ones with the fewest sessions first; to their proposed span when it
+   * covers the gap). A move takes effect at once (weights load instantly here) and drops the mover's
+   * sessions, which join `victims`. False when nothing changes.
    */
-  private reconcile(victims: Interrupted[]): SimEvent[] {
-    const churn = this.cfg.churn;
-    if (churn === undefined) return [];
+  private reconcile(proposal: PlacementResult | undefined, victims: Interrupted[]): boolean {
     const model = this.cfg.swarm.model;
+    const proposed = new Map((proposal?.assignments ?? []).map((a) => [a.serverId, a.span]));
     const online = this.placement.assignments.filter((a) => this.servers.get(a.serverId)?.load.online === true);
     const decision = reconcilePlacement(
       online.map((a) => {
@@ -559,15 +616,15 @@ class Run {
           peerId: a.serverId,
           current: a.span,
           isNew: false,
-          proposed: this.proposed.get(a.serverId) ?? null,
+          proposed: proposal === undefined ? undefined : (proposed.get(a.serverId) ?? null),
           maxBlocks: srv === undefined ? 0 : maxBlocksFor(srv.spec.memoryBytes, model),
           activeSessions: srv?.holders.size ?? 0,
         };
       }),
       model.numBlocks,
-      churn.maxMovesPerRound ?? 1,
+      this.cfg.churn?.maxMovesPerRound ?? 1,
     );
-    if (decision.changes.length === 0) return [];
+    if (decision.changes.length === 0) return false;
     const next = new Map(this.placement.assignments.map((a) => [a.serverId, a]));
     for (const c of decision.changes) {
       const srv = this.servers.get(c.peerId);
@@ -580,12 +637,16 @@ class Run {
       srv.load.freeSlots = slots;
       next.set(c.peerId, { serverId: c.peerId, span: c.span, cacheSlots: slots });
     }
-    // A new object without the policy's chains (stale now): the routing policies' caches key on it.
+    // A new object (the routing policies' caches key on it), with the proposal's chains while all
+    // of them are in force (as live), else none: JFFC then runs GCA over the spans in force.
     const placement: PlacementResult = { ...this.placement, assignments: [...next.values()] };
     delete placement.chains;
+    const upSpans = new Map(placement.assignments.filter((a) => this.servers.get(a.serverId)?.load.online === true).map((a) => [a.serverId, a.span]));
+    const chains = chainsInForce(proposal?.chains, (id) => upSpans.get(id));
+    if (chains !== undefined) placement.chains = chains;
     this.placement = placement;
     this.recountChainSessions();
-    return [];
+    return true;
   }
 
   /** JFFC's per-chain session counts re-indexed on the new placement's chain list (sessions on a chain that no longer exists count on none). */
@@ -614,16 +675,22 @@ interface Interrupted {
   lost: { start: number; end: number } | null;
 }
 
-/** Runs one simulation to the end (every request finished, or nothing left that could finish one). */
-export function simulate(cfg: SimConfig): SimResult {
-  const run = new Run(cfg);
-  const heap = new BinaryHeap<Queued>((a, b) => {
+function eventQueue(): BinaryHeap<Queued> {
+  return new BinaryHeap<Queued>((a, b) => {
     if (a.event.atMs !== b.event.atMs) return a.event.atMs < b.event.atMs;
     const ra = eventRank[a.event.kind];
     const rb = eventRank[b.event.kind];
     if (ra !== rb) return ra < rb;
     return a.seq < b.seq;
   });
+}
+
+/**
+ * The event loop. `replace` answers a re-placement with the policy's proposal; the synchronous
+ * loop uses the first placement's, the asynchronous one runs `cfg.replacement` on the online swarm.
+ */
+function* loop(cfg: SimConfig, run: Run): Generator<SimEvent & { kind: 'replace' }, SimResult, PlacementResult | undefined> {
+  const heap = eventQueue();
   let seq = 0;
   for (const e of run.initialEvents()) heap.push({ event: e, seq: seq++ });
   const maxEvents = cfg.maxEvents ?? 50_000_000;
@@ -632,8 +699,23 @@ export function simulate(cfg: SimConfig): SimResult {
     const q = heap.pop();
     if (q === undefined) break;
     events++;
-    for (const e of run.handle(q.event)) heap.push({ event: e, seq: seq++ });
-    cfg.observe?.(q.event, { nowMs: run.nowMs, queued: run.queue.length, chainSessions: run.chainSessions, servers: run.loads });
+    const e = q.event;
+    let out: SimEvent[];
+    if (e.kind === 'replace') {
+      run.nowMs = e.atMs;
+      out = run.onReplace(yield e);
+    } else {
+      out = run.handle(e);
+    }
+    for (const next of out) heap.push({ event: next, seq: seq++ });
+    cfg.observe?.(e, {
+      nowMs: run.nowMs,
+      queued: run.queue.length,
+      chainSessions: run.chainSessions,
+      servers: run.loads,
+      placement: run.placement.assignments,
+      sessionChain: (id) => run.requests[id]?.session?.chain ?? null,
+    });
   }
   const metrics = summarize(run.requests, [...run.servers.values()], run.nowMs, events);
   return {
@@ -641,4 +723,38 @@ export function simulate(cfg: SimConfig): SimResult {
     metrics,
     timing: run.timing,
   };
+}
+
+/** Runs one simulation to the end (every request finished, or nothing left that could finish one); re-placements reconcile the first placement's proposal. */
+export function simulate(cfg: SimConfig): SimResult {
+  const run = new Run(cfg);
+  const it = loop(cfg, run);
+  for (let step = it.next(); ; step = it.next(cfg.placement)) {
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * Like `simulate`, but a re-placement after churn runs `cfg.replacement` (the placement policy) on
+ * the online volunteers and reconciles its fresh proposal, as the live coordinator does (a failing
+ * policy leaves spans as they are and gaps filled greedily). Deterministic: policies are pure.
+ */
+export async function simulateAsync(cfg: SimConfig): Promise<SimResult> {
+  const run = new Run(cfg);
+  const it = loop(cfg, run);
+  let step = it.next();
+  while (step.done !== true) {
+    let proposal: PlacementResult | undefined = cfg.placement;
+    if (cfg.replacement !== undefined) {
+      const t0 = performance.now();
+      try {
+        proposal = await cfg.replacement(run.onlineSwarm());
+      } catch {
+        proposal = undefined;
+      }
+      run.timing.placementMs += performance.now() - t0;
+    }
+    step = it.next(proposal);
+  }
+  return step.value;
 }

@@ -1,9 +1,9 @@
 // Runs scenarios: resolves a policy name to a placement + routing pair, places blocks, simulates.
 import { InfeasiblePlacementError, placeBlocks, type PlacementResult } from '../core/placement/index.ts';
-import { resolveCombo, routingPolicyFor, type PolicyCombo } from '../core/policies/index.ts';
+import { placementPolicyFor, resolveCombo, routingPolicyFor, type PolicyCombo } from '../core/policies/index.ts';
 import type { RoutingPolicy } from '../core/routing/index.ts';
 import { generateRequests } from './arrivals.ts';
-import { simulate, type SimResult } from './engine.ts';
+import { simulateAsync, type SimConfig, type SimResult } from './engine.ts';
 import { streamRandom } from './random.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -33,13 +33,15 @@ export async function runScenario(scenario: Scenario, policyName: string, seed: 
   const combo = resolvePolicy(scenario, policyName);
   const placement = await placeFor(scenario, combo, seed);
   const requests = generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed, 'arrivals'));
-  const cfg = {
+  const cfg: SimConfig = {
     swarm: scenario.snapshot,
     placement,
     routing: routingFor(combo),
     requests,
     random: streamRandom(seed, 'churn'),
-    ...(scenario.churn !== undefined ? { churn: scenario.churn } : {}),
+    // After churn the same policy places the online volunteers again, as the live coordinator does.
+    replacement: placementPolicyFor(combo.placement, { seed, ...combo.placementOptions }),
   };
-  return { ...simulate(cfg), placementResult: placement };
+  if (scenario.churn !== undefined) cfg.churn = scenario.churn;
+  return { ...(await simulateAsync(cfg)), placementResult: placement };
 }

@@ -61,3 +61,22 @@ export function spliceChain(chain: Chain, span: BlockSpan, replacement: Chain): 
 export function chainKeyOf(hops: readonly { serverId: string; span: BlockSpan }[]): string {
   return hops.map((h) => `${h.serverId}:${h.span.start}-${h.span.end}`).join('|');
 }
+
+/**
+ * The placement policy's own chains while every hop of every one is in force (its server is up
+ * and its span in force holds the hop), else undefined: the caller falls back to GCA over the
+ * spans in force. Keeps JFFC on the policy's chains (GBP-CR's) rather than a stand-in.
+ */
+export function chainsInForce(
+  chains: PlacementResult['chains'],
+  spanInForce: (serverId: string) => BlockSpan | null | undefined,
+): PlacementResult['chains'] {
+  if (chains === undefined || chains.length === 0) return undefined;
+  const inForce = chains.every((c) =>
+    c.chain.hops.every((h) => {
+      const s = spanInForce(h.serverId);
+      return s !== undefined && s !== null && s.start <= h.span.start && h.span.end <= s.end;
+    }),
+  );
+  return inForce ? chains : undefined;
+}

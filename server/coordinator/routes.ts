@@ -3,27 +3,13 @@ import type { Logger } from 'pino';
 import type { ApiErrorBody, RouteRequest } from '../../core/api/index.ts';
 import type { PlacementResult, ServerAssignment } from '../../core/placement/index.ts';
 import { dispatchChains, wsRrRouting, type RoutingDecision, type RoutingPolicy } from '../../core/routing/index.ts';
-import { admit, chainKeyOf, loadsFromBookings, routeSubSpan, type AdmissionContext } from '../../core/dispatch/index.ts';
+import { admit, chainKeyOf, chainsInForce, loadsFromBookings, routeSubSpan, type AdmissionContext } from '../../core/dispatch/index.ts';
 import type { Grant, LeaseBook } from './leases.ts';
 import { errorBody, type PlacementLoop } from './placement-loop.ts';
-import type { Volunteer, VolunteerRegistry } from './registry.ts';
+import type { VolunteerRegistry } from './registry.ts';
 
 /** What the coordinator does with one request now. */
 export type Decision = ({ kind: 'grant' } & Grant) | { kind: 'queue' } | { kind: 'error'; error: ApiErrorBody };
-
-/** The policy's chains when every hop of every one is in force (served by a routable volunteer whose span holds it). */
-function chainsInForce(result: PlacementResult | undefined, routable: readonly Volunteer[]): PlacementResult['chains'] {
-  const chains = result?.chains;
-  if (chains === undefined || chains.length === 0) return undefined;
-  const spans = new Map(routable.map((v) => [v.peerId, v.servingSpan]));
-  const inForce = chains.every((c) =>
-    c.chain.hops.every((h) => {
-      const s = spans.get(h.serverId);
-      return s !== undefined && s !== null && s.start <= h.span.start && h.span.end <= s.end;
-    }),
-  );
-  return inForce ? chains : undefined;
-}
 
 /** Decides route requests on the live swarm. */
 export class RouteDecider {
@@ -61,7 +47,8 @@ export class RouteDecider {
     let chainKeys: string[] = [];
     if (assignments.length > 0) {
       try {
-        placement.chains = chainsInForce(result, routable) ?? dispatchChains(this.registry.planSnapshot(routable), placement);
+        const spans = new Map(routable.map((v) => [v.peerId, v.servingSpan]));
+        placement.chains = chainsInForce(result?.chains, (id) => spans.get(id)) ?? dispatchChains(this.registry.planSnapshot(routable), placement);
         chainKeys = placement.chains.map((c) => chainKeyOf(c.chain.hops));
       } catch (e) {
         this.log.warn({ error: errorBody(e) }, 'no dispatch chains for the current spans');
