@@ -211,6 +211,11 @@ class Run {
   private readonly churnIds: Set<string>;
   /** The spans in force: the policy's placement, then what reconcile-on-churn made of it. */
   placement: PlacementResult;
+  /**
+   * What routing sees: the spans in force; for JFFC after churn only the online volunteers', with
+   * the proposal's chains while in force, else GCA's over them (as the live coordinator routes).
+   */
+  private routingPlacement: PlacementResult;
   /** A 'replace' event is scheduled and not yet handled (churn at one instant shares one). */
   private replacePending = false;
   /** Routes a failed hop's blocks again (the live coordinator's failover: WS-RR on the clipped spans). */
@@ -250,6 +255,7 @@ class Run {
     this.timing = { routingCalls: 0, routingMsTotal: 0, routingMsMax: 0, placementMs: cfg.placement.runtimeMs };
     this.churnIds = new Set(cfg.churn?.serverIds ?? [...this.servers.keys()]);
     this.placement = cfg.placement;
+    this.routingPlacement = cfg.placement;
   }
 
   initialEvents(): SimEvent[] {
@@ -319,7 +325,7 @@ class Run {
     };
     const t0 = performance.now();
     const d = this.cfg.routing.route(
-      { swarm: this.cfg.swarm, placement: this.placement, state },
+      { swarm: this.cfg.swarm, placement: this.routingPlacement, state },
       { clientId: r.req.clientId, inputTokens: r.req.inputTokens + r.generated, outputTokens: r.req.outputTokens - r.generated },
     );
     const dt = performance.now() - t0;
@@ -523,7 +529,10 @@ class Run {
   onReplace(proposal: PlacementResult | undefined): SimEvent[] {
     this.replacePending = false;
     const victims: Interrupted[] = [];
-    if (!this.reconcile(proposal, victims)) return [];
+    const changed = this.reconcile(proposal, victims);
+    if (this.cfg.routing.admission.kind === 'central-queue') this.rebuildChains(proposal);
+    else if (!changed) return [];
+    else this.routingPlacement = this.placement;
     return [...this.failOver(victims), ...this.healed()];
   }
 
@@ -637,24 +646,34 @@ class Run {
       srv.load.freeSlots = slots;
       next.set(c.peerId, { serverId: c.peerId, span: c.span, cacheSlots: slots });
     }
-    // A new object (the routing policies' caches key on it), with the proposal's chains while all
-    // of them are in force (as live), else none: JFFC then runs GCA over the spans in force.
+    // A new object: the routing policies' caches key on it.
     const placement: PlacementResult = { ...this.placement, assignments: [...next.values()] };
     delete placement.chains;
-    const upSpans = new Map(placement.assignments.filter((a) => this.servers.get(a.serverId)?.load.online === true).map((a) => [a.serverId, a.span]));
-    const chains = chainsInForce(proposal?.chains, (id) => upSpans.get(id));
-    if (chains !== undefined) placement.chains = chains;
     this.placement = placement;
-    this.recountChainSessions();
     return true;
+  }
+
+  /**
+   * JFFC's chain list after churn, as the live coordinator builds it: over the online volunteers'
+   * spans, the proposal's chains while every hop is in force, else GCA's; running sessions are
+   * recounted on it.
+   */
+  private rebuildChains(proposal: PlacementResult | undefined): void {
+    const up = this.placement.assignments.filter((a) => this.servers.get(a.serverId)?.load.online === true);
+    const upSpans = new Map(up.map((a) => [a.serverId, a.span]));
+    const view: PlacementResult = { ...this.placement, assignments: up };
+    delete view.chains;
+    const chains = chainsInForce(proposal?.chains, (id) => upSpans.get(id));
+    if (chains !== undefined) view.chains = chains;
+    this.routingPlacement = view;
+    this.recountChainSessions();
   }
 
   /** JFFC's per-chain session counts re-indexed on the new placement's chain list (sessions on a chain that no longer exists count on none). */
   private recountChainSessions(): void {
-    if (this.cfg.routing.admission.kind !== 'central-queue') return;
     let keys = new Map<string, number>();
     try {
-      keys = new Map(dispatchChains(this.cfg.swarm, this.placement).map((c, i) => [chainKeyOf(c.chain.hops), i]));
+      keys = new Map(dispatchChains(this.cfg.swarm, this.routingPlacement).map((c, i) => [chainKeyOf(c.chain.hops), i]));
     } catch {
       // No chain through every block: every running session counts on none until the swarm heals.
     }
