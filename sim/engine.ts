@@ -15,6 +15,7 @@
 // Service times come from core/perf's performance model (the same for every policy; concurrency
 // costs memory, not time). Randomness: the requests are drawn before the run; churn draws from its
 // own seeded stream, so every policy sees the same arrivals and the same churn for a seed.
+import { BouquetError } from '../core/errors/index.ts';
 import type { SwarmSnapshot, Chain, ServerSpec } from '../core/swarm/index.ts';
 import { cacheSlots, perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementPolicy, PlacementResult, ServerAssignment } from '../core/placement/index.ts';
@@ -291,14 +292,14 @@ class Run {
         return this.onReplace(this.cfg.placement);
       default: {
         const never: never = e;
-        throw new Error(`unknown event ${JSON.stringify(never)}`);
+        throw new BouquetError('internal', `unknown event ${JSON.stringify(never)}`);
       }
     }
   }
 
   private request(id: number): RequestRun {
     const r = this.requests[id];
-    if (r === undefined) throw new Error(`simulator: unknown request ${id}`);
+    if (r === undefined) throw new BouquetError('internal', `simulator: unknown request ${id}`);
     return r;
   }
 
@@ -349,7 +350,7 @@ class Run {
         }
         return this.begin(r, a.chain, mechanism.kind === 'central-queue' ? a.chainIndex : undefined, a.waitMs);
       case 'refused': {
-        if (mechanism.kind !== 'fail-and-retry') throw new Error('simulator: a refusal outside fail-and-retry admission');
+        if (mechanism.kind !== 'fail-and-retry') throw new BouquetError('internal', 'simulator: a refusal outside fail-and-retry admission');
         // The peer refuses at once: the client learns it after one round trip, bans it and backs off.
         this.registerFailure(r, a.serverId);
         r.attempts++;
@@ -369,7 +370,7 @@ class Run {
         return [];
       default: {
         const never: never = a;
-        throw new Error(`unknown admission ${JSON.stringify(never)}`);
+        throw new BouquetError('internal', `unknown admission ${JSON.stringify(never)}`);
       }
     }
   }
@@ -411,7 +412,7 @@ class Run {
     const computeByServer = new Map<string, number>();
     for (const h of chain.hops) {
       const s = this.servers.get(h.serverId);
-      if (s === undefined) throw new Error(`simulator: route uses unknown server '${h.serverId}'`);
+      if (s === undefined) throw new BouquetError('internal', `simulator: route uses unknown server '${h.serverId}'`);
       const k = hopSlots(h.span);
       const entry: ActiveSession = { slots: k, expectedEndMs };
       s.load.sessions.push(entry);

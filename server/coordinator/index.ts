@@ -255,8 +255,8 @@ export class Coordinator {
 
   /**
    * Switches the placement policy in force and re-places every volunteer by it (all that differ
-   * move, reason 'rebalance'). Throws CoordinatorApiError 'infeasible' (the old policy stays) when
-   * the new one cannot place the current swarm.
+   * move, reason 'rebalance'). Throws CoordinatorApiError with the policy's own code (the old
+   * policy stays) when the new one cannot place the current swarm.
    */
   switchPlacementPolicy(name: string, policy: PlacementPolicy): Promise<{ placement: PlacementView; moved: string[] }> {
     return this.placement.switchTo({ name, policy });

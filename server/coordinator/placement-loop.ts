@@ -1,6 +1,6 @@
 // The placement loop: on joins and leaves (debounced), and on a policy switch, run the policy, reconcile, put spans in force.
 import type { Logger } from 'pino';
-import { CoordinatorApiError, type ApiErrorBody, type PlacementView, type PolicyPrediction } from '../../core/api/index.ts';
+import { apiErrorBody, CoordinatorApiError, type ApiErrorBody, type PlacementView, type PolicyPrediction } from '../../core/api/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
 import { predictPlacement, type PlacementPolicy, type PlacementResult, type ServerAssignment } from '../../core/placement/index.ts';
 import { reconcilePlacement, type SpanChange } from '../../core/dispatch/index.ts';
@@ -11,9 +11,7 @@ import { sameSpan, type Volunteer, type VolunteerRegistry } from './registry.ts'
 
 /** The wire body of any error (codes pass through; anything else is 'internal'). */
 export function errorBody(e: unknown): ApiErrorBody {
-  if (e instanceof CoordinatorApiError) return e.toWire();
-  if (e instanceof Error && 'code' in e && e.code === 'infeasible') return { code: 'infeasible', message: e.message };
-  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+  return apiErrorBody(e);
 }
 
 /** A named placement policy. */
@@ -128,8 +126,8 @@ export class PlacementLoop {
   /**
    * Switches the placement policy in force and re-places every volunteer by it (all that differ
    * move, reason 'rebalance'): the same run as a join's, with every difference applied instead of
-   * reconciled. Throws CoordinatorApiError 'infeasible' (the old policy stays) when the new one
-   * cannot place the current swarm.
+   * reconciled. Throws CoordinatorApiError with the policy's own code (the old policy stays) when
+   * the new one cannot place the current swarm.
    */
   async switchTo(policy: NamedPolicy): Promise<{ placement: PlacementView; moved: string[] }> {
     for (;;) {
@@ -160,7 +158,7 @@ export class PlacementLoop {
       } catch (e) {
         const body = errorBody(e);
         if (mode === 'switch') {
-          throw new CoordinatorApiError(body.code === 'internal' ? 'infeasible' : body.code, `placement policy '${policy.name}' cannot place the current swarm: ${body.message}`);
+          throw new CoordinatorApiError(body.code, `placement policy '${policy.name}' cannot place the current swarm: ${body.message}`, body.field, body.data);
         }
         error = body;
         log.warn({ error }, 'placement policy failed; keeping spans and filling gaps greedily');
