@@ -324,6 +324,13 @@ export function parseScenario(doc: unknown, baseDir = '.'): Scenario {
       const regions = new Set(array(c.regions, 'scenario.churn.regions').map((v, i) => str(v, `scenario.churn.regions[${i}]`)));
       churn.serverIds = servers.filter((s) => s.region !== undefined && regions.has(s.region)).map((s) => s.id);
     }
+    if (c.maxMovesPerRound !== undefined) {
+      const moves = c.maxMovesPerRound;
+      if (typeof moves !== 'number' || !Number.isInteger(moves) || moves < 0) {
+        throw new ScenarioError('scenario.churn.maxMovesPerRound', 'must be an integer ≥ 0');
+      }
+      churn.maxMovesPerRound = moves;
+    }
   }
 
   const policies: Record<string, PolicyCombo> = { ...builtinPolicies };
