@@ -264,3 +264,44 @@ describe('simulator ↔ live coordinator parity', () => {
     for (const a of proposal.assignments) expect(final.get(a.serverId)).toEqual(a.span);
   });
 });
+
+describe('live JFFC on the placement policy’s own chains', () => {
+  it('grants only on GBP-CR’s chains, up to their capacities, then queues', async () => {
+    const specs: ServerSpec[] = [
+      { id: 'g0', memoryBytes: budget(5, 40), decodeMsPerBlock: 1, prefillMsPerBlock },
+      { id: 'g1', memoryBytes: budget(5, 40), decodeMsPerBlock: 2, prefillMsPerBlock },
+    ];
+    const options = { concurrentRequests: 1 };
+    const proposal = await placementPolicyFor('gbp-cr', options)(snapshotOf(specs));
+    const chains = proposal.chains ?? [];
+    expect(chains.length).toBeGreaterThan(0);
+    const capacity = chains.reduce((n, c) => n + c.capacity, 0);
+    let nowMs = 0;
+    const coordinator = new Coordinator({
+      model,
+      placement: { name: 'gbp-cr', policy: placementPolicyFor('gbp-cr', options) },
+      routing: routingPolicyFor('jffc'),
+      logger: pino({ level: 'silent' }),
+      placementDelayMs: 1,
+      heartbeatTimeoutMs: 1e9,
+      leaseMs: 1e9,
+      ticketTtlMs: 1e9,
+      workload: { concurrentRequests: 1 },
+      now: () => nowMs,
+    });
+    coordinators.push(coordinator);
+    for (const s of specs) connect(coordinator, s);
+    await new Promise((r) => setTimeout(r, 0));
+    await coordinator.whenSettled();
+    await new Promise((r) => setTimeout(r, 0));
+    const policyChains = chains.map((c) => JSON.stringify(hopsOf(c.chain)));
+    const answers: RouteResponse[] = [];
+    for (let i = 0; i <= capacity; i++) {
+      nowMs = 1000 + i;
+      answers.push(coordinator.requestRoute({ clientId: typical, promptTokens: 32, maxNewTokens: 64 }));
+    }
+    for (const a of answers.slice(0, capacity)) expect(policyChains).toContain(JSON.stringify(grantedHops(a)));
+    // One more than the chains' capacities waits in the central queue.
+    expect(answers[capacity]?.kind).toBe('queued');
+  });
+});
