@@ -3,7 +3,7 @@ import { BouquetError } from '../../core/errors/index.ts';
 import { blockBytes, cacheBytesPerBlock, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
-import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, rotaryTables, usesGqa, type OpFlavour } from '../graph/index.ts';
+import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type OpFlavour } from '../graph/index.ts';
 import { toHalfArray } from '../weights/float16.ts';
 import type { ModelWeights } from '../weights/types.ts';
 import { chooseBackend, type ChosenBackend, type Ort } from './backend.ts';
@@ -112,7 +112,7 @@ class InThreadRuntime implements BlockRuntime {
   async loadSegment(span: BlockSpan): Promise<void> {
     const ws = [];
     for (let b = span.start; b < span.end; b++) ws.push(await this.weights.block(b));
-    const graph = buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}` });
+    const graph = buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}`, firstBlock: span.start });
     const kvNames = ws.flatMap((_, i) => [blockIo.presentKey(i), blockIo.presentValue(i)]);
     const session = await this.createSession(graph.bytes, kvNames);
     this.segments.push({ span, session, weightBytes: graph.weightBytes });
@@ -287,33 +287,17 @@ class InThreadRuntime implements BlockRuntime {
     return { key: new this.ort.Tensor(this.type, data, dims), value: new this.ort.Tensor(this.type, data, dims) };
   }
 
-  /** Inputs that carry positions: seqlens/total for GroupQueryAttention, or rotary tables + mask for standard ops. */
+  /** Inputs that carry positions (worker/graph's positionInputs: GroupQueryAttention lengths, or rotary tables and masks). */
   private positionFeeds(past: number, T: number): Record<string, OrtTensor> {
-    const total = past + T;
-    if (usesGqa(this.shape, this.cfg.ops)) {
-      return {
-        [blockIo.seqlensK]: new this.ort.Tensor('int32', new Int32Array([total - 1]), [1]),
-        [blockIo.totalLength]: new this.ort.Tensor('int32', new Int32Array([total]), []),
-      };
-    }
-    const half = this.shape.headDim / 2;
-    const { cos, sin } = rotaryTables(this.shape, past, T);
-    const groups = this.shape.numHeads / this.shape.numKvHeads;
     const neg = this.type === 'float16' ? -65504 : -1e30;
-    const mask = new Float32Array(groups * T * total);
-    for (let g = 0; g < groups; g++) {
-      for (let t = 0; t < T; t++) {
-        const row = (g * T + t) * total;
-        for (let j = past + t + 1; j < total; j++) mask[row + j] = neg;
-      }
+    const feeds: Record<string, OrtTensor> = {};
+    for (const [name, input] of Object.entries(positionInputs(this.shape, this.cfg.ops, past, T, neg))) {
+      const { data, dims } = input;
+      feeds[name] = data instanceof Int32Array
+        ? new this.ort.Tensor('int32', data, dims)
+        : this.type === 'float16' ? new this.ort.Tensor('float16', toHalfArray(data), dims) : new this.ort.Tensor('float32', data, dims);
     }
-    const tensor = (data: Float32Array, dims: number[]): OrtTensor =>
-      this.type === 'float16' ? new this.ort.Tensor('float16', toHalfArray(data), dims) : new this.ort.Tensor('float32', data, dims);
-    return {
-      [blockIo.cos]: tensor(cos, [T, half]),
-      [blockIo.sin]: tensor(sin, [T, half]),
-      [blockIo.mask]: tensor(mask, [groups * T, total]),
-    };
+    return feeds;
   }
 
   embed(ids: Int32Array): Promise<Float32Array> {
