@@ -7,6 +7,7 @@ import type { PlacementResult } from '../../core/placement/index.ts';
 import { placementPolicyFor, routingPolicyFor } from '../../core/policies/index.ts';
 import { Coordinator, loadServedModel, type VolunteerConnection } from '../../server/index.ts';
 import { simulateAsync, streamRandom, type ChurnTraceEntry, type SimRequest } from '../../sim/index.ts';
+import { protocolVersion } from '../../core/protocol/index.ts';
 import { stories260K } from './helpers.ts';
 
 const model = await loadServedModel(stories260K);
@@ -116,6 +117,7 @@ function connect(coordinator: Coordinator, spec: ServerSpec, loadedSpan?: BlockS
     prefillMsPerBlock: spec.prefillMsPerBlock,
     backend: 'wasm',
     modelId: model.info.id,
+    protocolVersion,
     ...(loadedSpan !== undefined ? { loadedSpan } : {}),
   });
   return { conn, sent };
