@@ -8,9 +8,9 @@ export {
   type VolunteerLink,
   type VolunteerConnection,
   type SwarmListener,
-} from './coordinator.ts';
+} from './coordinator/index.ts';
 export { loadServedModel, ModelFolderError, resolveModel, folderModelFiles, FileByteSource, type ServedModel, type ModelSizing, type LocalModel } from './models/index.ts';
-export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
+export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from '../core/dispatch/index.ts';
 export {
   placementPolicy,
   routingPolicy,

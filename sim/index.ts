@@ -1,5 +1,16 @@
 // The simulator: public surface of sim/ (scenarios, arrivals, the event loop, runs and reports).
-export { simulate, eventRank, type SimConfig, type SimEvent, type SimView, type SimResult, type ChurnSpec, type AlgorithmTiming } from './engine.ts';
+export {
+  simulate,
+  simulateAsync,
+  eventRank,
+  type SimConfig,
+  type SimEvent,
+  type SimView,
+  type SimResult,
+  type ChurnSpec,
+  type ChurnTraceEntry,
+  type AlgorithmTiming,
+} from './engine.ts';
 export { generateRequests, type SimRequest, type ArrivalSpec, type TraceEntry } from './arrivals.ts';
 export { summarize, type SimMetrics, type Distribution, type ServerMetrics } from './metrics.ts';
 export { seededRandom, streamRandom, exponential, gamma, variateWithCv, type Random } from './random.ts';

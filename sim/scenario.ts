@@ -1,8 +1,7 @@
 // Scenario files (docs/scenarios.md): parsed and validated into a swarm snapshot, arrivals, churn and policy combos.
 import { BouquetError, registerErrorKind } from '../core/errors/index.ts';
 import type { ClientSpec, LinearMs, NetworkSpec, ServerSpec, SwarmSnapshot } from '../core/swarm/index.ts';
-import type { PlacementOptions } from '../core/placement/index.ts';
-import type { RoutingOptions } from '../core/routing/index.ts';
+import { policyCombos, type PolicyCombo } from '../core/policies/index.ts';
 import type { ArrivalSpec, TraceEntry } from './arrivals.ts';
 import type { ChurnSpec } from './engine.ts';
 
@@ -24,13 +23,7 @@ export class ScenarioError extends BouquetError<'bad-scenario'> {
 }
 registerErrorKind('ScenarioError', ScenarioError);
 
-/** A placement + routing pair as a scenario (or the CLI) names it. */
-export interface PolicyCombo {
-  placement: string;
-  routing: string;
-  placementOptions?: PlacementOptions;
-  routingOptions?: RoutingOptions;
-}
+export type { PolicyCombo } from '../core/policies/index.ts';
 
 /** A validated scenario. */
 export interface Scenario {
@@ -45,13 +38,8 @@ export interface Scenario {
   compare: string[];
 }
 
-/** The built-in policy names: a policy in the CLI is a placement + routing pair. */
-export const builtinPolicies: Record<string, PolicyCombo> = {
-  petals: { placement: 'petals', routing: 'petals' },
-  bprr: { placement: 'bprr', routing: 'ws-rr' },
-  followup: { placement: 'gbp-cr', routing: 'jffc' },
-  'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
-};
+/** The built-in policy names (core/policies' combos): a policy in the CLI is a placement + routing pair. */
+export const builtinPolicies: Readonly<Record<string, PolicyCombo>> = policyCombos;
 
 type Json = Record<string, unknown>;
 
@@ -346,6 +334,13 @@ export function parseScenario(doc: unknown, options: ParseScenarioOptions = {}):
     } else if (c.regions !== undefined) {
       const regions = new Set(array(c.regions, 'scenario.churn.regions').map((v, i) => str(v, `scenario.churn.regions[${i}]`)));
       churn.serverIds = servers.filter((s) => s.region !== undefined && regions.has(s.region)).map((s) => s.id);
+    }
+    if (c.maxMovesPerRound !== undefined) {
+      const moves = c.maxMovesPerRound;
+      if (typeof moves !== 'number' || !Number.isInteger(moves) || moves < 0) {
+        throw new ScenarioError('scenario.churn.maxMovesPerRound', 'must be an integer ≥ 0');
+      }
+      churn.maxMovesPerRound = moves;
     }
   }
 

@@ -295,7 +295,7 @@ export interface PolicyPrediction {
 /** The placement in force. */
 export interface PlacementView {
   policy: string;
-  /** What the policy predicted for the spans it proposed, ms per token; null before the first placement. */
+  /** The performance model's prediction for the spans in force (after reconcile), ms per token; null before the first placement or while blocks are uncovered. */
   perTokenMs: number | null;
   computedAtMs: number;
   /** Blocks no serving or loading volunteer covers. */

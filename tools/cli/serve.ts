@@ -1,7 +1,8 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
 import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
-import { createServer, type ServerOptions, placementPolicyNames, routingPolicyNames } from '../../server/index.ts';
+import { createServer, type ServerOptions } from '../../server/index.ts';
+import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
 const usage = `usage: bouquet serve [options]
 
@@ -16,8 +17,10 @@ options (environment variable in brackets):
                               (default ../shared/models/stories260K)
   --model-dir <path>          also serve every model folder under this one at /models/ [BOUQUET_MODEL_DIR]
   --web-dir <path>            built web app folder [BOUQUET_WEB_DIR] (default dist/web)
-  --placement <name>          placement policy: ${placementPolicyNames.join(', ')} [BOUQUET_PLACEMENT] (default bprr)
-  --routing <name>            routing policy: ${routingPolicyNames.join(', ')} [BOUQUET_ROUTING] (default jffc)
+  --policy <combo>            placement + routing pair, the same as in \`bouquet sim\`: ${policyComboNames.join(', ')}
+                              [BOUQUET_POLICY] (default ${defaultServeCombo}: ${policyCombos[defaultServeCombo].placement} + ${policyCombos[defaultServeCombo].routing})
+  --placement <name>          placement policy, overrides the combo's: ${placementPolicyNames.join(', ')} [BOUQUET_PLACEMENT]
+  --routing <name>            routing policy, overrides the combo's: ${routingPolicyNames.join(', ')} [BOUQUET_ROUTING]
   --weights <precision>       precision volunteers serve: fp32, fp16, q4 [BOUQUET_WEIGHTS] (default fp32)
   --max-session-tokens <n>    longest session the cache is sized for [BOUQUET_MAX_SESSION_TOKENS]
   --reserve-sessions <n>      R: concurrent sessions to reserve cache for (default: from the arrival rate)
@@ -63,6 +66,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         model: { type: 'string' },
         'model-dir': { type: 'string' },
         'web-dir': { type: 'string' },
+        policy: { type: 'string' },
         placement: { type: 'string' },
         routing: { type: 'string' },
         weights: { type: 'string' },
@@ -83,9 +87,12 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const v = parsed.values;
   if (v.help === true) return 'help';
   const pick = (flag: string | undefined, envName: string): string | undefined => flag ?? (env[envName] === '' ? undefined : env[envName]);
-  const placement = pick(v.placement, 'BOUQUET_PLACEMENT') ?? 'bprr';
+  const policy = pick(v.policy, 'BOUQUET_POLICY') ?? defaultServeCombo;
+  if (!Object.hasOwn(policyCombos, policy)) throw new UsageError(`--policy must be one of ${policyComboNames.join(', ')} (got '${policy}')`);
+  const combo = policyCombos[policy as keyof typeof policyCombos];
+  const placement = pick(v.placement, 'BOUQUET_PLACEMENT') ?? combo.placement;
   if (!placementPolicyNames.includes(placement)) throw new UsageError(`--placement must be one of ${placementPolicyNames.join(', ')} (got '${placement}')`);
-  const routing = pick(v.routing, 'BOUQUET_ROUTING') ?? 'jffc';
+  const routing = pick(v.routing, 'BOUQUET_ROUTING') ?? combo.routing;
   if (!routingPolicyNames.includes(routing)) throw new UsageError(`--routing must be one of ${routingPolicyNames.join(', ')} (got '${routing}')`);
   const weights = pick(v.weights, 'BOUQUET_WEIGHTS') ?? 'fp32';
   if (weights !== 'fp32' && weights !== 'fp16' && weights !== 'q4') throw new UsageError(`--weights must be fp32, fp16 or q4 (got '${weights}')`);
@@ -96,6 +103,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     port: intOption('port', pick(v.port, 'BOUQUET_PORT'), 0) ?? 8787,
     host: pick(v.host, 'BOUQUET_HOST') ?? '127.0.0.1',
     model: pick(v.model, 'BOUQUET_MODEL') ?? '../shared/models/stories260K',
+    policy,
     placement,
     routing,
     logger: logLevel,
