@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import { isRuntimeError } from '../../worker/errors.ts';
-import { resolveModel } from '../../server/models/index.ts';
+import { isBouquetError } from '../../core/errors/index.ts';
+import { resolveModel, terminalProgress } from '../../server/models/index.ts';
 import { createInThreadRuntime, generateText } from '../../worker/runtime/index.ts';
 import { validateSampling, type SamplingParams } from '../../worker/sampling/index.ts';
 import { HfTokenizer, openTokenizer } from '../../worker/tokenizer/index.ts';
@@ -12,7 +13,8 @@ const usage = `usage: bouquet generate --model M [--prompt P] [options]
 
 Generates text with a model in this process (onnxruntime-web wasm in Node) and streams it.
 
-  --model M               model folder (Hugging Face layout, or llama2.c .bin + tokenizer), a .bin file, or hf:owner/repo
+  --model M               model folder (Hugging Face layout, or llama2.c .bin + tokenizer), a .bin file, or hf:owner/repo[@rev]
+                          (hub cache $HF_HUB_CACHE, mirror $HF_ENDPOINT, token $HF_TOKEN)
   --prompt P              prompt text (default: empty, start from BOS as llama2.c's run.c does)
   --max-tokens N          tokens to generate at most (default 256)
   --temperature T         0 = greedy (default 1)
@@ -100,7 +102,7 @@ export async function run(argv: string[]): Promise<number> {
   if (precision !== 'fp32' && precision !== 'q4') return fail(`--precision must be fp32 or q4 in Node (got '${String(precision)}')`);
 
   try {
-    const model = await resolveModel(modelSpec);
+    const model = await resolveModel(modelSpec, { onProgress: terminalProgress() });
     const weights = await openModelWeights(model.files, model.layout);
     const tokenizer = await openTokenizer(model.files, weights.shape);
     const shape = weights.shape;
@@ -142,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (isRuntimeError(e)) return fail(`${e.message} [${e.code}]`);
+    if (isRuntimeError(e) || isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
     throw e;
   }
 }

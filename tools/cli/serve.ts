@@ -1,5 +1,7 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
 import { parseArgs } from 'node:util';
+import { isBouquetError } from '../../core/errors/index.ts';
+import { modelFolder, terminalProgress } from '../../server/models/index.ts';
 import { createServer, type ServerOptions } from '../../server/server.ts';
 import { placementPolicyNames, routingPolicyNames } from '../../server/policies.ts';
 
@@ -12,8 +14,9 @@ app (dist/web; build it with \`npm run build\`), all with COOP/COEP headers.
 options (environment variable in brackets):
   --port <n>                  TCP port, 0 for any free one [BOUQUET_PORT] (default 8787)
   --host <addr>               interface to listen on [BOUQUET_HOST] (default 127.0.0.1)
-  --model <path>              model folder: Hugging Face (config.json) or llama2.c (.bin) [BOUQUET_MODEL]
-                              (default ../shared/models/stories260K)
+  --model <path|hf:id>        model folder: Hugging Face (config.json) or llama2.c (.bin), or
+                              hf:owner/repo[@rev] from the hub [BOUQUET_MODEL] (default ../shared/models/stories260K;
+                              hub cache $HF_HUB_CACHE, mirror $HF_ENDPOINT, token $HF_TOKEN)
   --model-dir <path>          also serve every model folder under this one at /models/ [BOUQUET_MODEL_DIR]
   --web-dir <path>            built web app folder [BOUQUET_WEB_DIR] (default dist/web)
   --placement <name>          placement policy: ${placementPolicyNames.join(', ')} [BOUQUET_PLACEMENT] (default bprr)
@@ -138,11 +141,20 @@ export async function run(argv: string[]): Promise<number> {
   }
   let server;
   try {
+    if (typeof options.model === 'string' && options.model.startsWith('hf:')) {
+      const local = await modelFolder(options.model, { onProgress: terminalProgress() });
+      options.model = local.path;
+      options.modelSizing = { ...options.modelSizing, modelId: local.id };
+    }
     server = await createServer(options);
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { code?: string };
     if (err.code === 'EADDRINUSE') {
       console.error(`bouquet serve: port ${String(options.port)} is in use; pick another with --port`);
+      return 2;
+    }
+    if (isBouquetError(e)) {
+      console.error(`bouquet serve: ${e.message} [${e.code}]`);
       return 2;
     }
     if (typeof err.code === 'string' && ['bad-model-folder', 'bad-model-config', 'unknown-policy', 'EACCES'].includes(err.code)) {
