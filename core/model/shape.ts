@@ -47,8 +47,11 @@ export interface ModelShape {
   eosTokenId?: number | number[];
 }
 
-/** Weight precision of the served blocks. `q4` is 4-bit blocks of 32 with an fp16 scale (MatMulNBits). */
-export type WeightPrecision = 'fp32' | 'fp16' | 'q4';
+/**
+ * Weight precision of the served blocks. `q8` is int8 with one scale per output channel (the wasm
+ * int8 GEMM, DynamicQuantizeMatMul); `q4` is 4-bit blocks of 32 with an fp16 scale (MatMulNBits).
+ */
+export type WeightPrecision = 'fp32' | 'fp16' | 'q8' | 'q4';
 /** Precision of KV-cache values. */
 export type CachePrecision = 'fp32' | 'fp16';
 
@@ -169,13 +172,18 @@ export function blockParams(s: ModelShape): number {
   return q + kv + o + ffn + 2 * s.hiddenSize + bias;
 }
 
-/** Bytes per parameter for a weight precision (q4: 4 bits + one fp16 scale per 32 weights). */
+/**
+ * Bytes per parameter for a weight precision (q8: 1 byte, its one fp32 scale per output channel of
+ * ≥ 64 inputs neglected; q4: 4 bits + one fp16 scale per 32 weights).
+ */
 export function bytesPerParam(p: WeightPrecision): number {
   switch (p) {
     case 'fp32':
       return 4;
     case 'fp16':
       return 2;
+    case 'q8':
+      return 1;
     case 'q4':
       return 0.5 + 2 / 32;
     default: {

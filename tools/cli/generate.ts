@@ -24,7 +24,7 @@ Generates text with a model in this process (onnxruntime-web wasm in Node) and s
   --seed S                random seed (default: time)
   --threads N             wasm threads (default: 1 for models narrower than 512, else 4)
   --ops contrib|standard  operator flavour of the graphs (default contrib)
-  --precision fp32|q4     weight precision (default fp32; fp16 needs WebGPU)
+  --precision fp32|q8|q4  weight precision (default fp32; fp16 needs WebGPU)
   --chat                  wrap the prompt as a user message in the model's chat template (instruct models)
   --json                  print {"text", "ids", "tokensPerSecond"} instead of streaming
   --help                  this text`;
@@ -99,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
   const ops = values.ops ?? 'contrib';
   if (ops !== 'contrib' && ops !== 'standard') return fail(`--ops must be contrib or standard (got '${String(ops)}')`);
   const precision = values.precision ?? 'fp32';
-  if (precision !== 'fp32' && precision !== 'q4') return fail(`--precision must be fp32 or q4 in Node (got '${String(precision)}')`);
+  if (precision !== 'fp32' && precision !== 'q8' && precision !== 'q4') return fail(`--precision must be fp32, q8 or q4 in Node (got '${String(precision)}')`);
 
   try {
     const model = await resolveModel(modelSpec, { onProgress: terminalProgress() });

@@ -21,7 +21,7 @@ options (environment variable in brackets):
   --web-dir <path>            built web app folder [BOUQUET_WEB_DIR] (default dist/web)
   --placement <name>          placement policy: ${placementPolicyNames.join(', ')} [BOUQUET_PLACEMENT] (default bprr)
   --routing <name>            routing policy: ${routingPolicyNames.join(', ')} [BOUQUET_ROUTING] (default jffc)
-  --weights <precision>       precision volunteers serve: fp32, fp16, q4 [BOUQUET_WEIGHTS] (default fp32)
+  --weights <precision>       precision volunteers serve: fp32, fp16, q8, q4 [BOUQUET_WEIGHTS] (default fp32)
   --max-session-tokens <n>    longest session the cache is sized for [BOUQUET_MAX_SESSION_TOKENS]
   --reserve-sessions <n>      R: concurrent sessions to reserve cache for (default: from the arrival rate)
   --heartbeat-interval-ms <n> how often volunteers send heartbeats [BOUQUET_HEARTBEAT_INTERVAL_MS] (default 2000)
@@ -86,7 +86,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const routing = pick(v.routing, 'BOUQUET_ROUTING') ?? 'jffc';
   if (!routingPolicyNames.includes(routing)) throw new UsageError(`--routing must be one of ${routingPolicyNames.join(', ')} (got '${routing}')`);
   const weights = pick(v.weights, 'BOUQUET_WEIGHTS') ?? 'fp32';
-  if (weights !== 'fp32' && weights !== 'fp16' && weights !== 'q4') throw new UsageError(`--weights must be fp32, fp16 or q4 (got '${weights}')`);
+  if (weights !== 'fp32' && weights !== 'fp16' && weights !== 'q8' && weights !== 'q4') throw new UsageError(`--weights must be fp32, fp16, q8 or q4 (got '${weights}')`);
   const logLevel = pick(v['log-level'], 'BOUQUET_LOG_LEVEL') ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new UsageError(`--log-level '${logLevel}' is not a pino level`);
 

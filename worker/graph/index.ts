@@ -13,4 +13,4 @@ export {
   type GraphOptions,
   type BuiltGraph,
 } from './blocks.ts';
-export { quantizeQ4, dequantizeQ4, q4BlockSize, type Q4Weights } from './quantize.ts';
+export { quantizeQ4, dequantizeQ4, q4BlockSize, type Q4Weights, quantizeQ8, dequantizeQ8, type Q8Weights } from './quantize.ts';
