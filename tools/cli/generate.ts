@@ -5,6 +5,7 @@ import { isRuntimeError } from '../../worker/errors.ts';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { resolveModel, terminalProgress } from '../../server/models/index.ts';
 import { createInThreadRuntime, generateText } from '../../worker/runtime/index.ts';
+import { fastestWasmThreads } from './wasm-threads.ts';
 import { validateSampling, type SamplingParams } from '../../worker/sampling/index.ts';
 import { HfTokenizer, openTokenizer } from '../../worker/tokenizer/index.ts';
 import { openModelWeights } from '../../worker/weights/index.ts';
@@ -22,7 +23,8 @@ Generates text with a model in this process (onnxruntime-web wasm in Node) and s
   --top-p P               nucleus sampling threshold (default 0.9; 1 = off)
   --repetition-penalty R  penalty for tokens already seen (default 1 = off)
   --seed S                random seed (default: time)
-  --threads N             wasm threads (default: 1 for models narrower than 512, else 4)
+  --threads N             wasm threads (default: 1 for models narrower than 512, else the faster of
+                          1 and min(4, cores) by a short probe at start)
   --ops contrib|standard  operator flavour of the graphs (default contrib)
   --precision fp32|q8|q4  weight precision (default fp32; fp16 needs WebGPU)
   --chat                  wrap the prompt as a user message in the model's chat template (instruct models)
@@ -114,8 +116,9 @@ export async function run(argv: string[]): Promise<number> {
       maxSessionTokens: shape.maxSeqLen,
       cacheBudgetBytes: Number.MAX_SAFE_INTEGER,
       backends: ['wasm'],
-      // Small models lose more to thread hand-offs than they gain (stories260K: 260 tok/s on 1 thread, 40 on 2 here).
-      threads: threads ?? (shape.hiddenSize < 512 ? 1 : 4),
+      // Small models lose more to thread hand-offs than they gain (stories260K: 260 tok/s on 1 thread, 40 on 2 here);
+      // for the rest, measure: 4 threads on a busy 2-core machine ran at half the speed of 1.
+      threads: threads ?? (shape.hiddenSize < 512 ? 1 : (await fastestWasmThreads()).threads),
     });
     try {
       const json = values.json === true;
