@@ -115,8 +115,11 @@ async function child(job: ChildJob): Promise<unknown> {
 /** Marks the child's result on its stdout (onnxruntime's profiler prints there too). */
 const resultMark = '\n@@bench-result@@';
 
+/** A child that hangs (seen once on a machine at load 25) must not take the other figures with it. */
+const childTimeoutMs = 20 * 60_000;
+
 function runChildText(self: string, job: ChildJob): { result: unknown; text: string } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28, timeout: childTimeoutMs });
   const at = out.lastIndexOf(resultMark);
   if (at < 0) throw new Error(`bench child ${JSON.stringify(job)} gave no result`);
   return { result: JSON.parse(out.slice(at + resultMark.length)), text: out.slice(0, at) };
@@ -148,7 +151,9 @@ async function main(): Promise<void> {
   const blockRows: Row[] = [];
   for (const shape of shapeNames) for (const threads of threadCounts) for (const precision of precisions) {
     console.error(`[bench] ${shape} ${precision} ${threads} thread(s)…`);
-    blockRows.push(...runChild<Row[]>(self, { kind: 'block', shape, precision, threads }));
+    const got = runChild<Row[]>(self, { kind: 'block', shape, precision, threads });
+    console.error(`[bench]   ${JSON.stringify(got)}`); // kept in the log even if a later step fails
+    blockRows.push(...got);
   }
   const native: { shape: string; result: Awaited<ReturnType<typeof nativeMsPerBlock>> }[] = [];
   const src = await runCSource(values['run-c']);
@@ -156,11 +161,16 @@ async function main(): Promise<void> {
     const s = benchShapes[shape] as ModelShape;
     console.error(`[bench] run.c ${shape}…`);
     native.push({ shape, result: 'source' in src ? await nativeMsPerBlock(src.source, s, seed) : src });
+    console.error(`[bench]   ${JSON.stringify(native[native.length - 1])}`);
   }
   const profiles: { precision: WeightPrecision; ops: OpProfile }[] = [];
   for (const precision of precisions) {
     console.error(`[bench] operator profile, ${shapeNames[0] ?? ''} ${precision}…`);
-    profiles.push({ precision, ops: aggregateProfile(runChildText(self, { kind: 'profile', shape: shapeNames[0] ?? 'Llama-3.2-1B', precision }).text, profileSteps) });
+    try {
+      profiles.push({ precision, ops: aggregateProfile(runChildText(self, { kind: 'profile', shape: shapeNames[0] ?? 'Llama-3.2-1B', precision }).text, profileSteps) });
+    } catch (e) {
+      console.error(`[bench]   profile failed: ${e instanceof Error ? e.message.slice(0, 200) : String(e)}`);
+    }
   }
   const stories = values.quick === true ? [] : threadCounts.flatMap((threads) => runChild<Row[]>(self, { kind: 'stories', threads }));
   const accuracy = values.quick === true ? [] : runChild<QuantAccuracy[]>(self, { kind: 'accuracy' });
