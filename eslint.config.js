@@ -13,4 +13,17 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // Every throw in source carries a code (core/errors): no bare Error/TypeError/RangeError.
+  {
+    files: ['core/**/*.ts', 'sim/**/*.ts', 'worker/**/*.ts', 'server/**/*.ts', 'web/**/*.ts', 'tools/**/*.ts', 'bin/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ThrowStatement > NewExpression[callee.name=/^(Error|TypeError|RangeError)$/]',
+          message: 'Throw a BouquetError (or a subclass) with a code from core/errors/codes.ts.',
+        },
+      ],
+    },
+  },
 );

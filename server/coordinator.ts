@@ -1,9 +1,11 @@
 // The coordinator: swarm registry, placement on join/leave, route leases and the central queue, dashboard events.
 // Transport-free: server.ts wires WebSockets and REST to it. All state is in memory.
+import { BouquetError } from '../core/errors/index.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   CoordinatorApiError,
+  apiErrorBody,
   type ApiErrorBody,
   type AssignmentReason,
   type CoordinatorToVolunteerMessage,
@@ -179,9 +181,7 @@ function median(xs: readonly number[]): number | undefined {
 }
 
 function errorBody(e: unknown): ApiErrorBody {
-  if (e instanceof CoordinatorApiError) return e.toWire();
-  if (e instanceof Error && 'code' in e && e.code === 'infeasible') return { code: 'infeasible', message: e.message };
-  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+  return apiErrorBody(e);
 }
 
 /**
@@ -417,7 +417,7 @@ export class Coordinator {
         return;
       default: {
         const never: never = m;
-        throw new Error(`unhandled volunteer message ${JSON.stringify(never)}`);
+        throw new BouquetError('internal', `unhandled volunteer message ${JSON.stringify(never)}`);
       }
     }
   }
@@ -645,7 +645,7 @@ export class Coordinator {
           result = await policy(snapshot);
         } catch (e) {
           const body = errorBody(e);
-          throw new CoordinatorApiError(body.code === 'internal' ? 'infeasible' : body.code, `placement policy '${name}' cannot place the current swarm: ${body.message}`);
+          throw new CoordinatorApiError(body.code, `placement policy '${name}' cannot place the current swarm: ${body.message}`, body.field, body.data);
         }
       }
       this.placementPolicy = { name, policy };

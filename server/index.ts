@@ -20,6 +20,5 @@ export {
   threadedPlacementPolicies,
   milpPredictionTimeLimitMs,
   placementThreadDeadlineMs,
-  UnknownPolicyNameError,
 } from './policies.ts';
 export { PlacementThread, PlacementThreadError, type PlacementJob, type PlacementJobReply } from './placement/thread.ts';

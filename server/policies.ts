@@ -1,16 +1,11 @@
 // Resolves placement and routing policy names to the core implementations the simulator uses too.
-import { placementPolicies, type PlacementOptions, type PlacementPolicy } from '../core/placement/index.ts';
+import { UnknownPolicyError, placementPolicies, type PlacementOptions, type PlacementPolicy } from '../core/placement/index.ts';
 import { isRoutingPolicyName, routingPolicies, type RoutingPolicy } from '../core/routing/index.ts';
 import { milpDefaultTimeLimitMs } from '../core/placement/index.ts';
 import type { PlacementThread } from './placement/thread.ts';
 
-/** A policy name that is not registered; `code` is machine-readable. */
-export class UnknownPolicyNameError extends Error {
-  readonly code = 'unknown-policy' as const;
-  constructor(kind: 'placement' | 'routing', name: string, known: readonly string[]) {
-    super(`unknown ${kind} policy '${name}' (known: ${known.join(', ')})`);
-    this.name = 'UnknownPolicyNameError';
-  }
+function unknownPolicy(kind: 'placement' | 'routing', name: string, known: readonly string[]): UnknownPolicyError {
+  return new UnknownPolicyError(name, `unknown ${kind} policy '${name}' (known: ${known.join(', ')})`);
 }
 
 /** Names of the registered placement policies. */
@@ -34,14 +29,14 @@ export function placementThreadDeadlineMs(options: PlacementOptions): number {
  * (`threadedPlacementPolicies`) run in that worker thread instead of on the caller's thread.
  */
 export function placementPolicy(name: string, options?: PlacementOptions, thread?: PlacementThread): PlacementPolicy {
-  if (!Object.hasOwn(placementPolicies, name)) throw new UnknownPolicyNameError('placement', name, placementPolicyNames);
+  if (!Object.hasOwn(placementPolicies, name)) throw unknownPolicy('placement', name, placementPolicyNames);
   if (thread !== undefined && threadedPlacementPolicies.includes(name)) return thread.policy(name, options);
   return placementPolicies[name as keyof typeof placementPolicies](options);
 }
 
 /** The routing policy registered under `name`. */
 export function routingPolicy(name: string): RoutingPolicy {
-  if (!isRoutingPolicyName(name)) throw new UnknownPolicyNameError('routing', name, routingPolicyNames);
+  if (!isRoutingPolicyName(name)) throw unknownPolicy('routing', name, routingPolicyNames);
   return routingPolicies[name]();
 }
 

@@ -11,8 +11,8 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   apiPaths,
-  CoordinatorApiError,
   httpStatusForCode,
+  apiErrorBody,
   maxTicketWaitMs,
   parseJsonWith,
   parsePlacementPolicyRequest,
@@ -21,6 +21,7 @@ import {
   type ApiErrorBody,
   type RouteResponse,
 } from '../core/api/index.ts';
+import { isBouquetError } from '../core/errors/index.ts';
 import type { PlacementOptions } from '../core/placement/index.ts';
 import { Coordinator, type CoordinatorOptions } from './coordinator.ts';
 import { loadServedModel, type ModelSizing, type ServedModel } from './models/index.ts';
@@ -167,7 +168,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       coordinator.release(req.params.leaseId, parsed.value.measured);
       res.json({ kind: 'released', leaseId: req.params.leaseId });
     } catch (e) {
-      if (e instanceof CoordinatorApiError) return sendError(res, e.toWire());
+      if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
       throw e;
     }
   });
@@ -176,7 +177,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       const expiresAtMs = coordinator.renew(req.params.leaseId);
       res.json({ kind: 'renewed', leaseId: req.params.leaseId, expiresAtMs });
     } catch (e) {
-      if (e instanceof CoordinatorApiError) return sendError(res, e.toWire());
+      if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
       throw e;
     }
   });
@@ -189,7 +190,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     }
     coordinator.switchPlacementPolicy(name, placementPolicy(name, options.placementOptions, placementThread)).then(
       (r) => res.json({ kind: 'placement-policy', placement: r.placement, moved: r.moved }),
-      (e: unknown) => (e instanceof CoordinatorApiError ? sendError(res, e.toWire()) : next(e)),
+      (e: unknown) => (isBouquetError(e) ? sendError(res, apiErrorBody(e)) : next(e)),
     );
   });
   api.use((req, res) => {
@@ -204,7 +205,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       return sendError(res, { code: 'bad-request', message: e.message ?? 'bad request' });
     }
     logger.error({ err }, 'API handler failed');
-    sendError(res, { code: 'internal', message: err instanceof Error ? err.message : String(err) });
+    sendError(res, apiErrorBody(err));
   });
   app.use('/api', api);
 

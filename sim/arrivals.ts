@@ -1,4 +1,5 @@
 // Request arrivals for a run: Poisson, bursty (given coefficient of variation) or a trace, drawn from a seeded stream.
+import { BouquetError } from '../core/errors/index.ts';
 import type { ClientSpec } from '../core/swarm/index.ts';
 import { exponential, gamma, variateWithCv, type Random } from './random.ts';
 
@@ -86,7 +87,7 @@ export function generateRequests(spec: ArrivalSpec, clients: readonly ClientSpec
     }
     default: {
       const never: never = spec;
-      throw new Error(`unknown arrival process ${JSON.stringify(never)}`);
+      throw new BouquetError('internal', `unknown arrival process ${JSON.stringify(never)}`);
     }
   }
 }

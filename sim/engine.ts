@@ -14,6 +14,7 @@
 // Service times come from core/perf's performance model (the same for every policy; concurrency
 // costs memory, not time). Randomness: the requests are drawn before the run; churn draws from its
 // own seeded stream, so every policy sees the same arrivals and the same churn for a seed.
+import { BouquetError } from '../core/errors/index.ts';
 import type { SwarmSnapshot, Chain, ServerSpec } from '../core/swarm/index.ts';
 import { perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
@@ -220,14 +221,14 @@ class Run {
         return this.onJoin(e.serverId);
       default: {
         const never: never = e;
-        throw new Error(`unknown event ${JSON.stringify(never)}`);
+        throw new BouquetError('internal', `unknown event ${JSON.stringify(never)}`);
       }
     }
   }
 
   private request(id: number): RequestRun {
     const r = this.requests[id];
-    if (r === undefined) throw new Error(`simulator: unknown request ${id}`);
+    if (r === undefined) throw new BouquetError('internal', `simulator: unknown request ${id}`);
     return r;
   }
 
@@ -299,7 +300,7 @@ class Run {
           }
           default: {
             const never: never = admission;
-            throw new Error(`unknown admission ${JSON.stringify(never)}`);
+            throw new BouquetError('internal', `unknown admission ${JSON.stringify(never)}`);
           }
         }
       }
@@ -315,7 +316,7 @@ class Run {
         return [];
       default: {
         const never: never = d;
-        throw new Error(`unknown decision ${JSON.stringify(never)}`);
+        throw new BouquetError('internal', `unknown decision ${JSON.stringify(never)}`);
       }
     }
   }
@@ -361,7 +362,7 @@ class Run {
     const computeByServer = new Map<string, number>();
     for (const h of chain.hops) {
       const s = this.servers.get(h.serverId);
-      if (s === undefined) throw new Error(`simulator: route uses unknown server '${h.serverId}'`);
+      if (s === undefined) throw new BouquetError('internal', `simulator: route uses unknown server '${h.serverId}'`);
       const k = h.span.end - h.span.start;
       const entry: ActiveSession = { slots: k, expectedEndMs };
       s.load.sessions.push(entry);

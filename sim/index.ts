@@ -5,5 +5,5 @@ export { summarize, type SimMetrics, type Distribution, type ServerMetrics } fro
 export { seededRandom, streamRandom, exponential, gamma, variateWithCv, type Random } from './random.ts';
 export { BinaryHeap } from './heap.ts';
 export { loadScenario, parseScenario, ScenarioError, builtinPolicies, type Scenario, type PolicyCombo } from './scenario.ts';
-export { resolvePolicy, routingFor, placeFor, runScenario, UnknownPolicyComboError } from './run.ts';
+export { resolvePolicy, routingFor, placeFor, runScenario } from './run.ts';
 export { summarizeRuns, barChartSvg, compareCharts, compareMarkdown, type PolicySummary, type PolicyDetails } from './report.ts';

@@ -1,19 +1,10 @@
 // Runs scenarios: resolves a policy name to a placement + routing pair, places blocks, simulates.
-import { InfeasiblePlacementError, placeBlocks, placementPolicies, type PlacementResult } from '../core/placement/index.ts';
+import { InfeasiblePlacementError, UnknownPolicyError, placeBlocks, placementPolicies, type PlacementResult } from '../core/placement/index.ts';
 import { isRoutingPolicyName, routingPolicies, type RoutingPolicy } from '../core/routing/index.ts';
 import { generateRequests } from './arrivals.ts';
 import { simulate, type SimResult } from './engine.ts';
 import { streamRandom } from './random.ts';
 import type { PolicyCombo, Scenario } from './scenario.ts';
-
-/** A policy name nobody knows; `code` is machine-readable. */
-export class UnknownPolicyComboError extends Error {
-  readonly code = 'unknown-policy' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnknownPolicyComboError';
-  }
-}
 
 /**
  * Resolves a CLI policy name: the scenario's own combos and the built-in ones (`petals`, `bprr`,
@@ -24,22 +15,23 @@ export function resolvePolicy(scenario: Scenario, name: string): PolicyCombo {
   const combo: PolicyCombo | undefined =
     named ?? (name.includes('/') ? { placement: name.slice(0, name.indexOf('/')), routing: name.slice(name.indexOf('/') + 1) } : undefined);
   if (combo === undefined) {
-    throw new UnknownPolicyComboError(
+    throw new UnknownPolicyError(
+      name,
       `unknown policy '${name}' (known: ${Object.keys(scenario.policies).join(', ')}, or placement/routing with placement in {${Object.keys(placementPolicies).join(', ')}} and routing in {${Object.keys(routingPolicies).join(', ')}})`,
     );
   }
   if (!Object.hasOwn(placementPolicies, combo.placement)) {
-    throw new UnknownPolicyComboError(`policy '${name}': unknown placement policy '${combo.placement}' (known: ${Object.keys(placementPolicies).join(', ')})`);
+    throw new UnknownPolicyError(combo.placement, `policy '${name}': unknown placement policy '${combo.placement}' (known: ${Object.keys(placementPolicies).join(', ')})`);
   }
   if (!isRoutingPolicyName(combo.routing)) {
-    throw new UnknownPolicyComboError(`policy '${name}': unknown routing policy '${combo.routing}' (known: ${Object.keys(routingPolicies).join(', ')})`);
+    throw new UnknownPolicyError(combo.routing, `policy '${name}': unknown routing policy '${combo.routing}' (known: ${Object.keys(routingPolicies).join(', ')})`);
   }
   return combo;
 }
 
 /** Builds the routing policy of a combo. */
 export function routingFor(combo: PolicyCombo): RoutingPolicy {
-  if (!isRoutingPolicyName(combo.routing)) throw new UnknownPolicyComboError(`unknown routing policy '${combo.routing}'`);
+  if (!isRoutingPolicyName(combo.routing)) throw new UnknownPolicyError(combo.routing, `unknown routing policy '${combo.routing}'`);
   return routingPolicies[combo.routing](combo.routingOptions);
 }
 

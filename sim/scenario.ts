@@ -1,5 +1,6 @@
 // Scenario files (docs/scenarios.md): parsed and validated into a swarm snapshot, arrivals, churn and policy combos.
 import { readFileSync } from 'node:fs';
+import { BouquetError, registerErrorKind } from '../core/errors/index.ts';
 import { dirname, resolve } from 'node:path';
 import type { ClientSpec, LinearMs, NetworkSpec, ServerSpec, SwarmSnapshot } from '../core/swarm/index.ts';
 import type { PlacementOptions } from '../core/placement/index.ts';
@@ -8,16 +9,22 @@ import type { ArrivalSpec, TraceEntry } from './arrivals.ts';
 import type { ChurnSpec } from './engine.ts';
 
 /** A scenario that cannot be used; the message names the field (`scenario.servers[3].memoryBytes: …`). */
-export class ScenarioError extends Error {
-  readonly code = 'bad-scenario' as const;
-  constructor(
-    readonly field: string,
-    readonly problem: string,
-  ) {
-    super(`${field}: ${problem}`);
-    this.name = 'ScenarioError';
+export class ScenarioError extends BouquetError<'bad-scenario'> {
+  constructor(field: string, problem: string) {
+    super('bad-scenario', `${field}: ${problem}`, { field, problem });
+  }
+
+  /** Dotted path of the offending field (`scenario.servers[3].memoryBytes`). */
+  get field(): string {
+    return String(this.data?.field);
+  }
+
+  /** What is wrong with it. */
+  get problem(): string {
+    return String(this.data?.problem);
   }
 }
+registerErrorKind('ScenarioError', ScenarioError);
 
 /** A placement + routing pair as a scenario (or the CLI) names it. */
 export interface PolicyCombo {

@@ -1,6 +1,7 @@
-// Makes RuntimeError survive Comlink: installed on both sides, it sends the code and rebuilds the same class.
+// Makes every BouquetError survive Comlink: installed on both sides, it sends class, code and data and rebuilds the same class.
 import * as Comlink from 'comlink';
-import { deserializeError, RuntimeError, serializeError, type SerializedError } from './errors.ts';
+import { BouquetError } from '../core/errors/index.ts';
+import { deserializeError, serializeError } from './errors.ts';
 
 interface ThrownValue {
   value: unknown;
@@ -13,19 +14,19 @@ interface Wire {
 
 let installed = false;
 
-/** Wraps Comlink's 'throw' transfer handler so a RuntimeError crosses as plain data and is rebuilt with its code. */
+/**
+ * Wraps Comlink's 'throw' transfer handler: any thrown value crosses as its wire form (a
+ * BouquetError with its class, code and data; anything else as `internal`) and is rebuilt there.
+ */
 export function installErrorTransfer(): void {
   if (installed) return;
   const original = Comlink.transferHandlers.get('throw') as Comlink.TransferHandler<ThrownValue, Wire> | undefined;
-  if (original === undefined) throw new Error('Comlink has no throw handler to extend');
+  if (original === undefined) throw new BouquetError('internal', 'Comlink has no throw handler to extend');
   const handler: Comlink.TransferHandler<ThrownValue, Wire> = {
     canHandle: (v): v is ThrownValue => original.canHandle(v),
-    serialize: (thrown) => {
-      if (thrown.value instanceof RuntimeError) return [{ isError: false, value: { bouquetError: serializeError(thrown.value) } }, []];
-      return original.serialize(thrown);
-    },
+    serialize: (thrown) => [{ isError: false, value: { bouquetError: serializeError(thrown.value) } }, []],
     deserialize: (wire) => {
-      const v = wire.value as { bouquetError?: SerializedError } | null;
+      const v = wire.value as { bouquetError?: unknown } | null;
       if (!wire.isError && typeof v === 'object' && v !== null && v.bouquetError !== undefined) throw deserializeError(v.bouquetError);
       return original.deserialize(wire);
     },

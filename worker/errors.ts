@@ -1,6 +1,7 @@
 // Errors of the block runtime: one class with a machine-readable code, rebuilt as the same class across Comlink.
+import { BouquetError, errorFromWire, errorToWire, parseWireError, registerErrorKind, type WireError } from '../core/errors/index.ts';
 
-/** What went wrong, in words a caller can switch on. */
+/** The codes the block runtime raises, in words a caller can switch on (all from the one list, core/errors). */
 export type RuntimeErrorCode =
   | 'cache-full' // no free cache slots for a new session
   | 'bad-input' // wrong shape, dtype, NaN/Inf, ids out of range, bad options
@@ -19,44 +20,25 @@ export const runtimeErrorCodes: readonly RuntimeErrorCode[] = [
 ];
 
 /** An error of the block runtime. `code` is stable; the message says what was wrong and what to do. */
-export class RuntimeError extends Error {
-  readonly code: RuntimeErrorCode;
-  constructor(code: RuntimeErrorCode, message: string) {
-    super(message);
-    this.name = 'RuntimeError';
-    this.code = code;
-  }
-}
+export class RuntimeError extends BouquetError<RuntimeErrorCode> {}
+registerErrorKind('RuntimeError', RuntimeError);
 
 /** True for a RuntimeError (also one rebuilt on the other side of a worker boundary). */
 export function isRuntimeError(e: unknown, code?: RuntimeErrorCode): e is RuntimeError {
   return e instanceof RuntimeError && (code === undefined || e.code === code);
 }
 
-/** Plain-data form of an error for postMessage. */
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
-  stack?: string;
-}
+/** Plain-data form of an error for postMessage: its wire form (any BouquetError; anything else as `internal`). */
+export type SerializedError = WireError;
 
-/** Turns any thrown value into plain data, keeping a RuntimeError's code. */
+/** Turns any thrown value into plain data, keeping a BouquetError's class, code and data. */
 export function serializeError(e: unknown): SerializedError {
-  if (e instanceof Error) {
-    const out: SerializedError = { name: e.name, message: e.message };
-    if (e.stack !== undefined) out.stack = e.stack;
-    if (e instanceof RuntimeError) out.code = e.code;
-    return out;
-  }
-  return { name: 'Error', message: String(e) };
+  return errorToWire(e);
 }
 
-/** Rebuilds a serialized error: a RuntimeError (same code) when it was one, else a plain Error. */
-export function deserializeError(s: SerializedError): Error {
-  const known = runtimeErrorCodes.find((c) => c === s.code);
-  const e = known !== undefined ? new RuntimeError(known, s.message) : new Error(s.message);
-  if (known === undefined) e.name = s.name;
-  if (s.stack !== undefined) e.stack = s.stack;
-  return e;
+/** Rebuilds a serialized error as the class it was thrown as; malformed data is a `bad-frame`. */
+export function deserializeError(s: unknown): BouquetError {
+  const w = parseWireError(s);
+  if (w === null) return new BouquetError('bad-frame', 'the worker sent a malformed error');
+  return errorFromWire(w);
 }

@@ -1,4 +1,5 @@
 // Errors of the coordinator API: a machine-readable code on the wire, rebuilt as the same class on the other side.
+import { BouquetError, errorFromWire, errorToWire, registerErrorKind, type ErrorCode, type ErrorData } from '../errors/index.ts';
 
 /**
  * What went wrong, for programs (tests assert codes, not text):
@@ -45,63 +46,71 @@ export const apiErrorCodes: readonly ApiErrorCode[] = [
   'internal',
 ];
 
-/** An error as it travels: code, one human line, and the offending field for `bad-request`. */
+/**
+ * An error as it travels: code, one human line, and the offending field for `bad-request`; `kind`
+ * (the class thrown) and `data` let the other side rebuild the same class. Any {@link ErrorCode}
+ * may travel (an `infeasible` from a policy, a `model-mismatch`…), never remapped.
+ */
 export interface ApiErrorBody {
-  code: ApiErrorCode;
+  code: ErrorCode;
   message: string;
   /** Dotted path of the malformed field (`chain.0.span.end`), when one field is to blame. */
   field?: string;
+  /** Class the error was thrown as; absent means CoordinatorApiError. */
+  kind?: string;
+  /** The error's plain data (flat, bounded). */
+  data?: ErrorData;
 }
 
 /** An error of the coordinator API; thrown on the server, rebuilt on the client with `apiErrorFromWire`. */
-export class CoordinatorApiError extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = 'CoordinatorApiError';
+export class CoordinatorApiError extends BouquetError {
+  constructor(code: ErrorCode, message: string, field?: string, data?: ErrorData) {
+    super(code, message, field !== undefined ? { ...data, field } : data);
+  }
+
+  /** Dotted path of the malformed field, when one field is to blame. */
+  get field(): string | undefined {
+    const f = this.data?.field;
+    return typeof f === 'string' ? f : undefined;
   }
 
   /** The wire form of this error. */
   toWire(): ApiErrorBody {
-    const body: ApiErrorBody = { code: this.code, message: this.message };
-    if (this.field !== undefined) body.field = this.field;
-    return body;
+    return apiErrorBody(this);
   }
 }
+registerErrorKind('CoordinatorApiError', CoordinatorApiError);
 
-/** Rebuilds the error class from its wire form (already validated). */
-export function apiErrorFromWire(body: ApiErrorBody): CoordinatorApiError {
-  return new CoordinatorApiError(body.code, body.message, body.field);
+/** The wire form of any thrown value: a BouquetError keeps class, code and data (and `field`); anything else is `internal`. */
+export function apiErrorBody(e: unknown): ApiErrorBody {
+  const w = errorToWire(e);
+  const body: ApiErrorBody = { code: w.code, message: w.message };
+  const field = w.data?.field;
+  if (typeof field === 'string') body.field = field;
+  if (w.kind !== 'CoordinatorApiError') body.kind = w.kind;
+  if (w.data !== undefined) body.data = w.data;
+  return body;
 }
+
+/** Rebuilds the class the error was thrown as (CoordinatorApiError unless `kind` says another registered one). */
+export function apiErrorFromWire(body: ApiErrorBody): BouquetError {
+  const data = body.field !== undefined ? { ...body.data, field: body.field } : body.data;
+  if (body.kind === undefined || body.kind === 'CoordinatorApiError') return new CoordinatorApiError(body.code, body.message, undefined, data);
+  return errorFromWire({ kind: body.kind, code: body.code, message: body.message, ...(data !== undefined ? { data } : {}) });
+}
+
+// HTTP status of each code: the API's own ones as documented; every other code by its nature.
+const httpStatusByCode: Record<ErrorCode, number> = {
+  'bad-request': 400, 'bad-frame': 400, 'bad-input': 400, 'bad-model': 400, 'bad-model-config': 400, 'bad-weights': 400,
+  'bad-scenario': 400, 'bad-snapshot': 400, 'bad-argument': 400, oversize: 413, 'too-many-pending': 429, 'version-mismatch': 400,
+  'cache-full': 503, 'sequence-too-long': 400, 'unknown-session': 404, 'session-exists': 409, 'out-of-order': 409, 'wrong-span': 400,
+  draining: 503, 'not-registered': 403, 'model-mismatch': 400, 'unknown-peer': 404, 'unknown-lease': 404, 'lease-expired': 410,
+  'unknown-ticket': 404, 'no-route': 503, 'queue-full': 429, 'peer-unavailable': 503, timeout: 504, aborted: 499,
+  infeasible: 503, 'no-solution': 503, 'unknown-policy': 400, 'placement-timeout': 503,
+  'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, internal: 500,
+};
 
 /** HTTP status a REST endpoint answers with for each error code. */
-export function httpStatusForCode(code: ApiErrorCode): number {
-  switch (code) {
-    case 'bad-request':
-    case 'model-mismatch':
-      return 400;
-    case 'not-registered':
-      return 403;
-    case 'unknown-peer':
-    case 'unknown-lease':
-    case 'unknown-ticket':
-    case 'not-found':
-      return 404;
-    case 'lease-expired':
-      return 410;
-    case 'no-route':
-    case 'infeasible':
-      return 503;
-    case 'queue-full':
-      return 429;
-    case 'internal':
-      return 500;
-    default: {
-      const never: never = code;
-      return never;
-    }
-  }
+export function httpStatusForCode(code: ErrorCode): number {
+  return httpStatusByCode[code];
 }

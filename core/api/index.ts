@@ -5,6 +5,7 @@ export {
   apiErrorCodes,
   CoordinatorApiError,
   apiErrorFromWire,
+  apiErrorBody,
   httpStatusForCode,
 } from './errors.ts';
 export type {

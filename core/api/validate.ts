@@ -1,6 +1,7 @@
 // Validators of the coordinator API: untrusted JSON in, a typed message or a `bad-request` error naming the field out.
 import type { BlockSpan, LinearMs, TimeBreakdown } from '../swarm/index.ts';
-import { apiErrorCodes, CoordinatorApiError, type ApiErrorBody, type ApiErrorCode } from './errors.ts';
+import { BouquetError, errorCodes, parseWireError, type ErrorCode } from '../errors/index.ts';
+import { CoordinatorApiError, type ApiErrorBody } from './errors.ts';
 import type {
   AssignmentReason,
   Backend,
@@ -41,12 +42,13 @@ export const maxPublicKeyLength = 8192;
 export const maxListLength = 10_000;
 
 // Thrown inside the readers, turned into a Parsed error at the boundary.
-class FieldError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
+class FieldError extends BouquetError<'bad-request'> {
+  constructor(field: string, message: string) {
+    super('bad-request', message, { field });
+  }
+
+  get field(): string {
+    return String(this.data?.field);
   }
 }
 
@@ -208,11 +210,19 @@ function measured(v: unknown, path: string): MeasuredTimes {
 function errorBody(v: unknown, path: string): ApiErrorBody {
   const o = object(v, path);
   const body: ApiErrorBody = {
-    code: oneOf<ApiErrorCode>(o, 'code', path, apiErrorCodes),
+    code: oneOf<ErrorCode>(o, 'code', path, errorCodes),
     message: anyStr(o, 'message', path),
   };
   const field = optional(o, 'field', () => anyStr(o, 'field', path));
   if (field !== undefined) body.field = field;
+  const kind = optional(o, 'kind', () => str(o, 'kind', path, 64));
+  if (kind !== undefined) body.kind = kind;
+  if (o.data !== undefined) {
+    // The same bounds as every other boundary (flat plain values, bounded text).
+    const w = parseWireError({ code: body.code, message: body.message, data: o.data });
+    if (w === null) throw new FieldError(join(path, 'data'), `${join(path, 'data')} must be an object of plain values`);
+    if (w.data !== undefined) body.data = w.data;
+  }
   return body;
 }
 
@@ -426,9 +436,9 @@ export function parseRouteRenewed(raw: unknown): Parsed<RouteRenewed> {
 }
 
 // An `{kind: 'error', error}` answer is the server's refusal: surface its code, not a parse error.
-class ServerRefusal extends Error {
+class ServerRefusal extends BouquetError {
   constructor(readonly body: ApiErrorBody) {
-    super(body.message);
+    super(body.code, body.message);
   }
 }
 
@@ -585,7 +595,7 @@ function runAnswer<T>(read: () => T): Parsed<T> {
     return run(read);
   } catch (e) {
     if (e instanceof ServerRefusal) {
-      return { ok: false, error: new CoordinatorApiError(e.body.code, e.body.message, e.body.field) };
+      return { ok: false, error: new CoordinatorApiError(e.body.code, e.body.message, e.body.field, e.body.data) };
     }
     throw e;
   }

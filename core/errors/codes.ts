@@ -6,7 +6,7 @@
  */
 export const errorCodes = [
   // input from a peer, a page, a file or a user
-  'bad-request', 'bad-frame', 'bad-input', 'bad-model', 'bad-model-config', 'bad-weights', 'bad-scenario', 'bad-argument',
+  'bad-request', 'bad-frame', 'bad-input', 'bad-model', 'bad-model-config', 'bad-weights', 'bad-scenario', 'bad-snapshot', 'bad-argument',
   'oversize', 'too-many-pending', 'version-mismatch',
   // sessions and caches
   'cache-full', 'sequence-too-long', 'unknown-session', 'session-exists', 'out-of-order', 'wrong-span', 'draining',
@@ -14,9 +14,9 @@ export const errorCodes = [
   'not-registered', 'model-mismatch', 'unknown-peer', 'unknown-lease', 'lease-expired', 'unknown-ticket', 'no-route',
   'queue-full', 'peer-unavailable', 'timeout', 'aborted',
   // placement and policies
-  'infeasible', 'no-solution', 'unknown-policy',
+  'infeasible', 'no-solution', 'unknown-policy', 'placement-timeout',
   // runtime and environment
-  'backend-unavailable', 'not-loaded', 'offline', 'not-found',
+  'backend-unavailable', 'not-loaded', 'offline', 'not-found', 'closed',
   // a bug: the message says what failed
   'internal',
 ] as const;

@@ -1,6 +1,7 @@
 // The wire form of an error (worker messages, peer frames, REST bodies, WebSocket messages) and its rebuild.
 import { BouquetError, type ErrorData } from './base.ts';
 import { isErrorCode, type ErrorCode } from './codes.ts';
+import { errorKind, errorKindName, type ErrorKind } from './kinds.ts';
 
 /** An error as it travels: the class name (`kind`), the code, one human line and plain data. */
 export interface WireError {
@@ -10,8 +11,8 @@ export interface WireError {
   data?: ErrorData;
 }
 
-/** Constructors that `errorFromWire` rebuilds by `kind`; subclasses register here (see kinds.ts). */
-export type ErrorKinds = Readonly<Record<string, new (code: never, message: string, data?: ErrorData) => BouquetError>>;
+/** Extra classes to rebuild by `kind`, on top of the registered ones (see kinds.ts). */
+export type ErrorKinds = Readonly<Record<string, ErrorKind>>;
 
 /** Longest message kept from the wire (a stranger's text is bounded). */
 const maxMessageChars = 2000;
@@ -23,7 +24,7 @@ const maxMessageChars = 2000;
 export function errorToWire(e: unknown): WireError {
   if (e instanceof BouquetError) {
     const b: BouquetError = e as BouquetError;
-    const w: WireError = { kind: b.name, code: b.code, message: b.message };
+    const w: WireError = { kind: errorKindName(b), code: b.code, message: b.message };
     if (b.data !== undefined) w.data = b.data;
     return w;
   }
@@ -51,9 +52,14 @@ export function parseWireError(v: unknown): WireError | null {
   return w;
 }
 
-/** Rebuilds the same class (by `kind`, from `kinds`), code, message and data; unknown kinds become BouquetError. */
+/**
+ * Rebuilds the same class (by `kind`: from `kinds`, else the registered ones), code, message and
+ * data; unknown kinds become BouquetError. The class's own constructor is not called (each takes
+ * its own arguments): the base constructor runs with the class as `new.target`, so `instanceof`,
+ * `name` and the getters over `data` work as on the throwing side.
+ */
 export function errorFromWire(w: WireError, kinds: ErrorKinds = {}): BouquetError {
-  const Kind = Object.hasOwn(kinds, w.kind) ? kinds[w.kind] : undefined;
-  if (Kind !== undefined) return new Kind(w.code as never, w.message, w.data);
+  const Kind = (Object.hasOwn(kinds, w.kind) ? kinds[w.kind] : undefined) ?? errorKind(w.kind);
+  if (Kind !== undefined) return Reflect.construct(BouquetError, [w.code, w.message, w.data], Kind) as BouquetError;
   return new BouquetError(w.code, w.message, w.data);
 }

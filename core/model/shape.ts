@@ -1,13 +1,13 @@
 // Model shapes: the handful of numbers placement, the performance model and the runtime need.
+import { BouquetError, registerErrorKind } from '../errors/index.ts';
 
 /** A planning or runtime error with a machine-readable code; the message says what to do. */
-export class ModelShapeError extends Error {
-  readonly code = 'bad-model-config' as const;
+export class ModelShapeError extends BouquetError<'bad-model-config'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ModelShapeError';
+    super('bad-model-config', message);
   }
 }
+registerErrorKind('ModelShapeError', ModelShapeError);
 
 /** Rotary embedding convention: llama2.c rotates interleaved pairs (2i, 2i+1); Hugging Face rotates halves. */
 export type RopeStyle = 'interleaved' | 'rotate-half';

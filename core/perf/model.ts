@@ -1,15 +1,15 @@
 // The performance model of BPRR (algorithms.md §1): per-token and prefill round trips, request time
+import { BouquetError, registerErrorKind } from '../errors/index.ts';
 // split into compute / transfer / waiting, cache slots and the wait for slots at one server. All ms.
 import type { Chain, LinearMs, ServerSpec, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
 
 /** A snapshot lacks a number the model needs (an RTT, a server); `code` is machine-readable. */
-export class PerfModelError extends Error {
-  readonly code = 'bad-snapshot' as const;
+export class PerfModelError extends BouquetError<'bad-snapshot'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'PerfModelError';
+    super('bad-snapshot', message);
   }
 }
+registerErrorKind('PerfModelError', PerfModelError);
 
 function linear(c: LinearMs, tokens: number): number {
   return c.perTokenMs * tokens + c.fixedMs;

@@ -1,6 +1,7 @@
 // BPRR's CG-BP placement (algorithms.md §3): conservative block counts that keep cache for R
 // sessions on every held block, greedy windows in order of amortized per-block time, Corollary 1
 // feasibility, the Theorem-2 bound, and Algorithm 2's choice of R from the arrival rate.
+import { BouquetError } from '../errors/index.ts';
 import type { SwarmSnapshot } from '../swarm/index.ts';
 import { perTokenRttMs } from '../perf/index.ts';
 import { checkSnapshot, lexSmallestWindow, makeAssignment, nowMs, predictPlacement, syncPolicy } from './common.ts';
@@ -65,7 +66,7 @@ export function theorem2BoundMs(order: readonly CgBpServer[], numBlocks: number)
  */
 export function cgBpPlacement(snapshot: SwarmSnapshot, sessions: number): CgBpPlacement {
   const R = sessions;
-  if (!Number.isInteger(R) || R < 1) throw new RangeError(`R must be a positive integer (got ${R})`);
+  if (!Number.isInteger(R) || R < 1) throw new BouquetError('bad-argument', `R must be a positive integer (got ${R})`);
   const { numBlocks: L, blockBytes: sm, cacheBytesPerBlock: sc } = snapshot.model;
   const servers: CgBpServer[] = [];
   let total = 0;
@@ -155,7 +156,7 @@ export function bprrMaxSessions(snapshot: SwarmSnapshot): number {
 export function bprrSessions(snapshot: SwarmSnapshot, options: PlacementOptions = {}): number {
   const given = options.concurrentRequests ?? snapshot.workload.concurrentRequests;
   if (given !== undefined) {
-    if (!Number.isInteger(given) || given < 1) throw new RangeError(`concurrentRequests must be a positive integer (got ${given})`);
+    if (!Number.isInteger(given) || given < 1) throw new BouquetError('bad-argument', `concurrentRequests must be a positive integer (got ${given})`);
     return given;
   }
   const single = cgBpPlacement(snapshot, 1);

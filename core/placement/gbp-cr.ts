@@ -1,6 +1,7 @@
 // The follow-up's GBP-CR placement (algorithms.md §4): block counts with cache reservation c,
 // disjoint chains filled in order of time per block, c tuned by the Theorem-4 lower bound on the
 // mean response time under JFFC, then GCA for the chains.
+import { BouquetError } from '../errors/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../swarm/index.ts';
 import { jobLinkCostMs, serverJobCosts } from '../perf/index.ts';
 import { allocateCache } from '../chains/index.ts';
@@ -188,7 +189,7 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number):
     return placement === null ? null : { placement, responseLowerBoundMs: jffcResponseTimeBoundMs(placement.chains, lambda, 'lower') };
   };
   if (fixed !== undefined) {
-    if (!Number.isInteger(fixed) || fixed < 1) throw new RangeError(`cache reservation c must be a positive integer (got ${fixed})`);
+    if (!Number.isInteger(fixed) || fixed < 1) throw new BouquetError('bad-argument', `cache reservation c must be a positive integer (got ${fixed})`);
     const r = evaluate(fixed);
     if (r === null) throw new InfeasiblePlacementError(`no complete chain of ${L} blocks with c = ${fixed} sessions reserved (at most c = ${cMax} fits)`);
     return r;

@@ -4,10 +4,11 @@ import { bprr } from './bprr.ts';
 import { gbpCr } from './gbp-cr.ts';
 import { milp } from './milp.ts';
 import { petals } from './petals.ts';
-import type { PlacementOptions, PlacementPolicyFactory, PlacementResult } from './types.ts';
+import { UnknownPolicyError, type PlacementOptions, type PlacementPolicyFactory, type PlacementResult } from './types.ts';
 
 export {
   InfeasiblePlacementError,
+  UnknownPolicyError,
   type ServerAssignment,
   type ChainCapacity,
   type PlacementPrediction,
@@ -68,17 +69,11 @@ export const placementPolicyDescriptions: Record<PlacementPolicyName, string> = 
 /** A policy name of `placementPolicies`. */
 export type PlacementPolicyName = keyof typeof placementPolicies;
 
-/** Thrown for a policy name that is not registered; `code` is machine-readable. */
-export class UnknownPolicyError extends Error {
-  readonly code = 'unknown-policy' as const;
-  constructor(readonly policy: string) {
-    super(`unknown placement policy '${policy}' (known: ${Object.keys(placementPolicies).join(', ')})`);
-    this.name = 'UnknownPolicyError';
-  }
-}
 
 /** Runs the named placement policy on a snapshot; rejects with UnknownPolicyError for an unknown name. */
 export function placeBlocks(name: string, snapshot: SwarmSnapshot, options?: PlacementOptions): Promise<PlacementResult> {
-  if (!Object.hasOwn(placementPolicies, name)) return Promise.reject(new UnknownPolicyError(name));
+  if (!Object.hasOwn(placementPolicies, name)) {
+    return Promise.reject(new UnknownPolicyError(name, `unknown placement policy '${name}' (known: ${Object.keys(placementPolicies).join(', ')})`));
+  }
   return placementPolicies[name as PlacementPolicyName](options)(snapshot);
 }

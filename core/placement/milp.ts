@@ -1,6 +1,7 @@
 // The exact BPRR placement + routing MILP (algorithms.md §3) solved with HiGHS: only tiny instances
 // (a handful of servers, R ≤ 3 requests) solve in seconds; use it as a lower bound for the heuristics.
 import highsLoader from 'highs';
+import { BouquetError, registerErrorKind } from '../errors/index.ts';
 import type { Highs } from 'highs';
 import type { Chain, SwarmSnapshot } from '../swarm/index.ts';
 import { perTokenRttMs } from '../perf/index.ts';
@@ -10,13 +11,12 @@ import type { MilpReport, PlacementOptions, PlacementPolicyFactory, PlacementRes
 import { InfeasiblePlacementError } from './types.ts';
 
 /** The MILP stopped without any integer solution (time limit too short for the instance). */
-export class MilpNoSolutionError extends Error {
-  readonly code = 'milp-no-solution' as const;
+export class MilpNoSolutionError extends BouquetError<'no-solution'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'MilpNoSolutionError';
+    super('no-solution', message);
   }
 }
+registerErrorKind('MilpNoSolutionError', MilpNoSolutionError);
 
 // The wasm solver is loaded once per process and shared (it keeps no model state between solves).
 let highs: Promise<Highs> | undefined;
@@ -29,7 +29,7 @@ function loadHighs(): Promise<Highs> {
 export const milpDefaultTimeLimitMs = 10_000;
 
 function num(x: number): string {
-  if (!Number.isFinite(x)) throw new RangeError(`MILP coefficient ${x} is not finite`);
+  if (!Number.isFinite(x)) throw new BouquetError('bad-snapshot', `MILP coefficient ${x} is not finite`);
   return Number(x.toPrecision(15)).toString();
 }
 
@@ -237,7 +237,7 @@ export const milp: PlacementPolicyFactory = (options: PlacementOptions = {}) => 
   const t0 = nowMs();
   checkSnapshot(snapshot);
   const R = options.concurrentRequests ?? snapshot.workload.concurrentRequests ?? 1;
-  if (!Number.isInteger(R) || R < 1) throw new RangeError(`concurrentRequests must be a positive integer (got ${R})`);
+  if (!Number.isInteger(R) || R < 1) throw new BouquetError('bad-argument', `concurrentRequests must be a positive integer (got ${R})`);
   const solved = await solveBprrMilp(snapshot, R, options.timeLimitMs ?? milpDefaultTimeLimitMs);
   const assignments = snapshot.servers.map((s) => makeAssignment(snapshot, s, solved.spans.get(s.id) ?? null));
   const prediction = predictPlacement(snapshot, assignments);

@@ -1,5 +1,6 @@
 // PETALS' block placement as its code does it (algorithms.md §2): block count rule, announced
 // throughput, servers joining one by one onto the weakest window, optional rebalancing.
+import { BouquetError } from '../errors/index.ts';
 import type { SwarmSnapshot } from '../swarm/index.ts';
 import { prefillMsPerBlock } from '../perf/index.ts';
 import { checkSnapshot, lexSmallestWindow, makeAssignment, nowMs, predictPlacement, seededRandom, shuffled, syncPolicy } from './common.ts';
@@ -62,7 +63,7 @@ export function petalsThroughput(server: SwarmSnapshot['servers'][number], block
  */
 export function chooseBestStart(throughputs: ArrayLike<number>, numBlocks: number): number {
   const best = lexSmallestWindow(throughputs, numBlocks);
-  if (best < 0) throw new RangeError(`window of ${numBlocks} blocks does not fit in ${throughputs.length}`);
+  if (best < 0) throw new BouquetError('internal', `window of ${numBlocks} blocks does not fit in ${throughputs.length}`);
   return best;
 }
 

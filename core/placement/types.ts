@@ -1,4 +1,5 @@
 // Contract of every placement policy: a pure function of a swarm snapshot to block ranges per server.
+import { BouquetError, registerErrorKind } from '../errors/index.ts';
 import type { BlockSpan, Chain, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
 
 /** What one server is asked to host. */
@@ -72,10 +73,29 @@ export type PlacementPolicy = (snapshot: SwarmSnapshot) => Promise<PlacementResu
 export type PlacementPolicyFactory = (options?: PlacementOptions) => PlacementPolicy;
 
 /** Thrown when no placement can serve the workload; `reason` says why in the user's words. */
-export class InfeasiblePlacementError extends Error {
-  readonly code = 'infeasible' as const;
-  constructor(readonly reason: string) {
-    super(`infeasible: ${reason}`);
-    this.name = 'InfeasiblePlacementError';
+export class InfeasiblePlacementError extends BouquetError<'infeasible'> {
+  constructor(reason: string) {
+    super('infeasible', `infeasible: ${reason}`, { reason });
+  }
+
+  /** Why, in the user's words. */
+  get reason(): string {
+    const r = this.data?.reason;
+    return typeof r === 'string' ? r : this.message;
   }
 }
+registerErrorKind('InfeasiblePlacementError', InfeasiblePlacementError);
+
+/** A placement or routing policy name that is not registered (one class for every such name: simulator, CLI, server). */
+export class UnknownPolicyError extends BouquetError<'unknown-policy'> {
+  constructor(policy: string, message = `unknown policy '${policy}'`) {
+    super('unknown-policy', message, { policy });
+  }
+
+  /** The name that was asked for. */
+  get policy(): string {
+    const p = this.data?.policy;
+    return typeof p === 'string' ? p : '';
+  }
+}
+registerErrorKind('UnknownPolicyError', UnknownPolicyError);

@@ -1,4 +1,5 @@
 // Packets: frames cut to fit a data channel's message limit (Chromium: 256 KiB) and put back together, with limits.
+import { BouquetError } from '../errors/index.ts';
 import { PeerError } from './errors.ts';
 
 /** Chromium's largest data-channel message, bytes. */
@@ -17,7 +18,7 @@ export const chunkHeaderBytes = 16;
  * one packet; a larger one as numbered chunks of message `messageId`.
  */
 export function toPackets(frame: ArrayBuffer, messageId: number, maxPacketBytes: number = dataChannelMaxMessageBytes): ArrayBuffer[] {
-  if (maxPacketBytes <= chunkHeaderBytes) throw new RangeError(`maxPacketBytes must exceed ${chunkHeaderBytes}`);
+  if (maxPacketBytes <= chunkHeaderBytes) throw new BouquetError('bad-argument', `maxPacketBytes must exceed ${chunkHeaderBytes}`);
   const src = new Uint8Array(frame);
   if (src.byteLength + wholeHeaderBytes <= maxPacketBytes) {
     const out = new Uint8Array(src.byteLength + wholeHeaderBytes);

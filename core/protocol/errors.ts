@@ -1,4 +1,5 @@
 // Peer protocol errors: a code the program acts on and a message the user reads, rebuilt alike on both sides.
+import { BouquetError, registerErrorKind, type ErrorCode, type ErrorData } from '../errors/index.ts';
 
 /**
  * What went wrong between peers, as a machine-readable code. Tests and the client's failover logic
@@ -45,31 +46,46 @@ export function isPeerErrorCode(code: string): code is PeerErrorCode {
 
 /**
  * An error of the peer protocol. Sent on the wire as an `error` frame and rebuilt as the same
- * class (same code and message) on the receiving side.
+ * class (same code, message and data) on the receiving side. Any {@link ErrorCode} may travel (a
+ * runtime's `cache-full` stays `cache-full`); `PeerErrorCode` lists the ones the protocol raises itself.
  */
-export class PeerError extends Error {
+export class PeerError extends BouquetError {
   constructor(
-    readonly code: PeerErrorCode,
+    code: ErrorCode,
     message: string,
     /** Id of the request this error answers, when known (0 when it is not). */
-    readonly re = 0,
+    re = 0,
     /** Peer id of the remote side the error came from or concerns, when known. */
-    readonly peerId?: string,
+    peerId?: string,
+    data?: ErrorData,
   ) {
-    super(message);
-    this.name = 'PeerError';
+    super(code, message, { ...data, re, ...(peerId !== undefined ? { peerId } : {}) });
+  }
+
+  /** Id of the request this error answers (0 when unknown). */
+  get re(): number {
+    const re = this.data?.re;
+    return typeof re === 'number' ? re : 0;
+  }
+
+  /** Peer id of the remote side the error came from or concerns, when known. */
+  get peerId(): string | undefined {
+    const id = this.data?.peerId;
+    return typeof id === 'string' ? id : undefined;
   }
 }
+registerErrorKind('PeerError', PeerError);
 
-/** Wraps any thrown value as a PeerError, keeping a PeerError's code and an object's `code` when valid. */
-export function toPeerError(err: unknown, fallback: PeerErrorCode = 'internal'): PeerError {
+/**
+ * Wraps any thrown value as a PeerError: a PeerError as is, another BouquetError with its code and
+ * data (never remapped), anything else with `fallback`.
+ */
+export function toPeerError(err: unknown, fallback: ErrorCode = 'internal'): PeerError {
   if (err instanceof PeerError) return err;
-  if (typeof err === 'object' && err !== null) {
-    const code = (err as { code?: unknown }).code;
-    const message = (err as { message?: unknown }).message;
-    const text = typeof message === 'string' ? message : JSON.stringify(err);
-    if (typeof code === 'string' && isPeerErrorCode(code)) return new PeerError(code, text);
-    return new PeerError(fallback, text);
+  if (err instanceof BouquetError) {
+    const b: BouquetError = err as BouquetError;
+    return new PeerError(b.code, b.message, 0, undefined, b.data);
   }
+  if (err instanceof Error) return new PeerError(fallback, err.message);
   return new PeerError(fallback, String(err));
 }

@@ -1,5 +1,6 @@
 // Binary peer frames: a discriminated union tied to a request→response map, encoded with a small header.
-import { PeerError, isPeerErrorCode, type PeerErrorCode } from './errors.ts';
+import { errorFromWire, errorToWire, parseWireError, type BouquetError, type ErrorCode, type ErrorData } from '../errors/index.ts';
+import { PeerError } from './errors.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './fp16.ts';
 import type { BlockSpan } from '../swarm/index.ts';
 
@@ -84,8 +85,13 @@ export interface PongFrame {
 export interface ErrorFrame {
   type: 'error';
   id: number;
-  code: PeerErrorCode;
+  /** Any code of the one list; never remapped on the way. */
+  code: ErrorCode;
   message: string;
+  /** Class the error was thrown as (`RuntimeError`, `PeerError`…), rebuilt by `errorFromFrame`. */
+  kind?: string;
+  /** The error's plain data (flat, bounded). */
+  data?: ErrorData;
 }
 
 /** Every frame of the peer protocol. */
@@ -115,14 +121,16 @@ export function isRequest(f: Frame): f is RequestFrame {
 
 /** First byte of every frame. */
 export const frameMagic = 0xb7;
-/** Wire format version; a frame of another version is refused as 'bad-frame'. */
-export const frameVersion = 1;
+/** Wire format version; a frame of another version is refused as 'bad-frame'. 2: error frames carry kind and data. */
+export const frameVersion = 2;
 /** Bytes before a frame's body: magic, version, type, flags, u32 id. */
 export const frameHeaderBytes = 8;
 /** Longest session id, bytes of UTF-8. */
 export const maxSessionIdBytes = 128;
 /** Longest error message kept on the wire, bytes of UTF-8 (longer ones are cut). */
 export const maxErrorMessageBytes = 2048;
+/** Longest error detail (JSON of kind and data) on the wire, bytes of UTF-8. */
+const maxErrorDetailBytes = 8192;
 /** Widest hidden state accepted (d), values. */
 export const maxHiddenCols = 1 << 16;
 
@@ -229,10 +237,15 @@ export function encodeFrame(f: Frame): ArrayBuffer {
     case 'pong':
       w.f64(f.sentAtMs);
       break;
-    case 'error':
+    case 'error': {
       w.str(f.code, 64);
       w.str(f.message, maxErrorMessageBytes);
+      const detail: { kind?: string; data?: ErrorData } = {};
+      if (f.kind !== undefined) detail.kind = f.kind;
+      if (f.data !== undefined) detail.data = f.data;
+      w.str(f.kind === undefined && f.data === undefined ? '' : JSON.stringify(detail), maxErrorDetailBytes);
       break;
+    }
     default: {
       const never: never = f;
       throw new PeerError('bad-frame', `unknown frame ${JSON.stringify(never)}`);
@@ -390,7 +403,22 @@ export function decodeFrame(buf: ArrayBuffer | Uint8Array, limits: DecodeLimits 
     case 'error': {
       const code = r.str('error code', 64);
       const message = r.str('error message', maxErrorMessageBytes);
-      f = { type, id, code: isPeerErrorCode(code) ? code : 'internal', message: isPeerErrorCode(code) ? message : `${code}: ${message}` };
+      const detailText = r.str('error detail', maxErrorDetailBytes);
+      let detail: unknown = {};
+      try {
+        if (detailText !== '') detail = JSON.parse(detailText);
+      } catch {
+        throw new PeerError('bad-frame', 'error detail is not JSON', id);
+      }
+      if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) throw new PeerError('bad-frame', 'error detail must be an object', id);
+      const d = detail as { kind?: unknown; data?: unknown };
+      const w = parseWireError({ kind: d.kind, code, message, data: d.data });
+      // An unknown code is refused, not folded into another: codes mean the same on both sides.
+      if (w === null) throw new PeerError('bad-frame', `error frame with an unknown code or malformed data (code ${JSON.stringify(code.slice(0, 64))})`, id);
+      const ef: ErrorFrame = { type, id, code: w.code, message: w.message };
+      if (typeof d.kind === 'string') ef.kind = w.kind;
+      if (w.data !== undefined) ef.data = w.data;
+      f = ef;
       break;
     }
     default: {
@@ -402,12 +430,24 @@ export function decodeFrame(buf: ArrayBuffer | Uint8Array, limits: DecodeLimits 
   return f;
 }
 
-/** Builds the error frame that answers request `re` with `err`. */
-export function errorFrame(err: PeerError, re: number = err.re): ErrorFrame {
-  return { type: 'error', id: re, code: err.code, message: err.message };
+/**
+ * Builds the error frame that answers request `re` with `err`: any BouquetError keeps its class,
+ * code and data; anything else is a bug on this side and travels as `internal`.
+ */
+export function errorFrame(err: unknown, re: number = err instanceof PeerError ? err.re : 0): ErrorFrame {
+  const w = errorToWire(err);
+  const f: ErrorFrame = { type: 'error', id: re, code: w.code, message: w.message, kind: w.kind };
+  if (w.data !== undefined) f.data = w.data;
+  return f;
 }
 
-/** Rebuilds the PeerError an error frame carries. */
-export function errorFromFrame(f: ErrorFrame, peerId?: string): PeerError {
-  return new PeerError(f.code, f.message, f.id, peerId);
+/**
+ * Rebuilds the error an error frame carries as the class it was thrown as (registered kinds); a
+ * frame without a kind is a PeerError. A PeerError learns `re` and the remote `peerId`.
+ */
+export function errorFromFrame(f: ErrorFrame, peerId?: string): BouquetError {
+  const kind = f.kind ?? 'PeerError';
+  if (kind === 'PeerError') return new PeerError(f.code, f.message, f.id, peerId ?? (typeof f.data?.peerId === 'string' ? f.data.peerId : undefined), f.data);
+  const w = { kind, code: f.code, message: f.message, ...(f.data !== undefined ? { data: f.data } : {}) };
+  return errorFromWire(w);
 }

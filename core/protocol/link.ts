@@ -1,4 +1,5 @@
 // FrameLink: frames over one PeerConnection — chunking, validation, request/response correlation by id, timeouts.
+import type { BouquetError } from '../errors/index.ts';
 import { PeerError, toPeerError } from './errors.ts';
 import { Reassembler, toPackets, type ReassemblyLimits } from './chunking.ts';
 import {
@@ -25,7 +26,7 @@ export interface FrameLinkOptions {
 interface PendingRequest {
   type: RequestFrame['type'];
   resolve: (f: ResponseFrame) => void;
-  reject: (e: PeerError) => void;
+  reject: (e: BouquetError) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -201,9 +202,8 @@ export class FrameLink {
       try {
         answer = await handler(frame, this);
       } catch (err) {
-        const e = toPeerError(err);
-        this.options.onProtocolError?.(e);
-        answer = errorFrame(e, frame.id);
+        this.options.onProtocolError?.(toPeerError(err));
+        answer = errorFrame(err, frame.id);
       }
       if (!this.isOpen) return;
       try {

@@ -1,4 +1,5 @@
 // Reads the served model's shape from its folder (Hugging Face config.json or a llama2.c checkpoint header).
+import { BouquetError, registerErrorKind } from '../../core/errors/index.ts';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -34,13 +35,12 @@ export interface ModelSizing {
 }
 
 /** The folder a model lives in is unusable; the message says what to fix. */
-export class ModelFolderError extends Error {
-  readonly code = 'bad-model-folder' as const;
+export class ModelFolderError extends BouquetError<'bad-model'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ModelFolderError';
+    super('bad-model', message);
   }
 }
+registerErrorKind('ModelFolderError', ModelFolderError);
 
 function llama2cCheckpoint(folder: string, files: string[], id: string): string {
   const bins = files.filter((f) => f.endsWith('.bin') && !/^tok\d*\.bin$/.test(f));

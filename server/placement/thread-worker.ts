@@ -1,29 +1,21 @@
 // Runs registered placement policies in a worker thread: the exact MILP (HiGHS, synchronous wasm)
 // can take its whole time limit, which on the coordinator's thread would stall signaling and routes.
 import { parentPort } from 'node:worker_threads';
-import { placementPolicies, type PlacementPolicyName } from '../../core/placement/index.ts';
+import { UnknownPolicyError, placementPolicies, type PlacementPolicyName } from '../../core/placement/index.ts';
+import { BouquetError, errorToWire } from '../../core/errors/index.ts';
 import type { PlacementJob, PlacementJobReply } from './thread.ts';
 
-function codeOf(e: unknown): string {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'internal';
-}
-
 const port = parentPort;
-if (port === null) throw new Error('placement-thread.ts must run in a worker thread');
+if (port === null) throw new BouquetError('internal', 'thread-worker.ts must run in a worker thread');
 port.on('message', (job: PlacementJob) => {
   const run = async (): Promise<PlacementJobReply> => {
     try {
+      if (!Object.hasOwn(placementPolicies, job.policy)) throw new UnknownPolicyError(job.policy, `unknown placement policy '${job.policy}'`);
       const policy = placementPolicies[job.policy as PlacementPolicyName](job.options);
       return { id: job.id, kind: 'result', result: await policy(job.snapshot) };
     } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
-      const reason = (e as { reason?: unknown }).reason;
-      return {
-        id: job.id,
-        kind: 'error',
-        error: { code: codeOf(e), name: error.name, message: error.message, ...(typeof reason === 'string' ? { reason } : {}) },
-      };
+      // Class, code and data cross as they are; the main thread rebuilds the same class.
+      return { id: job.id, kind: 'error', error: errorToWire(e) };
     }
   };
   void run().then((reply) => port.postMessage(reply));

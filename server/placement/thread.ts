@@ -1,7 +1,9 @@
 // Placement policies run in a worker thread (for the exact MILP), so a long solve never blocks the
 // coordinator: signaling, heartbeats and routes go on while HiGHS works through its time limit.
 import { Worker } from 'node:worker_threads';
-import { InfeasiblePlacementError, MilpNoSolutionError, type PlacementOptions, type PlacementPolicy, type PlacementResult } from '../../core/placement/index.ts';
+import { BouquetError, errorFromWire, parseWireError, registerErrorKind, type WireError } from '../../core/errors/index.ts';
+// Loads (and so registers) the policies' error classes, which rebuildError brings back.
+import { type PlacementOptions, type PlacementPolicy, type PlacementResult } from '../../core/placement/index.ts';
 import type { SwarmSnapshot } from '../../core/swarm/index.ts';
 
 /** A job sent to the placement thread: run registered policy `policy` with `options` on `snapshot`. */
@@ -16,18 +18,11 @@ export interface PlacementJob {
 export type PlacementJobReply =
   | { id: 0; kind: 'ready' }
   | { id: number; kind: 'result'; result: PlacementResult }
-  | { id: number; kind: 'error'; error: { code: string; name: string; message: string; reason?: string } };
+  | { id: number; kind: 'error'; error: WireError };
 
-/** The placement thread failed, crashed or ran past its deadline; `code` is 'placement-timeout' or the thread's code. */
-export class PlacementThreadError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PlacementThreadError';
-  }
-}
+/** The placement thread failed, crashed, was closed or ran past its deadline (`placement-timeout`). */
+export class PlacementThreadError extends BouquetError {}
+registerErrorKind('PlacementThreadError', PlacementThreadError);
 
 interface QueuedJob {
   job: PlacementJob;
@@ -35,16 +30,10 @@ interface QueuedJob {
   reject: (e: Error) => void;
 }
 
-/** Rebuilds a policy's error as the class it was thrown as, so callers can test `code` and `instanceof`. */
-function rebuildError(error: Extract<PlacementJobReply, { kind: 'error' }>['error']): Error {
-  switch (error.code) {
-    case 'infeasible':
-      return new InfeasiblePlacementError(error.reason ?? error.message);
-    case 'milp-no-solution':
-      return new MilpNoSolutionError(error.message);
-    default:
-      return new PlacementThreadError(error.code, error.message);
-  }
+/** Rebuilds a policy's error as the class it was thrown as (the one registry), so callers can test `code` and `instanceof`. */
+function rebuildError(error: unknown): BouquetError {
+  const w = parseWireError(error);
+  return w === null ? new PlacementThreadError('internal', 'the placement thread sent a malformed error') : errorFromWire(w);
 }
 
 /**

@@ -1,4 +1,5 @@
 // `npm run bench:serve`: coordinator figures on loopback — placement on join, route grant + release latency, throughput.
+import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { apiPaths, routeReleasePath, type CoordinatorToVolunteerMessage } from '../../core/api/index.ts';
@@ -66,7 +67,7 @@ const t0 = performance.now();
 const sockets = await Promise.all(Array.from({ length: J }, (_, i) => volunteer(server.url, i)));
 await server.coordinator.whenSettled();
 while (server.coordinator.state().volunteers.some((v) => v.state !== 'serving') || server.coordinator.state().placement.uncoveredBlocks.length > 0) {
-  if (performance.now() - t0 > 30_000) throw new Error('the swarm did not cover the model within 30 s');
+  if (performance.now() - t0 > 30_000) throw new BouquetError('timeout', 'the swarm did not cover the model within 30 s');
   await new Promise((r) => setTimeout(r, 5));
   await server.coordinator.whenSettled();
 }
@@ -77,7 +78,7 @@ const inProcess: number[] = [];
 for (let i = 0; i < N; i++) {
   const t = performance.now();
   const r = server.coordinator.requestRoute({ clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
-  if (r.kind !== 'route') throw new Error(`no route: ${JSON.stringify(r)}`);
+  if (r.kind !== 'route') throw new BouquetError('no-route', `no route: ${JSON.stringify(r)}`);
   server.coordinator.release(r.leaseId);
   inProcess.push(performance.now() - t);
 }
@@ -87,7 +88,7 @@ const seq: number[] = [];
 for (let i = 0; i < N; i++) {
   const t = performance.now();
   const r = await post(server.url + apiPaths.routes, { clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
-  if (r.body.kind !== 'route' || r.body.leaseId === undefined) throw new Error(`no route: ${JSON.stringify(r.body)}`);
+  if (r.body.kind !== 'route' || r.body.leaseId === undefined) throw new BouquetError('no-route', `no route: ${JSON.stringify(r.body)}`);
   await post(server.url + routeReleasePath(r.body.leaseId), {});
   seq.push(performance.now() - t);
 }

@@ -1,5 +1,6 @@
 // `npm run bench:swarm` (tools/bench/swarm-bench.ts): per-hop protocol overhead, swarm vs single-process tokens/s, and emulated RTTs vs core/perf's prediction.
 // Node, in-memory transport (delays injected per peer pair), in-thread wasm runtimes on stories260K. Prints figures; asserts nothing.
+import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import { requestTime } from '../../core/perf/index.ts';
@@ -194,14 +195,14 @@ if (values.browser === true) {
     const end = Date.now() + 240_000;
     while (!server.coordinator.state().volunteers.some((v) => v.state === 'serving' && v.span !== null) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
     const volunteer = server.coordinator.state().volunteers.find((v) => v.span !== null);
-    if (volunteer?.span == null) throw new Error('the volunteer tab did not start serving');
+    if (volunteer?.span == null) throw new BouquetError('internal', 'the volunteer tab did not start serving');
     const chatTab = await context.newPage();
     await chatTab.goto(`${server.url}/headless-chat.html?backend=wasm`);
     await chatTab.waitForFunction(() => window.bouquetChat?.ready === true, undefined, { timeout: 120_000 });
     const n = 300;
     const hop = await chatTab.evaluate(([peer, block, count]) => {
       const c = window.bouquetChat;
-      if (c === undefined) throw new Error('no chat');
+      if (c === undefined) throw new BouquetError('internal', 'no chat');
       return c.measureHop(peer, block, count);
     }, [volunteer.peerId, volunteer.span.start, n] as const);
     const ping = median(hop.pingMs.slice(50));

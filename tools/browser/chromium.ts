@@ -8,6 +8,7 @@
 //   await browser.close(); await server.close();
 //
 // Pages are cross-origin isolated (multi-threaded wasm works). Only loopback is used.
+import { BouquetError } from '../../core/errors/index.ts';
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -123,6 +124,6 @@ export function chromiumArgs(opts: { webgpu?: boolean; extraArgs?: string[]; dis
 
 /** Launches headless Chromium (WebGPU through SwiftShader when `webgpu`). Close it with `browser.close()`. */
 export async function launchChromium(opts: { webgpu?: boolean; extraArgs?: string[]; disableFeatures?: string[] } = {}): Promise<Browser> {
-  if (!existsSync(chromiumPath)) throw new Error(`Chromium is not installed at ${chromiumPath}: run \`apt-get install -y chromium\` (.ci/run does)`);
+  if (!existsSync(chromiumPath)) throw new BouquetError('not-found', `Chromium is not installed at ${chromiumPath}: run \`apt-get install -y chromium\` (.ci/run does)`);
   return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs(opts) });
 }

@@ -1,4 +1,5 @@
 // `bouquet demo`: a server, N volunteer tabs and a chat tab in headless Chromium; sends a prompt and shows the swarm at work.
+import { BouquetError } from '../../core/errors/index.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +43,7 @@ function fail(message: string): number {
 function intOption(raw: string | undefined, name: string, fallback: number, min: number): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw new RangeError(`--${name} must be an integer ≥ ${min} (got '${raw}')`);
+  if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw new BouquetError('bad-argument', `--${name} must be an integer ≥ ${min} (got '${raw}')`);
   return v;
 }
 
@@ -74,7 +75,7 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean, tim
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+  throw new BouquetError('timeout', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
 }
 
 /** Runs the verb; returns the exit code. */
@@ -115,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
     const k = values['kill-volunteer-after'] as string | undefined;
     killAfter = k === undefined ? undefined : intOption(k, 'kill-volunteer-after', 0, 0);
     const t = Number(values.temperature ?? '0');
-    if (!Number.isFinite(t) || t < 0) throw new RangeError(`--temperature must be ≥ 0 (got '${String(values.temperature)}')`);
+    if (!Number.isFinite(t) || t < 0) throw new BouquetError('bad-argument', `--temperature must be ≥ 0 (got '${String(values.temperature)}')`);
     temperature = t;
   } catch (e) {
     return fail(e instanceof Error ? e.message : String(e));
@@ -255,12 +256,12 @@ export async function run(argv: string[]): Promise<number> {
     await chat.goto(`${url}/headless-chat.html?backend=${backend}`);
     await chat.waitForFunction(() => window.bouquetChat?.ready === true || (window.bouquetChat?.error ?? null) !== null, undefined, { timeout: 120_000 });
     const chatError = await chat.evaluate(() => window.bouquetChat?.error ?? null);
-    if (chatError !== null) throw new Error(`chat tab: ${chatError}`);
+    if (chatError !== null) throw new BouquetError('internal', `chat tab: ${chatError}`);
     chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
     if (!json) process.stdout.write(`\n${prompt}`);
     const result = await chat.evaluate((req) => {
       const c = window.bouquetChat;
-      if (c === undefined) throw new Error('no chat');
+      if (c === undefined) throw new BouquetError('internal', 'no chat');
       return c.generate(req);
     }, { prompt, maxNewTokens: maxTokens, temperature, seed }) as DemoResult;
     if (json) {

@@ -1,4 +1,5 @@
 // `bouquet generate`: single-process generation in Node (onnxruntime-web wasm), streaming text to the terminal.
+import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import { isRuntimeError } from '../../worker/errors.ts';
@@ -40,7 +41,7 @@ function numberOption(values: Record<string, unknown>, name: string, fallback: n
   const raw = values[name];
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v)) throw new RangeError(`--${name} must be a number (got ${JSON.stringify(raw)})`);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v)) throw new BouquetError('bad-argument', `--${name} must be a number (got ${JSON.stringify(raw)})`);
   return v;
 }
 
@@ -91,10 +92,10 @@ export async function run(argv: string[]): Promise<number> {
     };
     validateSampling(sampling);
     maxTokens = numberOption(values, 'max-tokens', 256);
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`--max-tokens must be a positive integer (got ${maxTokens})`);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new BouquetError('bad-argument', `--max-tokens must be a positive integer (got ${maxTokens})`);
     seed = numberOption(values, 'seed', Date.now());
     threads = values.threads === undefined ? undefined : numberOption(values, 'threads', 1);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new RangeError('--threads must be a positive integer');
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new BouquetError('bad-argument', '--threads must be a positive integer');
   } catch (e) {
     return fail(e instanceof Error ? e.message : String(e));
   }

@@ -1,6 +1,6 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
 import { parseArgs } from 'node:util';
-import { isBouquetError } from '../../core/errors/index.ts';
+import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
 import { modelFolder, terminalProgress } from '../../server/models/index.ts';
 import { createServer, type ServerOptions } from '../../server/server.ts';
 import { placementPolicyNames, routingPolicyNames } from '../../server/policies.ts';
@@ -32,7 +32,12 @@ options (environment variable in brackets):
   --log-level <level>         pino level: trace, debug, info, warn, error, silent [BOUQUET_LOG_LEVEL] (default info)
   -h, --help                  show this help`;
 
-class UsageError extends Error {}
+/** A bad command-line argument of `serve`. */
+class UsageError extends BouquetError<'bad-argument'> {
+  constructor(message: string) {
+    super('bad-argument', message);
+  }
+}
 
 function intOption(name: string, raw: string | undefined, min: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -153,12 +158,12 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`bouquet serve: port ${String(options.port)} is in use; pick another with --port`);
       return 2;
     }
-    if (isBouquetError(e)) {
-      console.error(`bouquet serve: ${e.message} [${e.code}]`);
+    if (typeof err.code === 'string' && ['bad-model', 'bad-model-config', 'unknown-policy', 'EACCES'].includes(err.code)) {
+      console.error(`bouquet serve: ${err.message}`);
       return 2;
     }
-    if (typeof err.code === 'string' && ['bad-model-folder', 'bad-model-config', 'unknown-policy', 'EACCES'].includes(err.code)) {
-      console.error(`bouquet serve: ${err.message}`);
+    if (isBouquetError(e)) {
+      console.error(`bouquet serve: ${e.message} [${e.code}]`);
       return 2;
     }
     throw e;

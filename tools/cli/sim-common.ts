@@ -1,22 +1,22 @@
 // Shared plumbing of the sim verbs: user errors → one line on stderr and exit code 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ScenarioError, loadScenario, type Scenario } from '../../sim/scenario.ts';
-import { UnknownPolicyComboError } from '../../sim/run.ts';
+import { UnknownPolicyError } from '../../core/placement/index.ts';
+import { BouquetError, registerErrorKind } from '../../core/errors/index.ts';
 
 /** Error codes that mean "the user's input is wrong", not "the program is broken". */
 const userErrorCodes = new Set(['bad-scenario', 'infeasible', 'unknown-policy', 'bad-snapshot', 'bad-model-config', 'bad-argument']);
 
 /** A bad command-line argument. */
-export class ArgumentError extends Error {
-  readonly code = 'bad-argument' as const;
+export class ArgumentError extends BouquetError<'bad-argument'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'ArgumentError';
+    super('bad-argument', message);
   }
 }
+registerErrorKind('ArgumentError', ArgumentError);
 
 function isUserError(e: unknown): e is Error {
-  if (e instanceof ScenarioError || e instanceof UnknownPolicyComboError || e instanceof ArgumentError) return true;
+  if (e instanceof ScenarioError || e instanceof UnknownPolicyError || e instanceof ArgumentError) return true;
   if (!(e instanceof Error)) return false;
   const code = (e as Error & { code?: unknown }).code;
   return typeof code === 'string' && (userErrorCodes.has(code) || code.startsWith('ERR_PARSE_ARGS'));

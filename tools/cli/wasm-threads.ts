@@ -1,4 +1,5 @@
 // The wasm thread count that runs a decode-sized MatMul fastest on this machine, probed in worker threads (each its own wasm instance).
+import { BouquetError } from '../../core/errors/index.ts';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { GraphBuilder } from '../../worker/graph/index.ts';
@@ -44,7 +45,7 @@ async function timeAt(threads: number, graph: Uint8Array, k: number, budgetMs: n
       worker.once('message', resolve);
       worker.once('error', reject);
     });
-    if (typeof ms !== 'number') throw new Error(String(ms));
+    if (typeof ms !== 'number') throw new BouquetError('backend-unavailable', `thread probe failed: ${String(ms)}`);
     return ms;
   } finally {
     await worker.terminate();

@@ -1,6 +1,6 @@
 // RouteProvider over the coordinator's REST API: route requests (with the central queue's tickets), renewals, releases.
 import {
-  apiPaths, maxTicketWaitMs, parseJsonWith, parseRouteResponse, routeReleasePath, routeRenewPath, routeTicketPath,
+  apiErrorFromWire, apiPaths, maxTicketWaitMs, parseJsonWith, parseRouteResponse, routeReleasePath, routeRenewPath, routeTicketPath,
   type RouteGranted, type RouteRequest, type RouteResponse,
 } from '../../core/api/index.ts';
 import { PeerError } from '../../core/protocol/index.ts';
@@ -21,8 +21,9 @@ export interface CoordinatorRoutesOptions {
 
 /**
  * Asks the coordinator for routes. A queued request is long-polled until granted. Leases are
- * renewed at half their length until released. Errors: 'no-route' when nothing covers the span or
- * the queue is full, 'peer-unavailable' when the coordinator cannot be reached.
+ * renewed at half their length until released. Errors keep the coordinator's code ('no-route',
+ * 'queue-full', 'infeasible', 'model-mismatch'…); 'peer-unavailable' when the coordinator cannot be
+ * reached, 'aborted' when `signal` aborts, 'bad-request' for an answer that does not parse.
  */
 export class CoordinatorRoutes implements RouteProvider {
   private readonly renewals = new Map<string, ReturnType<typeof setInterval>>();
@@ -50,10 +51,8 @@ export class CoordinatorRoutes implements RouteProvider {
       const waitMs = Math.min(maxTicketWaitMs, left, 10_000);
       answer = await this.call('GET', `${routeTicketPath(answer.ticketId)}?waitMs=${waitMs}`, undefined, signal);
     }
-    if (answer.kind === 'error') {
-      const code = answer.error.code === 'no-route' || answer.error.code === 'infeasible' || answer.error.code === 'queue-full' ? 'no-route' : 'internal';
-      throw new PeerError(code, `coordinator: ${answer.error.message} [${answer.error.code}]`);
-    }
+    // The coordinator's code arrives as it was (model-mismatch stays model-mismatch), as the class it was thrown as.
+    if (answer.kind === 'error') throw apiErrorFromWire(answer.error);
     this.keepAlive(answer);
     return { leaseId: answer.leaseId, chain: answer.chain.map((h) => ({ peerId: h.peerId, span: h.span })) };
   }
@@ -97,6 +96,7 @@ export class CoordinatorRoutes implements RouteProvider {
         ...(signal !== undefined ? { signal } : {}),
       });
     } catch (e) {
+      if (signal?.aborted === true) throw new PeerError('aborted', 'the route request was aborted');
       throw new PeerError('peer-unavailable', `coordinator at ${this.options.origin} unreachable: ${e instanceof Error ? e.message : String(e)}`);
     }
     return unwrap(await res.text());
@@ -105,6 +105,6 @@ export class CoordinatorRoutes implements RouteProvider {
 
 function unwrap(text: string): RouteResponse {
   const parsed = parseJsonWith(text, parseRouteResponse);
-  if (!parsed.ok) throw new PeerError('internal', `coordinator sent an invalid route answer: ${parsed.error.message}`);
+  if (!parsed.ok) throw parsed.error;
   return parsed.value;
 }

@@ -1,8 +1,9 @@
 // ClientSession: one generation through a chain of volunteers — client-centric forwarding, chunked prefill, failover with replay.
 import {
   FrameLink, PeerError, toPeerError,
-  type HiddenStates, type PeerErrorCode, type Transport, type WireDtype,
+  type HiddenStates, type Transport, type WireDtype,
 } from '../../core/protocol/index.ts';
+import type { ErrorCode } from '../../core/errors/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
 
@@ -91,7 +92,7 @@ export interface FailoverRecord {
   atToken: number;
   failedPeer: string;
   span: BlockSpan;
-  code: PeerErrorCode;
+  code: ErrorCode;
   message: string;
   /** Hops that took over the span. */
   replacement: RouteHopSpec[];
@@ -172,7 +173,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const t = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => {
       clearTimeout(t);
-      reject(new PeerError('timeout', 'aborted'));
+      reject(new PeerError('aborted', 'aborted'));
     }, { once: true });
   });
 }
@@ -227,8 +228,8 @@ export class ClientSession {
    */
   async generate(promptIds: number[], options: GenerateOptions): Promise<GenerationResult> {
     const m = this.opts.model;
-    if (promptIds.length === 0) throw new PeerError('bad-frame', 'the prompt must hold at least one token');
-    if (options.maxNewTokens < 1) throw new PeerError('bad-frame', 'maxNewTokens must be at least 1');
+    if (promptIds.length === 0) throw new PeerError('bad-input', 'the prompt must hold at least one token');
+    if (options.maxNewTokens < 1) throw new PeerError('bad-input', 'maxNewTokens must be at least 1');
     this.maxLength = promptIds.length + options.maxNewTokens;
     if (this.maxLength > m.maxSeqLen) {
       throw new PeerError('sequence-too-long', `prompt (${promptIds.length}) + new tokens (${options.maxNewTokens}) exceed the model's ${m.maxSeqLen} tokens`);
@@ -271,7 +272,7 @@ export class ClientSession {
         this.tokensSoFar = ids.length;
         options.onToken?.({ id: token, index: ids.length - 1, latencyMs });
         if (ids.length >= options.maxNewTokens) break;
-        if (options.signal?.aborted === true) throw new PeerError('timeout', 'generation aborted');
+        if (options.signal?.aborted === true) throw new PeerError('aborted', 'generation aborted');
         const h = await this.runSpan(0, m.numBlocks, await m.embed([token]), position);
         position += 1;
         token = sampler(await m.head(h), seen);
@@ -417,7 +418,7 @@ export class ClientSession {
         return lease;
       } catch (err) {
         last = toPeerError(err, 'no-route');
-        if (last.code !== 'no-route' && last.code !== 'peer-unavailable' && last.code !== 'timeout') throw last;
+        if (!['no-route', 'queue-full', 'infeasible', 'peer-unavailable', 'timeout'].includes(last.code)) throw last;
       }
     }
     throw new PeerError('no-route', `no route for blocks [${span.start}, ${span.end}) after ${this.opts.routeRetries} tries: ${last?.message ?? ''}`);

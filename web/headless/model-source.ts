@@ -1,4 +1,5 @@
 // Where a page finds the served model: the coordinator's swarm state names it and lists its files.
+import { BouquetError } from '../../core/errors/index.ts';
 import { apiPaths, parseSwarmState, type ModelInfo } from '../../core/api/index.ts';
 import type { WorkerModelSource } from '../../worker/worker-proxy.ts';
 
@@ -6,7 +7,7 @@ import type { WorkerModelSource } from '../../worker/worker-proxy.ts';
 export async function servedModel(origin: string): Promise<{ info: ModelInfo; source: WorkerModelSource }> {
   const res = await fetch(new URL(apiPaths.swarm, origin));
   const parsed = parseSwarmState(await res.json());
-  if (!parsed.ok) throw new Error(`coordinator sent an invalid swarm state: ${parsed.error.message}`);
+  if (!parsed.ok) throw new BouquetError('bad-request', `coordinator sent an invalid swarm state: ${parsed.error.message}`);
   const info = parsed.value.model;
   // HTTP cannot list a folder: name the llama2.c checkpoint when the model is one.
   const checkpoint = info.files.find((f) => f.endsWith('.bin') && !/^tok\d*\.bin$/.test(f));

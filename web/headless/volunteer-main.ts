@@ -1,4 +1,5 @@
 // Headless volunteer page: a VolunteerAgent over PeerJS with the block runtime in a worker; state on window for tests.
+import { BouquetError } from '../../core/errors/index.ts';
 import { VolunteerAgent, WebSocketCoordinator, workerTicker, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
 import { backendsFromQuery, servedModel } from './model-source.ts';
@@ -12,7 +13,7 @@ declare global {
 const statusEl = document.getElementById('status');
 const params = new URLSearchParams(location.search);
 const handle: NonNullable<Window['bouquetVolunteer']> = {
-  snapshot: () => { throw new Error('not started'); },
+  snapshot: () => { throw new BouquetError('not-loaded', 'not started'); },
   leave: () => Promise.resolve(),
   error: null,
 };

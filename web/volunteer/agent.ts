@@ -1,4 +1,5 @@
 // VolunteerAgent: measure speed, register, load the assigned blocks, serve sessions, report load, drain, leave.
+import { BouquetError } from '../../core/errors/index.ts';
 import type { AssignmentMessage, Backend, RegisterMessage, RegisteredMessage, VolunteerState } from '../../core/api/index.ts';
 import { FrameLink, type Transport } from '../../core/protocol/index.ts';
 import type { BlockSpan, LinearMs } from '../../core/swarm/index.ts';
@@ -207,7 +208,7 @@ export class VolunteerAgent {
   }
 
   private currentExecutor(): BlockExecutor {
-    if (this.executor === null) throw new Error('no blocks loaded');
+    if (this.executor === null) throw new BouquetError('not-loaded', 'no blocks loaded');
     return this.executor;
   }
 

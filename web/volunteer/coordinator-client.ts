@@ -3,12 +3,13 @@ import {
   apiErrorFromWire, apiPaths, parseCoordinatorToVolunteerMessage, parseJsonWith, CoordinatorApiError,
   type AssignmentMessage, type HeartbeatMessage, type ReadyMessage, type RegisterMessage, type RegisteredMessage,
 } from '../../core/api/index.ts';
+import type { BouquetError } from '../../core/errors/index.ts';
 
 /** What the agent hears from the coordinator. */
 export interface CoordinatorHandlers {
   onRegistered(m: RegisteredMessage): void;
   onAssignment(m: AssignmentMessage): void;
-  onError(e: CoordinatorApiError): void;
+  onError(e: BouquetError): void;
   /** The socket opened (true) or dropped (false); after a drop it reconnects and registers again. */
   onConnection(connected: boolean): void;
 }

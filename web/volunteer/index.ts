@@ -1,6 +1,6 @@
 // The volunteer: serves sessions on its blocks, registers with the coordinator, reports load.
 export { SessionHost, type BlockExecutor, type HostedBlocks, type HostStats } from './session-host.ts';
-export { executorFromRuntime, peerCodeForRuntimeCode } from './runtime-port.ts';
+export { executorFromRuntime } from './runtime-port.ts';
 export {
   VolunteerAgent, sanitizeSpeed, type VolunteerAgentOptions, type VolunteerRuntime, type VolunteerSnapshot, type VolunteerStatus,
   type SpeedMeasurement, type LoadPhase, type StartTicker,

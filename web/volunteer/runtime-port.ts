@@ -1,29 +1,12 @@
 // Adapts worker/'s BlockRuntime (in-thread or Comlink proxy) to the BlockExecutor the session host drives.
-import { PeerError, type HiddenStates, type PeerErrorCode } from '../../core/protocol/index.ts';
+import { toPeerError, type PeerError, type HiddenStates } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { BlockRuntime } from '../../worker/runtime/index.ts';
 import type { BlockExecutor } from './session-host.ts';
 
-/** Maps a runtime error code to the peer protocol's (the client fails over on most of them). */
-export function peerCodeForRuntimeCode(code: string | undefined): PeerErrorCode {
-  switch (code) {
-    case 'cache-full':
-    case 'sequence-too-long':
-    case 'unknown-session':
-      return code;
-    case 'bad-input':
-    case 'session-exists':
-      return 'bad-frame';
-    default:
-      return 'internal';
-  }
-}
-
+// A runtime error keeps its code (cache-full, bad-input, session-exists…): the client acts on it as is.
 function asPeerError(err: unknown): PeerError {
-  if (err instanceof PeerError) return err;
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  const message = err instanceof Error ? err.message : String(err);
-  return new PeerError(peerCodeForRuntimeCode(typeof code === 'string' ? code : undefined), message);
+  return toPeerError(err);
 }
 
 /** The session host's view of a BlockRuntime; `hiddenSize` is the model's d. */

@@ -1,4 +1,5 @@
 // VolunteerRuntime for a browser tab: the block runtime in a module worker (worker/block-worker.ts via Comlink).
+import { BouquetError } from '../../core/errors/index.ts';
 import { cacheBytesPerBlock, type ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { BackendName } from '../../worker/index.ts';
@@ -50,7 +51,7 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
     prepare,
     async measureSpeed(): Promise<SpeedMeasurement> {
       const { shape: s } = await prepare();
-      if (probe === null) throw new Error('probe runtime missing');
+      if (probe === null) throw new BouquetError('internal', 'probe runtime missing');
       const r = await probe.probeSpeed(s, { ...runtimeOptions(), backends: [probe.initInfo.backend], decodeSteps: 8, repeats: 1, prefillLengths: [8, 32] });
       await probe.terminate();
       probe = null;

@@ -1,4 +1,5 @@
 // A small typed helper over onnx-proto: declare inputs, initializers and nodes, get ModelProto bytes.
+import { BouquetError } from '../../core/errors/index.ts';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -65,7 +66,7 @@ export class GraphBuilder {
   /** Like node() for the common one-output case. */
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, domain = ''): string {
     const [out] = this.node(opType, inputs, 1, attrs, domain);
-    if (out === undefined) throw new Error('unreachable: node without output');
+    if (out === undefined) throw new BouquetError('internal', 'unreachable: node without output');
     return out;
   }
 

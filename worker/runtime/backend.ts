@@ -1,4 +1,5 @@
 // Execution-provider choice: try each backend of a priority list once, report every failure in one error.
+import { BouquetError } from '../../core/errors/index.ts';
 import type * as OrtNs from 'onnxruntime-web';
 import { RuntimeError } from '../errors.ts';
 import { GraphBuilder } from '../graph/onnx-builder.ts';
@@ -54,9 +55,9 @@ export async function chooseBackend(ort: Ort, priority: BackendName[], threads?:
       switch (name) {
         case 'webgpu': {
           const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
-          if (gpu === undefined) throw new Error('navigator.gpu is missing (no WebGPU in this environment)');
+          if (gpu === undefined) throw new RuntimeError('backend-unavailable', 'navigator.gpu is missing (no WebGPU in this environment)');
           const adapter = await gpu.requestAdapter();
-          if (adapter === null) throw new Error('requestAdapter() returned null (WebGPU disabled or no adapter)');
+          if (adapter === null) throw new RuntimeError('backend-unavailable', 'requestAdapter() returned null (WebGPU disabled or no adapter)');
           const shaderF16 = adapter.features.has('shader-f16');
           await smokeTest(ort, ['webgpu']);
           return { name, executionProviders: ['webgpu'], threads: ort.env.wasm.numThreads ?? 1, shaderF16, notes };
@@ -66,7 +67,7 @@ export async function chooseBackend(ort: Ort, priority: BackendName[], threads?:
           return { name, executionProviders: ['wasm'], threads: ort.env.wasm.numThreads ?? 1, shaderF16: false, notes };
         default: {
           const never: never = name;
-          throw new Error(`unknown backend ${String(never)}`);
+          throw new BouquetError('internal', `unknown backend ${String(never)}`);
         }
       }
     } catch (e) {
@@ -81,9 +82,9 @@ async function smokeTest(ort: Ort, eps: string[]): Promise<void> {
   try {
     const out = await session.run({ a: new ort.Tensor('float32', new Float32Array([1, 1]), [2]) });
     const c = out.c;
-    if (c === undefined) throw new Error('smoke graph produced no output');
+    if (c === undefined) throw new RuntimeError('backend-unavailable', 'smoke graph produced no output');
     const data = (c.location === 'cpu' ? c.data : await c.getData()) as Float32Array;
-    if (data[0] !== 2 || data[1] !== 3) throw new Error(`smoke graph computed ${String(data[0])}, ${String(data[1])} instead of 2, 3`);
+    if (data[0] !== 2 || data[1] !== 3) throw new RuntimeError('backend-unavailable', `smoke graph computed ${String(data[0])}, ${String(data[1])} instead of 2, 3`);
   } finally {
     await session.release();
   }

@@ -1,4 +1,5 @@
 // In-thread BlockRuntime: onnxruntime-web sessions for a block span (split lazily where sessions need it), KV cache, client parts.
+import { BouquetError } from '../../core/errors/index.ts';
 import { blockBytes, cacheBytesPerBlock, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
@@ -253,11 +254,11 @@ class InThreadRuntime implements BlockRuntime {
             const i = b - seg.span.start;
             const key = out[blockIo.presentKey(i)];
             const value = out[blockIo.presentValue(i)];
-            if (key === undefined || value === undefined) throw new Error(`graph returned no present KV for block ${b}`);
+            if (key === undefined || value === undefined) throw new BouquetError('internal', `graph returned no present KV for block ${b}`);
             staged.set(b, { key, value });
           }
           const h = out[blockIo.hiddenOut];
-          if (h === undefined) throw new Error('graph returned no hidden_out');
+          if (h === undefined) throw new BouquetError('internal', 'graph returned no hidden_out');
           x = (await h.getData()) as Float32Array;
         }
       } catch (e) {
@@ -324,7 +325,7 @@ class InThreadRuntime implements BlockRuntime {
       for (const id of ids) if (id < 0 || id >= v) throw new RuntimeError('bad-input', `token id ${id} is outside the vocabulary [0, ${v})`);
       const out = await session.run({ [clientIo.ids]: new this.ort.Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [ids.length]) });
       const e = out[clientIo.embeddings];
-      if (e === undefined) throw new Error('embedding graph returned nothing');
+      if (e === undefined) throw new BouquetError('internal', 'embedding graph returned nothing');
       return (await e.getData()) as Float32Array;
     });
   }
@@ -336,7 +337,7 @@ class InThreadRuntime implements BlockRuntime {
       const N = checkHidden(hidden, this.shape.hiddenSize);
       const out = await session.run({ [clientIo.hidden]: new this.ort.Tensor('float32', hidden, [N, this.shape.hiddenSize]) });
       const l = out[clientIo.logits];
-      if (l === undefined) throw new Error('head graph returned nothing');
+      if (l === undefined) throw new BouquetError('internal', 'head graph returned nothing');
       return (await l.getData()) as Float32Array;
     });
   }

@@ -1,4 +1,5 @@
 // Next-token sampling: greedy, temperature, top-k, top-p, repetition penalty, seeded PRNG. Pure: no Node or DOM APIs.
+import { RuntimeError } from '../errors.ts';
 
 /** Sampling settings; temperature 0 means greedy (argmax). */
 export interface SamplingParams {
@@ -30,10 +31,10 @@ export function seededRng(seed: number): Rng {
 
 /** Throws a RangeError naming the parameter when a setting is out of range. */
 export function validateSampling(p: SamplingParams): void {
-  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) throw new RangeError(`temperature must be ≥ 0 (got ${p.temperature})`);
-  if (!Number.isInteger(p.topK) || p.topK < 0) throw new RangeError(`top-k must be an integer ≥ 0 (got ${p.topK})`);
-  if (!(p.topP > 0 && p.topP <= 1)) throw new RangeError(`top-p must be in (0, 1] (got ${p.topP})`);
-  if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) throw new RangeError(`repetition penalty must be > 0 (got ${p.repetitionPenalty})`);
+  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) throw new RuntimeError('bad-input', `temperature must be ≥ 0 (got ${p.temperature})`);
+  if (!Number.isInteger(p.topK) || p.topK < 0) throw new RuntimeError('bad-input', `top-k must be an integer ≥ 0 (got ${p.topK})`);
+  if (!(p.topP > 0 && p.topP <= 1)) throw new RuntimeError('bad-input', `top-p must be in (0, 1] (got ${p.topP})`);
+  if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) throw new RuntimeError('bad-input', `repetition penalty must be > 0 (got ${p.repetitionPenalty})`);
 }
 
 /** Index of the largest value (first on ties). */

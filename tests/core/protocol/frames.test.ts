@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   PeerError, Reassembler, decodeFrame, encodeFrame, float16BitsToFloat32, float32ToFloat16Bits, toPackets,
-  frameHeaderBytes, type Frame,
+  frameHeaderBytes, frameVersion, type Frame,
 } from '../../../core/protocol/index.ts';
 
 function hidden(rows: number, cols: number, seed = 1): { rows: number; cols: number; data: Float32Array } {
@@ -86,7 +86,7 @@ describe('frames', () => {
     badType[2] = 99;
     expect(codeOf(() => decodeFrame(badType))).toBe('bad-frame');
     const badVersion = ok.slice();
-    badVersion[1] = 2;
+    badVersion[1] = frameVersion + 1;
     expect(codeOf(() => decodeFrame(badVersion))).toBe('bad-frame');
     expect(codeOf(() => decodeFrame(new Uint8Array([1, 2, 3])))).toBe('bad-frame');
     expect(codeOf(() => decodeFrame(new Uint8Array(64)))).toBe('bad-frame');

@@ -1,7 +1,8 @@
 // The placement thread: the exact MILP runs off the coordinator's event loop, answers as the in-process
 // policy does, rebuilds errors with their codes, and is restarted when it runs past its deadline.
 import { afterEach, describe, expect, it } from 'vitest';
-import { InfeasiblePlacementError, milp } from '../../../core/placement/index.ts';
+import { InfeasiblePlacementError, UnknownPolicyError, milp } from '../../../core/placement/index.ts';
+import { BouquetError } from '../../../core/errors/index.ts';
 import { PlacementThread, placementPolicy } from '../../../server/index.ts';
 import { randomInstance } from '../../core/placement/fixtures.ts';
 
@@ -43,7 +44,22 @@ describe('placement thread', () => {
     // It really worked for a while (not an instant answer), and timers kept firing meanwhile.
     expect(elapsedMs).toBeGreaterThan(timeLimitMs * 0.8);
     expect(ticks).toBeGreaterThan((elapsedMs / 50) * 0.5);
-    expect(answer).toMatch(/^gap |milp-no-solution/);
+    expect(answer).toMatch(/^gap |^no-solution$/);
+  });
+
+  it('rebuilds each policy error as the class it was thrown as, with its code and data', async () => {
+    const t = thread();
+    const tight = { ...small, servers: small.servers.map((s) => ({ ...s, memoryBytes: 1100 })) };
+    const infeasible = await t.policy('bprr', { concurrentRequests: 3 })(tight).catch((e: unknown) => e);
+    expect(infeasible).toBeInstanceOf(InfeasiblePlacementError);
+    expect(infeasible).toMatchObject({ code: 'infeasible', reason: expect.any(String) as string });
+    expect((infeasible as InfeasiblePlacementError).data?.reason).toBe((infeasible as InfeasiblePlacementError).reason);
+    const unknown = await t.policy('fastest')(small).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(UnknownPolicyError);
+    expect(unknown).toMatchObject({ code: 'unknown-policy', policy: 'fastest' });
+    const badOption = await t.policy('bprr', { concurrentRequests: 0 })(small).catch((e: unknown) => e);
+    expect(badOption).toBeInstanceOf(BouquetError);
+    expect(badOption).toMatchObject({ code: 'bad-argument' });
   });
 
   it('rebuilds an infeasible placement as InfeasiblePlacementError with code "infeasible"', async () => {

@@ -1,6 +1,7 @@
 // ClientSession over the in-memory transport with SessionHost volunteers running the toy model double:
 // equality with single-process generation, failover with replay, cache-full refusal, bounded retries.
 import { describe, expect, it } from 'vitest';
+import { CoordinatorApiError } from '../../../core/api/index.ts';
 import { FrameLink, MemoryNetwork, PeerError, type MemoryTransport } from '../../../core/protocol/index.ts';
 import type { BlockSpan } from '../../../core/swarm/index.ts';
 import { ClientSession } from '../../../web/client/index.ts';
@@ -145,5 +146,33 @@ describe('ClientSession over the in-memory transport (toy model double)', () => 
     const res = await session.generate(prompt, { maxNewTokens: 5 });
     expect(res.ids).toEqual(await toyGenerate(prompt, 5));
     expect(res.failovers.map((f) => [f.failedPeer, f.code])).toEqual([['v1', 'timeout']]);
+  });
+
+  it('refuses an empty prompt as bad-input, before asking for a route', async () => {
+    const net = new MemoryNetwork();
+    const routes = new ListRouteProvider([]);
+    const session = new ClientSession({ transport: net.createTransport('client'), routes, model: new ToyClientModel() });
+    await expect(session.generate([], { maxNewTokens: 4 })).rejects.toMatchObject({ code: 'bad-input' });
+    expect(routes.asks).toEqual([]);
+  });
+
+  it('ends an aborted generation with code aborted, not timeout', async () => {
+    const net = new MemoryNetwork();
+    const v = volunteer(net, 'v1', { start: 0, end: 6 });
+    const routes = new ListRouteProvider([{ peerId: v.peerId, span: v.span }]);
+    const session = new ClientSession({ transport: net.createTransport('client'), routes, model: new ToyClientModel() });
+    const abort = new AbortController();
+    const run = session.generate(prompt, { maxNewTokens: 20, signal: abort.signal, onToken: (t) => t.index === 2 && abort.abort() });
+    await expect(run).rejects.toMatchObject({ code: 'aborted' });
+  });
+
+  it('passes the model-mismatch of the coordinator through as model-mismatch', async () => {
+    const net = new MemoryNetwork();
+    const routes = {
+      requestRoute: () => Promise.reject(new CoordinatorApiError('model-mismatch', 'this coordinator serves another model', 'modelId')),
+      releaseRoute: () => Promise.resolve(),
+    };
+    const session = new ClientSession({ transport: net.createTransport('client'), routes, model: new ToyClientModel() });
+    await expect(session.generate(prompt, { maxNewTokens: 4 })).rejects.toMatchObject({ code: 'model-mismatch' });
   });
 });

@@ -59,9 +59,9 @@ describe('sampling', () => {
   });
 
   it('rejects out-of-range settings', () => {
-    expect(() => validateSampling({ ...base, temperature: -1 })).toThrow(RangeError);
-    expect(() => validateSampling({ ...base, topP: 0 })).toThrow(RangeError);
-    expect(() => validateSampling({ ...base, topK: 1.5 })).toThrow(RangeError);
-    expect(() => validateSampling({ ...base, repetitionPenalty: 0 })).toThrow(RangeError);
+    expect(() => validateSampling({ ...base, temperature: -1 })).toThrow(expect.objectContaining({ code: 'bad-input' }));
+    expect(() => validateSampling({ ...base, topP: 0 })).toThrow(expect.objectContaining({ code: 'bad-input' }));
+    expect(() => validateSampling({ ...base, topK: 1.5 })).toThrow(expect.objectContaining({ code: 'bad-input' }));
+    expect(() => validateSampling({ ...base, repetitionPenalty: 0 })).toThrow(expect.objectContaining({ code: 'bad-input' }));
   });
 });

@@ -3,6 +3,7 @@
 // against fp32 on stories260K, the thread probe, stories260K end to end, and (unless --no-browser) headless Chromium.
 // Each measurement runs in its own process: ort.env.wasm.numThreads is fixed once a process starts, and one block at
 // a time keeps memory in check (an 8B-shaped block is ~0.9 GB in fp32).
+import { BouquetError } from '../../../core/errors/index.ts';
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -91,7 +92,7 @@ async function child(job: ChildJob): Promise<unknown> {
     }
     case 'block': {
       const shape = benchShapes[job.shape];
-      if (shape === undefined) throw new Error(`unknown shape ${job.shape}`);
+      if (shape === undefined) throw new BouquetError('bad-argument', `unknown shape ${job.shape} (one of ${Object.keys(benchShapes).join(', ')})`);
       const big = shape.hiddenSize > 2048;
       return [await measure(job.shape, syntheticWeights(shape, seed), 1, job.precision, job.threads, big ? 16 : 32, big ? 4 : 8, big ? 3000 : 2000)];
     }
@@ -101,13 +102,13 @@ async function child(job: ChildJob): Promise<unknown> {
     }
     case 'profile': {
       const shape = benchShapes[job.shape];
-      if (shape === undefined) throw new Error(`unknown shape ${job.shape}`);
+      if (shape === undefined) throw new BouquetError('bad-argument', `unknown shape ${job.shape} (one of ${Object.keys(benchShapes).join(', ')})`);
       await profileBlockOps(shape, job.precision, 1);
       return null;
     }
     default: {
       const never: never = job;
-      throw new Error(`unknown job ${JSON.stringify(never)}`);
+      throw new BouquetError('internal', `unknown job ${JSON.stringify(never)}`);
     }
   }
 }
@@ -121,7 +122,7 @@ const childTimeoutMs = 20 * 60_000;
 function runChildText(self: string, job: ChildJob): { result: unknown; text: string } {
   const out = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28, timeout: childTimeoutMs });
   const at = out.lastIndexOf(resultMark);
-  if (at < 0) throw new Error(`bench child ${JSON.stringify(job)} gave no result`);
+  if (at < 0) throw new BouquetError('internal', `bench child ${JSON.stringify(job)} gave no result`);
   return { result: JSON.parse(out.slice(at + resultMark.length)), text: out.slice(0, at) };
 }
 

@@ -1,6 +1,7 @@
 // `npm run bench:webgpu`: the block runtime on WebGPU in Node (Dawn's `webgpu` package, Vulkan), checked against wasm,
 // decode ms/block for Llama-3.2-1B and Llama-3-8B shaped blocks in fp16 and q4. Bundled by pack.sh to run where no
 // Node, browser or registry is (out/webgpu-bench/run.sh).
+import { BouquetError } from '../../../core/errors/index.ts';
 import * as ort from 'onnxruntime-web/webgpu';
 import type { ModelShape, WeightPrecision } from '../../../core/model/index.ts';
 import { createInThreadRuntime, type BackendName, type BlockRuntime } from '../../../worker/runtime/index.ts';
@@ -24,7 +25,7 @@ async function installWebGpu(): Promise<{ adapter: string; shaderF16: boolean }>
   if (nav === undefined) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
   else Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
   const adapter = await (gpu as { requestAdapter(): Promise<{ features: { has(f: string): boolean }; info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null> }).requestAdapter();
-  if (adapter === null) throw new Error('Dawn found no WebGPU adapter (no Vulkan driver? install mesa-vulkan-drivers for a CPU one, or the GPU vendor\'s Vulkan ICD)');
+  if (adapter === null) throw new BouquetError('backend-unavailable', 'Dawn found no WebGPU adapter (no Vulkan driver? install mesa-vulkan-drivers for a CPU one, or the GPU vendor\'s Vulkan ICD)');
   const i = adapter.info ?? {};
   return { adapter: [i.vendor, i.architecture, i.device, i.description].filter((x) => x !== undefined && x !== '').join(' / '), shaderF16: adapter.features.has('shader-f16') };
 }

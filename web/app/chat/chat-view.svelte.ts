@@ -1,6 +1,5 @@
 // ChatView: the chat page's reactive state — conversation, streaming answer with its route and latencies, sampling settings.
-import { CoordinatorApiError } from '../../../core/api/index.ts';
-import { PeerError } from '../../../core/protocol/index.ts';
+import { isBouquetError } from '../../../core/errors/index.ts';
 import { defaultSampling, samplingProblem, type AnswerStats, type ChatEngine, type ChatTurn, type SamplingSettings, type StartChat } from './chat-engine.ts';
 
 /** One message on screen. */
@@ -14,7 +13,7 @@ export interface ChatMessage {
 }
 
 function describeError(e: unknown): string {
-  if (e instanceof PeerError || e instanceof CoordinatorApiError) return `${e.message} [${e.code}]`;
+  if (isBouquetError(e)) return `${e.message} [${e.code}]`;
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -1,4 +1,5 @@
 // Wires the chat page's engine: embedding + LM head in a worker, tokenizer and chat template, ClientSession over PeerJS.
+import { BouquetError } from '../../../core/errors/index.ts';
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type GeneratedToken, type GenerationResult } from '../../client/index.ts';
 import { PeerJsTransport } from '../../transport/index.ts';
 import { HfTokenizer, httpModelFiles, openTokenizer } from '../../../worker/index.ts';
@@ -42,7 +43,7 @@ export const startChatInPage: StartChat = async (origin, onProgress): Promise<Ch
     async generate(promptIds, o): Promise<GenerationResult> {
       const s = o.settings;
       const maxNewTokens = Math.max(1, Math.min(s.maxNewTokens, maxSeqLen - promptIds.length));
-      if (promptIds.length >= maxSeqLen) throw new Error(`the conversation is ${promptIds.length} tokens, the model holds ${maxSeqLen}: clear it and start again`);
+      if (promptIds.length >= maxSeqLen) throw new BouquetError('sequence-too-long', `the conversation is ${promptIds.length} tokens, the model holds ${maxSeqLen}: clear it and start again`);
       const session = new ClientSession({
         transport,
         routes,
