@@ -5,7 +5,13 @@ import { lstat, mkdir, open, readFile, readlink, rename, rm, stat, symlink, trun
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
-import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
+import { BouquetError, isBouquetError, type ErrorCode, type ErrorData } from '../../core/errors/index.ts';
+import { RuntimeError, runtimeErrorCodes, type RuntimeErrorCode } from '../../worker/errors.ts';
+
+/** Model-loading failures stay RuntimeErrors where the runtime has the code (callers match that class); others are BouquetErrors. */
+function hubFailure(code: ErrorCode, message: string, data?: ErrorData): BouquetError {
+  return (runtimeErrorCodes as readonly string[]).includes(code) ? new RuntimeError(code as RuntimeErrorCode, message, data) : new BouquetError(code, message, data);
+}
 
 /** A parsed `hf:owner/repo[@rev]`. */
 export interface HfModelSpec {
@@ -68,8 +74,8 @@ export function parseHfSpec(spec: string): HfModelSpec {
   const at = body.indexOf('@');
   const repo = at < 0 ? body : body.slice(0, at);
   const revision = at < 0 ? 'main' : body.slice(at + 1);
-  if (!repoPattern.test(repo) || repo.includes('..')) throw new BouquetError('bad-model', `'${spec}' is not of the form hf:owner/repo[@revision]`, { spec });
-  if (!revisionPattern.test(revision) || revision.includes('..')) throw new BouquetError('bad-model', `'${spec}': revision '${revision}' is not a branch, tag or commit`, { spec });
+  if (!repoPattern.test(repo) || repo.includes('..')) throw hubFailure('bad-model', `'${spec}' is not of the form hf:owner/repo[@revision]`, { spec });
+  if (!revisionPattern.test(revision) || revision.includes('..')) throw hubFailure('bad-model', `'${spec}': revision '${revision}' is not a branch, tag or commit`, { spec });
   return { repo, revision };
 }
 
@@ -106,10 +112,10 @@ export async function downloadHfModel(spec: HfModelSpec, opts: HubOptions = {}):
   const cached = async (why: string): Promise<HfSnapshot> => {
     const snap = await cachedSnapshot(storage, spec);
     if (snap !== null) return snap;
-    throw new BouquetError('offline', `hf:${spec.repo}@${spec.revision}: ${why}, and it is not in the cache (${cacheDir}). Connect, set HF_ENDPOINT to a mirror, or use a local model folder.`, { repo: spec.repo });
+    throw hubFailure('offline', `hf:${spec.repo}@${spec.revision}: ${why}, and it is not in the cache (${cacheDir}). Connect, set HF_ENDPOINT to a mirror, or use a local model folder.`, { repo: spec.repo });
   };
   if (offline) return cached('offline mode (HF_HUB_OFFLINE)');
-  if (accessToken !== undefined && !accessToken.startsWith('hf_')) throw new BouquetError('bad-argument', 'HF_TOKEN must start with hf_ (a Hugging Face access token)');
+  if (accessToken !== undefined && !accessToken.startsWith('hf_')) throw hubFailure('bad-argument', 'HF_TOKEN must start with hf_ (a Hugging Face access token)');
   const credentials = accessToken === undefined ? {} : { accessToken };
 
   let commit: string;
@@ -117,12 +123,12 @@ export async function downloadHfModel(spec: HfModelSpec, opts: HubOptions = {}):
   try {
     const info = await modelInfo({ name: spec.repo, revision: spec.revision, hubUrl, fetch: fetchFn, additionalFields: ['sha'], ...credentials });
     const sha: unknown = (info as { sha?: unknown }).sha;
-    if (typeof sha !== 'string' || !commitPattern.test(sha)) throw new BouquetError('bad-model', `hf:${spec.repo}: the hub answered without a commit for revision ${spec.revision}`);
+    if (typeof sha !== 'string' || !commitPattern.test(sha)) throw hubFailure('bad-model', `hf:${spec.repo}: the hub answered without a commit for revision ${spec.revision}`);
     commit = sha;
     entries = [];
     for await (const e of listFiles({ repo: spec.repo, revision: commit, hubUrl, fetch: fetchFn, ...credentials })) {
       entries.push(e);
-      if (entries.length > 100_000) throw new BouquetError('bad-model', `hf:${spec.repo}: more than 100000 files`);
+      if (entries.length > 100_000) throw hubFailure('bad-model', `hf:${spec.repo}: more than 100000 files`);
     }
   } catch (e) {
     const err = hubError(e, spec);
@@ -131,7 +137,7 @@ export async function downloadHfModel(spec: HfModelSpec, opts: HubOptions = {}):
   }
   const byPath = new Map<string, ListFileEntry>();
   for (const e of entries) if (e.type === 'file' && typeof e.path === 'string') byPath.set(e.path, e);
-  if (!byPath.has('config.json')) throw new BouquetError('bad-model', `hf:${spec.repo}@${spec.revision} has no config.json: not a transformers model`, { repo: spec.repo });
+  if (!byPath.has('config.json')) throw hubFailure('bad-model', `hf:${spec.repo}@${spec.revision} has no config.json: not a transformers model`, { repo: spec.repo });
   const snapshot = join(storage, 'snapshots', commit);
   const ctx: FetchContext = { hubUrl, repo: spec.repo, commit, storage, snapshot, fetchFn, ...(accessToken !== undefined ? { accessToken } : {}), ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}) };
   try {
@@ -141,16 +147,16 @@ export async function downloadHfModel(spec: HfModelSpec, opts: HubOptions = {}):
     }
     const index = byPath.get(indexFile);
     if (index !== undefined) {
-      if (index.size > maxIndexBytes) throw new BouquetError('bad-model', `hf:${spec.repo}: ${indexFile} is ${index.size} bytes (over ${maxIndexBytes})`);
+      if (index.size > maxIndexBytes) throw hubFailure('bad-model', `hf:${spec.repo}: ${indexFile} is ${index.size} bytes (over ${maxIndexBytes})`);
       await fetchFile(ctx, index);
       for (const shard of shardsOf(await readFile(join(snapshot, indexFile), 'utf8'), spec.repo)) {
         const entry = byPath.get(shard);
-        if (entry === undefined) throw new BouquetError('bad-model', `hf:${spec.repo}: ${indexFile} names ${shard}, which the repo does not have`);
+        if (entry === undefined) throw hubFailure('bad-model', `hf:${spec.repo}: ${indexFile} names ${shard}, which the repo does not have`);
         await fetchFile(ctx, entry);
       }
     } else {
       const single = byPath.get('model.safetensors');
-      if (single === undefined) throw new BouquetError('bad-model', `hf:${spec.repo}@${spec.revision} has no model.safetensors nor ${indexFile} (only safetensors weights are read)`, { repo: spec.repo });
+      if (single === undefined) throw hubFailure('bad-model', `hf:${spec.repo}@${spec.revision} has no model.safetensors nor ${indexFile} (only safetensors weights are read)`, { repo: spec.repo });
       await fetchFile(ctx, single);
     }
   } catch (e) {
@@ -188,16 +194,16 @@ function shardsOf(text: string, repo: string): string[] {
   try {
     json = JSON.parse(text);
   } catch {
-    throw new BouquetError('bad-model', `hf:${repo}: ${indexFile} is not JSON`);
+    throw hubFailure('bad-model', `hf:${repo}: ${indexFile} is not JSON`);
   }
   const map = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== 'object' || map === null) throw new BouquetError('bad-model', `hf:${repo}: ${indexFile} has no weight_map`);
+  if (typeof map !== 'object' || map === null) throw hubFailure('bad-model', `hf:${repo}: ${indexFile} has no weight_map`);
   const shards = new Set<string>();
   for (const v of Object.values(map)) {
-    if (typeof v !== 'string' || !shardPattern.test(v) || v.startsWith('.')) throw new BouquetError('bad-model', `hf:${repo}: ${indexFile} names a shard ${JSON.stringify(v)} that is not a plain .safetensors file name`);
+    if (typeof v !== 'string' || !shardPattern.test(v) || v.startsWith('.')) throw hubFailure('bad-model', `hf:${repo}: ${indexFile} names a shard ${JSON.stringify(v)} that is not a plain .safetensors file name`);
     shards.add(v);
   }
-  if (shards.size === 0) throw new BouquetError('bad-model', `hf:${repo}: ${indexFile} lists no shards`);
+  if (shards.size === 0) throw hubFailure('bad-model', `hf:${repo}: ${indexFile} lists no shards`);
   return [...shards].sort();
 }
 
@@ -217,8 +223,8 @@ async function fetchFile(ctx: FetchContext, entry: ListFileEntry): Promise<void>
   const name = entry.path;
   const size = entry.lfs?.size ?? entry.size;
   const etag = entry.lfs?.oid ?? entry.oid;
-  if (typeof etag !== 'string' || !etagPattern.test(etag)) throw new BouquetError('bad-model', `hf:${ctx.repo}: ${name} has no usable object id in the file listing`);
-  if (!Number.isSafeInteger(size) || size < 0) throw new BouquetError('bad-model', `hf:${ctx.repo}: ${name} has a bad size in the file listing`);
+  if (typeof etag !== 'string' || !etagPattern.test(etag)) throw hubFailure('bad-model', `hf:${ctx.repo}: ${name} has no usable object id in the file listing`);
+  if (!Number.isSafeInteger(size) || size < 0) throw hubFailure('bad-model', `hf:${ctx.repo}: ${name} has a bad size in the file listing`);
   const blob = join(ctx.storage, 'blobs', etag);
   const pointer = join(ctx.snapshot, name);
   const report = (receivedBytes: number, done: boolean, cached: boolean): void => ctx.onProgress?.({ file: name, receivedBytes, totalBytes: size, done, cached });
@@ -251,30 +257,30 @@ async function streamToBlob(ctx: FetchContext, name: string, size: number, blob:
     if (res.status === 416 && offset === size) {
       await res.body?.cancel();
     } else {
-      if (res.status === 404 || res.status === 401 || res.status === 403) throw new BouquetError('not-found', `hf:${ctx.repo}: ${name} → HTTP ${res.status}`, { status: res.status });
-      if (res.status !== 200 && res.status !== 206) throw new BouquetError('offline', `hf:${ctx.repo}: ${name} → HTTP ${res.status}`, { status: res.status });
+      if (res.status === 404 || res.status === 401 || res.status === 403) throw hubFailure('not-found', `hf:${ctx.repo}: ${name} → HTTP ${res.status}`, { status: res.status });
+      if (res.status !== 200 && res.status !== 206) throw hubFailure('offline', `hf:${ctx.repo}: ${name} → HTTP ${res.status}`, { status: res.status });
       if (res.status === 206) {
         const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
-        if (Number(start) !== offset) throw new BouquetError('bad-weights', `hf:${ctx.repo}: ${name}: asked to resume at byte ${offset}, got ${res.headers.get('content-range') ?? 'no Content-Range'}`);
+        if (Number(start) !== offset) throw hubFailure('bad-weights', `hf:${ctx.repo}: ${name}: asked to resume at byte ${offset}, got ${res.headers.get('content-range') ?? 'no Content-Range'}`);
       } else {
         offset = 0; // the server ignored the Range header: start over
       }
       const fh = await open(part, offset === 0 ? 'w' : 'a');
       let received = offset;
       try {
-        if (res.body === null) throw new BouquetError('offline', `hf:${ctx.repo}: ${name}: empty response`);
+        if (res.body === null) throw hubFailure('offline', `hf:${ctx.repo}: ${name}: empty response`);
         const reader = res.body.getReader();
         for (;;) {
           let chunk: ReadableStreamReadResult<Uint8Array>;
           try {
             chunk = await reader.read();
           } catch (e) {
-            throw new BouquetError('offline', `hf:${ctx.repo}: download of ${name} cut after ${received} of ${size} bytes (${e instanceof Error ? e.message : String(e)}); run again to resume`, { receivedBytes: received, totalBytes: size });
+            throw hubFailure('offline', `hf:${ctx.repo}: download of ${name} cut after ${received} of ${size} bytes (${e instanceof Error ? e.message : String(e)}); run again to resume`, { receivedBytes: received, totalBytes: size });
           }
           if (chunk.done) break;
           if (received + chunk.value.byteLength > size) {
             await reader.cancel();
-            throw new BouquetError('bad-weights', `hf:${ctx.repo}: ${name} is longer than the ${size} bytes the listing says`);
+            throw hubFailure('bad-weights', `hf:${ctx.repo}: ${name} is longer than the ${size} bytes the listing says`);
           }
           await fh.write(chunk.value);
           received += chunk.value.byteLength;
@@ -283,7 +289,7 @@ async function streamToBlob(ctx: FetchContext, name: string, size: number, blob:
       } finally {
         await fh.close();
       }
-      if (received !== size) throw new BouquetError('offline', `hf:${ctx.repo}: download of ${name} ended after ${received} of ${size} bytes; run again to resume`, { receivedBytes: received, totalBytes: size });
+      if (received !== size) throw hubFailure('offline', `hf:${ctx.repo}: download of ${name} ended after ${received} of ${size} bytes; run again to resume`, { receivedBytes: received, totalBytes: size });
     }
   }
   await rename(part, blob);
@@ -295,7 +301,7 @@ async function checkSha256(file: string, expected: string, repo: string, name: s
   const got = hash.digest('hex');
   if (got !== expected) {
     await rm(file, { force: true });
-    throw new BouquetError('bad-weights', `hf:${repo}: ${name} has sha256 ${got}, the hub says ${expected}; the corrupt copy was removed, run again`);
+    throw hubFailure('bad-weights', `hf:${repo}: ${name} has sha256 ${got}, the hub says ${expected}; the corrupt copy was removed, run again`);
   }
 }
 
@@ -321,12 +327,12 @@ function hubError(e: unknown, spec: HfModelSpec): BouquetError {
   const msg = e instanceof Error ? e.message : String(e);
   if (typeof status === 'number') {
     if (status === 401 || status === 403 || status === 404) {
-      return new BouquetError('not-found', `hf:${spec.repo}@${spec.revision}: no such repo or revision, or no access (HTTP ${status}; for a gated or private repo set HF_TOKEN)`, { repo: spec.repo, status });
+      return hubFailure('not-found', `hf:${spec.repo}@${spec.revision}: no such repo or revision, or no access (HTTP ${status}; for a gated or private repo set HF_TOKEN)`, { repo: spec.repo, status });
     }
-    return new BouquetError('offline', `hf:${spec.repo}: the hub answered HTTP ${status} (${msg})`, { repo: spec.repo, status });
+    return hubFailure('offline', `hf:${spec.repo}: the hub answered HTTP ${status} (${msg})`, { repo: spec.repo, status });
   }
   // fetch() rejects with a TypeError ("fetch failed") when the host cannot be reached.
-  return new BouquetError('offline', `hf:${spec.repo}: the hub cannot be reached (${msg}${causeOf(e)})`, { repo: spec.repo });
+  return hubFailure('offline', `hf:${spec.repo}: the hub cannot be reached (${msg}${causeOf(e)})`, { repo: spec.repo });
 }
 
 function causeOf(e: unknown): string {
