@@ -27,6 +27,7 @@ import {
   type LeaveReason,
   type DashboardMessage,
   parseVolunteerMessage,
+  protocolVersion,
 } from '../core/api/index.ts';
 import type { BlockSpan, LinearMs, ServerSpec, SwarmSnapshot, TimeBreakdown } from '../core/swarm/index.ts';
 import { cacheSlots, type ActiveSession } from '../core/perf/index.ts';
@@ -337,6 +338,7 @@ export class Coordinator {
   }
 
   private register(m: RegisterMessage, link: VolunteerLink, previousPeerId: string | undefined): string {
+    if (m.protocolVersion !== protocolVersion) throw new CoordinatorApiError('version-mismatch', `this coordinator speaks protocol version ${protocolVersion}, not ${m.protocolVersion}: reload the volunteer page`, 'protocolVersion');
     if (m.modelId !== this.model.id) {
       throw new CoordinatorApiError('model-mismatch', `this coordinator serves model '${this.model.id}', not '${m.modelId}'`, 'modelId');
     }

@@ -2,7 +2,7 @@
 export { RuntimeError, isRuntimeError, serializeError, deserializeError, runtimeErrorCodes, type RuntimeErrorCode, type SerializedError } from './errors.ts';
 export {
   createInThreadRuntime, chooseBackend, probeSpeed, fitLinearMs, generateText,
-  type BlockRuntime, type RuntimeOptions, type OpenSessionRequest, type SessionInfo, type StepResult, type CacheUsage,
+  type BlockRuntime, type SessionRuntime, type WorkerRuntimeExtras, type RuntimeOptions, type OpenSessionRequest, type SessionInfo, type StepResult, type CacheUsage,
   type RuntimeInfo, type BackendName, type Ort, type ChosenBackend, type SpeedProbeResult, type SpeedProbeOptions,
   type GenerateOptions, type GenerateResult,
 } from './runtime/index.ts';

@@ -3,6 +3,7 @@ import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { apiPaths, routeReleasePath, type CoordinatorToVolunteerMessage } from '../../core/api/index.ts';
+import { protocolVersion } from '../../core/protocol/index.ts';
 import { createServer } from '../../server/server.ts';
 
 const { values } = parseArgs({
@@ -45,6 +46,7 @@ async function volunteer(url: string, i: number): Promise<WebSocket> {
       prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
       backend: i % 3 === 0 ? 'webgpu' : 'wasm',
       modelId: 'stories260K',
+      protocolVersion,
     }),
   );
   return ws;

@@ -1,6 +1,6 @@
 // The block runtime contract and its in-thread implementation: public surface of worker/runtime.
 export type {
-  BlockRuntime, RuntimeOptions, OpenSessionRequest, SessionInfo, StepResult, CacheUsage, RuntimeInfo, BackendName,
+  BlockRuntime, SessionRuntime, WorkerRuntimeExtras, RuntimeOptions, OpenSessionRequest, SessionInfo, StepResult, CacheUsage, RuntimeInfo, BackendName,
 } from './types.ts';
 export { createInThreadRuntime } from './in-thread.ts';
 export { chooseBackend, type Ort, type ChosenBackend } from './backend.ts';
