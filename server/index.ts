@@ -9,7 +9,10 @@ export {
   type VolunteerConnection,
   type SwarmListener,
 } from './coordinator/index.ts';
-export { loadServedModel, ModelFolderError, resolveModel, folderModelFiles, FileByteSource, type ServedModel, type ModelSizing, type LocalModel } from './models/index.ts';
+export {
+  loadServedModel, ModelFolderError, resolveModel, modelFolder, folderModelFiles, FileByteSource, downloadHfModel, parseHfSpec, defaultHubCacheDir, terminalProgress,
+  type ServedModel, type ModelSizing, type LocalModel, type ModelFolder, type HfModelSpec, type HubOptions, type HfSnapshot, type FileProgress, type ProgressStream,
+} from './models/index.ts';
 export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from '../core/dispatch/index.ts';
 export {
   placementPolicy,

@@ -89,8 +89,11 @@ export type BlockAttention = 'full' | 'sliding';
 /** Gated feed-forward activation: SiLU (SwiGLU) or GELU with the tanh approximation (GeGLU). */
 export type MlpActivation = 'silu' | 'gelu-tanh';
 
-/** Weight precision of the served blocks. `q4` is 4-bit blocks of 32 with an fp16 scale (MatMulNBits). */
-export type WeightPrecision = 'fp32' | 'fp16' | 'q4';
+/**
+ * Weight precision of the served blocks. `q8` is int8 with one scale per output channel (the wasm
+ * int8 GEMM, DynamicQuantizeMatMul); `q4` is 4-bit blocks of 32 with an fp16 scale (MatMulNBits).
+ */
+export type WeightPrecision = 'fp32' | 'fp16' | 'q8' | 'q4';
 /** Precision of KV-cache values. */
 export type CachePrecision = 'fp32' | 'fp16';
 
@@ -176,13 +179,18 @@ export function blockAttentionOf(s: ModelShape, index: number): BlockAttention {
   return s.blockAttention?.[index] ?? 'sliding';
 }
 
-/** Bytes per parameter for a weight precision (q4: 4 bits + one fp16 scale per 32 weights). */
+/**
+ * Bytes per parameter for a weight precision (q8: 1 byte, its one fp32 scale per output channel of
+ * ≥ 64 inputs neglected; q4: 4 bits + one fp16 scale per 32 weights).
+ */
 export function bytesPerParam(p: WeightPrecision): number {
   switch (p) {
     case 'fp32':
       return 4;
     case 'fp16':
       return 2;
+    case 'q8':
+      return 1;
     case 'q4':
       return 0.5 + 2 / 32;
     default: {

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseVerbArgs } from './sim-common.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createServer, type BouquetServer } from '../../server/index.ts';
+import { isBouquetError } from '../../core/errors/index.ts';
+import { createServer, modelFolder, terminalProgress, type BouquetServer } from '../../server/index.ts';
 import { quantile } from '../../core/stats/index.ts';
 
 const usage = `usage: bouquet demo [options]
@@ -15,7 +16,7 @@ Starts the server, opens volunteer tabs and a chat tab in headless Chromium, loa
 prompt and prints the streamed text, the route, per-token latency and any failover. Then keeps the
 swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
 
-  --model <path>               model folder (default ../shared/models/stories260K)
+  --model <path|hf:id>         model folder, or hf:owner/repo[@rev] from the hub (default ../shared/models/stories260K)
   --volunteers <n>             volunteer tabs (default 3)
   --prompt <text>              prompt (default "Once upon a time")
   --max-tokens <n>             tokens to generate at most (default 64)
@@ -106,8 +107,22 @@ export async function run(argv: string[]): Promise<number> {
   const backendOpt = (values.backend as string | undefined) ?? 'auto';
   if (!['auto', 'webgpu', 'wasm'].includes(backendOpt)) return fail(`--backend must be auto, webgpu or wasm (got '${backendOpt}')`);
   if (killAfter !== undefined && volunteers < 2) return fail('--kill-volunteer-after needs at least 2 volunteers (someone must take over)');
-  const modelPath = path.resolve((values.model as string | undefined) ?? path.join(repoRoot, '..', 'shared', 'models', 'stories260K'));
-  if (!existsSync(modelPath)) return fail(`model '${modelPath}' not found (give --model a model folder)`);
+  const modelSpec = (values.model as string | undefined) ?? path.join(repoRoot, '..', 'shared', 'models', 'stories260K');
+  let modelPath: string;
+  let modelId: string | undefined;
+  if (modelSpec.startsWith('hf:')) {
+    try {
+      const local = await modelFolder(modelSpec, { onProgress: terminalProgress() });
+      modelPath = local.path;
+      modelId = local.id;
+    } catch (e) {
+      if (isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
+      throw e;
+    }
+  } else {
+    modelPath = path.resolve(modelSpec);
+    if (!existsSync(modelPath)) return fail(`model '${modelPath}' not found (give --model a model folder or hf:owner/repo)`);
+  }
   const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(chromiumPath)) {
     return fail(`Chromium not found at ${chromiumPath}: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH`);
@@ -145,7 +160,7 @@ export async function run(argv: string[]): Promise<number> {
     } else if (!existsSync(path.join(webDir, 'headless-chat.html'))) {
       return fail(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
     }
-    server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: 'warn', modelSizing: { maxSessionTokens } });
+    server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: 'warn', modelSizing: { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) } });
     const url = server.url;
     const coordinator = server.coordinator;
     log(`server at ${url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);

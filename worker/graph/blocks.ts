@@ -3,7 +3,7 @@ import { blockAttentionOf, type ModelShape, type WeightPrecision } from '../../c
 import { blockIo, hasSlidingBlocks, rotaryTables, usesGqa } from './block-io.ts';
 import { toHalfArray, type BlockWeights } from '../weights/index.ts';
 import { GraphBuilder, type ElemTypeName } from './onnx-builder.ts';
-import { quantizeQ4, q4BlockSize } from './quantize.ts';
+import { quantizeQ4, quantizeQ8, q4BlockSize } from './quantize.ts';
 import { RuntimeError } from '../errors.ts';
 
 /**
@@ -15,7 +15,7 @@ export type OpFlavour = 'contrib' | 'standard';
 
 /** How a graph is built. */
 export interface GraphOptions {
-  /** Weight precision: fp32, fp16 (then activations and KV cache are fp16 too), or q4 (MatMulNBits, fp32 activations). */
+  /** Weight precision: fp32, fp16 (then activations and KV cache are fp16 too), q8 (DynamicQuantizeMatMul) or q4 (MatMulNBits); q8/q4 keep fp32 activations. */
   precision: WeightPrecision;
   ops: OpFlavour;
 }
@@ -60,6 +60,14 @@ class WeightWriter {
    */
   linear(x: string, name: string, w: Float32Array, n: number, k: number, bias?: Float32Array, x2d = false): string {
     let y: string;
+    if (this.precision === 'q8') {
+      // x may be [T, k] or [1, T, k]: DynamicQuantizeMatMul is a MatMul, so both work.
+      const q = quantizeQ8(w, n, k);
+      const b = this.weigh(() => this.g.init(`${name}.q8`, 'int8', [k, n], q.values));
+      const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n], q.scales));
+      y = this.g.op('DynamicQuantizeMatMul', [x, b, s], {}, 'com.microsoft');
+      return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
+    }
     if (x2d && this.precision !== 'q4') {
       const init = this.weigh(() => this.type === 'float16' ? this.g.init(`${name}.W`, 'float16', [n, k], toHalfArray(w)) : this.g.init(`${name}.W`, 'float32', [n, k], w));
       const inputs = bias === undefined ? [x, init] : [x, init, this.vector(`${name}.bias`, bias)];

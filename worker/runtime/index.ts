@@ -6,3 +6,4 @@ export { createInThreadRuntime } from './in-thread.ts';
 export { chooseBackend, type Ort, type ChosenBackend } from './backend.ts';
 export { probeSpeed, fitLinearMs, type SpeedProbeResult, type SpeedProbeOptions } from './speed-probe.ts';
 export { generateText, type GenerateResult } from './generate.ts';
+export { measureQuantAccuracy, type QuantAccuracy } from './quant-accuracy.ts';
