@@ -87,7 +87,8 @@ describe('bouquet plan | sim | compare', () => {
     expect(j.runs).toBe(2);
     expect(Object.keys(j.policies)).toEqual(['petals', 'bprr', 'bprr/jffc']);
     for (const p of Object.values(j.policies)) {
-      expect(Object.keys(p).sort()).toEqual(['perTokenMean', 'responseMean', 'responseP95', 'serviceMean', 'ttftMean', 'waitingMean']);
+      const means = ['perTokenMean', 'responseMean', 'responseP95', 'serviceMean', 'ttftMean', 'waitingMean'];
+      expect(Object.keys(p).sort()).toEqual([...means, ...means.map((k) => `${k}Ci95`)].sort());
       for (const v of Object.values(p)) expect(Number.isFinite(v) && v >= 0).toBe(true);
       // Seconds, not ms: a 128-token BLOOM-176B request takes tens of seconds.
       expect(p.responseMean).toBeGreaterThan(10);
