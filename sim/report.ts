@@ -113,12 +113,16 @@ export interface LoadFigures {
   offeredPerS: number;
   /** Σ_k c_k / T_k over the GCA chains of the placement at the planned lengths: the most any router can sustain without waiting. */
   capacityPerS: number;
-  /** Finished requests / time of the last event (the drain included). */
+  /**
+   * Sustained throughput: finished requests / (time of the last event − the mean service time).
+   * A stable run ends about one service time after its last arrival, so this is ≈ the offered load;
+   * a growing backlog drains long after and shows here as throughput below the offered load.
+   */
   throughputPerS: number;
   /**
-   * True when the queue grows for the whole run: offered load above capacity, or the run served
-   * markedly slower than requests came (throughput < 0.8 × offered). The means of such a run grow
-   * with the trace length and are not an effect size.
+   * True when the queue grows for the whole run: offered load above capacity, or sustained
+   * throughput below 0.8 × offered (for PETALS: clients in backoff leave capacity idle). The means of
+   * such a run grow with the trace length and are not an effect size.
    */
   unstable: boolean;
 }
@@ -140,7 +144,9 @@ export function loadFigures(runs: readonly { result: SimResult; lastArrivalMs: n
   let throughput = 0;
   for (const { result: r, lastArrivalMs } of runs) {
     offered += lastArrivalMs > 0 ? (1000 * r.metrics.requests) / lastArrivalMs : 0;
-    throughput += r.metrics.makespanMs > 0 ? (1000 * r.metrics.finished) / r.metrics.makespanMs : 0;
+    const serviceMs = Number.isFinite(r.metrics.serviceMs.mean) ? r.metrics.serviceMs.mean : 0;
+    const spanMs = Math.max(lastArrivalMs, r.metrics.makespanMs - serviceMs);
+    throughput += spanMs > 0 ? (1000 * r.metrics.finished) / spanMs : 0;
   }
   offered /= n;
   throughput /= n;

@@ -26,11 +26,11 @@ interface ContentionRow {
   model: string;
   blocks: number;
   sessions: number;
-  /** Wall time of one round (every session decodes one token), ms: what each session waits per token. */
+  /** Wall time of one round (every session decodes one token), ms, median over rounds: what each session waits per token. */
   perSessionStepMs: number;
   /** The same per block, ms. */
   perSessionStepMsPerBlock: number;
-  /** Mean onnxruntime compute of a single step, ms (the work itself; the rest of a round is the other sessions' steps). */
+  /** Median onnxruntime compute of a single step, ms (the work itself; the rest of a round is the other sessions' steps). */
   computeMsPerStep: number;
 }
 
@@ -54,44 +54,56 @@ export function fitLine(xs: readonly number[], ys: readonly number[]): { a: numb
   return { a: my - b * mx, b, r2: syy > 0 ? (sxy * sxy) / (sxx * syy) : 1 };
 }
 
-async function measureModel(name: string, weights: ModelWeights, blocks: number, rounds: number, threads: number): Promise<ContentionRow[]> {
-  const maxLength = promptTokens + rounds + 400;
+/** Median of a sample (robust to the preemptions of a shared machine). */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+}
+
+async function measureModel(name: string, weights: ModelWeights, blocks: number, rounds: number, threads: number, warmSteps: number): Promise<ContentionRow[]> {
+  const maxLength = promptTokens + 2 * rounds + warmSteps + 16;
   const rt = await createInThreadRuntime(ort, weights, {
     blocks: { start: 0, end: blocks }, precision: 'fp32', backends: ['wasm'], threads, maxSessionTokens: maxLength, cacheBudgetBytes: Number.MAX_SAFE_INTEGER,
   });
   const d = weights.shape.hiddenSize;
   const rows = (t: number, phase: number): Float32Array => Float32Array.from({ length: t * d }, (_, i) => Math.sin(i * 0.37 + phase) * 0.5);
-  const out: ContentionRow[] = [];
+  const wall = new Map<number, number[]>();
+  const compute = new Map<number, number[]>();
   try {
-    // Warm-up: V8 tiers wasm up from Liftoff to TurboFan only after many calls (see bench:runtime).
+    // Warm-up: V8 tiers wasm up from Liftoff to TurboFan only after many calls (stories260K: ~10 ms
+    // per step for the first ~100 steps, ~2.5 ms after 200; see bench:runtime), so a fixed number of steps.
     await rt.openSession({ sessionId: 'warm', blocks: { start: 0, end: blocks }, maxLength });
     await rt.step('warm', rows(8, 0));
-    const w0 = performance.now();
-    for (let i = 0; i < 300 && (i < 16 || performance.now() - w0 < 3000); i++) await rt.step('warm', rows(1, i));
+    for (let i = 0; i < warmSteps; i++) await rt.step('warm', rows(1, i));
     await rt.closeSession('warm');
-    for (const k of ks) {
-      const ids = Array.from({ length: k }, (_, i) => `k${k}-s${i}`);
+    // Two passes, k ascending then descending, so a drift in machine load does not read as a trend in k.
+    for (const k of [...ks, ...[...ks].reverse()]) {
+      const ids = Array.from({ length: k }, (_, i) => `k${k}-s${i}-${wall.get(k)?.length ?? 0}`);
       for (const [i, id] of ids.entries()) {
         await rt.openSession({ sessionId: id, blocks: { start: 0, end: blocks }, maxLength });
         await rt.step(id, rows(promptTokens, i));
       }
-      let wallMs = 0;
-      let computeMs = 0;
       for (let r = 0; r < rounds; r++) {
         // Every session asks for its next token at once; the runtime runs them one at a time (its exclusive queue).
         const t0 = performance.now();
         const results = await Promise.all(ids.map((id, i) => rt.step(id, rows(1, r + i))));
-        wallMs += performance.now() - t0;
-        for (const res of results) computeMs += res.computeMs;
+        const w = wall.get(k) ?? [];
+        w.push(performance.now() - t0);
+        wall.set(k, w);
+        const c = compute.get(k) ?? [];
+        for (const res of results) c.push(res.computeMs);
+        compute.set(k, c);
       }
       for (const id of ids) await rt.closeSession(id);
-      const perSession = wallMs / rounds;
-      out.push({ model: name, blocks, sessions: k, perSessionStepMs: perSession, perSessionStepMsPerBlock: perSession / blocks, computeMsPerStep: computeMs / (rounds * k) });
     }
   } finally {
     await rt.dispose();
   }
-  return out;
+  return ks.map((k) => {
+    const perSession = median(wall.get(k) ?? []);
+    return { model: name, blocks, sessions: k, perSessionStepMs: perSession, perSessionStepMsPerBlock: perSession / blocks, computeMsPerStep: median(compute.get(k) ?? []) };
+  });
 }
 
 async function main(): Promise<void> {
@@ -103,8 +115,8 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0] ?? 0;
   const stories = await openModelWeights(folderModelFiles('../shared/models/stories260K'));
   const rows = [
-    ...(await measureModel('stories260K', stories, stories.shape.numBlocks, rounds, threads)),
-    ...(await measureModel('synthetic 1024-wide Llama block (random)', syntheticWeights(synthetic1024, 1), 2, Math.max(2, Math.floor(rounds / 2)), threads)),
+    ...(await measureModel('stories260K', stories, stories.shape.numBlocks, rounds, threads, 600)),
+    ...(await measureModel('synthetic 1024-wide Llama block (random)', syntheticWeights(synthetic1024, 1), 2, Math.max(2, Math.floor(rounds / 2)), threads, 60)),
   ];
   const load1 = loadavg()[0] ?? 0;
   const fits = [...new Set(rows.map((r) => r.model))].map((model) => {
