@@ -63,6 +63,8 @@ export function meanCi95(values: readonly number[]): { mean: number; ci95: numbe
 /** `12.41 ± 0.80` (digits after the point), or just the mean when the interval is n/a. */
 export function formatMeanCi(mean: number, ci95: number, digits: number): string {
   if (!Number.isFinite(mean)) return '—';
+  // A mean that rounds to zero prints as 0, not "-0.00" (float sums of waits can land at −1e-12).
+  if (Math.abs(mean) < 0.5 * 10 ** -digits) mean = 0;
   return Number.isFinite(ci95) ? `${mean.toFixed(digits)} ± ${ci95.toFixed(digits)}` : mean.toFixed(digits);
 }
 
