@@ -8,9 +8,12 @@ export {
   type VolunteerLink,
   type VolunteerConnection,
   type SwarmListener,
-} from './coordinator.ts';
-export { loadServedModel, ModelFolderError, type ServedModel, type ModelSizing } from './models/index.ts';
-export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
+} from './coordinator/index.ts';
+export {
+  loadServedModel, ModelFolderError, resolveModel, modelFolder, folderModelFiles, FileByteSource, downloadHfModel, parseHfSpec, defaultHubCacheDir, terminalProgress,
+  type ServedModel, type ModelSizing, type LocalModel, type ModelFolder, type HfModelSpec, type HubOptions, type HfSnapshot, type FileProgress, type ProgressStream,
+} from './models/index.ts';
+export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from '../core/dispatch/index.ts';
 export {
   placementPolicy,
   routingPolicy,

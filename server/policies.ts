@@ -1,17 +1,10 @@
-// Resolves placement and routing policy names to the core implementations the simulator uses too.
-import { UnknownPolicyError, placementPolicies, type PlacementOptions, type PlacementPolicy } from '../core/placement/index.ts';
-import { isRoutingPolicyName, routingPolicies, type RoutingPolicy } from '../core/routing/index.ts';
-import { milpDefaultTimeLimitMs } from '../core/placement/index.ts';
+// The coordinator's view of core/policies' registry: the MILP in its worker thread, and the dashboard's prediction set.
+import { milpDefaultTimeLimitMs, type PlacementOptions, type PlacementPolicy } from '../core/placement/index.ts';
+import { placementPolicyFor, placementPolicyNames, routingPolicyFor } from '../core/policies/index.ts';
+import type { RoutingPolicy } from '../core/routing/index.ts';
 import type { PlacementThread } from './placement/thread.ts';
 
-function unknownPolicy(kind: 'placement' | 'routing', name: string, known: readonly string[]): UnknownPolicyError {
-  return new UnknownPolicyError(name, `unknown ${kind} policy '${name}' (known: ${known.join(', ')})`);
-}
-
-/** Names of the registered placement policies. */
-export const placementPolicyNames: readonly string[] = Object.keys(placementPolicies);
-/** Names of the registered routing policies. */
-export const routingPolicyNames: readonly string[] = Object.keys(routingPolicies);
+export { placementPolicyNames, routingPolicyNames } from '../core/policies/index.ts';
 
 /** Policies that can take seconds (the exact MILP): with a placement thread they run there, off the event loop. */
 export const threadedPlacementPolicies: readonly string[] = ['milp'];
@@ -27,17 +20,17 @@ export function placementThreadDeadlineMs(options: PlacementOptions): number {
 /**
  * The placement policy registered under `name`, built with `options`. With `thread`, the slow ones
  * (`threadedPlacementPolicies`) run in that worker thread instead of on the caller's thread.
+ * Throws UnknownPolicyError (code `unknown-policy`).
  */
 export function placementPolicy(name: string, options?: PlacementOptions, thread?: PlacementThread): PlacementPolicy {
-  if (!Object.hasOwn(placementPolicies, name)) throw unknownPolicy('placement', name, placementPolicyNames);
+  const local = placementPolicyFor(name, options); // validates the name
   if (thread !== undefined && threadedPlacementPolicies.includes(name)) return thread.policy(name, options);
-  return placementPolicies[name as keyof typeof placementPolicies](options);
+  return local;
 }
 
-/** The routing policy registered under `name`. */
+/** The routing policy registered under `name`. Throws UnknownPolicyError (code `unknown-policy`). */
 export function routingPolicy(name: string): RoutingPolicy {
-  if (!isRoutingPolicyName(name)) throw unknownPolicy('routing', name, routingPolicyNames);
-  return routingPolicies[name]();
+  return routingPolicyFor(name);
 }
 
 /**

@@ -23,8 +23,9 @@ import {
 } from '../core/api/index.ts';
 import { isBouquetError } from '../core/errors/index.ts';
 import type { PlacementOptions } from '../core/placement/index.ts';
-import { Coordinator, type CoordinatorOptions } from './coordinator.ts';
+import { Coordinator, type CoordinatorOptions } from './coordinator/index.ts';
 import { loadServedModel, type ModelSizing, type ServedModel } from './models/index.ts';
+import { defaultServeCombo, resolveCombo } from '../core/policies/index.ts';
 import { placementPolicy, placementPolicyNames, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';
 import { PlacementThread } from './placement/thread.ts';
 
@@ -45,10 +46,12 @@ export interface ServerOptions {
   modelDir?: string;
   /** Built web app folder (default dist/web). */
   webDir?: string;
-  /** Placement policy name (default bprr). */
+  /** Policy combo name of core/policies (default `bprr`: BPRR placement + WS-RR routing, as in the simulator). */
+  policy?: string;
+  /** Placement policy name; overrides the combo's. */
   placement?: string;
   placementOptions?: PlacementOptions;
-  /** Routing policy name (default jffc). */
+  /** Routing policy name; overrides the combo's. */
   routing?: string;
   /** Coordinator timing and defaults (heartbeats, leases, queue, network assumptions). */
   coordinator?: Omit<Partial<CoordinatorOptions>, 'model' | 'placement' | 'routing' | 'logger'>;
@@ -99,8 +102,9 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
 export async function createServer(options: ServerOptions): Promise<BouquetServer> {
   const logger = typeof options.logger === 'object' ? options.logger : pino({ level: options.logger ?? 'info', name: 'bouquet-serve' });
   const model = typeof options.model === 'string' ? await loadServedModel(options.model, options.modelSizing) : options.model;
-  const placementName = options.placement ?? 'bprr';
-  const routingName = options.routing ?? 'jffc';
+  const combo = resolveCombo(options.policy ?? defaultServeCombo);
+  const placementName = options.placement ?? combo.placement;
+  const routingName = options.routing ?? combo.routing;
   // The exact MILP runs in this worker thread (started on first use), never on the event loop.
   const placementThread = new PlacementThread(placementThreadDeadlineMs);
   const coordinator = new Coordinator({

@@ -5,155 +5,84 @@
 // are processed in this order (then in the order they were scheduled):
 //
 //   1 finish        a session ends and frees its slots before anything at that instant wants them
-//   2 server-leave  a volunteer goes away; its sessions fail over
+//   2 server-leave  a volunteer goes away; its sessions fail over (by sub-span where the coordinator routes)
 //   3 server-join   a volunteer comes back; stalled requests are routed again
-//   4 start         a WS-RR request whose wait is over begins
-//   5 retry         a request is routed again (PETALS backoff, failover)
-//   6 arrival       a new request arrives
+//   4 replace       re-placement after churn: the policy's proposal reconciled with the move budget
+//   5 start         a WS-RR request whose wait is over begins
+//   6 retry         a request is routed again (PETALS backoff, failover)
+//   7 arrival       a new request arrives
 //
 // Service times come from core/perf's performance model (the same for every policy; concurrency
 // costs memory, not time). Randomness: the requests are drawn before the run; churn draws from its
 // own seeded stream, so every policy sees the same arrivals and the same churn for a seed.
 import { BouquetError } from '../core/errors/index.ts';
-import type { SwarmSnapshot, Chain, ServerSpec } from '../core/swarm/index.ts';
-import { perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
+import type { SwarmSnapshot, Chain } from '../core/swarm/index.ts';
+import { cacheSlots, perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
-import { serverIndex, type RoutingDecision, type RoutingPolicy, type RoutingState, type ServerIndex, type ServerLoad } from '../core/routing/index.ts';
+import {
+  dispatchChains,
+  serverIndex,
+  wsRrRouting,
+  type RoutingDecision,
+  type RoutingState,
+  type ServerIndex,
+  type ServerLoad,
+} from '../core/routing/index.ts';
+import {
+  admit,
+  CentralQueue,
+  chainKeyOf,
+  chainsInForce,
+  hopOf,
+  hopSlots,
+  maxBlocksFor,
+  reconcilePlacement,
+  routeSubSpan,
+  serveQueue,
+  spliceChain,
+  type AdmissionContext,
+} from '../core/dispatch/index.ts';
 import { BinaryHeap } from './heap.ts';
-import { exponential, type Random } from './random.ts';
-import type { SimRequest } from './arrivals.ts';
-import { summarize, type SimMetrics } from './metrics.ts';
+import { exponential } from './random.ts';
+import { summarize } from './metrics.ts';
+import {
+  eventRank,
+  type Hold,
+  type RequestRun,
+  type ServerRun,
+  type Session,
+  type SimConfig,
+  type SimEvent,
+  type SimResult,
+  type AlgorithmTiming,
+} from './engine-types.ts';
 
-/** Volunteers leaving and coming back: alternating exponential online / offline periods. */
-export interface ChurnSpec {
-  /** Mean time a volunteer stays online, ms. */
-  meanOnlineMs: number;
-  /** Mean time it stays away before it comes back with the same blocks (weights cached), ms. */
-  meanOfflineMs: number;
-  /** Ids of the volunteers that churn (default: all). */
-  serverIds?: string[];
-}
-
-/** Everything one run needs. */
-export interface SimConfig {
-  swarm: SwarmSnapshot;
-  placement: PlacementResult;
-  routing: RoutingPolicy;
-  requests: readonly SimRequest[];
-  churn?: ChurnSpec;
-  /** Churn randomness (its own stream, independent of the arrivals). */
-  random: Random;
-  /** Stop after this many events (a guard against runaway runs); default 50 million. */
-  maxEvents?: number;
-  /** Called after each event with a read-only view of the run (tests check invariants with it). */
-  observe?: (event: SimEvent, view: SimView) => void;
-}
-
-/** What an observer may read after an event. */
-export interface SimView {
-  nowMs: number;
-  /** Requests waiting in the central queue (JFFC). */
-  queued: number;
-  /** Sessions per chain index (JFFC). */
-  chainSessions: readonly number[];
-  /** Live load per server. */
-  servers: ReadonlyMap<string, ServerLoad>;
-}
-
-/** The simulator's events: plain data. */
-export type SimEvent =
-  | { kind: 'finish'; atMs: number; requestId: number; session: number }
-  | { kind: 'server-leave'; atMs: number; serverId: string }
-  | { kind: 'server-join'; atMs: number; serverId: string }
-  | { kind: 'start'; atMs: number; requestId: number; session: number }
-  | { kind: 'retry'; atMs: number; requestId: number; front: boolean }
-  | { kind: 'arrival'; atMs: number; requestId: number };
-
-/** Tie-break rank of each event kind at equal times (see the table at the top of this file). */
-export const eventRank: Record<SimEvent['kind'], number> = {
-  finish: 1,
-  'server-leave': 2,
-  'server-join': 3,
-  start: 4,
-  retry: 5,
-  arrival: 6,
-};
+export {
+  eventRank,
+  type ChurnSpec,
+  type ChurnTraceEntry,
+  type SimConfig,
+  type SimView,
+  type SimEvent,
+  type RequestRun,
+  type ServerRun,
+  type AlgorithmTiming,
+  type SimResult,
+} from './engine-types.ts';
 
 interface Queued {
   event: SimEvent;
   seq: number;
 }
 
-interface Hold {
-  server: ServerRun;
-  entry: ActiveSession;
-}
-
-interface Session {
-  seq: number;
-  chain: Chain;
-  chainIndex: number | undefined;
-  holds: Hold[];
-  /** When it started serving; null while a WS-RR booking waits. */
-  startMs: number | null;
-  prefillMs: number;
-  totalMs: number;
-  /** Compute per server over the whole session, ms (for utilization). */
-  computeByServer: Map<string, number>;
-}
-
-/** Per-request outcome the metrics read. */
-export interface RequestRun {
-  req: SimRequest;
-  generated: number;
-  failures: Map<string, number>;
-  bannedUntilMs: Map<string, number>;
-  /** Consecutive failed admissions (PETALS backoff index). */
-  attempts: number;
-  session: Session | null;
-  sessionSeq: number;
-  firstTokenMs: number | null;
-  endMs: number | null;
-  serviceMs: number;
-  replayMs: number;
-  retries: number;
-  failovers: number;
-}
-
-/** Per-server accounting the metrics read. */
-export interface ServerRun {
-  spec: ServerSpec;
-  slots: number;
-  load: { online: boolean; freeSlots: number; sessions: ActiveSession[] };
-  holders: Set<RequestRun>;
-  slotMsIntegral: number;
-  lastChangeMs: number;
-  busyMs: number;
-}
-
-/** Timing of the policy code itself (wall clock; not deterministic, kept apart from the results). */
-export interface AlgorithmTiming {
-  routingCalls: number;
-  routingMsTotal: number;
-  routingMsMax: number;
-  placementMs: number;
-}
-
-/** The result of one run. */
-export interface SimResult {
-  policy: { placement: string; routing: string };
-  metrics: SimMetrics;
-  timing: AlgorithmTiming;
-}
 
 class Run {
   readonly servers = new Map<string, ServerRun>();
   readonly loads = new Map<string, ServerLoad>();
   readonly requests: RequestRun[];
   readonly chainSessions: number[] = [];
-  /** The central FIFO queue (JFFC); `queueHead` indexes its first live element. */
-  queue: RequestRun[] = [];
-  queueHead = 0;
+  /** The central FIFO queue (JFFC). */
+  readonly queue = new CentralQueue<RequestRun>();
   /** Requests that found no chain at all (churn): routed again when a volunteer comes back. */
   stalled: RequestRun[] = [];
   done = 0;
@@ -161,6 +90,23 @@ class Run {
   readonly timing: AlgorithmTiming;
   private readonly index: ServerIndex;
   private readonly churnIds: Set<string>;
+  /** The spans in force: the policy's placement, then what reconcile-on-churn made of it. */
+  placement: PlacementResult;
+  /**
+   * What routing sees: the spans in force; for JFFC after churn only the online volunteers', with
+   * the proposal's chains while in force, else GCA's over them (as the live coordinator routes).
+   */
+  private routingPlacement: PlacementResult;
+  /** A 'replace' event is scheduled and not yet handled (churn at one instant shares one). */
+  private replacePending = false;
+  /** Routes a failed hop's blocks again (the live coordinator's failover: WS-RR on the clipped spans). */
+  private readonly failoverRouting = wsRrRouting();
+  /** The simulator plays the volunteers (it decides PETALS refusals) and can book WS-RR slots ahead. */
+  private readonly admission: AdmissionContext = {
+    freeSlots: (id) => this.servers.get(id)?.load.freeSlots ?? 0,
+    canBook: true,
+    playsVolunteer: true,
+  };
 
   constructor(readonly cfg: SimConfig) {
     this.index = serverIndex(cfg.swarm);
@@ -189,6 +135,8 @@ class Run {
     }));
     this.timing = { routingCalls: 0, routingMsTotal: 0, routingMsMax: 0, placementMs: cfg.placement.runtimeMs };
     this.churnIds = new Set(cfg.churn?.serverIds ?? [...this.servers.keys()]);
+    this.placement = cfg.placement;
+    this.routingPlacement = cfg.placement;
   }
 
   initialEvents(): SimEvent[] {
@@ -201,6 +149,7 @@ class Run {
         if (this.churnIds.has(id)) out.push({ kind: 'server-leave', atMs: exponential(this.cfg.random, churn.meanOnlineMs), serverId: id });
       }
     }
+    for (const t of this.cfg.churnTrace ?? []) out.push({ kind: t.kind, atMs: t.atMs, serverId: t.serverId });
     return out;
   }
 
@@ -219,6 +168,8 @@ class Run {
         return this.onLeave(e.serverId);
       case 'server-join':
         return this.onJoin(e.serverId);
+      case 'replace':
+        return this.onReplace(this.cfg.placement);
       default: {
         const never: never = e;
         throw new BouquetError('internal', `unknown event ${JSON.stringify(never)}`);
@@ -238,7 +189,7 @@ class Run {
     if (next !== undefined) out.push({ kind: 'arrival', atMs: next.req.arrivalMs, requestId: id + 1 });
     const r = this.request(id);
     // FIFO: while anyone waits in the central queue, a newcomer joins its tail.
-    if (this.cfg.routing.admission.kind === 'central-queue' && this.queueHead < this.queue.length) {
+    if (this.cfg.routing.admission.kind === 'central-queue' && this.queue.length > 0) {
       this.queue.push(r);
       return out;
     }
@@ -255,7 +206,7 @@ class Run {
     };
     const t0 = performance.now();
     const d = this.cfg.routing.route(
-      { swarm: this.cfg.swarm, placement: this.cfg.placement, state },
+      { swarm: this.cfg.swarm, placement: this.routingPlacement, state },
       { clientId: r.req.clientId, inputTokens: r.req.inputTokens + r.generated, outputTokens: r.req.outputTokens - r.generated },
     );
     const dt = performance.now() - t0;
@@ -265,69 +216,48 @@ class Run {
     return d;
   }
 
-  /** Routes a request now and applies the policy's admission mechanism. */
+  /** Routes a request now and applies the policy's admission mechanism (core/dispatch's `admit`). */
   private route(r: RequestRun, front: boolean): SimEvent[] {
     if (r.endMs !== null || r.session !== null) return [];
-    const d = this.decide(r);
-    const admission = this.cfg.routing.admission;
-    switch (d.kind) {
-      case 'route': {
-        switch (admission.kind) {
-          case 'fail-and-retry': {
-            const refusing = d.chain.hops.find((h) => {
-              const s = this.servers.get(h.serverId);
-              return s === undefined || s.load.freeSlots < h.span.end - h.span.start;
-            });
-            if (refusing !== undefined) {
-              // The peer refuses at once: the client learns it after one round trip, bans it and backs off.
-              this.registerFailure(r, refusing.serverId);
-              r.attempts++;
-              r.retries++;
-              const rtt = perTokenRttMs(this.cfg.swarm, r.req.clientId, refusing.serverId);
-              return [{ kind: 'retry', atMs: this.nowMs + rtt + admission.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
-            }
-            r.attempts = 0;
-            // hivemind's Blacklist.register_success: a peer that admits the session is forgiven.
-            for (const h of d.chain.hops) r.failures.delete(h.serverId);
-            return this.begin(r, d.chain, undefined, 0);
-          }
-          case 'wait-for-slots':
-            return this.begin(r, d.chain, undefined, d.expectedWaitMs);
-          case 'central-queue': {
-            const fits = d.chain.hops.every((h) => (this.servers.get(h.serverId)?.load.freeSlots ?? 0) >= h.span.end - h.span.start);
-            if (!fits) return this.enqueue(r, front);
-            return this.begin(r, d.chain, d.chainIndex, 0);
-          }
-          default: {
-            const never: never = admission;
-            throw new BouquetError('internal', `unknown admission ${JSON.stringify(never)}`);
-          }
+    const mechanism = this.cfg.routing.admission;
+    const a = admit(this.decide(r), mechanism, this.admission);
+    switch (a.kind) {
+      case 'start':
+        if (mechanism.kind === 'fail-and-retry') {
+          r.attempts = 0;
+          // hivemind's Blacklist.register_success: a peer that admits the session is forgiven.
+          for (const h of a.chain.hops) r.failures.delete(h.serverId);
         }
+        return this.begin(r, a.chain, mechanism.kind === 'central-queue' ? a.chainIndex : undefined, a.waitMs);
+      case 'refused': {
+        if (mechanism.kind !== 'fail-and-retry') throw new BouquetError('internal', 'simulator: a refusal outside fail-and-retry admission');
+        // The peer refuses at once: the client learns it after one round trip, bans it and backs off.
+        this.registerFailure(r, a.serverId);
+        r.attempts++;
+        r.retries++;
+        const rtt = perTokenRttMs(this.cfg.swarm, r.req.clientId, a.serverId);
+        return [{ kind: 'retry', atMs: this.nowMs + rtt + mechanism.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
       }
       case 'queue':
         return this.enqueue(r, front);
       case 'no-route':
-        if (admission.kind === 'fail-and-retry') {
+        if (mechanism.kind === 'fail-and-retry') {
           r.attempts++;
           r.retries++;
-          return [{ kind: 'retry', atMs: this.nowMs + admission.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
+          return [{ kind: 'retry', atMs: this.nowMs + mechanism.retryDelayMs(r.attempts - 1), requestId: r.req.id, front: false }];
         }
         this.stalled.push(r);
         return [];
       default: {
-        const never: never = d;
-        throw new BouquetError('internal', `unknown decision ${JSON.stringify(never)}`);
+        const never: never = a;
+        throw new BouquetError('internal', `unknown admission ${JSON.stringify(never)}`);
       }
     }
   }
 
   private enqueue(r: RequestRun, front: boolean): SimEvent[] {
-    if (front) {
-      if (this.queueHead > 0) this.queue[--this.queueHead] = r;
-      else this.queue.unshift(r);
-    } else {
-      this.queue.push(r);
-    }
+    if (front) this.queue.pushFront(r);
+    else this.queue.push(r);
     return [];
   }
 
@@ -337,7 +267,6 @@ class Run {
     s.load.freeSlots -= delta;
   }
 
-  /** Holds the chain's slots now (a WS-RR booking holds them through its wait) and starts or schedules the session. */
   /**
    * PETALS' client ban (hivemind's Blacklist.register_failure): a peer not banned now is banned for
    * 15 s · 2^k, k = its earlier failures; failures while it is still banned do not lengthen the ban.
@@ -351,6 +280,7 @@ class Run {
     r.bannedUntilMs.set(serverId, this.nowMs + admission.banMs(failures));
   }
 
+  /** Holds the chain's slots now (a WS-RR booking holds them through its wait) and starts or schedules the session. */
   private begin(r: RequestRun, chain: Chain, chainIndex: number | undefined, waitMs: number): SimEvent[] {
     const lIn = r.req.inputTokens + r.generated;
     const lOut = r.req.outputTokens - r.generated;
@@ -363,7 +293,7 @@ class Run {
     for (const h of chain.hops) {
       const s = this.servers.get(h.serverId);
       if (s === undefined) throw new BouquetError('internal', `simulator: route uses unknown server '${h.serverId}'`);
-      const k = h.span.end - h.span.start;
+      const k = hopSlots(h.span);
       const entry: ActiveSession = { slots: k, expectedEndMs };
       s.load.sessions.push(entry);
       this.changeSlots(s, k);
@@ -415,31 +345,85 @@ class Run {
   /** JFFC hand-off: route queue heads while a chain is free (the freed chain is then the fastest free one). */
   private dispatchQueue(): SimEvent[] {
     const out: SimEvent[] = [];
-    while (this.queueHead < this.queue.length) {
-      const head = this.queue[this.queueHead];
-      if (head === undefined) break;
-      const d = this.decide(head);
-      if (d.kind !== 'route') break;
-      const fits = d.chain.hops.every((h) => (this.servers.get(h.serverId)?.load.freeSlots ?? 0) >= h.span.end - h.span.start);
-      if (!fits) break;
-      this.queueHead++;
-      out.push(...this.begin(head, d.chain, d.chainIndex, 0));
-    }
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
-    }
+    serveQueue(this.queue, (head) => {
+      const a = admit(this.decide(head), this.cfg.routing.admission, this.admission);
+      if (a.kind !== 'start') return 'wait';
+      out.push(...this.begin(head, a.chain, a.chainIndex, 0));
+      return 'served';
+    });
     return out;
   }
 
   private onLeave(serverId: string): SimEvent[] {
     const srv = this.servers.get(serverId);
-    const churn = this.cfg.churn;
-    if (srv === undefined || churn === undefined || !srv.load.online) return [];
+    if (srv === undefined || !srv.load.online) return [];
     srv.load.online = false;
-    const out: SimEvent[] = [{ kind: 'server-join', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOfflineMs), serverId }];
-    const victims = [...srv.holders].sort((a, b) => a.req.id - b.req.id);
-    for (const r of victims) {
+    const out: SimEvent[] = [];
+    const churn = this.cfg.churn;
+    if (churn !== undefined && this.churnIds.has(serverId)) {
+      out.push({ kind: 'server-join', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOfflineMs), serverId });
+    }
+    out.push(...this.failOver(this.interrupt(srv)));
+    out.push(...this.scheduleReplace());
+    return out;
+  }
+
+  private onJoin(serverId: string): SimEvent[] {
+    const srv = this.servers.get(serverId);
+    if (srv === undefined || srv.load.online) return [];
+    srv.load.online = true;
+    const out: SimEvent[] = [];
+    const churn = this.cfg.churn;
+    if (churn !== undefined && this.churnIds.has(serverId)) {
+      out.push({ kind: 'server-leave', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOnlineMs), serverId });
+    }
+    out.push(...this.healed());
+    out.push(...this.scheduleReplace());
+    return out;
+  }
+
+  /** Capacity came back or moved: stalled requests route again, and the central queue is served. */
+  private healed(): SimEvent[] {
+    const out: SimEvent[] = [];
+    const stalled = this.stalled;
+    this.stalled = [];
+    for (const r of stalled) out.push({ kind: 'retry', atMs: this.nowMs, requestId: r.req.id, front: true });
+    if (this.cfg.routing.admission.kind === 'central-queue') out.push(...this.dispatchQueue());
+    return out;
+  }
+
+  private scheduleReplace(): SimEvent[] {
+    if (this.replacePending) return [];
+    this.replacePending = true;
+    return [{ kind: 'replace', atMs: this.nowMs }];
+  }
+
+  /** The swarm the placement policy sees on a re-placement: the online volunteers only (as the live registry). */
+  onlineSwarm(): SwarmSnapshot {
+    return { ...this.cfg.swarm, servers: this.cfg.swarm.servers.filter((s) => this.servers.get(s.id)?.load.online === true) };
+  }
+
+  /**
+   * Re-placement after churn with `proposal` (the policy's on the online swarm; undefined when it
+   * failed): reconciled, moves applied, the movers' sessions failed over, waiting requests served.
+   */
+  onReplace(proposal: PlacementResult | undefined): SimEvent[] {
+    this.replacePending = false;
+    const victims: Interrupted[] = [];
+    const changed = this.reconcile(proposal, victims);
+    if (this.cfg.routing.admission.kind === 'central-queue') this.rebuildChains(proposal);
+    else if (!changed) return [];
+    else this.routingPlacement = this.placement;
+    return [...this.failOver(victims), ...this.healed()];
+  }
+
+  /**
+   * Stops every session through `srv` (it vanished, or it moves and drops its sessions): counts the
+   * tokens each produced and frees its slots. Returns them, by request id, with the lost hop.
+   */
+  private interrupt(srv: ServerRun): Interrupted[] {
+    const out: Interrupted[] = [];
+    for (const r of [...srv.holders].sort((a, b) => a.req.id - b.req.id)) {
       const s = r.session;
       if (s === null) continue;
       let fraction = 0;
@@ -458,37 +442,155 @@ class Run {
       }
       this.release(r, s, fraction);
       r.failovers++;
-      // The client bans the peer that vanished (PETALS does; harmless for the others) and routes again at once.
-      this.registerFailure(r, serverId);
+      // The client bans the peer that vanished (PETALS does; harmless for the others).
+      this.registerFailure(r, srv.spec.id);
+      out.push({ r, chain: s.chain, lost: hopOf(s.chain, srv.spec.id)?.span ?? null });
+    }
+    return out;
+  }
+
+  /**
+   * Failover of interrupted requests, in request order. Where the coordinator mediates routes
+   * (WS-RR, JFFC) the client keeps its other hops and asks for the lost hop's blocks only (core/dispatch's
+   * sub-span failover, as live); with no sub-route, and under PETALS (whose client re-routes from
+   * block 0), it routes again from the start, ahead of the queue.
+   */
+  private failOver(victims: readonly Interrupted[]): SimEvent[] {
+    const out: SimEvent[] = [];
+    for (const { r, chain, lost } of victims) {
+      if (r.session !== null || r.endMs !== null) continue;
+      if (lost !== null && this.cfg.routing.admission.kind !== 'fail-and-retry') {
+        const d = routeSubSpan(
+          this.failoverRouting,
+          this.cfg.swarm,
+          this.placement,
+          { nowMs: this.nowMs, servers: this.loads, bannedUntilMs: r.bannedUntilMs },
+          { clientId: r.req.clientId, inputTokens: r.req.inputTokens + r.generated, outputTokens: r.req.outputTokens - r.generated },
+          lost,
+        );
+        const a = admit(d, this.failoverRouting.admission, this.admission);
+        // The kept hops must still be online and hold their blocks (a reconcile may have moved one).
+        const kept = chain.hops.filter((h) => h.span.end <= lost.start || h.span.start >= lost.end);
+        if (a.kind === 'start' && kept.every((h) => this.serves(h.serverId, h.span))) {
+          out.push(...this.begin(r, spliceChain(chain, lost, a.chain), undefined, a.waitMs));
+          continue;
+        }
+      }
       out.push({ kind: 'retry', atMs: this.nowMs, requestId: r.req.id, front: true });
     }
     return out;
   }
 
-  private onJoin(serverId: string): SimEvent[] {
-    const srv = this.servers.get(serverId);
-    const churn = this.cfg.churn;
-    if (srv === undefined || churn === undefined || srv.load.online) return [];
-    srv.load.online = true;
-    const out: SimEvent[] = [{ kind: 'server-leave', atMs: this.nowMs + exponential(this.cfg.random, churn.meanOnlineMs), serverId }];
-    const stalled = this.stalled;
-    this.stalled = [];
-    for (const r of stalled) out.push({ kind: 'retry', atMs: this.nowMs, requestId: r.req.id, front: true });
-    if (this.cfg.routing.admission.kind === 'central-queue') out.push(...this.dispatchQueue());
-    return out;
+  /** Whether `serverId` is online and its span in force holds `span`. */
+  private serves(serverId: string, span: { start: number; end: number }): boolean {
+    if (this.servers.get(serverId)?.load.online !== true) return false;
+    const a = this.placement.assignments.find((x) => x.serverId === serverId);
+    return a?.span !== undefined && a.span !== null && a.span.start <= span.start && span.end <= a.span.end;
+  }
+
+  /**
+   * Reconcile-on-churn (core/dispatch, as the live coordinator does after a join or leave): online
+   * volunteers keep their spans, idle ones fill gaps, and at most `maxMovesPerRound` redundant
+   * holders move to a gap (the ones with the fewest sessions first; to their proposed span when it
+   * covers the gap). A move takes effect at once (weights load instantly here) and drops the mover's
+   * sessions, which join `victims`. False when nothing changes.
+   */
+  private reconcile(proposal: PlacementResult | undefined, victims: Interrupted[]): boolean {
+    const model = this.cfg.swarm.model;
+    const proposed = new Map((proposal?.assignments ?? []).map((a) => [a.serverId, a.span]));
+    const online = this.placement.assignments.filter((a) => this.servers.get(a.serverId)?.load.online === true);
+    const decision = reconcilePlacement(
+      online.map((a) => {
+        const srv = this.servers.get(a.serverId);
+        return {
+          peerId: a.serverId,
+          current: a.span,
+          isNew: false,
+          proposed: proposal === undefined ? undefined : (proposed.get(a.serverId) ?? null),
+          maxBlocks: srv === undefined ? 0 : maxBlocksFor(srv.spec.memoryBytes, model),
+          activeSessions: srv?.holders.size ?? 0,
+        };
+      }),
+      model.numBlocks,
+      this.cfg.churn?.maxMovesPerRound ?? 1,
+    );
+    if (decision.changes.length === 0) return false;
+    const next = new Map(this.placement.assignments.map((a) => [a.serverId, a]));
+    for (const c of decision.changes) {
+      const srv = this.servers.get(c.peerId);
+      if (srv === undefined) continue;
+      victims.push(...this.interrupt(srv));
+      const blocks = c.span === null ? 0 : hopSlots(c.span);
+      const slots = cacheSlots(srv.spec.memoryBytes, blocks, model.blockBytes, model.cacheBytesPerBlock);
+      this.changeSlots(srv, 0); // close the slot-time integral at the old size
+      srv.slots = slots;
+      srv.load.freeSlots = slots;
+      next.set(c.peerId, { serverId: c.peerId, span: c.span, cacheSlots: slots });
+    }
+    // A new object: the routing policies' caches key on it.
+    const placement: PlacementResult = { ...this.placement, assignments: [...next.values()] };
+    delete placement.chains;
+    this.placement = placement;
+    return true;
+  }
+
+  /**
+   * JFFC's chain list after churn, as the live coordinator builds it: over the online volunteers'
+   * spans, the proposal's chains while every hop is in force, else GCA's; running sessions are
+   * recounted on it.
+   */
+  private rebuildChains(proposal: PlacementResult | undefined): void {
+    const up = this.placement.assignments.filter((a) => this.servers.get(a.serverId)?.load.online === true);
+    const upSpans = new Map(up.map((a) => [a.serverId, a.span]));
+    const view: PlacementResult = { ...this.placement, assignments: up };
+    delete view.chains;
+    const chains = chainsInForce(proposal?.chains, (id) => upSpans.get(id));
+    if (chains !== undefined) view.chains = chains;
+    this.routingPlacement = view;
+    this.recountChainSessions();
+  }
+
+  /** JFFC's per-chain session counts re-indexed on the new placement's chain list (sessions on a chain that no longer exists count on none). */
+  private recountChainSessions(): void {
+    let keys = new Map<string, number>();
+    try {
+      keys = new Map(dispatchChains(this.cfg.swarm, this.routingPlacement).map((c, i) => [chainKeyOf(c.chain.hops), i]));
+    } catch {
+      // No chain through every block: every running session counts on none until the swarm heals.
+    }
+    this.chainSessions.length = 0;
+    for (const r of this.requests) {
+      const s = r.session;
+      if (s === null || s.chainIndex === undefined) continue;
+      s.chainIndex = keys.get(chainKeyOf(s.chain.hops));
+      if (s.chainIndex !== undefined) this.chainSessions[s.chainIndex] = (this.chainSessions[s.chainIndex] ?? 0) + 1;
+    }
   }
 }
 
-/** Runs one simulation to the end (every request finished, or nothing left that could finish one). */
-export function simulate(cfg: SimConfig): SimResult {
-  const run = new Run(cfg);
-  const heap = new BinaryHeap<Queued>((a, b) => {
+/** A request whose session was stopped by churn, with the chain it had and the blocks of the hop it lost. */
+interface Interrupted {
+  r: RequestRun;
+  chain: Chain;
+  lost: { start: number; end: number } | null;
+}
+
+function eventQueue(): BinaryHeap<Queued> {
+  return new BinaryHeap<Queued>((a, b) => {
     if (a.event.atMs !== b.event.atMs) return a.event.atMs < b.event.atMs;
     const ra = eventRank[a.event.kind];
     const rb = eventRank[b.event.kind];
     if (ra !== rb) return ra < rb;
     return a.seq < b.seq;
   });
+}
+
+/**
+ * The event loop. `replace` answers a re-placement with the policy's proposal; the synchronous
+ * loop uses the first placement's, the asynchronous one runs `cfg.replacement` on the online swarm.
+ */
+function* loop(cfg: SimConfig, run: Run): Generator<SimEvent & { kind: 'replace' }, SimResult, PlacementResult | undefined> {
+  const heap = eventQueue();
   let seq = 0;
   for (const e of run.initialEvents()) heap.push({ event: e, seq: seq++ });
   const maxEvents = cfg.maxEvents ?? 50_000_000;
@@ -497,8 +599,23 @@ export function simulate(cfg: SimConfig): SimResult {
     const q = heap.pop();
     if (q === undefined) break;
     events++;
-    for (const e of run.handle(q.event)) heap.push({ event: e, seq: seq++ });
-    cfg.observe?.(q.event, { nowMs: run.nowMs, queued: run.queue.length - run.queueHead, chainSessions: run.chainSessions, servers: run.loads });
+    const e = q.event;
+    let out: SimEvent[];
+    if (e.kind === 'replace') {
+      run.nowMs = e.atMs;
+      out = run.onReplace(yield e);
+    } else {
+      out = run.handle(e);
+    }
+    for (const next of out) heap.push({ event: next, seq: seq++ });
+    cfg.observe?.(e, {
+      nowMs: run.nowMs,
+      queued: run.queue.length,
+      chainSessions: run.chainSessions,
+      servers: run.loads,
+      placement: run.placement.assignments,
+      sessionChain: (id) => run.requests[id]?.session?.chain ?? null,
+    });
   }
   const metrics = summarize(run.requests, [...run.servers.values()], run.nowMs, events);
   return {
@@ -506,4 +623,38 @@ export function simulate(cfg: SimConfig): SimResult {
     metrics,
     timing: run.timing,
   };
+}
+
+/** Runs one simulation to the end (every request finished, or nothing left that could finish one); re-placements reconcile the first placement's proposal. */
+export function simulate(cfg: SimConfig): SimResult {
+  const run = new Run(cfg);
+  const it = loop(cfg, run);
+  for (let step = it.next(); ; step = it.next(cfg.placement)) {
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * Like `simulate`, but a re-placement after churn runs `cfg.replacement` (the placement policy) on
+ * the online volunteers and reconciles its fresh proposal, as the live coordinator does (a failing
+ * policy leaves spans as they are and gaps filled greedily). Deterministic: policies are pure.
+ */
+export async function simulateAsync(cfg: SimConfig): Promise<SimResult> {
+  const run = new Run(cfg);
+  const it = loop(cfg, run);
+  let step = it.next();
+  while (step.done !== true) {
+    let proposal: PlacementResult | undefined = cfg.placement;
+    if (cfg.replacement !== undefined) {
+      const t0 = performance.now();
+      try {
+        proposal = await cfg.replacement(run.onlineSwarm());
+      } catch {
+        proposal = undefined;
+      }
+      run.timing.placementMs += performance.now() - t0;
+    }
+    step = it.next(proposal);
+  }
+  return step.value;
 }

@@ -1,5 +1,36 @@
 // Metrics of one run: per-token time (the papers' headline), TTFT, time per output token, response, waiting vs service, servers.
-import type { RequestRun, ServerRun } from './engine.ts';
+import { quantileOfSorted } from '../core/stats/index.ts';
+import type { SimRequest } from './arrivals.ts';
+
+// The metrics read only these fields of the engine's per-request and per-server records, so the
+// engine depends on the metrics and not the other way round (no import cycle).
+
+/** What the metrics read of one request's run (the engine's RequestRun has these and more). */
+export interface RequestOutcome {
+  req: Pick<SimRequest, 'arrivalMs' | 'outputTokens'>;
+  /** Time of the first token, ms (null: none yet). */
+  firstTokenMs: number | null;
+  /** Time of the last token, ms (null: not finished). */
+  endMs: number | null;
+  /** Time being served, including replays, ms. */
+  serviceMs: number;
+  /** Time spent replaying after failovers, ms. */
+  replayMs: number;
+  retries: number;
+  failovers: number;
+}
+
+/** What the metrics read of one server's accounting (the engine's ServerRun has these and more). */
+export interface ServerUsage {
+  spec: { id: string };
+  slots: number;
+  load: { freeSlots: number };
+  /** ∫ slots held dt up to `lastChangeMs`, slot·ms. */
+  slotMsIntegral: number;
+  lastChangeMs: number;
+  /** Compute time spent on sessions, ms. */
+  busyMs: number;
+}
 
 /** Mean and percentiles of a sample, ms (NaN when empty). */
 export interface Distribution {
@@ -49,14 +80,14 @@ export interface SimMetrics {
 function distribution(values: number[]): Distribution {
   if (values.length === 0) return { mean: NaN, p50: NaN, p95: NaN, p99: NaN };
   const sorted = Float64Array.from(values).sort();
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+  const at = (q: number): number => quantileOfSorted(sorted, q);
   let sum = 0;
   for (const v of values) sum += v;
   return { mean: sum / values.length, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
 }
 
 /** Summarizes a finished run (`nowMs` = time of the last event). */
-export function summarize(requests: readonly RequestRun[], servers: readonly ServerRun[], nowMs: number, events: number): SimMetrics {
+export function summarize(requests: readonly RequestOutcome[], servers: readonly ServerUsage[], nowMs: number, events: number): SimMetrics {
   const perToken: number[] = [];
   const ttft: number[] = [];
   const tpot: number[] = [];

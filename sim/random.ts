@@ -1,22 +1,8 @@
-// Seeded randomness for the simulator: a PRNG object passed in, never module state.
-import { mulberry32 } from '../core/random/index.ts';
+// Random variates for the simulator's workload (exponential, gamma, bursty), drawn from an injected seeded `Random` (core/random).
+import type { Random } from '../core/random/index.ts';
 
-/** A source of uniform numbers in [0, 1). */
-export interface Random {
-  next(): number;
-}
-
-/** mulberry32 (core/random) over a 32-bit state, seeded by an integer mixed with the golden ratio. */
-export function seededRandom(seed: number): Random {
-  return { next: mulberry32((Math.floor(seed) ^ 0x9e3779b9) >>> 0) };
-}
-
-/** An independent stream derived from a seed and a stream name (arrivals, churn, …). */
-export function streamRandom(seed: number, stream: string): Random {
-  let h = 2166136261 >>> 0;
-  for (let i = 0; i < stream.length; i++) h = Math.imul(h ^ stream.charCodeAt(i), 16777619) >>> 0;
-  return seededRandom((Math.floor(seed) * 2654435761) ^ h);
-}
+// The generator itself lives in core/random; re-exported for the simulator's modules.
+export { seededRandom, streamRandom, type Random } from '../core/random/index.ts';
 
 /** Exponential with the given mean. */
 export function exponential(random: Random, mean: number): number {

@@ -1,10 +1,7 @@
 // Scenario files (docs/scenarios.md): parsed and validated into a swarm snapshot, arrivals, churn and policy combos.
-import { readFileSync } from 'node:fs';
 import { BouquetError, registerErrorKind } from '../core/errors/index.ts';
-import { dirname, resolve } from 'node:path';
 import type { ClientSpec, LinearMs, NetworkSpec, ServerSpec, SwarmSnapshot } from '../core/swarm/index.ts';
-import type { PlacementOptions } from '../core/placement/index.ts';
-import type { RoutingOptions } from '../core/routing/index.ts';
+import { policyCombos, type PolicyCombo } from '../core/policies/index.ts';
 import type { ArrivalSpec, LengthLaw, TraceEntry } from './arrivals.ts';
 import type { ChurnSpec } from './engine.ts';
 
@@ -26,13 +23,7 @@ export class ScenarioError extends BouquetError<'bad-scenario'> {
 }
 registerErrorKind('ScenarioError', ScenarioError);
 
-/** A placement + routing pair as a scenario (or the CLI) names it. */
-export interface PolicyCombo {
-  placement: string;
-  routing: string;
-  placementOptions?: PlacementOptions;
-  routingOptions?: RoutingOptions;
-}
+export type { PolicyCombo } from '../core/policies/index.ts';
 
 /** A validated scenario. */
 export interface Scenario {
@@ -47,13 +38,8 @@ export interface Scenario {
   compare: string[];
 }
 
-/** The built-in policy names: a policy in the CLI is a placement + routing pair. */
-export const builtinPolicies: Record<string, PolicyCombo> = {
-  petals: { placement: 'petals', routing: 'petals' },
-  bprr: { placement: 'bprr', routing: 'ws-rr' },
-  followup: { placement: 'gbp-cr', routing: 'jffc' },
-  'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
-};
+/** The built-in policy names (core/policies' combos): a policy in the CLI is a placement + routing pair. */
+export const builtinPolicies: Readonly<Record<string, PolicyCombo>> = policyCombos;
 
 type Json = Record<string, unknown>;
 
@@ -118,10 +104,23 @@ function lookupSymmetric(table: Record<string, Record<string, number>> | undefin
   return table?.[a]?.[b] ?? table?.[b]?.[a];
 }
 
-function readTrace(file: string, field: string): TraceEntry[] {
+/**
+ * Reads a file a scenario names (a trace), by the path as written in the scenario; the caller
+ * resolves it (the Node loader: against the scenario file's folder). The simulator stays pure.
+ */
+export type ScenarioFileReader = (path: string) => string;
+
+/** How `parseScenario` reaches files the scenario names. */
+export interface ParseScenarioOptions {
+  /** Without one, a scenario that names a trace file is refused (inline `entries` still work). */
+  readTextFile?: ScenarioFileReader;
+}
+
+function readTrace(file: string, field: string, readTextFile: ScenarioFileReader | undefined): TraceEntry[] {
+  if (readTextFile === undefined) throw new ScenarioError(field, `cannot read trace file ${file} here (no file reader: load the scenario with loadScenario)`);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readTextFile(file);
   } catch {
     throw new ScenarioError(field, `cannot read trace file ${file}`);
   }
@@ -197,10 +196,10 @@ function combo(v: unknown, field: string): PolicyCombo {
 }
 
 /**
- * Validates a parsed scenario document. `baseDir` resolves a trace file path. Throws ScenarioError
- * naming the first bad field.
+ * Validates a parsed scenario document; a trace file it names is read through
+ * `options.readTextFile`. Throws ScenarioError naming the first bad field.
  */
-export function parseScenario(doc: unknown, baseDir = '.'): Scenario {
+export function parseScenario(doc: unknown, options: ParseScenarioOptions = {}): Scenario {
   const root = object(doc, 'scenario');
   const name = str(root.name, 'scenario.name');
   const description = root.description === undefined ? '' : str(root.description, 'scenario.description');
@@ -335,7 +334,7 @@ export function parseScenario(doc: unknown, baseDir = '.'): Scenario {
       break;
     case 'trace': {
       let entries: TraceEntry[];
-      if (a.file !== undefined) entries = readTrace(resolve(baseDir, str(a.file, 'scenario.arrivals.file')), 'scenario.arrivals.file');
+      if (a.file !== undefined) entries = readTrace(str(a.file, 'scenario.arrivals.file'), 'scenario.arrivals.file', options.readTextFile);
       else entries = traceEntries(a.entries, 'scenario.arrivals.entries', clientIds);
       if (entries.length === 0) throw new ScenarioError('scenario.arrivals', 'the trace has no requests');
       for (const [i, e] of entries.entries()) {
@@ -367,6 +366,13 @@ export function parseScenario(doc: unknown, baseDir = '.'): Scenario {
       const regions = new Set(array(c.regions, 'scenario.churn.regions').map((v, i) => str(v, `scenario.churn.regions[${i}]`)));
       churn.serverIds = servers.filter((s) => s.region !== undefined && regions.has(s.region)).map((s) => s.id);
     }
+    if (c.maxMovesPerRound !== undefined) {
+      const moves = c.maxMovesPerRound;
+      if (typeof moves !== 'number' || !Number.isInteger(moves) || moves < 0) {
+        throw new ScenarioError('scenario.churn.maxMovesPerRound', 'must be an integer ≥ 0');
+      }
+      churn.maxMovesPerRound = moves;
+    }
   }
 
   const policies: Record<string, PolicyCombo> = { ...builtinPolicies };
@@ -388,21 +394,4 @@ export function parseScenario(doc: unknown, baseDir = '.'): Scenario {
   };
   if (churn !== undefined) scenario.churn = churn;
   return scenario;
-}
-
-/** Reads and validates a scenario file; throws ScenarioError naming the field or the file problem. */
-export function loadScenario(path: string): Scenario {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new ScenarioError('scenario', `cannot read ${path}`);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new ScenarioError('scenario', `${path} is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
-  }
-  return parseScenario(doc, dirname(path));
 }

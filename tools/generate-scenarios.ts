@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { blockBytes, cacheBytesPerBlock, shapeFromHfConfig } from '../core/model/index.ts';
-import { seededRandom, type Random } from '../sim/random.ts';
-import { lengthLawMean, type LengthLaw } from '../sim/arrivals.ts';
+import { seededRandom, type Random } from '../core/random/index.ts';
+import { lengthLawMean, type LengthLaw } from '../sim/index.ts';
 
 type Doc = Record<string, unknown>;
 

@@ -4,14 +4,12 @@ import * as ort from 'onnxruntime-web/webgpu';
 import type { ModelShape } from '../core/model/index.ts';
 import { installErrorTransfer } from './comlink-errors.ts';
 import { RuntimeError } from './errors.ts';
-import { createInThreadRuntime, probeSpeed, type BlockRuntime, type RuntimeInfo, type SpeedProbeOptions, type SpeedProbeResult } from './runtime/index.ts';
-import type { OpenSessionRequest, RuntimeOptions, StepResult } from './runtime/types.ts';
-import { cachedModelFiles, weightCacheStore } from './weights/idb-cache.ts';
-import { httpModelFiles } from './weights/http-files.ts';
-import { openModelWeights } from './weights/open.ts';
-import { storedBytesOf, weightPartsToLoad, WeightReadMeter, type WeightLoadProgress } from './weights/progress.ts';
-import { syntheticWeights } from './weights/synthetic.ts';
-import type { ModelWeights } from './weights/types.ts';
+import {
+  createInThreadRuntime, probeSpeed,
+  type BlockRuntime, type OpenSessionRequest, type RuntimeInfo, type RuntimeOptions, type SpeedProbeOptions, type SpeedProbeResult,
+  type StepResult, type WorkerRuntimeExtras,
+} from './runtime/index.ts';
+import { cachedModelFiles, weightCacheStore, httpModelFiles, openModelWeights, storedBytesOf, weightPartsToLoad, WeightReadMeter, type WeightLoadProgress, syntheticWeights, type ModelWeights } from './weights/index.ts';
 
 /** Where the worker gets its model. */
 export type WorkerModelSource =
@@ -60,7 +58,19 @@ async function openWeights(src: WorkerModelSource, cache: boolean, meter: Weight
   }
 }
 
-const api = {
+/**
+ * The worker's Comlink API: the BlockRuntime contract (forwarded to the in-thread runtime it starts),
+ * the worker's extras, and `init`. Import as a type only.
+ */
+export interface BlockWorkerApi extends BlockRuntime, WorkerRuntimeExtras {
+  /**
+   * Loads the model parts and starts the runtime; returns what it runs. `onProgress` (a Comlink.proxy'd
+   * function) hears the tensor bytes read so far of the parts asked for, from 0 to their total.
+   */
+  init(init: WorkerInit, onProgress?: (p: WeightLoadProgress) => void): Promise<RuntimeInfo>;
+}
+
+const api: BlockWorkerApi = {
   /**
    * Loads the model parts and starts the runtime; returns what it runs. `onProgress` (a Comlink.proxy'd
    * function) hears the tensor bytes read so far of the parts asked for, from 0 to their total.
@@ -102,13 +112,8 @@ const api = {
     await runtime?.dispose();
     runtime = null;
   },
-  /** The join-time speed probe, on this worker's backend choice. */
-  probeSpeed: (shape: ModelShape, opts: SpeedProbeOptions): Promise<SpeedProbeResult> => probeSpeed(ort, shape, opts),
-  /** IndexedDB hits/misses of weight reads since the worker started. */
-  weightCacheStats: (): { hits: number; misses: number } => ({ ...cacheStats }),
+  probeSpeed: (shape: ModelShape, opts: SpeedProbeOptions = {}): Promise<SpeedProbeResult> => probeSpeed(ort, shape, opts),
+  weightCacheStats: () => Promise.resolve({ ...cacheStats }),
 };
-
-/** The worker's Comlink API (import as a type only). */
-export type BlockWorkerApi = typeof api;
 
 Comlink.expose(api);

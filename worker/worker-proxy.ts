@@ -1,15 +1,13 @@
 // The page side of the block worker: a BlockRuntime that forwards to worker/block-worker.ts through Comlink.
 import * as Comlink from 'comlink';
-import type { ModelShape } from '../core/model/index.ts';
 import type { BlockWorkerApi, WorkerInit } from './block-worker.ts';
 import { installErrorTransfer } from './comlink-errors.ts';
 import { RuntimeError } from './errors.ts';
-import type { SpeedProbeOptions, SpeedProbeResult } from './runtime/speed-probe.ts';
-import type { BlockRuntime, RuntimeInfo } from './runtime/types.ts';
-import type { WeightLoadProgress } from './weights/progress.ts';
+import type { BlockRuntime, RuntimeInfo, WorkerRuntimeExtras } from './runtime/index.ts';
+import type { WeightLoadProgress } from './weights/index.ts';
 
 export type { WorkerInit, WorkerModelSource } from './block-worker.ts';
-export type { WeightLoadProgress } from './weights/progress.ts';
+export type { WeightLoadProgress } from './weights/index.ts';
 
 /** Page-side options of createWorkerRuntime (functions: they cannot travel inside WorkerInit). */
 export interface WorkerRuntimeOptions {
@@ -17,12 +15,13 @@ export interface WorkerRuntimeOptions {
   onProgress?: (p: WeightLoadProgress) => void;
 }
 
-/** A BlockRuntime in a worker, plus what only the worker can do. */
-export interface WorkerRuntime extends BlockRuntime {
+/**
+ * A BlockRuntime in a worker: the same contract as the in-thread runtime (it forwards every call), the
+ * worker's extras, and its lifecycle.
+ */
+export interface WorkerRuntime extends BlockRuntime, WorkerRuntimeExtras {
   /** Info returned by init. */
   readonly initInfo: RuntimeInfo;
-  probeSpeed(shape: ModelShape, opts?: SpeedProbeOptions): Promise<SpeedProbeResult>;
-  weightCacheStats(): Promise<{ hits: number; misses: number }>;
   /** Disposes the runtime and terminates the worker. */
   terminate(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { BouquetError, errorFromWire, errorToWire, registerErrorKind, type Error
  * - `bad-request`: a message or body is malformed; `field` names the offending field.
  * - `not-registered`: a volunteer sent something other than `register` first.
  * - `model-mismatch`: a volunteer or client asked for a model this coordinator does not serve.
+ * - `version-mismatch`: a volunteer registered with another `protocolVersion` than this coordinator's.
  * - `unknown-peer`: a peer id the registry does not know (or no longer knows).
  * - `unknown-lease`: a lease id that was never granted or was already released.
  * - `lease-expired`: the lease timed out before it was released or renewed; its slots were freed.
@@ -20,6 +21,7 @@ export type ApiErrorCode =
   | 'bad-request'
   | 'not-registered'
   | 'model-mismatch'
+  | 'version-mismatch'
   | 'unknown-peer'
   | 'unknown-lease'
   | 'lease-expired'
@@ -35,6 +37,7 @@ export const apiErrorCodes: readonly ApiErrorCode[] = [
   'bad-request',
   'not-registered',
   'model-mismatch',
+  'version-mismatch',
   'unknown-peer',
   'unknown-lease',
   'lease-expired',

@@ -65,3 +65,5 @@ export {
   parsePlacementPolicyChanged,
 } from './validate.ts';
 export { apiPaths, routeTicketPath, routeReleasePath, routeRenewPath, modelFilePath, maxTicketWaitMs } from './paths.ts';
+// The version a volunteer's register carries: the one constant of core/protocol.
+export { protocolVersion } from '../protocol/index.ts';

@@ -40,6 +40,11 @@ export interface RegisterMessage {
   /** Model it benchmarked and will serve (must be the coordinator's). */
   modelId: string;
   /**
+   * The volunteer's `protocolVersion` (core/protocol); the coordinator answers another one with
+   * `version-mismatch` and does not register it. Read as 0 when absent (a volunteer from before the field).
+   */
+  protocolVersion: number;
+  /**
    * Blocks it already holds in memory and can serve at once (after a coordinator restart or a
    * reconnect); the coordinator keeps this span when it can, so no weights are reloaded.
    */
@@ -285,7 +290,7 @@ export interface PolicyPrediction {
 /** The placement in force. */
 export interface PlacementView {
   policy: string;
-  /** What the policy predicted for the spans it proposed, ms per token; null before the first placement. */
+  /** The performance model's prediction for the spans in force (after reconcile), ms per token; null before the first placement or while blocks are uncovered. */
   perTokenMs: number | null;
   computedAtMs: number;
   /** Blocks no serving or loading volunteer covers. */

@@ -292,6 +292,7 @@ export function parseVolunteerMessage(raw: unknown): Parsed<VolunteerMessage> {
           prefillMsPerBlock: linear(o.prefillMsPerBlock, 'prefillMsPerBlock'),
           backend: oneOf<Backend>(o, 'backend', '', backends),
           modelId: str(o, 'modelId', ''),
+          protocolVersion: optional(o, 'protocolVersion', () => num(o, 'protocolVersion', '', count)) ?? 0,
         };
         if (loadedSpan !== undefined) m.loadedSpan = loadedSpan;
         return m;

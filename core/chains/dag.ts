@@ -11,7 +11,7 @@
 import type { BlockSpan, Chain } from '../swarm/index.ts';
 import type { LinkCostMs } from '../perf/index.ts';
 // Type-only import (erased at runtime): core/placement imports this module, so no runtime cycle.
-import type { ChainCapacity } from '../placement/types.ts';
+import type { ChainCapacity } from '../placement/index.ts';
 
 /** What the DAG needs of a placement: who holds which span (ServerAssignment fits). */
 export interface PlacedSpan {

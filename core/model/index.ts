@@ -3,15 +3,20 @@ export {
   ModelShapeError,
   type ModelShape,
   type RopeStyle,
+  type RopeScaling,
+  type BlockAttention,
+  type MlpActivation,
   type WeightPrecision,
   type CachePrecision,
-  shapeFromHfConfig,
   shapeFromLlama2cHeader,
   llama2cHeaderBytes,
   validateShape,
   blockParams,
+  blockAttentionOf,
   bytesPerParam,
   blockBytes,
   cacheBytesPerBlock,
   hiddenStateBytesPerToken,
 } from './shape.ts';
+export { shapeFromHfConfig, supportedFamilies } from './hf-config.ts';
+export { ropeFrequencies, ropeDependsOnStep, type RopeFrequencies } from './rope.ts';

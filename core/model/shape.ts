@@ -14,7 +14,7 @@ export type RopeStyle = 'interleaved' | 'rotate-half';
 
 /** Architecture of a Llama-family decoder-only model. */
 export interface ModelShape {
-  /** Family as the config names it (`llama`, `mistral`, `qwen2`, `llama2c`). */
+  /** Family as the config names it (`llama`, `mistral`, `qwen2`, `qwen3`, `phi3`, `gemma2`, `gemma3_text`, `gemma3` for the text decoder of a multimodal Gemma 3, `llama2c`). */
   family: string;
   /** Number of decoder blocks, L in the papers. */
   numBlocks: number;
@@ -45,65 +45,57 @@ export interface ModelShape {
   /** Token ids, when the config gives them. */
   bosTokenId?: number;
   eosTokenId?: number | number[];
+  // Family math beyond the Llama core. Each is absent for plain Llama (the llama2.c shape has none).
+  /** Rescaled rotary frequencies of full-attention blocks (Llama 3.1+, Phi-3 longrope, Gemma 3 global). */
+  ropeScaling?: RopeScaling;
+  /** Tokens a sliding-window block attends to, itself included (Mistral, Phi-3, Gemma 2/3). */
+  slidingWindow?: number;
+  /** Attention of each block; absent with `slidingWindow` set means every block slides. */
+  blockAttention?: BlockAttention[];
+  /** Rotary base of sliding blocks, which use unscaled rotary (Gemma 3 `rope_local_base_freq`). */
+  localRopeTheta?: number;
+  /** RMSNorm of each query and key head before rotary (Qwen3, Gemma 3 `q_norm`/`k_norm`). */
+  qkNorm?: boolean;
+  /** RMSNorm of the attention and feed-forward outputs before their residual add (Gemma 2/3). */
+  sandwichNorms?: boolean;
+  /** Activation of the gated feed-forward layer; absent means SiLU (SwiGLU). */
+  mlpActivation?: MlpActivation;
+  /** Factor on the token embeddings before block 0 (Gemma: √hidden). */
+  embedScale?: number;
+  /** Factor on q·k before softmax; absent means 1/√headDim (Gemma: 1/√query_pre_attn_scalar). */
+  attentionScale?: number;
+  /** Attention logits become cap·tanh(logit/cap) (Gemma 2 `attn_logit_softcapping`). */
+  attentionSoftcap?: number;
+  /** Final logits become cap·tanh(logit/cap) (Gemma 2 `final_logit_softcapping`). */
+  logitSoftcap?: number;
 }
-
-/** Weight precision of the served blocks. `q4` is 4-bit blocks of 32 with an fp16 scale (MatMulNBits). */
-export type WeightPrecision = 'fp32' | 'fp16' | 'q4';
-/** Precision of KV-cache values. */
-export type CachePrecision = 'fp32' | 'fp16';
-
-function num(cfg: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = cfg[key];
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (v === undefined && fallback !== undefined) return fallback;
-  throw new ModelShapeError(`config.json: field '${key}' must be a number (got ${JSON.stringify(v)})`);
-}
-
-const supportedFamilies = ['llama', 'mistral', 'qwen2', 'smollm', 'smollm2'] as const;
 
 /**
- * Reads a Hugging Face `config.json` (Llama, Mistral, Qwen2, SmolLM — SmolLM ships as `llama`).
- * Throws ModelShapeError naming the field when the config is unusable.
+ * How rotary frequencies inv_freq_i = theta^(−2i/headDim) are rescaled (Hugging Face `rope_scaling`):
+ * `linear` divides them by `factor`; `llama3` divides the low frequencies (wavelength above
+ * originalMaxPositions/lowFreqFactor) by `factor`, keeps the high ones (wavelength below
+ * originalMaxPositions/highFreqFactor) and blends in between; `longrope` divides frequency i by
+ * shortFactor[i], or by longFactor[i] in a step whose last position reaches originalMaxPositions, and
+ * multiplies cos/sin by attentionFactor.
  */
-export function shapeFromHfConfig(config: unknown): ModelShape {
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new ModelShapeError('config.json: expected a JSON object');
-  }
-  const cfg = config as Record<string, unknown>;
-  const family = typeof cfg.model_type === 'string' ? cfg.model_type : '';
-  if (!(supportedFamilies as readonly string[]).includes(family)) {
-    throw new ModelShapeError(
-      `config.json: model_type '${family}' is not supported (supported: ${supportedFamilies.join(', ')})`,
-    );
-  }
-  const hiddenSize = num(cfg, 'hidden_size');
-  const numHeads = num(cfg, 'num_attention_heads');
-  const numKvHeads = num(cfg, 'num_key_value_heads', numHeads);
-  const headDim = num(cfg, 'head_dim', hiddenSize / numHeads);
-  const shape: ModelShape = {
-    family,
-    numBlocks: num(cfg, 'num_hidden_layers'),
-    hiddenSize,
-    numHeads,
-    numKvHeads,
-    headDim,
-    ffnSize: num(cfg, 'intermediate_size'),
-    vocabSize: num(cfg, 'vocab_size'),
-    maxSeqLen: num(cfg, 'max_position_embeddings', 2048),
-    rmsNormEps: num(cfg, 'rms_norm_eps', 1e-6),
-    ropeTheta: num(cfg, 'rope_theta', 10000),
-    ropeStyle: 'rotate-half',
-    tiedEmbeddings: cfg.tie_word_embeddings === true,
-    attentionBias: cfg.attention_bias === true || family === 'qwen2',
-  };
-  if (typeof cfg.bos_token_id === 'number') shape.bosTokenId = cfg.bos_token_id;
-  const eos = cfg.eos_token_id;
-  if (typeof eos === 'number' || (Array.isArray(eos) && eos.every((e) => typeof e === 'number'))) {
-    shape.eosTokenId = eos;
-  }
-  validateShape(shape);
-  return shape;
-}
+export type RopeScaling =
+  | { kind: 'linear'; factor: number }
+  | { kind: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
+  | { kind: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositions: number; attentionFactor: number };
+
+/** Attention of one block: causal over every earlier token, or over the last `slidingWindow` tokens. */
+export type BlockAttention = 'full' | 'sliding';
+
+/** Gated feed-forward activation: SiLU (SwiGLU) or GELU with the tanh approximation (GeGLU). */
+export type MlpActivation = 'silu' | 'gelu-tanh';
+
+/**
+ * Weight precision of the served blocks. `q8` is int8 with one scale per output channel (the wasm
+ * int8 GEMM, DynamicQuantizeMatMul); `q4` is 4-bit blocks of 32 with an fp16 scale (MatMulNBits).
+ */
+export type WeightPrecision = 'fp32' | 'fp16' | 'q8' | 'q4';
+/** Precision of KV-cache values. */
+export type CachePrecision = 'fp32' | 'fp16';
 
 /** Size of the llama2.c checkpoint header: seven int32. */
 export const llama2cHeaderBytes = 28;
@@ -144,9 +136,9 @@ export function shapeFromLlama2cHeader(header: ArrayBuffer | Uint8Array): ModelS
 
 /** Throws ModelShapeError when the numbers cannot describe a Llama-family model. */
 export function validateShape(s: ModelShape): void {
-  const positive: (keyof ModelShape)[] = [
+  const positive = [
     'numBlocks', 'hiddenSize', 'numHeads', 'numKvHeads', 'headDim', 'ffnSize', 'vocabSize', 'maxSeqLen',
-  ];
+  ] as const satisfies (keyof ModelShape)[];
   for (const k of positive) {
     const v = s[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
@@ -157,25 +149,48 @@ export function validateShape(s: ModelShape): void {
     throw new ModelShapeError(`model shape: numHeads (${s.numHeads}) must be a multiple of numKvHeads (${s.numKvHeads})`);
   }
   if (s.headDim % 2 !== 0) throw new ModelShapeError(`model shape: headDim (${s.headDim}) must be even for rotary embeddings`);
+  if (s.slidingWindow !== undefined && (!Number.isInteger(s.slidingWindow) || s.slidingWindow <= 0)) {
+    throw new ModelShapeError(`model shape: slidingWindow must be a positive integer (got ${String(s.slidingWindow)})`);
+  }
+  if (s.blockAttention !== undefined && s.blockAttention.length !== s.numBlocks) {
+    throw new ModelShapeError(`model shape: blockAttention names ${s.blockAttention.length} blocks, the model has ${s.numBlocks}`);
+  }
+  const r = s.ropeScaling;
+  if (r?.kind === 'longrope' && (r.shortFactor.length !== s.headDim / 2 || r.longFactor.length !== s.headDim / 2)) {
+    throw new ModelShapeError(`model shape: longrope short/long factors need headDim/2 = ${s.headDim / 2} values each`);
+  }
 }
 
-/** Parameters of one decoder block (attention + SwiGLU + two norms). */
+/** Parameters of one decoder block (attention + gated feed-forward + two norms, plus the family's extra norms). */
 export function blockParams(s: ModelShape): number {
   const q = s.hiddenSize * s.numHeads * s.headDim;
   const kv = 2 * s.hiddenSize * s.numKvHeads * s.headDim;
   const o = s.numHeads * s.headDim * s.hiddenSize;
   const ffn = 3 * s.hiddenSize * s.ffnSize;
   const bias = s.attentionBias ? (s.numHeads + 2 * s.numKvHeads) * s.headDim : 0;
-  return q + kv + o + ffn + 2 * s.hiddenSize + bias;
+  const qkNorm = s.qkNorm === true ? 2 * s.headDim : 0;
+  const sandwich = s.sandwichNorms === true ? 2 * s.hiddenSize : 0;
+  return q + kv + o + ffn + 2 * s.hiddenSize + bias + qkNorm + sandwich;
 }
 
-/** Bytes per parameter for a weight precision (q4: 4 bits + one fp16 scale per 32 weights). */
+/** Attention of block `index` (0-based): sliding or full. */
+export function blockAttentionOf(s: ModelShape, index: number): BlockAttention {
+  if (s.slidingWindow === undefined) return 'full';
+  return s.blockAttention?.[index] ?? 'sliding';
+}
+
+/**
+ * Bytes per parameter for a weight precision (q8: 1 byte, its one fp32 scale per output channel of
+ * ≥ 64 inputs neglected; q4: 4 bits + one fp16 scale per 32 weights).
+ */
 export function bytesPerParam(p: WeightPrecision): number {
   switch (p) {
     case 'fp32':
       return 4;
     case 'fp16':
       return 2;
+    case 'q8':
+      return 1;
     case 'q4':
       return 0.5 + 2 / 32;
     default: {

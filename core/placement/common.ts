@@ -1,5 +1,4 @@
-// Helpers every placement policy shares: input checks, cache slots, the no-wait prediction, a seeded PRNG.
-import { mulberry32 } from '../random/index.ts';
+// Helpers every placement policy shares: input checks, cache slots, the no-wait prediction.
 import type { BlockSpan, ServerSpec, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
 import { cacheSlots, clientWeights, PerfModelError, perTokenMs, requestLinkCostMs, requestTime } from '../perf/index.ts';
 import { shortestChain } from '../chains/index.ts';
@@ -85,11 +84,6 @@ export function predictPlacement(snapshot: SwarmSnapshot, assignments: readonly 
 /** Milliseconds since an arbitrary origin (performance.now where it exists). */
 export function nowMs(): number {
   return globalThis.performance.now();
-}
-
-/** Seeded PRNG (mulberry32): uniform in [0, 1); the only randomness policies may use. */
-export function seededRandom(seed: number): () => number {
-  return mulberry32(seed);
 }
 
 /** Fisher–Yates shuffle of a copy with the given PRNG. */

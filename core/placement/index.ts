@@ -18,7 +18,7 @@ export {
   type PlacementPolicy,
   type PlacementPolicyFactory,
 } from './types.ts';
-export { predictPlacement, firstUncoveredBlock, makeAssignment, plannedLengths, seededRandom } from './common.ts';
+export { predictPlacement, firstUncoveredBlock, makeAssignment, plannedLengths } from './common.ts';
 export {
   petals,
   chooseBestStart,

@@ -3,7 +3,8 @@
 import { BouquetError } from '../errors/index.ts';
 import type { SwarmSnapshot } from '../swarm/index.ts';
 import { prefillMsPerBlock } from '../perf/index.ts';
-import { checkSnapshot, lexSmallestWindow, makeAssignment, nowMs, predictPlacement, seededRandom, shuffled, syncPolicy } from './common.ts';
+import { checkSnapshot, lexSmallestWindow, makeAssignment, nowMs, predictPlacement, shuffled, syncPolicy } from './common.ts';
+import { mulberry32 } from '../random/index.ts';
 import type { PlacementOptions, PlacementPolicyFactory, ServerAssignment } from './types.ts';
 import { InfeasiblePlacementError } from './types.ts';
 
@@ -132,7 +133,8 @@ export const petals: PlacementPolicyFactory = (options: PlacementOptions = {}) =
   const t0 = nowMs();
   checkSnapshot(snapshot);
   const L = snapshot.model.numBlocks;
-  const random = seededRandom(options.seed ?? 0);
+  // mulberry32 (core/random): the only randomness policies may use.
+  const random = mulberry32(options.seed ?? 0);
   const throughputs = new Float64Array(L);
   const spans = new Map<string, Span>();
   for (const server of shuffled(snapshot.servers, random)) {

@@ -30,13 +30,15 @@ export type PeerErrorCode =
   | 'timeout'
   /** No route could be found for (part of) the chain. */
   | 'no-route'
+  /** The other side speaks another protocol version (`protocolVersion`); upgrade the older one. */
+  | 'version-mismatch'
   /** The peer failed while computing; the message says why. */
   | 'internal';
 
 /** Every code, for validating a code that arrives on the wire. */
 export const peerErrorCodes: readonly PeerErrorCode[] = [
   'bad-frame', 'oversize', 'too-many-pending', 'unknown-session', 'cache-full', 'sequence-too-long',
-  'out-of-order', 'wrong-span', 'draining', 'peer-unavailable', 'timeout', 'no-route', 'internal',
+  'out-of-order', 'wrong-span', 'draining', 'peer-unavailable', 'timeout', 'no-route', 'version-mismatch', 'internal',
 ];
 
 /** True when `code` is one of the protocol's error codes. */

@@ -3,6 +3,7 @@ import { errorFromWire, errorToWire, parseWireError, type BouquetError, type Err
 import { PeerError } from './errors.ts';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './fp16.ts';
 import type { BlockSpan } from '../swarm/index.ts';
+import { protocolVersion } from './version.ts';
 
 /** Wire precision of hidden states: fp32 (4 bytes per value) or fp16 (2 bytes, IEEE half). */
 export type WireDtype = 'fp32' | 'fp16';
@@ -29,6 +30,11 @@ export interface OpenSessionFrame {
   maxLength: number;
   /** Precision of the hidden states of this session's steps. */
   dtype: WireDtype;
+  /**
+   * The sender's `protocolVersion`. Encoding fills in this peer's when absent; a decoded frame always
+   * has it (0 from a peer older than the field). The receiver answers another version `version-mismatch`.
+   */
+  protocolVersion?: number;
 }
 /** Volunteer → client: the session is open and holds its cache slots. */
 export interface OpenedFrame {
@@ -152,6 +158,11 @@ class Writer {
   private parts: Uint8Array[] = [];
   private size = 0;
   u8(v: number): void { this.push(new Uint8Array([v])); }
+  u16(v: number): void {
+    const b = new Uint8Array(2);
+    new DataView(b.buffer).setUint16(0, v, true);
+    this.push(b);
+  }
   u32(v: number): void {
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, v, true);
@@ -201,6 +212,12 @@ function writeHidden(w: Writer, dtype: WireDtype, h: HiddenStates): void {
   }
 }
 
+/** A value that fits a u16 field; PeerError('bad-frame') otherwise. */
+function u16Field(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new PeerError('bad-frame', `${what} must be an integer in [0, 65535] (got ${v})`);
+  return v;
+}
+
 /** Encodes a frame to bytes (header + body). Throws PeerError('bad-frame') on a frame that cannot be valid. */
 export function encodeFrame(f: Frame): ArrayBuffer {
   const w = new Writer();
@@ -216,6 +233,8 @@ export function encodeFrame(f: Frame): ArrayBuffer {
       w.u32(f.span.end);
       w.u32(f.maxLength);
       w.u8(dtypeCodes[f.dtype]);
+      // Last, so a frame from before the field still decodes (as version 0) and gets a coded answer.
+      w.u16(u16Field(f.protocolVersion ?? protocolVersion, 'protocol version'));
       break;
     case 'opened':
     case 'close':
@@ -266,6 +285,16 @@ class Reader {
     }
   }
   u8(what: string): number { this.need(1, what); return this.view.getUint8(this.o++); }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.o, true);
+    this.o += 2;
+    return v;
+  }
+  /** True when every byte has been read. */
+  get atEnd(): boolean {
+    return this.o === this.bytes.byteLength;
+  }
   u32(what: string): number {
     this.need(4, what);
     const v = this.view.getUint32(this.o, true);
@@ -371,9 +400,10 @@ export function decodeFrame(buf: ArrayBuffer | Uint8Array, limits: DecodeLimits 
       const end = r.u32('span end');
       const maxLength = r.u32('max length');
       const dtype = readDtype(r, id);
+      const version = r.atEnd ? 0 : r.u16('protocol version');
       if (end <= start) throw new PeerError('bad-frame', `block span [${start}, ${end}) is empty`, id);
       if (maxLength === 0) throw new PeerError('bad-frame', 'max length must be positive', id);
-      f = { type, id, sessionId, span: { start, end }, maxLength, dtype };
+      f = { type, id, sessionId, span: { start, end }, maxLength, dtype, protocolVersion: version };
       break;
     }
     case 'opened':

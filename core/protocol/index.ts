@@ -9,6 +9,7 @@ export {
   type OpenSessionFrame, type OpenedFrame, type StepFrame, type StepResultFrame, type CloseFrame,
   type ClosedFrame, type PingFrame, type PongFrame, type ErrorFrame,
 } from './frames.ts';
+export { protocolVersion } from './version.ts';
 export { float32ToFloat16Bits, float16BitsToFloat32 } from './fp16.ts';
 export {
   toPackets, Reassembler, dataChannelMaxMessageBytes, packetMagic, chunkHeaderBytes, wholeHeaderBytes,

@@ -20,8 +20,10 @@ export function dispatchChains(swarm: SwarmSnapshot, placement: PlacementResult)
  * JFFC: the request goes to the fastest chain (for its client, at the planned lengths) that has
  * fewer running sessions than its capacity c_k and only online servers; if none, 'queue'. The
  * queue itself lives with the caller; when a session ends the caller routes the queue head again,
- * which hands it the freed chain. Chain lists and per-client orders are cached per placement object
- * (the policy instance holds that cache; the snapshot's swarm must not change under the same placement).
+ * which hands it the freed chain. Chain lists and per-client orders are cached per (placement,
+ * swarm snapshot) pair: a caller that builds a new snapshot for a request (the live coordinator does,
+ * with that request's RTTs) gets an order for those RTTs, while the simulator, whose snapshot is
+ * fixed, keeps hitting the cache. Snapshots are never mutated in place.
  */
 export function jffcRouting(): RoutingPolicy {
   interface Prepared {
@@ -30,9 +32,14 @@ export function jffcRouting(): RoutingPolicy {
     byId: Map<string, ServerAssignment>;
     servers: ServerIndex;
   }
-  const chainCache = new WeakMap<PlacementResult, Prepared>();
+  const chainCache = new WeakMap<PlacementResult, WeakMap<SwarmSnapshot, Prepared>>();
   const prepared = (swarm: SwarmSnapshot, placement: PlacementResult): Prepared => {
-    let entry = chainCache.get(placement);
+    let bySwarm = chainCache.get(placement);
+    if (bySwarm === undefined) {
+      bySwarm = new WeakMap();
+      chainCache.set(placement, bySwarm);
+    }
+    let entry = bySwarm.get(swarm);
     if (entry === undefined) {
       entry = {
         chains: dispatchChains(swarm, placement),
@@ -40,7 +47,7 @@ export function jffcRouting(): RoutingPolicy {
         byId: new Map(placement.assignments.map((a) => [a.serverId, a])),
         servers: serverIndex(swarm),
       };
-      chainCache.set(placement, entry);
+      bySwarm.set(swarm, entry);
     }
     return entry;
   };

@@ -73,7 +73,9 @@ function visitOrder(hosts: Hosts, transfer: Float64Array, perBlock: Float64Array
  * sums, same tie-breaks).
  */
 export function wsRrRouting(): RoutingPolicy {
-  const hostCache = new WeakMap<PlacementResult, Hosts>();
+  // Keyed by (placement, swarm snapshot): the per-client cost terms read the snapshot's RTTs, and a
+  // caller that builds a new snapshot per request (the live coordinator) must get its new RTTs used.
+  const hostCache = new WeakMap<PlacementResult, WeakMap<SwarmSnapshot, Hosts>>();
   const costCache = new WeakMap<Hosts, Map<string, HostCosts>>();
   const costsFor = (swarm: SwarmSnapshot, hosts: Hosts, clientId: string, lIn: number, lOut: number) => {
     let byKey = costCache.get(hosts);
@@ -102,10 +104,15 @@ export function wsRrRouting(): RoutingPolicy {
     name: 'ws-rr',
     admission: { kind: 'wait-for-slots' },
     route({ swarm, placement, state }: RoutingSnapshot, request: RouteRequest): RoutingDecision {
-      let hosts = hostCache.get(placement);
+      let bySwarm = hostCache.get(placement);
+      if (bySwarm === undefined) {
+        bySwarm = new WeakMap();
+        hostCache.set(placement, bySwarm);
+      }
+      let hosts = bySwarm.get(swarm);
       if (hosts === undefined) {
         hosts = hostsOf(swarm, placement);
-        hostCache.set(placement, hosts);
+        bySwarm.set(swarm, hosts);
       }
       const { transfer, perBlock, order } = costsFor(swarm, hosts, request.clientId, request.inputTokens, request.outputTokens);
       const L = swarm.model.numBlocks;

@@ -12,3 +12,4 @@ export type {
   Chain,
   TimeBreakdown,
 } from './types.ts';
+export { sameSpan } from './spans.ts';

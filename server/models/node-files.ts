@@ -1,8 +1,7 @@
 // ModelFiles over a local folder (Node only: imports node:fs; never bundled for the browser).
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RuntimeError } from '../../worker/errors.ts';
-import type { ByteSource, ModelFiles } from '../../worker/weights/types.ts';
+import { RuntimeError, type ByteSource, type ModelFiles } from '../../worker/index.ts';
 
 /** A local file read with positioned reads (only the requested bytes are read). */
 export class FileByteSource implements ByteSource {

@@ -1,12 +1,9 @@
-// Node-only entry of the block runtime: local model folders, hf: downloads to a disk cache, onnxruntime-web for Node.
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { RuntimeError } from '../../worker/errors.ts';
-import type { ModelLayout } from '../../worker/weights/open.ts';
-import { detectLayout } from '../../worker/weights/open.ts';
+// --model resolution in Node: local model folders and llama2.c files, hf: specs through the hub cache.
+import { stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { RuntimeError, type ModelLayout, detectLayout, type ModelFiles } from '../../worker/index.ts';
 import { folderModelFiles } from './node-files.ts';
-import type { ModelFiles } from '../../worker/weights/types.ts';
+import { downloadHfModel, parseHfSpec, type HubOptions } from './hf-hub.ts';
 
 export { folderModelFiles, FileByteSource } from './node-files.ts';
 
@@ -16,13 +13,34 @@ export interface LocalModel {
   layout: ModelLayout;
 }
 
+/** Where a model spec lives on disk, and the id to serve it under. */
+export interface ModelFolder {
+  /** The folder (for hf: the hub cache snapshot) or, for a llama2.c checkpoint, the .bin file. */
+  path: string;
+  /** Served id: the folder's name, or owner--repo for hf:. */
+  id: string;
+}
+
+/**
+ * Turns `--model` into a path on disk: `hf:owner/repo[@rev]` is downloaded into the hub cache first
+ * (see downloadHfModel); anything else is taken as a local path and returned as given.
+ */
+export async function modelFolder(spec: string, hub: HubOptions = {}): Promise<ModelFolder> {
+  if (spec.startsWith('hf:')) {
+    const parsed = parseHfSpec(spec);
+    const snap = await downloadHfModel(parsed, hub);
+    return { path: snap.folder, id: parsed.repo.split('/').join('--') };
+  }
+  return { path: spec, id: basename(resolve(spec)) };
+}
+
 /**
  * Resolves `--model`: a folder (Hugging Face layout, or llama2.c with one *.bin checkpoint and its
- * tokenizer), a llama2.c .bin file, or `hf:owner/repo` (downloaded once into `cacheDir`).
+ * tokenizer), a llama2.c .bin file, or `hf:owner/repo[@rev]` (downloaded once into the hub cache).
  */
-export async function resolveModel(spec: string, opts: { cacheDir?: string; fetchFn?: typeof fetch } = {}): Promise<LocalModel> {
+export async function resolveModel(spec: string, hub: HubOptions = {}): Promise<LocalModel> {
   if (spec.startsWith('hf:')) {
-    const dir = await downloadHfModel(spec.slice(3), opts.cacheDir ?? join(homedir(), '.cache', 'bouquet', 'hf'), opts.fetchFn ?? fetch);
+    const dir = (await modelFolder(spec, hub)).path;
     const files = folderModelFiles(dir);
     return { files, layout: await detectLayout(files) };
   }
@@ -35,42 +53,4 @@ export async function resolveModel(spec: string, opts: { cacheDir?: string; fetc
   }
   const files = folderModelFiles(path);
   return { files, layout: await detectLayout(files) };
-}
-
-const hfFiles = { required: ['config.json', 'tokenizer.json'], optional: ['tokenizer_config.json', 'generation_config.json'] };
-
-/** Downloads a Hugging Face model repo's config, tokenizer and safetensors (single or sharded) into the cache, once. */
-async function downloadHfModel(repo: string, cacheRoot: string, fetchFn: typeof fetch): Promise<string> {
-  if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new RuntimeError('bad-model', `'hf:${repo}' is not of the form hf:owner/repo`);
-  const dir = join(cacheRoot, ...repo.split('/'));
-  const done = join(dir, '.complete');
-  if (await stat(done).then(() => true, () => false)) return dir;
-  await mkdir(dir, { recursive: true });
-  const base = `https://huggingface.co/${repo}/resolve/main/`;
-  const get = async (name: string, optional: boolean): Promise<Uint8Array | null> => {
-    let res: Response;
-    try {
-      res = await fetchFn(base + name);
-    } catch (e) {
-      throw new RuntimeError('offline', `could not download hf:${repo} (${name}): ${e instanceof Error ? e.message : String(e)} — are you offline? Use a local model folder instead.`);
-    }
-    if (res.status === 404 && optional) return null;
-    if (!res.ok) throw new RuntimeError(res.status === 404 ? 'bad-model' : 'offline', `hf:${repo}: ${name} → HTTP ${res.status}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const tmp = join(dir, `${name}.part`);
-    await writeFile(tmp, bytes);
-    await rename(tmp, join(dir, name));
-    return bytes;
-  };
-  for (const f of hfFiles.required) await get(f, false);
-  for (const f of hfFiles.optional) await get(f, true);
-  const index = await get('model.safetensors.index.json', true);
-  if (index === null) {
-    await get('model.safetensors', false);
-  } else {
-    const map = (JSON.parse(new TextDecoder().decode(index)) as { weight_map?: Record<string, string> }).weight_map ?? {};
-    for (const shard of new Set(Object.values(map))) await get(shard, false);
-  }
-  await writeFile(done, new Date().toISOString());
-  return dir;
 }

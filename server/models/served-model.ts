@@ -30,6 +30,8 @@ export interface ModelSizing {
   weightPrecision?: WeightPrecision;
   /** Longest session the cache is sized for, tokens (default min(model max, 2048)). */
   maxSessionTokens?: number;
+  /** Id to serve the model under (default: the folder's name; an hf: snapshot folder is named by its commit). */
+  modelId?: string;
 }
 
 /** The folder a model lives in is unusable; the message says what to fix. */
@@ -61,9 +63,14 @@ export async function loadServedModel(modelPath: string, sizing: ModelSizing = {
     throw new ModelFolderError(`model path ${modelPath} does not exist (pass --model <folder>)`);
   }
   const folder = st.isDirectory() ? modelPath : path.dirname(modelPath);
-  const id = path.basename(path.resolve(folder));
+  const id = sizing.modelId ?? path.basename(path.resolve(folder));
   const entries = await readdir(folder, { withFileTypes: true });
-  const files = entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  // A hub cache snapshot holds symlinks to its blobs: count links to files as files.
+  const isFile = async (e: (typeof entries)[number]): Promise<boolean> =>
+    e.isFile() || (e.isSymbolicLink() && (await stat(path.join(folder, e.name)).then((s) => s.isFile(), () => false)));
+  const files: string[] = [];
+  for (const e of entries) if (!e.name.startsWith('.') && (await isFile(e))) files.push(e.name);
+  files.sort();
   let shape: ModelShape;
   if (st.isDirectory() && files.includes('config.json')) {
     let config: unknown;

@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import type { AssignmentMessage, CoordinatorToVolunteerMessage, VolunteerLoad } from '../../core/api/index.ts';
+import { protocolVersion } from '../../core/protocol/index.ts';
 import { createServer, type BouquetServer, type ServerOptions } from '../../server/server.ts';
 import { launchChromium as launchSupportChromium } from '../../tools/browser/chromium.ts';
 import { buildApp, repoRoot, stories260K } from './swarm-support.ts';
@@ -123,6 +124,7 @@ export class ProtocolVolunteer {
           prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 0.5 },
           backend: 'wasm',
           modelId: options.modelId ?? 'stories260K',
+          protocolVersion,
         }),
       );
     });

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
-  CoordinatorApiError, apiErrorFromWire, apiPaths, parseCoordinatorToVolunteerMessage, parseJsonWith, parseRouteReleased, routeReleasePath,
+  CoordinatorApiError, apiErrorFromWire, apiPaths, parseCoordinatorToVolunteerMessage, parseJsonWith, parseRouteReleased, protocolVersion, routeReleasePath,
 } from '../../core/api/index.ts';
 import { createServer, type BouquetServer } from '../../server/index.ts';
 import { json, stories260K } from './helpers.ts';
@@ -26,7 +26,7 @@ describe('coordinator errors on the wire', () => {
     const first = new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString('utf8'))));
     ws.send(JSON.stringify({
       type: 'register', peerId: 'v1', publicKey: 'pk', memoryBytes: 1e6, decodeMsPerBlock: 1,
-      prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 }, backend: 'wasm', modelId: 'llama-70b',
+      prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 }, backend: 'wasm', modelId: 'llama-70b', protocolVersion,
     }));
     const parsed = parseJsonWith(await first, parseCoordinatorToVolunteerMessage);
     ws.close();

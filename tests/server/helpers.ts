@@ -8,6 +8,7 @@ import {
   type RegisterMessage,
   type VolunteerMessage,
 } from '../../core/api/index.ts';
+import { protocolVersion } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 
 /** Model of the tests: the real stories260K checkpoint (5 blocks). */
@@ -20,6 +21,8 @@ export interface TestVolunteerOptions {
   decodeMsPerBlock?: number;
   modelId?: string;
   loadedSpan?: BlockSpan;
+  /** Protocol version it registers with (default this build's `protocolVersion`). */
+  protocolVersion?: number;
   /** Answer every assignment with `ready` at once (default true). */
   autoReady?: boolean;
   /** Send heartbeats at this period, ms (default: none). */
@@ -76,6 +79,7 @@ export class TestVolunteer {
       prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
       backend: 'wasm',
       modelId: options.modelId ?? 'stories260K',
+      protocolVersion: options.protocolVersion ?? protocolVersion,
     };
     if (options.loadedSpan !== undefined) reg.loadedSpan = options.loadedSpan;
     v.send(reg);

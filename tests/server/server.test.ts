@@ -204,7 +204,7 @@ describe('routes', () => {
       expect(v?.span !== null && v !== undefined && v.span.start <= h.span.start && h.span.end <= v.span.end).toBe(true);
     }
     expect(g.predicted.totalMs).toBeGreaterThan(0);
-    expect(g.policy).toBe('jffc');
+    expect(g.policy).toBe('ws-rr'); // the default combo 'bprr' routes by WS-RR
     expect(g.expiresAtMs).toBeGreaterThan(Date.now());
   });
 

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateRequests, loadScenario, parseScenario, streamRandom } from '../../sim/index.ts';
-import { lengthLawMean } from '../../sim/arrivals.ts';
+import { generateRequests, lengthLawMean, parseScenario, streamRandom } from '../../sim/index.ts';
+import { loadScenario } from '../../tools/scenarios/index.ts';
 
 const followup = loadScenario('scenarios/followup-llama2-7b.json');
 const fixed = loadScenario('scenarios/followup-llama2-7b-fixed.json');
@@ -67,18 +67,18 @@ describe('variable-length arrivals', () => {
       { atMs: 0, inputTokens: 20, outputTokens: 5, maxNewTokens: 64, clientId: 'client-1' },
       { atMs: 10, inputTokens: 30, outputTokens: 7, clientId: 'client-2' },
     ];
-    const s = parseScenario({ ...structuredClone(clusteredDoc), arrivals: { process: 'trace', entries } }, '.');
+    const s = parseScenario({ ...structuredClone(clusteredDoc), arrivals: { process: 'trace', entries } });
     const reqs = generateRequests(s.arrivals, s.snapshot.clients, streamRandom(1, 'arrivals'));
     expect(reqs.map((r) => [r.outputTokens, r.maxNewTokens])).toEqual([[5, 64], [7, 7]]);
     const dir = mkdtempSync(join(tmpdir(), 'bouquet-trace-'));
     writeFileSync(join(dir, 't.csv'), 'atMs,inputTokens,outputTokens,maxNewTokens,clientId\n0,20,5,128,client-1\n5,20,9,,client-1\n');
-    const c = parseScenario({ ...structuredClone(clusteredDoc), arrivals: { process: 'trace', file: 't.csv' } }, dir);
+    const c = parseScenario({ ...structuredClone(clusteredDoc), arrivals: { process: 'trace', file: 't.csv' } }, { readTextFile: (f) => readFileSync(join(dir, f), 'utf8') });
     const creqs = generateRequests(c.arrivals, c.snapshot.clients, streamRandom(1, 'arrivals'));
     expect(creqs.map((r) => [r.outputTokens, r.maxNewTokens])).toEqual([[5, 128], [9, 9]]);
   });
 
   it('refuses a declaration below the actual output and a malformed length law with code bad-scenario', () => {
-    const withArrivals = (arrivals: unknown) => () => parseScenario({ ...structuredClone(clusteredDoc), arrivals }, '.');
+    const withArrivals = (arrivals: unknown) => () => parseScenario({ ...structuredClone(clusteredDoc), arrivals });
     expect(codeOf(withArrivals({ process: 'trace', entries: [{ atMs: 0, inputTokens: 1, outputTokens: 9, maxNewTokens: 8 }] }))).toBe('bad-scenario');
     expect(codeOf(withArrivals({ process: 'poisson', count: 3, outputTokens: 16, maxNewTokens: 8 }))).toBe('bad-scenario');
     expect(codeOf(withArrivals({ process: 'poisson', count: 3, outputTokens: { law: 'zipf', median: 3, sigma: 1, min: 1, max: 9 } }))).toBe('bad-scenario');
@@ -91,7 +91,7 @@ describe('variable-length arrivals', () => {
     const s = parseScenario({
       ...structuredClone(clusteredDoc),
       arrivals: { process: 'poisson', count: 300, outputTokens: { law: 'lognormal', median: 40, sigma: 1.5, min: 1, max: 1000 }, maxNewTokens: 50 },
-    }, '.');
+    });
     const reqs = generateRequests(s.arrivals, s.snapshot.clients, streamRandom(2, 'arrivals'));
     expect(Math.max(...reqs.map((r) => r.outputTokens))).toBe(50);
     for (const r of reqs) expect(r.maxNewTokens).toBe(50);

@@ -1,6 +1,7 @@
 // The simulator: deterministic for a seed, different for another, and every request accounted for.
 import { describe, expect, it } from 'vitest';
-import { loadScenario, runScenario, type SimResult } from '../../sim/index.ts';
+import { runScenario, type SimResult } from '../../sim/index.ts';
+import { loadScenario } from '../../tools/scenarios/index.ts';
 
 const clustered = loadScenario('scenarios/bprr-clustered.json');
 

@@ -1,16 +1,15 @@
 // Compare statistics: Student-t intervals over seeds that shrink with more seeds, exact 0 on a deterministic scenario, load vs capacity.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadScenario, parseScenario, runScenario, type SimResult } from '../../sim/index.ts';
-import { barChartSvg, loadFigures, meanCi95, placementCapacityPerS, studentT95, summarizeRuns } from '../../sim/report.ts';
+import { barChartSvg, loadFigures, meanCi95, parseScenario, placementCapacityPerS, runScenario, studentT95, summarizeRuns, type Scenario, type SimResult } from '../../sim/index.ts';
 
 const clusteredDoc = JSON.parse(readFileSync('scenarios/bprr-clustered.json', 'utf8')) as Record<string, unknown> & { arrivals: Record<string, unknown> };
 
 function clusteredWith(arrivals: Record<string, unknown>) {
-  return parseScenario({ ...structuredClone(clusteredDoc), arrivals }, 'scenarios');
+  return parseScenario({ ...structuredClone(clusteredDoc), arrivals });
 }
 
-async function runs(scenario: ReturnType<typeof loadScenario>, policy: string, seeds: number): Promise<SimResult[]> {
+async function runs(scenario: Scenario, policy: string, seeds: number): Promise<SimResult[]> {
   const out: SimResult[] = [];
   for (let s = 1; s <= seeds; s++) out.push(await runScenario(scenario, policy, s));
   return out;

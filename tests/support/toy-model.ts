@@ -2,7 +2,7 @@
 // for testing the protocol, session and failover logic without onnxruntime. Not a language model.
 import type { HiddenStates } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { BlockExecutor } from '../../web/volunteer/index.ts';
+import { RuntimeError, type OpenSessionRequest, type SessionInfo, type SessionRuntime, type StepResult } from '../../worker/index.ts';
 import type { ClientModel } from '../../web/client/index.ts';
 import type { RouteAsk, RouteLease, RouteProvider } from '../../web/client/index.ts';
 import { PeerError } from '../../core/protocol/index.ts';
@@ -49,28 +49,31 @@ interface ToyCache {
   maxLength: number;
 }
 
-/** Block executor double: runs blocks of `served` with a cache per session and a slot limit. */
-export class ToyExecutor implements BlockExecutor {
+/** Block runtime double (the session part of the BlockRuntime contract): runs blocks with a cache per session and a session limit. */
+export class ToyExecutor implements SessionRuntime {
   private readonly sessions = new Map<string, { span: BlockSpan; cache: ToyCache }>();
   stepsRun = 0;
   /** Sessions the runtime itself admits at once (beyond the host's slot accounting), like a real KV pool. */
   constructor(private readonly shape: ToyShape = toyShape, private readonly runtimeCapacity = Infinity) {}
 
-  openSession(sessionId: string, span: BlockSpan, maxLength: number): Promise<void> {
-    if (this.sessions.size >= this.runtimeCapacity) return Promise.reject(new PeerError('cache-full', 'toy runtime is full'));
+  openSession(req: OpenSessionRequest): Promise<SessionInfo> {
+    if (this.sessions.size >= this.runtimeCapacity) return Promise.reject(new RuntimeError('cache-full', 'toy runtime is full'));
     const d = this.shape.hiddenSize;
+    const { sessionId, blocks: span, maxLength } = req;
     const sums = Array.from({ length: span.end - span.start }, () => new Float64Array(d));
     this.sessions.set(sessionId, { span, cache: { sums, count: 0, maxLength } });
-    return Promise.resolve();
+    const slots = span.end - span.start;
+    return Promise.resolve({ sessionId, blocks: span, maxLength, slots, cacheTokenBlocks: slots * Math.ceil(maxLength / 16) });
   }
 
-  step(sessionId: string, hidden: HiddenStates): Promise<HiddenStates> {
+  step(sessionId: string, hidden: Float32Array): Promise<StepResult> {
     const s = this.sessions.get(sessionId);
-    if (s === undefined) return Promise.reject(new PeerError('unknown-session', `toy: no session ${sessionId}`));
+    if (s === undefined) return Promise.reject(new RuntimeError('unknown-session', `toy: no session ${sessionId}`));
     this.stepsRun++;
     const d = this.shape.hiddenSize;
-    const out = new Float32Array(hidden.data);
-    for (let r = 0; r < hidden.rows; r++) {
+    const out = new Float32Array(hidden);
+    const rows = hidden.length / d;
+    for (let r = 0; r < rows; r++) {
       s.cache.count++;
       let x: Float32Array = out.slice(r * d, (r + 1) * d);
       for (let b = s.span.start; b < s.span.end; b++) {
@@ -80,7 +83,7 @@ export class ToyExecutor implements BlockExecutor {
       }
       out.set(x, r * d);
     }
-    return Promise.resolve({ rows: hidden.rows, cols: d, data: out });
+    return Promise.resolve({ hidden: out, tokens: rows, length: s.cache.count, computeMs: 0 });
   }
 
   closeSession(sessionId: string): Promise<void> {
@@ -132,8 +135,12 @@ export class ToyClientModel implements ClientModel {
 export async function toyGenerate(prompt: number[], maxNewTokens: number, shape: ToyShape = toyShape): Promise<number[]> {
   const exec = new ToyExecutor(shape);
   const model = new ToyClientModel(shape);
-  await exec.openSession('ref', { start: 0, end: shape.numBlocks }, prompt.length + maxNewTokens);
-  let h = await exec.step('ref', await model.embed(prompt));
+  await exec.openSession({ sessionId: 'ref', blocks: { start: 0, end: shape.numBlocks }, maxLength: prompt.length + maxNewTokens });
+  const run = async (input: HiddenStates): Promise<HiddenStates> => {
+    const r = await exec.step('ref', input.data);
+    return { rows: r.tokens, cols: shape.hiddenSize, data: r.hidden };
+  };
+  let h = await run(await model.embed(prompt));
   const out: number[] = [];
   for (;;) {
     const logits = await model.head(h);
@@ -141,7 +148,7 @@ export async function toyGenerate(prompt: number[], maxNewTokens: number, shape:
     for (let i = 1; i < logits.length; i++) if ((logits[i] ?? 0) > (logits[best] ?? 0)) best = i;
     out.push(best);
     if (out.length >= maxNewTokens) return out;
-    h = await exec.step('ref', await model.embed([best]));
+    h = await run(await model.embed([best]));
   }
 }
 

@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-web';
 import { FrameLink, MemoryNetwork, type MemoryTransport } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { ClientSession, clientModelFromRuntime, samplerFor } from '../../web/client/index.ts';
-import { SessionHost, executorFromRuntime } from '../../web/volunteer/index.ts';
+import { SessionHost } from '../../web/volunteer/index.ts';
 import { resolveModel } from '../../server/models/index.ts';
 import { createInThreadRuntime, generateText, type BlockRuntime } from '../../worker/runtime/index.ts';
 import { openTokenizer, type TextTokenizer } from '../../worker/tokenizer/index.ts';
@@ -40,7 +40,7 @@ interface Vol { peerId: string; span: BlockSpan; transport: MemoryTransport; hos
 
 async function volunteer(net: MemoryNetwork, peerId: string, span: BlockSpan): Promise<Vol> {
   const rt = await runtimeFor(span);
-  const host = new SessionHost(executorFromRuntime(rt, weights.shape.hiddenSize));
+  const host = new SessionHost(rt);
   host.setBlocks({ span, cacheSlots: 40, maxSessionTokens, hiddenSize: weights.shape.hiddenSize });
   const transport = net.createTransport(peerId);
   transport.onConnection((c) => host.attach(new FrameLink(c)));

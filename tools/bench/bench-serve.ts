@@ -2,8 +2,10 @@
 import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { quantile } from '../../core/stats/index.ts';
 import { apiPaths, routeReleasePath, type CoordinatorToVolunteerMessage } from '../../core/api/index.ts';
-import { createServer } from '../../server/server.ts';
+import { protocolVersion } from '../../core/protocol/index.ts';
+import { createServer } from '../../server/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -21,11 +23,6 @@ const C = Number(values.concurrency);
 // stories260K, fp32, 512-token sessions.
 const blockBytes = 181_760;
 const cacheBytesPerBlock = 131_072;
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
 
 async function volunteer(url: string, i: number): Promise<WebSocket> {
   const ws = new WebSocket(url.replace(/^http/, 'ws') + apiPaths.volunteerSocket);
@@ -45,6 +42,7 @@ async function volunteer(url: string, i: number): Promise<WebSocket> {
       prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
       backend: i % 3 === 0 ? 'webgpu' : 'wasm',
       modelId: 'stories260K',
+      protocolVersion,
     }),
   );
   return ws;

@@ -1,6 +1,7 @@
 // Benchmark of the planning and simulation code: prints measured figures (npm run bench:sim).
 import { cpus } from 'node:os';
 import type { SwarmSnapshot } from '../../core/swarm/index.ts';
+import { median } from '../../core/stats/index.ts';
 import { placeBlocks } from '../../core/placement/index.ts';
 import { allocateCache } from '../../core/chains/index.ts';
 import { jobLinkCostMs, serverJobCosts } from '../../core/perf/index.ts';
@@ -34,11 +35,6 @@ function syntheticSwarm(n: number, numBlocks: number, seed: number): SwarmSnapsh
     network: { clientServerRttMs: rtt, messageOverheadMs: 5, prefillOverheadMs: { perTokenMs: 0.01, fixedMs: 10 } },
     workload: { arrivalRatePerS: 20, meanInputTokens: 256, meanOutputTokens: 64 },
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 async function main(): Promise<void> {

@@ -5,10 +5,8 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import type { ModelShape } from '../../core/model/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
-import { createInThreadRuntime } from '../../worker/runtime/index.ts';
-import { folderModelFiles } from '../../server/models/index.ts';
-import { openModelWeights, syntheticWeights } from '../../worker/weights/index.ts';
-import type { ModelWeights } from '../../worker/weights/types.ts';
+import { createInThreadRuntime, openModelWeights, syntheticWeights, type ModelWeights } from '../../worker/index.ts';
+import { folderModelFiles } from '../../server/index.ts';
 
 /** A small synthetic Llama block (hidden 1024, 16 query / 4 KV heads of 64, FFN 2816): big enough that compute, not call overhead, dominates. */
 const synthetic1024: ModelShape = {

@@ -6,12 +6,11 @@ import * as ort from 'onnxruntime-web';
 import { requestTime } from '../../core/perf/index.ts';
 import { FrameLink, MemoryNetwork, type HiddenStates } from '../../core/protocol/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
+import { median } from '../../core/stats/index.ts';
 import { ClientSession, clientModelFromRuntime, samplerFor, type RouteProvider } from '../../web/client/index.ts';
-import { SessionHost, executorFromRuntime, type BlockExecutor } from '../../web/volunteer/index.ts';
-import { resolveModel } from '../../server/models/index.ts';
-import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime } from '../../worker/runtime/index.ts';
-import { openTokenizer } from '../../worker/tokenizer/index.ts';
-import { openModelWeights } from '../../worker/weights/index.ts';
+import { SessionHost } from '../../web/volunteer/index.ts';
+import { resolveModel } from '../../server/index.ts';
+import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime, type SessionRuntime, openTokenizer, openModelWeights } from '../../worker/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,12 +29,6 @@ const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 };
 const maxSessionTokens = 256;
 const prompt = 'Once upon a time';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-}
-
 const model = await resolveModel(modelDir);
 const weights = await openModelWeights(model.files, model.layout);
 const tokenizer = await openTokenizer(model.files, weights.shape);
@@ -51,10 +44,14 @@ console.log(`bench:swarm — model ${modelDir} (L=${shape.numBlocks}, d=${d}), $
 
 let directStepMs = NaN;
 // 1. Per-hop overhead: one decode step (1×d fp32) client → volunteer → client through FrameLink and SessionHost,
-//    against an executor that computes nothing, and the real runtime's step timed directly vs through the hop.
+//    against a runtime that computes nothing, and the real runtime's step timed directly vs through the hop.
 {
   const net = new MemoryNetwork();
-  const identity: BlockExecutor = { openSession: () => Promise.resolve(), step: (_id, h) => Promise.resolve(h), closeSession: () => Promise.resolve() };
+  const identity: SessionRuntime = {
+    openSession: (req) => Promise.resolve({ ...req, slots: 1, cacheTokenBlocks: 0 }),
+    step: (_id, h) => Promise.resolve({ hidden: h, tokens: h.length / d, length: 0, computeMs: 0 }),
+    closeSession: () => Promise.resolve(),
+  };
   const host = new SessionHost(identity);
   host.setBlocks({ span: { start: 0, end: shape.numBlocks }, cacheSlots: 100, maxSessionTokens: 1 << 20, hiddenSize: d });
   net.createTransport('v').onConnection((c) => host.attach(new FrameLink(c)));
@@ -70,15 +67,14 @@ let directStepMs = NaN;
   const noCompute = median(times.slice(500));
   // Real compute: one block's decode step directly, and the same through a hop.
   const blockRt = await rt({ start: 0, end: 1 });
-  const exec = executorFromRuntime(blockRt, d);
-  await exec.openSession('direct', { start: 0, end: 1 }, maxSessionTokens);
+  await blockRt.openSession({ sessionId: 'direct', blocks: { start: 0, end: 1 }, maxLength: maxSessionTokens });
   const direct: number[] = [];
   for (let i = 0; i < 200; i++) {
     const t0 = performance.now();
-    await exec.step('direct', hidden);
+    await blockRt.step('direct', new Float32Array(hidden.data));
     direct.push(performance.now() - t0);
   }
-  const host2 = new SessionHost(exec);
+  const host2 = new SessionHost(blockRt);
   host2.setBlocks({ span: { start: 0, end: 1 }, cacheSlots: 100, maxSessionTokens, hiddenSize: d });
   net.createTransport('v2').onConnection((c) => host2.attach(new FrameLink(c)));
   const link2 = new FrameLink(await net.createTransport('c2').connect('v2'));
@@ -115,7 +111,7 @@ const promptIds = tokenizer.encode(prompt, { bos: true });
 async function swarmRun(rttMs: number): Promise<{ tokPerS: number; perTokenMs: number; totalMs: number; ttftMs: number; tokens: number; same: boolean }> {
   const net = new MemoryNetwork({ delayMs: (from, to) => (from === 'client' || to === 'client' ? rttMs / 2 : 0) });
   spans.forEach((span, i) => {
-    const host = new SessionHost(executorFromRuntime(volunteerRts[i] as BlockRuntime, d));
+    const host = new SessionHost(volunteerRts[i] ?? null);
     host.setBlocks({ span, cacheSlots: 100, maxSessionTokens, hiddenSize: d });
     net.createTransport(`v${i}`).onConnection((c) => host.attach(new FrameLink(c)));
   });

@@ -1,23 +1,26 @@
 // `bouquet compare`: simulate a scenario under several policies over several seeds and report the metrics.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadScenario } from '../../sim/scenario.ts';
-import { resolvePolicy, runScenario } from '../../sim/run.ts';
-import type { SimResult } from '../../sim/engine.ts';
-import { arrivalsAreStochastic, generateRequests } from '../../sim/arrivals.ts';
-import { streamRandom } from '../../sim/random.ts';
-import type { PolicyCombo, Scenario } from '../../sim/scenario.ts';
 import {
+  arrivalsAreStochastic,
   compareCharts,
   compareMarkdown,
   formatMeanCi,
+  generateRequests,
   loadCell,
   loadFigures,
   placementCapacityPerS,
+  resolvePolicy,
+  runScenario,
+  streamRandom,
   summarizeRuns,
+  type PolicyCombo,
   type PolicyDetails,
   type PolicySummary,
-} from '../../sim/report.ts';
+  type Scenario,
+  type SimResult,
+} from '../../sim/index.ts';
+import { loadScenario } from '../scenarios/index.ts';
 import { ArgumentError, intOption, parse, runVerb, table } from './sim-common.ts';
 
 /** Seeds `compare` runs by default on a stochastic scenario: enough for a Student-t interval that means something. */

@@ -4,9 +4,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseVerbArgs } from './sim-common.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createServer, type BouquetServer } from '../../server/index.ts';
+import { isBouquetError } from '../../core/errors/index.ts';
+import { createServer, modelFolder, terminalProgress, type BouquetServer } from '../../server/index.ts';
+import { quantile } from '../../core/stats/index.ts';
 
 const usage = `usage: bouquet demo [options]
 
@@ -14,7 +16,7 @@ Starts the server, opens volunteer tabs and a chat tab in headless Chromium, loa
 prompt and prints the streamed text, the route, per-token latency and any failover. Then keeps the
 swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
 
-  --model <path>               model folder (default ../shared/models/stories260K)
+  --model <path|hf:id>         model folder, or hf:owner/repo[@rev] from the hub (default ../shared/models/stories260K)
   --volunteers <n>             volunteer tabs (default 3)
   --prompt <text>              prompt (default "Once upon a time")
   --max-tokens <n>             tokens to generate at most (default 64)
@@ -54,11 +56,6 @@ interface DemoResult {
   ttftMs: number;
 }
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
-
 async function buildWebApp(log: (s: string) => void): Promise<{ dir: string; remove: () => void }> {
   const { build } = await import('vite');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-web-'));
@@ -78,26 +75,14 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean, tim
 
 /** Runs the verb; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
-        temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
-        'max-session-tokens': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
-        once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
-  }
-  if (values.help === true) {
-    console.log(usage);
-    return 0;
-  }
+  const parsed = parseVerbArgs('demo', argv, {
+      model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
+      temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
+      'max-session-tokens': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
+      once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, usage);
+  if (typeof parsed === 'number') return parsed;
+  const values: Record<string, string | boolean | undefined> = parsed;
   let volunteers: number;
   let maxTokens: number;
   let port: number;
@@ -122,8 +107,22 @@ export async function run(argv: string[]): Promise<number> {
   const backendOpt = (values.backend as string | undefined) ?? 'auto';
   if (!['auto', 'webgpu', 'wasm'].includes(backendOpt)) return fail(`--backend must be auto, webgpu or wasm (got '${backendOpt}')`);
   if (killAfter !== undefined && volunteers < 2) return fail('--kill-volunteer-after needs at least 2 volunteers (someone must take over)');
-  const modelPath = path.resolve((values.model as string | undefined) ?? path.join(repoRoot, '..', 'shared', 'models', 'stories260K'));
-  if (!existsSync(modelPath)) return fail(`model '${modelPath}' not found (give --model a model folder)`);
+  const modelSpec = (values.model as string | undefined) ?? path.join(repoRoot, '..', 'shared', 'models', 'stories260K');
+  let modelPath: string;
+  let modelId: string | undefined;
+  if (modelSpec.startsWith('hf:')) {
+    try {
+      const local = await modelFolder(modelSpec, { onProgress: terminalProgress() });
+      modelPath = local.path;
+      modelId = local.id;
+    } catch (e) {
+      if (isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
+      throw e;
+    }
+  } else {
+    modelPath = path.resolve(modelSpec);
+    if (!existsSync(modelPath)) return fail(`model '${modelPath}' not found (give --model a model folder or hf:owner/repo)`);
+  }
   const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(chromiumPath)) {
     return fail(`Chromium not found at ${chromiumPath}: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH`);
@@ -161,7 +160,7 @@ export async function run(argv: string[]): Promise<number> {
     } else if (!existsSync(path.join(webDir, 'headless-chat.html'))) {
       return fail(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
     }
-    server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: 'warn', modelSizing: { maxSessionTokens } });
+    server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: 'warn', modelSizing: { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) } });
     const url = server.url;
     const coordinator = server.coordinator;
     log(`server at ${url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);

@@ -1,19 +1,18 @@
 // `bouquet generate`: single-process generation in Node (onnxruntime-web wasm), streaming text to the terminal.
 import { BouquetError } from '../../core/errors/index.ts';
-import { parseArgs } from 'node:util';
+import { parseVerbArgs } from './sim-common.ts';
 import * as ort from 'onnxruntime-web';
-import { isRuntimeError } from '../../worker/errors.ts';
-import { resolveModel } from '../../server/models/index.ts';
-import { createInThreadRuntime, generateText } from '../../worker/runtime/index.ts';
-import { validateSampling, type SamplingParams } from '../../worker/sampling/index.ts';
-import { HfTokenizer, openTokenizer } from '../../worker/tokenizer/index.ts';
-import { openModelWeights } from '../../worker/weights/index.ts';
+import { isRuntimeError, createInThreadRuntime, generateText, validateSampling, type SamplingParams, HfTokenizer, openTokenizer, openModelWeights } from '../../worker/index.ts';
+import { isBouquetError } from '../../core/errors/index.ts';
+import { resolveModel, terminalProgress } from '../../server/index.ts';
+import { fastestWasmThreads } from './wasm-threads.ts';
 
 const usage = `usage: bouquet generate --model M [--prompt P] [options]
 
 Generates text with a model in this process (onnxruntime-web wasm in Node) and streams it.
 
-  --model M               model folder (Hugging Face layout, or llama2.c .bin + tokenizer), a .bin file, or hf:owner/repo
+  --model M               model folder (Hugging Face layout, or llama2.c .bin + tokenizer), a .bin file, or hf:owner/repo[@rev]
+                          (hub cache $HF_HUB_CACHE, mirror $HF_ENDPOINT, token $HF_TOKEN)
   --prompt P              prompt text (default: empty, start from BOS as llama2.c's run.c does)
   --max-tokens N          tokens to generate at most (default 256)
   --temperature T         0 = greedy (default 1)
@@ -21,9 +20,10 @@ Generates text with a model in this process (onnxruntime-web wasm in Node) and s
   --top-p P               nucleus sampling threshold (default 0.9; 1 = off)
   --repetition-penalty R  penalty for tokens already seen (default 1 = off)
   --seed S                random seed (default: time)
-  --threads N             wasm threads (default: 1 for models narrower than 512, else 4)
+  --threads N             wasm threads (default: 1 for models narrower than 512, else the faster of
+                          1 and min(4, cores) by a short probe at start)
   --ops contrib|standard  operator flavour of the graphs (default contrib)
-  --precision fp32|q4     weight precision (default fp32; fp16 needs WebGPU)
+  --precision fp32|q8|q4  weight precision (default fp32; fp16 needs WebGPU)
   --chat                  wrap the prompt as a user message in the model's chat template (instruct models)
   --json                  print {"text", "ids", "tokensPerSecond"} instead of streaming
   --help                  this text`;
@@ -43,36 +43,24 @@ function numberOption(values: Record<string, unknown>, name: string, fallback: n
 
 /** Runs the verb; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        prompt: { type: 'string' },
-        'max-tokens': { type: 'string' },
-        temperature: { type: 'string' },
-        'top-k': { type: 'string' },
-        'top-p': { type: 'string' },
-        'repetition-penalty': { type: 'string' },
-        seed: { type: 'string' },
-        threads: { type: 'string' },
-        ops: { type: 'string' },
-        precision: { type: 'string' },
-        json: { type: 'boolean' },
-        chat: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
-  }
-  if (values.help === true) {
-    console.log(usage);
-    return 0;
-  }
+  const parsed = parseVerbArgs('generate', argv, {
+      model: { type: 'string' },
+      prompt: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'repetition-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      threads: { type: 'string' },
+      ops: { type: 'string' },
+      precision: { type: 'string' },
+      json: { type: 'boolean' },
+      chat: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+  }, usage);
+  if (typeof parsed === 'number') return parsed;
+  const values: Record<string, string | boolean | undefined> = parsed;
   const modelSpec = values.model;
   if (typeof modelSpec !== 'string' || modelSpec === '') return fail('--model is required (see --help)');
   let sampling: SamplingParams;
@@ -98,10 +86,10 @@ export async function run(argv: string[]): Promise<number> {
   const ops = values.ops ?? 'contrib';
   if (ops !== 'contrib' && ops !== 'standard') return fail(`--ops must be contrib or standard (got '${String(ops)}')`);
   const precision = values.precision ?? 'fp32';
-  if (precision !== 'fp32' && precision !== 'q4') return fail(`--precision must be fp32 or q4 in Node (got '${String(precision)}')`);
+  if (precision !== 'fp32' && precision !== 'q8' && precision !== 'q4') return fail(`--precision must be fp32, q8 or q4 in Node (got '${String(precision)}')`);
 
   try {
-    const model = await resolveModel(modelSpec);
+    const model = await resolveModel(modelSpec, { onProgress: terminalProgress() });
     const weights = await openModelWeights(model.files, model.layout);
     const tokenizer = await openTokenizer(model.files, weights.shape);
     const shape = weights.shape;
@@ -113,8 +101,9 @@ export async function run(argv: string[]): Promise<number> {
       maxSessionTokens: shape.maxSeqLen,
       cacheBudgetBytes: Number.MAX_SAFE_INTEGER,
       backends: ['wasm'],
-      // Small models lose more to thread hand-offs than they gain (stories260K: 260 tok/s on 1 thread, 40 on 2 here).
-      threads: threads ?? (shape.hiddenSize < 512 ? 1 : 4),
+      // Small models lose more to thread hand-offs than they gain (stories260K: 260 tok/s on 1 thread, 40 on 2 here);
+      // for the rest, measure: 4 threads on a busy 2-core machine ran at half the speed of 1.
+      threads: threads ?? (shape.hiddenSize < 512 ? 1 : (await fastestWasmThreads()).threads),
     });
     try {
       const json = values.json === true;
@@ -143,7 +132,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (isRuntimeError(e)) return fail(`${e.message} [${e.code}]`);
+    if (isRuntimeError(e) || isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
     throw e;
   }
 }

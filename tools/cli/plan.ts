@@ -1,5 +1,5 @@
 // `bouquet plan`: place a scenario's blocks with a policy and print the placement and its prediction.
-import { placeFor, resolvePolicy } from '../../sim/run.ts';
+import { placeFor, resolvePolicy } from '../../sim/index.ts';
 import { parseScenarioPolicy, runVerb, seconds, table } from './sim-common.ts';
 
 const usage = `usage: bouquet plan --scenario FILE --policy NAME [--seed S] [--json]

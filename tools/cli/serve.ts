@@ -1,8 +1,8 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
-import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
-import { createServer, type ServerOptions } from '../../server/server.ts';
-import { placementPolicyNames, routingPolicyNames } from '../../server/policies.ts';
+import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
+import { createServer, modelFolder, terminalProgress, type ServerOptions } from '../../server/index.ts';
+import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
 const usage = `usage: bouquet serve [options]
 
@@ -13,13 +13,16 @@ app (dist/web; build it with \`npm run build\`), all with COOP/COEP headers.
 options (environment variable in brackets):
   --port <n>                  TCP port, 0 for any free one [BOUQUET_PORT] (default 8787)
   --host <addr>               interface to listen on [BOUQUET_HOST] (default 127.0.0.1)
-  --model <path>              model folder: Hugging Face (config.json) or llama2.c (.bin) [BOUQUET_MODEL]
-                              (default ../shared/models/stories260K)
+  --model <path|hf:id>        model folder: Hugging Face (config.json) or llama2.c (.bin), or
+                              hf:owner/repo[@rev] from the hub [BOUQUET_MODEL] (default ../shared/models/stories260K;
+                              hub cache $HF_HUB_CACHE, mirror $HF_ENDPOINT, token $HF_TOKEN)
   --model-dir <path>          also serve every model folder under this one at /models/ [BOUQUET_MODEL_DIR]
   --web-dir <path>            built web app folder [BOUQUET_WEB_DIR] (default dist/web)
-  --placement <name>          placement policy: ${placementPolicyNames.join(', ')} [BOUQUET_PLACEMENT] (default bprr)
-  --routing <name>            routing policy: ${routingPolicyNames.join(', ')} [BOUQUET_ROUTING] (default jffc)
-  --weights <precision>       precision volunteers serve: fp32, fp16, q4 [BOUQUET_WEIGHTS] (default fp32)
+  --policy <combo>            placement + routing pair, the same as in \`bouquet sim\`: ${policyComboNames.join(', ')}
+                              [BOUQUET_POLICY] (default ${defaultServeCombo}: ${policyCombos[defaultServeCombo].placement} + ${policyCombos[defaultServeCombo].routing})
+  --placement <name>          placement policy, overrides the combo's: ${placementPolicyNames.join(', ')} [BOUQUET_PLACEMENT]
+  --routing <name>            routing policy, overrides the combo's: ${routingPolicyNames.join(', ')} [BOUQUET_ROUTING]
+  --weights <precision>       precision volunteers serve: fp32, fp16, q8, q4 [BOUQUET_WEIGHTS] (default fp32)
   --max-session-tokens <n>    longest session the cache is sized for [BOUQUET_MAX_SESSION_TOKENS]
   --reserve-sessions <n>      R: concurrent sessions to reserve cache for (default: from the arrival rate)
   --heartbeat-interval-ms <n> how often volunteers send heartbeats [BOUQUET_HEARTBEAT_INTERVAL_MS] (default 2000)
@@ -64,6 +67,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         model: { type: 'string' },
         'model-dir': { type: 'string' },
         'web-dir': { type: 'string' },
+        policy: { type: 'string' },
         placement: { type: 'string' },
         routing: { type: 'string' },
         weights: { type: 'string' },
@@ -84,12 +88,15 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const v = parsed.values;
   if (v.help === true) return 'help';
   const pick = (flag: string | undefined, envName: string): string | undefined => flag ?? (env[envName] === '' ? undefined : env[envName]);
-  const placement = pick(v.placement, 'BOUQUET_PLACEMENT') ?? 'bprr';
+  const policy = pick(v.policy, 'BOUQUET_POLICY') ?? defaultServeCombo;
+  if (!Object.hasOwn(policyCombos, policy)) throw new UsageError(`--policy must be one of ${policyComboNames.join(', ')} (got '${policy}')`);
+  const combo = policyCombos[policy as keyof typeof policyCombos];
+  const placement = pick(v.placement, 'BOUQUET_PLACEMENT') ?? combo.placement;
   if (!placementPolicyNames.includes(placement)) throw new UsageError(`--placement must be one of ${placementPolicyNames.join(', ')} (got '${placement}')`);
-  const routing = pick(v.routing, 'BOUQUET_ROUTING') ?? 'jffc';
+  const routing = pick(v.routing, 'BOUQUET_ROUTING') ?? combo.routing;
   if (!routingPolicyNames.includes(routing)) throw new UsageError(`--routing must be one of ${routingPolicyNames.join(', ')} (got '${routing}')`);
   const weights = pick(v.weights, 'BOUQUET_WEIGHTS') ?? 'fp32';
-  if (weights !== 'fp32' && weights !== 'fp16' && weights !== 'q4') throw new UsageError(`--weights must be fp32, fp16 or q4 (got '${weights}')`);
+  if (weights !== 'fp32' && weights !== 'fp16' && weights !== 'q8' && weights !== 'q4') throw new UsageError(`--weights must be fp32, fp16, q8 or q4 (got '${weights}')`);
   const logLevel = pick(v['log-level'], 'BOUQUET_LOG_LEVEL') ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new UsageError(`--log-level '${logLevel}' is not a pino level`);
 
@@ -97,6 +104,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     port: intOption('port', pick(v.port, 'BOUQUET_PORT'), 0) ?? 8787,
     host: pick(v.host, 'BOUQUET_HOST') ?? '127.0.0.1',
     model: pick(v.model, 'BOUQUET_MODEL') ?? '../shared/models/stories260K',
+    policy,
     placement,
     routing,
     logger: logLevel,
@@ -144,6 +152,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   let server;
   try {
+    if (typeof options.model === 'string' && options.model.startsWith('hf:')) {
+      const local = await modelFolder(options.model, { onProgress: terminalProgress() });
+      options.model = local.path;
+      options.modelSizing = { ...options.modelSizing, modelId: local.id };
+    }
     server = await createServer(options);
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { code?: string };
@@ -153,6 +166,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (typeof err.code === 'string' && ['bad-model', 'bad-model-config', 'unknown-policy', 'EACCES'].includes(err.code)) {
       console.error(`bouquet serve: ${err.message}`);
+      return 2;
+    }
+    if (isBouquetError(e)) {
+      console.error(`bouquet serve: ${e.message} [${e.code}]`);
       return 2;
     }
     throw e;

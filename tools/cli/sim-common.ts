@@ -1,8 +1,9 @@
 // Shared plumbing of the sim verbs: user errors → one line on stderr and exit code 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ScenarioError, loadScenario, type Scenario } from '../../sim/scenario.ts';
+import { ScenarioError, type Scenario } from '../../sim/index.ts';
 import { UnknownPolicyError } from '../../core/placement/index.ts';
 import { BouquetError, registerErrorKind } from '../../core/errors/index.ts';
+import { loadScenario } from '../scenarios/index.ts';
 
 /** Error codes that mean "the user's input is wrong", not "the program is broken". */
 const userErrorCodes = new Set(['bad-scenario', 'infeasible', 'unknown-policy', 'bad-snapshot', 'bad-model-config', 'bad-argument']);
@@ -38,6 +39,26 @@ export async function runVerb(verb: string, body: () => Promise<number>): Promis
 /** node:util parseArgs, strict, with positionals refused. */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+}
+
+/**
+ * The opening of a verb that reports its own errors: parses `argv` (strict, no positionals); for
+ * `--help` prints `usage` and answers exit code 0; for a bad option prints `bouquet <verb>: <why>`
+ * and answers 2. Otherwise the parsed values.
+ */
+export function parseVerbArgs<T extends NonNullable<ParseArgsConfig['options']>>(verb: string, argv: string[], options: T, usage: string): ReturnType<typeof parse<T>>['values'] | number {
+  let values: ReturnType<typeof parse<T>>['values'];
+  try {
+    values = parse(argv, options).values;
+  } catch (e) {
+    console.error(`bouquet ${verb}: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  if ((values as { help?: unknown }).help === true) {
+    console.log(usage);
+    return 0;
+  }
+  return values;
 }
 
 /** An integer option, or the default. */

@@ -1,6 +1,5 @@
 // `bouquet sim`: simulate a scenario under one placement + routing policy and print the metrics.
-import { runScenario } from '../../sim/run.ts';
-import type { SimResult } from '../../sim/engine.ts';
+import { runScenario, type SimResult } from '../../sim/index.ts';
 import { parseScenarioPolicy, runVerb, seconds, table } from './sim-common.ts';
 
 const usage = `usage: bouquet sim --scenario FILE --policy NAME [--seed S] [--json]

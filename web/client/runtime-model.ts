@@ -1,8 +1,7 @@
 // Adapts worker/'s BlockRuntime (client parts) and sampling module to the ClientModel and Sampler a session uses.
 import type { ModelShape } from '../../core/model/index.ts';
 import type { HiddenStates } from '../../core/protocol/index.ts';
-import type { BlockRuntime } from '../../worker/runtime/index.ts';
-import { sampleToken, seededRng, type SamplingParams } from '../../worker/sampling/index.ts';
+import { type BlockRuntime, sampleToken, seededRng, type SamplingParams } from '../../worker/index.ts';
 import type { ClientModel, Sampler } from './session.ts';
 
 /** Embedding and LM head of a runtime loaded with `client: true`. */

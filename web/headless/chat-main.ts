@@ -1,7 +1,6 @@
 // Headless chat page: a ClientSession over PeerJS, embedding + LM head in a worker; driven by tests and `bouquet demo` through window.bouquetChat.
 import { FrameLink, Reassembler, decodeFrame, type Frame } from '../../core/protocol/index.ts';
-import { openTokenizer, httpModelFiles, type TextTokenizer } from '../../worker/index.ts';
-import { startWorkerRuntime } from '../../worker/worker-proxy.ts';
+import { openTokenizer, httpModelFiles, type TextTokenizer, startWorkerRuntime } from '../../worker/index.ts';
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type FailoverRecord, type RouteHopSpec } from '../client/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
 import { backendsFromQuery, servedModel } from './model-source.ts';

@@ -1,7 +1,7 @@
 // Where a page finds the served model: the coordinator's swarm state names it and lists its files.
 import { BouquetError } from '../../core/errors/index.ts';
 import { apiPaths, parseSwarmState, type ModelInfo } from '../../core/api/index.ts';
-import type { WorkerModelSource } from '../../worker/worker-proxy.ts';
+import type { WorkerModelSource } from '../../worker/index.ts';
 
 /** The coordinator's model and how a worker loads it over HTTP. */
 export async function servedModel(origin: string): Promise<{ info: ModelInfo; source: WorkerModelSource }> {

@@ -1,10 +1,10 @@
 // VolunteerAgent: measure speed, register, load the assigned blocks, serve sessions, report load, drain, leave.
-import { BouquetError } from '../../core/errors/index.ts';
 import type { AssignmentMessage, Backend, RegisterMessage, RegisteredMessage, VolunteerState } from '../../core/api/index.ts';
-import { FrameLink, type Transport } from '../../core/protocol/index.ts';
-import type { BlockSpan, LinearMs } from '../../core/swarm/index.ts';
+import { FrameLink, protocolVersion, type Transport } from '../../core/protocol/index.ts';
+import { sameSpan, type BlockSpan, type LinearMs } from '../../core/swarm/index.ts';
+import type { BlockRuntime } from '../../worker/index.ts';
 import type { VolunteerCoordinator } from './coordinator-client.ts';
-import { SessionHost, type BlockExecutor, type HostStats } from './session-host.ts';
+import { SessionHost, type HostStats } from './session-host.ts';
 
 /** What a volunteer measured about itself. */
 export interface SpeedMeasurement {
@@ -18,17 +18,17 @@ export interface SpeedMeasurement {
 export type LoadPhase = 'downloading' | 'loading';
 
 /**
- * What the agent needs from the tab's runtime: in the page, the Comlink worker; in Node tests, the
- * in-thread runtime (or a test double).
+ * How the agent starts the tab's BlockRuntime: in the page, in a worker (`workerVolunteerRuntime`);
+ * in Node tests, in-thread (`inThreadVolunteerRuntime`). Either way `load` gives the one contract.
  */
-export interface VolunteerRuntime {
+export interface RuntimeStarter {
   /** Times one block of the model (the speed probe). */
   measureSpeed(): Promise<SpeedMeasurement>;
   /**
-   * Loads `span` with a KV cache of `cacheSlots` single-block slots of `maxSessionTokens` tokens,
-   * replacing what was loaded; reports phases through `onPhase`; resolves to the executor serving it.
+   * Starts a runtime for `span` with a KV cache of `cacheSlots` single-block slots of `maxSessionTokens`
+   * tokens (core/cache's `cacheBudgetBytes`), replacing what was loaded; reports phases through `onPhase`.
    */
-  load(span: BlockSpan, cacheSlots: number, maxSessionTokens: number, onPhase: (phase: LoadPhase, fraction?: number) => void): Promise<BlockExecutor>;
+  load(span: BlockSpan, cacheSlots: number, maxSessionTokens: number, onPhase: (phase: LoadPhase, fraction?: number) => void): Promise<BlockRuntime>;
   /** Frees the loaded blocks. */
   unload(): Promise<void>;
 }
@@ -55,7 +55,7 @@ export interface VolunteerSnapshot extends HostStats {
 export interface VolunteerAgentOptions {
   transport: Transport;
   coordinator: VolunteerCoordinator;
-  runtime: VolunteerRuntime;
+  runtime: RuntimeStarter;
   /** M_j: bytes given to weights + cache. */
   memoryBytes: number;
   backend: Backend;
@@ -104,10 +104,6 @@ export function sanitizeSpeed(s: SpeedMeasurement): SpeedMeasurement {
   };
 }
 
-function sameSpan(a: BlockSpan | null, b: BlockSpan | null): boolean {
-  return a === null || b === null ? a === b : a.start === b.start && a.end === b.end;
-}
-
 /**
  * A volunteer tab's brain. Plain class with getters and an `onChange` event so a Svelte view can
  * wrap it; no DOM.
@@ -125,18 +121,13 @@ export class VolunteerAgent {
   private assignments: Promise<void> = Promise.resolve();
   private latestAssignmentId = -1;
   private readonly listeners = new Set<(s: VolunteerSnapshot) => void>();
-  private executor: BlockExecutor | null = null;
+  private loaded: BlockRuntime | null = null;
   private stopped = false;
   private publicKey = '';
 
   constructor(private readonly options: VolunteerAgentOptions) {
-    // The host forwards to whichever executor is loaded now.
-    const forward: BlockExecutor = {
-      openSession: (id, span, maxLength) => this.currentExecutor().openSession(id, span, maxLength),
-      step: (id, hidden) => this.currentExecutor().step(id, hidden),
-      closeSession: (id) => this.currentExecutor().closeSession(id),
-    };
-    this.host = new SessionHost(forward);
+    // The host serves on whichever runtime is loaded now (given with its blocks).
+    this.host = new SessionHost();
     this.host.onChange(() => this.changed());
     options.transport.onConnection((conn) => this.host.attach(new FrameLink(conn)));
   }
@@ -207,11 +198,6 @@ export class VolunteerAgent {
     this.setStatus('offline');
   }
 
-  private currentExecutor(): BlockExecutor {
-    if (this.executor === null) throw new BouquetError('not-loaded', 'no blocks loaded');
-    return this.executor;
-  }
-
   private registration(): RegisterMessage {
     const speed = this.speed ?? { decodeMsPerBlock: 1, prefillMsPerBlock: { perTokenMs: 1, fixedMs: 0 } };
     const m: RegisterMessage = {
@@ -223,6 +209,7 @@ export class VolunteerAgent {
       prefillMsPerBlock: speed.prefillMsPerBlock,
       backend: this.options.backend,
       modelId: this.options.modelId,
+      protocolVersion,
     };
     if (this.span !== null && this.status === 'serving') m.loadedSpan = this.span;
     return m;
@@ -247,20 +234,19 @@ export class VolunteerAgent {
   private async apply(a: AssignmentMessage): Promise<void> {
     if (this.stopped || a.assignmentId !== this.latestAssignmentId) return; // superseded while queued
     const maxSessionTokens = this.registered?.model.maxSessionTokens ?? 2048;
-    if (a.span !== null && this.executor !== null && sameSpan(a.span, this.span)) {
-      // Same blocks (a 'keep' after a reconnect): no reload.
-      const hosted = this.host.hosted;
-      this.host.setBlocks(hosted === null ? null : { ...hosted, cacheSlots: Math.max(hosted.cacheSlots, a.cacheSlots) });
+    if (a.span !== null && this.loaded !== null && sameSpan(a.span, this.span)) {
+      // Same blocks (a 'keep' after a reconnect): no reload; open sessions keep their cache.
+      this.host.growCache(a.cacheSlots);
       this.setStatus('serving');
       this.options.coordinator.send({ type: 'ready', assignmentId: a.assignmentId, span: a.span });
       return;
     }
-    if (this.executor !== null) {
+    if (this.loaded !== null) {
       this.setStatus('draining');
       this.heartbeat();
       await this.host.drain(this.options.drainTimeoutMs ?? 30_000);
       await this.options.runtime.unload();
-      this.executor = null;
+      this.loaded = null;
       this.span = null;
       this.host.setBlocks(null);
     }
@@ -270,15 +256,15 @@ export class VolunteerAgent {
     }
     this.setStatus('downloading');
     const span = a.span;
-    const executor = await this.options.runtime.load(span, a.cacheSlots, maxSessionTokens, (phase, fraction) => {
+    const runtime = await this.options.runtime.load(span, a.cacheSlots, maxSessionTokens, (phase, fraction) => {
       this.loadFraction = fraction ?? null;
       this.setStatus(phase);
     });
     if (this.stopped) return;
-    this.executor = executor;
+    this.loaded = runtime;
     this.span = span;
     this.loadFraction = null;
-    this.host.setBlocks({ span, cacheSlots: a.cacheSlots, maxSessionTokens, hiddenSize: this.options.hiddenSize });
+    this.host.setBlocks({ span, cacheSlots: a.cacheSlots, maxSessionTokens, hiddenSize: this.options.hiddenSize }, runtime);
     this.setStatus('serving');
     this.options.coordinator.send({ type: 'ready', assignmentId: a.assignmentId, span });
     this.heartbeat();

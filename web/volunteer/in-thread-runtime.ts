@@ -1,11 +1,8 @@
-// VolunteerRuntime over worker/'s in-thread BlockRuntime (Node volunteers for tests, benchmarks and the demo's helpers).
-import { cacheBytesPerBlock } from '../../core/model/index.ts';
+// Starts a volunteer's BlockRuntime in this thread (Node volunteers for tests, benchmarks and the demo's helpers).
+import { cacheBudgetBytes } from '../../core/cache/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import { createInThreadRuntime, probeSpeed, type BackendName, type BlockRuntime, type Ort } from '../../worker/runtime/index.ts';
-import type { ModelWeights } from '../../worker/weights/index.ts';
-import type { LoadPhase, SpeedMeasurement, VolunteerRuntime } from './agent.ts';
-import { executorFromRuntime } from './runtime-port.ts';
-import type { BlockExecutor } from './session-host.ts';
+import { createInThreadRuntime, probeSpeed, type BackendName, type BlockRuntime, type Ort, type ModelWeights } from '../../worker/index.ts';
+import type { LoadPhase, RuntimeStarter, SpeedMeasurement } from './agent.ts';
 
 /** Options of the in-thread volunteer runtime. */
 export interface InThreadVolunteerOptions {
@@ -15,8 +12,8 @@ export interface InThreadVolunteerOptions {
   fixedSpeed?: SpeedMeasurement;
 }
 
-/** A VolunteerRuntime that builds an in-thread BlockRuntime over already opened weights. */
-export function inThreadVolunteerRuntime(ort: Ort, weights: ModelWeights, options: InThreadVolunteerOptions = {}): VolunteerRuntime {
+/** A RuntimeStarter that builds an in-thread BlockRuntime over already opened weights. */
+export function inThreadVolunteerRuntime(ort: Ort, weights: ModelWeights, options: InThreadVolunteerOptions = {}): RuntimeStarter {
   let rt: BlockRuntime | null = null;
   const backends = options.backends ?? ['wasm'];
   return {
@@ -27,17 +24,17 @@ export function inThreadVolunteerRuntime(ort: Ort, weights: ModelWeights, option
       });
       return { decodeMsPerBlock: r.decodeMsPerBlock, prefillMsPerBlock: r.prefillMsPerBlock };
     },
-    async load(span: BlockSpan, cacheSlots: number, maxSessionTokens: number, onPhase: (p: LoadPhase, f?: number) => void): Promise<BlockExecutor> {
+    async load(span: BlockSpan, cacheSlots: number, maxSessionTokens: number, onPhase: (p: LoadPhase, f?: number) => void): Promise<BlockRuntime> {
       if (rt !== null) await rt.dispose();
       onPhase('loading');
       const tokens = Math.min(maxSessionTokens, weights.shape.maxSeqLen);
       rt = await createInThreadRuntime(ort, weights, {
         blocks: span, backends, maxSessionTokens: tokens,
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
-        // The host counts slots; give the runtime room for the same number (at least one).
-        cacheBudgetBytes: Math.max(1, cacheSlots) * cacheBytesPerBlock(weights.shape, tokens),
+        // The host counts the same slots in token blocks; the runtime gets room for as many (at least one slot).
+        cacheBudgetBytes: cacheBudgetBytes(weights.shape, cacheSlots, tokens),
       });
-      return executorFromRuntime(rt, weights.shape.hiddenSize);
+      return rt;
     },
     async unload(): Promise<void> {
       const r = rt;

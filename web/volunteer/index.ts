@@ -1,8 +1,7 @@
 // The volunteer: serves sessions on its blocks, registers with the coordinator, reports load.
-export { SessionHost, type BlockExecutor, type HostedBlocks, type HostStats } from './session-host.ts';
-export { executorFromRuntime } from './runtime-port.ts';
+export { SessionHost, type HostedBlocks, type HostStats } from './session-host.ts';
 export {
-  VolunteerAgent, sanitizeSpeed, type VolunteerAgentOptions, type VolunteerRuntime, type VolunteerSnapshot, type VolunteerStatus,
+  VolunteerAgent, sanitizeSpeed, type VolunteerAgentOptions, type RuntimeStarter, type VolunteerSnapshot, type VolunteerStatus,
   type SpeedMeasurement, type LoadPhase, type StartTicker,
 } from './agent.ts';
 export { workerTicker } from './worker-ticker.ts';

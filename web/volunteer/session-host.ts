@@ -1,28 +1,27 @@
-// SessionHost: serves inference sessions on a volunteer's blocks — admission by cache slots, validation, ordering.
+// SessionHost: serves inference sessions on a volunteer's blocks — the boundary where peer frames meet the BlockRuntime:
+// protocol version, admission by cache token blocks, validation, ordering.
+import { KvCacheBudget, reserveTokensFor } from '../../core/cache/index.ts';
 import {
-  FrameLink, PeerError, toPeerError,
-  type HiddenStates, type RequestFrame, type ResponseFrame, type WireDtype,
+  FrameLink, PeerError, protocolVersion, toPeerError,
+  type RequestFrame, type ResponseFrame, type WireDtype,
 } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
+import type { SessionRuntime } from '../../worker/index.ts';
 
-/**
- * What the volunteer needs from a block runtime to serve sessions. worker/'s BlockRuntime is
- * adapted to it (see `runtime-port.ts`); tests may use a deterministic double.
- */
-export interface BlockExecutor {
-  /** Opens a session over `span` (within the loaded blocks) holding at most `maxLength` tokens; may throw code 'cache-full'. */
-  openSession(sessionId: string, span: BlockSpan, maxLength: number): Promise<void>;
-  /** Runs the session's blocks on `hidden` (rows = new tokens, appended to its cache); returns the output hidden states. */
-  step(sessionId: string, hidden: HiddenStates): Promise<HiddenStates>;
-  /** Frees the session's cache. */
-  closeSession(sessionId: string): Promise<void>;
+/** A runtime's error as the peer protocol's, its code kept as is (cache-full, bad-input…), answering request `re`. */
+function asPeerError(err: unknown, re: number): PeerError {
+  const e = toPeerError(err);
+  return e.re === re ? e : new PeerError(e.code, e.message, re, e.peerId, e.data);
 }
 
 /** What the host serves right now. */
 export interface HostedBlocks {
   /** Blocks loaded, 0-based, end exclusive. */
   span: BlockSpan;
-  /** n_j: single-block session caches; a session over k blocks holds k. */
+  /**
+   * n_j: single-block session caches; a session over k blocks holds k. The host counts them in token
+   * blocks of 16 tokens (core/cache): n_j · ⌈maxSessionTokens / 16⌉ in all.
+   */
   cacheSlots: number;
   /** Longest session the cache is sized for, tokens. */
   maxSessionTokens: number;
@@ -52,6 +51,9 @@ export interface HostStats {
   sessionsServed: number;
   slotsUsed: number;
   slotsTotal: number;
+  /** KV-cache token blocks (16 tokens of one block) reserved by sessions, and in all. */
+  cacheTokenBlocksUsed: number;
+  cacheTokenBlocksTotal: number;
   /** Tokens processed (prefill and decode rows) since start. */
   tokensProcessed: number;
   /** Tokens processed per second over the last `rateWindowMs`. */
@@ -59,31 +61,47 @@ export interface HostStats {
 }
 
 /**
- * Serves sessions arriving on FrameLinks. A session is admitted only if its cache slots are free
- * (refused at once with 'cache-full' otherwise); every step is checked against its session (known
- * id on this link, dtype, width, step index, position, length); a bad request gets an error and
- * disturbs no other session. Sessions of a link that closes are freed.
+ * Serves sessions arriving on FrameLinks on a BlockRuntime. This is where peer input is validated,
+ * once (decodeFrame has checked the frame's shape and finite values): an open-session of another
+ * protocol version is refused ('version-mismatch'); a session is admitted only if its KV-cache token
+ * blocks are free (refused at once with 'cache-full' otherwise); every step is checked against its
+ * session (known id on this link, dtype, width, step index, position, length). A bad request gets an
+ * error and disturbs no other session. Sessions of a link that closes are freed.
  */
 export class SessionHost {
   private blocks: HostedBlocks | null = null;
+  private cache: KvCacheBudget | null = null;
   private draining = false;
   private readonly sessions = new Map<string, HostedSession>();
   private readonly linkIds = new WeakMap<FrameLink, number>();
   private nextLinkId = 1;
   private nextRuntimeId = 1;
-  private slotsUsed = 0;
   private sessionsServed = 0;
   private tokensProcessed = 0;
   private readonly recent: { atMs: number; tokens: number }[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly drainWaiters = new Set<() => void>();
 
-  constructor(private readonly executor: BlockExecutor, private readonly rateWindowMs = 10_000) {}
+  /** Serves on `runtime` (or on the one `setBlocks` gives, when the runtime changes with the blocks). */
+  constructor(private runtime: SessionRuntime | null = null, private readonly rateWindowMs = 10_000) {}
 
-  /** Starts serving `blocks` (null: serve nothing). Call only when no session is active (after `drain`). */
-  setBlocks(blocks: HostedBlocks | null): void {
+  /**
+   * Starts serving `blocks` (null: serve nothing) on `runtime` (default: the one it has). Call only
+   * when no session is active (after `drain`): the cache budget starts empty.
+   */
+  setBlocks(blocks: HostedBlocks | null, runtime?: SessionRuntime): void {
     this.blocks = blocks;
+    if (runtime !== undefined) this.runtime = runtime;
+    this.cache = blocks === null ? null : KvCacheBudget.ofSlots(blocks.cacheSlots, blocks.maxSessionTokens);
     this.draining = false;
+    this.changed();
+  }
+
+  /** Grows the cache to `cacheSlots` slots for the blocks served now, keeping the open sessions (the coordinator granted more). */
+  growCache(cacheSlots: number): void {
+    if (this.blocks === null || this.cache === null || cacheSlots <= this.blocks.cacheSlots) return;
+    this.blocks = { ...this.blocks, cacheSlots };
+    this.cache.growToSlots(cacheSlots);
     this.changed();
   }
 
@@ -142,11 +160,14 @@ export class SessionHost {
     const windowTokens = this.recent.reduce((a, r) => a + r.tokens, 0);
     const first = this.recent[0]?.atMs;
     const spanMs = first === undefined ? 0 : Math.max(1000, nowMs - first);
+    const cache = this.cache?.usage();
     return {
       activeSessions: this.sessions.size,
       sessionsServed: this.sessionsServed,
-      slotsUsed: this.slotsUsed,
-      slotsTotal: this.blocks?.cacheSlots ?? 0,
+      slotsUsed: cache?.usedSlots ?? 0,
+      slotsTotal: cache?.totalSlots ?? 0,
+      cacheTokenBlocksUsed: cache?.usedTokenBlocks ?? 0,
+      cacheTokenBlocksTotal: cache?.totalTokenBlocks ?? 0,
       tokensProcessed: this.tokensProcessed,
       tokensPerS: spanMs === 0 ? 0 : (windowTokens * 1000) / spanMs,
     };
@@ -184,8 +205,13 @@ export class SessionHost {
 
   private async open(link: FrameLink, req: Extract<RequestFrame, { type: 'open-session' }>): Promise<ResponseFrame> {
     const b = this.blocks;
+    if (req.protocolVersion !== protocolVersion) {
+      throw new PeerError('version-mismatch', `this volunteer speaks protocol version ${protocolVersion}, the client ${req.protocolVersion ?? 0}: reload the older page`, req.id);
+    }
     if (this.draining) throw new PeerError('draining', 'this volunteer is draining before a reassignment; ask for another route', req.id);
-    if (b === null) throw new PeerError('wrong-span', 'this volunteer serves no blocks yet', req.id);
+    const runtime = this.runtime;
+    const cache = this.cache;
+    if (b === null || runtime === null || cache === null) throw new PeerError('wrong-span', 'this volunteer serves no blocks yet', req.id);
     if (req.span.start < b.span.start || req.span.end > b.span.end) {
       throw new PeerError('wrong-span', `blocks [${req.span.start}, ${req.span.end}) are not all served here (serving [${b.span.start}, ${b.span.end}))`, req.id);
     }
@@ -195,23 +221,27 @@ export class SessionHost {
     const key = this.key(link, req.sessionId);
     if (this.sessions.has(key)) throw new PeerError('bad-frame', `session '${req.sessionId}' is already open`, req.id);
     const slots = req.span.end - req.span.start;
-    if (this.slotsUsed + slots > b.cacheSlots) {
-      throw new PeerError('cache-full', `no free cache slots: ${slots} needed, ${b.cacheSlots - this.slotsUsed} of ${b.cacheSlots} free`, req.id);
+    // Booked before awaiting, so concurrent opens cannot overbook.
+    const admitted = cache.admit(key, slots, reserveTokensFor(req.maxLength, b.maxSessionTokens));
+    if (!admitted.ok) {
+      throw new PeerError(
+        'cache-full',
+        `no free cache: ${admitted.neededTokenBlocks} token blocks needed (${slots} blocks), ${admitted.freeTokenBlocks} of ${cache.usage().totalTokenBlocks} free`,
+        req.id,
+      );
     }
-    // Book the slots before awaiting, so concurrent opens cannot overbook.
-    this.slotsUsed += slots;
     const s: HostedSession = {
       key, link, sessionId: `${this.nextRuntimeId++}:${req.sessionId}`, span: req.span, maxLength: req.maxLength,
       dtype: req.dtype, slots, nextStepIndex: 0, nextPosition: 0, tail: Promise.resolve(), broken: false,
     };
     this.sessions.set(key, s);
     try {
-      await this.executor.openSession(s.sessionId, req.span, req.maxLength);
+      await runtime.openSession({ sessionId: s.sessionId, blocks: req.span, maxLength: req.maxLength });
     } catch (err) {
       this.sessions.delete(key);
-      this.slotsUsed -= slots;
+      cache.free(key);
       this.changed();
-      throw toPeerError(err);
+      throw asPeerError(err, req.id);
     }
     if (!link.isOpen || this.sessions.get(key) !== s) {
       await this.release(s);
@@ -225,7 +255,8 @@ export class SessionHost {
   private step(link: FrameLink, req: Extract<RequestFrame, { type: 'step' }>): Promise<ResponseFrame> {
     const s = this.sessions.get(this.key(link, req.sessionId));
     const b = this.blocks;
-    if (s === undefined || b === null) throw new PeerError('unknown-session', `session '${req.sessionId}' is not open here`, req.id);
+    const runtime = this.runtime;
+    if (s === undefined || b === null || runtime === null) throw new PeerError('unknown-session', `session '${req.sessionId}' is not open here`, req.id);
     if (s.broken) throw new PeerError('internal', `session '${req.sessionId}' failed earlier; open a new one`, req.id);
     if (req.dtype !== s.dtype) throw new PeerError('bad-frame', `session '${req.sessionId}' was opened for ${s.dtype}, step sent ${req.dtype}`, req.id);
     if (req.hidden.cols !== b.hiddenSize) {
@@ -245,15 +276,17 @@ export class SessionHost {
     s.nextPosition += req.hidden.rows;
     const run = s.tail.then(async (): Promise<ResponseFrame> => {
       try {
-        const out = await this.executor.step(s.sessionId, req.hidden);
+        // Validated above and by decodeFrame; the runtime takes the buffer over (it may be transferred to a worker).
+        const out = await runtime.step(s.sessionId, new Float32Array(req.hidden.data));
         this.tokensProcessed += req.hidden.rows;
         this.recent.push({ atMs: Date.now(), tokens: req.hidden.rows });
         this.changed();
-        return { type: 'step-result', id: req.id, sessionId: req.sessionId, stepIndex: req.stepIndex, dtype: s.dtype, hidden: out };
+        const hidden = { rows: out.tokens, cols: b.hiddenSize, data: out.hidden };
+        return { type: 'step-result', id: req.id, sessionId: req.sessionId, stepIndex: req.stepIndex, dtype: s.dtype, hidden };
       } catch (err) {
         // The cache may hold part of this step: the session cannot go on.
         s.broken = true;
-        throw toPeerError(err);
+        throw asPeerError(err, req.id);
       }
     });
     s.tail = run.catch(() => undefined);
@@ -263,11 +296,11 @@ export class SessionHost {
   private async release(s: HostedSession): Promise<void> {
     if (this.sessions.get(s.key) !== s) return;
     this.sessions.delete(s.key);
-    this.slotsUsed -= s.slots;
+    this.cache?.free(s.key);
     try {
-      await this.executor.closeSession(s.sessionId);
+      await this.runtime?.closeSession(s.sessionId);
     } catch {
-      // The runtime frees what it can; the slots are ours to count.
+      // The runtime frees what it can; the host's budget is already freed.
     }
     this.changed();
     if (this.sessions.size === 0) for (const w of [...this.drainWaiters]) w();

@@ -1,12 +1,10 @@
-// VolunteerRuntime for a browser tab: the block runtime in a module worker (worker/block-worker.ts via Comlink).
+// Starts a browser tab's BlockRuntime in a module worker (worker/block-worker.ts via Comlink).
+import { cacheBudgetBytes } from '../../core/cache/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
-import { cacheBytesPerBlock, type ModelShape } from '../../core/model/index.ts';
+import type { ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { BackendName } from '../../worker/index.ts';
-import { startWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/worker-proxy.ts';
-import type { LoadPhase, SpeedMeasurement, VolunteerRuntime } from './agent.ts';
-import { executorFromRuntime } from './runtime-port.ts';
-import type { BlockExecutor } from './session-host.ts';
+import { type BackendName, type BlockRuntime, startWorkerRuntime, type WeightLoadProgress, type WorkerModelSource, type WorkerRuntime } from '../../worker/index.ts';
+import type { LoadPhase, RuntimeStarter, SpeedMeasurement } from './agent.ts';
 
 /** Options of the worker-backed volunteer runtime. */
 export interface WorkerVolunteerOptions {
@@ -22,8 +20,8 @@ export interface WorkerVolunteerOptions {
   silentStartMs?: number;
 }
 
-/** A VolunteerRuntime in a worker; also tells which backend and shape it found (after `prepare`). */
-export interface WorkerVolunteerRuntime extends VolunteerRuntime {
+/** A RuntimeStarter for a worker; also tells which backend and shape it found (after `prepare`). */
+export interface WorkerVolunteerRuntime extends RuntimeStarter {
   /** Starts a worker without blocks to learn the model's shape and the backend that works here. */
   prepare(): Promise<{ shape: ModelShape; backend: BackendName; backendNotes: string[] }>;
 }
@@ -57,7 +55,7 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
       probe = null;
       return { decodeMsPerBlock: r.decodeMsPerBlock, prefillMsPerBlock: r.prefillMsPerBlock };
     },
-    async load(span: BlockSpan, cacheSlots: number, maxSessionTokens: number, onPhase: (p: LoadPhase, f?: number) => void): Promise<BlockExecutor> {
+    async load(span: BlockSpan, cacheSlots: number, maxSessionTokens: number, onPhase: (p: LoadPhase, f?: number) => void): Promise<BlockRuntime> {
       if (serving !== null) await serving.terminate();
       serving = null;
       const { shape: s } = await prepare();
@@ -73,15 +71,14 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
         if (loadedBytes >= totalBytes) onPhase('loading');
         else onPhase('downloading', loadedBytes / totalBytes);
       };
-      // Size the cache to the slots the placement expects (one slot = one block's cache for one session, fp32 here).
+      // Size the cache to the slots the placement expects (one slot = one block's cache for one session, fp32 here, in 16-token blocks).
       const tokens = Math.min(maxSessionTokens, s.maxSeqLen);
       serving = await startWorkerRuntime(options.newWorker, {
         ...base,
-        options: { ...runtimeOptions(), blocks: span, maxSessionTokens: tokens, cacheBudgetBytes: Math.max(1, cacheSlots) * cacheBytesPerBlock(s, tokens) },
+        options: { ...runtimeOptions(), blocks: span, maxSessionTokens: tokens, cacheBudgetBytes: cacheBudgetBytes(s, cacheSlots, tokens) },
       }, { onProgress, silentStartMs });
       loaded = true;
-      const d = serving.initInfo.shape.hiddenSize;
-      return executorFromRuntime(serving, d);
+      return serving;
     },
     async unload(): Promise<void> {
       const s = serving;

@@ -1,9 +1,10 @@
 // ONNX graphs of the Llama family: a range of decoder blocks (one session), the token embedding and the LM head.
-import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
-import { toHalfArray } from '../weights/float16.ts';
-import type { BlockWeights } from '../weights/types.ts';
+import { blockAttentionOf, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
+import { blockIo, hasSlidingBlocks, rotaryTables, usesGqa } from './block-io.ts';
+import { toHalfArray, type BlockWeights } from '../weights/index.ts';
 import { GraphBuilder, type ElemTypeName } from './onnx-builder.ts';
-import { quantizeQ4, q4BlockSize } from './quantize.ts';
+import { quantizeQ4, quantizeQ8, q4BlockSize } from './quantize.ts';
+import { RuntimeError } from '../errors.ts';
 
 /**
  * Which operators a graph uses: 'contrib' = the fused com.microsoft kernels that are fastest on WebGPU
@@ -14,43 +15,15 @@ export type OpFlavour = 'contrib' | 'standard';
 
 /** How a graph is built. */
 export interface GraphOptions {
-  /** Weight precision: fp32, fp16 (then activations and KV cache are fp16 too), or q4 (MatMulNBits, fp32 activations). */
+  /** Weight precision: fp32, fp16 (then activations and KV cache are fp16 too), q8 (DynamicQuantizeMatMul) or q4 (MatMulNBits); q8/q4 keep fp32 activations. */
   precision: WeightPrecision;
   ops: OpFlavour;
-}
-
-/**
- * Whether a block graph uses com.microsoft.GroupQueryAttention (with fused rotary): contrib flavour and a
- * head size the kernel accepts (onnxruntime's CPU kernel needs a multiple of 16). Otherwise attention is
- * built from standard ops (the norms stay fused). Decides which position inputs the graph takes.
- */
-export function usesGqa(shape: ModelShape, ops: OpFlavour): boolean {
-  return ops === 'contrib' && shape.headDim % 16 === 0;
 }
 
 /** The element type of activations and KV cache for a precision. */
 export function computeType(precision: WeightPrecision): ElemTypeName {
   return precision === 'fp16' ? 'float16' : 'float32';
 }
-
-/** Input/output names of a block-range graph; KV names are per block of the range (0 = first block of the range). */
-export const blockIo = {
-  hiddenIn: 'hidden_in',
-  hiddenOut: 'hidden_out',
-  /** GroupQueryAttention (see usesGqa): int32 [1], total length − 1. */
-  seqlensK: 'seqlens_k',
-  /** GroupQueryAttention: int32 scalar, past + new tokens. */
-  totalLength: 'total_sequence_length',
-  /** standard attention: rotary cos/sin for the new positions, [T, headDim/2]. */
-  cos: 'rope_cos',
-  sin: 'rope_sin',
-  /** standard attention: additive causal mask [groups·T, past + T]. */
-  mask: 'attn_mask',
-  pastKey: (i: number) => `past_key_${i}`,
-  pastValue: (i: number) => `past_value_${i}`,
-  presentKey: (i: number) => `present_key_${i}`,
-  presentValue: (i: number) => `present_value_${i}`,
-} as const;
 
 /** A built graph and what it holds. */
 export interface BuiltGraph {
@@ -87,6 +60,14 @@ class WeightWriter {
    */
   linear(x: string, name: string, w: Float32Array, n: number, k: number, bias?: Float32Array, x2d = false): string {
     let y: string;
+    if (this.precision === 'q8') {
+      // x may be [T, k] or [1, T, k]: DynamicQuantizeMatMul is a MatMul, so both work.
+      const q = quantizeQ8(w, n, k);
+      const b = this.weigh(() => this.g.init(`${name}.q8`, 'int8', [k, n], q.values));
+      const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n], q.scales));
+      y = this.g.op('DynamicQuantizeMatMul', [x, b, s], {}, 'com.microsoft');
+      return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
+    }
     if (x2d && this.precision !== 'q4') {
       const init = this.weigh(() => this.type === 'float16' ? this.g.init(`${name}.W`, 'float16', [n, k], toHalfArray(w)) : this.g.init(`${name}.W`, 'float32', [n, k], w));
       const inputs = bias === undefined ? [x, init] : [x, init, this.vector(`${name}.bias`, bias)];
@@ -115,28 +96,39 @@ function transpose(w: Float32Array, n: number, k: number): Float32Array {
   return t;
 }
 
-/** Rotary cos/sin tables [positions, headDim/2] (θ_i = theta^(−2i/headDim)), as llama2.c and Hugging Face compute them. */
-export function rotaryTables(shape: ModelShape, fromPos: number, count: number): { cos: Float32Array; sin: Float32Array } {
-  const half = shape.headDim / 2;
-  const cos = new Float32Array(count * half);
-  const sin = new Float32Array(count * half);
-  for (let p = 0; p < count; p++) {
-    for (let i = 0; i < half; i++) {
-      const freq = 1 / shape.ropeTheta ** ((2 * i) / shape.headDim);
-      const a = (fromPos + p) * freq;
-      cos[p * half + i] = Math.cos(a);
-      sin[p * half + i] = Math.sin(a);
-    }
-  }
-  return { cos, sin };
+/** A scalar constant in the compute type (names made unique by the bytes written so far). */
+function scalar(g: GraphBuilder, name: string, value: number, type: ElemTypeName): string {
+  const n = `${name}_${g.initializerBytes}`;
+  return type === 'float16' ? g.init(n, 'float16', [], toHalfArray(new Float32Array([value]))) : g.init(n, 'float32', [], new Float32Array([value]));
 }
 
 function rmsNormStandard(g: GraphBuilder, x: string, weight: string, eps: number, type: ElemTypeName): string {
   const sq = g.op('Mul', [x, x]);
   const ms = g.op('ReduceMean', [sq], { axes: [-1], keepdims: 1 });
-  const epsT = type === 'float16' ? g.init(`eps_${g.initializerBytes}`, 'float16', [], toHalfArray(new Float32Array([eps]))) : g.init(`eps_${g.initializerBytes}`, 'float32', [], new Float32Array([eps]));
+  const epsT = scalar(g, 'eps', eps, type);
   const rms = g.op('Sqrt', [g.op('Add', [ms, epsT])]);
   return g.op('Mul', [g.op('Div', [x, rms]), weight]);
+}
+
+/** RMSNorm over the last axis, fused where the flavour allows. */
+function rmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, type: ElemTypeName, ops: OpFlavour): string {
+  return ops === 'contrib'
+    ? g.op('SimplifiedLayerNormalization', [x, weight], { axis: -1, epsilon: { float: eps }, stash_type: 1 })
+    : rmsNormStandard(g, x, weight, eps, type);
+}
+
+/** GELU, tanh approximation (Hugging Face gelu_pytorch_tanh): x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))). */
+function geluTanh(g: GraphBuilder, x: string, type: ElemTypeName): string {
+  const x3 = g.op('Mul', [g.op('Mul', [x, x]), x]);
+  const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [x3, scalar(g, 'gelu_c', 0.044715, type)])]), scalar(g, 'gelu_k', Math.sqrt(2 / Math.PI), type)]);
+  const onePlus = g.op('Add', [g.op('Tanh', [inner]), scalar(g, 'one', 1, type)]);
+  return g.op('Mul', [g.op('Mul', [x, scalar(g, 'half', 0.5, type)]), onePlus]);
+}
+
+/** cap · tanh(x / cap) (Gemma 2's soft-capping of attention and final logits). */
+function softcap(g: GraphBuilder, x: string, cap: number, type: ElemTypeName): string {
+  const c = scalar(g, 'softcap', cap, type);
+  return g.op('Mul', [g.op('Tanh', [g.op('Div', [x, c])]), c]);
 }
 
 /** Applies rotary embeddings to x [1, heads, T, headDim] with cos/sin [T, headDim/2] (standard ops). */
@@ -166,13 +158,14 @@ interface Consts {
 }
 
 /**
- * Builds one session's graph for `weights.length` consecutive blocks.
- * Inputs: hidden_in float32 [1, T, hidden], per block past_key_i/past_value_i [1, kvHeads, P, headDim]
- * (compute type), and the position inputs of the flavour (see blockIo). Outputs: hidden_out float32
- * [1, T, hidden] and present_key_i/present_value_i [1, kvHeads, P + T, headDim].
- * `maxPositions` sizes the rotary tables of the contrib flavour.
+ * Builds one session's graph for `weights.length` consecutive blocks, the first being block `firstBlock`
+ * of the model (it decides which blocks slide). Inputs: hidden_in float32 [1, T, hidden], per block
+ * past_key_i/past_value_i [1, kvHeads, P, headDim] (compute type), and the position inputs of the
+ * flavour (see positionInputs). Outputs: hidden_out float32 [1, T, hidden] and
+ * present_key_i/present_value_i [1, kvHeads, P + T, headDim]. `maxPositions` sizes the rotary tables
+ * of the contrib flavour.
  */
-export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[], opts: GraphOptions & { maxPositions: number; name?: string }): BuiltGraph {
+export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[], opts: GraphOptions & { maxPositions: number; name?: string; firstBlock?: number }): BuiltGraph {
   const g = new GraphBuilder(opts.name ?? 'blocks');
   const type = computeType(opts.precision);
   const ww = new WeightWriter(g, opts.precision);
@@ -181,6 +174,9 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
   const H = shape.numHeads;
   const kvH = shape.numKvHeads;
   const eps = shape.rmsNormEps;
+  const firstBlock = opts.firstBlock ?? 0;
+  const scale = shape.attentionScale ?? 1 / Math.sqrt(hd);
+  const norm = (x: string, w: string): string => rmsNorm(g, x, w, eps, type, opts.ops);
 
   const hiddenIn = g.input(blockIo.hiddenIn, 'float32', [1, 'T', d]);
   let x = type === 'float16' ? g.op('Cast', [hiddenIn], { to: 10 }) : hiddenIn;
@@ -189,9 +185,8 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
   let totalLen = '';
   let cosCache = '';
   let sinCache = '';
-  let cosIn = '';
-  let sinIn = '';
-  let mask = '';
+  const rope = { full: { cos: '', sin: '' }, sliding: { cos: '', sin: '' } };
+  const masks = { full: '', sliding: '' };
   const consts: Consts = { splitHalves: '', splitPairs: '', lastAxis: '' };
   const gqa = usesGqa(shape, opts.ops);
   let shapeQ = '';
@@ -206,9 +201,13 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
     cosCache = type === 'float16' ? g.init('cos_cache', 'float16', [opts.maxPositions, hd / 2], toHalfArray(cos)) : g.init('cos_cache', 'float32', [opts.maxPositions, hd / 2], cos);
     sinCache = type === 'float16' ? g.init('sin_cache', 'float16', [opts.maxPositions, hd / 2], toHalfArray(sin)) : g.init('sin_cache', 'float32', [opts.maxPositions, hd / 2], sin);
   } else {
-    cosIn = g.input(blockIo.cos, type, ['T', hd / 2]);
-    sinIn = g.input(blockIo.sin, type, ['T', hd / 2]);
-    mask = g.input(blockIo.mask, type, ['GT', 'S']);
+    rope.full = { cos: g.input(blockIo.cos, type, ['T', hd / 2]), sin: g.input(blockIo.sin, type, ['T', hd / 2]) };
+    rope.sliding = rope.full;
+    if (shape.localRopeTheta !== undefined) {
+      rope.sliding = { cos: g.input(blockIo.cosLocal, type, ['T', hd / 2]), sin: g.input(blockIo.sinLocal, type, ['T', hd / 2]) };
+    }
+    masks.full = g.input(blockIo.mask, type, ['GT', 'S']);
+    masks.sliding = hasSlidingBlocks(shape) ? g.input(blockIo.maskLocal, type, ['GT', 'S']) : masks.full;
     consts.splitHalves = g.ints('split_halves', [hd / 2, hd / 2]);
     consts.splitPairs = g.ints('split_pairs', [1, 1]);
     consts.lastAxis = g.ints('last_axis', [-1]);
@@ -218,11 +217,22 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
     shapeHeads = g.ints('shape_heads', [1, H, -1, hd]);
     shapeFlat = g.ints('shape_flat', [1, -1, H * hd]);
   }
+  const headShapes = new Map<number, { split: string; join: string }>();
+  /** RMSNorm of each head of x [1, T, heads·hd] (Qwen3 / Gemma 3 q_norm and k_norm). */
+  const headNorm = (v: string, heads: number, w: string): string => {
+    let sh = headShapes.get(heads);
+    if (sh === undefined) {
+      sh = { split: g.ints(`heads_split_${heads}`, [1, -1, heads, hd]), join: g.ints(`heads_join_${heads}`, [1, -1, heads * hd]) };
+      headShapes.set(heads, sh);
+    }
+    return g.op('Reshape', [norm(g.op('Reshape', [v, sh.split]), w), sh.join]);
+  };
 
   let pendingDown = '';
   let residual = x;
   weights.forEach((w, i) => {
     const p = `b${i}`;
+    const attention = blockAttentionOf(shape, firstBlock + i);
     const pastK = g.input(blockIo.pastKey(i), type, [1, kvH, 'P', hd]);
     const pastV = g.input(blockIo.pastValue(i), type, [1, kvH, 'P', hd]);
     const attnNorm = ww.vector(`${p}.attn_norm`, w.attnNorm);
@@ -230,7 +240,7 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
     let h: string;
     if (opts.ops === 'contrib') {
       if (i === 0) {
-        h = g.op('SimplifiedLayerNormalization', [x, attnNorm], { axis: -1, epsilon: { float: eps }, stash_type: 1 });
+        h = norm(x, attnNorm);
       } else {
         const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', [pendingDown, residual, attnNorm], [`${p}.h`, '', '', `${p}.x`], { epsilon: { float: eps } }, 'com.microsoft') as [string, string, string, string];
         h = normed;
@@ -240,36 +250,48 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
       if (i > 0) residual = g.op('Add', [pendingDown, residual]);
       h = rmsNormStandard(g, residual, attnNorm, eps, type);
     }
-    const q = ww.linear(h, `${p}.wq`, w.wq, H * hd, d, w.bq);
-    const k = ww.linear(h, `${p}.wk`, w.wk, kvH * hd, d, w.bk);
+    let q = ww.linear(h, `${p}.wq`, w.wq, H * hd, d, w.bq);
+    let k = ww.linear(h, `${p}.wk`, w.wk, kvH * hd, d, w.bk);
     const v = ww.linear(h, `${p}.wv`, w.wv, kvH * hd, d, w.bv);
+    if (shape.qkNorm === true) {
+      if (w.qNorm === undefined || w.kNorm === undefined) throw new RuntimeError('bad-weights', `block ${firstBlock + i}: the model normalizes q/k heads but q_norm/k_norm weights are missing`);
+      q = headNorm(q, H, ww.vector(`${p}.q_norm`, w.qNorm));
+      k = headNorm(k, kvH, ww.vector(`${p}.k_norm`, w.kNorm));
+    }
     let attn: string;
     if (gqa) {
       const [out] = g.node(
         'GroupQueryAttention',
         [q, k, v, pastK, pastV, seqlensK, totalLen, cosCache, sinCache],
         [`${p}.attn`, blockIo.presentKey(i), blockIo.presentValue(i)],
-        { num_heads: H, kv_num_heads: kvH, scale: { float: 1 / Math.sqrt(hd) }, do_rotary: 1, rotary_interleaved: shape.ropeStyle === 'interleaved' ? 1 : 0 },
+        { num_heads: H, kv_num_heads: kvH, scale: { float: scale }, do_rotary: 1, rotary_interleaved: shape.ropeStyle === 'interleaved' ? 1 : 0 },
         'com.microsoft',
       ) as [string];
       attn = out;
     } else {
+      const { cos, sin } = rope[attention];
       const qh = g.op('Transpose', [g.op('Reshape', [q, shapeQ])], { perm: [0, 2, 1, 3] });
       const kh = g.op('Transpose', [g.op('Reshape', [k, shapeKv])], { perm: [0, 2, 1, 3] });
       const vh = g.op('Transpose', [g.op('Reshape', [v, shapeKv])], { perm: [0, 2, 1, 3] });
-      const qr = ropeStandard(g, qh, H, shape, cosIn, sinIn, consts);
-      const kr = ropeStandard(g, kh, kvH, shape, cosIn, sinIn, consts);
+      const qr = ropeStandard(g, qh, H, shape, cos, sin, consts);
+      const kr = ropeStandard(g, kh, kvH, shape, cos, sin, consts);
       const [presentK] = g.node('Concat', [pastK, kr], [blockIo.presentKey(i)], { axis: 2 }) as [string];
       const [presentV] = g.node('Concat', [pastV, vh], [blockIo.presentValue(i)], { axis: 2 }) as [string];
       // Query heads of one KV head are adjacent: [1, H, T, hd] → [1, kvH, groups·T, hd] is a plain reshape.
       const qg = g.op('Reshape', [qr, shapeGrouped]);
       const scores = g.op('MatMul', [qg, g.op('Transpose', [presentK], { perm: [0, 1, 3, 2] })]);
-      const scaleT = type === 'float16' ? g.init(`${p}.scale`, 'float16', [], toHalfArray(new Float32Array([1 / Math.sqrt(hd)]))) : g.init(`${p}.scale`, 'float32', [], new Float32Array([1 / Math.sqrt(hd)]));
-      const probs = g.op('Softmax', [g.op('Add', [g.op('Mul', [scores, scaleT]), mask])], { axis: -1 });
+      let logits = g.op('Mul', [scores, scalar(g, `${p}.scale`, scale, type)]);
+      if (shape.attentionSoftcap !== undefined) logits = softcap(g, logits, shape.attentionSoftcap, type);
+      const probs = g.op('Softmax', [g.op('Add', [logits, masks[attention]])], { axis: -1 });
       const ctx = g.op('Reshape', [g.op('MatMul', [probs, presentV]), shapeHeads]);
       attn = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), shapeFlat]);
     }
-    const o = ww.linear(attn, `${p}.wo`, w.wo, d, H * hd);
+    let o = ww.linear(attn, `${p}.wo`, w.wo, d, H * hd);
+    const sandwich = shape.sandwichNorms === true;
+    if (sandwich) {
+      if (w.postAttnNorm === undefined || w.postFfnNorm === undefined) throw new RuntimeError('bad-weights', `block ${firstBlock + i}: the model has sandwich norms but their weights are missing`);
+      o = norm(o, ww.vector(`${p}.post_attn_norm`, w.postAttnNorm));
+    }
     let h2: string;
     if (opts.ops === 'contrib') {
       const [normed, , , sum] = g.node('SkipSimplifiedLayerNormalization', [o, residual, ffnNorm], [`${p}.h2`, '', '', `${p}.x2`], { epsilon: { float: eps } }, 'com.microsoft') as [string, string, string, string];
@@ -281,8 +303,22 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
     }
     const gate = ww.linear(h2, `${p}.w_gate`, w.wGate, shape.ffnSize, d);
     const up = ww.linear(h2, `${p}.w_up`, w.wUp, shape.ffnSize, d);
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    pendingDown = ww.linear(act, `${p}.w_down`, w.wDown, d, shape.ffnSize);
+    const activation = shape.mlpActivation ?? 'silu';
+    let gated: string;
+    switch (activation) {
+      case 'silu':
+        gated = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
+        break;
+      case 'gelu-tanh':
+        gated = geluTanh(g, gate, type);
+        break;
+      default: {
+        const never: never = activation;
+        throw new RuntimeError('bad-model', `unknown feed-forward activation ${String(never)}`);
+      }
+    }
+    pendingDown = ww.linear(g.op('Mul', [gated, up]), `${p}.w_down`, w.wDown, d, shape.ffnSize);
+    if (sandwich && w.postFfnNorm !== undefined) pendingDown = norm(pendingDown, ww.vector(`${p}.post_ffn_norm`, w.postFfnNorm));
     g.output(blockIo.presentKey(i), type, [1, kvH, 'S', hd]);
     g.output(blockIo.presentValue(i), type, [1, kvH, 'S', hd]);
     x = residual;
@@ -302,12 +338,18 @@ export function buildEmbeddingGraph(shape: ModelShape, embedding: Float32Array):
   const g = new GraphBuilder('embed');
   g.input(clientIo.ids, 'int64', ['N']);
   const table = g.init('embed_tokens', 'float32', [shape.vocabSize, shape.hiddenSize], embedding);
-  g.node('Gather', [table, clientIo.ids], [clientIo.embeddings], { axis: 0 });
+  if (shape.embedScale === undefined) {
+    g.node('Gather', [table, clientIo.ids], [clientIo.embeddings], { axis: 0 });
+  } else {
+    // Gemma scales the embeddings by √hidden (the tied LM head reads them unscaled, so the table stays as stored).
+    const rows = g.op('Gather', [table, clientIo.ids], { axis: 0 });
+    g.node('Mul', [rows, g.init('embed_scale', 'float32', [], new Float32Array([shape.embedScale]))], [clientIo.embeddings]);
+  }
   g.output(clientIo.embeddings, 'float32', ['N', shape.hiddenSize]);
   return { bytes: g.toBytes(), weightBytes: g.initializerBytes };
 }
 
-/** Final RMSNorm + LM head: hidden float32 [N, hidden] → logits float32 [N, vocab]. */
+/** Final RMSNorm + LM head (+ final soft-capping, Gemma 2): hidden float32 [N, hidden] → logits float32 [N, vocab]. */
 export function buildHeadGraph(shape: ModelShape, finalNorm: Float32Array, lmHead: Float32Array, opts: GraphOptions): BuiltGraph {
   const g = new GraphBuilder('head');
   const type = computeType(opts.precision);
@@ -315,10 +357,9 @@ export function buildHeadGraph(shape: ModelShape, finalNorm: Float32Array, lmHea
   const hidden = g.input(clientIo.hidden, 'float32', ['N', shape.hiddenSize]);
   const x = type === 'float16' ? g.op('Cast', [hidden], { to: 10 }) : hidden;
   const norm = ww.vector('final_norm', finalNorm);
-  const h = opts.ops === 'contrib'
-    ? g.op('SimplifiedLayerNormalization', [x, norm], { axis: -1, epsilon: { float: shape.rmsNormEps }, stash_type: 1 })
-    : rmsNormStandard(g, x, norm, shape.rmsNormEps, type);
-  const logits = ww.linear(h, 'lm_head', lmHead, shape.vocabSize, shape.hiddenSize, undefined, true);
+  const h = rmsNorm(g, x, norm, shape.rmsNormEps, type, opts.ops);
+  let logits = ww.linear(h, 'lm_head', lmHead, shape.vocabSize, shape.hiddenSize, undefined, true);
+  if (shape.logitSoftcap !== undefined) logits = softcap(g, logits, shape.logitSoftcap, type);
   if (type === 'float16') g.node('Cast', [logits], [clientIo.logits], { to: 1 });
   else g.node('Identity', [logits], [clientIo.logits]);
   g.output(clientIo.logits, 'float32', ['N', shape.vocabSize]);

@@ -4,13 +4,11 @@ export {
   buildBlockRangeGraph,
   buildEmbeddingGraph,
   buildHeadGraph,
-  blockIo,
   clientIo,
   computeType,
-  usesGqa,
-  rotaryTables,
   type OpFlavour,
   type GraphOptions,
   type BuiltGraph,
 } from './blocks.ts';
-export { quantizeQ4, dequantizeQ4, q4BlockSize, type Q4Weights } from './quantize.ts';
+export { blockIo, usesGqa, rotaryTables, positionInputs, type PositionInput } from './block-io.ts';
+export { quantizeQ4, dequantizeQ4, q4BlockSize, type Q4Weights, quantizeQ8, dequantizeQ8, type Q8Weights } from './quantize.ts';

@@ -5,7 +5,7 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** Element types the runtime's graphs use (values of onnx.TensorProto.DataType). */
-export const ElemType = { float32: 1, uint8: 2, int32: 6, int64: 7, float16: 10 } as const;
+export const ElemType = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, float16: 10 } as const;
 export type ElemTypeName = keyof typeof ElemType;
 
 /** A dimension: a fixed size or a symbolic name. */
@@ -35,7 +35,7 @@ export class GraphBuilder {
   }
 
   /** Adds a constant tensor; `data` holds the raw little-endian values of `type`. */
-  init(name: string, type: ElemTypeName, dims: number[], data: Float32Array | Uint16Array | Uint8Array | Int32Array | BigInt64Array): string {
+  init(name: string, type: ElemTypeName, dims: number[], data: Float32Array | Uint16Array | Uint8Array | Int8Array | Int32Array | BigInt64Array): string {
     const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.initializers.push({ name, dims, dataType: ElemType[type], rawData: raw });
     this.initializerBytes += raw.byteLength;

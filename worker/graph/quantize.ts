@@ -1,4 +1,41 @@
-// 4-bit block quantization for com.microsoft.MatMulNBits (blocks of 32 along K, fp scale, zero point 8).
+// Weight quantization: int8 per output channel for com.microsoft.DynamicQuantizeMatMul, and 4-bit blocks of 32 for MatMulNBits.
+
+/**
+ * DynamicQuantizeMatMul operands for W [N, K] (row-major, [out, in]): B is stored [K, N] as the op
+ * wants. One scale per output channel rather than per block of K: the int8 GEMM applies a single scale
+ * per column of B, and MatMulNBits with bits = 8 (block-wise) dequantizes to fp32 on every call on wasm
+ * (measured ~8× slower than fp32, `tools/bench/runtime/op-probe.ts`).
+ */
+export interface Q8Weights {
+  /** int8 values [K, N] (transposed, as the op reads them). */
+  values: Int8Array;
+  /** One scale per output channel, [N]: w ≈ q · scale. */
+  scales: Float32Array;
+  n: number;
+  k: number;
+}
+
+/** Symmetric int8 per output channel: s = max|w_row| / 127, q = round(w / s) ∈ [−127, 127]. */
+export function quantizeQ8(w: Float32Array, n: number, k: number): Q8Weights {
+  const values = new Int8Array(k * n);
+  const scales = new Float32Array(n);
+  for (let row = 0; row < n; row++) {
+    let absMax = 0;
+    for (let c = 0; c < k; c++) absMax = Math.max(absMax, Math.abs(w[row * k + c] ?? 0));
+    const scale = absMax / 127;
+    scales[row] = scale;
+    const inv = scale === 0 ? 0 : 1 / scale;
+    for (let c = 0; c < k; c++) values[c * n + row] = Math.max(-127, Math.min(127, Math.round((w[row * k + c] ?? 0) * inv)));
+  }
+  return { values, scales, n, k };
+}
+
+/** The float matrix [N, K] a Q8Weights stands for (for tests and error estimates). */
+export function dequantizeQ8(q: Q8Weights): Float32Array {
+  const out = new Float32Array(q.n * q.k);
+  for (let row = 0; row < q.n; row++) for (let c = 0; c < q.k; c++) out[row * q.k + c] = (q.values[c * q.n + row] ?? 0) * (q.scales[row] ?? 0);
+  return out;
+}
 
 /** MatMulNBits operands for a weight matrix W [N, K] (row-major, [out, in]). */
 export interface Q4Weights {

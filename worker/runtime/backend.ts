@@ -2,7 +2,7 @@
 import { BouquetError } from '../../core/errors/index.ts';
 import type * as OrtNs from 'onnxruntime-web';
 import { RuntimeError } from '../errors.ts';
-import { GraphBuilder } from '../graph/onnx-builder.ts';
+import { GraphBuilder } from '../graph/index.ts';
 import type { BackendName } from './types.ts';
 
 /** The onnxruntime-web module: 'onnxruntime-web' in Node, 'onnxruntime-web/webgpu' in a browser worker. */

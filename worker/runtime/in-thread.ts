@@ -1,11 +1,11 @@
 // In-thread BlockRuntime: onnxruntime-web sessions for a block span (split lazily where sessions need it), KV cache, client parts.
+import { cacheBudgetBytes, cacheBytesPerTokenBlock, KvCacheBudget, reserveTokensFor } from '../../core/cache/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
-import { blockBytes, cacheBytesPerBlock, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
+import { blockBytes, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
-import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, rotaryTables, usesGqa, type OpFlavour } from '../graph/index.ts';
-import { toHalfArray } from '../weights/float16.ts';
-import type { ModelWeights } from '../weights/types.ts';
+import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type OpFlavour } from '../graph/index.ts';
+import { toHalfArray, type ModelWeights } from '../weights/index.ts';
 import { chooseBackend, type ChosenBackend, type Ort } from './backend.ts';
 import type { BlockRuntime, CacheUsage, OpenSessionRequest, RuntimeInfo, RuntimeOptions, SessionInfo, StepResult } from './types.ts';
 
@@ -52,9 +52,10 @@ export async function createInThreadRuntime(ort: Ort, weights: ModelWeights, opt
     throw new RuntimeError('bad-input', 'fp16 asked for, but the WebGPU adapter lacks shader-f16: use fp32 or q4');
   }
   const cachePrecision = computeType(precision) === 'float16' ? 'fp16' : 'fp32';
-  const slotBytes = cacheBytesPerBlock(shape, slotTokens, cachePrecision);
-  const budget = options.cacheBudgetBytes ?? 8 * slotBytes;
-  const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, slotBytes, totalSlots: Math.floor(budget / slotBytes), blocks });
+  const tokenBlockBytes = cacheBytesPerTokenBlock(shape, cachePrecision);
+  const budgetBytes = options.cacheBudgetBytes ?? cacheBudgetBytes(shape, 8, slotTokens, cachePrecision);
+  const cache = KvCacheBudget.ofBytes(budgetBytes, tokenBlockBytes, slotTokens);
+  const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, tokenBlockBytes, blocks }, cache);
   if (blocks !== null) {
     // One onnxruntime session per at most maxSegmentBytes of weights: a protobuf model must stay under
     // 2 GiB, and smaller graphs keep the peak of JS copies during loading low.
@@ -71,8 +72,8 @@ interface Config {
   precision: WeightPrecision;
   ops: OpFlavour;
   slotTokens: number;
-  slotBytes: number;
-  totalSlots: number;
+  /** Bytes of one token block (16 tokens of one block's keys and values). */
+  tokenBlockBytes: number;
   blocks: BlockSpan | null;
 }
 
@@ -90,6 +91,8 @@ class InThreadRuntime implements BlockRuntime {
     private readonly weights: ModelWeights,
     private readonly backend: ChosenBackend,
     private readonly cfg: Config,
+    /** Admission: every open session's reservation, in token blocks. */
+    private readonly cache: KvCacheBudget,
   ) {
     this.shape = weights.shape;
     this.type = computeType(cfg.precision) === 'float16' ? 'float16' : 'float32';
@@ -112,7 +115,7 @@ class InThreadRuntime implements BlockRuntime {
   async loadSegment(span: BlockSpan): Promise<void> {
     const ws = [];
     for (let b = span.start; b < span.end; b++) ws.push(await this.weights.block(b));
-    const graph = buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}` });
+    const graph = buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}`, firstBlock: span.start });
     const kvNames = ws.flatMap((_, i) => [blockIo.presentKey(i), blockIo.presentValue(i)]);
     const session = await this.createSession(graph.bytes, kvNames);
     this.segments.push({ span, session, weightBytes: graph.weightBytes });
@@ -159,24 +162,27 @@ class InThreadRuntime implements BlockRuntime {
   }
 
   private usage(): CacheUsage {
-    let used = 0;
     let filled = 0;
     let device = 0;
     for (const s of this.sessions.values()) {
-      used += s.info.slots;
       for (const kv of s.kv.values()) {
         const bytes = tensorBytes(kv.key) + tensorBytes(kv.value);
         filled += bytes;
         if (kv.key.location !== 'cpu') device += bytes;
       }
     }
+    const u = this.cache.usage();
     return {
-      slotBytes: this.cfg.slotBytes,
+      slotBytes: u.tokenBlocksPerSlot * this.cfg.tokenBlockBytes,
       slotTokens: this.cfg.slotTokens,
-      totalSlots: this.cfg.totalSlots,
-      usedSlots: used,
-      freeSlots: this.cfg.totalSlots - used,
-      reservedBytes: used * this.cfg.slotBytes,
+      totalSlots: u.totalSlots,
+      usedSlots: u.usedSlots,
+      freeSlots: u.freeSlots,
+      tokenBlockBytes: this.cfg.tokenBlockBytes,
+      totalTokenBlocks: u.totalTokenBlocks,
+      usedTokenBlocks: u.usedTokenBlocks,
+      freeTokenBlocks: u.freeTokenBlocks,
+      reservedBytes: u.usedTokenBlocks * this.cfg.tokenBlockBytes,
       filledBytes: filled,
       deviceBytes: device,
       openSessions: this.sessions.size,
@@ -202,13 +208,22 @@ class InThreadRuntime implements BlockRuntime {
         throw new RuntimeError('sequence-too-long', `maxLength ${req.maxLength} exceeds this runtime's slot length ${this.cfg.slotTokens} tokens`);
       }
       const slots = end - start;
-      const free = this.cfg.totalSlots - this.usage().usedSlots;
-      if (slots > free) {
-        throw new RuntimeError('cache-full', `session needs ${slots} cache slots, ${free} of ${this.cfg.totalSlots} are free; retry later or use another peer`);
+      const admitted = this.cache.admit(req.sessionId, slots, reserveTokensFor(req.maxLength, this.cfg.slotTokens));
+      if (!admitted.ok) {
+        const total = this.cache.usage().totalTokenBlocks;
+        throw new RuntimeError(
+          'cache-full',
+          `session needs ${admitted.neededTokenBlocks} cache token blocks (${slots} blocks), ${admitted.freeTokenBlocks} of ${total} are free; retry later or use another peer`,
+        );
       }
-      await this.splitAt(start);
-      await this.splitAt(end);
-      const info: SessionInfo = { sessionId: req.sessionId, blocks: { start, end }, maxLength: req.maxLength, slots };
+      try {
+        await this.splitAt(start);
+        await this.splitAt(end);
+      } catch (e) {
+        this.cache.free(req.sessionId);
+        throw e;
+      }
+      const info: SessionInfo = { sessionId: req.sessionId, blocks: { start, end }, maxLength: req.maxLength, slots, cacheTokenBlocks: admitted.tokenBlocks };
       this.sessions.set(req.sessionId, { info, length: 0, kv: new Map() });
       return info;
     });
@@ -220,6 +235,7 @@ class InThreadRuntime implements BlockRuntime {
       if (s === undefined) throw new RuntimeError('unknown-session', `no open session '${sessionId}'`);
       for (const kv of s.kv.values()) disposeKv(kv);
       this.sessions.delete(sessionId);
+      this.cache.free(sessionId);
       return Promise.resolve();
     });
   }
@@ -287,33 +303,17 @@ class InThreadRuntime implements BlockRuntime {
     return { key: new this.ort.Tensor(this.type, data, dims), value: new this.ort.Tensor(this.type, data, dims) };
   }
 
-  /** Inputs that carry positions: seqlens/total for GroupQueryAttention, or rotary tables + mask for standard ops. */
+  /** Inputs that carry positions (worker/graph's positionInputs: GroupQueryAttention lengths, or rotary tables and masks). */
   private positionFeeds(past: number, T: number): Record<string, OrtTensor> {
-    const total = past + T;
-    if (usesGqa(this.shape, this.cfg.ops)) {
-      return {
-        [blockIo.seqlensK]: new this.ort.Tensor('int32', new Int32Array([total - 1]), [1]),
-        [blockIo.totalLength]: new this.ort.Tensor('int32', new Int32Array([total]), []),
-      };
-    }
-    const half = this.shape.headDim / 2;
-    const { cos, sin } = rotaryTables(this.shape, past, T);
-    const groups = this.shape.numHeads / this.shape.numKvHeads;
     const neg = this.type === 'float16' ? -65504 : -1e30;
-    const mask = new Float32Array(groups * T * total);
-    for (let g = 0; g < groups; g++) {
-      for (let t = 0; t < T; t++) {
-        const row = (g * T + t) * total;
-        for (let j = past + t + 1; j < total; j++) mask[row + j] = neg;
-      }
+    const feeds: Record<string, OrtTensor> = {};
+    for (const [name, input] of Object.entries(positionInputs(this.shape, this.cfg.ops, past, T, neg))) {
+      const { data, dims } = input;
+      feeds[name] = data instanceof Int32Array
+        ? new this.ort.Tensor('int32', data, dims)
+        : this.type === 'float16' ? new this.ort.Tensor('float16', toHalfArray(data), dims) : new this.ort.Tensor('float32', data, dims);
     }
-    const tensor = (data: Float32Array, dims: number[]): OrtTensor =>
-      this.type === 'float16' ? new this.ort.Tensor('float16', toHalfArray(data), dims) : new this.ort.Tensor('float32', data, dims);
-    return {
-      [blockIo.cos]: tensor(cos, [T, half]),
-      [blockIo.sin]: tensor(sin, [T, half]),
-      [blockIo.mask]: tensor(mask, [groups * T, total]),
-    };
+    return feeds;
   }
 
   embed(ids: Int32Array): Promise<Float32Array> {
@@ -344,7 +344,10 @@ class InThreadRuntime implements BlockRuntime {
 
   dispose(): Promise<void> {
     return this.exclusive(async () => {
-      for (const s of this.sessions.values()) for (const kv of s.kv.values()) disposeKv(kv);
+      for (const [id, s] of this.sessions) {
+        for (const kv of s.kv.values()) disposeKv(kv);
+        this.cache.free(id);
+      }
       this.sessions.clear();
       for (const s of this.segments) await s.session.release();
       this.segments = [];
@@ -366,15 +369,15 @@ function tensorBytes(t: OrtTensor): number {
   return t.size * (t.type === 'float16' ? 2 : 4);
 }
 
-/** Validates hidden states [T, hidden]: a Float32Array, whole rows, all finite. Returns T. */
+/**
+ * Asserts the shape of hidden states [T, hidden] (a Float32Array of whole rows) and returns T. Values are
+ * not scanned: activations from peers were validated once where they entered (decodeFrame: finite values,
+ * shape; SessionHost: width, order, length), and the client's own are its runtime's output.
+ */
 function checkHidden(hidden: Float32Array, d: number): number {
   if (!(hidden instanceof Float32Array)) throw new RuntimeError('bad-input', 'hidden states must be a Float32Array');
   if (hidden.length === 0 || hidden.length % d !== 0) {
     throw new RuntimeError('bad-input', `hidden states hold ${hidden.length} values, not a whole number of rows of ${d}`);
-  }
-  for (let i = 0; i < hidden.length; i++) {
-    const v = hidden[i] ?? 0;
-    if (v - v !== 0) throw new RuntimeError('bad-input', `hidden states hold ${String(v)} at index ${i} (row ${Math.floor(i / d)})`);
   }
   return hidden.length / d;
 }

@@ -1,8 +1,9 @@
 // The speed probe a volunteer runs on joining: τ (decode ms per block per token) and τᴵ(l) (prefill ms per block) on random weights.
 import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
 import type { LinearMs } from '../../core/swarm/index.ts';
+import { median } from '../../core/stats/index.ts';
 import type { OpFlavour } from '../graph/index.ts';
-import { syntheticWeights } from '../weights/synthetic.ts';
+import { syntheticWeights } from '../weights/index.ts';
 import type { Ort } from './backend.ts';
 import { createInThreadRuntime } from './in-thread.ts';
 import type { BackendName } from './types.ts';
@@ -32,12 +33,6 @@ export interface SpeedProbeOptions {
   repeats?: number;
   /** Decode steps run before timing, for this long at least (default 1000 ms): V8 optimizes wasm only after many calls. */
   warmupMs?: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
 /** Least-squares line through (tokens, ms). */

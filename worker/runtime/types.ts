@@ -1,7 +1,8 @@
 // The BlockRuntime contract: what a volunteer tab (blocks) and a client tab (embed/head) call, in-thread or through a worker.
 import type { ModelShape, WeightPrecision } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { OpFlavour } from '../graph/blocks.ts';
+import type { OpFlavour } from '../graph/index.ts';
+import type { SpeedProbeOptions, SpeedProbeResult } from './speed-probe.ts';
 
 /** Execution providers, tried in the order given. */
 export type BackendName = 'webgpu' | 'wasm';
@@ -19,7 +20,10 @@ export interface RuntimeOptions {
   precision?: WeightPrecision | 'auto';
   /** Operator flavour (default 'contrib'). */
   ops?: OpFlavour;
-  /** Bytes set aside for KV cache; divided into cache slots. Default: 8 slots. */
+  /**
+   * Bytes set aside for KV cache, counted in token blocks of 16 tokens per model block
+   * (core/cache; `cacheBudgetBytes` there sizes it for a number of slots). Default: 8 slots.
+   */
   cacheBudgetBytes?: number;
   /** Slot length in tokens (l_in_max + l_out_max): the longest session; default min(model max, 2048). */
   maxSessionTokens?: number;
@@ -51,6 +55,8 @@ export interface SessionInfo {
   maxLength: number;
   /** Cache slots it holds: one per block. */
   slots: number;
+  /** Cache token blocks reserved for it (blocks × token blocks of its reserved length, core/cache). */
+  cacheTokenBlocks: number;
 }
 
 /** The result of one step over a session's blocks. */
@@ -65,17 +71,28 @@ export interface StepResult {
   computeMs: number;
 }
 
-/** KV-cache accounting (slot = one session's cache for one block at the slot length, s_c in the papers). */
+/**
+ * KV-cache accounting, in token blocks (16 tokens of one model block's keys and values, core/cache) and
+ * in slots (slot = one session's cache for one block at the slot length, s_c in the papers).
+ */
 export interface CacheUsage {
-  /** s_c: bytes of one slot. */
+  /** s_c: bytes of one slot (its token blocks). */
   slotBytes: number;
   /** Slot length in tokens. */
   slotTokens: number;
-  /** n_j: slots the budget holds. */
+  /** n_j: whole slots the budget holds. */
   totalSlots: number;
+  /** totalSlots − freeSlots. */
   usedSlots: number;
+  /** Whole slots still free. */
   freeSlots: number;
-  /** Bytes reserved by open sessions (usedSlots · slotBytes). */
+  /** Bytes of one token block. */
+  tokenBlockBytes: number;
+  /** Token blocks the budget holds, reserved by open sessions, and free. */
+  totalTokenBlocks: number;
+  usedTokenBlocks: number;
+  freeTokenBlocks: number;
+  /** Bytes reserved by open sessions (usedTokenBlocks · tokenBlockBytes). */
   reservedBytes: number;
   /** Bytes actually filled by cached keys/values now. */
   filledBytes: number;
@@ -101,15 +118,25 @@ export interface RuntimeInfo {
 }
 
 /**
- * The block runtime. Two implementations: in-thread (Node tests, the worker itself) and a Comlink
- * proxy to `worker/block-worker.ts` (the page). Errors are RuntimeError with a code on both.
+ * The block runtime: the one contract of a volunteer's (and a client's) runtime. Two implementations:
+ * in-thread (`createInThreadRuntime`: Node tests, the worker itself) and a Comlink proxy to
+ * `worker/block-worker.ts` (`createWorkerRuntime`: the page), which is this contract plus
+ * {@link WorkerRuntimeExtras} and `terminate`. Errors are RuntimeError with a code on both.
  * Buffers passed in are taken over (transferred through a worker); buffers returned are the caller's.
+ * Inputs are trusted: peer frames are validated where they enter (core/protocol's decodeFrame and the
+ * volunteer's SessionHost); the runtime asserts shapes only, it does not scan values again.
  */
 export interface BlockRuntime {
   info(): Promise<RuntimeInfo>;
-  /** Opens a session; RuntimeError 'cache-full' when the slots are used, 'session-exists', 'bad-input'. */
+  /**
+   * Opens a session, reserving its KV cache in token blocks (core/cache); RuntimeError 'cache-full'
+   * when they are not free, 'session-exists', 'bad-input', 'sequence-too-long'.
+   */
   openSession(req: OpenSessionRequest): Promise<SessionInfo>;
-  /** Runs T tokens' hidden states [T, hidden] through the session's blocks (prefill T ≥ 1, decode T = 1). */
+  /**
+   * Runs T tokens' hidden states [T, hidden] through the session's blocks (prefill T ≥ 1, decode T = 1).
+   * Values must be finite (validated at the boundary); a partial row or a wrong array type is 'bad-input'.
+   */
   step(sessionId: string, hidden: Float32Array): Promise<StepResult>;
   /** Frees the session's slots ('unknown-session' if not open). */
   closeSession(sessionId: string): Promise<void>;
@@ -120,4 +147,15 @@ export interface BlockRuntime {
   head(hidden: Float32Array): Promise<Float32Array>;
   /** Releases every session and onnxruntime session. */
   dispose(): Promise<void>;
+}
+
+/** The part of the contract that serves sessions: all a volunteer's SessionHost calls (test doubles implement just this). */
+export type SessionRuntime = Pick<BlockRuntime, 'openSession' | 'step' | 'closeSession'>;
+
+/** What a runtime in a worker adds to the contract: the join-time speed probe and the weight cache's counters. */
+export interface WorkerRuntimeExtras {
+  /** The speed probe on this worker's backend choice (random weights of `shape`). */
+  probeSpeed(shape: ModelShape, opts?: SpeedProbeOptions): Promise<SpeedProbeResult>;
+  /** IndexedDB hits/misses of weight reads since the worker started. */
+  weightCacheStats(): Promise<{ hits: number; misses: number }>;
 }

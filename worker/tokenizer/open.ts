@@ -1,7 +1,7 @@
 // Finds and loads the tokenizer beside a model: tokenizer.json (Hugging Face) or tokenizer.bin / tok<vocab>.bin (llama2.c).
 import type { ModelShape } from '../../core/model/index.ts';
 import { RuntimeError } from '../errors.ts';
-import type { ModelFiles } from '../weights/types.ts';
+import type { ModelFiles } from '../weights/index.ts';
 import { HfTokenizer } from './hf.ts';
 import { parseLlama2cTokenizer } from './llama2c.ts';
 import type { TextTokenizer } from './types.ts';

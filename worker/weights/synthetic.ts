@@ -36,6 +36,14 @@ export function syntheticWeights(shape: ModelShape, seed = 1): ModelWeights {
         wUp: matrix(shape.ffnSize, d, s + 7),
         wDown: matrix(d, shape.ffnSize, s + 8),
       };
+      if (shape.qkNorm === true) {
+        w.qNorm = norm(shape.headDim, s + 12);
+        w.kNorm = norm(shape.headDim, s + 13);
+      }
+      if (shape.sandwichNorms === true) {
+        w.postAttnNorm = norm(d, s + 14);
+        w.postFfnNorm = norm(d, s + 15);
+      }
       if (shape.attentionBias) {
         w.bq = matrix(1, q, s + 9);
         w.bk = matrix(1, kv, s + 10);

@@ -25,7 +25,8 @@ export interface ModelFiles {
 
 /**
  * One decoder block's weights, fp32, matrices row-major [out, in] as Hugging Face Linear stores them.
- * Rotary convention of wq/wk rows is the model shape's `ropeStyle`.
+ * Rotary convention of wq/wk rows is the model shape's `ropeStyle`. Norm weights are the factors the
+ * normalized values are multiplied by (Gemma's stored w is read as 1 + w; fused projections are split).
  */
 export interface BlockWeights {
   /** RMSNorm before attention, [hidden]. */
@@ -50,6 +51,12 @@ export interface BlockWeights {
   wUp: Float32Array;
   /** SwiGLU down (llama2.c w2), [hidden, ffn]. */
   wDown: Float32Array;
+  /** Per-head RMSNorm of queries and keys before rotary (Qwen3, Gemma 3), [headDim], when the shape says qkNorm. */
+  qNorm?: Float32Array;
+  kNorm?: Float32Array;
+  /** RMSNorm of the attention and feed-forward outputs (Gemma 2/3), [hidden], when the shape says sandwichNorms. */
+  postAttnNorm?: Float32Array;
+  postFfnNorm?: Float32Array;
 }
 
 /** A part of a model that a runtime reads: one decoder block (0-based), or one of the client parts. */

@@ -31,6 +31,7 @@ const register = {
   prefillMsPerBlock: { perTokenMs: 0.1, fixedMs: 3 },
   backend: 'wasm',
   modelId: 'stories260K',
+  protocolVersion: 1,
 };
 
 function failure<T>(p: Parsed<T>): CoordinatorApiError {
@@ -44,6 +45,12 @@ function value<T>(p: Parsed<T>): T {
 }
 
 describe('parseVolunteerMessage', () => {
+  it('reads a register message without protocolVersion (from before the field) as version 0', () => {
+    const old: Partial<typeof register> = { ...register };
+    delete old.protocolVersion;
+    expect(value(parseVolunteerMessage(old))).toMatchObject({ type: 'register', protocolVersion: 0 });
+  });
+
   it('accepts a register message and keeps its numbers', () => {
     const m = value(parseVolunteerMessage({ ...register, loadedSpan: { start: 0, end: 3 } }));
     expect(m).toEqual({ ...register, loadedSpan: { start: 0, end: 3 } });
@@ -62,6 +69,8 @@ describe('parseVolunteerMessage', () => {
     [{ ...register, loadedSpan: { start: 3, end: 3 } }, 'loadedSpan.end'],
     [{ ...register, loadedSpan: { start: -1, end: 3 } }, 'loadedSpan.start'],
     [{ ...register, loadedSpan: { start: 0.5, end: 3 } }, 'loadedSpan.start'],
+    [{ ...register, protocolVersion: -1 }, 'protocolVersion'],
+    [{ ...register, protocolVersion: '1' }, 'protocolVersion'],
     [{ type: 'heartbeat', load: { activeSessions: 1, freeCacheSlots: 2, state: 'sleeping' } }, 'load.state'],
     [{ type: 'heartbeat', load: { activeSessions: 1.5, freeCacheSlots: 2, state: 'serving' } }, 'load.activeSessions'],
     [{ type: 'heartbeat' }, 'load'],

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { allocateCache, chainCostMs, enumerateChains, shortestChain, type PlacedSpanWithSlots } from '../../../core/chains/index.ts';
 import type { LinkCostMs } from '../../../core/perf/index.ts';
-import { seededRandom } from '../../../core/placement/index.ts';
+import { mulberry32 } from '../../../core/random/index.ts';
 
 const spans = (...xs: [string, number, number][]): PlacedSpanWithSlots[] =>
   xs.map(([serverId, start, end]) => ({ serverId, span: { start, end }, cacheSlots: 10 }));
@@ -40,7 +40,7 @@ describe('feasible links (0-based, exclusive ends)', () => {
 describe('shortestChain is the minimum over all chains (brute force)', () => {
   it('on 300 random placements with random server costs', () => {
     for (let seed = 1; seed <= 300; seed++) {
-      const rnd = seededRandom(seed);
+      const rnd = mulberry32(seed);
       const L = 2 + Math.floor(rnd() * 7);
       const J = 1 + Math.floor(rnd() * 7);
       const placed: PlacedSpanWithSlots[] = [];
@@ -86,7 +86,7 @@ describe('allocateCache (GCA)', () => {
   });
   it('never books more slots than a server has, serves chains fastest first, and leaves no chain that still fits', () => {
     for (let seed = 1; seed <= 150; seed++) {
-      const rnd = seededRandom(1000 + seed);
+      const rnd = mulberry32(1000 + seed);
       const L = 2 + Math.floor(rnd() * 6);
       const J = 2 + Math.floor(rnd() * 6);
       const placed: PlacedSpanWithSlots[] = [];

@@ -1,6 +1,6 @@
 // Swarm snapshots for the planning-core tests: the BPRR clustered testbed and seeded random tiny instances.
 import type { ServerSpec, SwarmSnapshot } from '../../../core/swarm/index.ts';
-import { seededRandom } from '../../../core/placement/index.ts';
+import { mulberry32 } from '../../../core/random/index.ts';
 
 const GB = 1e9;
 
@@ -49,7 +49,7 @@ export interface RandomInstanceOptions {
 
 /** A seeded random snapshot with integer-ish numbers (s_m = 1000 bytes). */
 export function randomInstance(seed: number, o: RandomInstanceOptions): SwarmSnapshot {
-  const rnd = seededRandom(seed);
+  const rnd = mulberry32(seed);
   const uni = (a: number, b: number): number => a + (b - a) * rnd();
   const sm = 1000;
   const sc = Math.round(sm * (o.cacheRatio ?? 0.1));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { jobLinkCostMs, serverJobCosts } from '../../../core/perf/index.ts';
 import { allocateCache } from '../../../core/chains/index.ts';
-import { loadScenario } from '../../../sim/scenario.ts';
+import { loadScenario } from '../../../tools/scenarios/index.ts';
 import type { SwarmSnapshot } from '../../../core/swarm/index.ts';
 import {
   chooseGbpCrReservation,
@@ -14,8 +14,8 @@ import {
   gbpCrTargetLoad,
   gbpCrTieTolerance,
   jffcResponseTimeBoundMs,
-  seededRandom,
 } from '../../../core/placement/index.ts';
+import { mulberry32 } from '../../../core/random/index.ts';
 import { bloomClusteredTestbed, randomInstance } from './fixtures.ts';
 
 /** M/M/c mean response time (Erlang C), ms, for arrival rate λ (1/s) and service time T (ms). */
@@ -44,7 +44,7 @@ describe('Theorem 4 bound (birth–death chain)', () => {
     }
   });
   it('lower ≤ upper, both ≥ the fastest service time, on random chain sets', () => {
-    const rnd = seededRandom(5);
+    const rnd = mulberry32(5);
     for (let i = 0; i < 200; i++) {
       const chains = Array.from({ length: 1 + Math.floor(rnd() * 5) }, () => ({ capacity: 1 + Math.floor(rnd() * 6), serviceMs: 100 + rnd() * 5000 }));
       const maxRate = chains.reduce((a, c) => a + (1000 * c.capacity) / c.serviceMs, 0);
@@ -163,7 +163,7 @@ describe('GBP-CR placement', () => {
 
 /** The snapshot with every server's speeds scaled by (1 + ε·u), u ∈ [−1, 1] drawn per server. */
 function perturbed(snap: SwarmSnapshot, epsilon: number, seed: number): SwarmSnapshot {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const copy = structuredClone(snap);
   for (const s of copy.servers) {
     const f = 1 + epsilon * (2 * random() - 1);

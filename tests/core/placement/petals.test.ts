@@ -8,8 +8,8 @@ import {
   petalsCacheReservePerBlock,
   petalsShouldMove,
   petalsThroughput,
-  seededRandom,
 } from '../../../core/placement/index.ts';
+import { mulberry32 } from '../../../core/random/index.ts';
 import { bloomClusteredTestbed } from './fixtures.ts';
 
 describe('chooseBestStart (PETALS _choose_best_start)', () => {
@@ -100,21 +100,21 @@ describe('rebalancing test (should_choose_other_blocks)', () => {
   it('moves a server when the minimum block throughput would improve by more than 1/0.75', () => {
     // a and b both on block 0, c (slow) on both blocks: T = [21, 1]; a moving to block 1 gives min 11.
     const spans = new Map([['a', span(0, 1, 10)], ['b', span(0, 1, 10)], ['c', span(0, 2, 1)]]);
-    expect(petalsShouldMove(spans, 'a', 2, seededRandom(1))).toBe(true);
+    expect(petalsShouldMove(spans, 'a', 2, mulberry32(1))).toBe(true);
   });
   it('stays when the swarm is balanced', () => {
     const spans = new Map([['a', span(0, 1, 10)], ['b', span(1, 1, 10)]]);
-    expect(petalsShouldMove(spans, 'a', 2, seededRandom(1))).toBe(false);
+    expect(petalsShouldMove(spans, 'a', 2, mulberry32(1))).toBe(false);
   });
   it('never moves when leaving would open a gap', () => {
     // a alone serves block 1.
     const spans = new Map([['a', span(1, 1, 1)], ['b', span(0, 1, 100)], ['c', span(0, 1, 100)]]);
-    expect(petalsShouldMove(spans, 'a', 2, seededRandom(1))).toBe(false);
+    expect(petalsShouldMove(spans, 'a', 2, mulberry32(1))).toBe(false);
   });
   it('stays when the improvement is below 1/0.75', () => {
     // T = [10, 8, 8]: the best any move gives is min 9 (8 → 9 is only ×1.125).
     const spans = new Map([['a', span(0, 1, 2)], ['b', span(0, 3, 8)]]);
-    expect(petalsShouldMove(spans, 'a', 3, seededRandom(1))).toBe(false);
+    expect(petalsShouldMove(spans, 'a', 3, mulberry32(1))).toBe(false);
   });
 });
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   PeerError, Reassembler, decodeFrame, encodeFrame, float16BitsToFloat32, float32ToFloat16Bits, toPackets,
-  frameHeaderBytes, frameVersion, type Frame,
+  frameHeaderBytes, frameVersion, protocolVersion, type Frame,
 } from '../../../core/protocol/index.ts';
 
 function hidden(rows: number, cols: number, seed = 1): { rows: number; cols: number; data: Float32Array } {
@@ -23,7 +23,7 @@ function codeOf(fn: () => unknown): string {
 
 describe('frames', () => {
   const frames: Frame[] = [
-    { type: 'open-session', id: 1, sessionId: 's-1', span: { start: 2, end: 5 }, maxLength: 256, dtype: 'fp32' },
+    { type: 'open-session', id: 1, sessionId: 's-1', span: { start: 2, end: 5 }, maxLength: 256, dtype: 'fp32', protocolVersion: 7 },
     { type: 'opened', id: 1, sessionId: 's-1' },
     { type: 'step', id: 7, sessionId: 's-1', stepIndex: 3, position: 12, dtype: 'fp32', hidden: hidden(4, 64) },
     { type: 'step-result', id: 7, sessionId: 's-1', stepIndex: 3, dtype: 'fp32', hidden: hidden(4, 64, 2) },
@@ -97,6 +97,15 @@ describe('frames', () => {
     expect(codeOf(() => decodeFrame(encodeFrame({ type: 'open-session', id: 1, sessionId: 's', span: { start: 3, end: 3 }, maxLength: 4, dtype: 'fp32' })))).toBe('bad-frame');
     expect(codeOf(() => decodeFrame(encodeFrame({ type: 'open-session', id: 1, sessionId: 's', span: { start: 0, end: 3 }, maxLength: 0, dtype: 'fp32' })))).toBe('bad-frame');
     expect(codeOf(() => decodeFrame(encodeFrame({ type: 'step', id: 1, sessionId: 's', stepIndex: 0, position: 0, dtype: 'fp32', hidden: { rows: 0, cols: 4, data: new Float32Array(0) } })))).toBe('bad-frame');
+  });
+
+  it('stamps open-session with this peer\'s protocol version, and reads a frame from before the field as version 0', () => {
+    const open = { type: 'open-session', id: 4, sessionId: 's', span: { start: 0, end: 2 }, maxLength: 16, dtype: 'fp32' } as const;
+    const stamped = decodeFrame(encodeFrame(open));
+    expect(stamped).toEqual({ ...open, protocolVersion });
+    const old = new Uint8Array(encodeFrame(open)).slice(0, -2); // the two version bytes end the body
+    expect(decodeFrame(old)).toEqual({ ...open, protocolVersion: 0 });
+    expect(codeOf(() => encodeFrame({ ...open, protocolVersion: 70_000 }))).toBe('bad-frame');
   });
 
   it('refuses hidden states over the decode limit as oversize', () => {

@@ -3,9 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { serveOptions } from '../../../tools/cli/serve.ts';
 
 describe('bouquet serve options', () => {
-  it('defaults to bprr + jffc on 127.0.0.1:8787 with the stories260K model', () => {
+  it('defaults to the bprr combo (bprr + ws-rr, as in the simulator) on 127.0.0.1:8787 with the stories260K model', () => {
     const o = serveOptions([], {});
-    expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', placement: 'bprr', routing: 'jffc', model: '../shared/models/stories260K' });
+    expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', policy: 'bprr', placement: 'bprr', routing: 'ws-rr', model: '../shared/models/stories260K' });
+  });
+
+  it('a combo name means the same pair as in the simulator; --placement and --routing override its parts', () => {
+    expect(serveOptions(['--policy', 'followup'], {})).toMatchObject({ placement: 'gbp-cr', routing: 'jffc' });
+    expect(serveOptions(['--policy', 'followup', '--routing', 'ws-rr'], {})).toMatchObject({ placement: 'gbp-cr', routing: 'ws-rr' });
+    expect(serveOptions([], { BOUQUET_POLICY: 'petals' })).toMatchObject({ placement: 'petals', routing: 'petals' });
   });
 
   it('reads flags, and environment variables where no flag is given', () => {
@@ -30,6 +36,7 @@ describe('bouquet serve options', () => {
   });
 
   it.each([
+    [['--policy', 'fastest']],
     [['--placement', 'random']],
     [['--routing', 'nearest']],
     [['--port', '-1']],

@@ -2,7 +2,7 @@
 // replies with the right code, and a concurrent session's output is undisturbed.
 import { describe, expect, it } from 'vitest';
 import {
-  FrameLink, MemoryNetwork, Reassembler, decodeFrame, encodeFrame, toPackets,
+  FrameLink, MemoryNetwork, Reassembler, decodeFrame, encodeFrame, protocolVersion, toPackets,
   type ErrorFrame, type Frame, type PeerConnection,
 } from '../../../core/protocol/index.ts';
 import { ClientSession } from '../../../web/client/index.ts';
@@ -109,6 +109,30 @@ describe('SessionHost', () => {
     await new Promise((r) => setTimeout(r, 5));
     expect(host.stats()).toMatchObject({ activeSessions: 0, slotsUsed: 0 });
     expect(exec.openSessions).toBe(0);
+  });
+
+  it('refuses an open-session of another protocol version with version-mismatch, and serves the current one', async () => {
+    const net = new MemoryNetwork();
+    const transport = net.createTransport('v');
+    const exec = new ToyExecutor();
+    const host = new SessionHost(exec);
+    host.setBlocks({ span: { start: 0, end: 6 }, cacheSlots: 20, maxSessionTokens: 64, hiddenSize: toyShape.hiddenSize });
+    transport.onConnection((conn) => host.attach(new FrameLink(conn)));
+    const peer = new RawPeer(await net.createTransport('mixed').connect('v'));
+    const open = { type: 'open-session', sessionId: 'a', span: { start: 0, end: 2 }, maxLength: 8, dtype: 'fp32' } as const;
+    await peer.sendFrame({ ...open, id: 1, protocolVersion: protocolVersion + 1 });
+    // A peer from before the version field: its open-session ends after the dtype byte.
+    const old = new Uint8Array(encodeFrame({ ...open, id: 2 })).slice(0, -2);
+    for (const p of toPackets(old.buffer, 2)) await peer.conn.send(p);
+    await peer.sendFrame({ ...open, id: 3 });
+    expect(await peer.errorCode(1)).toBe('version-mismatch');
+    expect(await peer.errorCode(2)).toBe('version-mismatch');
+    expect((await peer.answerTo(3)).type).toBe('opened');
+    // The refused opens took no cache and reached no runtime.
+    expect(host.stats()).toMatchObject({ activeSessions: 1, slotsUsed: 2 });
+    expect(exec.openSessions).toBe(1);
+    await peer.sendFrame({ type: 'step', id: 4, sessionId: 'a', stepIndex: 0, position: 0, dtype: 'fp32', hidden: hidden(1, toyShape.hiddenSize) });
+    expect((await peer.answerTo(4)).type).toBe('step-result');
   });
 
   it('refuses new sessions while draining and resolves once the active ones close', async () => {

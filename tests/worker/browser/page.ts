@@ -65,7 +65,8 @@ async function run(req: PageRun): Promise<PageResult> {
     const logits = await full.head(dec.hidden);
     const errorCodes: Record<string, string> = {
       tooLong: await codeOf(full.step('s', new Float32Array(20 * d))),
-      nan: await codeOf(full.step('s', new Float32Array(d).fill(NaN))),
+      // NaN/Inf are refused where peer frames enter (decodeFrame, SessionHost); the runtime asserts shapes.
+      partialRow: await codeOf(full.step('s', new Float32Array(d + 1))),
       unknown: await codeOf(full.step('nope', new Float32Array(d))),
       tooLongSession: await codeOf(full.openSession({ sessionId: 't', blocks: { start: 0, end: 1 }, maxLength: 64 })),
     };

@@ -19,6 +19,17 @@ const tinyGqa: ModelShape = {
   maxSeqLen: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeStyle: 'rotate-half', tiedEmbeddings: false, attentionBias: false,
 };
 
+// Every family feature in one shape: sliding and global blocks with two rotary bases (Gemma 3), q/k norms,
+// sandwich norms, GeGLU, both soft-caps, √d embeddings; and Phi-3.5's longrope crossing its context in the prefill.
+const tinyGemmaLike: ModelShape = {
+  ...tinyGqa, family: 'gemma3_text', numBlocks: 3, slidingWindow: 3, blockAttention: ['sliding', 'full', 'sliding'], localRopeTheta: 10000,
+  ropeTheta: 1e6, ropeScaling: { kind: 'linear', factor: 8 }, qkNorm: true, sandwichNorms: true, mlpActivation: 'gelu-tanh', embedScale: 8,
+  attentionScale: 0.2, attentionSoftcap: 2, logitSoftcap: 3, tiedEmbeddings: true,
+};
+const tinyLongrope: ModelShape = {
+  ...tinyGqa, family: 'phi3', ropeScaling: { kind: 'longrope', shortFactor: [1, 1.2, 1.5, 2, 2.5, 3, 4, 5], longFactor: [1, 2, 3, 5, 8, 12, 16, 20], originalMaxPositions: 3, attentionFactor: 1.2 },
+};
+
 describe('block worker in headless Chromium', () => {
   let outDir = '';
   let server: StaticServer;
@@ -78,7 +89,7 @@ describe('block worker in headless Chromium', () => {
     expect(gpu.kvDeviceShare).toBe(1); // the KV cache stays in GPU buffers between steps
     expect(wasm.splitDiff).toBeLessThan(1e-5);
     expect(gpu.splitDiff).toBeLessThan(1e-4);
-    for (const r of [wasm, gpu]) expect(r.errorCodes).toEqual({ tooLong: 'sequence-too-long', nan: 'bad-input', unknown: 'unknown-session', tooLongSession: 'sequence-too-long' });
+    for (const r of [wasm, gpu]) expect(r.errorCodes).toEqual({ tooLong: 'sequence-too-long', partialRow: 'bad-input', unknown: 'unknown-session', tooLongSession: 'sequence-too-long' });
 
     // The same numbers as the Node in-thread runtime reading the files from disk.
     const w = await openModelWeights(folderModelFiles('../shared/models/stories260K-hf'));
@@ -120,6 +131,21 @@ describe('block worker in headless Chromium', () => {
       expect(maxAbsDiff(f16.logits, f32.logits)).toBeLessThan(1e-1);
     } else {
       await expect(runInPage({ ...base, precision: 'fp16', backend: 'webgpu' })).rejects.toThrow(/bad-input/);
+    }
+  }, 300_000);
+
+  it('family features (sliding windows, soft-caps, q/k and sandwich norms, GeGLU, longrope): WebGPU = wasm', async () => {
+    for (const shape of [tinyGemmaLike, tinyLongrope]) {
+      for (const ops of ['contrib', 'standard'] as const) {
+        const req: Omit<PageRun, 'backend'> = { model: { kind: 'synthetic', shape, seed: 3 }, ops, precision: 'fp32', ids: [1, 5, 9, 13, 17], numBlocks: shape.numBlocks };
+        const wasm = await runInPage({ ...req, backend: 'wasm' });
+        const gpu = await runInPage({ ...req, backend: 'webgpu' });
+        expect(gpu.backend).toBe('webgpu');
+        expect(maxAbsDiff(gpu.prefill, wasm.prefill)).toBeLessThan(1e-3);
+        expect(maxAbsDiff(gpu.decode, wasm.decode)).toBeLessThan(1e-3);
+        expect(maxAbsDiff(gpu.logits, wasm.logits)).toBeLessThan(1e-2);
+        expect(gpu.splitDiff).toBeLessThan(1e-4);
+      }
     }
   }, 300_000);
 });

@@ -39,7 +39,7 @@ export function safetensorsBytes(tensors: Record<string, TinyTensor>): Uint8Arra
   return out;
 }
 
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

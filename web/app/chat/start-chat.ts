@@ -2,8 +2,7 @@
 import { BouquetError } from '../../../core/errors/index.ts';
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, samplerFor, type GeneratedToken, type GenerationResult } from '../../client/index.ts';
 import { PeerJsTransport } from '../../transport/index.ts';
-import { HfTokenizer, httpModelFiles, openTokenizer } from '../../../worker/index.ts';
-import { startWorkerRuntime } from '../../../worker/worker-proxy.ts';
+import { HfTokenizer, httpModelFiles, openTokenizer, startWorkerRuntime } from '../../../worker/index.ts';
 import { fetchServedModel } from '../shared/served-model.ts';
 import type { ChatEngine, StartChat } from './chat-engine.ts';
 import { encodeConversation } from './chat-prompt.ts';

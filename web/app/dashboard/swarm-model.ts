@@ -7,7 +7,7 @@ import type {
   SwarmState,
   VolunteerView,
 } from '../../../core/api/index.ts';
-import type { BlockSpan } from '../../../core/swarm/index.ts';
+import { sameSpan } from '../../../core/swarm/index.ts';
 import { formatBytes, formatSpan } from '../shared/format.ts';
 
 /** How long a departed volunteer stays on the map (greyed, marked "left") before its row goes, ms. */
@@ -169,10 +169,6 @@ function describeVolunteerChange(a: VolunteerView, b: VolunteerView): string {
   if (!sameSpan(a.assignedSpan, b.assignedSpan)) parts.push(`assigned ${b.assignedSpan === null ? 'nothing' : `blocks ${formatSpan(b.assignedSpan)}`}`);
   if (!sameSpan(a.span, b.span)) parts.push(b.span === null ? 'serves nothing' : `serves blocks ${formatSpan(b.span)}`);
   return parts.join(', ');
-}
-
-function sameSpan(a: BlockSpan | null, b: BlockSpan | null): boolean {
-  return a === b || (a !== null && b !== null && a.start === b.start && a.end === b.end);
 }
 
 function leaveReasonText(reason: LeaveReason): string {

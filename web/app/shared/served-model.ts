@@ -1,7 +1,7 @@
 // The coordinator's served model, and how a block worker loads it over HTTP (llama2.c checkpoints must be named).
 import { BouquetError } from '../../../core/errors/index.ts';
 import { apiPaths, parseSwarmState, type ModelInfo } from '../../../core/api/index.ts';
-import type { WorkerModelSource } from '../../../worker/worker-proxy.ts';
+import type { WorkerModelSource } from '../../../worker/index.ts';
 
 /** Reads the model from GET /api/swarm; throws a one-line error when the coordinator does not answer properly. */
 export async function fetchServedModel(origin: string): Promise<{ info: ModelInfo; source: WorkerModelSource }> {

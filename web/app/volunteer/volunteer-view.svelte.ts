@@ -84,6 +84,7 @@ export class VolunteerView {
 
   async refreshModel(): Promise<void> {
     try {
+      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a one-off request URL, never state
       const res = await fetch(new URL(apiPaths.swarm, this.origin));
       const parsed = parseSwarmState(await res.json());
       if (!parsed.ok) throw parsed.error;

@@ -1,7 +1,6 @@
 // Benchmark page (bundled by Vite in bench:runtime): times the block worker through the Comlink proxy in Chromium.
 import type { WeightPrecision } from '../../../../core/model/index.ts';
-import type { BackendName } from '../../../../worker/runtime/types.ts';
-import { createWorkerRuntime, type WorkerModelSource } from '../../../../worker/worker-proxy.ts';
+import { type BackendName, createWorkerRuntime, type WorkerModelSource } from '../../../../worker/index.ts';
 
 export interface BrowserBenchRequest {
   model: WorkerModelSource;

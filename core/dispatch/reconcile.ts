@@ -1,6 +1,6 @@
-// Turns a policy's fresh placement into as few weight reloads as possible: keep spans, place newcomers, fill gaps.
-import type { AssignmentReason } from '../core/api/index.ts';
-import type { BlockSpan } from '../core/swarm/index.ts';
+// Reconcile with a move budget: turns a policy's fresh placement into as few weight reloads as possible (keep spans, place newcomers, fill gaps).
+import type { AssignmentReason } from '../api/index.ts';
+import { sameSpan, type BlockSpan } from '../swarm/index.ts';
 
 /** One volunteer as the reconciler sees it. */
 export interface PeerPlacementInput {
@@ -34,11 +34,6 @@ export interface ReconcileResult {
   moved: string[];
   /** Blocks still uncovered after the allowed moves. */
   uncovered: number[];
-}
-
-function sameSpan(a: BlockSpan | null | undefined, b: BlockSpan | null | undefined): boolean {
-  if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);
-  return a.start === b.start && a.end === b.end;
 }
 
 function coverage(spans: Map<string, BlockSpan | null>, numBlocks: number): Int32Array {
@@ -139,4 +134,16 @@ export function uncoveredBy(spans: Iterable<BlockSpan | null>, numBlocks: number
   let i = 0;
   for (const s of spans) m.set(String(i++), s);
   return uncoveredBlocks(m, numBlocks);
+}
+
+/** The model sizes a volunteer's capacity depends on, bytes. */
+export interface BlockSizes {
+  numBlocks: number;
+  blockBytes: number;
+  cacheBytesPerBlock: number;
+}
+
+/** Most blocks a volunteer of `memoryBytes` can hold while keeping cache for at least one session (at most L). */
+export function maxBlocksFor(memoryBytes: number, model: BlockSizes): number {
+  return Math.min(model.numBlocks, Math.floor(memoryBytes / (model.blockBytes + model.cacheBytesPerBlock)));
 }

@@ -1,6 +1,6 @@
 // Placement reconciliation: keep spans, place newcomers, fill gaps with as few reloads as allowed.
 import { describe, expect, it } from 'vitest';
-import { reconcilePlacement, uncoveredBy, type PeerPlacementInput } from '../../server/reconcile.ts';
+import { reconcilePlacement, uncoveredBy, type PeerPlacementInput } from '../../../core/dispatch/index.ts';
 
 const L = 6;
 

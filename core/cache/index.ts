@@ -1,0 +1,5 @@
+// KV-cache budgeting in 16-token blocks: public surface of core/cache (used by the runtime, the volunteer and the coordinator).
+export {
+  tokenBlockTokens, tokenBlocksFor, cacheBytesPerTokenBlock, reserveTokensFor, tokenBlocksForSlots, cacheBudgetBytes,
+  KvCacheBudget, type CacheAdmission, type CacheBudgetUsage,
+} from './kv-cache.ts';

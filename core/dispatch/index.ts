@@ -1,0 +1,6 @@
+// Orchestration shared by the simulator and the live coordinator: admission, the central queue, failover, reconcile.
+export { hopSlots, refusingHop, admit, type Admission, type AdmissionContext } from './admission.ts';
+export { CentralQueue, serveQueue, type HeadOutcome } from './queue.ts';
+export { clipToSpan, routeSubSpan, hopOf, spliceChain, chainKeyOf, chainsInForce } from './failover.ts';
+export { reconcilePlacement, uncoveredBy, maxBlocksFor, type BlockSizes, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
+export { loadsFromBookings, type Booking } from './bookings.ts';

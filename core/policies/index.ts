@@ -1,0 +1,77 @@
+// The one policy registry: placement and routing policies and their named combos, shared by the simulator and `bouquet serve`.
+import { placementPolicies, UnknownPolicyError, type PlacementOptions, type PlacementPolicy, type PlacementPolicyName } from '../placement/index.ts';
+import { isRoutingPolicyName, routingPolicies, type RoutingOptions, type RoutingPolicy } from '../routing/index.ts';
+
+/** A placement + routing pair as a scenario, the CLI or the coordinator names it. */
+export interface PolicyCombo {
+  placement: string;
+  routing: string;
+  placementOptions?: PlacementOptions;
+  routingOptions?: RoutingOptions;
+}
+
+/**
+ * The named combos: a name means the same placement + routing pair in `bouquet sim`/`compare` and in
+ * `bouquet serve`. `bprr` is BPRR's paper (CG-BP + WS-RR), `followup` its follow-up (GBP-CR + JFFC),
+ * `petals` PETALS as its code does it.
+ */
+export const policyCombos = {
+  petals: { placement: 'petals', routing: 'petals' },
+  bprr: { placement: 'bprr', routing: 'ws-rr' },
+  followup: { placement: 'gbp-cr', routing: 'jffc' },
+  'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
+} as const satisfies Record<string, PolicyCombo>;
+
+/** A combo name of `policyCombos`. */
+export type PolicyComboName = keyof typeof policyCombos;
+
+/** The combo `bouquet serve` runs unless told otherwise. */
+export const defaultServeCombo: PolicyComboName = 'bprr';
+
+/** Names of the registered placement policies. */
+export const placementPolicyNames: readonly string[] = Object.keys(placementPolicies);
+/** Names of the registered routing policies. */
+export const routingPolicyNames: readonly string[] = Object.keys(routingPolicies);
+/** Names of the built-in combos. */
+export const policyComboNames: readonly string[] = Object.keys(policyCombos);
+
+function unknown(name: string, what: string, known: readonly string[], context = ''): UnknownPolicyError {
+  return new UnknownPolicyError(name, `${context}unknown ${what} '${name}' (known: ${known.join(', ')})`);
+}
+
+/** True when `name` is a registered placement policy. */
+export function isPlacementPolicyName(name: string): name is PlacementPolicyName {
+  return Object.hasOwn(placementPolicies, name);
+}
+
+/**
+ * Resolves a policy name to its pair: a combo of `combos` (default: the built-in ones; a scenario
+ * adds its own), or `placement/routing` such as `bprr/jffc`. Both parts are checked against the
+ * registries. Throws UnknownPolicyError (code `unknown-policy`).
+ */
+export function resolveCombo(name: string, combos: Readonly<Record<string, PolicyCombo>> = policyCombos): PolicyCombo {
+  const named = Object.hasOwn(combos, name) ? combos[name] : undefined;
+  const slash = name.indexOf('/');
+  const combo: PolicyCombo | undefined = named ?? (slash > 0 ? { placement: name.slice(0, slash), routing: name.slice(slash + 1) } : undefined);
+  if (combo === undefined) {
+    throw new UnknownPolicyError(
+      name,
+      `unknown policy '${name}' (known: ${Object.keys(combos).join(', ')}, or placement/routing with placement in {${placementPolicyNames.join(', ')}} and routing in {${routingPolicyNames.join(', ')}})`,
+    );
+  }
+  if (!isPlacementPolicyName(combo.placement)) throw unknown(combo.placement, 'placement policy', placementPolicyNames, `policy '${name}': `);
+  if (!isRoutingPolicyName(combo.routing)) throw unknown(combo.routing, 'routing policy', routingPolicyNames, `policy '${name}': `);
+  return combo;
+}
+
+/** The placement policy registered under `name`, built with `options`. Throws UnknownPolicyError. */
+export function placementPolicyFor(name: string, options?: PlacementOptions): PlacementPolicy {
+  if (!isPlacementPolicyName(name)) throw unknown(name, 'placement policy', placementPolicyNames);
+  return placementPolicies[name](options);
+}
+
+/** The routing policy registered under `name`, built with `options`. Throws UnknownPolicyError. */
+export function routingPolicyFor(name: string, options?: RoutingOptions): RoutingPolicy {
+  if (!isRoutingPolicyName(name)) throw unknown(name, 'routing policy', routingPolicyNames);
+  return routingPolicies[name](options);
+}

@@ -1,0 +1,229 @@
+// Route leases (the slots a granted route holds until released, renewed or expired) and the queue's tickets.
+import { randomUUID } from 'node:crypto';
+import { CoordinatorApiError, type MeasuredTimes, type RouteHop, type RouteRecord, type RouteRequest, type RouteResponse } from '../../core/api/index.ts';
+import type { TimeBreakdown } from '../../core/swarm/index.ts';
+import { CentralQueue, hopSlots, type Booking } from '../../core/dispatch/index.ts';
+
+interface Lease {
+  record: RouteRecord;
+  expiresAtMs: number;
+  /** Chain identity for JFFC's per-chain session count (full-span leases only). */
+  chainKey?: string;
+}
+
+/** A granted decision: the hops, what they are predicted to take, and the JFFC chain they are. */
+export interface Grant {
+  hops: RouteHop[];
+  predicted: TimeBreakdown;
+  chainKey?: string;
+}
+
+/** The leases in force. */
+export class LeaseBook {
+  private readonly leases = new Map<string, Lease>();
+  private readonly expired = new Set<string>();
+
+  constructor(
+    readonly leaseMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  /** Opens a lease for `grant`; returns its record (shared: ending the lease updates it). */
+  open(request: RouteRequest, grant: Grant, policy: string, queuedMs: number): { record: RouteRecord; expiresAtMs: number } {
+    const now = this.now();
+    const record: RouteRecord = {
+      leaseId: randomUUID(),
+      clientId: request.clientId,
+      chain: grant.hops,
+      policy,
+      promptTokens: request.promptTokens,
+      maxNewTokens: request.maxNewTokens,
+      predicted: grant.predicted,
+      queuedMs,
+      grantedAtMs: now,
+      outcome: 'active',
+    };
+    const lease: Lease = { record, expiresAtMs: now + this.leaseMs };
+    if (grant.chainKey !== undefined) lease.chainKey = grant.chainKey;
+    this.leases.set(record.leaseId, lease);
+    return { record, expiresAtMs: lease.expiresAtMs };
+  }
+
+  has(leaseId: string): boolean {
+    return this.leases.has(leaseId);
+  }
+
+  /** Ends a lease; returns its record, or undefined when it is not active. */
+  end(leaseId: string, outcome: 'released' | 'expired', measured?: MeasuredTimes): RouteRecord | undefined {
+    const lease = this.leases.get(leaseId);
+    if (lease === undefined) return undefined;
+    this.leases.delete(leaseId);
+    lease.record.outcome = outcome;
+    lease.record.endedAtMs = this.now();
+    if (measured !== undefined) lease.record.measured = measured;
+    if (outcome === 'expired') {
+      this.expired.add(leaseId);
+      if (this.expired.size > 10_000) {
+        const first = this.expired.values().next();
+        if (first.done !== true) this.expired.delete(first.value);
+      }
+    }
+    return lease.record;
+  }
+
+  /** Extends a lease by `leaseMs`; returns the new expiry (epoch ms). Throws CoordinatorApiError. */
+  renew(leaseId: string): number {
+    const lease = this.leases.get(leaseId);
+    if (lease === undefined) throw this.error(leaseId);
+    lease.expiresAtMs = this.now() + this.leaseMs;
+    return lease.expiresAtMs;
+  }
+
+  /** Why `leaseId` is not active: it expired, or it never was. */
+  error(leaseId: string): CoordinatorApiError {
+    return this.expired.has(leaseId)
+      ? new CoordinatorApiError('lease-expired', `lease '${leaseId}' expired before it was released or renewed; its slots were freed`)
+      : new CoordinatorApiError('unknown-lease', `no active lease '${leaseId}' (never granted, or already released)`);
+  }
+
+  /** Ids of the leases past their expiry at `nowMs`. */
+  lapsed(nowMs: number): string[] {
+    return [...this.leases].filter(([, l]) => l.expiresAtMs <= nowMs).map(([id]) => id);
+  }
+
+  /** Active leases with a hop on `peerId`. */
+  through(peerId: string): number {
+    let n = 0;
+    for (const l of this.leases.values()) if (l.record.chain.some((h) => h.peerId === peerId)) n++;
+    return n;
+  }
+
+  /** Slots the active leases hold on `peerId`. */
+  slotsOn(peerId: string): number {
+    let n = 0;
+    for (const l of this.leases.values()) for (const h of l.record.chain) if (h.peerId === peerId) n += hopSlots(h.span);
+    return n;
+  }
+
+  /** Sessions on each chain of `chainKeys` (JFFC's per-chain count). */
+  chainSessions(chainKeys: readonly string[]): number[] {
+    return chainKeys.map((k) => {
+      let n = 0;
+      for (const l of this.leases.values()) if (l.chainKey === k) n += 1;
+      return n;
+    });
+  }
+
+  /** Every lease as a booking: its hops hold slots until the predicted end. */
+  *bookings(): Iterable<Booking> {
+    for (const l of this.leases.values()) {
+      yield { hops: l.record.chain.map((h) => ({ serverId: h.peerId, span: h.span })), expectedEndMs: l.record.grantedAtMs + l.record.predicted.totalMs };
+    }
+  }
+}
+
+/** A request waiting in the central queue. */
+export interface QueueEntry {
+  ticketId: string;
+  request: RouteRequest;
+  enqueuedAtMs: number;
+}
+
+interface Ticket {
+  entry: QueueEntry;
+  /** Last time the client polled (or enqueued), ms. */
+  touchedAtMs: number;
+  answer?: RouteResponse;
+  waiters: Set<(r: RouteResponse) => void>;
+}
+
+/** The central FIFO queue and the tickets clients poll it with. */
+export class TicketQueue {
+  readonly queue = new CentralQueue<QueueEntry>();
+  private readonly tickets = new Map<string, Ticket>();
+
+  constructor(
+    private readonly ticketTtlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** Queues a request at the tail and issues its ticket. */
+  enqueue(request: RouteRequest): QueueEntry {
+    const now = this.now();
+    const entry: QueueEntry = { ticketId: randomUUID(), request, enqueuedAtMs: now };
+    this.queue.push(entry);
+    this.tickets.set(entry.ticketId, { entry, touchedAtMs: now, waiters: new Set() });
+    return entry;
+  }
+
+  /** The ticket's answer if it has one, else its position; undefined for an unknown ticket. */
+  answerOf(ticketId: string): RouteResponse | undefined {
+    const t = this.tickets.get(ticketId);
+    if (t === undefined) return undefined;
+    if (t.answer !== undefined) return t.answer;
+    const position = this.queue.indexOf(t.entry) + 1;
+    return { kind: 'queued', ticketId, position: Math.max(1, position), queueLength: Math.max(1, this.queue.length) };
+  }
+
+  /**
+   * Answer for a queue ticket: the route once granted, else the current position. With `waitMs`
+   * > 0 it waits up to that long for the route (long poll).
+   */
+  async poll(ticketId: string, waitMs: number): Promise<RouteResponse> {
+    const t = this.tickets.get(ticketId);
+    if (t === undefined) {
+      return { kind: 'error', error: { code: 'unknown-ticket', message: `no queue ticket '${ticketId}' (never issued, or answered and forgotten)` } };
+    }
+    t.touchedAtMs = this.now();
+    if (t.answer !== undefined || waitMs <= 0) return this.answerOf(ticketId) ?? { kind: 'error', error: { code: 'unknown-ticket', message: 'ticket vanished' } };
+    return new Promise<RouteResponse>((resolve) => {
+      const timer = setTimeout(() => {
+        t.waiters.delete(done);
+        t.touchedAtMs = this.now();
+        resolve(this.answerOf(ticketId) ?? { kind: 'error', error: { code: 'unknown-ticket', message: 'ticket expired' } });
+      }, waitMs);
+      const done = (r: RouteResponse): void => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      t.waiters.add(done);
+    });
+  }
+
+  /** Gives a (dequeued) entry its answer and wakes its long polls. */
+  answer(entry: QueueEntry, answer: RouteResponse): void {
+    const t = this.tickets.get(entry.ticketId);
+    if (t === undefined) return;
+    t.answer = answer;
+    t.touchedAtMs = this.now();
+    for (const w of t.waiters) w(answer);
+    t.waiters.clear();
+  }
+
+  /** Forgets tickets nobody polled within the TTL (and takes their requests out of the queue); true when the queue changed. */
+  sweep(): boolean {
+    const now = this.now();
+    let changed = false;
+    for (const [id, t] of [...this.tickets]) {
+      if (now - t.touchedAtMs <= this.ticketTtlMs) continue;
+      if (t.waiters.size > 0) continue;
+      this.tickets.delete(id);
+      if (this.queue.remove(t.entry)) changed = true;
+    }
+    return changed;
+  }
+
+  /** Answers every waiting poll with `answer` and forgets all tickets (shutdown). */
+  closeAll(answer: RouteResponse): void {
+    for (const t of this.tickets.values()) for (const w of t.waiters) w(answer);
+    this.tickets.clear();
+  }
+}

@@ -1,0 +1,99 @@
+// The coordinator's configuration, its documented defaults, and the socket-facing handles it hands out.
+import type { Logger } from 'pino';
+import type { CoordinatorToVolunteerMessage, DashboardMessage } from '../../core/api/index.ts';
+import type { LinearMs } from '../../core/swarm/index.ts';
+import type { PlacementPolicy } from '../../core/placement/index.ts';
+import type { RoutingPolicy } from '../../core/routing/index.ts';
+import type { ServedModel } from '../models/index.ts';
+
+/** Assumptions the coordinator needs before anything is measured (all documented defaults). */
+export interface NetworkDefaults {
+  /** RTT assumed client → volunteer when the client reported none, ms. */
+  defaultRttMs: number;
+  /** Fixed cost of one decode message exchange, ms (loopback data channel echo of 100 B ≈ 0.4 ms). */
+  messageOverheadMs: number;
+  /** Extra cost of a prefill message, ms: perTokenMs · l_in + fixedMs. */
+  prefillOverheadMs: LinearMs;
+}
+
+/** The workload placement plans for until route requests have been seen. */
+export interface WorkloadDefaults {
+  /** λ, requests per second. */
+  arrivalRatePerS: number;
+  /** Mean prompt length, tokens. */
+  meanInputTokens: number;
+  /** Mean generated length, tokens. */
+  meanOutputTokens: number;
+  /** R pinned for BPRR / GBP-CR; derived from λ by the policy when absent. */
+  concurrentRequests?: number;
+}
+
+/** Everything the coordinator is configured with. Durations in ms. */
+export interface CoordinatorOptions {
+  model: ServedModel;
+  /** Placement policy in force, and its registry name. */
+  placement: { name: string; policy: PlacementPolicy };
+  routing: RoutingPolicy;
+  /** Policies whose prediction the dashboard compares (the one in force is always included). */
+  predictionPolicies?: Record<string, PlacementPolicy>;
+  /**
+   * Names among `predictionPolicies` that may take seconds (the exact MILP in its thread): shown as
+   * pending and filled in when they finish, without holding up placement; one run per policy at a time.
+   */
+  slowPredictionPolicies?: readonly string[];
+  logger: Logger;
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** Lease length of a granted route; renewals extend by it. */
+  leaseMs?: number;
+  /** How long a queue ticket lives without being polled, and how long an answer waits for pickup. */
+  ticketTtlMs?: number;
+  /** Most volunteers that already hold blocks and may be moved in one placement round. */
+  maxMovesPerRound?: number;
+  /** Joins and leaves within this window share one placement run. */
+  placementDelayMs?: number;
+  maxQueueLength?: number;
+  /** Routes the dashboard keeps. */
+  recentRoutes?: number;
+  network?: Partial<NetworkDefaults>;
+  workload?: Partial<WorkloadDefaults>;
+  /** Clock, Unix epoch ms (tests inject one). */
+  now?: () => number;
+}
+
+/** How the coordinator talks to one volunteer socket. */
+export interface VolunteerLink {
+  send(message: CoordinatorToVolunteerMessage): void;
+  close(code: number, reason: string): void;
+}
+
+/** Handle of one volunteer socket, given to the transport. */
+export interface VolunteerConnection {
+  /** Feed one message (already JSON-parsed, not yet validated). */
+  receive(raw: unknown): void;
+  /** The socket closed. */
+  closed(): void;
+}
+
+/** A listener of swarm events (dashboards). */
+export type SwarmListener = (message: DashboardMessage) => void;
+
+/** The network defaults with every field filled. */
+export function networkDefaults(o: Partial<NetworkDefaults> | undefined): NetworkDefaults {
+  return {
+    defaultRttMs: o?.defaultRttMs ?? 20,
+    messageOverheadMs: o?.messageOverheadMs ?? 1,
+    prefillOverheadMs: o?.prefillOverheadMs ?? { perTokenMs: 0.01, fixedMs: 2 },
+  };
+}
+
+/** The workload defaults with every field filled (R only when pinned). */
+export function workloadDefaults(o: Partial<WorkloadDefaults> | undefined): WorkloadDefaults {
+  const w: WorkloadDefaults = {
+    arrivalRatePerS: o?.arrivalRatePerS ?? 0.1,
+    meanInputTokens: o?.meanInputTokens ?? 32,
+    meanOutputTokens: o?.meanOutputTokens ?? 64,
+  };
+  if (o?.concurrentRequests !== undefined) w.concurrentRequests = o.concurrentRequests;
+  return w;
+}

@@ -1,0 +1,232 @@
+// The placement loop: on joins and leaves (debounced), and on a policy switch, run the policy, reconcile, put spans in force.
+import type { Logger } from 'pino';
+import { apiErrorBody, CoordinatorApiError, type ApiErrorBody, type PlacementView, type PolicyPrediction } from '../../core/api/index.ts';
+import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
+import { predictPlacement, type PlacementPolicy, type PlacementResult, type ServerAssignment } from '../../core/placement/index.ts';
+import { reconcilePlacement, type SpanChange } from '../../core/dispatch/index.ts';
+import type { EventHub } from './events.ts';
+import type { LeaseBook } from './leases.ts';
+import type { Predictions } from './predictions.ts';
+import type { Volunteer, VolunteerRegistry } from './registry.ts';
+import { sameSpan } from '../../core/swarm/index.ts';
+
+/** The wire body of any error (codes pass through; anything else is 'internal'). */
+export function errorBody(e: unknown): ApiErrorBody {
+  return apiErrorBody(e);
+}
+
+/** A named placement policy. */
+export interface NamedPolicy {
+  name: string;
+  policy: PlacementPolicy;
+}
+
+/** What the loop needs from the coordinator around it. */
+export interface PlacementLoopDeps {
+  registry: VolunteerRegistry;
+  leases: LeaseBook;
+  events: EventHub;
+  predictions: Predictions;
+  log: Logger;
+  now: () => number;
+  maxMoves: number;
+  placementDelayMs: number;
+  /** Called after spans change, so that waiting requests get the new capacity. */
+  onPlaced: () => void;
+  /** The volunteer's dashboard view. */
+  view: (v: Volunteer) => ReturnType<VolunteerRegistry['view']>;
+}
+
+/**
+ * Runs placement: one run at a time; joins and leaves within `placementDelayMs` share one run, and a
+ * change while one runs schedules another after it. A switch runs exclusively with them.
+ */
+export class PlacementLoop {
+  private policyInForce: NamedPolicy;
+  private viewInForce: PlacementView;
+  /** The policy's last result (its chains are JFFC's while its spans are in force); bumps `round`. */
+  private lastResult: PlacementResult | undefined;
+  private resultRound = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private stopped = false;
+
+  constructor(
+    policy: NamedPolicy,
+    private readonly d: PlacementLoopDeps,
+  ) {
+    this.policyInForce = policy;
+    this.viewInForce = { policy: policy.name, perTokenMs: null, computedAtMs: d.now(), uncoveredBlocks: d.registry.uncovered() };
+  }
+
+  get policyName(): string {
+    return this.policyInForce.name;
+  }
+
+  /** The placement in force as the dashboard shows it. */
+  get view(): PlacementView {
+    return this.viewInForce;
+  }
+
+  /** The policy's last result and a counter that changes with it. */
+  get result(): { result: PlacementResult | undefined; round: number } {
+    return { result: this.lastResult, round: this.resultRound };
+  }
+
+  /** A run is pending or running (it may move a volunteer onto missing blocks). */
+  get pending(): boolean {
+    return this.timer !== undefined || this.running !== undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+  }
+
+  /** Recomputes the uncovered blocks (a volunteer left or became ready). */
+  refreshView(): void {
+    this.viewInForce = { ...this.viewInForce, uncoveredBlocks: this.d.registry.uncovered() };
+  }
+
+  /** Resolves when no placement run is pending or running. */
+  async settled(): Promise<void> {
+    for (;;) {
+      if (this.running !== undefined) await this.running;
+      else if (this.timer !== undefined) await new Promise((r) => setTimeout(r, this.d.placementDelayMs));
+      else return;
+    }
+  }
+
+  /** Asks for a placement run soon (debounced). */
+  schedule(): void {
+    if (this.stopped) return;
+    if (this.running !== undefined) {
+      this.dirty = true;
+      return;
+    }
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.place(this.policyInForce, 'reconcile')
+        .then(() => undefined)
+        .finally(() => this.finishRun());
+    }, this.d.placementDelayMs);
+  }
+
+  private finishRun(): void {
+    this.running = undefined;
+    if (this.dirty) {
+      this.dirty = false;
+      this.schedule();
+    } else {
+      this.d.onPlaced(); // requests that waited for this placement: granted, or refused if nothing is coming
+    }
+  }
+
+  /**
+   * Switches the placement policy in force and re-places every volunteer by it (all that differ
+   * move, reason 'rebalance'): the same run as a join's, with every difference applied instead of
+   * reconciled. Throws CoordinatorApiError with the policy's own code (the old policy stays) when
+   * the new one cannot place the current swarm.
+   */
+  async switchTo(policy: NamedPolicy): Promise<{ placement: PlacementView; moved: string[] }> {
+    for (;;) {
+      await this.settled();
+      if (!this.pending) break;
+    }
+    let release: () => void = () => undefined;
+    this.running = new Promise<void>((r) => (release = r));
+    try {
+      const moved = await this.place(policy, 'switch');
+      return { placement: this.viewInForce, moved };
+    } finally {
+      release();
+      this.finishRun();
+    }
+  }
+
+  /** One run: the policy on the current swarm, its proposal reconciled (or, on a switch, applied), the spans in force predicted. */
+  private async place(policy: NamedPolicy, mode: 'reconcile' | 'switch'): Promise<string[]> {
+    const { registry, log, events } = this.d;
+    const volunteers = registry.all();
+    const snapshot = registry.planSnapshot(volunteers);
+    let result: PlacementResult | undefined;
+    let error: ApiErrorBody | undefined;
+    if (volunteers.length > 0) {
+      try {
+        result = await policy.policy(snapshot);
+      } catch (e) {
+        const body = errorBody(e);
+        if (mode === 'switch') {
+          throw new CoordinatorApiError(body.code, `placement policy '${policy.name}' cannot place the current swarm: ${body.message}`, body.field, body.data);
+        }
+        error = body;
+        log.warn({ error }, 'placement policy failed; keeping spans and filling gaps greedily');
+      }
+    }
+    if (this.stopped) return [];
+    this.policyInForce = policy;
+    const present = volunteers.filter((v) => registry.get(v.peerId) === v);
+    const { changes, moved } = mode === 'switch' ? this.switchChanges(present, result) : this.reconciled(present, result);
+    for (const c of changes) {
+      const v = registry.get(c.peerId);
+      if (v === undefined) continue;
+      registry.sendAssignment(v, c.span, c.reason);
+      log.info({ peerId: v.peerId, span: c.span, reason: c.reason, assignmentId: v.assignmentId }, 'assignment sent');
+    }
+    this.lastResult = result;
+    this.resultRound++;
+    const inForce = this.predictInForce(snapshot, present);
+    this.viewInForce = { policy: policy.name, perTokenMs: inForce.perTokenMs, computedAtMs: this.d.now(), uncoveredBlocks: registry.uncovered() };
+    if (error !== undefined) this.viewInForce.error = error;
+    log.info({ policy: policy.name, mode, changes, moved, uncovered: this.viewInForce.uncoveredBlocks }, 'placement applied');
+    events.emit({ type: 'placement', placement: this.viewInForce, moved });
+    const updated = mode === 'switch' ? registry.all() : changes.map((c) => registry.get(c.peerId));
+    for (const v of updated) if (v !== undefined) events.emit({ type: 'volunteer-updated', volunteer: this.d.view(v) });
+    this.d.onPlaced();
+    if (volunteers.length > 0) await this.d.predictions.update(snapshot, inForce);
+    return moved;
+  }
+
+  private reconciled(present: readonly Volunteer[], result: PlacementResult | undefined): { changes: SpanChange[]; moved: string[] } {
+    const proposed = new Map<string, BlockSpan | null>((result?.assignments ?? []).map((a) => [a.serverId, a.span]));
+    return reconcilePlacement(
+      present.map((v) => ({
+        peerId: v.peerId,
+        current: v.assignedSpan,
+        isNew: !v.everAssigned,
+        proposed: result === undefined ? undefined : (proposed.get(v.peerId) ?? null),
+        maxBlocks: this.d.registry.maxBlocks(v.memoryBytes),
+        activeSessions: this.d.leases.through(v.peerId),
+      })),
+      this.d.registry.model.numBlocks,
+      this.d.maxMoves,
+    );
+  }
+
+  private switchChanges(present: readonly Volunteer[], result: PlacementResult | undefined): { changes: SpanChange[]; moved: string[] } {
+    const byId = new Map(present.map((v) => [v.peerId, v]));
+    const changes: SpanChange[] = [];
+    const moved: string[] = [];
+    for (const a of result?.assignments ?? []) {
+      const v = byId.get(a.serverId);
+      if (v === undefined || sameSpan(v.assignedSpan, a.span)) continue;
+      if (v.assignedSpan !== null) moved.push(v.peerId);
+      changes.push({ peerId: v.peerId, span: a.span, reason: a.span === null ? 'idle' : 'rebalance' });
+    }
+    return { changes, moved };
+  }
+
+  /** The performance model's prediction for the spans in force (assigned, after reconcile), named after the policy in force. */
+  private predictInForce(snapshot: SwarmSnapshot, present: readonly Volunteer[]): PolicyPrediction {
+    const name = this.policyInForce.name;
+    const assignments: ServerAssignment[] = present.map((v) => ({ serverId: v.peerId, span: v.assignedSpan, cacheSlots: v.cacheSlots }));
+    if (assignments.length === 0) return { policy: name, perTokenMs: null, error: 'no volunteers' };
+    try {
+      return { policy: name, perTokenMs: predictPlacement(snapshot, assignments).perTokenMs };
+    } catch (e) {
+      return { policy: name, perTokenMs: null, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+}
