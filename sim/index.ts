@@ -11,10 +11,36 @@ export {
   type ChurnTraceEntry,
   type AlgorithmTiming,
 } from './engine.ts';
-export { generateRequests, type SimRequest, type ArrivalSpec, type TraceEntry } from './arrivals.ts';
+export {
+  generateRequests,
+  arrivalsAreStochastic,
+  drawLength,
+  lengthLawMean,
+  type SimRequest,
+  type ArrivalSpec,
+  type TraceEntry,
+  type LengthLaw,
+} from './arrivals.ts';
 export { summarize, type SimMetrics, type Distribution, type ServerMetrics } from './metrics.ts';
 export { seededRandom, streamRandom, exponential, gamma, variateWithCv, type Random } from './random.ts';
 export { BinaryHeap } from './heap.ts';
 export { parseScenario, ScenarioError, builtinPolicies, type Scenario, type PolicyCombo, type ParseScenarioOptions, type ScenarioFileReader } from './scenario.ts';
 export { resolvePolicy, routingFor, placeFor, runScenario } from './run.ts';
-export { summarizeRuns, barChartSvg, compareCharts, compareMarkdown, type PolicySummary, type PolicyDetails } from './report.ts';
+export {
+  summarizeRuns,
+  barChartSvg,
+  compareCharts,
+  compareMarkdown,
+  studentT95,
+  meanCi95,
+  formatMeanCi,
+  placementCapacityPerS,
+  loadFigures,
+  loadCell,
+  policyMeanKeys,
+  type PolicyMeans,
+  type PolicySummary,
+  type PolicyDetails,
+  type LoadFigures,
+  type ChartSeries,
+} from './report.ts';

@@ -9,7 +9,8 @@ export function exponential(random: Random, mean: number): number {
   return -mean * Math.log(1 - random.next());
 }
 
-function standardNormal(random: Random): number {
+/** A standard normal variate (Box–Muller, one of the pair). */
+export function standardNormal(random: Random): number {
   const u = 1 - random.next();
   const v = random.next();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);

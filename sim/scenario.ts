@@ -2,7 +2,7 @@
 import { BouquetError, registerErrorKind } from '../core/errors/index.ts';
 import type { ClientSpec, LinearMs, NetworkSpec, ServerSpec, SwarmSnapshot } from '../core/swarm/index.ts';
 import { policyCombos, type PolicyCombo } from '../core/policies/index.ts';
-import type { ArrivalSpec, TraceEntry } from './arrivals.ts';
+import type { ArrivalSpec, LengthLaw, TraceEntry } from './arrivals.ts';
 import type { ChurnSpec } from './engine.ts';
 
 /** A scenario that cannot be used; the message names the field (`scenario.servers[3].memoryBytes: …`). */
@@ -127,8 +127,8 @@ function readTrace(file: string, field: string, readTextFile: ScenarioFileReader
   const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0 && !l.startsWith('#'));
   const header = (lines.shift() ?? '').split(',').map((h) => h.trim());
   const col = (name: string): number => header.indexOf(name);
-  const [at, inp, outp, client] = [col('atMs'), col('inputTokens'), col('outputTokens'), col('clientId')];
-  if (at < 0 || inp < 0 || outp < 0) throw new ScenarioError(field, `trace ${file} needs a header with atMs,inputTokens,outputTokens[,clientId]`);
+  const [at, inp, outp, client, maxNew] = [col('atMs'), col('inputTokens'), col('outputTokens'), col('clientId'), col('maxNewTokens')];
+  if (at < 0 || inp < 0 || outp < 0) throw new ScenarioError(field, `trace ${file} needs a header with atMs,inputTokens,outputTokens[,maxNewTokens][,clientId]`);
   return lines.map((line, i) => {
     const cells = line.split(',').map((c) => c.trim());
     const f = `${field} (${file} line ${i + 2})`;
@@ -137,10 +137,34 @@ function readTrace(file: string, field: string, readTextFile: ScenarioFileReader
       inputTokens: nonNegative(Number(cells[inp]), `${f} inputTokens`),
       outputTokens: positiveInt(Number(cells[outp]), `${f} outputTokens`),
     };
+    const m = maxNew >= 0 ? cells[maxNew] : undefined;
+    if (m !== undefined && m.length > 0) entry.maxNewTokens = declaredMaxNew(Number(m), entry.outputTokens, `${f} maxNewTokens`);
     const c = client >= 0 ? cells[client] : undefined;
     if (c !== undefined && c.length > 0) entry.clientId = c;
     return entry;
   });
+}
+
+/** A declared maximum of new tokens: a positive integer no smaller than what the request generates. */
+function declaredMaxNew(v: unknown, outputTokens: number, field: string): number {
+  const n = positiveInt(v, field);
+  if (n < outputTokens) throw new ScenarioError(field, `must be ≥ the request's outputTokens (${outputTokens}): a client declares at least what it uses`);
+  return n;
+}
+
+/** A request length: a count, or {"law": "lognormal", "median", "sigma", "min", "max"} (docs/scenarios.md). */
+function lengthLaw(v: unknown, field: string, minTokens: number): LengthLaw {
+  if (typeof v === 'number') {
+    if (minTokens >= 1) return positiveInt(v, field);
+    return nonNegative(v, field);
+  }
+  const o = object(v, field);
+  if (o.law !== 'lognormal') throw new ScenarioError(`${field}.law`, `must be 'lognormal' (got ${JSON.stringify(o.law)})`);
+  const min = nonNegative(o.min, `${field}.min`);
+  const max = positive(o.max, `${field}.max`);
+  if (!Number.isInteger(min) || min < minTokens) throw new ScenarioError(`${field}.min`, `must be an integer ≥ ${minTokens}`);
+  if (!Number.isInteger(max) || max < min) throw new ScenarioError(`${field}.max`, 'must be an integer ≥ min');
+  return { law: 'lognormal', median: positive(o.median, `${field}.median`), sigma: nonNegative(o.sigma, `${field}.sigma`), min, max };
 }
 
 function traceEntries(v: unknown, field: string, clients: Set<string>): TraceEntry[] {
@@ -152,6 +176,8 @@ function traceEntries(v: unknown, field: string, clients: Set<string>): TraceEnt
       inputTokens: nonNegative(o.inputTokens, `${f}.inputTokens`),
       outputTokens: positiveInt(o.outputTokens, `${f}.outputTokens`),
     };
+    const maxNew = optional(o, 'maxNewTokens', f, positiveInt);
+    if (maxNew !== undefined) entry.maxNewTokens = declaredMaxNew(maxNew, entry.outputTokens, `${f}.maxNewTokens`);
     const c = optional(o, 'clientId', f, str);
     if (c !== undefined) {
       if (!clients.has(c)) throw new ScenarioError(`${f}.clientId`, `unknown client '${c}'`);
@@ -282,10 +308,15 @@ export function parseScenario(doc: unknown, options: ParseScenarioOptions = {}):
 
   const a = object(root.arrivals, 'scenario.arrivals');
   const process = str(a.process, 'scenario.arrivals.process');
-  const lengths = {
-    inputTokens: a.inputTokens === undefined ? workload.meanInputTokens : nonNegative(a.inputTokens, 'scenario.arrivals.inputTokens'),
-    outputTokens: a.outputTokens === undefined ? workload.meanOutputTokens : positiveInt(a.outputTokens, 'scenario.arrivals.outputTokens'),
-  };
+  const inputTokens = a.inputTokens === undefined ? workload.meanInputTokens : lengthLaw(a.inputTokens, 'scenario.arrivals.inputTokens', 0);
+  const outputTokens = a.outputTokens === undefined ? workload.meanOutputTokens : lengthLaw(a.outputTokens, 'scenario.arrivals.outputTokens', 1);
+  const longestOutput = typeof outputTokens === 'number' ? outputTokens : outputTokens.max;
+  // The declaration defaults to the longest output the law can draw, so it always holds.
+  const maxNewTokens = a.maxNewTokens === undefined ? longestOutput : positiveInt(a.maxNewTokens, 'scenario.arrivals.maxNewTokens');
+  if (typeof outputTokens === 'number' && maxNewTokens < outputTokens) {
+    throw new ScenarioError('scenario.arrivals.maxNewTokens', `must be ≥ outputTokens (${outputTokens}): a client declares at least what it uses`);
+  }
+  const lengths = { inputTokens, outputTokens, maxNewTokens };
   const ratePerS = a.ratePerS === undefined ? workload.arrivalRatePerS : positive(a.ratePerS, 'scenario.arrivals.ratePerS');
   let arrivals: ArrivalSpec;
   switch (process) {

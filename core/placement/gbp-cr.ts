@@ -1,10 +1,12 @@
 // The follow-up's GBP-CR placement (algorithms.md §4): block counts with cache reservation c,
 // disjoint chains filled in order of time per block, c tuned by the Theorem-4 lower bound on the
-// mean response time under JFFC, then GCA for the chains.
+// mean response time under JFFC over the GCA chains (as the authors' code scores it), near-ties
+// going to the c that uses the most servers; then GCA for the chains.
 import { BouquetError } from '../errors/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../swarm/index.ts';
 import { jobLinkCostMs, serverJobCosts } from '../perf/index.ts';
 import { allocateCache } from '../chains/index.ts';
+import type { ChainCapacity } from './types.ts';
 import { checkSnapshot, makeAssignment, nowMs, plannedLengths, predictPlacement, syncPolicy } from './common.ts';
 import type { PlacementOptions, PlacementPolicyFactory, PlacementResult, ServerAssignment } from './types.ts';
 import { InfeasiblePlacementError } from './types.ts';
@@ -167,14 +169,28 @@ function candidates(cMax: number): number[] {
 /** Result of the 1-D search over c. */
 export interface GbpCrChoice {
   placement: GbpCrPlacement;
-  /** Theorem-4 lower bound on the mean response time for the chosen c, ms (Infinity when overloaded). */
+  /** Theorem-4 lower bound on the mean response time for the chosen c over its GCA chains, ms (Infinity when overloaded). */
   responseLowerBoundMs: number;
+  /** The GCA chains of the placement (fastest first) the bound was computed on. */
+  gcaChains: ChainCapacity[];
+  /** Servers that host at least one block. */
+  serversUsed: number;
 }
 
 /**
+ * Relative width of a near-tie between two values of the bound: the bound is nearly flat in c on
+ * real testbeds (c = 1…11 within 0.003 ms of ~10 s on the follow-up's), so differences this small
+ * are float noise and must not pick c.
+ */
+export const gbpCrTieTolerance = 1e-4;
+
+/**
  * The 1-D search over c ∈ [1, c_max] minimizing the Theorem-4 lower bound on the mean response
- * time of GBP-CR's disjoint chains (ties → the smaller c). When every c is overloaded it picks the c
- * with the largest total service rate Σ c_k / T_k. `fixed` skips the search.
+ * time of the GCA chains over GBP-CR's placement for c (the chains JFFC will dispatch on). Values
+ * within `gbpCrTieTolerance` (relative) of the best are near-ties: among them the c whose placement
+ * uses the most servers wins, then the smaller c — so tiny float perturbations of the inputs do not
+ * move the choice. When every c is overloaded it picks the c with the largest total service rate
+ * Σ c_k / T_k (near-ties likewise). `fixed` skips the search.
  */
 export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number): GbpCrChoice {
   const L = snapshot.model.numBlocks;
@@ -184,9 +200,15 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number):
     throw new InfeasiblePlacementError(`servers can hold only ${total} of L = ${L} blocks even with c = 1 session reserved per block`);
   }
   const lambda = snapshot.workload.arrivalRatePerS;
+  const { lIn, lOut } = plannedLengths(snapshot);
+  const linkCost = jobLinkCostMs(serverJobCosts(snapshot, lIn, lOut));
   const evaluate = (c: number): GbpCrChoice | null => {
     const placement = gbpCrPlacement(snapshot, c);
-    return placement === null ? null : { placement, responseLowerBoundMs: jffcResponseTimeBoundMs(placement.chains, lambda, 'lower') };
+    if (placement === null) return null;
+    // GCA over the hosts only: idle servers add no link, and skipping them keeps the search cheap.
+    const hosts = placement.assignments.filter((a) => a.span !== null);
+    const gcaChains = allocateCache(hosts, L, linkCost);
+    return { placement, responseLowerBoundMs: jffcResponseTimeBoundMs(gcaChains, lambda, 'lower'), gcaChains, serversUsed: hosts.length };
   };
   if (fixed !== undefined) {
     if (!Number.isInteger(fixed) || fixed < 1) throw new BouquetError('bad-argument', `cache reservation c must be a positive integer (got ${fixed})`);
@@ -194,26 +216,42 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number):
     if (r === null) throw new InfeasiblePlacementError(`no complete chain of ${L} blocks with c = ${fixed} sessions reserved (at most c = ${cMax} fits)`);
     return r;
   }
-  const serviceRate = (p: GbpCrPlacement): number => p.chains.reduce((a, k) => a + k.capacity / k.serviceMs, 0);
-  let best: GbpCrChoice | null = null;
-  const better = (r: GbpCrChoice, b: GbpCrChoice | null): boolean => {
-    if (b === null) return true;
-    if (r.responseLowerBoundMs !== b.responseLowerBoundMs) return r.responseLowerBoundMs < b.responseLowerBoundMs;
-    if (r.responseLowerBoundMs === Infinity) return serviceRate(r.placement) > serviceRate(b.placement);
-    return false;
-  };
-  const tried = new Set<number>();
+  const tried = new Map<number, GbpCrChoice | null>();
   const tryC = (c: number): void => {
     if (c < 1 || c > cMax || tried.has(c)) return;
-    tried.add(c);
-    const r = evaluate(c);
-    if (r !== null && better(r, best)) best = r;
+    tried.set(c, evaluate(c));
   };
   for (const c of candidates(cMax)) tryC(c);
-  const bestC = (best as GbpCrChoice | null)?.placement.reservation;
-  if (bestC !== undefined && bestC > 256) for (let c = Math.floor(bestC / 1.05); c <= Math.ceil(bestC * 1.05); c++) tryC(c);
+  const first = pickReservation([...tried.values()]);
+  const firstC = first?.placement.reservation;
+  if (firstC !== undefined && firstC > 256) for (let c = Math.floor(firstC / 1.05); c <= Math.ceil(firstC * 1.05); c++) tryC(c);
+  const best = pickReservation([...tried.values()]);
   if (best === null) throw new InfeasiblePlacementError(`no reservation c in 1..${cMax} completes a chain of ${L} blocks`);
   return best;
+}
+
+/** Σ c_k / T_k over GCA chains, jobs per ms. */
+function serviceRate(r: GbpCrChoice): number {
+  return r.gcaChains.reduce((a, k) => a + k.capacity / k.serviceMs, 0);
+}
+
+/** The choice among evaluated reservations: the smallest bound up to a near-tie, then most servers used, then the smaller c. */
+function pickReservation(evaluated: readonly (GbpCrChoice | null)[]): GbpCrChoice | null {
+  const feasible = evaluated.filter((r): r is GbpCrChoice => r !== null);
+  if (feasible.length === 0) return null;
+  const stable = feasible.filter((r) => Number.isFinite(r.responseLowerBoundMs));
+  let tied: GbpCrChoice[];
+  if (stable.length > 0) {
+    const min = Math.min(...stable.map((r) => r.responseLowerBoundMs));
+    tied = stable.filter((r) => r.responseLowerBoundMs <= min * (1 + gbpCrTieTolerance));
+  } else {
+    // Every c overloaded: the most service rate, near-ties alike.
+    const max = Math.max(...feasible.map(serviceRate));
+    tied = feasible.filter((r) => serviceRate(r) >= max * (1 - gbpCrTieTolerance));
+  }
+  return tied.reduce((b, r) =>
+    r.serversUsed > b.serversUsed || (r.serversUsed === b.serversUsed && r.placement.reservation < b.placement.reservation) ? r : b,
+  );
 }
 
 /**
@@ -224,9 +262,7 @@ export const gbpCr: PlacementPolicyFactory = (options: PlacementOptions = {}) =>
   syncPolicy((snapshot): PlacementResult => {
     const t0 = nowMs();
     checkSnapshot(snapshot);
-    const { placement } = chooseGbpCrReservation(snapshot, options.concurrentRequests);
-    const { lIn, lOut } = plannedLengths(snapshot);
-    const chains = allocateCache(placement.assignments, snapshot.model.numBlocks, jobLinkCostMs(serverJobCosts(snapshot, lIn, lOut)));
+    const { placement, gcaChains: chains } = chooseGbpCrReservation(snapshot, options.concurrentRequests);
     const prediction = predictPlacement(snapshot, placement.assignments);
     return {
       policy: 'gbp-cr',

@@ -48,6 +48,7 @@ export {
   chooseGbpCrReservation,
   jffcResponseTimeBoundMs,
   gbpCrTargetLoad,
+  gbpCrTieTolerance,
   type ServiceChain,
   type GbpCrPlacement,
   type GbpCrChoice,

@@ -1,17 +1,51 @@
 // `bouquet compare`: simulate a scenario under several policies over several seeds and report the metrics.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareCharts, compareMarkdown, resolvePolicy, runScenario, summarizeRuns, type PolicyDetails, type PolicySummary, type SimResult } from '../../sim/index.ts';
+import {
+  arrivalsAreStochastic,
+  compareCharts,
+  compareMarkdown,
+  formatMeanCi,
+  generateRequests,
+  loadCell,
+  loadFigures,
+  placementCapacityPerS,
+  resolvePolicy,
+  runScenario,
+  streamRandom,
+  summarizeRuns,
+  type PolicyCombo,
+  type PolicyDetails,
+  type PolicySummary,
+  type Scenario,
+  type SimResult,
+} from '../../sim/index.ts';
 import { loadScenario } from '../scenarios/index.ts';
 import { ArgumentError, intOption, parse, runVerb, table } from './sim-common.ts';
+
+/** Seeds `compare` runs by default on a stochastic scenario: enough for a Student-t interval that means something. */
+export const defaultStochasticRuns = 10;
 
 const usage = `usage: bouquet compare --scenario FILE [--policies a,b,…] [--runs N] [--seed S] [--json] [--out DIR]
 
 Simulates the scenario under each policy (default: the scenario's "compare" list, usually
-petals,bprr,followup) for N seeds (default 1, starting at S, default 1) and prints a table of the
-averages in seconds. --json prints { scenario, runs, seed, policies: { NAME: { perTokenMean,
-ttftMean, responseMean, responseP95, waitingMean, serviceMean } }, details } instead (seconds).
---out DIR also writes DIR/report.md with SVG charts.`;
+petals,bprr,followup) for N seeds (starting at S, default 1) and prints a table of the means over
+the seeds ± the half-width of their 95 % confidence interval (Student t), in seconds. N defaults to
+${defaultStochasticRuns} when anything in the run is drawn (Poisson or bursty arrivals, churn, a trace
+without client ids, PETALS' join order) and to 1 when the scenario is deterministic. Each row also
+shows the offered load against the placement's capacity and the throughput (requests/s), and marks
+an unstable queue. --json prints { scenario, runs, seed, policies: { NAME: { perTokenMean,
+ttftMean, responseMean, responseP95, waitingMean, serviceMean, and beside each …Ci95 (null with
+one run) } }, details: { NAME: { …, load: { offeredPerS, capacityPerS, throughputPerS, unstable } } } }
+instead (seconds). --out DIR also writes DIR/report.md with SVG charts with error bars.`;
+
+/** Placements that draw from the seed (PETALS' join order and rebalancing shuffles). */
+const seededPlacements = new Set(['petals']);
+
+/** Whether a compare of these policies gives different figures for different seeds. */
+export function isStochastic(scenario: Scenario, combos: readonly PolicyCombo[]): boolean {
+  return arrivalsAreStochastic(scenario.arrivals, scenario.snapshot.clients) || scenario.churn !== undefined || combos.some((c) => seededPlacements.has(c.placement));
+}
 
 function progress(done: number, total: number): void {
   if (!process.stderr.isTTY) return;
@@ -41,17 +75,23 @@ export function run(argv: string[]): Promise<number> {
     const names = values.policies === undefined ? scenario.compare : values.policies.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
     if (names.length === 0) throw new ArgumentError('--policies needs at least one policy name');
     const combos = names.map((n) => resolvePolicy(scenario, n)); // fail fast on a bad name
-    const runs = intOption(values.runs, 'runs', 1, 1);
+    const runs = intOption(values.runs, 'runs', isStochastic(scenario, combos) ? defaultStochasticRuns : 1, 1);
     const seed = intOption(values.seed, 'seed', 1);
     const summaries: Record<string, PolicySummary> = {};
     const details: Record<string, PolicyDetails> = {};
     let done = 0;
     for (const [i, name] of names.entries()) {
       const results: SimResult[] = [];
+      const withArrivals: { result: SimResult; lastArrivalMs: number }[] = [];
       let predicted = 0;
+      let capacity = 0;
       for (let k = 0; k < runs; k++) {
         const r = await runScenario(scenario, name, seed + k);
         predicted += r.placementResult.prediction.perTokenMs / runs / 1000;
+        capacity += placementCapacityPerS(scenario.snapshot, r.placementResult) / runs;
+        // The same stream runScenario draws from, so the same arrivals.
+        const requests = generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals'));
+        withArrivals.push({ result: r, lastArrivalMs: requests.reduce((m, q) => Math.max(m, q.arrivalMs), 0) });
         results.push(r);
         progress(++done, names.length * runs);
       }
@@ -68,6 +108,7 @@ export function run(argv: string[]): Promise<number> {
         routingMsMean: avg((r) => r.timing.routingMsTotal / Math.max(1, r.timing.routingCalls)),
         placementMs: avg((r) => r.timing.placementMs),
         predictedPerToken: predicted,
+        load: loadFigures(withArrivals, capacity),
       };
     }
     if (values.out !== undefined) {
@@ -90,10 +131,10 @@ export function run(argv: string[]): Promise<number> {
       console.log(JSON.stringify({ scenario: scenario.name, runs, seed, policies: summaries, details }, null, 2));
       return 0;
     }
-    console.log(`${scenario.name}: ${runs} run(s) per policy from seed ${seed}; seconds`);
+    console.log(`${scenario.name}: ${runs} run(s) per policy from seed ${seed}; seconds, mean${runs > 1 ? ' ± 95 % CI over the runs' : ' (one run: CI n/a)'}; load in requests/s`);
     console.log(
       table(
-        ['policy', 'placement+routing', 'per-token', 'TTFT', 'resp mean', 'resp p95', 'waiting', 'service', 'retries', 'finished'],
+        ['policy', 'placement+routing', 'per-token', 'TTFT', 'resp mean', 'resp p95', 'waiting', 'service', 'retries', 'finished', 'offered / capacity → throughput'],
         names.map((n) => {
           const s = summaries[n];
           const d = details[n];
@@ -101,18 +142,23 @@ export function run(argv: string[]): Promise<number> {
           return [
             n,
             `${d.placement}+${d.routing}`,
-            s.perTokenMean.toFixed(3),
-            s.ttftMean.toFixed(3),
-            s.responseMean.toFixed(2),
-            s.responseP95.toFixed(2),
-            s.waitingMean.toFixed(2),
-            s.serviceMean.toFixed(2),
+            formatMeanCi(s.perTokenMean, s.perTokenMeanCi95, 3),
+            formatMeanCi(s.ttftMean, s.ttftMeanCi95, 3),
+            formatMeanCi(s.responseMean, s.responseMeanCi95, 2),
+            formatMeanCi(s.responseP95, s.responseP95Ci95, 2),
+            formatMeanCi(s.waitingMean, s.waitingMeanCi95, 2),
+            formatMeanCi(s.serviceMean, s.serviceMeanCi95, 2),
             d.retriesMean.toFixed(2),
             `${d.finished}/${d.requests}`,
+            d.load === undefined ? '' : loadCell(d.load),
           ];
         }),
       ),
     );
+    const unstable = names.filter((n) => details[n]?.load?.unstable === true);
+    if (unstable.length > 0) {
+      console.log(`unstable queue (offered load above capacity, or throughput < 0.8 × offered): ${unstable.join(', ')} — its means grow with the trace length and are not an effect size`);
+    }
     if (values.out !== undefined) console.log(`report: ${join(values.out, 'report.md')}`);
     return 0;
   });

@@ -5,8 +5,9 @@ import { parseScenarioPolicy, runVerb, seconds, table } from './sim-common.ts';
 const usage = `usage: bouquet plan --scenario FILE --policy NAME [--seed S] [--json]
 
 Places the scenario's blocks with the policy's placement and prints, per server, the blocks it
-hosts and its cache slots, then the predicted per-token time (no waiting) and the policy's bound
-where it has one. NAME: petals, bprr, followup (= gbp-cr), a scenario's own policy, or
+hosts and its cache slots, then the predicted per-token time (no waiting; prefill included) and
+the policy's bound where it has one — BPRR's Theorem-2 bound counts decode steps only (no prefill
+pass), so it is labelled decode-only and is not comparable with the prediction. NAME: petals, bprr, followup (= gbp-cr), a scenario's own policy, or
 placement/routing (e.g. bprr/jffc).`;
 
 /** Runs `bouquet plan`; resolves to the exit code. */
@@ -30,11 +31,14 @@ export function run(argv: string[]): Promise<number> {
     console.log(`${scenario.name}: ${policy} (placement ${combo.placement}, routing ${combo.routing})`);
     console.log(table(['server', 'blocks', 'count', 'cache slots'], rows));
     const p = placement.prediction;
-    console.log(`predicted per-token time (no waiting): ${seconds(p.perTokenMs)} s`);
+    console.log(`predicted per-token time (no waiting, prefill included): ${seconds(p.perTokenMs)} s`);
     console.log(
       `  per request: compute ${seconds(p.breakdown.computeMs)} s, transfer ${seconds(p.breakdown.transferMs)} s, total ${seconds(p.breakdown.totalMs)} s`,
     );
-    if (p.perTokenBoundMs !== undefined) console.log(`bound on the per-token time: ${seconds(p.perTokenBoundMs)} s`);
+    if (p.perTokenBoundMs !== undefined) {
+      // Theorem 2 bounds the decode steps' time per token; the prediction above also spreads the prefill pass over l_out.
+      console.log(`decode-only bound on the per-token time (Theorem 2, prefill excluded): ${seconds(p.perTokenBoundMs)} s`);
+    }
     if (placement.reservedSessions !== undefined) console.log(`sessions reserved for (R or c): ${placement.reservedSessions}`);
     if (placement.chains !== undefined) {
       const cap = placement.chains.reduce((s, c) => s + c.capacity, 0);
