@@ -6,6 +6,7 @@ import type { RoutingPolicy, ServerLoad } from '../core/routing/index.ts';
 import type { Random } from './random.ts';
 import type { SimRequest } from './arrivals.ts';
 import type { RequestOutcome, SimMetrics } from './metrics.ts';
+import type { ServiceSpec } from './service.ts';
 
 /** Volunteers leaving and coming back: alternating exponential online / offline periods. */
 export interface ChurnSpec {
@@ -46,6 +47,10 @@ export interface SimConfig {
   replacement?: PlacementPolicy;
   /** Churn randomness (its own stream, independent of the arrivals). */
   random: Random;
+  /** The service model's options (sim/service.ts); absent: core/perf's nominal times, a whole slot per session. */
+  service?: ServiceSpec;
+  /** The service model's randomness (server speeds, then step jitter); needed when it draws anything. */
+  serviceRandom?: Random;
   /** Stop after this many events (a guard against runaway runs); default 50 million. */
   maxEvents?: number;
   /** Called after each event with a read-only view of the run (tests check invariants with it). */

@@ -12,12 +12,15 @@
 //   6 retry         a request is routed again (PETALS backoff, failover)
 //   7 arrival       a new request arrives
 //
-// Service times come from core/perf's performance model (the same for every policy; concurrency
-// costs memory, not time). Randomness: the requests are drawn before the run; churn draws from its
-// own seeded stream, so every policy sees the same arrivals and the same churn for a seed.
+// Service times come from core/perf's performance model on each request's own lengths (prompt and
+// actual output), the same for every policy; policies see only the declared lengths (prompt +
+// maxNewTokens) and the declared τ. sim/service.ts optionally varies each server's speed, jitters
+// steps and adds contention (by default concurrency costs memory, not time). Randomness: the
+// requests are drawn before the run; churn and the service model draw from their own seeded
+// streams, so every policy sees the same arrivals, churn and server speeds for a seed.
 import { BouquetError } from '../core/errors/index.ts';
 import type { SwarmSnapshot, Chain } from '../core/swarm/index.ts';
-import { cacheSlots, perTokenRttMs, prefillMsPerBlock, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
+import { cacheSlots, perTokenRttMs, prefillMsPerBlock, prefillRttMs, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
 import {
   dispatchChains,
@@ -39,12 +42,15 @@ import {
   reconcilePlacement,
   routeSubSpan,
   serveQueue,
+  sessionHopSlots,
   spliceChain,
   type AdmissionContext,
 } from '../core/dispatch/index.ts';
 import { BinaryHeap } from './heap.ts';
 import { exponential } from './random.ts';
 import { summarize } from './metrics.ts';
+import type { SimRequest } from './arrivals.ts';
+import { contentionFactor, drawSpeedFactors, jitterFactor, slotTokensOf } from './service.ts';
 import {
   eventRank,
   type Hold,
@@ -107,6 +113,12 @@ class Run {
     canBook: true,
     playsVolunteer: true,
   };
+  /** Each server's actual step time as a multiple of its declared τ (service.speedCv; all 1 when off). */
+  private readonly speedFactors: Map<string, number>;
+  /** Tokens a whole cache slot holds (for reservation by declared length). */
+  private readonly slotTokens: number;
+  /** Whether any service option changes core/perf's nominal times (else they are used as they are, bit for bit). */
+  private readonly nominalService: boolean;
 
   constructor(readonly cfg: SimConfig) {
     this.index = serverIndex(cfg.swarm);
@@ -137,6 +149,37 @@ class Run {
     this.churnIds = new Set(cfg.churn?.serverIds ?? [...this.servers.keys()]);
     this.placement = cfg.placement;
     this.routingPlacement = cfg.placement;
+    const service = cfg.service;
+    this.speedFactors = drawSpeedFactors(cfg.swarm, service, cfg.serviceRandom);
+    this.nominalService = (service?.speedCv ?? 0) === 0 && (service?.stepJitterCv ?? 0) === 0 && service?.contention === undefined;
+    this.slotTokens = slotTokensOf(cfg.swarm.model, cfg.requests.reduce((m, q) => Math.max(m, q.inputTokens + declaredOutputTokens(q)), 1));
+  }
+
+  /** Admission's view for one request: under reservation by declared length, its hops need only that much cache. */
+  private admissionFor(r: RequestRun): AdmissionContext {
+    if (this.cfg.service?.reservation !== 'declared') return this.admission;
+    const declared = r.req.inputTokens + declaredOutputTokens(r.req);
+    return { ...this.admission, hopSlots: (span) => sessionHopSlots(span, 'declared', declared, this.slotTokens) };
+  }
+
+  /**
+   * The loads routing sees for `r`. Under reservation by declared length they are counted in units
+   * of this session's per-block reservation, so a policy that asks for one slot per block (every
+   * policy does) asks for exactly what admission will reserve.
+   */
+  private loadsFor(r: RequestRun): ReadonlyMap<string, ServerLoad> {
+    if (this.cfg.service?.reservation !== 'declared') return this.loads;
+    const perBlock = sessionHopSlots({ start: 0, end: 1 }, 'declared', r.req.inputTokens + declaredOutputTokens(r.req), this.slotTokens);
+    const view = new Map<string, ServerLoad>();
+    for (const [id, l] of this.loads) {
+      view.set(id, { ...l, freeSlots: snapWhole(l.freeSlots / perBlock), sessions: l.sessions.map((x) => ({ slots: x.slots / perBlock, expectedEndMs: x.expectedEndMs })) });
+    }
+    return view;
+  }
+
+  /** What a policy is told of a request now: the prompt plus tokens so far, and the declared tokens still allowed (never the actual length). */
+  private routingRequest(r: RequestRun): { clientId: string; inputTokens: number; outputTokens: number } {
+    return { clientId: r.req.clientId, inputTokens: r.req.inputTokens + r.generated, outputTokens: Math.max(1, declaredOutputTokens(r.req) - r.generated) };
   }
 
   initialEvents(): SimEvent[] {
@@ -200,15 +243,12 @@ class Run {
   private decide(r: RequestRun): RoutingDecision {
     const state: RoutingState = {
       nowMs: this.nowMs,
-      servers: this.loads,
+      servers: this.loadsFor(r),
       bannedUntilMs: r.bannedUntilMs,
       chainSessions: this.chainSessions,
     };
     const t0 = performance.now();
-    const d = this.cfg.routing.route(
-      { swarm: this.cfg.swarm, placement: this.routingPlacement, state },
-      { clientId: r.req.clientId, inputTokens: r.req.inputTokens + r.generated, outputTokens: r.req.outputTokens - r.generated },
-    );
+    const d = this.cfg.routing.route({ swarm: this.cfg.swarm, placement: this.routingPlacement, state }, this.routingRequest(r));
     const dt = performance.now() - t0;
     this.timing.routingCalls++;
     this.timing.routingMsTotal += dt;
@@ -220,7 +260,7 @@ class Run {
   private route(r: RequestRun, front: boolean): SimEvent[] {
     if (r.endMs !== null || r.session !== null) return [];
     const mechanism = this.cfg.routing.admission;
-    const a = admit(this.decide(r), mechanism, this.admission);
+    const a = admit(this.decide(r), mechanism, this.admissionFor(r));
     switch (a.kind) {
       case 'start':
         if (mechanism.kind === 'fail-and-retry') {
@@ -265,6 +305,8 @@ class Run {
     s.slotMsIntegral += (s.slots - s.load.freeSlots) * (this.nowMs - s.lastChangeMs);
     s.lastChangeMs = this.nowMs;
     s.load.freeSlots -= delta;
+    // Fractional reservations (by declared length) must not drift below a whole slot by rounding.
+    s.load.freeSlots = snapWhole(s.load.freeSlots);
   }
 
   /**
@@ -284,28 +326,68 @@ class Run {
   private begin(r: RequestRun, chain: Chain, chainIndex: number | undefined, waitMs: number): SimEvent[] {
     const lIn = r.req.inputTokens + r.generated;
     const lOut = r.req.outputTokens - r.generated;
-    // The performance model's time (core/perf requestTime's formula), the same for every policy.
-    const prefillMs = requestTimeWithIndex(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, 1).totalMs;
-    const totalMs = requestTimeWithIndex(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, lOut).totalMs;
-    const expectedEndMs = this.nowMs + waitMs + totalMs;
+    // What the policies' waits are computed from: the declared length at the declared τ.
+    const declaredOut = Math.max(1, declaredOutputTokens(r.req) - r.generated);
+    const predictedMs = requestTimeWithIndex(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, declaredOut).totalMs;
+    const expectedEndMs = this.nowMs + waitMs + predictedMs;
     const holds: Hold[] = [];
-    const computeByServer = new Map<string, number>();
+    const slotsOf = this.admissionFor(r).hopSlots ?? hopSlots;
     for (const h of chain.hops) {
       const s = this.servers.get(h.serverId);
       if (s === undefined) throw new BouquetError('internal', `simulator: route uses unknown server '${h.serverId}'`);
-      const k = hopSlots(h.span);
-      const entry: ActiveSession = { slots: k, expectedEndMs };
+      const entry: ActiveSession = { slots: slotsOf(h.span), expectedEndMs };
       s.load.sessions.push(entry);
-      this.changeSlots(s, k);
+      this.changeSlots(s, entry.slots);
       s.holders.add(r);
       holds.push({ server: s, entry });
-      computeByServer.set(h.serverId, k * (prefillMsPerBlock(s.spec, lIn) + (lOut - 1) * s.spec.decodeMsPerBlock));
     }
+    const { prefillMs, totalMs, computeByServer } = this.serviceTimes(r, chain, lIn, lOut);
     if (chainIndex !== undefined) this.chainSessions[chainIndex] = (this.chainSessions[chainIndex] ?? 0) + 1;
     const seq = ++r.sessionSeq;
     r.session = { seq, chain, chainIndex, holds, startMs: null, prefillMs, totalMs, computeByServer };
     if (waitMs > 0) return [{ kind: 'start', atMs: this.nowMs + waitMs, requestId: r.req.id, session: seq }];
     return this.onStart(r.req.id, seq);
+  }
+
+  /**
+   * The session's actual times on `chain` for its actual lengths: core/perf's formula, with each
+   * hop's compute scaled by the server's drawn speed, the contention of the sessions it holds now
+   * (this one included; fixed for the session) and the mean jitter of its decode steps.
+   */
+  private serviceTimes(r: RequestRun, chain: Chain, lIn: number, lOut: number): { prefillMs: number; totalMs: number; computeByServer: Map<string, number> } {
+    const computeByServer = new Map<string, number>();
+    if (this.nominalService) {
+      for (const h of chain.hops) {
+        const spec = this.servers.get(h.serverId)?.spec;
+        if (spec !== undefined) computeByServer.set(h.serverId, hopSlots(h.span) * (prefillMsPerBlock(spec, lIn) + (lOut - 1) * spec.decodeMsPerBlock));
+      }
+      return {
+        prefillMs: requestTimeWithIndex(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, 1).totalMs,
+        totalMs: requestTimeWithIndex(this.cfg.swarm, this.index, r.req.clientId, chain, lIn, lOut).totalMs,
+        computeByServer,
+      };
+    }
+    const service = this.cfg.service;
+    let prefillCompute = 0;
+    let decodeCompute = 0;
+    let prefillTransfer = 0;
+    let decodeTransfer = 0;
+    for (const h of chain.hops) {
+      const s = this.servers.get(h.serverId);
+      if (s === undefined) throw new BouquetError('internal', `simulator: route uses unknown server '${h.serverId}'`);
+      const k = hopSlots(h.span);
+      const f = (this.speedFactors.get(h.serverId) ?? 1) * contentionFactor(service?.contention, s.load.sessions.length);
+      const jitter = jitterFactor(service?.stepJitterCv ?? 0, lOut - 1, this.cfg.serviceRandom);
+      const pre = k * prefillMsPerBlock(s.spec, lIn) * f;
+      const dec = k * (lOut - 1) * s.spec.decodeMsPerBlock * f * jitter;
+      prefillCompute += pre;
+      decodeCompute += dec;
+      prefillTransfer += prefillRttMs(this.cfg.swarm, r.req.clientId, h.serverId, lIn);
+      decodeTransfer += (lOut - 1) * perTokenRttMs(this.cfg.swarm, r.req.clientId, h.serverId);
+      computeByServer.set(h.serverId, pre + dec);
+    }
+    const prefillMs = prefillCompute + prefillTransfer;
+    return { prefillMs, totalMs: prefillMs + decodeCompute + decodeTransfer, computeByServer };
   }
 
   private onStart(id: number, seq: number): SimEvent[] {
@@ -346,7 +428,7 @@ class Run {
   private dispatchQueue(): SimEvent[] {
     const out: SimEvent[] = [];
     serveQueue(this.queue, (head) => {
-      const a = admit(this.decide(head), this.cfg.routing.admission, this.admission);
+      const a = admit(this.decide(head), this.cfg.routing.admission, this.admissionFor(head));
       if (a.kind !== 'start') return 'wait';
       out.push(...this.begin(head, a.chain, a.chainIndex, 0));
       return 'served';
@@ -464,11 +546,11 @@ class Run {
           this.failoverRouting,
           this.cfg.swarm,
           this.placement,
-          { nowMs: this.nowMs, servers: this.loads, bannedUntilMs: r.bannedUntilMs },
-          { clientId: r.req.clientId, inputTokens: r.req.inputTokens + r.generated, outputTokens: r.req.outputTokens - r.generated },
+          { nowMs: this.nowMs, servers: this.loadsFor(r), bannedUntilMs: r.bannedUntilMs },
+          this.routingRequest(r),
           lost,
         );
-        const a = admit(d, this.failoverRouting.admission, this.admission);
+        const a = admit(d, this.failoverRouting.admission, this.admissionFor(r));
         // The kept hops must still be online and hold their blocks (a reconcile may have moved one).
         const kept = chain.hops.filter((h) => h.span.end <= lost.start || h.span.start >= lost.end);
         if (a.kind === 'start' && kept.every((h) => this.serves(h.serverId, h.span))) {
@@ -657,4 +739,15 @@ export async function simulateAsync(cfg: SimConfig): Promise<SimResult> {
     step = it.next(proposal);
   }
   return step.value;
+}
+
+/** A request's declared output length (maxNewTokens; its actual length for hand-built requests without one), tokens. */
+function declaredOutputTokens(req: SimRequest): number {
+  return req.maxNewTokens ?? req.outputTokens;
+}
+
+/** `x` rounded to the nearest integer when within 1e-9 of it (fractional slot counts summed in floating point). */
+function snapWhole(x: number): number {
+  const whole = Math.round(x);
+  return Math.abs(x - whole) < 1e-9 ? whole : x;
 }

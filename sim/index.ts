@@ -24,6 +24,7 @@ export {
 export { summarize, type SimMetrics, type Distribution, type ServerMetrics } from './metrics.ts';
 export { seededRandom, streamRandom, exponential, gamma, variateWithCv, type Random } from './random.ts';
 export { BinaryHeap } from './heap.ts';
+export { browserContention, contentionFactor, drawSpeedFactors, jitterFactor, slotTokensOf, type ServiceSpec, type ContentionSpec } from './service.ts';
 export { parseScenario, ScenarioError, builtinPolicies, type Scenario, type PolicyCombo, type ParseScenarioOptions, type ScenarioFileReader } from './scenario.ts';
 export { resolvePolicy, routingFor, placeFor, runScenario } from './run.ts';
 export {

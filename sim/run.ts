@@ -43,5 +43,9 @@ export async function runScenario(scenario: Scenario, policyName: string, seed: 
     replacement: placementPolicyFor(combo.placement, { seed, ...combo.placementOptions }),
   };
   if (scenario.churn !== undefined) cfg.churn = scenario.churn;
+  if (scenario.service !== undefined) {
+    cfg.service = scenario.service;
+    cfg.serviceRandom = streamRandom(seed, 'service');
+  }
   return { ...(await simulateAsync(cfg)), placementResult: placement };
 }

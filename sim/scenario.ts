@@ -4,6 +4,7 @@ import type { ClientSpec, LinearMs, NetworkSpec, ServerSpec, SwarmSnapshot } fro
 import { policyCombos, type PolicyCombo } from '../core/policies/index.ts';
 import type { ArrivalSpec, LengthLaw, TraceEntry } from './arrivals.ts';
 import type { ChurnSpec } from './engine.ts';
+import { browserContention, type ContentionSpec, type ServiceSpec } from './service.ts';
 
 /** A scenario that cannot be used; the message names the field (`scenario.servers[3].memoryBytes: …`). */
 export class ScenarioError extends BouquetError<'bad-scenario'> {
@@ -32,6 +33,8 @@ export interface Scenario {
   snapshot: SwarmSnapshot;
   arrivals: ArrivalSpec;
   churn?: ChurnSpec;
+  /** The service model's options (docs/scenarios.md "Service"); absent: nominal times, whole-slot reservation. */
+  service?: ServiceSpec;
   /** Policy combos by name (the built-in ones plus the scenario's own). */
   policies: Record<string, PolicyCombo>;
   /** Policies `compare` runs by default. */
@@ -375,6 +378,8 @@ export function parseScenario(doc: unknown, options: ParseScenarioOptions = {}):
     }
   }
 
+  const service = root.service === undefined ? undefined : serviceSpec(root.service, 'scenario.service');
+
   const policies: Record<string, PolicyCombo> = { ...builtinPolicies };
   if (root.policies !== undefined) {
     for (const [k, v] of Object.entries(object(root.policies, 'scenario.policies'))) policies[k] = combo(v, `scenario.policies.${k}`);
@@ -393,5 +398,41 @@ export function parseScenario(doc: unknown, options: ParseScenarioOptions = {}):
     compare,
   };
   if (churn !== undefined) scenario.churn = churn;
+  if (service !== undefined) scenario.service = service;
   return scenario;
+}
+
+/**
+ * The `service` block: {"speedCv", "stepJitterCv", "contention": "browser" | {"baseTaus",
+ * "perSessionTaus"}, "reservation": "slot" | "declared"}, every field optional.
+ */
+function serviceSpec(v: unknown, field: string): ServiceSpec {
+  const o = object(v, field);
+  for (const k of Object.keys(o)) {
+    if (!['speedCv', 'stepJitterCv', 'contention', 'reservation'].includes(k)) throw new ScenarioError(`${field}.${k}`, 'unknown service option');
+  }
+  const out: ServiceSpec = {};
+  const speedCv = optional(o, 'speedCv', field, nonNegative);
+  if (speedCv !== undefined) out.speedCv = bounded(speedCv, `${field}.speedCv`, 2);
+  const jitter = optional(o, 'stepJitterCv', field, nonNegative);
+  if (jitter !== undefined) out.stepJitterCv = bounded(jitter, `${field}.stepJitterCv`, 2);
+  if (o.contention !== undefined) out.contention = contentionSpec(o.contention, `${field}.contention`);
+  if (o.reservation !== undefined) {
+    if (o.reservation !== 'slot' && o.reservation !== 'declared') throw new ScenarioError(`${field}.reservation`, `must be 'slot' or 'declared'`);
+    out.reservation = o.reservation;
+  }
+  return out;
+}
+
+function bounded(v: number, field: string, max: number): number {
+  if (v > max) throw new ScenarioError(field, `must be ≤ ${max}`);
+  return v;
+}
+
+function contentionSpec(v: unknown, field: string): ContentionSpec {
+  if (v === 'browser') return { ...browserContention };
+  const o = object(v, field);
+  const c = { baseTaus: nonNegative(o.baseTaus, `${field}.baseTaus`), perSessionTaus: nonNegative(o.perSessionTaus, `${field}.perSessionTaus`) };
+  if (c.baseTaus + c.perSessionTaus <= 0) throw new ScenarioError(field, 'a step must take time: baseTaus + perSessionTaus > 0');
+  return c;
 }

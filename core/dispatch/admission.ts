@@ -1,6 +1,7 @@
 // Cache-slot admission: what the simulator and the live coordinator do with a routing decision under the policy's mechanism.
 import type { BlockSpan, Chain, TimeBreakdown } from '../swarm/index.ts';
 import type { AdmissionMechanism, RoutingDecision } from '../routing/index.ts';
+import { reserveTokensFor, tokenBlocksFor } from '../cache/index.ts';
 
 /**
  * Cache slots one hop of a session holds at its server: one single-block slot per block of the
@@ -9,6 +10,31 @@ import type { AdmissionMechanism, RoutingDecision } from '../routing/index.ts';
  */
 export function hopSlots(span: BlockSpan): number {
   return span.end - span.start;
+}
+
+/**
+ * How much cache a session is reserved: `slot` a whole maximum-length slot per block (the papers'
+ * s_c and the live runtime today, core/cache's reserveTokensFor), `declared` only its declared
+ * length (prompt + max new tokens), counted in 16-token blocks.
+ */
+export type CacheReservation = 'slot' | 'declared';
+
+/**
+ * Slots (possibly fractional) one hop of a session holds under `reservation`: hopSlots(span) for a
+ * whole slot, else the span's blocks × ⌈declaredTokens / 16⌉ / ⌈slotTokens / 16⌉ (a declaration
+ * longer than a slot still takes one slot). `declaredTokens` and `slotTokens` in tokens.
+ */
+export function sessionHopSlots(span: BlockSpan, reservation: CacheReservation, declaredTokens: number, slotTokens: number): number {
+  switch (reservation) {
+    case 'slot':
+      return hopSlots(span) * (tokenBlocksFor(reserveTokensFor(declaredTokens, slotTokens)) / tokenBlocksFor(slotTokens));
+    case 'declared':
+      return (hopSlots(span) * tokenBlocksFor(Math.min(Math.ceil(declaredTokens), slotTokens))) / tokenBlocksFor(slotTokens);
+    default: {
+      const never: never = reservation;
+      return never;
+    }
+  }
 }
 
 /** What admission may read and what the caller can do. */
@@ -25,6 +51,8 @@ export interface AdmissionContext {
    * live, the volunteer refuses the session itself and the client retries.
    */
   playsVolunteer: boolean;
+  /** Slots a hop of this session needs (default `hopSlots`: a whole slot per block; see `sessionHopSlots`). */
+  hopSlots?: (span: BlockSpan) => number;
 }
 
 /** The outcome of admission: a discriminated union on `kind`. */
@@ -54,8 +82,12 @@ export type Admission =
     };
 
 /** The first hop of `chain` whose server has fewer free slots than the hop needs, if any. */
-export function refusingHop(chain: Chain, freeSlots: (serverId: string) => number): Chain['hops'][number] | undefined {
-  return chain.hops.find((h) => freeSlots(h.serverId) < hopSlots(h.span));
+export function refusingHop(
+  chain: Chain,
+  freeSlots: (serverId: string) => number,
+  slotsOf: (span: BlockSpan) => number = hopSlots,
+): Chain['hops'][number] | undefined {
+  return chain.hops.find((h) => freeSlots(h.serverId) < slotsOf(h.span));
 }
 
 /**
@@ -75,14 +107,14 @@ export function admit(decision: RoutingDecision, mechanism: AdmissionMechanism, 
       };
       switch (mechanism.kind) {
         case 'fail-and-retry': {
-          const refusing = ctx.playsVolunteer ? refusingHop(decision.chain, ctx.freeSlots) : undefined;
+          const refusing = ctx.playsVolunteer ? refusingHop(decision.chain, ctx.freeSlots, ctx.hopSlots) : undefined;
           return refusing === undefined ? start(0) : { kind: 'refused', serverId: refusing.serverId };
         }
         case 'wait-for-slots':
           if (decision.expectedWaitMs > 0 && !ctx.canBook) return { kind: 'queue' };
           return start(decision.expectedWaitMs);
         case 'central-queue':
-          return refusingHop(decision.chain, ctx.freeSlots) === undefined ? start(0) : { kind: 'queue' };
+          return refusingHop(decision.chain, ctx.freeSlots, ctx.hopSlots) === undefined ? start(0) : { kind: 'queue' };
         default: {
           const never: never = mechanism;
           return never;

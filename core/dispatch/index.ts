@@ -1,5 +1,5 @@
 // Orchestration shared by the simulator and the live coordinator: admission, the central queue, failover, reconcile.
-export { hopSlots, refusingHop, admit, type Admission, type AdmissionContext } from './admission.ts';
+export { hopSlots, sessionHopSlots, refusingHop, admit, type Admission, type AdmissionContext, type CacheReservation } from './admission.ts';
 export { CentralQueue, serveQueue, type HeadOutcome } from './queue.ts';
 export { clipToSpan, routeSubSpan, hopOf, spliceChain, chainKeyOf, chainsInForce } from './failover.ts';
 export { reconcilePlacement, uncoveredBy, maxBlocksFor, type BlockSizes, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
