@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ServerSpec, SwarmSnapshot } from '../../core/swarm/index.ts';
 import type { PlacementResult } from '../../core/placement/index.ts';
-import { wsRrRouting, type RoutingPolicy, type RoutingRequest } from '../../core/routing/index.ts';
+import { jffcRouting, petalsRouting, wsRrRouting, type RoutingPolicy, type RoutingRequest } from '../../core/routing/index.ts';
 import { sessionHopSlots } from '../../core/dispatch/index.ts';
 import { drawSpeedFactors, parseScenario, runScenario, seededRandom, simulate, streamRandom, type ServiceSpec, type SimRequest } from '../../sim/index.ts';
 
@@ -123,6 +123,20 @@ describe('service model: reservation by declared length', () => {
     expect(whole.metrics.waitingMs.mean).toBeGreaterThan(0);
     expect(declared.metrics.waitingMs.mean).toBe(0);
     expect(declared.metrics.finished).toBe(5);
+  });
+
+  it('does the same under PETALS\' refusals; JFFC keeps its chains\' capacity c_k from the placement', () => {
+    const burst = Array.from({ length: 5 }, (_, i) => req(i, 0));
+    const whole = run(burst, undefined, 4, petalsRouting());
+    const declared = run(burst, { reservation: 'declared' }, 4, petalsRouting());
+    expect(whole.metrics.waitingMs.mean).toBeGreaterThan(0);
+    expect(declared.metrics.waitingMs.mean).toBe(0);
+    expect(declared.metrics.retries).toBe(0);
+    // JFFC admits by its chains' capacity (one session here), which the placement sized in whole
+    // slots: reserving less cache does not raise it (re-tuning c is the policy's job).
+    const jffcWhole = run(burst, undefined, 4, jffcRouting());
+    const jffcDeclared = run(burst, { reservation: 'declared' }, 4, jffcRouting());
+    expect(jffcDeclared.metrics.responseMs).toEqual(jffcWhole.metrics.responseMs);
   });
 });
 
