@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseVerbArgs } from './sim-common.ts';
+import { intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { createServer, modelFolder, terminalProgress, type BouquetServer } from '../../server/index.ts';
@@ -36,17 +36,7 @@ Needs Chromium (Debian: apt-get install chromium; or set CHROMIUM_PATH).`;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function fail(message: string): number {
-  console.error(`bouquet demo: ${message}`);
-  return 2;
-}
-
-function intOption(raw: string | undefined, name: string, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw new BouquetError('bad-argument', `--${name} must be an integer ≥ ${min} (got '${raw}')`);
-  return v;
-}
+const fail = (message: string): number => verbFailure('demo', message);
 
 async function buildWebApp(log: (s: string) => void): Promise<{ dir: string; remove: () => void }> {
   const { build } = await import('vite');
