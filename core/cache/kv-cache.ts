@@ -36,11 +36,23 @@ export function tokenBlocksForSlots(cacheSlots: number, slotTokens: number): num
 }
 
 /**
+ * s_c counted in token blocks: bytes of one slot (one session's cache for one model block at
+ * `slotTokens` tokens, rounded up to whole 16-token blocks), bytes. This is the s_c a coordinator
+ * must count slots with (core/perf `cacheSlots`) for a model it serves, so that the slots it grants
+ * are the slots {@link cacheBudgetBytes} sets aside: `model/cacheBytesPerBlock(shape, slotTokens)`
+ * is smaller when `slotTokens` is not a multiple of 16, and a volunteer would overrun its memory.
+ */
+export function cacheBytesPerSlot(shape: ModelShape, slotTokens: number, precision: CachePrecision = 'fp32'): number {
+  return tokenBlocksFor(slotTokens) * cacheBytesPerTokenBlock(shape, precision);
+}
+
+/**
  * Bytes a runtime sets aside for `cacheSlots` slots of `slotTokens` tokens at `precision` (at least
  * one slot, so a freshly placed runtime can always admit one single-block session), bytes.
+ * The inverse of core/perf `cacheSlots` with s_c = {@link cacheBytesPerSlot}.
  */
 export function cacheBudgetBytes(shape: ModelShape, cacheSlots: number, slotTokens: number, precision: CachePrecision = 'fp32'): number {
-  return tokenBlocksForSlots(Math.max(1, cacheSlots), slotTokens) * cacheBytesPerTokenBlock(shape, precision);
+  return Math.max(1, Math.floor(cacheSlots)) * cacheBytesPerSlot(shape, slotTokens, precision);
 }
 
 /** What admitting a session to a {@link KvCacheBudget} gave: its reservation, or why it does not fit. */

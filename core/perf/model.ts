@@ -105,6 +105,13 @@ export function perTokenMs(breakdown: TimeBreakdown, lOut: number): number {
 /**
  * n_j = ⌊(M_j − s_m m_j) / s_c⌋: how many single-block session caches fit next to the weights of
  * `blockCount` blocks (bytes in, count out). Never negative; with 0 blocks all memory is cache.
+ *
+ * The same count as core/cache's token-block accounting (`KvCacheBudget.ofBytes(...).usage().totalSlots`,
+ * the inverse of `cacheBudgetBytes`) when s_c is core/cache's `cacheBytesPerSlot`, as the coordinator's
+ * served model gives it: ⌊⌊free / token block⌋ / token blocks per slot⌋ = ⌊free / s_c⌋. It stays in
+ * bytes because the simulator and placement take s_c as a number from the scenario (the papers'
+ * s_c, e.g. BLOOM's 148-token cache), with no token count to round to 16-token blocks; rounding
+ * there would change the simulated numbers.
  */
 export function cacheSlots(memoryBytes: number, blockCount: number, blockBytes: number, cacheBytesPerBlock: number): number {
   if (cacheBytesPerBlock <= 0) throw new PerfModelError(`cacheBytesPerBlock must be positive (got ${cacheBytesPerBlock})`);

@@ -4,7 +4,6 @@ import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   blockBytes,
-  cacheBytesPerBlock,
   llama2cHeaderBytes,
   shapeFromHfConfig,
   shapeFromLlama2cHeader,
@@ -12,6 +11,7 @@ import {
   type WeightPrecision,
 } from '../../core/model/index.ts';
 import type { ModelInfo } from '../../core/api/index.ts';
+import { cacheBytesPerSlot } from '../../core/cache/index.ts';
 import type { ModelWorkload } from '../../core/swarm/index.ts';
 
 /** The model a coordinator serves: its shape, sizes for placement, and where its files are. */
@@ -100,7 +100,8 @@ export async function loadServedModel(modelPath: string, sizing: ModelSizing = {
     id,
     numBlocks: shape.numBlocks,
     blockBytes: blockBytes(shape, precision),
-    cacheBytesPerBlock: cacheBytesPerBlock(shape, maxSessionTokens, 'fp32'),
+    // s_c in core/cache's 16-token blocks: the coordinator's slot counts are then the slots a volunteer's cache sets aside.
+    cacheBytesPerBlock: cacheBytesPerSlot(shape, maxSessionTokens, 'fp32'),
     maxSessionTokens,
     filesPath: `/models/${encodeURIComponent(id)}/`,
     files,

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { ChatRequest, ChatResult, RawProbeResult } from '../../web/headless/chat-main.ts';
+import type { ChatRequest, ChatResult, RawProbeResult } from '../../web/headless/index.ts';
 import type { SwarmState } from '../../core/api/index.ts';
 import type { VolunteerSnapshot } from '../../web/volunteer/index.ts';
 import { chromiumArgs, chromiumPath } from '../../tools/browser/chromium.ts';

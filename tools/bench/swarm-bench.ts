@@ -10,6 +10,7 @@ import { median } from '../../core/stats/index.ts';
 import { ClientSession, clientModelFromRuntime, samplerFor, type RouteProvider } from '../../web/client/index.ts';
 import { SessionHost } from '../../web/volunteer/index.ts';
 import { resolveModel } from '../../server/index.ts';
+import type { HeadlessGlobals } from '../../web/headless/index.ts';
 import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime, type SessionRuntime, openTokenizer, openModelWeights } from '../../worker/index.ts';
 
 const { values } = parseArgs({
@@ -194,13 +195,11 @@ if (values.browser === true) {
     if (volunteer?.span == null) throw new BouquetError('internal', 'the volunteer tab did not start serving');
     const chatTab = await context.newPage();
     await chatTab.goto(`${server.url}/headless-chat.html?backend=wasm`);
-    await chatTab.waitForFunction(() => window.bouquetChat?.ready === true, undefined, { timeout: 120_000 });
+    // The callbacks run in the page: they read its handle through HeadlessGlobals and may use no import.
+    await chatTab.waitForFunction(() => (globalThis as unknown as HeadlessGlobals).bouquetChat?.ready === true, undefined, { timeout: 120_000 });
     const n = 300;
-    const hop = await chatTab.evaluate(([peer, block, count]) => {
-      const c = window.bouquetChat;
-      if (c === undefined) throw new BouquetError('internal', 'no chat');
-      return c.measureHop(peer, block, count);
-    }, [volunteer.peerId, volunteer.span.start, n] as const);
+    const hop = await chatTab.evaluate(([peer, block, count]) => (globalThis as unknown as HeadlessGlobals).bouquetChat?.measureHop(peer, block, count) ?? null, [volunteer.peerId, volunteer.span.start, n] as const);
+    if (hop === null) throw new BouquetError('internal', 'chat tab: no bouquetChat handle');
     const ping = median(hop.pingMs.slice(50));
     const step = median(hop.stepMs.slice(50));
     console.log('\n4. the hop over WebRTC on loopback (PeerJS data channel, Chromium tabs; volunteer runtime in a worker), median of %d', n - 50);

@@ -4,11 +4,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseVerbArgs } from './sim-common.ts';
+import { intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { createServer, modelFolder, terminalProgress, type BouquetServer } from '../../server/index.ts';
 import { quantile } from '../../core/stats/index.ts';
+import type { HeadlessGlobals } from '../../web/headless/index.ts';
 
 const usage = `usage: bouquet demo [options]
 
@@ -35,26 +36,7 @@ Needs Chromium (Debian: apt-get install chromium; or set CHROMIUM_PATH).`;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function fail(message: string): number {
-  console.error(`bouquet demo: ${message}`);
-  return 2;
-}
-
-function intOption(raw: string | undefined, name: string, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw new BouquetError('bad-argument', `--${name} must be an integer ≥ ${min} (got '${raw}')`);
-  return v;
-}
-
-interface DemoResult {
-  text: string;
-  ids: number[];
-  route: { peerId: string; span: { start: number; end: number } }[];
-  failovers: { atToken: number; failedPeer: string; code: string; span: { start: number; end: number }; replacement: { peerId: string; span: { start: number; end: number } }[]; recoveryMs: number }[];
-  perTokenMs: number[];
-  ttftMs: number;
-}
+const fail = (message: string): number => verbFailure('demo', message);
 
 async function buildWebApp(log: (s: string) => void): Promise<{ dir: string; remove: () => void }> {
   const { build } = await import('vite');
@@ -179,7 +161,9 @@ export async function run(argv: string[]): Promise<number> {
       const probe = await context.newPage();
       await probe.goto(`${url}/headless-chat.html?probe=1`).catch(() => undefined);
       const real = await probe.evaluate(async () => {
-        const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean } | null> } }).gpu;
+        // Runs in the page: typed without DOM (tools/ compiles with Node's libs).
+        type Adapter = { info?: { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean };
+        const gpu = (globalThis as unknown as { navigator: { gpu?: { requestAdapter(): Promise<Adapter | null> } } }).navigator.gpu;
         const a = await gpu?.requestAdapter().catch(() => null);
         return a !== undefined && a !== null && a.info?.isFallbackAdapter !== true && a.isFallbackAdapter !== true;
       }).catch(() => false);
@@ -226,7 +210,7 @@ export async function run(argv: string[]): Promise<number> {
         killed = victim;
         void (async () => {
           for (const t of tabs) {
-            const id = await t.evaluate(() => window.bouquetVolunteer?.snapshot().peerId).catch(() => undefined);
+            const id = await t.evaluate(() => (globalThis as unknown as HeadlessGlobals).bouquetVolunteer?.snapshot().peerId).catch(() => undefined);
             if (id === victim) {
               await t.close();
               if (!json) process.stdout.write(`\n[demo] closed volunteer tab ${victim} after ${killAfter} tokens\n`);
@@ -237,16 +221,17 @@ export async function run(argv: string[]): Promise<number> {
       }
     });
     await chat.goto(`${url}/headless-chat.html?backend=${backend}`);
-    await chat.waitForFunction(() => window.bouquetChat?.ready === true || (window.bouquetChat?.error ?? null) !== null, undefined, { timeout: 120_000 });
-    const chatError = await chat.evaluate(() => window.bouquetChat?.error ?? null);
+    // The callbacks run in the page: they read its handle through HeadlessGlobals and may use no import.
+    await chat.waitForFunction(() => {
+      const c = (globalThis as unknown as HeadlessGlobals).bouquetChat;
+      return c?.ready === true || (c?.error ?? null) !== null;
+    }, undefined, { timeout: 120_000 });
+    const chatError = await chat.evaluate(() => (globalThis as unknown as HeadlessGlobals).bouquetChat?.error ?? null);
     if (chatError !== null) throw new BouquetError('internal', `chat tab: ${chatError}`);
-    chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
+    chatPeer = await chat.evaluate(() => (globalThis as unknown as HeadlessGlobals).bouquetChat?.peerId ?? '');
     if (!json) process.stdout.write(`\n${prompt}`);
-    const result = await chat.evaluate((req) => {
-      const c = window.bouquetChat;
-      if (c === undefined) throw new BouquetError('internal', 'no chat');
-      return c.generate(req);
-    }, { prompt, maxNewTokens: maxTokens, temperature, seed }) as DemoResult;
+    const result = await chat.evaluate((req) => (globalThis as unknown as HeadlessGlobals).bouquetChat?.generate(req) ?? null, { prompt, maxNewTokens: maxTokens, temperature, seed });
+    if (result === null) throw new BouquetError('internal', 'chat tab: no bouquetChat handle');
     if (json) {
       console.log(JSON.stringify({ text: result.text, ids: result.ids, route: result.route, failovers: result.failovers, perTokenMs: result.perTokenMs }));
     } else {

@@ -1,6 +1,6 @@
 // `bouquet generate`: single-process generation in Node (onnxruntime-web wasm), streaming text to the terminal.
 import { BouquetError } from '../../core/errors/index.ts';
-import { parseVerbArgs } from './sim-common.ts';
+import { parseVerbArgs, verbFailure } from './sim-common.ts';
 import * as ort from 'onnxruntime-web';
 import { isRuntimeError, createInThreadRuntime, generateText, defaultSampling, samplerFor, validateSampling, type SamplingParams, HfTokenizer, openTokenizer, openModelWeights } from '../../worker/index.ts';
 import { isBouquetError } from '../../core/errors/index.ts';
@@ -28,10 +28,7 @@ Generates text with a model in this process (onnxruntime-web wasm in Node) and s
   --json                  print {"text", "ids", "tokensPerSecond"} instead of streaming
   --help                  this text`;
 
-function fail(msg: string): number {
-  console.error(`bouquet generate: ${msg}`);
-  return 2;
-}
+const fail = (message: string): number => verbFailure('generate', message);
 
 function numberOption(values: Record<string, unknown>, name: string, fallback: number): number {
   const raw = values[name];

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
 import { createServer, modelFolder, terminalProgress, type ServerOptions } from '../../server/index.ts';
+import { verbFailure } from './sim-common.ts';
 import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
 const usage = `usage: bouquet serve [options]
@@ -134,6 +135,8 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   return options;
 }
 
+const fail = (message: string): number => verbFailure('serve', message);
+
 /** Runs `bouquet serve`; resolves with the exit code once the server stops (SIGINT/SIGTERM). */
 export async function run(argv: string[]): Promise<number> {
   let options: ServerOptions | 'help';
@@ -141,8 +144,7 @@ export async function run(argv: string[]): Promise<number> {
     options = serveOptions(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`bouquet serve: ${e.message}`);
-      return 2;
+      return fail(e.message);
     }
     throw e;
   }
@@ -161,16 +163,13 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { code?: string };
     if (err.code === 'EADDRINUSE') {
-      console.error(`bouquet serve: port ${String(options.port)} is in use; pick another with --port`);
-      return 2;
+      return fail(`port ${String(options.port)} is in use; pick another with --port`);
     }
     if (typeof err.code === 'string' && ['bad-model', 'bad-model-config', 'unknown-policy', 'EACCES'].includes(err.code)) {
-      console.error(`bouquet serve: ${err.message}`);
-      return 2;
+      return fail(err.message);
     }
     if (isBouquetError(e)) {
-      console.error(`bouquet serve: ${e.message} [${e.code}]`);
-      return 2;
+      return fail(`${e.message} [${e.code}]`);
     }
     throw e;
   }

@@ -1,4 +1,4 @@
-// Shared plumbing of the sim verbs: user errors → one line on stderr and exit code 2.
+// Shared plumbing of the CLI verbs: option parsing, user errors → one line on stderr and exit code 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ScenarioError, type Scenario } from '../../sim/index.ts';
 import { UnknownPolicyError } from '../../core/placement/index.ts';
@@ -28,10 +28,7 @@ export async function runVerb(verb: string, body: () => Promise<number>): Promis
   try {
     return await body();
   } catch (e) {
-    if (isUserError(e)) {
-      console.error(`bouquet ${verb}: ${e.message.split('\n')[0] ?? ''}`);
-      return 2;
-    }
+    if (isUserError(e)) return verbFailure(verb, e.message.split('\n')[0] ?? '');
     throw e;
   }
 }
@@ -51,8 +48,7 @@ export function parseVerbArgs<T extends NonNullable<ParseArgsConfig['options']>>
   try {
     values = parse(argv, options).values;
   } catch (e) {
-    console.error(`bouquet ${verb}: ${e instanceof Error ? e.message : String(e)}`);
-    return 2;
+    return verbFailure(verb, e instanceof Error ? e.message : String(e));
   }
   if ((values as { help?: unknown }).help === true) {
     console.log(usage);
@@ -61,11 +57,17 @@ export function parseVerbArgs<T extends NonNullable<ParseArgsConfig['options']>>
   return values;
 }
 
-/** An integer option, or the default. */
+/** Prints `bouquet <verb>: <message>` on stderr and answers exit code 2 (a user error a verb reports itself). */
+export function verbFailure(verb: string, message: string): number {
+  console.error(`bouquet ${verb}: ${message}`);
+  return 2;
+}
+
+/** An integer option, or the default; an empty value is refused (Number('') would read it as 0). */
 export function intOption(value: string | undefined, name: string, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new ArgumentError(`--${name} must be an integer ≥ ${min} (got '${value}')`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new ArgumentError(`--${name} must be an integer ≥ ${min} (got '${value}')`);
   return n;
 }
 

@@ -1,57 +1,21 @@
 // Headless chat page: the one chat wiring (web/chat) with its state on window.bouquetChat, driven by tests and `bouquet demo`.
-import { FrameLink, Reassembler, decodeFrame, type Frame } from '../../core/protocol/index.ts';
+import { FrameLink, Reassembler, decodeFrame } from '../../core/protocol/index.ts';
 import { startChatClient } from '../chat/index.ts';
-import type { FailoverRecord, RouteHopSpec } from '../client/index.ts';
 import { backendsFromQuery } from './model-source.ts';
+import type { ChatHandle, ChatRequest, ChatResult, HeadlessGlobals, HopMeasurement, RawProbeResult } from './handles.ts';
 
-/** What `generate` takes. */
-export interface ChatRequest {
-  prompt: string;
-  maxNewTokens: number;
-  /** 0 = greedy (default). */
-  temperature?: number;
-  topP?: number;
-  seed?: number;
-}
-
-/** What `generate` answers (plain JSON). */
-export interface ChatResult {
-  text: string;
-  ids: number[];
-  route: RouteHopSpec[];
-  failovers: FailoverRecord[];
-  perTokenMs: number[];
-  ttftMs: number;
-  totalMs: number;
-}
-
-/** Error frames a raw probe got back. */
-export interface RawProbeResult {
-  replies: { type: Frame['type']; id: number; code?: string }[];
-}
-
+// The handles on window, for drivers whose libs include DOM (tests/); Node drivers read them through HeadlessGlobals.
 declare global {
   interface Window {
-    bouquetChat?: {
-      ready: boolean;
-      error: string | null;
-      peerId: string;
-      backend: string;
-      generate(req: ChatRequest): Promise<ChatResult>;
-      /** Diagnostics for tests: sends raw packets to a peer and collects the frames it answers within `waitMs`. */
-      probeRaw(peerId: string, packets: number[][], waitMs: number): Promise<RawProbeResult>;
-      /** Benchmark: `n` pings and `n` one-token steps over block `block` of a peer; round trips in ms. */
-      measureHop(peerId: string, block: number, n: number): Promise<{ pingMs: number[]; stepMs: number[] }>;
-    };
-    /** Set by a driver (playwright exposeFunction) to receive streamed text. */
-    bouquetOnToken?: (piece: string, index: number, latencyMs: number) => void;
+    bouquetChat?: ChatHandle;
+    bouquetOnToken?: HeadlessGlobals['bouquetOnToken'];
   }
 }
 
 const statusEl = document.getElementById('status');
 const outputEl = document.getElementById('output');
 const params = new URLSearchParams(location.search);
-const chat: NonNullable<Window['bouquetChat']> = {
+const chat: ChatHandle = {
   ready: false,
   error: null,
   peerId: '',
@@ -106,7 +70,7 @@ async function main(): Promise<void> {
     conn.close();
     return { replies };
   };
-  chat.measureHop = async (peerId: string, block: number, n: number): Promise<{ pingMs: number[]; stepMs: number[] }> => {
+  chat.measureHop = async (peerId: string, block: number, n: number): Promise<HopMeasurement> => {
     const link = new FrameLink(await transport.connect(peerId));
     const pingMs: number[] = [];
     const stepMs: number[] = [];

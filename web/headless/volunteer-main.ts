@@ -4,16 +4,18 @@ import { VolunteerAgent, WebSocketCoordinator, workerTicker, workerVolunteerRunt
 import { PeerJsTransport } from '../transport/index.ts';
 import { fetchServedModel } from '../app/shared/served-model.ts';
 import { backendsFromQuery } from './model-source.ts';
+import type { VolunteerHandle } from './handles.ts';
 
+// The handle on window, for drivers whose libs include DOM (tests/); Node drivers read it through HeadlessGlobals.
 declare global {
   interface Window {
-    bouquetVolunteer?: { snapshot(): VolunteerSnapshot; leave(): Promise<void>; error: string | null };
+    bouquetVolunteer?: VolunteerHandle;
   }
 }
 
 const statusEl = document.getElementById('status');
 const params = new URLSearchParams(location.search);
-const handle: NonNullable<Window['bouquetVolunteer']> = {
+const handle: VolunteerHandle = {
   snapshot: () => { throw new BouquetError('not-loaded', 'not started'); },
   leave: () => Promise.resolve(),
   error: null,

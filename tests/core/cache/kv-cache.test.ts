@@ -1,8 +1,9 @@
 // KV-cache budgeting in 16-token blocks: rounding, the one budget formula, admission and freeing, slots as the coordinator counts them.
 import { describe, expect, it } from 'vitest';
 import {
-  KvCacheBudget, cacheBudgetBytes, cacheBytesPerTokenBlock, reserveTokensFor, tokenBlockTokens, tokenBlocksFor, tokenBlocksForSlots,
+  KvCacheBudget, cacheBudgetBytes, cacheBytesPerSlot, cacheBytesPerTokenBlock, reserveTokensFor, tokenBlockTokens, tokenBlocksFor, tokenBlocksForSlots,
 } from '../../../core/cache/index.ts';
+import { cacheSlots } from '../../../core/perf/index.ts';
 import { isBouquetError } from '../../../core/errors/index.ts';
 import { cacheBytesPerBlock, shapeFromLlama2cHeader } from '../../../core/model/index.ts';
 
@@ -60,5 +61,23 @@ describe('KvCacheBudget', () => {
     expect(b.usage()).toMatchObject({ totalTokenBlocks: 16, usedTokenBlocks: 10, freeSlots: 3 });
     b.growToSlots(2); // never shrinks under open sessions
     expect(b.usage().totalTokenBlocks).toBe(16);
+  });
+});
+
+describe('one slot formula for the coordinator and the volunteer', () => {
+  it("counts the coordinator's slots (core/perf cacheSlots with s_c = cacheBytesPerSlot) as the volunteer's token-block budget does", () => {
+    const blockBytes = 100_000;
+    for (const slotTokens of [16, 40, 100, 256, 257]) {
+      const sc = cacheBytesPerSlot(shape, slotTokens);
+      expect(sc).toBe(tokenBlocksFor(slotTokens) * cacheBytesPerTokenBlock(shape));
+      for (const memoryBytes of [3 * blockBytes, 3 * blockBytes + 7 * sc - 1, 3 * blockBytes + 7 * sc, 3 * blockBytes + 50 * sc + 123]) {
+        const granted = cacheSlots(memoryBytes, 3, blockBytes, sc);
+        const free = memoryBytes - 3 * blockBytes;
+        // The bytes a volunteer sets aside for the granted slots fit in what is left after the weights…
+        if (granted > 0) expect(cacheBudgetBytes(shape, granted, slotTokens)).toBeLessThanOrEqual(free);
+        // …and its token-block budget over those bytes holds exactly the granted slots.
+        expect(KvCacheBudget.ofBytes(free, cacheBytesPerTokenBlock(shape), slotTokens).usage().totalSlots).toBe(granted);
+      }
+    }
   });
 });

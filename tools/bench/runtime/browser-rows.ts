@@ -9,15 +9,20 @@ import type { BrowserBenchRequest, BrowserBenchResult } from './page/page.ts';
 import type { WeightPrecision } from '../../../core/model/index.ts';
 import { llama1B } from './shapes.ts';
 
-export interface BrowserRow {
+/** What every row of the runtime bench measures (Node and browser rows alike); tokens/s. */
+export interface RuntimeBenchRow {
   model: string;
   blocks: number;
   precision: WeightPrecision;
-  backend: string;
   threads: number;
   prefillTokens: number;
   prefillTokPerS: number;
   decodeTokPerS: number;
+}
+
+/** A row measured in headless Chromium. */
+export interface BrowserRow extends RuntimeBenchRow {
+  backend: string;
   decodeWallMs: number;
 }
 

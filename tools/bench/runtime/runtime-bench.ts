@@ -14,7 +14,7 @@ import { blockBytes } from '../../../core/model/index.ts';
 import { createInThreadRuntime, generateText, measureQuantAccuracy, type QuantAccuracy, openModelWeights, syntheticWeights, openTokenizer, type ModelWeights } from '../../../worker/index.ts';
 import { folderModelFiles } from '../../../server/index.ts';
 import { fastestWasmThreads } from '../../cli/wasm-threads.ts';
-import { browserRows } from './browser-rows.ts';
+import { browserRows, type RuntimeBenchRow } from './browser-rows.ts';
 import { nativeMsPerBlock, runCSource } from './native-reference.ts';
 import { aggregateProfile, profileBlockOps, profileSteps, type OpProfile } from './op-profile.ts';
 import { benchShapes } from './shapes.ts';
@@ -23,14 +23,7 @@ import { benchShapes } from './shapes.ts';
 const warmTokens = 320;
 const seed = 1;
 
-interface Row {
-  model: string;
-  blocks: number;
-  precision: WeightPrecision;
-  threads: number;
-  prefillTokens: number;
-  prefillTokPerS: number;
-  decodeTokPerS: number;
+interface Row extends RuntimeBenchRow {
   decodeMsPerBlock: number;
   /** Process CPU time (user + system, all threads) per decode step and block, ms: robust to other processes on a shared machine. */
   decodeCpuMsPerBlock: number;
