@@ -131,7 +131,7 @@ describe('service model: reservation by declared length', () => {
     const declared = run(burst, { reservation: 'declared' }, 4, petalsRouting());
     expect(whole.metrics.waitingMs.mean).toBeGreaterThan(0);
     expect(declared.metrics.waitingMs.mean).toBe(0);
-    expect(declared.metrics.retries).toBe(0);
+    expect(declared.metrics.retriesMean).toBe(0);
     // JFFC admits by its chains' capacity (one session here), which the placement sized in whole
     // slots: reserving less cache does not raise it (re-tuning c is the policy's job).
     const jffcWhole = run(burst, undefined, 4, jffcRouting());
