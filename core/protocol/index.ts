@@ -1,14 +1,17 @@
 // The peer protocol: binary frames, chunking, errors with codes, the Transport contract and its in-memory implementation.
 export { PeerError, peerErrorCodes, isPeerErrorCode, toPeerError, type PeerErrorCode } from './errors.ts';
 export {
-  encodeFrame, decodeFrame, errorFrame, errorFromFrame, isRequest, dtypeBytes,
+  encodeFrame, decodeFrame, errorFrame, errorFromFrame, dtypeBytes,
   frameMagic, frameVersion, frameHeaderBytes, maxSessionIdBytes, maxErrorMessageBytes, maxHiddenCols,
-  defaultDecodeLimits,
+  defaultDecodeLimits, type DecodeLimits,
+} from './frames.ts';
+export {
+  isRequest,
   type WireDtype, type HiddenStates, type Frame, type FrameType, type RequestFrame, type ResponseFrame,
-  type ResponseOf, type RequestBody, type DecodeLimits,
+  type ResponseOf, type RequestBody,
   type OpenSessionFrame, type OpenedFrame, type StepFrame, type StepResultFrame, type CloseFrame,
   type ClosedFrame, type PingFrame, type PongFrame, type ErrorFrame,
-} from './frames.ts';
+} from './frame-types.ts';
 export { protocolVersion } from './version.ts';
 export { float32ToFloat16Bits, float16BitsToFloat32 } from './fp16.ts';
 export {

@@ -2,10 +2,8 @@
 import type { BouquetError } from '../errors/index.ts';
 import { PeerError, toPeerError } from './errors.ts';
 import { Reassembler, toPackets, type ReassemblyLimits } from './chunking.ts';
-import {
-  decodeFrame, encodeFrame, errorFrame, errorFromFrame, isRequest,
-  type DecodeLimits, type Frame, type RequestBody, type RequestFrame, type ResponseFrame, type ResponseOf,
-} from './frames.ts';
+import { decodeFrame, encodeFrame, errorFrame, errorFromFrame, type DecodeLimits } from './frames.ts';
+import { isRequest, type Frame, type RequestBody, type RequestFrame, type ResponseFrame, type ResponseOf } from './frame-types.ts';
 import type { PeerConnection } from './transport.ts';
 
 /** Answers one request; throwing (best a PeerError) sends an error frame back. */
