@@ -1,8 +1,8 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
 import { parseArgs } from 'node:util';
-import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
+import { isBouquetError } from '../../core/errors/index.ts';
 import { createServer, modelFolder, terminalProgress, type ServerOptions } from '../../server/index.ts';
-import { verbFailure } from './sim-common.ts';
+import { ArgumentError, verbFailure } from './sim-common.ts';
 import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
 const usage = `usage: bouquet serve [options]
@@ -34,28 +34,21 @@ options (environment variable in brackets):
   --log-level <level>         pino level: trace, debug, info, warn, error, silent [BOUQUET_LOG_LEVEL] (default info)
   -h, --help                  show this help`;
 
-/** A bad command-line argument of `serve`. */
-class UsageError extends BouquetError<'bad-argument'> {
-  constructor(message: string) {
-    super('bad-argument', message);
-  }
-}
-
 function intOption(name: string, raw: string | undefined, min: number): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (got '${raw}')`);
+  if (!Number.isInteger(n) || n < min) throw new ArgumentError(`--${name} must be an integer ≥ ${min} (got '${raw}')`);
   return n;
 }
 
 function numOption(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number ≥ 0 (got '${raw}')`);
+  if (!Number.isFinite(n) || n < 0) throw new ArgumentError(`--${name} must be a number ≥ 0 (got '${raw}')`);
   return n;
 }
 
-/** Builds server options from argv and the environment; throws UsageError for bad input. */
+/** Builds server options from argv and the environment; throws ArgumentError for bad input. */
 export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerOptions | 'help' {
   let parsed;
   try {
@@ -84,22 +77,22 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new ArgumentError((e as Error).message);
   }
   const v = parsed.values;
   if (v.help === true) return 'help';
   const pick = (flag: string | undefined, envName: string): string | undefined => flag ?? (env[envName] === '' ? undefined : env[envName]);
   const policy = pick(v.policy, 'BOUQUET_POLICY') ?? defaultServeCombo;
-  if (!Object.hasOwn(policyCombos, policy)) throw new UsageError(`--policy must be one of ${policyComboNames.join(', ')} (got '${policy}')`);
+  if (!Object.hasOwn(policyCombos, policy)) throw new ArgumentError(`--policy must be one of ${policyComboNames.join(', ')} (got '${policy}')`);
   const combo = policyCombos[policy as keyof typeof policyCombos];
   const placement = pick(v.placement, 'BOUQUET_PLACEMENT') ?? combo.placement;
-  if (!placementPolicyNames.includes(placement)) throw new UsageError(`--placement must be one of ${placementPolicyNames.join(', ')} (got '${placement}')`);
+  if (!placementPolicyNames.includes(placement)) throw new ArgumentError(`--placement must be one of ${placementPolicyNames.join(', ')} (got '${placement}')`);
   const routing = pick(v.routing, 'BOUQUET_ROUTING') ?? combo.routing;
-  if (!routingPolicyNames.includes(routing)) throw new UsageError(`--routing must be one of ${routingPolicyNames.join(', ')} (got '${routing}')`);
+  if (!routingPolicyNames.includes(routing)) throw new ArgumentError(`--routing must be one of ${routingPolicyNames.join(', ')} (got '${routing}')`);
   const weights = pick(v.weights, 'BOUQUET_WEIGHTS') ?? 'fp32';
-  if (weights !== 'fp32' && weights !== 'fp16' && weights !== 'q8' && weights !== 'q4') throw new UsageError(`--weights must be fp32, fp16, q8 or q4 (got '${weights}')`);
+  if (weights !== 'fp32' && weights !== 'fp16' && weights !== 'q8' && weights !== 'q4') throw new ArgumentError(`--weights must be fp32, fp16, q8 or q4 (got '${weights}')`);
   const logLevel = pick(v['log-level'], 'BOUQUET_LOG_LEVEL') ?? 'info';
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new UsageError(`--log-level '${logLevel}' is not a pino level`);
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new ArgumentError(`--log-level '${logLevel}' is not a pino level`);
 
   const options: ServerOptions = {
     port: intOption('port', pick(v.port, 'BOUQUET_PORT'), 0) ?? 8787,
@@ -143,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     options = serveOptions(argv);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof ArgumentError) {
       return fail(e.message);
     }
     throw e;
