@@ -24,12 +24,14 @@ import { networkDefaults, workloadDefaults, type CoordinatorOptions, type SwarmL
 import { PlacementLoop } from './placement-loop.ts';
 import { Predictions } from './predictions.ts';
 import { VolunteerRegistry, type Volunteer } from './registry.ts';
-import { sameSpan } from '../../core/swarm/index.ts';
+import { sameSpan, type SwarmSnapshot } from '../../core/swarm/index.ts';
 import { RouteDecider } from './routes.ts';
 import { LoopLag, type LoopLagReport } from './loop-lag.ts';
 import type { RouteRecord } from '../../core/api/index.ts';
 
 export type { LoopLagReport } from './loop-lag.ts';
+export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
+export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
 export type { CoordinatorOptions, NetworkDefaults, WorkloadDefaults, VolunteerLink, VolunteerConnection, SwarmListener } from './options.ts';
 
 /**
@@ -408,6 +410,11 @@ export class Coordinator {
       this.events.emit({ type: 'queue', queueLength: this.tickets.length });
       this.processQueue();
     }
+  }
+
+  /** The snapshot placement plans on now (planned speeds, capped memory, clamped RTTs, planned workload), for diagnostics. */
+  planningSnapshot(): SwarmSnapshot {
+    return this.registry.planSnapshot(this.registry.all());
   }
 
   /** This process's event-loop lag (largest recent stall, all time lost), ms. */
