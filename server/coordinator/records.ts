@@ -45,6 +45,11 @@ export class VolunteerRecords {
     return (this.records.get(peerId)?.successfulReports ?? 0) > 0;
   }
 
+  /** Clients whose estimates of `peerId` are kept. */
+  clientsOf(peerId: string): number {
+    return this.records.get(peerId)?.impliedDecodeMs.size ?? 0;
+  }
+
   /** Whether any volunteer has a record (then the ones without are capped, see probationLeases). */
   anyVerified(peerIds: Iterable<string>): boolean {
     for (const id of peerIds) if (this.isVerified(id)) return true;
