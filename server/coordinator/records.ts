@@ -18,6 +18,8 @@ interface VolunteerRecord {
   successfulReports: number;
   /** Per client (most recent last), the decode ms per block its reports imply. */
   impliedDecodeMs: Map<string, number>;
+  /** The last planned value and the prior it was computed from (route requests ask on every snapshot). */
+  planned?: { priorMs: number; ms: number };
 }
 
 /**
@@ -76,6 +78,7 @@ export class VolunteerRecords {
       const planned = plannedMs(hop.peerId);
       if (ratio === undefined || planned === undefined) continue;
       const implied = clampTau(planned * ratio);
+      r.planned = undefined;
       const before = r.impliedDecodeMs.get(lease.clientId);
       r.impliedDecodeMs.delete(lease.clientId); // re-inserted last: the most recent clients are kept
       r.impliedDecodeMs.set(lease.clientId, before === undefined ? implied : before + reportWeight * (implied - before));
@@ -91,8 +94,10 @@ export class VolunteerRecords {
    * would be without each one of them (without any, `priorMs`), so no single client moves it further.
    */
   plannedDecodeMs(peerId: string, priorMs: number): number {
-    const estimates = this.records.get(peerId)?.impliedDecodeMs;
-    if (estimates === undefined || estimates.size === 0) return priorMs;
+    const r = this.records.get(peerId);
+    const estimates = r?.impliedDecodeMs;
+    if (r === undefined || estimates === undefined || estimates.size === 0) return priorMs;
+    if (r.planned?.priorMs === priorMs) return r.planned.ms;
     const all = [...estimates.entries()];
     let planned = median(all.map(([, ms]) => ms));
     for (const [client] of all) {
@@ -100,7 +105,8 @@ export class VolunteerRecords {
       const without = others.length === 0 ? priorMs : median(others);
       planned = Math.min(without * (1 + clientInfluence), Math.max(without * (1 - clientInfluence), planned));
     }
-    return clampTau(planned);
+    r.planned = { priorMs, ms: clampTau(planned) };
+    return r.planned.ms;
   }
 }
 
