@@ -8,6 +8,14 @@ export {
   type VolunteerLink,
   type VolunteerConnection,
   type SwarmListener,
+  type LoopLagReport,
+  maxSlotsPerVolunteer,
+  maxWorkloadShareRequests,
+  maxRttClients,
+  VolunteerRecords,
+  clientInfluence,
+  maxReportingClients,
+  probationLeases,
 } from './coordinator/index.ts';
 export {
   loadServedModel, ModelFolderError, resolveModel, modelFolder, folderModelFiles, FileByteSource, downloadHfModel, parseHfSpec, defaultHubCacheDir, terminalProgress,
@@ -23,5 +31,6 @@ export {
   threadedPlacementPolicies,
   milpPredictionTimeLimitMs,
   placementThreadDeadlineMs,
+  fastPlacementDeadlineMs,
 } from './policies.ts';
 export { PlacementThread, PlacementThreadError, type PlacementJob, type PlacementJobReply } from './placement/thread.ts';

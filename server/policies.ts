@@ -6,14 +6,25 @@ import type { PlacementThread } from './placement/thread.ts';
 
 export { placementPolicyNames, routingPolicyNames } from '../core/policies/index.ts';
 
-/** Policies that can take seconds (the exact MILP): with a placement thread they run there, off the event loop. */
-export const threadedPlacementPolicies: readonly string[] = ['milp'];
+/**
+ * Policies that run in a placement thread when there is one: all of them. The exact MILP takes
+ * seconds, and the others' cost grows with the swarm (GBP-CR's bound with its slots), so none runs
+ * on the event loop that answers volunteers and clients; each has a deadline (`placementThreadDeadlineMs`).
+ */
+export const threadedPlacementPolicies: readonly string[] = placementPolicyNames;
+
+/** Deadline of a placement job of a policy other than the MILP (they take milliseconds on real swarms), ms. */
+export const fastPlacementDeadlineMs = 10_000;
 
 /** Time the MILP gets for a dashboard prediction unless the options set one, ms (a prediction must come back quickly). */
 export const milpPredictionTimeLimitMs = 5_000;
 
-/** How long the placement thread may take on a job before it is restarted: the MILP's limit plus a margin, ms. */
-export function placementThreadDeadlineMs(options: PlacementOptions): number {
+/**
+ * How long the placement thread may take on a job before it is restarted (the job fails with
+ * `placement-timeout`): the MILP's limit plus a margin, `fastPlacementDeadlineMs` for the others, ms.
+ */
+export function placementThreadDeadlineMs(options: PlacementOptions, policy = 'milp'): number {
+  if (policy !== 'milp') return fastPlacementDeadlineMs;
   return (options.timeLimitMs ?? milpDefaultTimeLimitMs) + 15_000;
 }
 
@@ -34,17 +45,17 @@ export function routingPolicy(name: string): RoutingPolicy {
 }
 
 /**
- * The policies whose predictions a dashboard compares. The exact MILP is among them only with a
- * placement thread (it may take its whole time limit, `milpPredictionTimeLimitMs` unless the options
+ * The policies whose predictions a dashboard compares, each run in `thread` when given (off the
+ * event loop, with a deadline). The exact MILP is among them only with a placement thread (it may take its whole time limit, `milpPredictionTimeLimitMs` unless the options
  * say otherwise, and solves only small swarms; larger ones show its error instead).
  */
 export function predictionPolicies(options: PlacementOptions = {}, thread?: PlacementThread): Record<string, PlacementPolicy> {
   const out: Record<string, PlacementPolicy> = {};
   for (const name of placementPolicyNames) {
-    if (threadedPlacementPolicies.includes(name)) {
+    if (name === 'milp') {
       if (thread !== undefined) out[name] = placementPolicy(name, { timeLimitMs: milpPredictionTimeLimitMs, ...options }, thread);
     } else {
-      out[name] = placementPolicy(name, options);
+      out[name] = placementPolicy(name, options, thread);
     }
   }
   return out;

@@ -20,6 +20,8 @@ import {
   parseRouteRequest,
   type ApiErrorBody,
   type RouteResponse,
+  encodeJson,
+  finiteJsonReplacer,
 } from '../core/api/index.ts';
 import { isBouquetError } from '../core/errors/index.ts';
 import type { PlacementOptions } from '../core/placement/index.ts';
@@ -107,17 +109,21 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const routingName = options.routing ?? combo.routing;
   // The exact MILP runs in this worker thread (started on first use), never on the event loop.
   const placementThread = new PlacementThread(placementThreadDeadlineMs);
+  // Predictions in a thread of their own: a slow one (the MILP's) never holds up the placement in force.
+  const predictionThread = new PlacementThread(placementThreadDeadlineMs);
   const coordinator = new Coordinator({
     ...options.coordinator,
     model,
     placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
     routing: routingPolicy(routingName),
-    predictionPolicies: predictionPolicies(options.placementOptions, placementThread),
+    predictionPolicies: predictionPolicies(options.placementOptions, predictionThread),
     slowPredictionPolicies: threadedPlacementPolicies,
     logger,
   });
 
   const app = express();
+  // No non-finite number leaves: res.json throws a coded error instead (answered as one by the API's error handler).
+  app.set('json replacer', finiteJsonReplacer);
   app.disable('x-powered-by');
   const server = http.createServer(app);
 
@@ -147,7 +153,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const api = express.Router();
   api.use(express.json({ limit: '256kb', type: () => true }));
   api.get('/health', (_req, res) => {
-    res.json({ ok: true, model: model.info.id });
+    res.json({ ok: true, model: model.info.id, loopLag: coordinator.loopLagReport() });
   });
   api.get('/swarm', (_req, res) => {
     res.json(coordinator.state());
@@ -163,7 +169,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     if (!Number.isFinite(waitMs) || waitMs < 0 || waitMs > maxTicketWaitMs) {
       return sendError(res, { code: 'bad-request', message: `waitMs must be a number in [0, ${maxTicketWaitMs}]`, field: 'waitMs' });
     }
-    coordinator.pollTicket(req.params.ticketId, waitMs).then((r) => sendRoute(res, r), next);
+    coordinator.pollTicket(req.params.ticketId, waitMs).then((r) => sendRoute(res, r)).catch(next);
   });
   api.post('/routes/:leaseId/release', (req, res) => {
     const parsed = parseRouteReleaseRequest(req.body ?? {});
@@ -192,10 +198,10 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     if (!placementPolicyNames.includes(name)) {
       return sendError(res, { code: 'bad-request', message: `unknown placement policy '${name}' (known: ${placementPolicyNames.join(', ')})`, field: 'policy' });
     }
-    coordinator.switchPlacementPolicy(name, placementPolicy(name, options.placementOptions, placementThread)).then(
-      (r) => res.json({ kind: 'placement-policy', placement: r.placement, moved: r.moved }),
-      (e: unknown) => (isBouquetError(e) ? sendError(res, apiErrorBody(e)) : next(e)),
-    );
+    coordinator
+      .switchPlacementPolicy(name, placementPolicy(name, options.placementOptions, placementThread))
+      .then((r) => res.json({ kind: 'placement-policy', placement: r.placement, moved: r.moved }))
+      .catch((e: unknown) => (isBouquetError(e) ? sendError(res, apiErrorBody(e)) : next(e)));
   });
   api.use((req, res) => {
     sendError(res, { code: 'not-found', message: `no endpoint ${req.method} /api${req.path}` });
@@ -240,7 +246,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   volunteerSockets.on('connection', (ws: WebSocket) => {
     const conn = coordinator.connectVolunteer({
       send: (m) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+        if (ws.readyState === ws.OPEN) sendJson(ws, m, logger);
       },
       close: (code, reason) => ws.close(code, reason.slice(0, 120)),
     });
@@ -262,7 +268,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   });
   dashboardSockets.on('connection', (ws: WebSocket) => {
     const unsubscribe = coordinator.subscribe((m) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+      if (ws.readyState === ws.OPEN) sendJson(ws, m, logger);
     });
     ws.on('close', unsubscribe);
     ws.on('error', (err) => logger.warn({ err }, 'dashboard socket error'));
@@ -306,6 +312,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       closing ??= new Promise<void>((resolve) => {
         coordinator.stop();
         void placementThread.close();
+        void predictionThread.close();
         for (const wss of [volunteerSockets, dashboardSockets, peerSockets]) {
           if (wss === undefined) continue;
           for (const c of wss.clients) c.terminate();
@@ -317,4 +324,16 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       return closing;
     },
   };
+}
+
+/** Sends `m` as JSON text; a message holding a non-finite number is dropped and logged (a bug upstream), never sent as null. */
+function sendJson(ws: WebSocket, m: unknown, logger: Logger): void {
+  let text: string;
+  try {
+    text = encodeJson(m);
+  } catch (err) {
+    logger.error({ err }, 'message with a non-finite number not sent');
+    return;
+  }
+  ws.send(text);
 }

@@ -41,12 +41,14 @@ export type {
   PlacementPolicyRequest,
   PlacementPolicyChanged,
   SwarmState,
+  LoopLag,
   LeaveReason,
   SwarmEvent,
   DashboardMessage,
 } from './messages.ts';
 export {
   type Parsed,
+  apiBounds,
   maxIdLength,
   maxPublicKeyLength,
   maxListLength,
@@ -69,6 +71,7 @@ export {
   CoordinatorClient, CoordinatorSocket, readAnswer, servedModelOf, coordinatorUrl,
   type CoordinatorClientOptions, type CoordinatorSocketHandlers, type AbortSignalLike, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
 } from './client.ts';
+export { encodeJson, finiteJsonReplacer } from './wire-json.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.
 export { protocolVersion } from '../protocol/index.ts';

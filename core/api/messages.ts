@@ -331,6 +331,14 @@ export interface SwarmState {
   recentRoutes: RouteRecord[];
   queueLength: number;
   activeLeases: number;
+  /** The coordinator's event-loop lag (absent from an older server). */
+  loopLag?: LoopLag;
+}
+
+/** How late the coordinator's event loop runs: the largest stall in the last minute, and all time lost since start, ms. */
+export interface LoopLag {
+  recentMaxMs: number;
+  lostMs: number;
 }
 
 /** Why a volunteer left the registry. */
@@ -342,6 +350,8 @@ export type SwarmEvent =
   | { type: 'volunteer-updated'; volunteer: VolunteerView }
   | { type: 'volunteer-left'; peerId: string; reason: LeaveReason }
   | { type: 'placement'; placement: PlacementView; moved: string[] }
+  /** The coordinator's loop lag changed (a stall, or one aged out of the window). */
+  | { type: 'loop-lag'; loopLag: LoopLag }
   | { type: 'predictions'; predictions: PolicyPrediction[] }
   | { type: 'route'; route: RouteRecord; queueLength: number; activeLeases: number }
   | { type: 'queue'; queueLength: number };

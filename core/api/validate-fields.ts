@@ -24,6 +24,32 @@ export const maxPublicKeyLength = 8192;
 /** Most entries accepted in a list or map of a message (RTTs, excluded peers, chain hops). */
 export const maxListLength = 10_000;
 
+/**
+ * Plausible bounds on every number a peer sends (docs/api.md, "Bounds"). A value outside is a
+ * `bad-request` naming the field, except RTTs, which are clamped (a client on a dead link still gets
+ * a route). No algorithm's cost may grow with a claimed value beyond these.
+ */
+export const apiBounds = {
+  /** M_j: 1 TiB, more than any browser tab or single accelerator offers (an H200 has 141 GB), bytes. */
+  maxMemoryBytes: 2 ** 40,
+  /** τ_j floor: 1 µs per block per token, far below any measured block (a real GPU takes ≥ 10 µs), ms. */
+  minDecodeMsPerBlock: 1e-3,
+  /** τ_j, τᴵ_j terms and measured step times: a minute per block or per request step is a dead peer, ms. */
+  maxStepMs: 60_000,
+  /** A client's RTT report is clamped to this: a minute is a dead link, not a route worth planning, ms. */
+  maxRttMs: 60_000,
+  /** Blocks of a span and block indices: no model served here has more, blocks. */
+  maxBlocks: 10_000,
+  /** Tokens of a request (prompt or new) and of a measured report: 2^20, beyond any model's context, tokens. */
+  maxTokens: 2 ** 20,
+  /** Counts a volunteer reports (sessions, free cache slots): 2^20, beyond any tab's memory. */
+  maxCount: 2 ** 20,
+  /** A measured whole request: one day, ms. */
+  maxRequestMs: 86_400_000,
+  /** Ids that count up (assignments, protocol versions): exact integers only. */
+  maxSerial: Number.MAX_SAFE_INTEGER,
+} as const;
+
 // Thrown inside the readers, turned into a Parsed error at the boundary.
 export class FieldError extends BouquetError<'bad-request'> {
   constructor(field: string, message: string) {
@@ -80,6 +106,8 @@ export function anyStr(o: Obj, key: string, path: string): string {
 
 export interface NumRule {
   min?: number;
+  /** Largest value allowed (inclusive). */
+  max?: number;
   integer?: boolean;
   /** Whether min itself is allowed (default true). */
   minInclusive?: boolean;
@@ -94,6 +122,7 @@ export function checkNum(v: unknown, field: string, rule: NumRule): number {
       throw new FieldError(field, `${field} must be ${inclusive ? '≥' : '>'} ${rule.min} (got ${v})`);
     }
   }
+  if (rule.max !== undefined && v > rule.max) throw new FieldError(field, `${field} must be ≤ ${rule.max} (got ${v})`);
   return v;
 }
 
@@ -104,6 +133,14 @@ export function num(o: Obj, key: string, path: string, rule: NumRule = {}): numb
 export const nonNegative: NumRule = { min: 0 };
 export const count: NumRule = { min: 0, integer: true };
 export const positiveCount: NumRule = { min: 1, integer: true };
+/** Bounded rules for what peers send (apiBounds). */
+export const stepMs: NumRule = { min: 0, max: apiBounds.maxStepMs };
+export const requestMs: NumRule = { min: 0, max: apiBounds.maxRequestMs };
+export const tokenCount: NumRule = { min: 0, integer: true, max: apiBounds.maxTokens };
+export const positiveTokens: NumRule = { min: 1, integer: true, max: apiBounds.maxTokens };
+export const peerCount: NumRule = { min: 0, integer: true, max: apiBounds.maxCount };
+export const serial: NumRule = { min: 0, integer: true, max: apiBounds.maxSerial };
+export const blockIndex: NumRule = { min: 0, integer: true, max: apiBounds.maxBlocks };
 
 export function oneOf<T extends string>(o: Obj, key: string, path: string, allowed: readonly T[]): T {
   const v = o[key];
@@ -128,8 +165,8 @@ export function optional<T>(o: Obj, key: string, read: () => T): T | undefined {
 
 export function span(v: unknown, path: string): BlockSpan {
   const o = object(v, path);
-  const start = num(o, 'start', path, count);
-  const end = num(o, 'end', path, count);
+  const start = num(o, 'start', path, blockIndex);
+  const end = num(o, 'end', path, blockIndex);
   if (end <= start) throw new FieldError(join(path, 'end'), `${join(path, 'end')} must be > start (${start}), got ${end}`);
   return { start, end };
 }
@@ -140,14 +177,14 @@ export function spanOrNull(o: Obj, key: string, path: string): BlockSpan | null 
 
 export function linear(v: unknown, path: string): LinearMs {
   const o = object(v, path);
-  return { perTokenMs: num(o, 'perTokenMs', path, nonNegative), fixedMs: num(o, 'fixedMs', path, nonNegative) };
+  return { perTokenMs: num(o, 'perTokenMs', path, stepMs), fixedMs: num(o, 'fixedMs', path, stepMs) };
 }
 
 export function load(v: unknown, path: string): VolunteerLoad {
   const o = object(v, path);
   return {
-    activeSessions: num(o, 'activeSessions', path, count),
-    freeCacheSlots: num(o, 'freeCacheSlots', path, count),
+    activeSessions: num(o, 'activeSessions', path, peerCount),
+    freeCacheSlots: num(o, 'freeCacheSlots', path, peerCount),
     state: oneOf<VolunteerState>(o, 'state', path, volunteerStates),
   };
 }
@@ -184,8 +221,8 @@ export function chain(o: Obj, key: string, path: string): RouteHop[] {
 
 export function measured(v: unknown, path: string): MeasuredTimes {
   const o = object(v, path);
-  const m: MeasuredTimes = { totalMs: num(o, 'totalMs', path, nonNegative), tokens: num(o, 'tokens', path, count) };
-  const first = optional(o, 'firstTokenMs', () => num(o, 'firstTokenMs', path, nonNegative));
+  const m: MeasuredTimes = { totalMs: num(o, 'totalMs', path, requestMs), tokens: num(o, 'tokens', path, tokenCount) };
+  const first = optional(o, 'firstTokenMs', () => num(o, 'firstTokenMs', path, requestMs));
   if (first !== undefined) m.firstTokenMs = first;
   return m;
 }

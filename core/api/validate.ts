@@ -7,6 +7,7 @@ import type {
   CoordinatorToVolunteerMessage,
   DashboardMessage,
   LeaveReason,
+  LoopLag,
   PlacementPolicyChanged,
   PlacementPolicyRequest,
   PlacementView,
@@ -27,10 +28,10 @@ import type {
 } from './messages.ts';
 
 import {
-  type Parsed, maxIdLength, maxPublicKeyLength, maxListLength, FieldError, type Obj, join, describe, object, str, checkId, anyStr, checkNum, num, nonNegative, count, positiveCount, oneOf, list, optional, span, spanOrNull, linear, load, breakdown, chain, measured, errorBody, modelInfo, volunteerStates, backends, assignmentReasons, routeOutcomes, leaveReasons, run, typeOf,
+  type Parsed, apiBounds, positiveTokens, serial, peerCount, maxIdLength, maxPublicKeyLength, maxListLength, FieldError, type Obj, join, describe, object, str, checkId, anyStr, checkNum, num, nonNegative, count, positiveCount, oneOf, list, optional, span, spanOrNull, linear, load, breakdown, chain, measured, errorBody, modelInfo, volunteerStates, backends, assignmentReasons, routeOutcomes, leaveReasons, run, typeOf,
 } from './validate-fields.ts';
 
-export { maxIdLength, maxPublicKeyLength, maxListLength, type Parsed };
+export { apiBounds, maxIdLength, maxPublicKeyLength, maxListLength, type Parsed };
 
 /** Parses JSON text, then validates it; malformed JSON is a `bad-request` on field `(message)`. */
 export function parseJsonWith<T>(text: string, parse: (raw: unknown) => Parsed<T>): Parsed<T> {
@@ -55,12 +56,12 @@ export function parseVolunteerMessage(raw: unknown): Parsed<VolunteerMessage> {
           type,
           peerId: str(o, 'peerId', ''),
           publicKey: str(o, 'publicKey', '', maxPublicKeyLength),
-          memoryBytes: num(o, 'memoryBytes', '', { min: 0, minInclusive: false }),
-          decodeMsPerBlock: num(o, 'decodeMsPerBlock', '', { min: 0, minInclusive: false }),
+          memoryBytes: num(o, 'memoryBytes', '', { min: 0, minInclusive: false, max: apiBounds.maxMemoryBytes }),
+          decodeMsPerBlock: num(o, 'decodeMsPerBlock', '', { min: apiBounds.minDecodeMsPerBlock, max: apiBounds.maxStepMs }),
           prefillMsPerBlock: linear(o.prefillMsPerBlock, 'prefillMsPerBlock'),
           backend: oneOf<Backend>(o, 'backend', '', backends),
           modelId: str(o, 'modelId', ''),
-          protocolVersion: optional(o, 'protocolVersion', () => num(o, 'protocolVersion', '', count)) ?? 0,
+          protocolVersion: optional(o, 'protocolVersion', () => num(o, 'protocolVersion', '', serial)) ?? 0,
         };
         if (loadedSpan !== undefined) m.loadedSpan = loadedSpan;
         return m;
@@ -68,7 +69,7 @@ export function parseVolunteerMessage(raw: unknown): Parsed<VolunteerMessage> {
       case 'heartbeat':
         return { type, load: load(o.load, 'load') };
       case 'ready':
-        return { type, assignmentId: num(o, 'assignmentId', '', count), span: span(o.span, 'span') };
+        return { type, assignmentId: num(o, 'assignmentId', '', serial), span: span(o.span, 'span') };
       case 'leave':
         return { type };
       default:
@@ -88,17 +89,17 @@ export function parseCoordinatorToVolunteerMessage(raw: unknown): Parsed<Coordin
           type,
           peerId: str(o, 'peerId', ''),
           model: modelInfo(o.model, 'model'),
-          heartbeatIntervalMs: num(o, 'heartbeatIntervalMs', '', { min: 0, minInclusive: false }),
-          heartbeatTimeoutMs: num(o, 'heartbeatTimeoutMs', '', { min: 0, minInclusive: false }),
+          heartbeatIntervalMs: num(o, 'heartbeatIntervalMs', '', { min: 0, minInclusive: false, max: apiBounds.maxRequestMs }),
+          heartbeatTimeoutMs: num(o, 'heartbeatTimeoutMs', '', { min: 0, minInclusive: false, max: apiBounds.maxRequestMs }),
         };
       case 'assignment':
         return {
           type,
-          assignmentId: num(o, 'assignmentId', '', count),
+          assignmentId: num(o, 'assignmentId', '', serial),
           modelId: str(o, 'modelId', ''),
           span: spanOrNull(o, 'span', ''),
           reason: oneOf<AssignmentReason>(o, 'reason', '', assignmentReasons),
-          cacheSlots: num(o, 'cacheSlots', '', count),
+          cacheSlots: num(o, 'cacheSlots', '', peerCount),
         };
       case 'error':
         return { type, error: errorBody(o.error, 'error') };
@@ -114,8 +115,8 @@ export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
     const o = object(raw, '');
     const r: RouteRequest = {
       clientId: str(o, 'clientId', ''),
-      promptTokens: num(o, 'promptTokens', '', positiveCount),
-      maxNewTokens: num(o, 'maxNewTokens', '', positiveCount),
+      promptTokens: num(o, 'promptTokens', '', positiveTokens),
+      maxNewTokens: num(o, 'maxNewTokens', '', positiveTokens),
     };
     if (o.rttMs !== undefined) {
       const m = object(o.rttMs, 'rttMs');
@@ -124,7 +125,8 @@ export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
       const rtt: Record<string, number> = {};
       for (const k of keys) {
         if (k.length > maxIdLength) throw new FieldError('rttMs', `rttMs has a peer id longer than ${maxIdLength} characters`);
-        rtt[k] = num(m, k, 'rttMs', nonNegative);
+        // Clamped, not refused: a client on a very slow link still gets a route, and no sum overflows.
+        rtt[k] = Math.min(num(m, k, 'rttMs', nonNegative), apiBounds.maxRttMs);
       }
       r.rttMs = rtt;
     }
@@ -288,9 +290,14 @@ function placementView(v: unknown, path: string): PlacementView {
   return p;
 }
 
+function loopLag(v: unknown, path: string): LoopLag {
+  const o = object(v, path);
+  return { recentMaxMs: num(o, 'recentMaxMs', path, nonNegative), lostMs: num(o, 'lostMs', path, nonNegative) };
+}
+
 function swarmState(v: unknown, path: string): SwarmState {
   const o = object(v, path);
-  return {
+  const s: SwarmState = {
     atMs: num(o, 'atMs', path, nonNegative),
     model: modelInfo(o.model, join(path, 'model')),
     routingPolicy: str(o, 'routingPolicy', path),
@@ -301,6 +308,9 @@ function swarmState(v: unknown, path: string): SwarmState {
     queueLength: num(o, 'queueLength', path, count),
     activeLeases: num(o, 'activeLeases', path, count),
   };
+  const lag = optional(o, 'loopLag', () => loopLag(o.loopLag, join(path, 'loopLag')));
+  if (lag !== undefined) s.loopLag = lag;
+  return s;
 }
 
 function swarmEvent(v: unknown, path: string): SwarmEvent {
@@ -329,6 +339,8 @@ function swarmEvent(v: unknown, path: string): SwarmEvent {
       };
     case 'queue':
       return { type, queueLength: num(o, 'queueLength', path, count) };
+    case 'loop-lag':
+      return { type, loopLag: loopLag(o.loopLag, join(path, 'loopLag')) };
     default:
       throw new FieldError(join(path, 'type'), `${join(path, 'type')} is not a known swarm event (got ${describe(type)})`);
   }

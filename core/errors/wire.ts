@@ -45,7 +45,8 @@ export function parseWireError(v: unknown): WireError | null {
     for (const [k, x] of Object.entries(o.data as Record<string, unknown>)) {
       if (++n > 16) break;
       if (typeof x === 'string') data[k] = x.slice(0, 256);
-      else if (typeof x === 'number' || typeof x === 'boolean' || x === null) data[k] = x;
+      // Non-finite numbers are dropped: JSON would send them as null, and none may cross a boundary.
+      else if ((typeof x === 'number' && Number.isFinite(x)) || typeof x === 'boolean' || x === null) data[k] = x;
     }
     w.data = data;
   }

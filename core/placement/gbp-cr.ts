@@ -134,7 +134,13 @@ export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number): Gb
   return { reservation, assignments, chains };
 }
 
-/** Largest c for which the servers can still hold L blocks in total (0 when not even c = 1). */
+/**
+ * Most sessions per block GBP-CR reserves: the search's work grows with c (and its bound's with the
+ * slots), so a claimed memory must not raise it without end; no swarm needs more concurrent sessions.
+ */
+export const gbpCrReservationCap = 65_536;
+
+/** Largest c (≤ gbpCrReservationCap) for which the servers can still hold L blocks in total (0 when not even c = 1). */
 export function gbpCrMaxReservation(snapshot: SwarmSnapshot): number {
   const L = snapshot.model.numBlocks;
   const fits = (c: number): boolean => {
@@ -145,10 +151,16 @@ export function gbpCrMaxReservation(snapshot: SwarmSnapshot): number {
   if (!fits(1)) return 0;
   let lo = 1;
   let hi = 2;
-  while (fits(hi)) {
+  while (hi <= gbpCrReservationCap && fits(hi)) {
     lo = hi;
     hi *= 2;
   }
+  if (hi > gbpCrReservationCap) return gbpCrReservationCap; // the cap is a power of two: fits(cap) held
+  return binarySearch(lo, hi, fits);
+}
+
+/** Largest c in [lo, hi) with fits(c), given fits(lo) and not fits(hi). */
+function binarySearch(lo: number, hi: number, fits: (c: number) => boolean): number {
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     if (fits(mid)) lo = mid;

@@ -45,6 +45,7 @@ export {
   gbpCrPlacement,
   gbpCrBlockCount,
   gbpCrMaxReservation,
+  gbpCrReservationCap,
   chooseGbpCrReservation,
   jffcResponseTimeBoundMs,
   gbpCrTargetLoad,

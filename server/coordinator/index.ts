@@ -24,10 +24,14 @@ import { networkDefaults, workloadDefaults, type CoordinatorOptions, type SwarmL
 import { PlacementLoop } from './placement-loop.ts';
 import { Predictions } from './predictions.ts';
 import { VolunteerRegistry, type Volunteer } from './registry.ts';
-import { sameSpan } from '../../core/swarm/index.ts';
+import { sameSpan, type SwarmSnapshot } from '../../core/swarm/index.ts';
 import { RouteDecider } from './routes.ts';
+import { LoopLag, type LoopLagReport } from './loop-lag.ts';
 import type { RouteRecord } from '../../core/api/index.ts';
 
+export type { LoopLagReport } from './loop-lag.ts';
+export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
+export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
 export type { CoordinatorOptions, NetworkDefaults, WorkloadDefaults, VolunteerLink, VolunteerConnection, SwarmListener } from './options.ts';
 
 /**
@@ -52,6 +56,9 @@ export class Coordinator {
   private readonly recentRoutes: RouteRecord[] = [];
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
+  /** Time this process's event loop lost: subtracted from volunteers' silences. */
+  private readonly loopLag = new LoopLag();
+  private lastLag: LoopLagReport = { recentMaxMs: 0, lostMs: 0 };
 
   constructor(private readonly options: CoordinatorOptions) {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 2000;
@@ -62,7 +69,9 @@ export class Coordinator {
     this.recentRouteCount = options.recentRoutes ?? 50;
     this.now = options.now ?? Date.now;
     this.log = options.logger;
-    this.registry = new VolunteerRegistry(options.model, networkDefaults(options.network), workloadDefaults(options.workload), this.now);
+    this.registry = new VolunteerRegistry(options.model, networkDefaults(options.network), workloadDefaults(options.workload), this.now, (id) =>
+      this.leases.through(id),
+    );
     this.leases = new LeaseBook(this.leaseMs, this.now);
     this.tickets = new TicketQueue(ticketTtlMs, this.now);
     this.events = new EventHub(this.now, this.log);
@@ -93,6 +102,7 @@ export class Coordinator {
   stop(): void {
     this.stopped = true;
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.loopLag.stop();
     this.placement.stop();
     this.predictions.stop();
     for (const v of this.registry.all()) v.link.close(1001, 'coordinator shutting down');
@@ -178,12 +188,14 @@ export class Coordinator {
       link,
       joinedAtMs: now,
       lastHeartbeatAtMs: now,
-      load: { activeSessions: 0, freeCacheSlots: 0, state: loaded === null ? 'loading' : 'serving' },
+      // A loaded span is kept, but serves only once the volunteer answers the 'keep' with `ready`.
+      load: { activeSessions: 0, freeCacheSlots: 0, state: 'loading' },
       assignedSpan: loaded,
-      servingSpan: loaded,
+      servingSpan: null,
       assignmentId: 0,
       everAssigned: loaded !== null,
       cacheSlots: this.registry.slotsFor(m.memoryBytes, loaded),
+      lostMsAtHeartbeat: this.loopLag.lostMs,
     };
     v.load.freeCacheSlots = v.cacheSlots;
     this.registry.add(v);
@@ -198,7 +210,6 @@ export class Coordinator {
     this.log.info({ peerId: v.peerId, memoryBytes: v.memoryBytes, decodeMsPerBlock: v.decodeMsPerBlock, loadedSpan: loaded }, 'volunteer registered');
     this.events.emit({ type: 'volunteer-joined', volunteer: this.view(v) });
     this.placement.schedule();
-    if (loaded !== null) this.processQueue();
     return v.peerId;
   }
 
@@ -206,6 +217,7 @@ export class Coordinator {
     switch (m.type) {
       case 'heartbeat': {
         v.lastHeartbeatAtMs = this.now();
+        v.lostMsAtHeartbeat = this.loopLag.lostMs;
         const changed =
           v.load.activeSessions !== m.load.activeSessions || v.load.freeCacheSlots !== m.load.freeCacheSlots || v.load.state !== m.load.state;
         const wasRoutable = this.registry.isRoutable(v);
@@ -216,6 +228,7 @@ export class Coordinator {
       }
       case 'ready': {
         v.lastHeartbeatAtMs = this.now();
+        v.lostMsAtHeartbeat = this.loopLag.lostMs;
         if (m.assignmentId !== v.assignmentId || !sameSpan(m.span, v.assignedSpan)) {
           this.log.warn({ peerId: v.peerId, got: m, expected: { assignmentId: v.assignmentId, span: v.assignedSpan } }, 'stale ready ignored');
           return;
@@ -291,7 +304,7 @@ export class Coordinator {
       if (e instanceof CoordinatorApiError) return { kind: 'error', error: e.toWire() };
       throw e;
     }
-    this.registry.noteRequest(request);
+    this.registry.noteRtts(request);
     // FIFO: while anyone waits in the central queue, a newcomer joins its tail.
     if (this.tickets.length === 0) {
       const d = this.routes.decide(request);
@@ -333,6 +346,7 @@ export class Coordinator {
   private grant(request: RouteRequest, d: Grant, queuedMs: number): RouteGranted {
     const fullSpan = request.span === undefined || (request.span.start === 0 && request.span.end === this.model.numBlocks);
     const { record, expiresAtMs } = this.leases.open(request, d, fullSpan ? this.options.routing.name : 'ws-rr (failover)', queuedMs);
+    this.registry.noteGranted(request); // only granted requests shape the planned workload
     this.recentRoutes.push(record);
     while (this.recentRoutes.length > this.recentRouteCount) this.recentRoutes.shift();
     this.log.info({ leaseId: record.leaseId, clientId: request.clientId, chain: d.hops, predictedMs: d.predicted.totalMs, queuedMs }, 'route granted');
@@ -356,6 +370,7 @@ export class Coordinator {
   private endLease(leaseId: string, outcome: 'released' | 'expired', measured?: MeasuredTimes): void {
     const record = this.leases.end(leaseId, outcome, measured);
     if (record === undefined) return;
+    if (outcome === 'released' && measured !== undefined) this.registry.noteReport(record, measured);
     this.log.info({ leaseId, outcome, measured }, 'lease ended');
     this.emitRoute(record);
     this.processQueue();
@@ -378,17 +393,33 @@ export class Coordinator {
   sweep(): void {
     if (this.stopped) return;
     const now = this.now();
+    const lostMs = this.loopLag.lostMs;
     for (const v of this.registry.all()) {
-      if (now - v.lastHeartbeatAtMs > this.heartbeatTimeoutMs) {
+      // Time our own loop could not run (a long task, a GC pause) is not the volunteer's silence.
+      const stalledMs = lostMs - (v.lostMsAtHeartbeat ?? lostMs);
+      if (now - v.lastHeartbeatAtMs - stalledMs > this.heartbeatTimeoutMs) {
         this.removeVolunteer(v.peerId, 'timeout');
         v.link.close(4003, `no heartbeat for ${this.heartbeatTimeoutMs} ms`);
       }
     }
     for (const id of this.leases.lapsed(now)) this.endLease(id, 'expired');
+    const lag = this.loopLag.report();
+    if (lag.recentMaxMs !== this.lastLag.recentMaxMs) this.events.emit({ type: 'loop-lag', loopLag: lag });
+    this.lastLag = lag;
     if (this.tickets.sweep()) {
       this.events.emit({ type: 'queue', queueLength: this.tickets.length });
       this.processQueue();
     }
+  }
+
+  /** The snapshot placement plans on now (planned speeds, capped memory, clamped RTTs, planned workload), for diagnostics. */
+  planningSnapshot(): SwarmSnapshot {
+    return this.registry.planSnapshot(this.registry.all());
+  }
+
+  /** This process's event-loop lag (largest recent stall, all time lost), ms. */
+  loopLagReport(): LoopLagReport {
+    return this.loopLag.report();
   }
 
   /** The whole swarm state, for dashboards. */
@@ -403,6 +434,7 @@ export class Coordinator {
       recentRoutes: this.recentRoutes.map((r) => ({ ...r })),
       queueLength: this.tickets.length,
       activeLeases: this.leases.size,
+      loopLag: this.loopLag.report(),
     };
   }
 

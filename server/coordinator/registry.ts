@@ -1,11 +1,14 @@
 // The volunteer registry: who is there, what each holds and serves, its view, and the planner's snapshot of them.
-import type {
-  AssignmentReason,
-  RegisterMessage,
-  RouteRequest,
-  VolunteerLoad,
-  VolunteerState,
-  VolunteerView,
+import {
+  apiBounds,
+  type AssignmentReason,
+  type MeasuredTimes,
+  type RegisterMessage,
+  type RouteRecord,
+  type RouteRequest,
+  type VolunteerLoad,
+  type VolunteerState,
+  type VolunteerView,
 } from '../../core/api/index.ts';
 import { sameSpan, type BlockSpan, type ServerSpec, type SwarmSnapshot } from '../../core/swarm/index.ts';
 import { median } from '../../core/stats/index.ts';
@@ -13,6 +16,18 @@ import { cacheSlots } from '../../core/perf/index.ts';
 import { hopSlots, maxBlocksFor, uncoveredBy } from '../../core/dispatch/index.ts';
 import type { ServedModel } from '../models/index.ts';
 import type { NetworkDefaults, VolunteerLink, WorkloadDefaults } from './options.ts';
+import { probationLeases, VolunteerRecords } from './records.ts';
+
+/**
+ * Single-block cache slots the coordinator gives one volunteer at most, however much memory it
+ * claims: a tab serving over a thousand concurrent sessions is implausible, and the planners' work
+ * (GBP-CR's bound loops once per slot) must not grow with a claim.
+ */
+export const maxSlotsPerVolunteer = 1024;
+/** Requests of one client the planned workload's window (100 requests) holds at most. */
+export const maxWorkloadShareRequests = 10;
+/** Clients whose RTT reports are kept per volunteer (the most recent). */
+export const maxRttClients = 64;
 
 /** One registered volunteer. */
 export interface Volunteer {
@@ -33,6 +48,8 @@ export interface Volunteer {
   assignmentId: number;
   everAssigned: boolean;
   cacheSlots: number;
+  /** Loop time lost (LoopLag.lostMs) when its last heartbeat arrived: a stall of our own is not its silence. */
+  lostMsAtHeartbeat?: number;
 }
 
 const typicalClientId = 'typical-client';
@@ -41,16 +58,21 @@ const typicalClientId = 'typical-client';
 /** The volunteers, the RTTs clients measured to them, and the recent workload. */
 export class VolunteerRegistry {
   private readonly volunteers = new Map<string, Volunteer>();
-  /** Recent RTT samples per peer from clients' requests, ms. */
-  private readonly rttSamples = new Map<string, number[]>();
-  /** Recent requests: arrival time and lengths, for the planned workload. */
-  private readonly arrivals: { atMs: number; inTokens: number; outTokens: number }[] = [];
+  /** Per peer, each client's latest RTT report (clamped by the validator), most recent client last; ms. */
+  private readonly rttSamples = new Map<string, Map<string, number>>();
+  /** Recent granted requests: arrival time, client and lengths, for the planned workload. */
+  private readonly arrivals: { atMs: number; clientId: string; inTokens: number; outTokens: number }[] = [];
+  /** Session reports and measured speeds, keyed by volunteer id. */
+  readonly records = new VolunteerRecords();
+  private checkedCache: { any: boolean; typicalMs: number } | undefined;
 
   constructor(
     private readonly served: ServedModel,
     private readonly network: NetworkDefaults,
     private readonly workload: WorkloadDefaults,
     private readonly now: () => number,
+    /** Leases now running through a volunteer (probation caps them). */
+    private readonly leasesThrough: (peerId: string) => number = () => 0,
   ) {}
 
   get model(): ServedModel['info'] {
@@ -67,6 +89,7 @@ export class VolunteerRegistry {
 
   add(v: Volunteer): void {
     this.volunteers.set(v.peerId, v);
+    this.checkedCache = undefined;
   }
 
   /** Forgets a volunteer and its RTT samples; returns it if it was there. */
@@ -74,12 +97,32 @@ export class VolunteerRegistry {
     const v = this.volunteers.get(peerId);
     this.volunteers.delete(peerId);
     this.rttSamples.delete(peerId);
+    this.checkedCache = undefined;
     return v;
   }
 
-  /** Serves new routes: its ready span is the assigned one and it says it serves. */
+  /**
+   * Serves new routes: it acknowledged its assignment with `ready` (its ready span is the assigned
+   * one) and says it serves; on probation (no successful session report while another volunteer has
+   * one) only while it holds fewer than `probationLeases` leases.
+   */
   isRoutable(v: Volunteer): boolean {
-    return v.servingSpan !== null && sameSpan(v.servingSpan, v.assignedSpan) && v.load.state === 'serving';
+    if (v.servingSpan === null || !sameSpan(v.servingSpan, v.assignedSpan) || v.load.state !== 'serving') return false;
+    return !this.onProbation(v) || this.leasesThrough(v.peerId) < probationLeases;
+  }
+
+  /** No successful session report yet, while another volunteer here has one. */
+  onProbation(v: Volunteer): boolean {
+    return !this.records.isVerified(v.peerId) && this.checked().any;
+  }
+
+  /** Whether a present volunteer has a record, and their median planned τ (ms); cached until the swarm or a record changes. */
+  private checked(): { any: boolean; typicalMs: number } {
+    if (this.checkedCache !== undefined) return this.checkedCache;
+    const ms: number[] = [];
+    for (const x of this.volunteers.values()) if (this.records.isVerified(x.peerId)) ms.push(this.records.plannedDecodeMs(x.peerId, x.decodeMsPerBlock));
+    this.checkedCache = { any: ms.length > 0, typicalMs: median(ms) };
+    return this.checkedCache;
   }
 
   routable(): Volunteer[] {
@@ -111,7 +154,34 @@ export class VolunteerRegistry {
 
   /** Single-block cache slots a volunteer has left for sessions after its weights, as the volunteer computes them. */
   slotsFor(memoryBytes: number, span: BlockSpan | null): number {
-    return cacheSlots(memoryBytes, span === null ? 0 : hopSlots(span), this.model.blockBytes, this.model.cacheBytesPerBlock);
+    return Math.min(maxSlotsPerVolunteer, cacheSlots(memoryBytes, span === null ? 0 : hopSlots(span), this.model.blockBytes, this.model.cacheBytesPerBlock));
+  }
+
+  /** Memory the planners see: the claim, capped at all blocks plus `maxSlotsPerVolunteer` slots (more buys nothing), bytes. */
+  plannedMemoryBytes(memoryBytes: number): number {
+    const useful = this.model.numBlocks * this.model.blockBytes + maxSlotsPerVolunteer * this.model.cacheBytesPerBlock;
+    return Math.min(memoryBytes, useful);
+  }
+
+  /**
+   * τ_j for planning: measured (clients' reports, each client moving it ≤ 10 %) from a prior of the
+   * claim — for a volunteer on probation, no faster than the median volunteer with a record. ms.
+   */
+  plannedDecodeMs(v: Volunteer): number {
+    let prior = v.decodeMsPerBlock;
+    if (this.onProbation(v)) {
+      const typical = this.checked().typicalMs;
+      if (!Number.isNaN(typical)) prior = Math.max(prior, typical);
+    }
+    return this.records.plannedDecodeMs(v.peerId, prior);
+  }
+
+  /** A client's report on a lease it released: evidence that its hops serve, and their measured speed. */
+  noteReport(lease: RouteRecord, measured: MeasuredTimes): void {
+    const planned = new Map(lease.chain.map((h) => [h.peerId, this.volunteers.get(h.peerId)]));
+    const plannedMs = new Map([...planned].map(([id, v]) => [id, v === undefined ? undefined : this.plannedDecodeMs(v)]));
+    this.records.noteReport(lease, measured, (id) => plannedMs.get(id));
+    this.checkedCache = undefined;
   }
 
   maxBlocks(memoryBytes: number): number {
@@ -159,17 +229,33 @@ export class VolunteerRegistry {
     return loading && uncoveredBy(spans, this.model.numBlocks).every((b) => b < span.start || b >= span.end);
   }
 
-  /** Records a request's lengths (planned workload) and the RTTs its client measured. */
-  noteRequest(request: RouteRequest): void {
-    this.arrivals.push({ atMs: this.now(), inTokens: request.promptTokens, outTokens: request.maxNewTokens });
-    if (this.arrivals.length > 100) this.arrivals.shift();
+  /**
+   * Records the RTTs a client measured, per client (its latest report per peer; the most recent
+   * `maxRttClients` clients per peer), clamped to `apiBounds.maxRttMs`.
+   */
+  noteRtts(request: RouteRequest): void {
     for (const [peer, rtt] of Object.entries(request.rttMs ?? {})) {
       if (!this.volunteers.has(peer)) continue;
-      const list = this.rttSamples.get(peer) ?? [];
-      list.push(rtt);
-      if (list.length > 20) list.shift();
-      this.rttSamples.set(peer, list);
+      const byClient = this.rttSamples.get(peer) ?? new Map<string, number>();
+      byClient.delete(request.clientId);
+      byClient.set(request.clientId, Math.min(apiBounds.maxRttMs, rtt));
+      if (byClient.size > maxRttClients) {
+        const oldest = byClient.keys().next().value;
+        if (oldest !== undefined) byClient.delete(oldest);
+      }
+      this.rttSamples.set(peer, byClient);
     }
+  }
+
+  /**
+   * Records a granted request's lengths for the planned workload (refused ones never count); one
+   * client holds at most `maxWorkloadShareRequests` of the window's 100.
+   */
+  noteGranted(request: RouteRequest): void {
+    const own = this.arrivals.filter((a) => a.clientId === request.clientId);
+    if (own.length >= maxWorkloadShareRequests && own[0] !== undefined) this.arrivals.splice(this.arrivals.indexOf(own[0]), 1);
+    this.arrivals.push({ atMs: this.now(), clientId: request.clientId, inTokens: request.promptTokens, outTokens: request.maxNewTokens });
+    if (this.arrivals.length > 100) this.arrivals.shift();
   }
 
   private plannedWorkload(): SwarmSnapshot['workload'] {
@@ -188,12 +274,17 @@ export class VolunteerRegistry {
   }
 
   private servers(volunteers: readonly Volunteer[]): ServerSpec[] {
-    return volunteers.map((v) => ({
-      id: v.peerId,
-      memoryBytes: v.memoryBytes,
-      decodeMsPerBlock: v.decodeMsPerBlock,
-      prefillMsPerBlock: v.prefillMsPerBlock,
-    }));
+    return volunteers.map((v) => {
+      // Prefill scales with decode as measured (the reports time whole requests, not each phase).
+      const planned = this.plannedDecodeMs(v);
+      const scale = planned / v.decodeMsPerBlock;
+      return {
+        id: v.peerId,
+        memoryBytes: this.plannedMemoryBytes(v.memoryBytes),
+        decodeMsPerBlock: planned,
+        prefillMsPerBlock: scale === 1 ? v.prefillMsPerBlock : { perTokenMs: v.prefillMsPerBlock.perTokenMs * scale, fixedMs: v.prefillMsPerBlock.fixedMs * scale },
+      };
+    });
   }
 
   /**
@@ -203,8 +294,10 @@ export class VolunteerRegistry {
   planSnapshot(volunteers: readonly Volunteer[], client: { id: string; rttMs?: Record<string, number> } = { id: typicalClientId }): SwarmSnapshot {
     const rtts: Record<string, number> = {};
     for (const v of volunteers) {
-      const sampledMs = median(this.rttSamples.get(v.peerId) ?? []);
-      rtts[v.peerId] = client.rttMs?.[v.peerId] ?? (Number.isNaN(sampledMs) ? this.network.defaultRttMs : sampledMs);
+      const byClient = this.rttSamples.get(v.peerId);
+      const sampledMs = median([...(byClient?.values() ?? [])]);
+      const ownMs = client.rttMs?.[v.peerId] ?? byClient?.get(client.id);
+      rtts[v.peerId] = Math.min(apiBounds.maxRttMs, ownMs ?? (Number.isNaN(sampledMs) ? this.network.defaultRttMs : sampledMs));
     }
     return {
       model: this.served.workload,

@@ -50,7 +50,8 @@ export class PlacementThread {
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly deadlineMs: (options: PlacementOptions) => number) {}
+  /** `deadlineMs(options, policy)`: how long a job of `policy` may run, ms. */
+  constructor(private readonly deadlineMs: (options: PlacementOptions, policy: string) => number) {}
 
   /** A placement policy that runs the registered policy `name` with `options` in this thread. */
   policy(name: string, options: PlacementOptions = {}): PlacementPolicy {
@@ -124,7 +125,7 @@ export class PlacementThread {
     const worker = this.worker;
     const next = this.queue.shift();
     if (next === undefined) return;
-    const deadlineMs = this.deadlineMs(next.job.options);
+    const deadlineMs = this.deadlineMs(next.job.options, next.job.policy);
     const timer = setTimeout(() => {
       this.finishRunning(new PlacementThreadError('placement-timeout', `placement policy '${next.job.policy}' did not answer within ${deadlineMs} ms; its thread was restarted`));
       this.worker = undefined;

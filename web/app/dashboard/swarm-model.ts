@@ -150,6 +150,8 @@ export function applySwarmEvent(model: DashboardModel, atMs: number, event: Swar
     }
     case 'queue':
       return { ...model, state: { ...s, atMs, queueLength: event.queueLength } };
+    case 'loop-lag':
+      return { ...model, state: { ...s, atMs, loopLag: event.loopLag } };
     default: {
       const never: never = event;
       return never;

@@ -1,0 +1,257 @@
+// Attacks on the coordinator's numbers and claims (issue 13, bounded inputs and claims checked): each fails with a coded error or is clamped, honest peers undisturbed.
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  apiBounds,
+  apiPaths,
+  parseCoordinatorToVolunteerMessage,
+  parseRouteResponse,
+  routeReleasePath,
+  type CoordinatorToVolunteerMessage,
+  type RouteGranted,
+  type RouteResponse,
+} from '../../core/api/index.ts';
+import { protocolVersion } from '../../core/protocol/index.ts';
+import { gbpCr } from '../../core/placement/index.ts';
+import { createServer, maxSlotsPerVolunteer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
+import { json, stories260K, TestVolunteer, until } from './helpers.ts';
+
+// stories260K at fp32 with 512-token sessions (as in server.test.ts).
+const blockBytes = 181_760;
+const cacheBytesPerBlock = 131_072;
+const L = 5;
+const budget = (blocks: number, slots: number): number => blocks * blockBytes + slots * cacheBytesPerBlock;
+
+const servers: BouquetServer[] = [];
+const volunteers: TestVolunteer[] = [];
+const sockets: WebSocket[] = [];
+
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  await Promise.all(volunteers.splice(0).map((v) => v.close()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function start(coordinator: ServerOptions['coordinator'] = {}): Promise<BouquetServer> {
+  const s = await createServer({
+    port: 0,
+    model: stories260K,
+    logger: 'silent',
+    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ...coordinator },
+  });
+  servers.push(s);
+  return s;
+}
+
+async function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
+  const v = await TestVolunteer.join(s.url, o);
+  volunteers.push(v);
+  return v;
+}
+
+/** Opens a raw volunteer socket, sends `messages`, and collects what comes back. */
+async function rawVolunteer(s: BouquetServer, messages: Record<string, unknown>[]): Promise<{ ws: WebSocket; replies: CoordinatorToVolunteerMessage[] }> {
+  const ws = new WebSocket(s.url.replace(/^http/, 'ws') + apiPaths.volunteerSocket);
+  sockets.push(ws);
+  const replies: CoordinatorToVolunteerMessage[] = [];
+  ws.on('message', (data: WebSocket.RawData) => {
+    const parsed = parseCoordinatorToVolunteerMessage(JSON.parse(Buffer.from(data as Buffer).toString('utf8')));
+    if (parsed.ok) replies.push(parsed.value);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  for (const m of messages) ws.send(JSON.stringify(m));
+  return { ws, replies };
+}
+
+function register(peerId: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 'register',
+    peerId,
+    publicKey: `pk-${peerId}`,
+    memoryBytes: budget(5, 5),
+    decodeMsPerBlock: 1,
+    prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
+    backend: 'wasm',
+    modelId: 'stories260K',
+    protocolVersion,
+    ...fields,
+  };
+}
+
+async function route(s: BouquetServer, body: Record<string, unknown>): Promise<RouteResponse> {
+  const r = await json(s.url + apiPaths.routes, { body });
+  const parsed = parseRouteResponse(r.body);
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
+}
+
+function granted(r: RouteResponse): RouteGranted {
+  if (r.kind !== 'route') throw new Error(`expected a route, got ${JSON.stringify(r)}`);
+  return r;
+}
+
+async function servingAll(s: BouquetServer): Promise<void> {
+  await s.coordinator.whenSettled();
+  await until(() => s.coordinator.state().volunteers.every((v) => v.state === 'serving' && v.span !== null), 5000, 'volunteers serving');
+}
+
+/** Every number in `v`, at any depth, is finite. */
+function allFinite(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (v === null || typeof v !== 'object') return true;
+  return Object.values(v).every(allFinite);
+}
+
+describe('claimed memory', () => {
+  it('a register with memoryBytes 1.2e12 or 1e15 is refused (bad-request, memoryBytes); the honest volunteer is untouched', async () => {
+    const s = await start();
+    await join(s, { peerId: 'honest', memoryBytes: budget(5, 5), heartbeatMs: 50 });
+    await servingAll(s);
+    for (const memoryBytes of [1.2e12, 1e15]) {
+      const { replies } = await rawVolunteer(s, [register(`big-${memoryBytes}`, { memoryBytes })]);
+      await until(() => replies.length > 0, 5000, 'answer');
+      expect(replies[0]).toMatchObject({ type: 'error', error: { code: 'bad-request', field: 'memoryBytes' } });
+    }
+    s.coordinator.sweep();
+    expect(s.coordinator.state().volunteers.map((v) => v.peerId)).toEqual(['honest']);
+    expect(granted(await route(s, { clientId: 'c', promptTokens: 4, maxNewTokens: 4 })).chain[0]?.peerId).toBe('honest');
+  });
+
+  it('the largest memory a register may claim buys at most maxSlotsPerVolunteer slots, and placement plans with no more', async () => {
+    const s = await start();
+    const big = await join(s, { peerId: 'big', memoryBytes: apiBounds.maxMemoryBytes });
+    await servingAll(s);
+    const a = await big.assignment();
+    expect(a.cacheSlots).toBe(maxSlotsPerVolunteer);
+    expect(s.coordinator.state().volunteers[0]?.cacheSlots).toBe(maxSlotsPerVolunteer);
+    // The planners see the capped memory: GBP-CR's search (its work grows with c and the slots) stays bounded.
+    const snapshot = s.coordinator.planningSnapshot();
+    expect(snapshot.servers[0]?.memoryBytes).toBeLessThanOrEqual(L * blockBytes + maxSlotsPerVolunteer * cacheBytesPerBlock);
+    const r = await gbpCr()(snapshot);
+    expect(r.reservedSessions).toBeLessThanOrEqual(maxSlotsPerVolunteer);
+    expect(Math.max(...r.assignments.map((x) => x.cacheSlots))).toBeLessThanOrEqual(maxSlotsPerVolunteer);
+  });
+});
+
+describe('the event loop', () => {
+  it('after the loop itself stalls past the heartbeat timeout, the next sweep keeps every heartbeating volunteer', async () => {
+    const s = await start({ heartbeatTimeoutMs: 300 });
+    await Promise.all(['a', 'b', 'c'].map((peerId) => join(s, { peerId, memoryBytes: budget(5, 5), heartbeatMs: 40 })));
+    await servingAll(s);
+    // A synchronous stall of the server's own thread (as GBP-CR on a huge claim used to cause).
+    const until0 = performance.now() + 700;
+    while (performance.now() < until0) {
+      /* busy */
+    }
+    s.coordinator.sweep(); // the sweep that runs first after the stall, before the queued heartbeats are read
+    expect(s.coordinator.state().volunteers).toHaveLength(3);
+    const lag = s.coordinator.loopLagReport();
+    expect(lag.recentMaxMs).toBeGreaterThanOrEqual(500);
+    // Reported to dashboards and on /api/health.
+    expect(s.coordinator.state().loopLag?.recentMaxMs).toBeGreaterThanOrEqual(500);
+    const health = (await json(s.url + '/api/health')).body as { loopLag?: { recentMaxMs: number } };
+    expect(health.loopLag?.recentMaxMs).toBeGreaterThanOrEqual(500);
+    // A volunteer that really goes silent is still dropped.
+    volunteers[0]?.stopHeartbeats();
+    await until(() => s.coordinator.state().volunteers.length === 2, 5000, 'silent volunteer dropped');
+  });
+});
+
+describe('claimed speed and span', () => {
+  it('τ = 1e-6 is refused; a claimed loadedSpan with no ready gets no routes and no leases', async () => {
+    const s = await start();
+    const tiny = await rawVolunteer(s, [register('tiny', { decodeMsPerBlock: 1e-6, loadedSpan: { start: 0, end: L } })]);
+    await until(() => tiny.replies.length > 0, 5000, 'answer');
+    expect(tiny.replies[0]).toMatchObject({ type: 'error', error: { code: 'bad-request', field: 'decodeMsPerBlock' } });
+    // The fastest claim allowed, with all blocks "loaded", never answering the keep with ready.
+    const liar = await rawVolunteer(s, [register('liar', { decodeMsPerBlock: apiBounds.minDecodeMsPerBlock, loadedSpan: { start: 0, end: L } })]);
+    await until(() => liar.replies.some((m) => m.type === 'assignment'), 5000, 'keep assignment');
+    liar.ws.send(JSON.stringify({ type: 'heartbeat', load: { activeSessions: 0, freeCacheSlots: 5, state: 'serving' } }));
+    await join(s, { peerId: 'honest', memoryBytes: budget(5, 5), decodeMsPerBlock: 2 });
+    await s.coordinator.whenSettled();
+    await until(() => s.coordinator.state().volunteers.some((v) => v.peerId === 'honest' && v.span !== null), 5000, 'honest serving');
+    const chains: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await route(s, { clientId: `c${i}`, promptTokens: 4, maxNewTokens: 4 });
+      if (r.kind === 'route') {
+        chains.push(...r.chain.map((h) => h.peerId));
+        await json(s.url + routeReleasePath(r.leaseId), { body: {} });
+      }
+    }
+    expect(chains.length).toBeGreaterThan(0);
+    expect(chains).not.toContain('liar');
+    expect(s.coordinator.state().volunteers.find((v) => v.peerId === 'liar')).toMatchObject({ state: 'loading', span: null });
+  });
+
+  it('a new volunteer on probation holds at most one lease and is planned no faster than the checked ones', async () => {
+    const s = await start();
+    await join(s, { peerId: 'honest', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
+    await servingAll(s);
+    // One successful session report gives the honest volunteer a record.
+    const first = granted(await route(s, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 }));
+    await json(s.url + routeReleasePath(first.leaseId), { body: { measured: { totalMs: 400, tokens: 8, firstTokenMs: 50 } } });
+    // A newcomer claiming the fastest τ allowed, serving all blocks (it answers ready).
+    await join(s, { peerId: 'fast', memoryBytes: budget(5, 10), decodeMsPerBlock: apiBounds.minDecodeMsPerBlock, loadedSpan: { start: 0, end: L } });
+    await servingAll(s);
+    const planned = new Map(s.coordinator.planningSnapshot().servers.map((x) => [x.id, x.decodeMsPerBlock]));
+    expect(planned.get('fast')).toBeGreaterThanOrEqual((planned.get('honest') ?? Infinity) * 0.999);
+    const leases: RouteGranted[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await route(s, { clientId: `p${i}`, promptTokens: 4, maxNewTokens: 8 });
+      if (r.kind === 'route') leases.push(r);
+    }
+    const throughFast = leases.filter((g) => g.chain.some((h) => h.peerId === 'fast')).length;
+    expect(throughFast).toBeLessThanOrEqual(1);
+    expect(leases.length).toBeGreaterThan(throughFast); // the honest one took the rest
+  });
+});
+
+describe('claimed RTTs and requests', () => {
+  it('11 route requests with rttMs 1e308 are clamped: every answer, the swarm state and the dashboard stay finite', async () => {
+    const s = await start();
+    await join(s, { peerId: 'a', memoryBytes: budget(5, 20) });
+    await servingAll(s);
+    const answers: unknown[] = [];
+    for (let i = 0; i < 11; i++) {
+      const r = await json(s.url + apiPaths.routes, { body: { clientId: `evil${i}`, promptTokens: 4, maxNewTokens: 4, rttMs: { a: 1e308 } } });
+      answers.push(r.body);
+      const p = parseRouteResponse(r.body);
+      if (p.ok && p.value.kind === 'route') await json(s.url + routeReleasePath(p.value.leaseId), { body: {} });
+    }
+    const honest = await json(s.url + apiPaths.routes, { body: { clientId: 'honest', promptTokens: 4, maxNewTokens: 4 } });
+    answers.push(honest.body);
+    for (const a of answers) expect(allFinite(a)).toBe(true);
+    const parsed = parseRouteResponse(honest.body);
+    if (!parsed.ok) throw parsed.error;
+    const g = granted(parsed.value);
+    expect(g.predicted.totalMs).toBeLessThan(12 * apiBounds.maxRttMs * 4);
+    const snap = s.coordinator.planningSnapshot();
+    expect(snap.network.clientServerRttMs['typical-client']?.a).toBe(apiBounds.maxRttMs);
+    expect(allFinite((await json(s.url + apiPaths.swarm)).body)).toBe(true);
+  });
+
+  it('100 bogus route requests (refused) leave the planned workload and the predicted per-token time unchanged', async () => {
+    const s = await start();
+    await join(s, { peerId: 'a', memoryBytes: budget(5, 5) });
+    await servingAll(s);
+    const before = s.coordinator.planningSnapshot().workload;
+    for (let i = 0; i < 100; i++) {
+      // Refused: every volunteer excluded (no-route), with the longest lengths a session allows.
+      const r = await route(s, { clientId: `bogus${i}`, promptTokens: 256, maxNewTokens: 256, excludePeers: ['a'] });
+      expect(r).toMatchObject({ kind: 'error', error: { code: 'no-route' } });
+    }
+    expect(s.coordinator.planningSnapshot().workload).toEqual(before);
+    // Granted requests do shape it (so the check above can fail): one client counts at most 10 of the window's 100.
+    for (let i = 0; i < 30; i++) {
+      const g = granted(await route(s, { clientId: 'busy', promptTokens: 256, maxNewTokens: 256 }));
+      await json(s.url + routeReleasePath(g.leaseId), { body: {} });
+    }
+    expect(s.coordinator.planningSnapshot().workload.meanInputTokens).toBe(256);
+    const g = granted(await route(s, { clientId: 'other', promptTokens: 4, maxNewTokens: 4 }));
+    await json(s.url + routeReleasePath(g.leaseId), { body: {} });
+    expect(s.coordinator.planningSnapshot().workload.meanInputTokens).toBeCloseTo((10 * 256 + 4) / 11, 6);
+  });
+});
