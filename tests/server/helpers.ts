@@ -148,16 +148,21 @@ export class TestVolunteer {
 /** JSON request → { status, body, headers }. */
 export async function json(
   url: string,
-  init: { method?: string; body?: unknown; rawBody?: string } = {},
+  init: { method?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: unknown; headers: Headers }> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...init.headers };
   let body: string | undefined;
   if (init.rawBody !== undefined) body = init.rawBody;
   else if (init.body !== undefined) body = JSON.stringify(init.body);
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
   const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
   const text = await res.text();
   return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown), headers: res.headers };
+}
+
+/** The admin bearer header of a test server (control actions need it). */
+export function adminHeaders(server: { adminToken: string }): Record<string, string> {
+  return { authorization: `Bearer ${server.adminToken}` };
 }
 
 /** Waits until `check` returns true (polling every 10 ms), or fails after `timeoutMs`. */
