@@ -36,7 +36,15 @@ export class RateLimiter {
     return Math.min(this.limit.burst, b.tokens + (Math.max(0, nowMs - b.atMs) / 1000) * this.limit.perSecond);
   }
 
-  /** Takes one token for `key`: 0 when granted, else the ms until one is there. */
+  /** Ms until `key` has a token (0: it has one now); takes nothing. */
+  waitMs(key: string): number {
+    const nowMs = this.now();
+    const b = this.buckets.get(key);
+    const tokens = b === undefined ? this.limit.burst : this.refilled(b, nowMs);
+    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.limit.perSecond) * 1000);
+  }
+
+  /** Takes one token for `key`: 0 when granted, else the ms until one is there (and nothing is taken). */
   take(key: string): number {
     const nowMs = this.now();
     let b = this.buckets.get(key);
@@ -107,10 +115,13 @@ export class RouteRateLimiter {
     this.byAddress = new RateLimiter(limits.perAddress, now);
   }
 
-  /** Takes a token of the address and of the client; throws CoordinatorApiError `rate-limited` (with `retryAfterMs`) when either is empty. */
+  /**
+   * Takes a token of the address and one of the client, or none: throws CoordinatorApiError
+   * `rate-limited` (data: `retryAfterMs`, `scope`) when either bucket is empty.
+   */
   take(clientId: string, address: string | undefined): void {
     const a = addressKey(address);
-    const waitAddressMs = this.byAddress.take(a);
+    const waitAddressMs = this.byAddress.waitMs(a);
     if (waitAddressMs > 0) {
       throw new CoordinatorApiError('rate-limited', `too many route requests from ${a}; retry in ${waitAddressMs} ms`, undefined, { retryAfterMs: waitAddressMs, scope: 'address' });
     }
@@ -118,5 +129,6 @@ export class RouteRateLimiter {
     if (waitClientMs > 0) {
       throw new CoordinatorApiError('rate-limited', `too many route requests from client '${clientId.slice(0, 64)}'; retry in ${waitClientMs} ms`, undefined, { retryAfterMs: waitClientMs, scope: 'client' });
     }
+    this.byAddress.take(a);
   }
 }

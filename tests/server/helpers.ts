@@ -1,4 +1,5 @@
 // Test helpers: a scripted volunteer speaking the coordinator API over a real WebSocket, and JSON fetch.
+import http from 'node:http';
 import WebSocket from 'ws';
 import {
   apiPaths,
@@ -172,4 +173,29 @@ export async function until(check: () => boolean, timeoutMs = 5000, what = 'cond
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A raw HTTP request (node:http: any header, any content type, a chosen source address) → { status, body, headers }. */
+export function rawRequest(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+): Promise<{ status: number; body: unknown; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? 'POST', headers: init.headers, ...(init.localAddress !== undefined ? { localAddress: init.localAddress } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          // not JSON: the text as is
+        }
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
