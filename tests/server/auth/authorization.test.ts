@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { apiPaths } from '../../core/api/index.ts';
-import { adminTokenFile, createServer, loadOrCreateAdminToken, type BouquetServer, type ServerOptions } from '../../server/index.ts';
-import { adminHeaders, json, rawRequest, stories260K, TestVolunteer, until } from './helpers.ts';
+import { apiPaths } from '../../../core/api/index.ts';
+import { adminTokenFile, createServer, loadOrCreateAdminToken, type BouquetServer, type ServerOptions } from '../../../server/index.ts';
+import { adminHeaders, json, rawRequest, stories260K, TestVolunteer, until } from '../helpers.ts';
 
 const blockBytes = 181_760;
 const cacheBytesPerBlock = 131_072;
