@@ -1,7 +1,9 @@
 // Signaling + coordinator server: public surface of server/.
-export { createServer, defaultWebDir, type ServerOptions, type BouquetServer } from './server.ts';
+export { createServer, defaultWebDir, type ServerOptions, type BouquetServer, type AuthOptions, type DashboardSocketLimits } from './server.ts';
 export {
   Coordinator,
+  defaultFairUseLimits,
+  type FairUseLimits,
   type CoordinatorOptions,
   type NetworkDefaults,
   type WorkloadDefaults,
@@ -34,3 +36,8 @@ export {
   fastPlacementDeadlineMs,
 } from './policies.ts';
 export { PlacementThread, PlacementThreadError, type PlacementJob, type PlacementJobReply } from './placement/thread.ts';
+export {
+  Authorizer, authActions, adminTokenScheme, bearerToken, defaultStateDir, loadOrCreateAdminToken, adminTokenFile, addressKey,
+  defaultRouteRateLimits, RateLimiter, RouteRateLimiter,
+  type AuthAction, type Credentials, type CredentialScheme, type AuthRequest, type RateLimit, type RouteRateLimits,
+} from './auth/index.ts';

@@ -19,6 +19,7 @@ import {
   parseRouteReleaseRequest,
   parseRouteRequest,
   type ApiErrorBody,
+  type DashboardMessage,
   type RouteResponse,
   encodeJson,
   finiteJsonReplacer,
@@ -30,6 +31,10 @@ import { loadServedModel, type ModelSizing, type ServedModel } from './models/in
 import { defaultServeCombo, resolveCombo } from '../core/policies/index.ts';
 import { placementPolicy, placementPolicyNames, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';
 import { PlacementThread } from './placement/thread.ts';
+import {
+  addressKey, adminTokenScheme, Authorizer, checkAdminToken, checkJsonBody, checkOrigin, defaultRouteRateLimits, loadOrCreateAdminToken, newAdminToken,
+  RouteRateLimiter, type AdminTokenSource, type AuthAction, type RouteRateLimits,
+} from './auth/index.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -59,6 +64,33 @@ export interface ServerOptions {
   coordinator?: Omit<Partial<CoordinatorOptions>, 'model' | 'placement' | 'routing' | 'logger'>;
   /** A pino logger, or a level for a new one (default 'info'; tests pass 'silent'). */
   logger?: Logger | string;
+  /** Authorization and fair use of the API (server/auth). */
+  auth?: AuthOptions;
+  /** Bounds on dashboard sockets. */
+  dashboards?: Partial<DashboardSocketLimits>;
+}
+
+/** Who may control the server, and what browsers and clients may send. */
+export interface AuthOptions {
+  /** The admin token control actions need (bearer header); ≥ 16 characters. Wins over `stateDir`. */
+  adminToken?: string;
+  /**
+   * Folder whose `admin-token` file (0600) holds the token, generated there at first start. With
+   * neither this nor `adminToken` the server makes a token in memory (read it from `BouquetServer.adminToken`).
+   */
+  stateDir?: string;
+  /** Origins besides the server's own whose browser requests are accepted (e.g. a dev server's). */
+  allowedOrigins?: string[];
+  /** Token buckets on route requests per client id and per address; 'off' for none (benchmarks). */
+  routeRateLimits?: Partial<RouteRateLimits> | 'off';
+}
+
+/** Dashboard sockets: how many at once, and how far one may fall behind before it is dropped. */
+export interface DashboardSocketLimits {
+  /** Most open dashboard sockets (default 64); more are refused with 503 `too-many-connections`. */
+  maxSockets: number;
+  /** Bytes queued to one socket beyond which it is dropped as a slow reader (default 1 MiB: a few hundred events). */
+  maxBufferedBytes: number;
 }
 
 /** A running server. */
@@ -69,6 +101,8 @@ export interface BouquetServer {
   coordinator: Coordinator;
   model: ServedModel;
   logger: Logger;
+  /** The admin token control actions need (`Authorization: Bearer <token>`). */
+  adminToken: string;
   /** Stops accepting, closes every socket and the coordinator's timers. */
   close(): Promise<void>;
 }
@@ -95,9 +129,18 @@ function pathnameOf(req: http.IncomingMessage): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function rejectUpgrade(socket: Duplex, status: number, text: string, error?: ApiErrorBody): void {
+  const body = error === undefined ? '' : JSON.stringify({ kind: 'error', error });
+  const type = error === undefined ? '' : 'Content-Type: application/json\r\n';
+  socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   socket.destroy();
+}
+
+/** The admin token and where it came from: given, the state dir's file, or made in memory. */
+function resolveAdminToken(auth: AuthOptions | undefined): { token: string; source: AdminTokenSource; file?: string } {
+  if (auth?.adminToken !== undefined) return { token: checkAdminToken(auth.adminToken), source: 'given' };
+  if (auth?.stateDir !== undefined) return loadOrCreateAdminToken(auth.stateDir);
+  return { token: newAdminToken(), source: 'in-memory' };
 }
 
 /** Starts the signaling + coordinator server; resolves once it listens. */
@@ -120,6 +163,14 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     slowPredictionPolicies: threadedPlacementPolicies,
     logger,
   });
+
+  const admin = resolveAdminToken(options.auth);
+  logger.info({ source: admin.source, ...(admin.file !== undefined ? { file: admin.file } : {}) }, 'admin token ready (control actions need it as a bearer header)');
+  const authorizer = new Authorizer([adminTokenScheme(admin.token)]);
+  const allowedOrigins = options.auth?.allowedOrigins ?? [];
+  const rateLimits = options.auth?.routeRateLimits;
+  const routeLimiter = rateLimits === 'off' ? undefined : new RouteRateLimiter({ ...defaultRouteRateLimits, ...rateLimits });
+  const dashboardLimits: DashboardSocketLimits = { maxSockets: 64, maxBufferedBytes: 1 << 20, ...options.dashboards };
 
   const app = express();
   // No non-finite number leaves: res.json throws a coded error instead (answered as one by the API's error handler).
@@ -151,7 +202,30 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
 
   // REST API.
   const api = express.Router();
-  api.use(express.json({ limit: '256kb', type: () => true }));
+  // Anything that changes state: JSON bodies only, and from this server's own pages (or no browser at all).
+  api.use((req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    try {
+      checkOrigin({ headers: req.headers, encrypted: req.secure }, allowedOrigins);
+      checkJsonBody(req);
+    } catch (e) {
+      if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
+      throw e;
+    }
+    next();
+  });
+  api.use(express.json({ limit: '256kb', type: 'application/json' }));
+  /** Refuses the request unless its credentials allow `action`. */
+  const requireAction = (action: AuthAction) => (req: Request, res: Response, next: NextFunction) => {
+    try {
+      authorizer.authorize(req, action);
+    } catch (e) {
+      if (!isBouquetError(e)) throw e;
+      res.setHeader('WWW-Authenticate', 'Bearer realm="bouquet"');
+      return sendError(res, apiErrorBody(e));
+    }
+    next();
+  };
   api.get('/health', (_req, res) => {
     res.json({ ok: true, model: model.info.id, loopLag: coordinator.loopLagReport() });
   });
@@ -161,7 +235,16 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   api.post('/routes', (req, res) => {
     const parsed = parseRouteRequest(req.body);
     if (!parsed.ok) return sendError(res, parsed.error.toWire());
-    sendRoute(res, coordinator.requestRoute(parsed.value));
+    const address = addressKey(req.socket.remoteAddress);
+    try {
+      routeLimiter?.take(parsed.value.clientId, address);
+    } catch (e) {
+      if (!isBouquetError(e)) throw e;
+      const retryAfterMs = e.data?.retryAfterMs;
+      if (typeof retryAfterMs === 'number') res.setHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
+      return sendError(res, apiErrorBody(e));
+    }
+    sendRoute(res, coordinator.requestRoute(parsed.value, { address }));
   });
   api.get('/routes/tickets/:ticketId', (req, res, next) => {
     const raw = req.query.waitMs;
@@ -191,7 +274,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       throw e;
     }
   });
-  api.post('/placement/policy', (req, res, next) => {
+  api.post('/placement/policy', requireAction('control'), (req, res, next) => {
     const parsed = parsePlacementPolicyRequest(req.body);
     if (!parsed.ok) return sendError(res, parsed.error.toWire());
     const name = parsed.value.policy;
@@ -266,9 +349,34 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     ws.on('close', () => conn.closed());
     ws.on('error', (err) => logger.warn({ err }, 'volunteer socket error'));
   });
+  // One serialization per event, however many dashboards read it.
+  // A message holding a non-finite number is dropped and logged (a bug upstream), never sent as null.
+  const dashboardText = new WeakMap<DashboardMessage, string | null>();
+  const textOf = (m: DashboardMessage): string | null => {
+    let t = dashboardText.get(m);
+    if (t === undefined) {
+      try {
+        t = encodeJson(m);
+      } catch (err) {
+        logger.error({ err }, 'message with a non-finite number not sent');
+        t = null;
+      }
+      dashboardText.set(m, t);
+    }
+    return t;
+  };
   dashboardSockets.on('connection', (ws: WebSocket) => {
     const unsubscribe = coordinator.subscribe((m) => {
-      if (ws.readyState === ws.OPEN) sendJson(ws, m, logger);
+      if (ws.readyState !== ws.OPEN) return;
+      // Backpressure: a reader that lets its queue grow past the bound is dropped, so it costs at most that much memory.
+      if (ws.bufferedAmount > dashboardLimits.maxBufferedBytes) {
+        unsubscribe();
+        logger.warn({ code: 'slow-reader', bufferedBytes: ws.bufferedAmount }, 'dashboard socket dropped: it does not read its events');
+        ws.terminate();
+        return;
+      }
+      const text = textOf(m);
+      if (text !== null) ws.send(text);
     });
     ws.on('close', unsubscribe);
     ws.on('error', (err) => logger.warn({ err }, 'dashboard socket error'));
@@ -284,6 +392,17 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
             ? peerSockets
             : undefined;
     if (target === undefined) return rejectUpgrade(socket, 404, 'Not Found');
+    if (target !== peerSockets) {
+      // A page of another site may not open our sockets in a visitor's browser.
+      try {
+        checkOrigin({ headers: req.headers }, allowedOrigins);
+      } catch (e) {
+        return rejectUpgrade(socket, 403, 'Forbidden', apiErrorBody(e));
+      }
+    }
+    if (target === dashboardSockets && dashboardSockets.clients.size >= dashboardLimits.maxSockets) {
+      return rejectUpgrade(socket, 503, 'Service Unavailable', { code: 'too-many-connections', message: `the server holds its most dashboard sockets (${dashboardLimits.maxSockets})` });
+    }
     target.handleUpgrade(req, socket, head, (ws) => target.emit('connection', ws, req));
   });
 
@@ -308,6 +427,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     coordinator,
     model,
     logger,
+    adminToken: admin.token,
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         coordinator.stop();

@@ -164,10 +164,14 @@ export class CoordinatorClient {
     readAnswer(await this.call('POST', routeRenewPath(leaseId), undefined), parseRouteRenewed, 'renewal answer');
   }
 
-  /** Switches the placement policy in force (moves volunteers); 'infeasible' leaves the old one. */
-  async switchPlacementPolicy(policy: string): Promise<PlacementPolicyChanged> {
+  /**
+   * Switches the placement policy in force (moves volunteers); 'infeasible' leaves the old one. A
+   * control action: it needs the server's admin token (else `unauthorized`).
+   */
+  async switchPlacementPolicy(policy: string, adminToken?: string): Promise<PlacementPolicyChanged> {
     const body: PlacementPolicyRequest = { policy };
-    return readAnswer(await this.call('POST', apiPaths.placementPolicy, body), parsePlacementPolicyChanged, 'policy answer');
+    const headers: Record<string, string> = adminToken !== undefined ? { authorization: `Bearer ${adminToken}` } : {};
+    return readAnswer(await this.call('POST', apiPaths.placementPolicy, body, undefined, headers), parsePlacementPolicyChanged, 'policy answer');
   }
 
   /** The ws:/wss: URL of one of the coordinator's socket endpoints. */
@@ -192,11 +196,13 @@ export class CoordinatorClient {
     return r;
   }
 
-  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignalLike): Promise<string> {
+  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal?: AbortSignalLike, extraHeaders: Record<string, string> = {}): Promise<string> {
     try {
+      const headers = body !== undefined ? { 'content-type': 'application/json', ...extraHeaders } : extraHeaders;
       const res = await this.fetchFn(coordinatorUrl(this.origin, path), {
         method,
-        ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         ...(signal !== undefined ? { signal } : {}),
       });
       return await res.text();

@@ -14,6 +14,13 @@ import { BouquetError, errorFromWire, errorToWire, registerErrorKind, type Error
  * - `no-route`: no chain of serving volunteers covers the requested blocks (even waiting would not help).
  * - `infeasible`: the placement policy cannot place the model on the volunteers present.
  * - `queue-full`: the central queue is at its limit; retry later.
+ * - `unauthorized`: a control action without the admin token (bearer header) or with a wrong one.
+ * - `forbidden-origin`: a browser request from another site (Origin / Sec-Fetch-Site).
+ * - `unsupported-media-type`: a body that is not `application/json`.
+ * - `rate-limited`: this client or address sent route requests faster than its token bucket refills; `data.retryAfterMs`.
+ * - `over-quota`: this client or address already holds its most leases or queue entries.
+ * - `too-many-connections`: the server holds its most dashboard sockets.
+ * - `slow-reader`: a dashboard socket that did not read its events was dropped.
  * - `not-found`: no such endpoint or file.
  * - `internal`: a bug in the coordinator; the message says what failed.
  */
@@ -110,6 +117,8 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   draining: 503, 'not-registered': 403, 'model-mismatch': 400, 'unknown-peer': 404, 'unknown-lease': 404, 'lease-expired': 410,
   'unknown-ticket': 404, 'no-route': 503, 'queue-full': 429, 'peer-unavailable': 503, timeout: 504, aborted: 499,
   infeasible: 503, 'no-solution': 503, 'unknown-policy': 400, 'placement-timeout': 503,
+  unauthorized: 401, 'forbidden-origin': 403, 'unsupported-media-type': 415, 'rate-limited': 429, 'over-quota': 429,
+  'too-many-connections': 503, 'slow-reader': 408,
   'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, internal: 500,
 };
 

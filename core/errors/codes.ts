@@ -16,6 +16,8 @@ export const errorCodes = [
   'queue-full', 'peer-unavailable', 'timeout', 'aborted',
   // placement and policies
   'infeasible', 'no-solution', 'unknown-policy', 'placement-timeout',
+  // authorization and fair use (server/auth)
+  'unauthorized', 'forbidden-origin', 'unsupported-media-type', 'rate-limited', 'over-quota', 'too-many-connections', 'slow-reader',
   // runtime and environment
   'backend-unavailable', 'not-loaded', 'offline', 'not-found', 'closed',
   // a bug: the message says what failed

@@ -50,19 +50,28 @@ export interface ReassemblyLimits {
   maxMessageBytes: number;
   /** Most messages partially received at once. */
   maxPending: number;
+  /**
+   * Most bytes the partial messages may declare in all, bytes (their `total` headers summed). Memory
+   * is taken only as bytes arrive, so this bounds what a peer can make us hold by announcing.
+   */
+  maxPendingBytes: number;
   /** A partial message older than this is dropped, ms. */
   timeoutMs: number;
 }
 
-/** Defaults: 64 MiB frames, 16 partial messages, 30 s. */
+/** Defaults: 64 MiB frames, 16 partial messages declaring at most 128 MiB in all (two largest frames), 30 s. */
 export const defaultReassemblyLimits: ReassemblyLimits = {
   maxMessageBytes: 64 * 1024 * 1024,
   maxPending: 16,
+  maxPendingBytes: 128 * 1024 * 1024,
   timeoutMs: 30_000,
 };
 
 interface Pending {
-  buf: Uint8Array;
+  /** Declared size, bytes. */
+  total: number;
+  /** The chunks so far, in order (copied: the packets' buffers are not ours to keep). */
+  parts: Uint8Array[];
   received: number;
   startedAtMs: number;
 }
@@ -83,6 +92,20 @@ export class Reassembler {
   /** Number of partially received messages. */
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Bytes the partial messages declare in all. */
+  get pendingDeclaredBytes(): number {
+    let n = 0;
+    for (const p of this.pending.values()) n += p.total;
+    return n;
+  }
+
+  /** Bytes held for partial messages (what has arrived). */
+  get pendingReceivedBytes(): number {
+    let n = 0;
+    for (const p of this.pending.values()) n += p.received;
+    return n;
   }
 
   /** Drops partial messages older than the timeout; returns how many were dropped. */
@@ -126,20 +149,31 @@ export class Reassembler {
       if (this.pending.size >= this.limits.maxPending) {
         throw new PeerError('too-many-pending', `more than ${this.limits.maxPending} partial messages at once`);
       }
-      p = { buf: new Uint8Array(total), received: 0, startedAtMs: this.nowMs() };
+      const declared = this.pendingDeclaredBytes;
+      if (declared + total > this.limits.maxPendingBytes) {
+        throw new PeerError('too-many-pending', `partial messages would declare ${declared + total} bytes, more than ${this.limits.maxPendingBytes}`, 0, undefined, { declaredBytes: declared + total, maxPendingBytes: this.limits.maxPendingBytes });
+      }
+      p = { total, parts: [], received: 0, startedAtMs: this.nowMs() };
       this.pending.set(messageId, p);
     }
-    if (total !== p.buf.byteLength || offset !== p.received || offset + part.byteLength > total) {
+    if (total !== p.total || offset !== p.received || offset + part.byteLength > total) {
       this.pending.delete(messageId);
       throw new PeerError(
         'bad-frame',
-        `chunk of message ${messageId} does not fit (total ${total} vs ${p.buf.byteLength}, offset ${offset} vs ${p.received}, ${part.byteLength} bytes)`,
+        `chunk of message ${messageId} does not fit (total ${total} vs ${p.total}, offset ${offset} vs ${p.received}, ${part.byteLength} bytes)`,
       );
     }
-    p.buf.set(part, offset);
+    p.parts.push(part.slice());
     p.received += part.byteLength;
     if (p.received < total) return null;
     this.pending.delete(messageId);
-    return p.buf;
+    // The one allocation of the whole frame, once all of it is here.
+    const buf = new Uint8Array(total);
+    let at = 0;
+    for (const c of p.parts) {
+      buf.set(c, at);
+      at += c.byteLength;
+    }
+    return buf;
   }
 }

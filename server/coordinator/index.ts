@@ -27,11 +27,13 @@ import { VolunteerRegistry, type Volunteer } from './registry.ts';
 import { sameSpan, type SwarmSnapshot } from '../../core/swarm/index.ts';
 import { RouteDecider } from './routes.ts';
 import { LoopLag, type LoopLagReport } from './loop-lag.ts';
+import { checkQuota, defaultFairUseLimits, holderKeys, Holdings, type FairUseLimits } from './fair-use.ts';
 import type { RouteRecord } from '../../core/api/index.ts';
 
 export type { LoopLagReport } from './loop-lag.ts';
 export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
 export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
+export { defaultFairUseLimits, type FairUseLimits } from './fair-use.ts';
 export type { CoordinatorOptions, NetworkDefaults, WorkloadDefaults, VolunteerLink, VolunteerConnection, SwarmListener } from './options.ts';
 
 /**
@@ -54,6 +56,11 @@ export class Coordinator {
   private readonly placement: PlacementLoop;
   private readonly routes: RouteDecider;
   private readonly recentRoutes: RouteRecord[] = [];
+  // Fair use: leases and queue entries per client id and address, and the keys each request counts under.
+  private readonly fairUse: FairUseLimits;
+  private readonly leaseHoldings = new Holdings((id) => this.leases.has(id));
+  private readonly queueHoldings = new Holdings((id) => this.tickets.answerOf(id)?.kind === 'queued');
+  private readonly holderKeysOf = new WeakMap<RouteRequest, string[]>();
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
   /** Time this process's event loop lost: subtracted from volunteers' silences. */
@@ -67,6 +74,7 @@ export class Coordinator {
     const ticketTtlMs = options.ticketTtlMs ?? 30_000;
     this.maxQueueLength = options.maxQueueLength ?? 1000;
     this.recentRouteCount = options.recentRoutes ?? 50;
+    this.fairUse = { ...defaultFairUseLimits, ...options.fairUse };
     this.now = options.now ?? Date.now;
     this.log = options.logger;
     this.registry = new VolunteerRegistry(options.model, networkDefaults(options.network), workloadDefaults(options.workload), this.now, (id) =>
@@ -296,14 +304,21 @@ export class Coordinator {
     }
   }
 
-  /** A client asks for a route: granted now, queued (poll the ticket), or refused. */
-  requestRoute(request: RouteRequest): RouteResponse {
+  /**
+   * A client asks for a route: granted now, queued (poll the ticket), or refused. `from.address`
+   * (a remote address key, server/auth's addressKey) adds the per-address caps to the per-client ones.
+   */
+  requestRoute(request: RouteRequest, from: { address?: string } = {}): RouteResponse {
+    const keys = holderKeys(request.clientId, from.address);
+    const f = this.fairUse;
     try {
       this.validateRequest(request);
+      checkQuota(this.leaseHoldings, keys, { client: f.maxLeasesPerClient, address: f.maxLeasesPerAddress }, 'leases');
     } catch (e) {
       if (e instanceof CoordinatorApiError) return { kind: 'error', error: e.toWire() };
       throw e;
     }
+    this.holderKeysOf.set(request, keys);
     this.registry.noteRtts(request);
     // FIFO: while anyone waits in the central queue, a newcomer joins its tail.
     if (this.tickets.length === 0) {
@@ -314,7 +329,14 @@ export class Coordinator {
     if (this.tickets.length >= this.maxQueueLength) {
       return { kind: 'error', error: { code: 'queue-full', message: `the central queue holds ${this.tickets.length} requests; retry later` } };
     }
+    try {
+      checkQuota(this.queueHoldings, keys, { client: f.maxQueuedPerClient, address: f.maxQueuedPerAddress }, 'queue entries');
+    } catch (e) {
+      if (e instanceof CoordinatorApiError) return { kind: 'error', error: e.toWire() };
+      throw e;
+    }
     const entry = this.tickets.enqueue(request);
+    for (const k of keys) this.queueHoldings.add(k, entry.ticketId);
     this.log.info({ clientId: request.clientId, ticketId: entry.ticketId, position: this.tickets.length }, 'route request queued');
     this.events.emit({ type: 'queue', queueLength: this.tickets.length });
     // The queue may have been non-empty only because its head was stuck: try it now.
@@ -347,6 +369,7 @@ export class Coordinator {
     const fullSpan = request.span === undefined || (request.span.start === 0 && request.span.end === this.model.numBlocks);
     const { record, expiresAtMs } = this.leases.open(request, d, fullSpan ? this.options.routing.name : 'ws-rr (failover)', queuedMs);
     this.registry.noteGranted(request); // only granted requests shape the planned workload
+    for (const k of this.holderKeysOf.get(request) ?? holderKeys(request.clientId, undefined)) this.leaseHoldings.add(k, record.leaseId);
     this.recentRoutes.push(record);
     while (this.recentRoutes.length > this.recentRouteCount) this.recentRoutes.shift();
     this.log.info({ leaseId: record.leaseId, clientId: request.clientId, chain: d.hops, predictedMs: d.predicted.totalMs, queuedMs }, 'route granted');
@@ -406,6 +429,8 @@ export class Coordinator {
     const lag = this.loopLag.report();
     if (lag.recentMaxMs !== this.lastLag.recentMaxMs) this.events.emit({ type: 'loop-lag', loopLag: lag });
     this.lastLag = lag;
+    this.leaseHoldings.prune();
+    this.queueHoldings.prune();
     if (this.tickets.sweep()) {
       this.events.emit({ type: 'queue', queueLength: this.tickets.length });
       this.processQueue();

@@ -5,6 +5,7 @@ import type { LinearMs } from '../../core/swarm/index.ts';
 import type { PlacementPolicy } from '../../core/placement/index.ts';
 import type { RoutingPolicy } from '../../core/routing/index.ts';
 import type { ServedModel } from '../models/index.ts';
+import type { FairUseLimits } from './fair-use.ts';
 
 /** Assumptions the coordinator needs before anything is measured (all documented defaults). */
 export interface NetworkDefaults {
@@ -53,6 +54,8 @@ export interface CoordinatorOptions {
   /** Joins and leaves within this window share one placement run. */
   placementDelayMs?: number;
   maxQueueLength?: number;
+  /** Caps on leases and queue entries per client and per address (coordinator/fair-use.ts). */
+  fairUse?: Partial<FairUseLimits>;
   /** Routes the dashboard keeps. */
   recentRoutes?: number;
   network?: Partial<NetworkDefaults>;

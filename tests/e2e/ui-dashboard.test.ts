@@ -89,13 +89,22 @@ describe.skipIf(skipReason !== null)(`dashboard page${skipReason !== null ? ` (s
     await dialog.waitFor({ state: 'hidden' });
     expect(await page.getByTestId('placement-policy').textContent()).toBe(inForce);
 
-    // Confirming asks the coordinator; the placement in force and the feed show the decision.
+    // Switching is an admin action: the dialog asks for the token. A wrong one is refused (nothing moves) and forgotten.
     await row.getByRole('button').click();
+    await dialog.getByTestId('admin-token').fill('not-the-admin-token');
+    await dialog.getByRole('button', { name: `Switch to ${target ?? '?'}` }).click();
+    await page.getByRole('alert').filter({ hasText: 'unauthorized' }).waitFor();
+    expect(await page.getByTestId('placement-policy').textContent()).toBe(inForce);
+
+    // Confirming with the server's token asks the coordinator; the placement in force and the feed show the decision.
+    await row.getByRole('button').click();
+    await dialog.getByTestId('admin-token').fill(ctx.server.adminToken);
     await dialog.getByRole('button', { name: `Switch to ${target ?? '?'}` }).click();
     await page.getByTestId('switch-done').waitFor();
     await expect.poll(() => page.getByTestId('placement-policy').textContent()).toBe(target);
     await page.getByText(`placement by ${target ?? '?'}`).first().waitFor();
-    expect(errors).toEqual([]);
+    // The one refusal asked for above (the wrong token): Chromium logs its 401; nothing else failed.
+    expect(errors).toEqual(['console: Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
     await page.close();
   });
 });

@@ -1,4 +1,5 @@
 // Test helpers: a scripted volunteer speaking the coordinator API over a real WebSocket, and JSON fetch.
+import http from 'node:http';
 import WebSocket from 'ws';
 import {
   apiPaths,
@@ -148,16 +149,21 @@ export class TestVolunteer {
 /** JSON request → { status, body, headers }. */
 export async function json(
   url: string,
-  init: { method?: string; body?: unknown; rawBody?: string } = {},
+  init: { method?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: unknown; headers: Headers }> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...init.headers };
   let body: string | undefined;
   if (init.rawBody !== undefined) body = init.rawBody;
   else if (init.body !== undefined) body = JSON.stringify(init.body);
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
   const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
   const text = await res.text();
   return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown), headers: res.headers };
+}
+
+/** The admin bearer header of a test server (control actions need it). */
+export function adminHeaders(server: { adminToken: string }): Record<string, string> {
+  return { authorization: `Bearer ${server.adminToken}` };
 }
 
 /** Waits until `check` returns true (polling every 10 ms), or fails after `timeoutMs`. */
@@ -167,4 +173,29 @@ export async function until(check: () => boolean, timeoutMs = 5000, what = 'cond
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A raw HTTP request (node:http: any header, any content type, a chosen source address) → { status, body, headers }. */
+export function rawRequest(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+): Promise<{ status: number; body: unknown; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: init.method ?? 'POST', headers: init.headers, ...(init.localAddress !== undefined ? { localAddress: init.localAddress } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          // not JSON: the text as is
+        }
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }

@@ -19,7 +19,7 @@ import {
   type SwarmState,
 } from '../../core/api/index.ts';
 import { createServer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
-import { json, stories260K, TestVolunteer, until } from './helpers.ts';
+import { adminHeaders, json, stories260K, TestVolunteer, until } from './helpers.ts';
 
 // stories260K at fp32 with 512-token sessions: one block's weights and one session's cache per block.
 const blockBytes = 181_760;
@@ -378,16 +378,16 @@ describe('placement policy switch', () => {
       await join(s, { peerId: 'r', memoryBytes: budget(3, 3), loadedSpan: { start: 2, end: 5 } }),
     ];
     await servingAll(s);
-    const unknown = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'astrology' } });
+    const unknown = await json(s.url + apiPaths.placementPolicy, { headers: adminHeaders(s), body: { policy: 'astrology' } });
     expect(unknown.status).toBe(400);
     expect(unknown.body).toMatchObject({ error: { code: 'bad-request', field: 'policy' } });
     // PETALS reserves cache for 4096 tokens per block: these budgets cannot hold a block under its rule.
-    const petals = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'petals' } });
+    const petals = await json(s.url + apiPaths.placementPolicy, { headers: adminHeaders(s), body: { policy: 'petals' } });
     expect(petals.status).toBe(503);
     expect(petals.body).toMatchObject({ error: { code: 'infeasible' } });
     expect(s.coordinator.state().placement.policy).toBe('bprr');
 
-    const ok = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'gbp-cr' } });
+    const ok = await json(s.url + apiPaths.placementPolicy, { headers: adminHeaders(s), body: { policy: 'gbp-cr' } });
     expect(ok.status).toBe(200);
     const changed = parsePlacementPolicyChanged(ok.body);
     if (!changed.ok) throw changed.error;
@@ -436,7 +436,7 @@ describe('exact MILP on the coordinator', () => {
     const s = await start();
     await Promise.all([['p', 3], ['q', 3], ['r', 2]].map(([peerId, n]) => join(s, { peerId: String(peerId), memoryBytes: budget(Number(n), 3) })));
     await servingAll(s);
-    const ok = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'milp' } });
+    const ok = await json(s.url + apiPaths.placementPolicy, { headers: adminHeaders(s), body: { policy: 'milp' } });
     expect(ok.status).toBe(200);
     await servingAll(s);
     expect(s.coordinator.state().placement.policy).toBe('milp');

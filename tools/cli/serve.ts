@@ -1,7 +1,8 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
 import { parseArgs } from 'node:util';
 import { isBouquetError } from '../../core/errors/index.ts';
-import { createServer, modelFolder, terminalProgress, type ServerOptions } from '../../server/index.ts';
+import path from 'node:path';
+import { adminTokenFile, createServer, defaultStateDir, modelFolder, terminalProgress, type ServerOptions } from '../../server/index.ts';
 import { ArgumentError, verbFailure } from './sim-common.ts';
 import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
@@ -31,6 +32,12 @@ options (environment variable in brackets):
   --lease-ms <n>              lease length of a granted route [BOUQUET_LEASE_MS] (default 120000)
   --max-moves <n>             volunteers holding blocks that one re-placement may move [BOUQUET_MAX_MOVES] (default 1)
   --default-rtt-ms <n>        RTT assumed for peers a client has not measured [BOUQUET_DEFAULT_RTT_MS] (default 20)
+  --admin-token <token>       the token control actions (policy switch) need as \`Authorization: Bearer\`, ≥ 16
+                              characters [BOUQUET_ADMIN_TOKEN] (default: generated at first start in the state dir)
+  --state-dir <path>          where the generated admin token is kept, owner-only (0600) [BOUQUET_STATE_DIR]
+                              (default ~/.bouquet)
+  --allow-origin <origins>    comma-separated origins besides this server's whose browser requests are accepted
+                              [BOUQUET_ALLOW_ORIGINS] (default: none)
   --log-level <level>         pino level: trace, debug, info, warn, error, silent [BOUQUET_LOG_LEVEL] (default info)
   -h, --help                  show this help`;
 
@@ -73,6 +80,9 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         'max-moves': { type: 'string' },
         'default-rtt-ms': { type: 'string' },
         'log-level': { type: 'string' },
+        'admin-token': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'allow-origin': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -125,6 +135,12 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const rtt = numOption('default-rtt-ms', pick(v['default-rtt-ms'], 'BOUQUET_DEFAULT_RTT_MS'));
   if (rtt !== undefined) c.network = { defaultRttMs: rtt };
   options.coordinator = c;
+  const adminToken = pick(v['admin-token'], 'BOUQUET_ADMIN_TOKEN');
+  const origins = pick(v['allow-origin'], 'BOUQUET_ALLOW_ORIGINS');
+  options.auth = {
+    ...(adminToken !== undefined ? { adminToken } : { stateDir: path.resolve(v['state-dir'] ?? defaultStateDir(env)) }),
+    ...(origins !== undefined ? { allowedOrigins: origins.split(',').map((o) => o.trim()).filter((o) => o !== '') } : {}),
+  };
   return options;
 }
 
@@ -167,6 +183,8 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   console.log(`bouquet serve: listening on ${server.url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);
+  const stateDir = options.auth?.stateDir;
+  console.log(`bouquet serve: admin token ${stateDir !== undefined ? `in ${path.join(stateDir, adminTokenFile)}` : 'as given'} (the dashboard asks for it before a policy switch)`);
   const running = server;
   await new Promise<void>((resolve) => {
     const stop = (): void => {

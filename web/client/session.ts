@@ -366,7 +366,7 @@ export class ClientSession {
     return attempt <= 0 ? 0 : backoffDelayMs(this.backoff, attempt - 1);
   }
 
-  /** Asks for a route, retrying 'no-route' with backoff a few times (volunteers may be re-registering). */
+  /** Asks for a route, retrying 'no-route' (volunteers may be re-registering), 'queue-full' and 'rate-limited' with backoff a few times. */
   private async requestRouteWithRetry(span: BlockSpan, attempt0: number): Promise<RouteLease> {
     let last: PeerError | undefined;
     for (let k = 0; k < this.opts.routeRetries; k++) {
@@ -382,7 +382,7 @@ export class ClientSession {
       } catch (err) {
         if (isBouquetError(err, 'aborted')) throw err;
         last = toPeerError(err, 'no-route');
-        if (!['no-route', 'queue-full', 'infeasible', 'peer-unavailable', 'timeout'].includes(last.code)) throw last;
+        if (!['no-route', 'queue-full', 'rate-limited', 'infeasible', 'peer-unavailable', 'timeout'].includes(last.code)) throw last;
       }
     }
     throw new PeerError('no-route', `no route for blocks [${span.start}, ${span.end}) after ${this.opts.routeRetries} tries: ${last?.message ?? ''}`);

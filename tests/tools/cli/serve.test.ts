@@ -31,6 +31,15 @@ describe('bouquet serve options', () => {
     });
   });
 
+  it('keeps the admin token in the state dir (~/.bouquet by default) unless one is given; extra origins from a list', () => {
+    expect(serveOptions([], { HOME: '/home/someone' })).toMatchObject({ auth: { stateDir: expect.stringMatching(/\.bouquet$/) as string } });
+    expect(serveOptions(['--state-dir', '/tmp/b-state'], {})).toMatchObject({ auth: { stateDir: '/tmp/b-state' } });
+    expect(serveOptions([], { BOUQUET_STATE_DIR: '/tmp/b-env' })).toMatchObject({ auth: { stateDir: '/tmp/b-env' } });
+    const given = serveOptions(['--admin-token', 'a-given-admin-token-0123', '--allow-origin', 'http://a.example, http://b.example:5173'], {});
+    expect(given).toMatchObject({ auth: { adminToken: 'a-given-admin-token-0123', allowedOrigins: ['http://a.example', 'http://b.example:5173'] } });
+    expect(given !== 'help' && given.auth?.stateDir).toBeFalsy();
+  });
+
   it('answers --help', () => {
     expect(serveOptions(['--help'], {})).toBe('help');
   });

@@ -1,6 +1,7 @@
 // SwarmView: the dashboard's reactive state — the coordinator's live swarm folded into a model, plus the policy switch.
 import type { DashboardMessage } from '../../../core/api/index.ts';
 import { openDashboardSocket, type DashboardConnection } from './dashboard-socket.ts';
+import { AdminToken } from './admin-token.svelte.ts';
 import { requestPolicySwitch } from './policy-switch.ts';
 import {
   applySwarmEvent,
@@ -32,6 +33,9 @@ export class SwarmView {
   readonly coverage = $derived(this.model === null ? [] : blockCoverage(this.model.state));
   readonly samples = $derived(this.model === null ? [] : latencySamples(this.model.routes));
   readonly predictions = $derived(this.model === null ? [] : rankPredictions(this.model.state.predictions));
+
+  /** The admin token a switch needs (asked for in the confirmation dialog, kept for this tab). */
+  readonly adminToken = new AdminToken();
 
   #close: (() => void) | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
@@ -82,12 +86,17 @@ export class SwarmView {
     this.policySwitch = { step: 'idle' };
   }
 
-  /** Sends the confirmed switch; the new placement arrives as a `placement` event. */
-  async confirmSwitch(): Promise<void> {
+  /**
+   * Sends the confirmed switch with the admin token (`token`, typed in the dialog, is kept first);
+   * a refused token is forgotten so the next switch asks again. The new placement arrives as a `placement` event.
+   */
+  async confirmSwitch(token?: string): Promise<void> {
     const s = this.policySwitch;
     if (s.step !== 'confirm') return;
+    if (token !== undefined) this.adminToken.set(token);
     this.policySwitch = { step: 'sending', policy: s.policy };
-    const result = await requestPolicySwitch(this.origin, s.policy);
+    const result = await requestPolicySwitch(this.origin, s.policy, this.adminToken.value);
+    if (!result.ok && result.code === 'unauthorized') this.adminToken.clear();
     this.policySwitch = result.ok
       ? { step: 'done', policy: s.policy, moved: result.changed.moved }
       : { step: 'failed', policy: s.policy, message: result.message };
