@@ -32,11 +32,12 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function start(coordinator: ServerOptions['coordinator'] = {}): Promise<BouquetServer> {
+async function start(coordinator: ServerOptions['coordinator'] = {}, auth?: ServerOptions['auth']): Promise<BouquetServer> {
   const s = await createServer({
     port: 0,
     model: stories260K,
     logger: 'silent',
+    ...(auth !== undefined ? { auth } : {}),
     coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ...coordinator },
   });
   servers.push(s);
@@ -234,7 +235,9 @@ describe('claimed RTTs and requests', () => {
   });
 
   it('100 bogus route requests (refused) leave the planned workload and the predicted per-token time unchanged', async () => {
-    const s = await start();
+    // Rate limits off: 130 requests from one address would be refused as rate-limited (tests/server/fair-use.test.ts),
+    // and this test is about what refused and granted requests do to the planned workload.
+    const s = await start({}, { routeRateLimits: 'off' });
     await join(s, { peerId: 'a', memoryBytes: budget(5, 5) });
     await servingAll(s);
     const before = s.coordinator.planningSnapshot().workload;
