@@ -89,7 +89,7 @@ export function gbpCrBlockCount(memoryBytes: number, model: SwarmSnapshot['model
  * Servers after the stop stay idle; servers of an unfinished last chain keep their spans (GCA may
  * still route through them). Returns null when not even one chain completes.
  */
-export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number): GbpCrPlacement | null {
+export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number, sessionsPerSlot = 1): GbpCrPlacement | null {
   const L = snapshot.model.numBlocks;
   const { lIn, lOut } = plannedLengths(snapshot);
   const costs = serverJobCosts(snapshot, lIn, lOut);
@@ -120,7 +120,7 @@ export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number): Gb
       pos = 0;
       chainMs = 0;
       chainCap = Infinity;
-      if (rate >= lambdaPerMs / (gbpCrTargetLoad * reservation)) break;
+      if (rate >= lambdaPerMs / (gbpCrTargetLoad * reservation * sessionsPerSlot)) break;
     } else {
       spans.set(x.s.id, { start: pos, end: pos + x.m });
       chainMs += x.cost.commMs + x.cost.computeMsPerBlock * x.m;
@@ -190,9 +190,11 @@ export const gbpCrTieTolerance = 1e-4;
  * within `gbpCrTieTolerance` (relative) of the best are near-ties: among them the c whose placement
  * uses the most servers wins, then the smaller c — so tiny float perturbations of the inputs do not
  * move the choice. When every c is overloaded it picks the c with the largest total service rate
- * Σ c_k / T_k (near-ties likewise). `fixed` skips the search.
+ * Σ c_k / T_k (near-ties likewise). `fixed` skips the search. `sessionsPerSlot` (default 1): sessions
+ * one reserved slot carries when admission reserves each session's declared length rather than a
+ * whole slot (bouquet): chain capacities and the stopping rule count sessions, c counts slots.
  */
-export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number): GbpCrChoice {
+export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number, sessionsPerSlot = 1): GbpCrChoice {
   const L = snapshot.model.numBlocks;
   const cMax = gbpCrMaxReservation(snapshot);
   if (cMax < 1) {
@@ -203,11 +205,12 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number):
   const { lIn, lOut } = plannedLengths(snapshot);
   const linkCost = jobLinkCostMs(serverJobCosts(snapshot, lIn, lOut));
   const evaluate = (c: number): GbpCrChoice | null => {
-    const placement = gbpCrPlacement(snapshot, c);
+    const placement = gbpCrPlacement(snapshot, c, sessionsPerSlot);
     if (placement === null) return null;
     // GCA over the hosts only: idle servers add no link, and skipping them keeps the search cheap.
     const hosts = placement.assignments.filter((a) => a.span !== null);
-    const gcaChains = allocateCache(hosts, L, linkCost);
+    const slotChains = allocateCache(hosts, L, linkCost);
+    const gcaChains = sessionsPerSlot === 1 ? slotChains : slotChains.map((k) => ({ ...k, capacity: Math.floor(k.capacity * sessionsPerSlot + 1e-9) }));
     return { placement, responseLowerBoundMs: jffcResponseTimeBoundMs(gcaChains, lambda, 'lower'), gcaChains, serversUsed: hosts.length };
   };
   if (fixed !== undefined) {
