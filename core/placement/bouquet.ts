@@ -31,6 +31,13 @@ export function sessionsPerSlot(snapshot: SwarmSnapshot): number {
   return Math.max(1, tokenBlocksFor(slot) / Math.max(1, tokenBlocksFor(Math.min(slot, Math.ceil(declared)))));
 }
 
+/**
+ * Most predicted queueing (Theorem-4 bound over the region's fastest chain, − 1) at which bouquet
+ * still plans each client region apart; beyond it the regions share one plan. Tuned on tiny
+ * instances and seeds 1–10 only.
+ */
+export const bouquetRegionalQueueing = 0.05;
+
 /** One region's share of the plan: its clients, its servers and the c its search chose. */
 interface RegionPlan {
   region: string;
@@ -63,7 +70,10 @@ function regionalPlans(snapshot: SwarmSnapshot, perSlot: number, fixed: number |
     } catch {
       return null;
     }
-    if (!Number.isFinite(choice.responseLowerBoundMs)) return null;
+    // Splitting the pool by region pays only while each region's chains serve its clients with
+    // almost no queueing; under heavy load one pooled plan wins (JFFC's queue then uses every chain).
+    const fastestMs = Math.min(...choice.gcaChains.map((k) => k.serviceMs));
+    if (!Number.isFinite(choice.responseLowerBoundMs) || choice.responseLowerBoundMs > fastestMs * (1 + bouquetRegionalQueueing)) return null;
     plans.push({ region, choice, chains: choice.gcaChains });
   }
   return plans;
@@ -82,9 +92,14 @@ export const bouquet: PlacementPolicyFactory = (options: PlacementOptions = {}) 
     const t0 = nowMs();
     checkSnapshot(snapshot);
     const perSlot = sessionsPerSlot(snapshot);
-    const regional = regionalPlans(snapshot, perSlot, options.concurrentRequests);
+    const regional = options.regional === false ? null : regionalPlans(snapshot, perSlot, options.concurrentRequests);
     if (regional === null) {
-      const { placement, gcaChains } = chooseGbpCrReservation(snapshot, options.concurrentRequests, perSlot);
+      let choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, perSlot);
+      // Overloaded at every c: sessions per slot are a mean over declarations, and counting on them
+      // when every chain queues buys slow many-hop chains (tiny instances, seeds 1–200); GBP-CR's
+      // own choice of the most service rate in whole slots is safer.
+      if (!Number.isFinite(choice.responseLowerBoundMs) && perSlot > 1) choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, 1);
+      const { placement, gcaChains } = choice;
       return {
         policy: 'bouquet',
         assignments: placement.assignments,

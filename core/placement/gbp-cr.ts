@@ -120,7 +120,7 @@ export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number, ses
       pos = 0;
       chainMs = 0;
       chainCap = Infinity;
-      if (rate >= lambdaPerMs / (gbpCrTargetLoad * reservation * sessionsPerSlot)) break;
+      if (rate >= lambdaPerMs / (gbpCrTargetLoad * reservation)) break;
     } else {
       spans.set(x.s.id, { start: pos, end: pos + x.m });
       chainMs += x.cost.commMs + x.cost.computeMsPerBlock * x.m;
