@@ -89,7 +89,7 @@ export function gbpCrBlockCount(memoryBytes: number, model: SwarmSnapshot['model
  * Servers after the stop stay idle; servers of an unfinished last chain keep their spans (GCA may
  * still route through them). Returns null when not even one chain completes.
  */
-export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number, sessionsPerSlot = 1): GbpCrPlacement | null {
+export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number): GbpCrPlacement | null {
   const L = snapshot.model.numBlocks;
   const { lIn, lOut } = plannedLengths(snapshot);
   const costs = serverJobCosts(snapshot, lIn, lOut);
@@ -192,7 +192,7 @@ export const gbpCrTieTolerance = 1e-4;
  * move the choice. When every c is overloaded it picks the c with the largest total service rate
  * Σ c_k / T_k (near-ties likewise). `fixed` skips the search. `sessionsPerSlot` (default 1): sessions
  * one reserved slot carries when admission reserves each session's declared length rather than a
- * whole slot (bouquet): chain capacities and the stopping rule count sessions, c counts slots.
+ * whole slot (bouquet): chain capacities count sessions (and so does the bound), c counts slots.
  */
 export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number, sessionsPerSlot = 1): GbpCrChoice {
   const L = snapshot.model.numBlocks;
@@ -205,7 +205,7 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number, 
   const { lIn, lOut } = plannedLengths(snapshot);
   const linkCost = jobLinkCostMs(serverJobCosts(snapshot, lIn, lOut));
   const evaluate = (c: number): GbpCrChoice | null => {
-    const placement = gbpCrPlacement(snapshot, c, sessionsPerSlot);
+    const placement = gbpCrPlacement(snapshot, c);
     if (placement === null) return null;
     // GCA over the hosts only: idle servers add no link, and skipping them keeps the search cheap.
     const hosts = placement.assignments.filter((a) => a.span !== null);
