@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { placementPolicyFor, policyCombos, resolveCombo, routingPolicyFor } from '../../core/policies/index.ts';
 import { sessionsPerSlot } from '../../core/placement/index.ts';
 import type { SwarmSnapshot } from '../../core/swarm/index.ts';
-import { fastestServiceMs, responseLowerBound, simulate, streamRandom, type SimConfig, type SimRequest } from '../../sim/index.ts';
+import { fastestServiceMs, responseLowerBound, simulate, simulateAsync, streamRandom, type SimConfig, type SimRequest } from '../../sim/index.ts';
 import { tinyRequests, tinySwarm } from './bouquet-fixtures.ts';
 
 /** Mean response of a named combo on one instance, ms; the same arrivals for every combo. */
@@ -81,5 +81,39 @@ describe('bouquet', () => {
       }),
     );
     expect(fastestServiceMs(big, c, 50, 10)).toBeCloseTo(direct, 6);
+  });
+
+  it('re-tunes re-placements from the workload the run has seen (retune), never from the scenario’s', async () => {
+    const swarm = tinySwarm(9);
+    // The scenario claims λ 1000/s and 500-token prompts; the requests say otherwise.
+    const claimed: SwarmSnapshot = { ...swarm, workload: { ...swarm.workload, arrivalRatePerS: 1000, meanInputTokens: 500 } };
+    const requests = tinyRequests(swarm, 9, 80);
+    const seen: SwarmSnapshot['workload'][] = [];
+    const base = placementPolicyFor('gbp-cr');
+    const lastArrivalMs = requests[requests.length - 1]?.arrivalMs ?? 0;
+    const run = (retune: boolean): Promise<unknown> => {
+      seen.length = 0;
+      const cfg: SimConfig = {
+        swarm: claimed,
+        placement: { assignments: [], policy: 'x', prediction: { perTokenMs: 0, breakdown: { computeMs: 0, transferMs: 0, waitingMs: 0, totalMs: 0 } }, runtimeMs: 0 },
+        routing: routingPolicyFor('bouquet'),
+        requests,
+        random: streamRandom(1, 'churn'),
+        churnTrace: [{ atMs: lastArrivalMs * 0.9, serverId: 's0', kind: 'server-leave' }, { atMs: lastArrivalMs * 0.95, serverId: 's0', kind: 'server-join' }],
+        replacement: (snap) => {
+          seen.push(snap.workload);
+          return base(snap);
+        },
+        retune,
+      };
+      return base(swarm).then((placement) => simulateAsync({ ...cfg, placement }));
+    };
+    await run(true);
+    const measured = seen[0];
+    expect(measured?.arrivalRatePerS).toBeLessThan(100);
+    const prompts = requests.filter((r) => r.arrivalMs <= lastArrivalMs * 0.9).map((r) => r.inputTokens);
+    expect(measured?.meanInputTokens).toBeCloseTo(prompts.reduce((a, b) => a + b, 0) / prompts.length, 6);
+    await run(false);
+    expect(seen[0]).toEqual(claimed.workload);
   });
 });
