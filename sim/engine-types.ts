@@ -7,6 +7,7 @@ import type { Random } from './random.ts';
 import type { SimRequest } from './arrivals.ts';
 import type { RequestOutcome, SimMetrics } from './metrics.ts';
 import type { ServiceSpec } from './service.ts';
+import type { CacheReservation } from '../core/dispatch/index.ts';
 
 /** Volunteers leaving and coming back: alternating exponential online / offline periods. */
 export interface ChurnSpec {
@@ -47,6 +48,16 @@ export interface SimConfig {
   replacement?: PlacementPolicy;
   /** Churn randomness (its own stream, independent of the arrivals). */
   random: Random;
+  /**
+   * How much cache admission reserves per session (the policy combo's choice: bouquet's `declared`);
+   * absent: `service.reservation`, else a whole slot.
+   */
+  reservation?: CacheReservation;
+  /**
+   * Re-placements see the workload measured so far (arrival rate, mean prompt, mean declared length,
+   * mean output of the finished requests) instead of the scenario's (bouquet's online re-tuning).
+   */
+  retune?: boolean;
   /** The service model's options (sim/service.ts); absent: core/perf's nominal times, a whole slot per session. */
   service?: ServiceSpec;
   /** The service model's randomness (server speeds, then step jitter); needed when it draws anything. */

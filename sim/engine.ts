@@ -119,6 +119,10 @@ class Run {
   private readonly slotTokens: number;
   /** Whether any service option changes core/perf's nominal times (else they are used as they are, bit for bit). */
   private readonly nominalService: boolean;
+  /** How much cache a session is reserved: the combo's choice, else the service model's, else a whole slot. */
+  private readonly reservation: 'slot' | 'declared';
+  /** What the run has seen so far, for re-tuning: arrivals, their prompt and declared tokens, finished outputs. */
+  private readonly seen = { arrivals: 0, inputTokens: 0, declaredTokens: 0, finished: 0, outputTokens: 0 };
 
   constructor(readonly cfg: SimConfig) {
     this.index = serverIndex(cfg.swarm);
@@ -152,12 +156,13 @@ class Run {
     const service = cfg.service;
     this.speedFactors = drawSpeedFactors(cfg.swarm, service, cfg.serviceRandom);
     this.nominalService = (service?.speedCv ?? 0) === 0 && (service?.stepJitterCv ?? 0) === 0 && service?.contention === undefined;
+    this.reservation = cfg.reservation ?? service?.reservation ?? 'slot';
     this.slotTokens = slotTokensOf(cfg.swarm.model, cfg.requests.reduce((m, q) => Math.max(m, q.inputTokens + declaredOutputTokens(q)), 1));
   }
 
   /** Admission's view for one request: under reservation by declared length, its hops need only that much cache. */
   private admissionFor(r: RequestRun): AdmissionContext {
-    if (this.cfg.service?.reservation !== 'declared') return this.admission;
+    if (this.reservation !== 'declared') return this.admission;
     const declared = r.req.inputTokens + declaredOutputTokens(r.req);
     return { ...this.admission, hopSlots: (span) => sessionHopSlots(span, 'declared', declared, this.slotTokens) };
   }
@@ -168,7 +173,7 @@ class Run {
    * policy does) asks for exactly what admission will reserve.
    */
   private loadsFor(r: RequestRun): ReadonlyMap<string, ServerLoad> {
-    if (this.cfg.service?.reservation !== 'declared') return this.loads;
+    if (this.reservation !== 'declared') return this.loads;
     const perBlock = sessionHopSlots({ start: 0, end: 1 }, 'declared', r.req.inputTokens + declaredOutputTokens(r.req), this.slotTokens);
     const view = new Map<string, ServerLoad>();
     for (const [id, l] of this.loads) {
@@ -231,6 +236,9 @@ class Run {
     const next = this.requests[id + 1];
     if (next !== undefined) out.push({ kind: 'arrival', atMs: next.req.arrivalMs, requestId: id + 1 });
     const r = this.request(id);
+    this.seen.arrivals++;
+    this.seen.inputTokens += r.req.inputTokens;
+    this.seen.declaredTokens += Math.min(this.slotTokens, r.req.inputTokens + declaredOutputTokens(r.req));
     // FIFO: while anyone waits in the central queue, a newcomer joins its tail.
     if (this.cfg.routing.admission.kind === 'central-queue' && this.queue.length > 0) {
       this.queue.push(r);
@@ -421,6 +429,9 @@ class Run {
     r.generated = r.req.outputTokens;
     r.endMs = this.nowMs;
     this.done++;
+    // A finished request's length is history the coordinator also sees (tokens it relayed), never a prediction.
+    this.seen.finished++;
+    this.seen.outputTokens += r.req.outputTokens;
     return this.cfg.routing.admission.kind === 'central-queue' ? this.dispatchQueue() : [];
   }
 
@@ -480,9 +491,27 @@ class Run {
     return [{ kind: 'replace', atMs: this.nowMs }];
   }
 
-  /** The swarm the placement policy sees on a re-placement: the online volunteers only (as the live registry). */
+  /**
+   * The swarm the placement policy sees on a re-placement: the online volunteers only (as the live
+   * registry); with `retune`, the workload measured so far (once 20 requests arrived and 10 finished).
+   */
   onlineSwarm(): SwarmSnapshot {
-    return { ...this.cfg.swarm, servers: this.cfg.swarm.servers.filter((s) => this.servers.get(s.id)?.load.online === true) };
+    const servers = this.cfg.swarm.servers.filter((s) => this.servers.get(s.id)?.load.online === true);
+    return { ...this.cfg.swarm, servers, workload: this.cfg.retune === true ? this.measuredWorkload() : this.cfg.swarm.workload };
+  }
+
+  /** The workload as the run has seen it: λ = arrivals / elapsed time, mean prompt, declared and finished output lengths. */
+  private measuredWorkload(): SwarmSnapshot['workload'] {
+    const w = this.cfg.swarm.workload;
+    const seen = this.seen;
+    if (seen.arrivals < 20 || seen.finished < 10 || !(this.nowMs > 0)) return w;
+    return {
+      ...w,
+      arrivalRatePerS: (seen.arrivals / this.nowMs) * 1000,
+      meanInputTokens: seen.inputTokens / seen.arrivals,
+      meanOutputTokens: Math.max(1, seen.outputTokens / seen.finished),
+      meanDeclaredTokens: seen.declaredTokens / seen.arrivals,
+    };
   }
 
   /**

@@ -26,7 +26,8 @@ export { seededRandom, streamRandom, exponential, gamma, variateWithCv, type Ran
 export { BinaryHeap } from './heap.ts';
 export { browserContention, contentionFactor, drawSpeedFactors, jitterFactor, slotTokensOf, type ServiceSpec, type ContentionSpec } from './service.ts';
 export { parseScenario, ScenarioError, builtinPolicies, type Scenario, type PolicyCombo, type ParseScenarioOptions, type ScenarioFileReader } from './scenario.ts';
-export { resolvePolicy, routingFor, placeFor, runScenario } from './run.ts';
+export { resolvePolicy, routingFor, placeFor, runScenario, plannedDeclaredTokens } from './run.ts';
+export { fastestServiceMs, responseLowerBound, type ResponseLowerBound } from './lower-bound.ts';
 export {
   summarizeRuns,
   barChartSvg,

@@ -2,7 +2,7 @@
 import { InfeasiblePlacementError, placeBlocks, type PlacementResult } from '../core/placement/index.ts';
 import { placementPolicyFor, resolveCombo, routingPolicyFor, type PolicyCombo } from '../core/policies/index.ts';
 import type { RoutingPolicy } from '../core/routing/index.ts';
-import { generateRequests } from './arrivals.ts';
+import { generateRequests, lengthLawMean, type ArrivalSpec } from './arrivals.ts';
 import { simulateAsync, type SimConfig, type SimResult } from './engine.ts';
 import { streamRandom } from './random.ts';
 import type { Scenario } from './scenario.ts';
@@ -21,9 +21,37 @@ export function routingFor(combo: PolicyCombo): RoutingPolicy {
   return routingPolicyFor(combo.routing, combo.routingOptions);
 }
 
+/**
+ * Mean declared length of the scenario's requests (prompt + declared maxNewTokens), tokens, from
+ * its arrival spec (the plan, like the workload's means; never a drawn request's actual length).
+ */
+export function plannedDeclaredTokens(spec: ArrivalSpec): number {
+  switch (spec.process) {
+    case 'poisson':
+    case 'bursty': {
+      const out = spec.maxNewTokens ?? (typeof spec.outputTokens === 'number' ? spec.outputTokens : spec.outputTokens.max);
+      return lengthLawMean(spec.inputTokens) + out;
+    }
+    case 'trace': {
+      const n = Math.max(1, spec.entries.length);
+      return spec.entries.reduce((a, e) => a + e.inputTokens + Math.max(e.outputTokens, e.maxNewTokens ?? e.outputTokens), 0) / n;
+    }
+    default: {
+      const never: never = spec;
+      return never;
+    }
+  }
+}
+
+/** The snapshot a combo plans on: under admission by declared length its workload carries the planned mean declared length. */
+function plannedSnapshot(scenario: Scenario, combo: PolicyCombo): Scenario['snapshot'] {
+  if (combo.reservation !== 'declared' || scenario.snapshot.workload.meanDeclaredTokens !== undefined) return scenario.snapshot;
+  return { ...scenario.snapshot, workload: { ...scenario.snapshot.workload, meanDeclaredTokens: plannedDeclaredTokens(scenario.arrivals) } };
+}
+
 /** Places blocks for a combo (seeded where the policy draws randomness). */
 export async function placeFor(scenario: Scenario, combo: PolicyCombo, seed: number): Promise<PlacementResult> {
-  const placement = await placeBlocks(combo.placement, scenario.snapshot, { seed, ...combo.placementOptions });
+  const placement = await placeBlocks(combo.placement, plannedSnapshot(scenario, combo), { seed, ...combo.placementOptions });
   if (placement.assignments.every((a) => a.span === null)) throw new InfeasiblePlacementError('the placement hosts no block');
   return placement;
 }
@@ -34,7 +62,7 @@ export async function runScenario(scenario: Scenario, policyName: string, seed: 
   const placement = await placeFor(scenario, combo, seed);
   const requests = generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed, 'arrivals'));
   const cfg: SimConfig = {
-    swarm: scenario.snapshot,
+    swarm: plannedSnapshot(scenario, combo),
     placement,
     routing: routingFor(combo),
     requests,
@@ -43,6 +71,8 @@ export async function runScenario(scenario: Scenario, policyName: string, seed: 
     replacement: placementPolicyFor(combo.placement, { seed, ...combo.placementOptions }),
   };
   if (scenario.churn !== undefined) cfg.churn = scenario.churn;
+  if (combo.reservation !== undefined) cfg.reservation = combo.reservation;
+  if (combo.retune === true) cfg.retune = true;
   if (scenario.service !== undefined) {
     cfg.service = scenario.service;
     cfg.serviceRandom = streamRandom(seed, 'service');

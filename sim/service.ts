@@ -69,14 +69,5 @@ export function jitterFactor(cv: number, steps: number, random: Random | undefin
   return gamma(random, shape, 1 / shape);
 }
 
-/**
- * Tokens one session's slot holds: s_c / (2 · kv_dim · bytes per value) when the model says how
- * wide its cache is, else the longest declared request (prompt + max new tokens), tokens.
- */
-export function slotTokensOf(model: SwarmSnapshot['model'], longestDeclaredTokens: number): number {
-  if (model.kvDim !== undefined || model.hiddenSize !== undefined) {
-    const perToken = 2 * (model.kvDim ?? model.hiddenSize ?? 1) * (model.cacheBytesPerValue ?? 2);
-    return Math.max(1, Math.floor(model.cacheBytesPerBlock / perToken));
-  }
-  return Math.max(1, Math.ceil(longestDeclaredTokens));
-}
+/** Tokens one session's slot holds (core/placement's, where bouquet's planner reads it too). */
+export { slotTokensOf } from '../core/placement/index.ts';

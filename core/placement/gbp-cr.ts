@@ -202,9 +202,11 @@ export const gbpCrTieTolerance = 1e-4;
  * within `gbpCrTieTolerance` (relative) of the best are near-ties: among them the c whose placement
  * uses the most servers wins, then the smaller c — so tiny float perturbations of the inputs do not
  * move the choice. When every c is overloaded it picks the c with the largest total service rate
- * Σ c_k / T_k (near-ties likewise). `fixed` skips the search.
+ * Σ c_k / T_k (near-ties likewise). `fixed` skips the search. `sessionsPerSlot` (default 1): sessions
+ * one reserved slot carries when admission reserves each session's declared length rather than a
+ * whole slot (bouquet): chain capacities count sessions (and so does the bound), c counts slots.
  */
-export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number): GbpCrChoice {
+export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number, sessionsPerSlot = 1): GbpCrChoice {
   const L = snapshot.model.numBlocks;
   const cMax = gbpCrMaxReservation(snapshot);
   if (cMax < 1) {
@@ -219,7 +221,8 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number):
     if (placement === null) return null;
     // GCA over the hosts only: idle servers add no link, and skipping them keeps the search cheap.
     const hosts = placement.assignments.filter((a) => a.span !== null);
-    const gcaChains = allocateCache(hosts, L, linkCost);
+    const slotChains = allocateCache(hosts, L, linkCost);
+    const gcaChains = sessionsPerSlot === 1 ? slotChains : slotChains.map((k) => ({ ...k, capacity: Math.floor(k.capacity * sessionsPerSlot + 1e-9) }));
     return { placement, responseLowerBoundMs: jffcResponseTimeBoundMs(gcaChains, lambda, 'lower'), gcaChains, serversUsed: hosts.length };
   };
   if (fixed !== undefined) {

@@ -65,6 +65,8 @@ export interface PlacementOptions {
   concurrentRequests?: number;
   /** PETALS: run rebalancing rounds after the joins. */
   rebalance?: boolean;
+  /** Bouquet: plan each client region apart when it pays (default true); false: one plan for all. */
+  regional?: boolean;
 }
 
 /** A placement policy: pure in its inputs (async only because the MILP solver is). */

@@ -1,6 +1,7 @@
 // The one policy registry: placement and routing policies and their named combos, shared by the simulator and `bouquet serve`.
 import { placementPolicies, UnknownPolicyError, type PlacementOptions, type PlacementPolicy, type PlacementPolicyName } from '../placement/index.ts';
 import { isRoutingPolicyName, routingPolicies, type RoutingOptions, type RoutingPolicy } from '../routing/index.ts';
+import type { CacheReservation } from '../dispatch/index.ts';
 
 /** A placement + routing pair as a scenario, the CLI or the coordinator names it. */
 export interface PolicyCombo {
@@ -8,18 +9,30 @@ export interface PolicyCombo {
   routing: string;
   placementOptions?: PlacementOptions;
   routingOptions?: RoutingOptions;
+  /**
+   * How much cache admission reserves per session under this combo: `declared` its declared length
+   * (prompt + maxNewTokens, in 16-token blocks), `slot` a whole slot; absent: what the swarm does
+   * (a scenario's `service.reservation`, else a whole slot).
+   */
+  reservation?: CacheReservation;
+  /** Re-placements plan for the workload measured so far (arrival rate, lengths) instead of the declared one. */
+  retune?: boolean;
 }
 
 /**
  * The named combos: a name means the same placement + routing pair in `bouquet sim`/`compare` and in
  * `bouquet serve`. `bprr` is BPRR's paper (CG-BP + WS-RR), `followup` its follow-up (GBP-CR + JFFC),
- * `petals` PETALS as its code does it.
+ * `petals` PETALS as its code does it. `bouquet` is ours (docs/bouquet.md): its placement and router,
+ * admission by declared length and re-placements re-tuned to the measured workload;
+ * `followup-declared` is the ablation, the follow-up with admission by declared length alone.
  */
 export const policyCombos = {
   petals: { placement: 'petals', routing: 'petals' },
   bprr: { placement: 'bprr', routing: 'ws-rr' },
   followup: { placement: 'gbp-cr', routing: 'jffc' },
   'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
+  'followup-declared': { placement: 'gbp-cr', routing: 'jffc', reservation: 'declared' },
+  bouquet: { placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true },
 } as const satisfies Record<string, PolicyCombo>;
 
 /** A combo name of `policyCombos`. */

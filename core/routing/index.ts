@@ -3,6 +3,7 @@ import type { RoutingPolicyFactory } from './types.ts';
 import { petalsRouting } from './petals.ts';
 import { wsRrRouting } from './ws-rr.ts';
 import { jffcRouting } from './jffc.ts';
+import { bouquetRouting } from './bouquet.ts';
 
 export type {
   ServerLoad,
@@ -27,6 +28,7 @@ export {
 } from './petals.ts';
 export { wsRrRouting, expectedWaitMs } from './ws-rr.ts';
 export { jffcRouting, dispatchChains } from './jffc.ts';
+export { bouquetRouting } from './bouquet.ts';
 export { serverIndex, type ServerIndex } from '../perf/index.ts';
 
 /** Every routing policy by name. */
@@ -34,6 +36,7 @@ export const routingPolicies = {
   petals: petalsRouting,
   'ws-rr': wsRrRouting,
   jffc: jffcRouting,
+  bouquet: bouquetRouting,
 } satisfies Record<string, RoutingPolicyFactory>;
 
 /** A registered routing policy name. */

@@ -67,6 +67,11 @@ export interface WorkloadSpec {
   meanInputTokens: number;
   /** Mean output length, tokens. */
   meanOutputTokens: number;
+  /**
+   * Mean declared length per request, prompt + declared maxNewTokens, tokens: what admission by
+   * declared length reserves (bouquet plans its session capacity with it); absent: a whole slot.
+   */
+  meanDeclaredTokens?: number;
   /** R: concurrent requests to reserve cache for (BPRR's design knob); derived from λ when absent. */
   concurrentRequests?: number;
 }

@@ -9,7 +9,9 @@ import {
   generateRequests,
   loadCell,
   loadFigures,
+  meanCi95,
   placementCapacityPerS,
+  responseLowerBound,
   resolvePolicy,
   runScenario,
   streamRandom,
@@ -26,7 +28,7 @@ import { ArgumentError, intOption, parse, runVerb, table } from './sim-common.ts
 /** Seeds `compare` runs by default on a stochastic scenario: enough for a Student-t interval that means something. */
 export const defaultStochasticRuns = 10;
 
-const usage = `usage: bouquet compare --scenario FILE [--policies a,b,…] [--runs N] [--seed S] [--json] [--out DIR]
+const usage = `usage: bouquet compare --scenario FILE [--policies a,b,…] [--runs N] [--seed S] [--lower-bound] [--json] [--out DIR]
 
 Simulates the scenario under each policy (default: the scenario's "compare" list, usually
 petals,bprr,followup) for N seeds (starting at S, default 1) and prints a table of the means over
@@ -37,7 +39,11 @@ shows the offered load against the placement's capacity and the throughput (requ
 an unstable queue. --json prints { scenario, runs, seed, policies: { NAME: { perTokenMean,
 ttftMean, responseMean, responseP95, waitingMean, serviceMean, and beside each …Ci95 (null with
 one run) } }, details: { NAME: { …, load: { offeredPerS, capacityPerS, throughputPerS, unstable } } } }
-instead (seconds). --out DIR also writes DIR/report.md with SVG charts with error bars.`;
+instead (seconds). --out DIR also writes DIR/report.md with SVG charts with error bars.
+--lower-bound adds the relaxed lower bound over the same seeds (every request alone on the swarm,
+on the fastest chain any placement could give it, at nominal speeds; no policy can beat its mean
+or p95): a last line, and in --json "lowerBound": { responseMean, responseMeanCi95, responseP95,
+responseP95Ci95 } (seconds).`;
 
 /** Placements that draw from the seed (PETALS' join order and rebalancing shuffles). */
 const seededPlacements = new Set(['petals']);
@@ -63,6 +69,7 @@ export function run(argv: string[]): Promise<number> {
       runs: { type: 'string' },
       seed: { type: 'string' },
       json: { type: 'boolean' },
+      'lower-bound': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -111,6 +118,16 @@ export function run(argv: string[]): Promise<number> {
         load: loadFigures(withArrivals, capacity),
       };
     }
+    let lowerBound: { responseMean: number; responseMeanCi95: number | null; responseP95: number; responseP95Ci95: number | null } | undefined;
+    if (values['lower-bound'] === true) {
+      const bounds = Array.from({ length: runs }, (_, k) =>
+        responseLowerBound(scenario.snapshot, generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals'))),
+      );
+      const mean = meanCi95(bounds.map((b) => b.meanMs / 1000));
+      const p95 = meanCi95(bounds.map((b) => b.p95Ms / 1000));
+      const ci = (x: number): number | null => (Number.isFinite(x) ? x : null);
+      lowerBound = { responseMean: mean.mean, responseMeanCi95: ci(mean.ci95), responseP95: p95.mean, responseP95Ci95: ci(p95.ci95) };
+    }
     if (values.out !== undefined) {
       mkdirSync(values.out, { recursive: true });
       const charts = compareCharts(summaries);
@@ -128,7 +145,7 @@ export function run(argv: string[]): Promise<number> {
       writeFileSync(join(values.out, 'report.md'), md);
     }
     if (values.json === true) {
-      console.log(JSON.stringify({ scenario: scenario.name, runs, seed, policies: summaries, details }, null, 2));
+      console.log(JSON.stringify({ scenario: scenario.name, runs, seed, policies: summaries, details, ...(lowerBound === undefined ? {} : { lowerBound }) }, null, 2));
       return 0;
     }
     console.log(`${scenario.name}: ${runs} run(s) per policy from seed ${seed}; seconds, mean${runs > 1 ? ' ± 95 % CI over the runs' : ' (one run: CI n/a)'}; load in requests/s`);
@@ -158,6 +175,11 @@ export function run(argv: string[]): Promise<number> {
     const unstable = names.filter((n) => details[n]?.load?.unstable === true);
     if (unstable.length > 0) {
       console.log(`unstable queue (offered load above capacity, or throughput < 0.8 × offered): ${unstable.join(', ')} — its means grow with the trace length and are not an effect size`);
+    }
+    if (lowerBound !== undefined) {
+      console.log(
+        `relaxed lower bound (each request alone on its fastest possible chain): resp mean ${formatMeanCi(lowerBound.responseMean, lowerBound.responseMeanCi95 ?? NaN, 2)} s, resp p95 ${formatMeanCi(lowerBound.responseP95, lowerBound.responseP95Ci95 ?? NaN, 2)} s`,
+      );
     }
     if (values.out !== undefined) console.log(`report: ${join(values.out, 'report.md')}`);
     return 0;

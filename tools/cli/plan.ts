@@ -7,7 +7,7 @@ const usage = `usage: bouquet plan --scenario FILE --policy NAME [--seed S] [--j
 Places the scenario's blocks with the policy's placement and prints, per server, the blocks it
 hosts and its cache slots, then the predicted per-token time (no waiting; prefill included) and
 the policy's bound where it has one — BPRR's Theorem-2 bound counts decode steps only (no prefill
-pass), so it is labelled decode-only and is not comparable with the prediction. NAME: petals, bprr, followup (= gbp-cr), a scenario's own policy, or
+pass), so it is labelled decode-only and is not comparable with the prediction. NAME: petals, bprr, followup (= gbp-cr), followup-declared, bouquet, a scenario's own policy, or
 placement/routing (e.g. bprr/jffc).`;
 
 /** Runs `bouquet plan`; resolves to the exit code. */

@@ -7,9 +7,9 @@ import { petalsCacheSlots, placeBlocks, placementPolicies, placementPolicyDescri
 import { randomInstance } from './fixtures.ts';
 
 describe('placementPolicies', () => {
-  it('registers petals, bprr, gbp-cr and milp, each with a description', () => {
-    expect(Object.keys(placementPolicies).sort()).toEqual(['bprr', 'gbp-cr', 'milp', 'petals']);
-    expect(Object.keys(placementPolicyDescriptions).sort()).toEqual(['bprr', 'gbp-cr', 'milp', 'petals']);
+  it('registers petals, bprr, gbp-cr, milp and bouquet, each with a description', () => {
+    expect(Object.keys(placementPolicies).sort()).toEqual(['bouquet', 'bprr', 'gbp-cr', 'milp', 'petals']);
+    expect(Object.keys(placementPolicyDescriptions).sort()).toEqual(['bouquet', 'bprr', 'gbp-cr', 'milp', 'petals']);
   });
 
   it('every policy: one assignment per server with n_j, a prediction the model reproduces, same result twice', async () => {

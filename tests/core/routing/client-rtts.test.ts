@@ -1,6 +1,6 @@
 // Per-client routing state follows each request's RTTs: a client whose RTTs changed gets the route the new ones favour.
 import { describe, expect, it } from 'vitest';
-import { jffcRouting, wsRrRouting, type RoutingPolicy } from '../../../core/routing/index.ts';
+import { bouquetRouting, jffcRouting, wsRrRouting, type RoutingPolicy } from '../../../core/routing/index.ts';
 import type { RoutingDecision } from '../../../core/routing/index.ts';
 import { placement, server, swarm } from './helpers.ts';
 
@@ -26,6 +26,7 @@ describe('per-client routing state', () => {
   for (const [name, make] of [
     ['jffc', jffcRouting],
     ['ws-rr', wsRrRouting],
+    ['bouquet', bouquetRouting],
   ] as const) {
     it(`${name}: the second request of a client follows its new RTTs on the same placement`, () => {
       const policy = make();

@@ -11,6 +11,7 @@ describe('bouquet serve options', () => {
   it('a combo name means the same pair as in the simulator; --placement and --routing override its parts', () => {
     expect(serveOptions(['--policy', 'followup'], {})).toMatchObject({ placement: 'gbp-cr', routing: 'jffc' });
     expect(serveOptions(['--policy', 'followup', '--routing', 'ws-rr'], {})).toMatchObject({ placement: 'gbp-cr', routing: 'ws-rr' });
+    expect(serveOptions(['--policy', 'bouquet'], {})).toMatchObject({ policy: 'bouquet', placement: 'bouquet', routing: 'bouquet' });
     expect(serveOptions([], { BOUQUET_POLICY: 'petals' })).toMatchObject({ placement: 'petals', routing: 'petals' });
   });
 

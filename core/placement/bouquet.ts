@@ -1,0 +1,124 @@
+// Bouquet's own placement (docs/bouquet.md): GBP-CR's chains with c chosen for sessions admitted by declared length, per client region.
+import { tokenBlocksFor } from '../cache/index.ts';
+import type { SwarmSnapshot } from '../swarm/index.ts';
+import { chooseGbpCrReservation, type GbpCrChoice } from './gbp-cr.ts';
+import { checkSnapshot, makeAssignment, nowMs, predictPlacement, syncPolicy } from './common.ts';
+import type { ChainCapacity, PlacementOptions, PlacementPolicyFactory, PlacementResult } from './types.ts';
+
+/**
+ * Tokens one session's cache slot holds: s_c / (2 · kv_dim · bytes per value) when the model says
+ * how wide its cache is, else `fallbackTokens` (the simulator passes the longest declared request), tokens.
+ */
+export function slotTokensOf(model: SwarmSnapshot['model'], fallbackTokens: number): number {
+  if (model.kvDim !== undefined || model.hiddenSize !== undefined) {
+    const perToken = 2 * (model.kvDim ?? model.hiddenSize ?? 1) * (model.cacheBytesPerValue ?? 2);
+    return Math.max(1, Math.floor(model.cacheBytesPerBlock / perToken));
+  }
+  return Math.max(1, Math.ceil(fallbackTokens));
+}
+
+/**
+ * Sessions one whole cache slot carries when admission reserves each session's declared length
+ * (prompt + maxNewTokens) in 16-token blocks: ⌈slot / 16⌉ / ⌈min(declared, slot) / 16⌉ at the
+ * workload's mean declared length (≥ 1). 1 when the workload declares nothing or the model does
+ * not say how many tokens a slot holds.
+ */
+export function sessionsPerSlot(snapshot: SwarmSnapshot): number {
+  const declared = snapshot.workload.meanDeclaredTokens;
+  const m = snapshot.model;
+  if (declared === undefined || !(declared > 0) || (m.kvDim === undefined && m.hiddenSize === undefined)) return 1;
+  const slot = slotTokensOf(m, declared);
+  return Math.max(1, tokenBlocksFor(slot) / Math.max(1, tokenBlocksFor(Math.min(slot, Math.ceil(declared)))));
+}
+
+/**
+ * Most predicted queueing (Theorem-4 bound over the region's fastest chain, − 1) at which bouquet
+ * still plans each client region apart; beyond it the regions share one plan. Tuned on tiny
+ * instances and seeds 1–10 only.
+ */
+export const bouquetRegionalQueueing = 0.05;
+
+/** One region's share of the plan: its clients, its servers and the c its search chose. */
+interface RegionPlan {
+  region: string;
+  choice: GbpCrChoice;
+  chains: ChainCapacity[];
+}
+
+/**
+ * GBP-CR per client region: each region's servers placed for that region's clients and its share
+ * of λ, so chains do not pay cross-region round trips on every hop. Null when clients sit in one
+ * region, a server's region has no client, or some region cannot complete a chain on its own (the
+ * global plan is then used).
+ */
+function regionalPlans(snapshot: SwarmSnapshot, perSlot: number, fixed: number | undefined): RegionPlan[] | null {
+  const clientRegions = new Set(snapshot.clients.map((c) => c.region ?? ''));
+  if (clientRegions.size < 2 || clientRegions.has('')) return null;
+  if (snapshot.servers.some((s) => !clientRegions.has(s.region ?? ''))) return null;
+  const weight = (c: { weight?: number }): number => c.weight ?? 1;
+  const totalWeight = snapshot.clients.reduce((a, c) => a + weight(c), 0);
+  const plans: RegionPlan[] = [];
+  for (const region of [...clientRegions].sort()) {
+    const clients = snapshot.clients.filter((c) => c.region === region);
+    const share = clients.reduce((a, c) => a + weight(c), 0) / totalWeight;
+    const servers = snapshot.servers.filter((s) => s.region === region);
+    if (share <= 0 || servers.length === 0) return null;
+    const sub: SwarmSnapshot = { ...snapshot, servers, clients, workload: { ...snapshot.workload, arrivalRatePerS: snapshot.workload.arrivalRatePerS * share } };
+    let choice: GbpCrChoice;
+    try {
+      choice = chooseGbpCrReservation(sub, fixed, perSlot);
+    } catch {
+      return null;
+    }
+    // Splitting the pool by region pays only while each region's chains serve its clients with
+    // almost no queueing; under heavy load one pooled plan wins (JFFC's queue then uses every chain).
+    const fastestMs = Math.min(...choice.gcaChains.map((k) => k.serviceMs));
+    if (!Number.isFinite(choice.responseLowerBoundMs) || choice.responseLowerBoundMs > fastestMs * (1 + bouquetRegionalQueueing)) return null;
+    plans.push({ region, choice, chains: choice.gcaChains });
+  }
+  return plans;
+}
+
+/**
+ * Bouquet's placement. Admission by declared length (the `bouquet` combo) lets one slot carry
+ * `sessionsPerSlot` sessions, so c is searched with chain capacities in sessions; with clients in
+ * several regions each region gets its own GBP-CR chains for its clients (chains through the
+ * region's servers only, the GCA chains costed from that region's clients). Options:
+ * `concurrentRequests` fixes c. `reservedSessions` is the largest regional c. Pure in the snapshot;
+ * the simulator's and coordinator's re-placements hand it the measured workload (online re-tuning).
+ */
+export const bouquet: PlacementPolicyFactory = (options: PlacementOptions = {}) =>
+  syncPolicy((snapshot): PlacementResult => {
+    const t0 = nowMs();
+    checkSnapshot(snapshot);
+    const perSlot = sessionsPerSlot(snapshot);
+    const regional = options.regional === false ? null : regionalPlans(snapshot, perSlot, options.concurrentRequests);
+    if (regional === null) {
+      let choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, perSlot);
+      // Overloaded at every c: sessions per slot are a mean over declarations, and counting on them
+      // when every chain queues buys slow many-hop chains (tiny instances, seeds 1–200); GBP-CR's
+      // own choice of the most service rate in whole slots is safer.
+      if (!Number.isFinite(choice.responseLowerBoundMs) && perSlot > 1) choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, 1);
+      const { placement, gcaChains } = choice;
+      return {
+        policy: 'bouquet',
+        assignments: placement.assignments,
+        chains: gcaChains,
+        prediction: predictPlacement(snapshot, placement.assignments),
+        reservedSessions: placement.reservation,
+        runtimeMs: nowMs() - t0,
+      };
+    }
+    const spans = new Map<string, NonNullable<PlacementResult['assignments'][number]['span']>>();
+    for (const p of regional) for (const a of p.choice.placement.assignments) if (a.span !== null) spans.set(a.serverId, a.span);
+    const assignments = snapshot.servers.map((s) => makeAssignment(snapshot, s, spans.get(s.id) ?? null));
+    const chains = regional.flatMap((p) => p.chains).sort((a, b) => a.serviceMs - b.serviceMs);
+    return {
+      policy: 'bouquet',
+      assignments,
+      chains,
+      prediction: predictPlacement(snapshot, assignments),
+      reservedSessions: Math.max(...regional.map((p) => p.choice.placement.reservation)),
+      runtimeMs: nowMs() - t0,
+    };
+  });

@@ -1,0 +1,38 @@
+// Bouquet's router: the fastest chain for this request that has the cache it declared, else the central queue.
+import { describe, expect, it } from 'vitest';
+import { bouquetRouting, type RoutingDecision, type ServerLoad } from '../../../core/routing/index.ts';
+import { placement, server, swarm } from './helpers.ts';
+
+// A fast and a slow server, each holding all 4 blocks with 8 single-block slots (2 whole sessions).
+const sw = swarm(4, [server('fast', 1), server('slow', 10)]);
+const place = placement([
+  ['fast', 0, 4, 8],
+  ['slow', 0, 4, 8],
+]);
+
+function route(loads: Record<string, Partial<ServerLoad>>, outputTokens = 8): RoutingDecision {
+  const servers = new Map(Object.entries(loads).map(([id, l]) => [id, { online: true, freeSlots: 8, sessions: [], ...l }]));
+  return bouquetRouting().route({ swarm: sw, placement: place, state: { nowMs: 0, servers } }, { clientId: 'c', inputTokens: 4, outputTokens });
+}
+
+const firstHop = (d: RoutingDecision): string | undefined => (d.kind === 'route' ? d.chain.hops[0]?.serverId : d.kind);
+
+describe('bouquetRouting', () => {
+  it('takes the fastest chain whose every hop has the cache this session needs', () => {
+    expect(firstHop(route({}))).toBe('fast');
+    // Free slots are counted in this session's reservation: 4 blocks need 4; 3.5 is not enough.
+    expect(firstHop(route({ fast: { freeSlots: 3.5 } }))).toBe('slow');
+    expect(firstHop(route({ fast: { freeSlots: 4 } }))).toBe('fast');
+  });
+
+  it('queues when no chain has the cache, and has no route when every chain is offline', () => {
+    expect(firstHop(route({ fast: { freeSlots: 0 }, slow: { freeSlots: 2 } }))).toBe('queue');
+    expect(firstHop(route({ fast: { online: false }, slow: { online: false } }))).toBe('no-route');
+  });
+
+  it("predicts the route for this request's own lengths", () => {
+    const short = route({}, 2);
+    const long = route({}, 20);
+    expect(short.kind === 'route' && long.kind === 'route' && short.predicted.totalMs < long.predicted.totalMs).toBe(true);
+  });
+});
