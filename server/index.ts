@@ -1,5 +1,6 @@
 // Signaling + coordinator server: public surface of server/.
-export { createServer, defaultWebDir, type ServerOptions, type BouquetServer } from './server.ts';
+export { createServer, defaultWebDir, type ServerOptions, type BouquetServer, type ModelSource } from './server.ts';
+export { SwarmModels, type ModelSwarm } from './swarm-models.ts';
 export {
   Coordinator,
   type CoordinatorOptions,
