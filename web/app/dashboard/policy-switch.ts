@@ -8,9 +8,9 @@ export type PolicySwitchResult = { ok: true; changed: PlacementPolicyChanged } |
  * POSTs the switch; never throws: network errors, refusals (unknown policy, `infeasible` — the old
  * placement stays) and malformed answers come back as one line with their code.
  */
-export async function requestPolicySwitch(origin: string, policy: string, client: CoordinatorClient = new CoordinatorClient({ origin })): Promise<PolicySwitchResult> {
+export async function requestPolicySwitch(origin: string, policy: string, client: CoordinatorClient = new CoordinatorClient({ origin }), modelId?: string): Promise<PolicySwitchResult> {
   try {
-    return { ok: true, changed: await client.switchPlacementPolicy(policy) };
+    return { ok: true, changed: await client.switchPlacementPolicy(policy, modelId) };
   } catch (e) {
     const code = typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? ` [${(e as { code: string }).code}]` : '';
     return { ok: false, message: `${e instanceof Error ? e.message : String(e)}${code}` };
