@@ -11,8 +11,10 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   apiPaths,
+  CoordinatorApiError,
   httpStatusForCode,
   apiErrorBody,
+  maxIdLength,
   maxTicketWaitMs,
   parseJsonWith,
   parsePlacementPolicyRequest,
@@ -35,9 +37,13 @@ import {
   addressKey, adminTokenScheme, Authorizer, checkAdminToken, checkJsonBody, checkOrigin, defaultRouteRateLimits, loadOrCreateAdminToken, newAdminToken,
   RouteRateLimiter, type AdminTokenSource, type AuthAction, type RouteRateLimits,
 } from './auth/index.ts';
+import { SwarmModels, type ModelSwarm } from './swarm-models.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
+
+/** One model to serve: a folder (config.json, or a llama2.c .bin), a folder with the id to serve it under (an hf: snapshot), or a model already loaded. */
+export type ModelSource = string | { path: string; modelId: string } | ServedModel;
 
 /** Options of `createServer`; durations in ms. */
 export interface ServerOptions {
@@ -45,9 +51,12 @@ export interface ServerOptions {
   port?: number;
   /** Interface to listen on. Default 127.0.0.1. */
   host?: string;
-  /** The served model: a folder (config.json, or a llama2.c .bin), or a model already loaded. */
-  model: string | ServedModel;
-  /** Sizing of the model for placement (weight precision, session length). */
+  /**
+   * The served model, or several: one swarm serves them all, each with its own coordinator
+   * (registry, placement, routes) behind the one API and signaling server; the first is the default.
+   */
+  model: ModelSource | readonly ModelSource[];
+  /** Sizing of the models for placement (weight precision, session length; `modelId` only with one model). */
   modelSizing?: ModelSizing;
   /** Optional folder of model folders, served under `/models/<folder>/` besides the served model. */
   modelDir?: string;
@@ -98,8 +107,12 @@ export interface BouquetServer {
   /** Base URL, e.g. http://127.0.0.1:8787 */
   url: string;
   port: number;
+  /** The first model's coordinator (the only one with a single model). */
   coordinator: Coordinator;
+  /** The first model. */
   model: ServedModel;
+  /** Every model's swarm, in order. */
+  models: SwarmModels;
   logger: Logger;
   /** The admin token control actions need (`Authorization: Bearer <token>`). */
   adminToken: string;
@@ -143,26 +156,59 @@ function resolveAdminToken(auth: AuthOptions | undefined): { token: string; sour
   return { token: newAdminToken(), source: 'in-memory' };
 }
 
+function loadModel(source: ModelSource, sizing: ModelSizing | undefined): Promise<ServedModel> {
+  if (typeof source === 'string') return loadServedModel(source, sizing);
+  if ('info' in source) return Promise.resolve(source);
+  return loadServedModel(source.path, { ...sizing, modelId: source.modelId });
+}
+
+// `?modelId=` of a GET or socket URL: absent, one bounded id, or a coded error naming the field.
+function modelIdQuery(raw: unknown): string | undefined | CoordinatorApiError {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > maxIdLength) {
+    return new CoordinatorApiError('bad-request', `modelId must be one non-empty id of at most ${maxIdLength} characters`, 'modelId');
+  }
+  return raw;
+}
+
+function socketModelId(req: http.IncomingMessage): string | undefined | CoordinatorApiError {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return modelIdQuery(q === -1 ? undefined : new URLSearchParams(url.slice(q)).get('modelId') ?? undefined);
+}
+
 /** Starts the signaling + coordinator server; resolves once it listens. */
 export async function createServer(options: ServerOptions): Promise<BouquetServer> {
   const logger = typeof options.logger === 'object' ? options.logger : pino({ level: options.logger ?? 'info', name: 'bouquet-serve' });
-  const model = typeof options.model === 'string' ? await loadServedModel(options.model, options.modelSizing) : options.model;
+  const sources: readonly ModelSource[] = Array.isArray(options.model) ? options.model : [options.model as ModelSource];
+  const loaded = await Promise.all(sources.map((m) => loadModel(m, options.modelSizing)));
   const combo = resolveCombo(options.policy ?? defaultServeCombo);
   const placementName = options.placement ?? combo.placement;
   const routingName = options.routing ?? combo.routing;
-  // The exact MILP runs in this worker thread (started on first use), never on the event loop.
+  // The exact MILP runs in this worker thread (started on first use), never on the event loop; every model's placement shares it.
   const placementThread = new PlacementThread(placementThreadDeadlineMs);
   // Predictions in a thread of their own: a slow one (the MILP's) never holds up the placement in force.
   const predictionThread = new PlacementThread(placementThreadDeadlineMs);
-  const coordinator = new Coordinator({
-    ...options.coordinator,
-    model,
-    placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
-    routing: routingPolicy(routingName),
-    predictionPolicies: predictionPolicies(options.placementOptions, predictionThread),
-    slowPredictionPolicies: threadedPlacementPolicies,
-    logger,
-  });
+  const newCoordinator = (model: ServedModel): Coordinator =>
+    new Coordinator({
+      ...options.coordinator,
+      model,
+      placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
+      routing: routingPolicy(routingName),
+      predictionPolicies: predictionPolicies(options.placementOptions, predictionThread),
+      slowPredictionPolicies: threadedPlacementPolicies,
+      logger: loaded.length === 1 ? logger : logger.child({ model: model.info.id }),
+    });
+  let models: SwarmModels;
+  try {
+    models = new SwarmModels(loaded.map((model): ModelSwarm => ({ model, coordinator: newCoordinator(model) })));
+  } catch (e) {
+    void placementThread.close();
+    void predictionThread.close();
+    throw e;
+  }
+  const model = models.first.model;
+  const coordinator = models.first.coordinator;
 
   const admin = resolveAdminToken(options.auth);
   logger.info({ source: admin.source, ...(admin.file !== undefined ? { file: admin.file } : {}) }, 'admin token ready (control actions need it as a bearer header)');
@@ -227,10 +273,20 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     next();
   };
   api.get('/health', (_req, res) => {
-    res.json({ ok: true, model: model.info.id, loopLag: coordinator.loopLagReport() });
+    res.json({ ok: true, model: model.info.id, models: models.ids, loopLag: coordinator.loopLagReport() });
   });
-  api.get('/swarm', (_req, res) => {
-    res.json(coordinator.state());
+  api.get('/models', (_req, res) => {
+    res.json(models.list());
+  });
+  api.get('/swarm', (req, res) => {
+    const modelId = modelIdQuery(req.query.modelId);
+    if (modelId instanceof CoordinatorApiError) return sendError(res, modelId.toWire());
+    try {
+      res.json(models.get(modelId).coordinator.state());
+    } catch (e) {
+      if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
+      throw e;
+    }
   });
   api.post('/routes', (req, res) => {
     const parsed = parseRouteRequest(req.body);
@@ -244,7 +300,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       if (typeof retryAfterMs === 'number') res.setHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
       return sendError(res, apiErrorBody(e));
     }
-    sendRoute(res, coordinator.requestRoute(parsed.value, { address }));
+    sendRoute(res, models.requestRoute(parsed.value, { address }));
   });
   api.get('/routes/tickets/:ticketId', (req, res, next) => {
     const raw = req.query.waitMs;
@@ -252,13 +308,13 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     if (!Number.isFinite(waitMs) || waitMs < 0 || waitMs > maxTicketWaitMs) {
       return sendError(res, { code: 'bad-request', message: `waitMs must be a number in [0, ${maxTicketWaitMs}]`, field: 'waitMs' });
     }
-    coordinator.pollTicket(req.params.ticketId, waitMs).then((r) => sendRoute(res, r)).catch(next);
+    models.pollTicket(req.params.ticketId, waitMs).then((r) => sendRoute(res, r)).catch(next);
   });
   api.post('/routes/:leaseId/release', (req, res) => {
     const parsed = parseRouteReleaseRequest(req.body ?? {});
     if (!parsed.ok) return sendError(res, parsed.error.toWire());
     try {
-      coordinator.release(req.params.leaseId, parsed.value.measured);
+      models.release(req.params.leaseId, parsed.value.measured);
       res.json({ kind: 'released', leaseId: req.params.leaseId });
     } catch (e) {
       if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
@@ -267,7 +323,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   });
   api.post('/routes/:leaseId/renew', (req, res) => {
     try {
-      const expiresAtMs = coordinator.renew(req.params.leaseId);
+      const expiresAtMs = models.renew(req.params.leaseId);
       res.json({ kind: 'renewed', leaseId: req.params.leaseId, expiresAtMs });
     } catch (e) {
       if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
@@ -281,7 +337,14 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     if (!placementPolicyNames.includes(name)) {
       return sendError(res, { code: 'bad-request', message: `unknown placement policy '${name}' (known: ${placementPolicyNames.join(', ')})`, field: 'policy' });
     }
-    coordinator
+    let target: Coordinator;
+    try {
+      target = models.get(parsed.value.modelId).coordinator;
+    } catch (e) {
+      if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
+      throw e;
+    }
+    target
       .switchPlacementPolicy(name, placementPolicy(name, options.placementOptions, placementThread))
       .then((r) => res.json({ kind: 'placement-policy', placement: r.placement, moved: r.moved }))
       .catch((e: unknown) => (isBouquetError(e) ? sendError(res, apiErrorBody(e)) : next(e)));
@@ -304,7 +367,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
 
   // Model files, with HTTP Range (volunteers fetch only their blocks' tensors).
   const staticFiles = { index: false, dotfiles: 'ignore', fallthrough: true, redirect: false } as const;
-  app.use(`${apiPaths.models}/${encodeURIComponent(model.info.id)}`, express.static(model.folder, staticFiles));
+  for (const s of models.all()) app.use(`${apiPaths.models}/${encodeURIComponent(s.model.info.id)}`, express.static(s.model.folder, staticFiles));
   if (options.modelDir !== undefined) app.use(apiPaths.models, express.static(path.resolve(options.modelDir), staticFiles));
   app.use(apiPaths.models, (req, res) => {
     res.status(404).type('text/plain').send(`no model file ${req.path}\n`);
@@ -327,7 +390,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const volunteerSockets = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   const dashboardSockets = new WebSocketServer({ noServer: true, maxPayload: 1 << 16 });
   volunteerSockets.on('connection', (ws: WebSocket) => {
-    const conn = coordinator.connectVolunteer({
+    const conn = models.connectVolunteer({
       send: (m) => {
         if (ws.readyState === ws.OPEN) sendJson(ws, m, logger);
       },
@@ -365,8 +428,9 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     }
     return t;
   };
-  dashboardSockets.on('connection', (ws: WebSocket) => {
-    const unsubscribe = coordinator.subscribe((m) => {
+  dashboardSockets.on('connection', (ws: WebSocket, req: http.IncomingMessage) => {
+    const modelId = socketModelId(req); // checked at the upgrade
+    const unsubscribe = models.subscribe(modelId instanceof CoordinatorApiError ? undefined : modelId, (m) => {
       if (ws.readyState !== ws.OPEN) return;
       // Backpressure: a reader that lets its queue grow past the bound is dropped, so it costs at most that much memory.
       if (ws.bufferedAmount > dashboardLimits.maxBufferedBytes) {
@@ -403,6 +467,11 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     if (target === dashboardSockets && dashboardSockets.clients.size >= dashboardLimits.maxSockets) {
       return rejectUpgrade(socket, 503, 'Service Unavailable', { code: 'too-many-connections', message: `the server holds its most dashboard sockets (${dashboardLimits.maxSockets})` });
     }
+    if (target === dashboardSockets) {
+      // A dashboard watches one model: `?modelId=` (default the first); a model not served here is refused before the upgrade.
+      const modelId = socketModelId(req);
+      if (modelId instanceof CoordinatorApiError || (modelId !== undefined && !models.ids.includes(modelId))) return rejectUpgrade(socket, 404, 'Not Found');
+    }
     target.handleUpgrade(req, socket, head, (ws) => target.emit('connection', ws, req));
   });
 
@@ -418,7 +487,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${urlHost}:${address.port}`;
-  logger.info({ url, model: model.info.id, placement: placementName, routing: routingName, webDir }, 'bouquet server listening');
+  logger.info({ url, model: model.info.id, models: models.ids, placement: placementName, routing: routingName, webDir }, 'bouquet server listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -426,11 +495,12 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     port: address.port,
     coordinator,
     model,
+    models,
     logger,
     adminToken: admin.token,
     close: () => {
       closing ??= new Promise<void>((resolve) => {
-        coordinator.stop();
+        models.stop();
         void placementThread.close();
         void predictionThread.close();
         for (const wss of [volunteerSockets, dashboardSockets, peerSockets]) {

@@ -3,11 +3,11 @@ import { BouquetError } from '../errors/index.ts';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { apiErrorFromWire } from './errors.ts';
 import type {
-  ModelInfo, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
+  ModelInfo, ModelsList, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
 } from './messages.ts';
-import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath } from './paths.ts';
+import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath, withModelId } from './paths.ts';
 import {
-  parseApiErrorBody, parsePlacementPolicyChanged, parseRouteReleased, parseRouteRenewed, parseRouteResponse, parseSwarmState,
+  parseApiErrorBody, parseModelsList, parsePlacementPolicyChanged, parseRouteReleased, parseRouteRenewed, parseRouteResponse, parseSwarmState,
   type Parsed,
 } from './validate.ts';
 
@@ -134,14 +134,19 @@ export class CoordinatorClient {
     this.createSocket = options.createSocket;
   }
 
-  /** GET the swarm state. */
-  async swarmState(signal?: AbortSignalLike): Promise<SwarmState> {
-    return readAnswer(await this.call('GET', apiPaths.swarm, undefined, signal), parseSwarmState, 'swarm state');
+  /** GET the swarm state of one model (default: the server's first). */
+  async swarmState(signal?: AbortSignalLike, modelId?: string): Promise<SwarmState> {
+    return readAnswer(await this.call('GET', withModelId(apiPaths.swarm, modelId), undefined, signal), parseSwarmState, 'swarm state');
   }
 
-  /** The model the coordinator serves, and where to load it from. */
-  async servedModel(signal?: AbortSignalLike): Promise<ServedModel> {
-    return servedModelOf((await this.swarmState(signal)).model, this.origin);
+  /** GET the served models, each with its coverage, and the one a new volunteer should serve. */
+  async models(signal?: AbortSignalLike): Promise<ModelsList> {
+    return readAnswer(await this.call('GET', apiPaths.servedModels, undefined, signal), parseModelsList, 'model list');
+  }
+
+  /** A model the coordinator serves (default: its first), and where to load it from. */
+  async servedModel(signal?: AbortSignalLike, modelId?: string): Promise<ServedModel> {
+    return servedModelOf((await this.swarmState(signal, modelId)).model, this.origin);
   }
 
   /** POST a route request: granted, or queued (poll its ticket); a refusal throws with the server's code. */
@@ -165,18 +170,18 @@ export class CoordinatorClient {
   }
 
   /**
-   * Switches the placement policy in force (moves volunteers); 'infeasible' leaves the old one. A
-   * control action: it needs the server's admin token (else `unauthorized`).
+   * Switches the placement policy in force for one model (default: the first; moves volunteers);
+   * 'infeasible' leaves the old one. A control action: it needs the server's admin token (else `unauthorized`).
    */
-  async switchPlacementPolicy(policy: string, adminToken?: string): Promise<PlacementPolicyChanged> {
-    const body: PlacementPolicyRequest = { policy };
-    const headers: Record<string, string> = adminToken !== undefined ? { authorization: `Bearer ${adminToken}` } : {};
+  async switchPlacementPolicy(policy: string, options: { modelId?: string; adminToken?: string } = {}): Promise<PlacementPolicyChanged> {
+    const body: PlacementPolicyRequest = options.modelId === undefined ? { policy } : { policy, modelId: options.modelId };
+    const headers: Record<string, string> = options.adminToken !== undefined ? { authorization: `Bearer ${options.adminToken}` } : {};
     return readAnswer(await this.call('POST', apiPaths.placementPolicy, body, undefined, headers), parsePlacementPolicyChanged, 'policy answer');
   }
 
-  /** The ws:/wss: URL of one of the coordinator's socket endpoints. */
-  socketUrl(path: typeof apiPaths.volunteerSocket | typeof apiPaths.dashboardSocket): string {
-    const url = coordinatorUrl(this.origin, path);
+  /** The ws:/wss: URL of one of the coordinator's socket endpoints (the dashboard's for one model with `modelId`). */
+  socketUrl(path: typeof apiPaths.volunteerSocket | typeof apiPaths.dashboardSocket, modelId?: string): string {
+    const url = coordinatorUrl(this.origin, withModelId(path, modelId));
     return url.replace(/^(https|wss):/i, 'wss:').replace(/^(http|ws):/i, 'ws:');
   }
 
@@ -186,8 +191,9 @@ export class CoordinatorClient {
     parse: (raw: unknown) => Parsed<M>,
     handlers: CoordinatorSocketHandlers<M>,
     backoff: BackoffPolicy,
+    modelId?: string,
   ): CoordinatorSocket<M> {
-    return new CoordinatorSocket(this.socketUrl(path), this.createSocket ?? globalSocket(), parse, handlers, backoff);
+    return new CoordinatorSocket(this.socketUrl(path, modelId), this.createSocket ?? globalSocket(), parse, handlers, backoff);
   }
 
   private routeAnswer(text: string): RouteGranted | RouteQueued {

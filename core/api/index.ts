@@ -45,6 +45,8 @@ export type {
   LeaveReason,
   SwarmEvent,
   DashboardMessage,
+  ModelCoverage,
+  ModelsList,
 } from './messages.ts';
 export {
   type Parsed,
@@ -65,13 +67,15 @@ export {
   parseDashboardMessage,
   parsePlacementPolicyRequest,
   parsePlacementPolicyChanged,
+  parseModelsList,
 } from './validate.ts';
-export { apiPaths, routeTicketPath, routeReleasePath, routeRenewPath, modelFilePath, maxTicketWaitMs } from './paths.ts';
+export { apiPaths, withModelId, routeTicketPath, routeReleasePath, routeRenewPath, modelFilePath, maxTicketWaitMs } from './paths.ts';
 export {
   CoordinatorClient, CoordinatorSocket, readAnswer, servedModelOf, coordinatorUrl,
   type CoordinatorClientOptions, type CoordinatorSocketHandlers, type AbortSignalLike, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
 } from './client.ts';
 export { encodeJson, finiteJsonReplacer } from './wire-json.ts';
+export { modelCoverage } from './coverage.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.
 export { protocolVersion } from '../protocol/index.ts';

@@ -37,7 +37,7 @@ export interface RegisterMessage {
   /** τᴵ_j(l) = perTokenMs · l + fixedMs: measured prefill time per block for l tokens, ms. */
   prefillMsPerBlock: LinearMs;
   backend: Backend;
-  /** Model it benchmarked and will serve (must be the coordinator's). */
+  /** Model it benchmarked and will serve: picks that model's swarm; one the server does not serve is `model-mismatch`. */
   modelId: string;
   /**
    * The volunteer's `protocolVersion` (core/protocol); the coordinator answers another one with
@@ -155,7 +155,7 @@ export interface RouteRequest {
   excludePeers?: string[];
   /** Failover: route just these blocks (default: all, [0, L)). */
   span?: BlockSpan;
-  /** Model the client loaded; must match the coordinator's when given. */
+  /** Model the client loaded: picks that model's swarm (default: the server's first model); an unserved one is `model-mismatch`. */
   modelId?: string;
 }
 
@@ -308,6 +308,8 @@ export interface PlacementView {
 export interface PlacementPolicyRequest {
   /** Registered placement policy name (`bprr`, `gbp-cr`, `petals`, …). */
   policy: string;
+  /** Model whose swarm switches (default: the server's first model). */
+  modelId?: string;
 }
 
 /** Answer to a policy switch: the placement now in force, and who had to move. */
@@ -360,3 +362,38 @@ export type SwarmEvent =
 export type DashboardMessage =
   | { type: 'snapshot'; state: SwarmState }
   | { type: 'event'; atMs: number; event: SwarmEvent };
+
+// ---------------------------------------------------------------------------------------------
+// Several models in one swarm (GET `apiPaths.servedModels`)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * How well the swarm serves one model, from its coordinator's state. Messages name their model by
+ * `modelId` (a register's, a route request's, a policy switch's, `?modelId=` on GET `apiPaths.swarm`
+ * and the dashboard socket); without it they go to the server's first model.
+ */
+export interface ModelCoverage {
+  model: ModelInfo;
+  /** Volunteers registered for this model. */
+  volunteers: number;
+  /** Blocks some serving volunteer holds now (of `model.numBlocks`). */
+  servedBlocks: number;
+  /** Fewest volunteers assigned any one block (serving or still loading it); 0 while a block has none. */
+  minReplicas: number;
+  /** Volunteers assigned a block, on average over the blocks (serving or loading). */
+  meanReplicas: number;
+  /** Every block is held by a serving volunteer: a chat can be answered now. */
+  fullyServed: boolean;
+  /** Blocks no serving or loading volunteer covers. */
+  uncoveredBlocks: number[];
+}
+
+/** The models one server serves (GET `apiPaths.servedModels`). */
+export interface ModelsList {
+  /** In the order `serve --model` named them. */
+  models: ModelCoverage[];
+  /** Where a message without `modelId` goes (the first model). */
+  defaultModelId: string;
+  /** The model a new volunteer should serve: where the swarm needs blocks most (core/policies `volunteerModelPick`). */
+  suggestedModelId: string;
+}

@@ -16,6 +16,8 @@ export const apiPaths = {
    * 503 `infeasible` when the policy cannot place the current swarm (the old one stays in force).
    */
   placementPolicy: '/api/placement/policy',
+  /** GET the served models with their coverage (ModelsList). */
+  servedModels: '/api/models',
   /** GET liveness: `{ ok: true }`. */
   health: '/api/health',
   /** PeerJS signaling server (HTTP API and its WebSocket at `<peerjs>/peerjs`). */
@@ -46,3 +48,8 @@ export function modelFilePath(modelId: string, file: string): string {
 
 /** Longest a ticket poll may wait for an answer, ms. */
 export const maxTicketWaitMs = 60_000;
+
+/** `path` for one model's swarm (`?modelId=`): GET `apiPaths.swarm` and the dashboard socket; without it, the server's first model. */
+export function withModelId(path: string, modelId: string | undefined): string {
+  return modelId === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}modelId=${encodeURIComponent(modelId)}`;
+}

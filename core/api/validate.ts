@@ -8,6 +8,8 @@ import type {
   DashboardMessage,
   LeaveReason,
   LoopLag,
+  ModelCoverage,
+  ModelsList,
   PlacementPolicyChanged,
   PlacementPolicyRequest,
   PlacementView,
@@ -386,7 +388,10 @@ function runAnswer<T>(read: () => T): Parsed<T> {
 export function parsePlacementPolicyRequest(raw: unknown): Parsed<PlacementPolicyRequest> {
   return run((): PlacementPolicyRequest => {
     const o = object(raw, '');
-    return { policy: str(o, 'policy', '') };
+    const r: PlacementPolicyRequest = { policy: str(o, 'policy', '') };
+    const modelId = optional(o, 'modelId', () => str(o, 'modelId', ''));
+    if (modelId !== undefined) r.modelId = modelId;
+    return r;
   });
 }
 
@@ -397,5 +402,30 @@ export function parsePlacementPolicyChanged(raw: unknown): Parsed<PlacementPolic
     rethrowServerError(o);
     if (o.kind !== 'placement-policy') throw new FieldError('kind', `kind must be placement-policy (got ${describe(o.kind)})`);
     return { kind: 'placement-policy', placement: placementView(o.placement, 'placement'), moved: list(o, 'moved', '', checkId) };
+  });
+}
+
+function modelCoverage(v: unknown, path: string): ModelCoverage {
+  const o = object(v, path);
+  const served = o.fullyServed;
+  if (typeof served !== 'boolean') throw new FieldError(join(path, 'fullyServed'), `${join(path, 'fullyServed')} must be true or false`);
+  return {
+    model: modelInfo(o.model, join(path, 'model')),
+    volunteers: num(o, 'volunteers', path, count),
+    servedBlocks: num(o, 'servedBlocks', path, count),
+    minReplicas: num(o, 'minReplicas', path, count),
+    meanReplicas: num(o, 'meanReplicas', path, nonNegative),
+    fullyServed: served,
+    uncoveredBlocks: list(o, 'uncoveredBlocks', path, (x, p2) => checkNum(x, p2, count)),
+  };
+}
+
+/** Validates the list of served models (GET `apiPaths.servedModels`). */
+export function parseModelsList(raw: unknown): Parsed<ModelsList> {
+  return run((): ModelsList => {
+    const o = object(raw, '');
+    const models = list(o, 'models', '', modelCoverage);
+    if (models.length === 0) throw new FieldError('models', 'models must name at least one model');
+    return { models, defaultModelId: str(o, 'defaultModelId', ''), suggestedModelId: str(o, 'suggestedModelId', '') };
   });
 }

@@ -88,3 +88,5 @@ export function routingPolicyFor(name: string, options?: RoutingOptions): Routin
   if (!isRoutingPolicyName(name)) throw unknown(name, 'routing policy', routingPolicyNames);
   return routingPolicies[name](options);
 }
+
+export { volunteerModelPick } from './model-pick.ts';

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { isBouquetError } from '../../core/errors/index.ts';
 import path from 'node:path';
-import { adminTokenFile, createServer, defaultStateDir, modelFolder, terminalProgress, type ServerOptions } from '../../server/index.ts';
+import { adminTokenFile, createServer, defaultStateDir, modelFolder, terminalProgress, type ModelSource, type ServerOptions } from '../../server/index.ts';
 import { ArgumentError, verbFailure } from './sim-common.ts';
 import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
@@ -17,7 +17,9 @@ options (environment variable in brackets):
   --host <addr>               interface to listen on [BOUQUET_HOST] (default 127.0.0.1)
   --model <path|hf:id>        model folder: Hugging Face (config.json) or llama2.c (.bin), or
                               hf:owner/repo[@rev] from the hub [BOUQUET_MODEL] (default ../shared/models/stories260K;
-                              hub cache $HF_HUB_CACHE, mirror $HF_ENDPOINT, token $HF_TOKEN)
+                              hub cache $HF_HUB_CACHE, mirror $HF_ENDPOINT, token $HF_TOKEN); repeat it to serve
+                              several models in one swarm (the first is the default; BOUQUET_MODEL takes
+                              a comma-separated list)
   --model-dir <path>          also serve every model folder under this one at /models/ [BOUQUET_MODEL_DIR]
   --web-dir <path>            built web app folder [BOUQUET_WEB_DIR] (default dist/web)
   --policy <combo>            placement + routing pair, the same as in \`bouquet sim\`: ${policyComboNames.join(', ')}
@@ -55,6 +57,14 @@ function numOption(name: string, raw: string | undefined): number | undefined {
   return n;
 }
 
+// One --model as given, several as a list; the environment's list is comma-separated.
+function modelsOption(flags: string[] | undefined, envValue: string | undefined): string | string[] {
+  const specs = flags ?? (envValue === undefined || envValue === '' ? ['../shared/models/stories260K'] : envValue.split(',').map((m) => m.trim()));
+  if (specs.some((m) => m === '')) throw new ArgumentError('--model must name a model folder or hf:owner/repo (got an empty one)');
+  if (new Set(specs).size !== specs.length) throw new ArgumentError(`--model names the same model twice (${specs.join(', ')})`);
+  return specs.length === 1 ? (specs[0] as string) : specs;
+}
+
 /** Builds server options from argv and the environment; throws ArgumentError for bad input. */
 export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerOptions | 'help' {
   let parsed;
@@ -65,7 +75,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       options: {
         port: { type: 'string' },
         host: { type: 'string' },
-        model: { type: 'string' },
+        model: { type: 'string', multiple: true },
         'model-dir': { type: 'string' },
         'web-dir': { type: 'string' },
         policy: { type: 'string' },
@@ -107,7 +117,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const options: ServerOptions = {
     port: intOption('port', pick(v.port, 'BOUQUET_PORT'), 0) ?? 8787,
     host: pick(v.host, 'BOUQUET_HOST') ?? '127.0.0.1',
-    model: pick(v.model, 'BOUQUET_MODEL') ?? '../shared/models/stories260K',
+    model: modelsOption(v.model, env.BOUQUET_MODEL),
     policy,
     placement,
     routing,
@@ -163,11 +173,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   let server;
   try {
-    if (typeof options.model === 'string' && options.model.startsWith('hf:')) {
-      const local = await modelFolder(options.model, { onProgress: terminalProgress() });
-      options.model = local.path;
-      options.modelSizing = { ...options.modelSizing, modelId: local.id };
+    const specs = (Array.isArray(options.model) ? options.model : [options.model]) as readonly ModelSource[];
+    const sources: ModelSource[] = [];
+    for (const spec of specs) {
+      if (typeof spec !== 'string' || !spec.startsWith('hf:')) {
+        sources.push(spec);
+        continue;
+      }
+      const local = await modelFolder(spec, { onProgress: terminalProgress() });
+      sources.push({ path: local.path, modelId: local.id });
     }
+    options.model = sources.length === 1 ? (sources[0] as ModelSource) : sources;
     server = await createServer(options);
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { code?: string };
@@ -182,7 +198,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  console.log(`bouquet serve: listening on ${server.url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);
+  const served = server.models.all().map((s) => `${s.model.info.id}, ${s.model.info.numBlocks} blocks`);
+  console.log(`bouquet serve: listening on ${server.url} (model${served.length > 1 ? 's' : ''} ${served.join('; ')})`);
   const stateDir = options.auth?.stateDir;
   console.log(`bouquet serve: admin token ${stateDir !== undefined ? `in ${path.join(stateDir, adminTokenFile)}` : 'as given'} (the dashboard asks for it before a policy switch)`);
   const running = server;

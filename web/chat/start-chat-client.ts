@@ -21,6 +21,8 @@ export interface ChatClientOptions {
   backends: ('webgpu' | 'wasm')[];
   /** Progress in words, for a loading screen. */
   onProgress?: (text: string) => void;
+  /** Model to chat with when the server serves several (default: its first). */
+  modelId?: string;
 }
 
 /** One request to the swarm. */
@@ -61,7 +63,7 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
   const progress = options.onProgress ?? (() => undefined);
   const coordinator = new CoordinatorClient({ origin });
   progress('Asking the coordinator which model it serves…');
-  const { info, source } = await fetchServedModel(origin, coordinator);
+  const { info, source } = await fetchServedModel(origin, coordinator, options.modelId);
   progress(`Loading ${info.id}'s embedding and LM head…`);
   const runtime = await startWorkerRuntime(() => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
     model: source,

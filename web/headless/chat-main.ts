@@ -27,7 +27,9 @@ const chat: ChatHandle = {
 window.bouquetChat = chat;
 
 async function main(): Promise<void> {
-  const client = await startChatClient({ origin: location.origin, backends: backendsFromQuery(params) });
+  // `?model=<id>` chats with that model when the server serves several (default: its first).
+  const modelId = params.get('model');
+  const client = await startChatClient({ origin: location.origin, backends: backendsFromQuery(params), ...(modelId !== null ? { modelId } : {}) });
   const { transport, tokenizer, shape, info } = client;
 
   chat.peerId = transport.peerId;

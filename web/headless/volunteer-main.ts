@@ -1,5 +1,6 @@
 // Headless volunteer page: a VolunteerAgent over PeerJS with the block runtime in a worker; state on window for tests.
 import { BouquetError } from '../../core/errors/index.ts';
+import { CoordinatorClient } from '../../core/api/index.ts';
 import { VolunteerAgent, WebSocketCoordinator, workerTicker, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
 import { fetchServedModel } from '../app/shared/served-model.ts';
@@ -30,7 +31,10 @@ function show(s: VolunteerSnapshot): void {
 
 async function main(): Promise<void> {
   const origin = location.origin;
-  const { info, source } = await fetchServedModel(origin);
+  // `?model=<id>` serves that model; without it, the one the swarm needs blocks for most (the only one with a single model).
+  const coordinator = new CoordinatorClient({ origin });
+  const modelId = params.get('model') ?? (await coordinator.models()).suggestedModelId;
+  const { info, source } = await fetchServedModel(origin, coordinator, modelId);
   const transport = await PeerJsTransport.create({ origin });
   const runtime = workerVolunteerRuntime({
     newWorker: () => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }),

@@ -45,6 +45,13 @@ describe('bouquet serve options', () => {
     expect(serveOptions(['--help'], {})).toBe('help');
   });
 
+  it('serves several models with --model repeated (or BOUQUET_MODEL as a comma-separated list), in order; one stays a plain path', () => {
+    expect(serveOptions(['--model', 'a', '--model', 'hf:o/r@v1'], {})).toMatchObject({ model: ['a', 'hf:o/r@v1'] });
+    expect(serveOptions([], { BOUQUET_MODEL: 'a, b' })).toMatchObject({ model: ['a', 'b'] });
+    expect(serveOptions(['--model', 'c'], { BOUQUET_MODEL: 'a,b' })).toMatchObject({ model: 'c' });
+    expect(() => serveOptions(['--model', 'a', '--model', 'a'], {})).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+  });
+
   it.each([
     [['--policy', 'fastest']],
     [['--placement', 'random']],

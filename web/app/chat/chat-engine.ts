@@ -66,8 +66,8 @@ export interface ChatEngine {
   close(): void;
 }
 
-/** Builds the chat engine for a page served by `origin` (reports progress in words). */
-export type StartChat = (origin: string, onProgress: (text: string) => void) => Promise<ChatEngine>;
+/** Builds the chat engine for a page served by `origin`, for one of its models (default: its first); reports progress in words. */
+export type StartChat = (origin: string, onProgress: (text: string) => void, modelId?: string) => Promise<ChatEngine>;
 
 /** What is shown under an answer. */
 export interface AnswerStats {

@@ -1,5 +1,7 @@
 // ChatView: the chat page's reactive state — conversation, streaming answer with its route and latencies, sampling settings.
 import { isBouquetError } from '../../../core/errors/index.ts';
+import { notServedReason } from '../shared/model-choice.ts';
+import { ModelsView } from '../shared/models-view.svelte.ts';
 import { defaultSettings, samplingProblem, type AnswerStats, type ChatEngine, type ChatTurn, type SamplingSettings, type StartChat } from './chat-engine.ts';
 
 /** One message on screen. */
@@ -29,7 +31,7 @@ export class ChatView {
   busy = $state(false);
 
   readonly settingsProblem = $derived(samplingProblem(this.settings, this.engine?.maxSeqLen ?? 2048));
-  readonly canSend = $derived(this.engineState === 'ready' && !this.busy && this.draft.trim() !== '' && this.settingsProblem === null);
+  readonly canSend = $derived(this.engineState === 'ready' && !this.busy && this.draft.trim() !== '' && this.settingsProblem === null && this.notServed === null);
 
   #abort: AbortController | null = null;
   #nextId = 1;
@@ -37,13 +39,44 @@ export class ChatView {
   constructor(
     private readonly origin: string,
     private readonly startChat: StartChat,
+    /** A `?model=` the page was opened with. */
+    requestedModel: string | null = null,
+    /** The served models; the chat goes to the one picked (default: the first fully served). */
+    readonly models: ModelsView = new ModelsView(origin, 'served', requestedModel),
   ) {}
 
+  /** Why the picked model cannot answer now (not every block has a serving volunteer), or null. */
+  get notServed(): string | null {
+    const m = this.models.selected;
+    return m === null ? null : notServedReason(m);
+  }
+
   async init(): Promise<void> {
+    await this.models.refresh();
+    await this.#startEngine();
+  }
+
+  /** Chats with another model from now on: its client parts load, the conversation stays. */
+  async selectModel(modelId: string): Promise<void> {
+    if (this.busy || modelId === this.models.selectedId) return;
+    this.models.select(modelId);
+    this.engine?.close();
+    this.engine = null;
+    this.engineState = 'loading';
+    this.engineError = null;
+    await this.#startEngine();
+  }
+
+  async #startEngine(): Promise<void> {
+    const modelId = this.models.selectedId ?? undefined;
     try {
-      this.engine = await this.startChat(this.origin, (t) => (this.engineProgress = t));
+      const engine = await this.startChat(this.origin, (t) => (this.engineProgress = t), modelId);
+      // The person picked another model while this one loaded: keep only the latest.
+      if ((this.models.selectedId ?? undefined) !== modelId) return engine.close();
+      this.engine = engine;
       this.engineState = 'ready';
     } catch (e) {
+      if ((this.models.selectedId ?? undefined) !== modelId) return;
       this.engineError = describeError(e);
       this.engineState = 'failed';
     }
@@ -115,6 +148,7 @@ export class ChatView {
 
   close(): void {
     this.stop();
+    this.models.stop();
     this.engine?.close();
   }
 }

@@ -5,8 +5,8 @@ import type { ChatEngine, StartChat } from './chat-engine.ts';
 import { encodeConversation } from './chat-prompt.ts';
 
 /** The page's StartChat. */
-export const startChatInPage: StartChat = async (origin, onProgress): Promise<ChatEngine> => {
-  const chat = await startChatClient({ origin, backends: ['webgpu', 'wasm'], onProgress });
+export const startChatInPage: StartChat = async (origin, onProgress, modelId): Promise<ChatEngine> => {
+  const chat = await startChatClient({ origin, backends: ['webgpu', 'wasm'], onProgress, ...(modelId !== undefined ? { modelId } : {}) });
   const tokenizer = chat.tokenizer;
   return {
     modelId: chat.info.id,

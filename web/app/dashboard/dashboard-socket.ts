@@ -15,8 +15,8 @@ const retryFirstMs = 500;
 const retryMaxMs = 8_000;
 const maxReconnects = 120;
 
-/** Opens the dashboard socket and keeps it open until `close()`; returns `close`. */
-export function openDashboardSocket(origin: string, handlers: DashboardSocketHandlers, client: CoordinatorClient = new CoordinatorClient({ origin })): () => void {
+/** Opens the dashboard socket of one model (default: the server's first) and keeps it open until `close()`; returns `close`. */
+export function openDashboardSocket(origin: string, handlers: DashboardSocketHandlers, client: CoordinatorClient = new CoordinatorClient({ origin }), modelId?: string): () => void {
   let closed = false;
   handlers.onStatus('connecting');
   const socket = client.openSocket(apiPaths.dashboardSocket, parseDashboardMessage, {
@@ -32,7 +32,7 @@ export function openDashboardSocket(origin: string, handlers: DashboardSocketHan
       if (retryInMs === null) handlers.onStatus('closed', `the coordinator stayed unreachable after ${maxReconnects} tries; reload the page`);
       else handlers.onStatus('reconnecting', `connection to the coordinator lost; retrying in ${Math.round(retryInMs / 1000)} s`);
     },
-  }, { firstMs: retryFirstMs, maxMs: retryMaxMs, maxAttempts: maxReconnects });
+  }, { firstMs: retryFirstMs, maxMs: retryMaxMs, maxAttempts: maxReconnects }, modelId);
   return () => {
     closed = true;
     socket.close();

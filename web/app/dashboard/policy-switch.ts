@@ -14,9 +14,13 @@ export async function requestPolicySwitch(
   policy: string,
   adminToken: string | null,
   client: CoordinatorClient = new CoordinatorClient({ origin }),
+  modelId?: string,
 ): Promise<PolicySwitchResult> {
   try {
-    return { ok: true, changed: await client.switchPlacementPolicy(policy, adminToken ?? undefined) };
+    return {
+      ok: true,
+      changed: await client.switchPlacementPolicy(policy, { ...(modelId !== undefined ? { modelId } : {}), ...(adminToken !== null ? { adminToken } : {}) }),
+    };
   } catch (e) {
     const code = typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined;
     return { ok: false, message: `${e instanceof Error ? e.message : String(e)}${code !== undefined ? ` [${code}]` : ''}`, ...(code !== undefined ? { code } : {}) };

@@ -40,18 +40,27 @@ export class SwarmView {
   #close: (() => void) | null = null;
   #sweep: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly origin: string) {}
+  /** The model watched (default: the server's first). */
+  #modelId: string | undefined;
+
+  constructor(private readonly origin: string, modelId?: string) {
+    this.#modelId = modelId;
+  }
 
   /** Opens the live link (idempotent). */
   start(): void {
     if (this.#close !== null) return;
-    this.#close = openDashboardSocket(this.origin, {
-      onMessage: (m) => this.receive(m),
+    const close = openDashboardSocket(this.origin, {
+      onMessage: (m) => {
+        if (this.#close === close) this.receive(m);
+      },
       onStatus: (status, detail) => {
+        if (this.#close !== null && this.#close !== close) return; // a link of the model watched before (null: this one is opening)
         this.connection = status;
         this.connectionDetail = detail ?? null;
       },
-    });
+    }, undefined, this.#modelId);
+    this.#close = close;
     this.#sweep = setInterval(() => {
       if (this.model !== null) this.model = expireDeparted(this.model, Date.now());
     }, 1_000);
@@ -62,6 +71,17 @@ export class SwarmView {
     this.#close = null;
     if (this.#sweep !== null) clearInterval(this.#sweep);
     this.#sweep = null;
+  }
+
+  /** Watches another model's swarm: a new link, a fresh view from its snapshot. */
+  watchModel(modelId: string): void {
+    if (modelId === this.#modelId) return;
+    this.stop();
+    this.#modelId = modelId;
+    this.model = null;
+    this.updatedAtMs = null;
+    this.policySwitch = { step: 'idle' };
+    this.start();
   }
 
   /** Folds one message of the dashboard socket. */
@@ -95,7 +115,7 @@ export class SwarmView {
     if (s.step !== 'confirm') return;
     if (token !== undefined) this.adminToken.set(token);
     this.policySwitch = { step: 'sending', policy: s.policy };
-    const result = await requestPolicySwitch(this.origin, s.policy, this.adminToken.value);
+    const result = await requestPolicySwitch(this.origin, s.policy, this.adminToken.value, undefined, this.#modelId);
     if (!result.ok && result.code === 'unauthorized') this.adminToken.clear();
     this.policySwitch = result.ok
       ? { step: 'done', policy: s.policy, moved: result.changed.moved }

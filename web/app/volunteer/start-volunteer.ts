@@ -6,7 +6,7 @@ import type { StartVolunteer, VolunteerAgentLike } from './volunteer-view.svelte
 
 /** The page's StartVolunteer: the backend chosen first, wasm as the fallback. */
 export const startVolunteerInPage: StartVolunteer = async (origin, choice): Promise<VolunteerAgentLike> => {
-  const { info, source } = await fetchServedModel(origin);
+  const { info, source } = await fetchServedModel(origin, undefined, choice.modelId);
   const runtime = workerVolunteerRuntime({
     newWorker: () => new Worker(new URL('../../../worker/block-worker.ts', import.meta.url), { type: 'module' }),
     model: source,

@@ -5,6 +5,7 @@ import type { VolunteerSnapshot } from '../../volunteer/index.ts';
 import { keepAliveWanted, startKeepAlive, type KeepAliveState } from './background-keepalive.ts';
 import { budgetRange, describeDevice, type DeviceDescription } from './device-probe.ts';
 import { estimateEtaMs } from './download-eta.ts';
+import { ModelsView } from '../shared/models-view.svelte.ts';
 
 /** The agent as the page drives it (web/volunteer's VolunteerAgent fits). */
 export interface VolunteerAgentLike {
@@ -20,6 +21,8 @@ export interface VolunteerChoice {
   backend: Backend;
   /** wasm threads to use (1 without cross-origin isolation). */
   threads: number;
+  /** Model to serve (default: the server's first). */
+  modelId?: string;
 }
 
 /** Builds and wires an agent for this page (PeerJS transport, worker runtime, coordinator socket). */
@@ -50,6 +53,8 @@ export class VolunteerView {
   /** Blocks the coordinator assigned (read from the swarm state while downloading). */
   assignedSpan = $state.raw<BlockSpan | null>(null);
   #progress = $state.raw<{ atMs: number; fraction: number }[]>([]);
+  /** The served models; the person picks one (default: where the swarm needs blocks most). */
+  readonly models: ModelsView;
 
   readonly budget = $derived(this.device === null ? null : budgetRange(this.device));
   readonly download = $derived.by((): DownloadProgress | null => {
@@ -67,7 +72,11 @@ export class VolunteerView {
   constructor(
     private readonly origin: string,
     private readonly startVolunteer: StartVolunteer,
-  ) {}
+    /** A `?model=` the page was opened with. */
+    requestedModel: string | null = null,
+  ) {
+    this.models = new ModelsView(origin, 'suggested', requestedModel);
+  }
 
   /** Probes the device and reads the served model; sets the default budget. */
   async init(): Promise<void> {
@@ -76,7 +85,7 @@ export class VolunteerView {
     };
     document.addEventListener('visibilitychange', onVisibility);
     onVisibility();
-    const [device] = await Promise.all([describeDevice(), this.refreshModel()]);
+    const [device] = await Promise.all([describeDevice(), this.models.refresh().then(() => this.refreshModel())]);
     this.device = device;
     this.memoryBytes = budgetRange(device).defaultBytes;
     this.backend = device.gpu !== null && !device.gpu.fallbackAdapter ? 'webgpu' : 'wasm';
@@ -84,7 +93,7 @@ export class VolunteerView {
 
   async refreshModel(): Promise<void> {
     try {
-      const state = await new CoordinatorClient({ origin: this.origin }).swarmState();
+      const state = await new CoordinatorClient({ origin: this.origin }).swarmState(undefined, this.models.selectedId ?? undefined);
       this.model = state.model;
       this.coordinatorError = null;
       const me = this.snapshot?.peerId;
@@ -92,6 +101,13 @@ export class VolunteerView {
     } catch (e) {
       this.coordinatorError = `the coordinator does not answer (${e instanceof Error ? e.message : String(e)})`;
     }
+  }
+
+  /** Picks the model to serve (before starting: a running volunteer keeps its model). */
+  selectModel(modelId: string): void {
+    if (this.phase === 'starting' || this.phase === 'running' || this.phase === 'stopping') return;
+    this.models.select(modelId);
+    void this.refreshModel();
   }
 
   /** Starts volunteering with the chosen budget (call from a click: the keep-alive needs the gesture). */
@@ -109,7 +125,8 @@ export class VolunteerView {
     }
     try {
       const threads = this.device?.wasmThreads ?? 1;
-      const agent = await this.startVolunteer(this.origin, { memoryBytes: this.memoryBytes, backend: this.backend, threads });
+      const modelId = this.model?.id;
+      const agent = await this.startVolunteer(this.origin, { memoryBytes: this.memoryBytes, backend: this.backend, threads, ...(modelId !== undefined ? { modelId } : {}) });
       this.#agent = agent;
       this.snapshot = agent.snapshot;
       this.#unsubscribe = agent.onChange((s) => this.#onSnapshot(s));
