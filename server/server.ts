@@ -112,6 +112,8 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     model,
     placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
     routing: routingPolicy(routingName),
+    // The combo's cache reservation (core/policies), unless the coordinator options name one.
+    cacheReservation: options.coordinator?.cacheReservation ?? combo.cacheReservation ?? 'slot',
     predictionPolicies: predictionPolicies(options.placementOptions, placementThread),
     slowPredictionPolicies: threadedPlacementPolicies,
     logger,

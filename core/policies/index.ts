@@ -1,5 +1,6 @@
 // The one policy registry: placement and routing policies and their named combos, shared by the simulator and `bouquet serve`.
 import { placementPolicies, UnknownPolicyError, type PlacementOptions, type PlacementPolicy, type PlacementPolicyName } from '../placement/index.ts';
+import type { CacheReservation } from '../cache/index.ts';
 import { isRoutingPolicyName, routingPolicies, type RoutingOptions, type RoutingPolicy } from '../routing/index.ts';
 
 /** A placement + routing pair as a scenario, the CLI or the coordinator names it. */
@@ -8,6 +9,11 @@ export interface PolicyCombo {
   routing: string;
   placementOptions?: PlacementOptions;
   routingOptions?: RoutingOptions;
+  /**
+   * How the coordinator books a session's cache (core/cache): `slot` (default, the papers' whole
+   * slot per block) or `declared` (the session's prompt + max new tokens, in 16-token blocks).
+   */
+  cacheReservation?: CacheReservation;
 }
 
 /**
