@@ -50,6 +50,8 @@ export {
   maxIdLength,
   maxPublicKeyLength,
   maxListLength,
+  maxRttEntries,
+  maxReportedRttMs,
   parseJsonWith,
   parseVolunteerMessage,
   parseCoordinatorToVolunteerMessage,

@@ -108,7 +108,12 @@ export function parseCoordinatorToVolunteerMessage(raw: unknown): Parsed<Coordin
   });
 }
 
-/** Validates a client's route request. */
+/** Most entries a route request's `rttMs` may hold (a client reports the volunteers it measured, web/client keeps 64). */
+export const maxRttEntries = 256;
+/** Largest round trip a route request's `rttMs` counts, ms: larger values are clamped to it. */
+export const maxReportedRttMs = 60_000;
+
+/** Validates a client's route request (`rttMs` bounded in entries, values clamped to maxReportedRttMs). */
 export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
   return run((): RouteRequest => {
     const o = object(raw, '');
@@ -120,11 +125,12 @@ export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
     if (o.rttMs !== undefined) {
       const m = object(o.rttMs, 'rttMs');
       const keys = Object.keys(m);
-      if (keys.length > maxListLength) throw new FieldError('rttMs', `rttMs has more than ${maxListLength} entries`);
+      if (keys.length > maxRttEntries) throw new FieldError('rttMs', `rttMs has more than ${maxRttEntries} entries`);
       const rtt: Record<string, number> = {};
       for (const k of keys) {
         if (k.length > maxIdLength) throw new FieldError('rttMs', `rttMs has a peer id longer than ${maxIdLength} characters`);
-        rtt[k] = num(m, k, 'rttMs', nonNegative);
+        // Clamped, not refused: a client on a bad link reports what it saw; no report may outweigh every other cost.
+        rtt[k] = Math.min(maxReportedRttMs, num(m, k, 'rttMs', nonNegative));
       }
       r.rttMs = rtt;
     }
