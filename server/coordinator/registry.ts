@@ -8,7 +8,7 @@ import type {
   VolunteerView,
 } from '../../core/api/index.ts';
 import { sameSpan, type BlockSpan, type ServerSpec, type SwarmSnapshot } from '../../core/swarm/index.ts';
-import { median } from '../../core/stats/index.ts';
+import { RttSamples } from './rtt-samples.ts';
 import { cacheSlots } from '../../core/perf/index.ts';
 import { hopSlots, maxBlocksFor, uncoveredBy } from '../../core/dispatch/index.ts';
 import type { ServedModel } from '../models/index.ts';
@@ -41,8 +41,8 @@ const typicalClientId = 'typical-client';
 /** The volunteers, the RTTs clients measured to them, and the recent workload. */
 export class VolunteerRegistry {
   private readonly volunteers = new Map<string, Volunteer>();
-  /** Recent RTT samples per peer from clients' requests, ms. */
-  private readonly rttSamples = new Map<string, number[]>();
+  /** RTTs clients reported per peer (the latest per client), ms. */
+  private readonly rttSamples = new RttSamples();
   /** Recent requests: arrival time and lengths, for the planned workload. */
   private readonly arrivals: { atMs: number; inTokens: number; outTokens: number }[] = [];
 
@@ -73,7 +73,7 @@ export class VolunteerRegistry {
   delete(peerId: string): Volunteer | undefined {
     const v = this.volunteers.get(peerId);
     this.volunteers.delete(peerId);
-    this.rttSamples.delete(peerId);
+    this.rttSamples.forget(peerId);
     return v;
   }
 
@@ -165,10 +165,7 @@ export class VolunteerRegistry {
     if (this.arrivals.length > 100) this.arrivals.shift();
     for (const [peer, rtt] of Object.entries(request.rttMs ?? {})) {
       if (!this.volunteers.has(peer)) continue;
-      const list = this.rttSamples.get(peer) ?? [];
-      list.push(rtt);
-      if (list.length > 20) list.shift();
-      this.rttSamples.set(peer, list);
+      this.rttSamples.note(peer, request.clientId, rtt);
     }
   }
 
@@ -203,7 +200,7 @@ export class VolunteerRegistry {
   planSnapshot(volunteers: readonly Volunteer[], client: { id: string; rttMs?: Record<string, number> } = { id: typicalClientId }): SwarmSnapshot {
     const rtts: Record<string, number> = {};
     for (const v of volunteers) {
-      const sampledMs = median(this.rttSamples.get(v.peerId) ?? []);
+      const sampledMs = this.rttSamples.medianMs(v.peerId);
       rtts[v.peerId] = client.rttMs?.[v.peerId] ?? (Number.isNaN(sampledMs) ? this.network.defaultRttMs : sampledMs);
     }
     return {
