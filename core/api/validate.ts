@@ -239,7 +239,7 @@ function volunteerView(v: unknown, path: string): VolunteerView {
     memoryBytes: num(o, 'memoryBytes', path, nonNegative),
     backend: oneOf<Backend>(o, 'backend', path, backends),
     cacheSlots: num(o, 'cacheSlots', path, count),
-    leasedSlots: num(o, 'leasedSlots', path, count),
+    leasedSlots: num(o, 'leasedSlots', path, nonNegative), // fractional under reservation by declared length
     joinedAtMs: num(o, 'joinedAtMs', path, nonNegative),
     lastHeartbeatAtMs: num(o, 'lastHeartbeatAtMs', path, nonNegative),
   };

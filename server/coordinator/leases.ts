@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { CoordinatorApiError, type MeasuredTimes, type RouteHop, type RouteRecord, type RouteRequest, type RouteResponse } from '../../core/api/index.ts';
 import type { TimeBreakdown } from '../../core/swarm/index.ts';
-import { CentralQueue, hopSlots, type Booking } from '../../core/dispatch/index.ts';
+import { CentralQueue, hopSlots, snapWhole, type Booking } from '../../core/dispatch/index.ts';
 
 interface Lease {
   record: RouteRecord;
@@ -113,7 +113,7 @@ export class LeaseBook {
     for (const l of this.leases.values()) l.record.chain.forEach((h, i) => {
       if (h.peerId === peerId) n += slotsOf(l, i);
     });
-    return n;
+    return snapWhole(n);
   }
 
   /** Sessions on each chain of `chainKeys` (JFFC's per-chain count). */
