@@ -30,11 +30,12 @@ describe('measured round trips in route requests', () => {
     await generate();
     const rtt = routes.asks[1]?.rttMs;
     expect(Object.keys(rtt ?? {}).sort()).toEqual(['far', 'near']);
-    // A ping over the emulated links takes at least the RTT (timer granularity aside); upper bounds
-    // would measure this shared machine's load, so only the order is asserted beyond that.
+    // A ping over the emulated links takes at least its RTT (less a millisecond of timer rounding).
+    // Upper bounds, and so the order near < far, would measure this shared machine's load (a stalled
+    // event loop inflates either): only the lower bounds, which no unmeasured value meets, are asserted.
     expect(rtt?.near).toBeGreaterThanOrEqual(9);
     expect(rtt?.far).toBeGreaterThanOrEqual(79);
-    expect(rtt?.far).toBeGreaterThan(rtt?.near ?? Infinity);
+    expect(rtt).toEqual(links.rtts.fresh()); // what was sent is what the pool measured
     links.closeAll();
   });
 
