@@ -195,6 +195,8 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       model,
       placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
       routing: routingPolicy(routingName),
+      // The combo's cache reservation (core/policies), unless the coordinator options name one.
+      cacheReservation: options.coordinator?.cacheReservation ?? combo.reservation ?? 'slot',
       predictionPolicies: predictionPolicies(options.placementOptions, predictionThread),
       slowPredictionPolicies: threadedPlacementPolicies,
       logger: loaded.length === 1 ? logger : logger.child({ model: model.info.id }),

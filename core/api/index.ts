@@ -54,6 +54,7 @@ export {
   maxIdLength,
   maxPublicKeyLength,
   maxListLength,
+  maxRttEntries,
   parseJsonWith,
   parseVolunteerMessage,
   parseCoordinatorToVolunteerMessage,

@@ -255,7 +255,7 @@ export interface VolunteerView {
   backend: Backend;
   /** n_j the placement gave it. */
   cacheSlots: number;
-  /** Slots booked by live leases. */
+  /** Slots booked by live leases (fractional when the coordinator books by declared length: k blocks × token blocks ÷ a slot's). */
   leasedSlots: number;
   joinedAtMs: number;
   lastHeartbeatAtMs: number;

@@ -111,7 +111,9 @@ export function parseCoordinatorToVolunteerMessage(raw: unknown): Parsed<Coordin
   });
 }
 
-/** Validates a client's route request. */
+/** Most entries a route request's `rttMs` may hold (a client reports the volunteers it measured, web/client keeps 64). */
+export const maxRttEntries = 256;
+/** Validates a client's route request (`rttMs` bounded in entries, values clamped to apiBounds.maxRttMs). */
 export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
   return run((): RouteRequest => {
     const o = object(raw, '');
@@ -123,7 +125,7 @@ export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
     if (o.rttMs !== undefined) {
       const m = object(o.rttMs, 'rttMs');
       const keys = Object.keys(m);
-      if (keys.length > maxListLength) throw new FieldError('rttMs', `rttMs has more than ${maxListLength} entries`);
+      if (keys.length > maxRttEntries) throw new FieldError('rttMs', `rttMs has more than ${maxRttEntries} entries`);
       const rtt: Record<string, number> = {};
       for (const k of keys) {
         if (k.length > maxIdLength) throw new FieldError('rttMs', `rttMs has a peer id longer than ${maxIdLength} characters`);
@@ -237,7 +239,7 @@ function volunteerView(v: unknown, path: string): VolunteerView {
     memoryBytes: num(o, 'memoryBytes', path, nonNegative),
     backend: oneOf<Backend>(o, 'backend', path, backends),
     cacheSlots: num(o, 'cacheSlots', path, count),
-    leasedSlots: num(o, 'leasedSlots', path, count),
+    leasedSlots: num(o, 'leasedSlots', path, nonNegative), // fractional under reservation by declared length
     joinedAtMs: num(o, 'joinedAtMs', path, nonNegative),
     lastHeartbeatAtMs: num(o, 'lastHeartbeatAtMs', path, nonNegative),
   };

@@ -4,3 +4,4 @@ export { CentralQueue, serveQueue, type HeadOutcome } from './queue.ts';
 export { clipToSpan, routeSubSpan, hopOf, spliceChain, chainKeyOf, chainsInForce } from './failover.ts';
 export { reconcilePlacement, uncoveredBy, maxBlocksFor, type BlockSizes, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
 export { loadsFromBookings, type Booking } from './bookings.ts';
+export { sessionReservation, loadsInSessionUnits, snapWhole, type SessionReservation } from './reservation.ts';

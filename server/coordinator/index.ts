@@ -96,7 +96,7 @@ export class Coordinator {
       onPlaced: () => this.processQueue(),
       view: (v) => this.view(v),
     });
-    this.routes = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now);
+    this.routes = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now, options.cacheReservation);
     const sweepMs = Math.max(10, Math.min(1000, this.heartbeatTimeoutMs / 4, this.leaseMs / 4, ticketTtlMs / 4));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();

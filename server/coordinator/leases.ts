@@ -2,13 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { CoordinatorApiError, type MeasuredTimes, type RouteHop, type RouteRecord, type RouteRequest, type RouteResponse } from '../../core/api/index.ts';
 import type { TimeBreakdown } from '../../core/swarm/index.ts';
-import { CentralQueue, hopSlots, type Booking } from '../../core/dispatch/index.ts';
+import { CentralQueue, hopSlots, snapWhole, type Booking } from '../../core/dispatch/index.ts';
 
 interface Lease {
   record: RouteRecord;
   expiresAtMs: number;
   /** Chain identity for JFFC's per-chain session count (full-span leases only). */
   chainKey?: string;
+  /** Slots each hop holds (by the hop's index; absent: a whole slot per block). */
+  hopSlots?: readonly number[];
 }
 
 /** A granted decision: the hops, what they are predicted to take, and the JFFC chain they are. */
@@ -16,6 +18,8 @@ export interface Grant {
   hops: RouteHop[];
   predicted: TimeBreakdown;
   chainKey?: string;
+  /** Slots each hop holds, under the coordinator's cache reservation (absent: hopSlots of its span). */
+  hopSlots?: readonly number[];
 }
 
 /** The leases in force. */
@@ -49,6 +53,7 @@ export class LeaseBook {
     };
     const lease: Lease = { record, expiresAtMs: now + this.leaseMs };
     if (grant.chainKey !== undefined) lease.chainKey = grant.chainKey;
+    if (grant.hopSlots !== undefined) lease.hopSlots = grant.hopSlots;
     this.leases.set(record.leaseId, lease);
     return { record, expiresAtMs: lease.expiresAtMs };
   }
@@ -105,8 +110,10 @@ export class LeaseBook {
   /** Slots the active leases hold on `peerId`. */
   slotsOn(peerId: string): number {
     let n = 0;
-    for (const l of this.leases.values()) for (const h of l.record.chain) if (h.peerId === peerId) n += hopSlots(h.span);
-    return n;
+    for (const l of this.leases.values()) l.record.chain.forEach((h, i) => {
+      if (h.peerId === peerId) n += slotsOf(l, i);
+    });
+    return snapWhole(n);
   }
 
   /** Sessions on each chain of `chainKeys` (JFFC's per-chain count). */
@@ -121,9 +128,15 @@ export class LeaseBook {
   /** Every lease as a booking: its hops hold slots until the predicted end. */
   *bookings(): Iterable<Booking> {
     for (const l of this.leases.values()) {
-      yield { hops: l.record.chain.map((h) => ({ serverId: h.peerId, span: h.span })), expectedEndMs: l.record.grantedAtMs + l.record.predicted.totalMs };
+      yield { hops: l.record.chain.map((h, i) => ({ serverId: h.peerId, span: h.span, slots: slotsOf(l, i) })), expectedEndMs: l.record.grantedAtMs + l.record.predicted.totalMs };
     }
   }
+}
+
+/** Slots hop `i` of a lease holds: as granted, else a whole slot per block. */
+function slotsOf(lease: Lease, i: number): number {
+  const hop = lease.record.chain[i];
+  return lease.hopSlots?.[i] ?? (hop === undefined ? 0 : hopSlots(hop.span));
 }
 
 /** A request waiting in the central queue. */

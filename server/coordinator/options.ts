@@ -4,6 +4,7 @@ import type { CoordinatorToVolunteerMessage, DashboardMessage } from '../../core
 import type { LinearMs } from '../../core/swarm/index.ts';
 import type { PlacementPolicy } from '../../core/placement/index.ts';
 import type { RoutingPolicy } from '../../core/routing/index.ts';
+import type { CacheReservation } from '../../core/cache/index.ts';
 import type { ServedModel } from '../models/index.ts';
 import type { FairUseLimits } from './fair-use.ts';
 
@@ -35,6 +36,8 @@ export interface CoordinatorOptions {
   /** Placement policy in force, and its registry name. */
   placement: { name: string; policy: PlacementPolicy };
   routing: RoutingPolicy;
+  /** How a lease books a session's cache: `slot` (default, a whole slot per block) or `declared` (its prompt + max new tokens; core/policies' combo field). */
+  cacheReservation?: CacheReservation;
   /** Policies whose prediction the dashboard compares (the one in force is always included). */
   predictionPolicies?: Record<string, PlacementPolicy>;
   /**

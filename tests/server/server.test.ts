@@ -269,6 +269,38 @@ describe('routes', () => {
     expect(after.status).toBe(200);
   });
 
+  it('books leases by declared length when the coordinator reserves so: 32 short sessions fit where whole slots fit one', async () => {
+    // One volunteer, five blocks, five 512-token slots: 32 token blocks a slot. A session declaring
+    // 4 + 8 tokens holds one token block per block, 1/32 of a slot; one declaring 512 a whole slot.
+    // A slow volunteer (1 s a block), so that WS-RR's expected ends lie well after the test.
+    const declared = await start({ coordinator: { cacheReservation: 'declared' } });
+    await join(declared, { peerId: 'only', memoryBytes: budget(5, 5), decodeMsPerBlock: 1000 });
+    await servingAll(declared);
+    const leases: RouteGranted[] = [];
+    leases.push(granted(await route(declared, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 })));
+    expect((await swarm(declared)).volunteers[0]?.leasedSlots).toBe(5 / 32); // the dashboard sees the fraction
+    for (let i = 1; i < 32; i++) leases.push(granted(await route(declared, { clientId: `c${i}`, promptTokens: 4, maxNewTokens: 8 })));
+    expect((await swarm(declared)).volunteers[0]?.leasedSlots).toBeCloseTo(5, 9);
+    const next = await route(declared, { clientId: 'late', promptTokens: 4, maxNewTokens: 8 });
+    expect(next.answer.kind).toBe('queued');
+    // Freeing one short session's token blocks lets the queue head in, but not a full-length session after it.
+    const first = leases[0];
+    if (first === undefined) throw new Error('no lease');
+    await json(declared.url + routeReleasePath(first.leaseId), { body: {} });
+    if (next.answer.kind !== 'queued') throw new Error('not queued');
+    expect((await json(declared.url + routeTicketPath(next.answer.ticketId))).status).toBe(200);
+    for (const l of leases.slice(1, 4)) await json(declared.url + routeReleasePath(l.leaseId), { body: {} });
+    expect((await route(declared, { clientId: 'long', promptTokens: 4, maxNewTokens: 508 })).answer.kind).toBe('queued');
+
+    // The default books whole slots: the second short session already waits.
+    const slot = await start();
+    await join(slot, { peerId: 'only', memoryBytes: budget(5, 5), decodeMsPerBlock: 1000 });
+    await servingAll(slot);
+    granted(await route(slot, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
+    expect((await swarm(slot)).volunteers[0]?.leasedSlots).toBe(5);
+    expect((await route(slot, { clientId: 'c2', promptTokens: 4, maxNewTokens: 8 })).answer.kind).toBe('queued');
+  });
+
   it('petals grants its route even when the booked slots are full (the volunteer refuses, the client retries)', async () => {
     const s = await start({ routing: 'petals' });
     await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });

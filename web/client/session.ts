@@ -7,7 +7,8 @@ import { backoffDelayMs, type AbortSignalLike, type BackoffPolicy } from '../../
 import { BouquetError, isBouquetError, type ErrorCode } from '../../core/errors/index.ts';
 import { generateTokens, type GenerateOptions, type GenerationOutput } from '../../core/generation/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
+import type { RouteAsk, RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
+import { LinkPool } from './link-pool.ts';
 
 /** What the client tab computes itself: embeddings in, logits out. */
 export interface ClientModel {
@@ -21,44 +22,6 @@ export interface ClientModel {
   embed(ids: number[]): Promise<HiddenStates>;
   /** Logits [vocab] for the last row of `hidden` (final norm + LM head). */
   head(hidden: HiddenStates): Promise<Float32Array>;
-}
-
-/** Opens FrameLinks to peers, one per peer, reused across sessions of a client tab. */
-export class LinkPool {
-  private readonly links = new Map<string, Promise<FrameLink>>();
-  constructor(
-    private readonly transport: Transport,
-    private readonly connectTimeoutMs = 10_000,
-    private readonly requestTimeoutMs = 30_000,
-  ) {}
-
-  get(peerId: string): Promise<FrameLink> {
-    const have = this.links.get(peerId);
-    if (have !== undefined) return have;
-    const p = this.transport.connect(peerId, { timeoutMs: this.connectTimeoutMs }).then((conn) => {
-      const link = new FrameLink(conn, { requestTimeoutMs: this.requestTimeoutMs });
-      link.onClose(() => {
-        if (this.links.get(peerId) === p) this.links.delete(peerId);
-      });
-      return link;
-    });
-    this.links.set(peerId, p);
-    p.catch(() => {
-      if (this.links.get(peerId) === p) this.links.delete(peerId);
-    });
-    return p;
-  }
-
-  /** Drops (and closes) the link to a peer that misbehaved, so the next `get` dials afresh. */
-  drop(peerId: string): void {
-    const p = this.links.get(peerId);
-    this.links.delete(peerId);
-    p?.then((l) => l.close()).catch(() => undefined);
-  }
-
-  closeAll(): void {
-    for (const id of [...this.links.keys()]) this.drop(id);
-  }
 }
 
 /** One input a hop has processed: what its replacement must replay. */
@@ -372,10 +335,12 @@ export class ClientSession {
     for (let k = 0; k < this.opts.routeRetries; k++) {
       if (k > 0) await sleep(this.backoffMs(attempt0 + k), this.signal);
       try {
-        const lease = await this.opts.routes.requestRoute(
-          { span, promptTokens: this.promptTokens, maxNewTokens: this.maxNewTokens, excludePeers: [...this.excluded] },
-          this.signal,
-        );
+        // The round trips measured so far go with the request (the coordinator routes this client by them).
+        const ask: RouteAsk = { span, promptTokens: this.promptTokens, maxNewTokens: this.maxNewTokens, excludePeers: [...this.excluded] };
+        const rttMs = this.links.rtts.fresh();
+        if (rttMs !== undefined) ask.rttMs = rttMs;
+        this.links.refreshRtts();
+        const lease = await this.opts.routes.requestRoute(ask, this.signal);
         this.checkChain(lease, span);
         this.leases.push(lease);
         return lease;

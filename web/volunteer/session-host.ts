@@ -221,8 +221,8 @@ export class SessionHost {
     const key = this.key(link, req.sessionId);
     if (this.sessions.has(key)) throw new PeerError('bad-frame', `session '${req.sessionId}' is already open`, req.id);
     const slots = req.span.end - req.span.start;
-    // Booked before awaiting, so concurrent opens cannot overbook.
-    const admitted = cache.admit(key, slots, reserveTokensFor(req.maxLength, b.maxSessionTokens));
+    // Booked before awaiting, so concurrent opens cannot overbook; by the declared length, as the runtime reserves it.
+    const admitted = cache.admit(key, slots, reserveTokensFor(req.maxLength, b.maxSessionTokens, 'declared'));
     if (!admitted.ok) {
       throw new PeerError(
         'cache-full',

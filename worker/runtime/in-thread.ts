@@ -208,7 +208,8 @@ class InThreadRuntime implements BlockRuntime {
         throw new RuntimeError('sequence-too-long', `maxLength ${req.maxLength} exceeds this runtime's slot length ${this.cfg.slotTokens} tokens`);
       }
       const slots = end - start;
-      const admitted = this.cache.admit(req.sessionId, slots, reserveTokensFor(req.maxLength, this.cfg.slotTokens));
+      // Reserved by its declared length: its keys and values grow step by step up to it (step refuses more).
+      const admitted = this.cache.admit(req.sessionId, slots, reserveTokensFor(req.maxLength, this.cfg.slotTokens, 'declared'));
       if (!admitted.ok) {
         const total = this.cache.usage().totalTokenBlocks;
         throw new RuntimeError(

@@ -44,7 +44,11 @@ export interface OpenSessionRequest {
   sessionId: string;
   /** Blocks the session runs here: inside the runtime's loaded span. */
   blocks: BlockSpan;
-  /** Most tokens (prompt + generated) the session will hold; at most the slot length. */
+  /**
+   * Most tokens (prompt + generated) the session will hold, its declared length; at most the slot
+   * length. The runtime reserves ⌈maxLength / 16⌉ token blocks per block for it (not a whole slot)
+   * and refuses a step past it with 'sequence-too-long'.
+   */
   maxLength: number;
 }
 
@@ -55,7 +59,7 @@ export interface SessionInfo {
   maxLength: number;
   /** Cache slots it holds: one per block. */
   slots: number;
-  /** Cache token blocks reserved for it (blocks × token blocks of its reserved length, core/cache). */
+  /** Cache token blocks reserved for it: blocks × ⌈maxLength / 16⌉ (core/cache, reservation by declared length). */
   cacheTokenBlocks: number;
 }
 
@@ -129,8 +133,9 @@ export interface RuntimeInfo {
 export interface BlockRuntime {
   info(): Promise<RuntimeInfo>;
   /**
-   * Opens a session, reserving its KV cache in token blocks (core/cache); RuntimeError 'cache-full'
-   * when they are not free, 'session-exists', 'bad-input', 'sequence-too-long'.
+   * Opens a session, reserving its KV cache in token blocks of its declared length (core/cache); the
+   * cached keys and values then grow with the tokens it holds, up to that length. RuntimeError
+   * 'cache-full' when the token blocks are not free, 'session-exists', 'bad-input', 'sequence-too-long'.
    */
   openSession(req: OpenSessionRequest): Promise<SessionInfo>;
   /**

@@ -1,9 +1,11 @@
 // Validators of the coordinator API: good messages pass typed, malformed ones fail with the field named.
 import { describe, expect, it } from 'vitest';
 import {
+  apiBounds,
   apiErrorFromWire,
   CoordinatorApiError,
   httpStatusForCode,
+  maxRttEntries,
   parseCoordinatorToVolunteerMessage,
   parseDashboardMessage,
   parseJsonWith,
@@ -109,6 +111,12 @@ describe('parseRouteRequest', () => {
     expect(value(parseRouteRequest(good))).toEqual(good);
     const failover = { ...good, rttMs: { a: 3, b: 40 }, excludePeers: ['b'], span: { start: 2, end: 5 }, modelId: 'm' };
     expect(value(parseRouteRequest(failover))).toEqual(failover);
+  });
+
+  it('clamps reported round trips to apiBounds.maxRttMs and bounds their count', () => {
+    expect(value(parseRouteRequest({ ...good, rttMs: { a: 1e300, b: 7 } })).rttMs).toEqual({ a: apiBounds.maxRttMs, b: 7 });
+    const many = Object.fromEntries(Array.from({ length: maxRttEntries + 1 }, (_, i) => [`p${i}`, 1]));
+    expect(failure(parseRouteRequest({ ...good, rttMs: many })).field).toBe('rttMs');
   });
 
   it.each([

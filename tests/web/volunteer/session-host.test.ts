@@ -129,7 +129,7 @@ describe('SessionHost', () => {
     expect(await peer.errorCode(2)).toBe('version-mismatch');
     expect((await peer.answerTo(3)).type).toBe('opened');
     // The refused opens took no cache and reached no runtime.
-    expect(host.stats()).toMatchObject({ activeSessions: 1, slotsUsed: 2 });
+    expect(host.stats()).toMatchObject({ activeSessions: 1, cacheTokenBlocksUsed: 2 }); // 2 blocks × ⌈8 / 16⌉
     expect(exec.openSessions).toBe(1);
     await peer.sendFrame({ type: 'step', id: 4, sessionId: 'a', stepIndex: 0, position: 0, dtype: 'fp32', hidden: hidden(1, toyShape.hiddenSize) });
     expect((await peer.answerTo(4)).type).toBe('step-result');
