@@ -25,3 +25,8 @@ export {
   placementThreadDeadlineMs,
 } from './policies.ts';
 export { PlacementThread, PlacementThreadError, type PlacementJob, type PlacementJobReply } from './placement/thread.ts';
+export {
+  parseIceConfig, iceServersFor, turnCredential, defaultTurnCredentialTtlMs, checkTlsCredentials, loadTlsCredentials, selfSignedTlsCredentials,
+  CertificateError, FailureLog,
+  type IceConfig, type TurnCredential, type TlsCredentials, type CertificateProblem,
+} from './reach/index.ts';

@@ -1,6 +1,7 @@
 // One HTTP server for everything: PeerJS signaling, the coordinator's REST + WebSocket API, model files, the web app.
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -15,6 +16,7 @@ import {
   apiErrorBody,
   maxTicketWaitMs,
   parseJsonWith,
+  parseFailureReport,
   parsePlacementPolicyRequest,
   parseRouteReleaseRequest,
   parseRouteRequest,
@@ -28,6 +30,7 @@ import { loadServedModel, type ModelSizing, type ServedModel } from './models/in
 import { defaultServeCombo, resolveCombo } from '../core/policies/index.ts';
 import { placementPolicy, placementPolicyNames, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';
 import { PlacementThread } from './placement/thread.ts';
+import { FailureLog, iceServersFor, type IceConfig } from './reach/index.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -57,6 +60,16 @@ export interface ServerOptions {
   coordinator?: Omit<Partial<CoordinatorOptions>, 'model' | 'placement' | 'routing' | 'logger'>;
   /** A pino logger, or a level for a new one (default 'info'; tests pass 'silent'). */
   logger?: Logger | string;
+  /** Serve HTTPS with this certificate and key (PEM, already checked: server/reach `loadTlsCredentials`). */
+  tls?: { cert: string; key: string };
+  /** STUN/TURN servers handed to pages at `apiPaths.iceServers` (server/reach `parseIceConfig`). */
+  ice?: IceConfig;
+  /**
+   * The gate for TURN credentials: true when this request's client may have them. Default: every
+   * client. This is where the auth module (server/auth, identified peers and their rate limits) plugs in;
+   * a client it refuses gets STUN only.
+   */
+  allowTurn?: (req: http.IncomingMessage, clientId: string) => boolean;
 }
 
 /** A running server. */
@@ -119,7 +132,8 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
 
   const app = express();
   app.disable('x-powered-by');
-  const server = http.createServer(app);
+  const server = options.tls !== undefined ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, app) : http.createServer(app);
+  const failures = new FailureLog();
 
   // Every response, API and files alike, is cross-origin isolated (multi-threaded wasm needs it).
   app.use((_req, res, next) => {
@@ -148,6 +162,25 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   api.use(express.json({ limit: '256kb', type: () => true }));
   api.get('/health', (_req, res) => {
     res.json({ ok: true, model: model.info.id });
+  });
+  api.get('/ice-servers', (req, res) => {
+    const clientId = req.query.clientId;
+    if (typeof clientId !== 'string' || clientId === '' || clientId.length > 256) {
+      return sendError(res, { code: 'bad-request', message: 'clientId must be a string of 1 to 256 characters', field: 'clientId' });
+    }
+    const allowed = options.allowTurn?.(req, clientId) ?? true;
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(iceServersFor(options.ice, clientId, Date.now(), allowed));
+  });
+  api.post('/failures', (req, res) => {
+    const parsed = parseFailureReport(req.body);
+    if (!parsed.ok) return sendError(res, parsed.error.toWire());
+    const f = parsed.value;
+    if (failures.add(f, Date.now())) logger.warn({ clientId: f.clientId, stage: f.stage, code: f.code, span: f.span, peerId: f.peerId }, `request failed: ${f.message}`);
+    res.json({ kind: 'failure-logged' });
+  });
+  api.get('/failures', (_req, res) => {
+    res.json({ kind: 'failures', failures: failures.recent() });
   });
   api.get('/swarm', (_req, res) => {
     res.json(coordinator.state());
@@ -292,7 +325,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   });
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${urlHost}:${address.port}`;
+  const url = `${options.tls !== undefined ? 'https' : 'http'}://${urlHost}:${address.port}`;
   logger.info({ url, model: model.info.id, placement: placementName, routing: routingName, webDir }, 'bouquet server listening');
 
   let closing: Promise<void> | undefined;

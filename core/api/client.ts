@@ -5,6 +5,7 @@ import { apiErrorFromWire } from './errors.ts';
 import type {
   ModelInfo, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
 } from './messages.ts';
+import { parseIceServersAnswer, type FailureReport, type IceServersAnswer } from './reach.ts';
 import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath } from './paths.ts';
 import {
   parseApiErrorBody, parsePlacementPolicyChanged, parseRouteReleased, parseRouteRenewed, parseRouteResponse, parseSwarmState,
@@ -168,6 +169,16 @@ export class CoordinatorClient {
   async switchPlacementPolicy(policy: string): Promise<PlacementPolicyChanged> {
     const body: PlacementPolicyRequest = { policy };
     return readAnswer(await this.call('POST', apiPaths.placementPolicy, body), parsePlacementPolicyChanged, 'policy answer');
+  }
+
+  /** The ICE servers for this client's peer connections (TURN credentials issued to `clientId`, short-lived). */
+  async iceServers(clientId: string, signal?: AbortSignalLike): Promise<IceServersAnswer> {
+    return readAnswer(await this.call('GET', `${apiPaths.iceServers}?clientId=${encodeURIComponent(clientId)}`, undefined, signal), parseIceServersAnswer, 'ICE servers');
+  }
+
+  /** Reports why a request failed (the coordinator logs it and lists it on the dashboard). */
+  async reportFailure(report: FailureReport): Promise<void> {
+    await this.call('POST', apiPaths.failures, report);
   }
 
   /** The ws:/wss: URL of one of the coordinator's socket endpoints. */

@@ -110,7 +110,7 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   draining: 503, 'not-registered': 403, 'model-mismatch': 400, 'unknown-peer': 404, 'unknown-lease': 404, 'lease-expired': 410,
   'unknown-ticket': 404, 'no-route': 503, 'queue-full': 429, 'peer-unavailable': 503, timeout: 504, aborted: 499,
   infeasible: 503, 'no-solution': 503, 'unknown-policy': 400, 'placement-timeout': 503,
-  'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, internal: 500,
+  'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, 'bad-certificate': 500, internal: 500,
 };
 
 /** HTTP status a REST endpoint answers with for each error code. */

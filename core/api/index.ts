@@ -69,6 +69,10 @@ export {
   CoordinatorClient, CoordinatorSocket, readAnswer, servedModelOf, coordinatorUrl,
   type CoordinatorClientOptions, type CoordinatorSocketHandlers, type AbortSignalLike, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
 } from './client.ts';
+export {
+  parseIceServersAnswer, parseFailureReport, failureRecord, isIceUrl, isTurnUrl, maxIceServers, maxIceUrlLength, failureStages, maxFailureMessageLength,
+  type IceServer, type IceServersAnswer, type FailureStage, type FailureReport, type FailureRecord,
+} from './reach.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.
 export { protocolVersion } from '../protocol/index.ts';

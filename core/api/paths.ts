@@ -16,6 +16,13 @@ export const apiPaths = {
    * 503 `infeasible` when the policy cannot place the current swarm (the old one stays in force).
    */
   placementPolicy: '/api/placement/policy',
+  /**
+   * GET `?clientId=` → IceServersAnswer: the STUN/TURN servers a page's peer connections use, TURN ones
+   * with short-lived credentials for that client (`bouquet serve --ice-servers`, `--turn-secret`).
+   */
+  iceServers: '/api/ice-servers',
+  /** POST a FailureReport → `{kind: 'failure-logged'}`: a client says why a request failed (logged, on the dashboard). */
+  failures: '/api/failures',
   /** GET liveness: `{ ok: true }`. */
   health: '/api/health',
   /** PeerJS signaling server (HTTP API and its WebSocket at `<peerjs>/peerjs`). */

@@ -18,6 +18,7 @@ export const errorCodes = [
   'infeasible', 'no-solution', 'unknown-policy', 'placement-timeout',
   // runtime and environment
   'backend-unavailable', 'not-loaded', 'offline', 'not-found', 'closed',
+  'bad-certificate', // a TLS certificate or key `serve` was given (or made) that it cannot use: data.problem says why
   // a bug: the message says what failed
   'internal',
 ] as const;
