@@ -176,7 +176,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     const parsed = parseFailureReport(req.body);
     if (!parsed.ok) return sendError(res, parsed.error.toWire());
     const f = parsed.value;
-    if (failures.add(f, Date.now())) logger.warn({ clientId: f.clientId, stage: f.stage, code: f.code, span: f.span, peerId: f.peerId }, `request failed: ${f.message}`);
+    if (failures.add(f, Date.now())) logger.warn({ clientId: f.clientId, stage: f.stage, code: f.code, reason: f.reason, span: f.span, peerId: f.peerId }, `request failed: ${f.message}`);
     res.json({ kind: 'failure-logged' });
   });
   api.get('/failures', (_req, res) => {

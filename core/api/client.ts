@@ -5,7 +5,7 @@ import { apiErrorFromWire } from './errors.ts';
 import type {
   ModelInfo, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
 } from './messages.ts';
-import { parseIceServersAnswer, type FailureReport, type IceServersAnswer } from './reach.ts';
+import { parseFailuresAnswer, parseIceServersAnswer, type FailureRecord, type FailureReport, type IceServersAnswer } from './reach.ts';
 import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath } from './paths.ts';
 import {
   parseApiErrorBody, parsePlacementPolicyChanged, parseRouteReleased, parseRouteRenewed, parseRouteResponse, parseSwarmState,
@@ -179,6 +179,11 @@ export class CoordinatorClient {
   /** Reports why a request failed (the coordinator logs it and lists it on the dashboard). */
   async reportFailure(report: FailureReport): Promise<void> {
     await this.call('POST', apiPaths.failures, report);
+  }
+
+  /** The failed requests clients reported, newest first (the coordinator keeps the last 50). */
+  async recentFailures(signal?: AbortSignalLike): Promise<FailureRecord[]> {
+    return readAnswer(await this.call('GET', apiPaths.failures, undefined, signal), parseFailuresAnswer, 'failure list').failures;
   }
 
   /** The ws:/wss: URL of one of the coordinator's socket endpoints. */

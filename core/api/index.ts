@@ -70,8 +70,8 @@ export {
   type CoordinatorClientOptions, type CoordinatorSocketHandlers, type AbortSignalLike, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
 } from './client.ts';
 export {
-  parseIceServersAnswer, parseFailureReport, failureRecord, isIceUrl, isTurnUrl, maxIceServers, maxIceUrlLength, failureStages, maxFailureMessageLength,
-  type IceServer, type IceServersAnswer, type FailureStage, type FailureReport, type FailureRecord,
+  parseIceServersAnswer, parseFailureReport, parseFailuresAnswer, failureRecord, isIceUrl, isTurnUrl, maxIceServers, maxIceUrlLength, failureStages, maxFailureMessageLength,
+  type IceServer, type IceServersAnswer, type FailureStage, type FailureReport, type FailureRecord, type FailuresAnswer,
 } from './reach.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.

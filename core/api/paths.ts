@@ -21,7 +21,10 @@ export const apiPaths = {
    * with short-lived credentials for that client (`bouquet serve --ice-servers`, `--turn-secret`).
    */
   iceServers: '/api/ice-servers',
-  /** POST a FailureReport → `{kind: 'failure-logged'}`: a client says why a request failed (logged, on the dashboard). */
+  /**
+   * POST a FailureReport → `{kind: 'failure-logged'}`: a client says why a request failed (logged, on the
+   * dashboard; 10 a minute per client). GET → FailuresAnswer, the last 50, newest first.
+   */
   failures: '/api/failures',
   /** GET liveness: `{ ok: true }`. */
   health: '/api/health',

@@ -83,6 +83,8 @@ export interface FailureReport {
   span?: BlockSpan;
   /** The peer that could not be reached, when one. */
   peerId?: string;
+  /** A short tag of the cause beyond the code (e.g. the transport's ICE problem 'turn-refused'), ≤ 40 characters. */
+  reason?: string;
 }
 
 /** A failure as the coordinator keeps and shows it. */
@@ -94,6 +96,7 @@ export interface FailureRecord extends FailureReport {
 function failureFields(o: Obj, path: string): FailureReport {
   const s = optional(o, 'span', () => span(o.span, join(path, 'span')));
   const peerId = optional(o, 'peerId', () => str(o, 'peerId', path));
+  const reason = optional(o, 'reason', () => str(o, 'reason', path, 40));
   return {
     clientId: str(o, 'clientId', path),
     stage: oneOf<FailureStage>(o, 'stage', path, failureStages),
@@ -101,6 +104,7 @@ function failureFields(o: Obj, path: string): FailureReport {
     message: str(o, 'message', path, maxFailureMessageLength),
     ...(s !== undefined ? { span: s } : {}),
     ...(peerId !== undefined ? { peerId } : {}),
+    ...(reason !== undefined ? { reason } : {}),
   };
 }
 
@@ -113,4 +117,19 @@ export function parseFailureReport(raw: unknown): Parsed<FailureReport> {
 export function failureRecord(v: unknown, path: string): FailureRecord {
   const o = object(v, path);
   return { ...failureFields(o, path), atMs: num(o, 'atMs', path, nonNegative) };
+}
+
+/** GET `apiPaths.failures` answer: the failures the coordinator keeps, newest first. */
+export interface FailuresAnswer {
+  kind: 'failures';
+  failures: FailureRecord[];
+}
+
+/** Validates the failure list. */
+export function parseFailuresAnswer(raw: unknown): Parsed<FailuresAnswer> {
+  return run((): FailuresAnswer => {
+    const o = object(raw, '');
+    if (o.kind !== 'failures') throw new FieldError('kind', `kind must be failures (got ${describe(o.kind)})`);
+    return { kind: 'failures', failures: list(o, 'failures', '', failureRecord) };
+  });
 }

@@ -8,3 +8,4 @@ export { samplerFor } from '../../worker/index.ts';
 export type { RouteProvider, RouteAsk, RouteLease, RouteHopSpec, MeasuredRequest } from './routes.ts';
 export { clientModelFromRuntime } from './runtime-model.ts';
 export { CoordinatorRoutes, type CoordinatorRoutesOptions } from './coordinator-routes.ts';
+export { missingSpans, blocksInWords, statusWords, type RequestStatus } from './request-status.ts';

@@ -26,19 +26,33 @@ export interface PeerJsTransportOptions {
 
 const peerJsMaxBuffered = 8 * 1024 * 1024;
 
+/** The candidate pair an open connection uses: types 'host', 'srflx', 'prflx' or 'relay' (through TURN). */
+export interface SelectedCandidatePair {
+  peerId: string;
+  localType: string;
+  remoteType: string;
+  /** ICE's own round-trip estimate, ms. */
+  rttMs?: number;
+}
+
+/** Why ICE found no path to a peer: the `ice` data of the timeout error, and what the person is told. */
+export type IceProblem = 'turn-refused' | 'turn-unreachable' | 'no-path-with-turn' | 'no-turn';
+
 /**
- * A person's words for why a peer connection found no path, from the ICE candidate errors it saw
+ * Why a peer connection found no path, from the ICE candidate errors it saw
  * (RTCPeerConnectionIceErrorEvent: 401 = the TURN server refused the login, 701 = no answer from it).
  */
-export function describeIceFailure(errors: readonly { url: string; errorCode: number; errorText: string }[], hasTurn: boolean): string {
+export function describeIceFailure(errors: readonly { url: string; errorCode: number; errorText: string }[], hasTurn: boolean): { problem: IceProblem; text: string } {
   const turn = errors.filter((e) => /^turns?:/.test(e.url));
   const refused = turn.find((e) => e.errorCode === 401 || e.errorCode === 403 || e.errorCode === 437);
-  if (refused !== undefined) return `the TURN server ${refused.url} refused this page's login (${refused.errorCode} ${refused.errorText}): its --turn-secret differs from coturn's static-auth-secret`;
+  if (refused !== undefined) {
+    return { problem: 'turn-refused', text: `the TURN server ${refused.url} refused this page's login (${refused.errorCode} ${refused.errorText}): the server's --turn-secret differs from coturn's static-auth-secret` };
+  }
   const silent = turn.find((e) => e.errorCode === 701);
-  if (silent !== undefined) return `the TURN server ${silent.url} does not answer (${silent.errorText || 'unreachable'}): is coturn running and reachable from this device?`;
+  if (silent !== undefined) return { problem: 'turn-unreachable', text: `the TURN server ${silent.url} does not answer${silent.errorText !== '' ? ` (${silent.errorText})` : ''}: is it running and reachable from this device?` };
   return hasTurn
-    ? 'no network path to the peer even through TURN'
-    : 'no network path to the peer: WebRTC is blocked between your networks; the operator should configure TURN (bouquet serve --ice-servers turn:… --turn-secret …)';
+    ? { problem: 'no-path-with-turn', text: 'no network path to the peer, even through the TURN relay' }
+    : { problem: 'no-turn', text: 'peer unreachable: WebRTC is blocked between your networks; the operator should configure TURN (bouquet serve --ice-servers turn:… --turn-secret …)' };
 }
 
 /** The coordinator's ICE servers for `clientId`; none when it has none or does not answer (a LAN still works). */
@@ -71,6 +85,25 @@ class PeerJsConnection implements PeerConnection {
 
   get remotePeerId(): string {
     return this.conn.peer;
+  }
+
+  /** The ICE candidate pair in use (getStats): `relay` on either side means the TURN server carries it. */
+  async candidatePair(): Promise<SelectedCandidatePair | null> {
+    const pc = this.conn.peerConnection as RTCPeerConnection | undefined;
+    if (pc === undefined) return null;
+    const stats = await pc.getStats();
+    let pairId: string | undefined;
+    stats.forEach((r: { type: string; selectedCandidatePairId?: string }) => {
+      if (r.type === 'transport' && r.selectedCandidatePairId !== undefined) pairId = r.selectedCandidatePairId;
+    });
+    const pair = pairId !== undefined ? (stats.get(pairId) as { localCandidateId: string; remoteCandidateId: string; currentRoundTripTime?: number } | undefined) : undefined;
+    if (pair === undefined) return null;
+    const local = stats.get(pair.localCandidateId) as { candidateType: string } | undefined;
+    const remote = stats.get(pair.remoteCandidateId) as { candidateType: string } | undefined;
+    return {
+      peerId: this.remotePeerId, localType: local?.candidateType ?? '?', remoteType: remote?.candidateType ?? '?',
+      ...(pair.currentRoundTripTime !== undefined ? { rttMs: pair.currentRoundTripTime * 1000 } : {}),
+    };
   }
 
   get isOpen(): boolean {
@@ -261,7 +294,7 @@ export class PeerJsTransport implements Transport {
       const timer = setTimeout(() => {
         // Still connecting means ICE found no path: say why in a person's words (TURN refused, TURN silent, no TURN).
         const why = describeIceFailure(iceErrors, hasTurn);
-        finish(new PeerError('timeout', `no data connection to ${remotePeerId} within ${timeoutMs} ms: ${why}`, 0, remotePeerId));
+        finish(new PeerError('timeout', `no data connection to ${remotePeerId} within ${timeoutMs} ms: ${why.text}`, 0, remotePeerId, { ice: why.problem }));
       }, timeoutMs);
       const onPeerError = (e: Error & { type?: string }): void => {
         if (e.type === 'peer-unavailable' && e.message.includes(remotePeerId)) {
@@ -278,6 +311,12 @@ export class PeerJsTransport implements Transport {
   onConnection(handler: (conn: PeerConnection) => void): () => void {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);
+  }
+
+  /** The candidate pair of every open connection (which path each takes: direct or relayed). */
+  async candidatePairs(): Promise<SelectedCandidatePair[]> {
+    const pairs = await Promise.all([...this.connections].filter((c) => c.isOpen).map((c) => c.candidatePair()));
+    return pairs.filter((p): p is SelectedCandidatePair => p !== null);
   }
 
   /** The ICE servers new peer connections use now. */
