@@ -215,3 +215,23 @@ export async function createNatTopology(): Promise<NatTopology> {
     throw e;
   }
 }
+
+/**
+ * A namespace with one non-loopback address (`address`/24 on a veth pair whose both ends stay inside):
+ * pages opened at that address are not "potentially trustworthy" the way localhost is, so only HTTPS
+ * gives them a secure context.
+ */
+export async function createLanNamespace(address: string): Promise<NetNamespace> {
+  const ns = await createNetNamespace();
+  try {
+    run(['-n', ns.name, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan1']);
+    run(['-n', ns.name, 'addr', 'add', `${address}/24`, 'dev', 'lan0']);
+    run(['-n', ns.name, 'link', 'set', 'lan0', 'up']);
+    run(['-n', ns.name, 'link', 'set', 'lan1', 'up']);
+    run(['-n', ns.name, 'route', 'add', 'default', 'dev', 'lan0']);
+  } catch (e) {
+    await ns.remove();
+    throw e;
+  }
+  return ns;
+}
