@@ -29,7 +29,13 @@ let server: (ServeProcess & { log(): string }) | undefined;
 const browsers: Browser[] = [];
 let home1: BrowserContext;
 let home2: BrowserContext;
+/** `bouquet generate`'s greedy answer of failoverTokens; shorter greedy answers are its prefix. */
 let reference: { text: string; ids: number[] };
+const failoverTokens = maxSessionTokens - 32;
+/** Volunteer tabs still open from the case before. */
+let leftOpen: Page[] = [];
+const t0 = Date.now();
+const at = (what: string): void => console.log(`[reach-turn +${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
 
 /** Chromium in a home namespace. The origin is plain http on a LAN address, so it is marked secure (the HTTPS test shows the real thing). */
 async function browserIn(ns: NetNamespace): Promise<BrowserContext> {
@@ -85,12 +91,15 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
   let relayPingMs = NaN;
 
   beforeAll(async () => {
-    reference = generateReference(prompt, maxNewTokens);
+    reference = generateReference(prompt, failoverTokens);
+    at('reference');
     app = await buildApp();
+    at('app built');
     topo = await createNatTopology();
     turn = await startCoturn(topo.wan, { listenIp: natAddresses.wan1, secret });
     home1 = await browserIn(topo.home1);
     home2 = await browserIn(topo.home2);
+    at('topology, coturn, browsers');
   }, 240_000);
 
   afterAll(async () => {
@@ -107,10 +116,12 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
     await serve(['--ice-servers', `${(turn as Coturn).stunUrl},${(turn as Coturn).url}`, '--turn-secret', secret]);
     const chat = await openChat(home2, origin);
     const volunteers = await volunteersServing(2, chat);
+    at('relay case: two volunteers serving');
     try {
       const res = await chatGenerate(chat, { prompt, maxNewTokens });
-      expect(res.ids).toEqual(reference.ids);
-      expect(res.text).toBe(reference.text);
+      expect(res.ids.length).toBe(maxNewTokens);
+      expect(res.ids).toEqual(reference.ids.slice(0, maxNewTokens));
+      expect(reference.text.startsWith(res.text)).toBe(true);
       const pairs = await candidatePairs(chat);
       expect(pairs.length).toBeGreaterThan(0);
       for (const p of pairs) expect([p.localType, p.remoteType]).toContain('relay');
@@ -119,7 +130,6 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
       expect(turn?.log()).toMatch(/ALLOCATE processed, success/);
 
       // Failover through the relay: the route's volunteer tab closes at token 8; the other one takes over.
-      const longReference = generateReference(prompt, maxSessionTokens - 32);
       const pageByPeer = new Map<string, Page>();
       for (const page of volunteers) {
         const snap = await volunteerSnapshot(page);
@@ -135,15 +145,17 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
         });
         if (index >= 8 && victim !== undefined && closing === undefined) closing = pageByPeer.get(victim)?.close();
       });
-      const healed = await chatGenerate(chat, { prompt, maxNewTokens: maxSessionTokens - 32 });
+      const healed = await chatGenerate(chat, { prompt, maxNewTokens: failoverTokens });
       await lookup;
       await closing;
       expect(victim).toBeDefined();
-      expect(healed.ids).toEqual(longReference.ids);
+      expect(healed.ids).toEqual(reference.ids);
       expect(healed.failovers[0]?.failedPeer).toBe(victim);
       expect(healed.route.some((h) => h.peerId === victim)).toBe(false);
+      at('relay case: failover healed');
+      leftOpen = volunteers.filter((p) => !p.isClosed());
     } finally {
-      await closeAll([chat, ...volunteers]);
+      await closeAll([chat]);
     }
   }, 300_000);
 
@@ -152,16 +164,21 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
     t.blockDirect(false);
     await serve(['--ice-servers', (turn as Coturn).stunUrl]);
     const chat = await openChat(home2, origin);
-    const volunteers = await volunteersServing(1, chat);
+    // The volunteer left from the relay case re-registers with the new server (its span loaded); a chat tab
+    // that got STUN only meets it on the direct path now open.
+    const volunteers = leftOpen.length > 0 ? leftOpen : await volunteersServing(1, chat);
+    await until('the volunteer re-registered', async () => (await swarmState(chat)).volunteers.some((v) => v.state === 'serving'), 60_000);
+    at('direct case: volunteer serving');
     try {
       const res = await chatGenerate(chat, { prompt, maxNewTokens });
-      expect(res.ids).toEqual(reference.ids);
+      expect(res.ids).toEqual(reference.ids.slice(0, maxNewTokens));
       const pairs = await candidatePairs(chat);
       expect(pairs.length).toBeGreaterThan(0);
       for (const p of pairs) expect([p.localType, p.remoteType]).not.toContain('relay');
       const directPingMs = await medianPingMs(chat, res.route[0]?.peerId ?? '');
       console.log(`relay vs direct, one hop home2 → home1: median ping ${relayPingMs.toFixed(2)} ms through TURN, ${directPingMs.toFixed(2)} ms direct `
         + `(${pairs.map((p) => `${p.localType}/${p.remoteType}`).join(', ')}): the relay adds ${(relayPingMs - directPingMs).toFixed(2)} ms per hop round trip`);
+      at('direct case done');
     } finally {
       await closeAll([chat, ...volunteers]);
     }
@@ -171,6 +188,7 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
     const t = topo as NatTopology;
     t.blockDirect(true);
     await serve(['--ice-servers', (turn as Coturn).url, '--turn-secret', 'not-the-secret-coturn-has']);
+    at('wrong-secret case: server up');
     const chat = await openChat(home2, origin);
     const volunteers = await volunteersServing(1, chat);
     try {
@@ -184,6 +202,7 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
       expect(server?.log()).toMatch(/"reason":"turn-refused"/);
       console.log(`wrong TURN secret: failed after ${Date.now() - started} ms; the page said: ${error ?? ''}`);
       expect((await swarmState(chat)).volunteers.length).toBe(1);
+      at('wrong-secret case done');
     } finally {
       await closeAll([chat, ...volunteers]);
     }
