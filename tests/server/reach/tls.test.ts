@@ -83,5 +83,5 @@ describe('TLS certificates', () => {
     } finally {
       await server.close();
     }
-  });
+  }, 60_000);
 });
