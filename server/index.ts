@@ -42,3 +42,8 @@ export {
   defaultRouteRateLimits, RateLimiter, RouteRateLimiter,
   type AuthAction, type Credentials, type CredentialScheme, type AuthRequest, type RateLimit, type RouteRateLimits,
 } from './auth/index.ts';
+export {
+  parseIceConfig, iceServersFor, turnCredential, defaultTurnCredentialTtlMs, checkTlsCredentials, loadTlsCredentials, selfSignedTlsCredentials,
+  CertificateError, FailureLog,
+  type IceConfig, type TurnCredential, type TlsCredentials, type CertificateProblem,
+} from './reach/index.ts';

@@ -1,6 +1,7 @@
 // One HTTP server for everything: PeerJS signaling, the coordinator's REST + WebSocket API, model files, the web app.
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -17,6 +18,7 @@ import {
   maxIdLength,
   maxTicketWaitMs,
   parseJsonWith,
+  parseFailureReport,
   parsePlacementPolicyRequest,
   parseRouteReleaseRequest,
   parseRouteRequest,
@@ -38,6 +40,7 @@ import {
   RouteRateLimiter, type AdminTokenSource, type AuthAction, type RouteRateLimits,
 } from './auth/index.ts';
 import { SwarmModels, type ModelSwarm } from './swarm-models.ts';
+import { FailureLog, iceServersFor, type IceConfig } from './reach/index.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -73,6 +76,16 @@ export interface ServerOptions {
   coordinator?: Omit<Partial<CoordinatorOptions>, 'model' | 'placement' | 'routing' | 'logger'>;
   /** A pino logger, or a level for a new one (default 'info'; tests pass 'silent'). */
   logger?: Logger | string;
+  /** Serve HTTPS with this certificate and key (PEM, already checked: server/reach `loadTlsCredentials`). */
+  tls?: { cert: string; key: string };
+  /** STUN/TURN servers handed to pages at `apiPaths.iceServers` (server/reach `parseIceConfig`). */
+  ice?: IceConfig;
+  /**
+   * The gate for TURN credentials: true when this request's client may have them. Default: every
+   * client. This is where the auth module (server/auth, identified peers and their rate limits) plugs in;
+   * a client it refuses gets STUN only.
+   */
+  allowTurn?: (req: http.IncomingMessage, clientId: string) => boolean;
   /** Authorization and fair use of the API (server/auth). */
   auth?: AuthOptions;
   /** Bounds on dashboard sockets. */
@@ -224,7 +237,8 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   // No non-finite number leaves: res.json throws a coded error instead (answered as one by the API's error handler).
   app.set('json replacer', finiteJsonReplacer);
   app.disable('x-powered-by');
-  const server = http.createServer(app);
+  const server = options.tls !== undefined ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, app) : http.createServer(app);
+  const failures = new FailureLog();
 
   // Every response, API and files alike, is cross-origin isolated (multi-threaded wasm needs it).
   app.use((_req, res, next) => {
@@ -274,6 +288,25 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     }
     next();
   };
+  api.get('/ice-servers', (req, res) => {
+    const clientId = req.query.clientId;
+    if (typeof clientId !== 'string' || clientId === '' || clientId.length > 256) {
+      return sendError(res, { code: 'bad-request', message: 'clientId must be a string of 1 to 256 characters', field: 'clientId' });
+    }
+    const allowed = options.allowTurn?.(req, clientId) ?? true;
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(iceServersFor(options.ice, clientId, Date.now(), allowed));
+  });
+  api.post('/failures', (req, res) => {
+    const parsed = parseFailureReport(req.body);
+    if (!parsed.ok) return sendError(res, parsed.error.toWire());
+    const f = parsed.value;
+    if (failures.add(f, Date.now())) logger.warn({ clientId: f.clientId, stage: f.stage, code: f.code, reason: f.reason, span: f.span, peerId: f.peerId }, `request failed: ${f.message}`);
+    res.json({ kind: 'failure-logged' });
+  });
+  api.get('/failures', (_req, res) => {
+    res.json({ kind: 'failures', failures: failures.recent() });
+  });
   api.get('/health', (_req, res) => {
     res.json({ ok: true, model: model.info.id, models: models.ids, loopLag: coordinator.loopLagReport() });
   });
@@ -488,7 +521,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   });
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${urlHost}:${address.port}`;
+  const url = `${options.tls !== undefined ? 'https' : 'http'}://${urlHost}:${address.port}`;
   logger.info({ url, model: model.info.id, models: models.ids, placement: placementName, routing: routingName, webDir }, 'bouquet server listening');
 
   let closing: Promise<void> | undefined;

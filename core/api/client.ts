@@ -5,6 +5,7 @@ import { apiErrorFromWire } from './errors.ts';
 import type {
   ModelInfo, ModelsList, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
 } from './messages.ts';
+import { parseFailuresAnswer, parseIceServersAnswer, type FailureRecord, type FailureReport, type IceServersAnswer } from './reach.ts';
 import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath, withModelId } from './paths.ts';
 import {
   parseApiErrorBody, parseModelsList, parsePlacementPolicyChanged, parseRouteReleased, parseRouteRenewed, parseRouteResponse, parseSwarmState,
@@ -177,6 +178,21 @@ export class CoordinatorClient {
     const body: PlacementPolicyRequest = options.modelId === undefined ? { policy } : { policy, modelId: options.modelId };
     const headers: Record<string, string> = options.adminToken !== undefined ? { authorization: `Bearer ${options.adminToken}` } : {};
     return readAnswer(await this.call('POST', apiPaths.placementPolicy, body, undefined, headers), parsePlacementPolicyChanged, 'policy answer');
+  }
+
+  /** The ICE servers for this client's peer connections (TURN credentials issued to `clientId`, short-lived). */
+  async iceServers(clientId: string, signal?: AbortSignalLike): Promise<IceServersAnswer> {
+    return readAnswer(await this.call('GET', `${apiPaths.iceServers}?clientId=${encodeURIComponent(clientId)}`, undefined, signal), parseIceServersAnswer, 'ICE servers');
+  }
+
+  /** Reports why a request failed (the coordinator logs it and lists it on the dashboard). */
+  async reportFailure(report: FailureReport): Promise<void> {
+    await this.call('POST', apiPaths.failures, report);
+  }
+
+  /** The failed requests clients reported, newest first (the coordinator keeps the last 50). */
+  async recentFailures(signal?: AbortSignalLike): Promise<FailureRecord[]> {
+    return readAnswer(await this.call('GET', apiPaths.failures, undefined, signal), parseFailuresAnswer, 'failure list').failures;
   }
 
   /** The ws:/wss: URL of one of the coordinator's socket endpoints (the dashboard's for one model with `modelId`). */

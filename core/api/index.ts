@@ -77,6 +77,10 @@ export {
 } from './client.ts';
 export { encodeJson, finiteJsonReplacer } from './wire-json.ts';
 export { modelCoverage } from './coverage.ts';
+export {
+  parseIceServersAnswer, parseFailureReport, parseFailuresAnswer, failureRecord, isIceUrl, isTurnUrl, maxIceServers, maxIceUrlLength, failureStages, maxFailureMessageLength,
+  type IceServer, type IceServersAnswer, type FailureStage, type FailureReport, type FailureRecord, type FailuresAnswer,
+} from './reach.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.
 export { protocolVersion } from '../protocol/index.ts';

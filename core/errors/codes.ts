@@ -20,6 +20,7 @@ export const errorCodes = [
   'unauthorized', 'forbidden-origin', 'unsupported-media-type', 'rate-limited', 'over-quota', 'too-many-connections', 'slow-reader',
   // runtime and environment
   'backend-unavailable', 'not-loaded', 'offline', 'not-found', 'closed',
+  'bad-certificate', // a TLS certificate or key `serve` was given (or made) that it cannot use: data.problem says why
   // a bug: the message says what failed
   'internal',
 ] as const;

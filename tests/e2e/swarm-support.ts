@@ -35,22 +35,24 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `bouquet serve` in `ns` on `port` and resolves once it listens. */
-export function serveInNamespace(ns: NetNamespace, webDir: string, port: number, extra: string[] = []): Promise<ServeProcess> {
+/**
+ * Starts `bouquet serve` in `ns` on `port` and resolves once it listens. `extra` may repeat `--host`
+ * (the last one wins); `url` is what pages open then (default http://127.0.0.1:port).
+ */
+export function serveInNamespace(ns: NetNamespace, webDir: string, port: number, extra: string[] = [], url = `http://127.0.0.1:${port}`): Promise<ServeProcess & { log(): string }> {
   const child = ns.spawn(process.execPath, [
     path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', stories260K,
     '--web-dir', webDir, '--log-level', 'info', ...extra,
   ], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = `http://127.0.0.1:${port}`;
   let log = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bouquet serve did not start in 30 s:\n${log}`)), 30_000);
     const onData = (b: Buffer): void => {
-      log += b.toString();
+      log = (log + b.toString()).slice(-262_144);
       if (log.includes('listening')) {
         clearTimeout(timer);
         resolve({
-          url, child,
+          url, child, log: () => log,
           stop: () => new Promise<void>((ok) => {
             if (child.exitCode !== null || child.signalCode !== null) return ok();
             child.once('exit', () => ok());

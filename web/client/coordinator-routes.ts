@@ -19,6 +19,8 @@ export interface CoordinatorRoutesOptions {
   fetchFn?: FetchLike;
   /** The coordinator client to use (default: one for `origin` over `fetchFn`). */
   client?: CoordinatorClient;
+  /** Told each time a request is (still) queued: its 1-based position and the queue's length. */
+  onQueued?: (position: number, queueLength: number) => void;
 }
 
 /**
@@ -50,6 +52,7 @@ export class CoordinatorRoutes implements RouteProvider {
     let answer: RouteGranted | RouteQueued = await this.client.requestRoute(body, signal);
     const deadline = Date.now() + maxQueueWaitMs;
     while (answer.kind === 'queued') {
+      this.options.onQueued?.(answer.position, answer.queueLength);
       const left = deadline - Date.now();
       if (left <= 0) throw new PeerError('no-route', `waited over ${maxQueueWaitMs} ms in the coordinator's queue`);
       answer = await this.client.pollTicket(answer.ticketId, Math.min(maxTicketWaitMs, left, 10_000), signal);

@@ -10,3 +10,4 @@ export type { RouteProvider, RouteAsk, RouteLease, RouteHopSpec, MeasuredRequest
 export { clientModelFromRuntime } from './runtime-model.ts';
 export { CoordinatorRoutes, type CoordinatorRoutesOptions } from './coordinator-routes.ts';
 export { RttBook, measureRttMs, maxMeasuredPeers, maxMeasuredRttMs, type RttBookOptions } from './rtt.ts';
+export { missingSpans, blocksInWords, statusWords, type RequestStatus } from './request-status.ts';

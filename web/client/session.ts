@@ -124,6 +124,12 @@ function sliceRows(h: HiddenStates, from: number, to: number): HiddenStates {
  * bit-identical) and goes on: the text is the one an undisturbed run produces. Failovers are
  * bounded (`maxFailovers`, exponential backoff), then it throws a PeerError naming the cause.
  */
+// The transport's tag of why ICE found no path (data.ice), kept when a failover wraps the error: the page and the failure report show it.
+function iceProblemOf(e: { data?: Readonly<Record<string, unknown>> | undefined }): { ice: string } | undefined {
+  const ice = e.data?.ice;
+  return typeof ice === 'string' ? { ice } : undefined;
+}
+
 export class ClientSession {
   private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random'>> & Pick<ClientSessionOptions, 'onFailover'>;
   private readonly backoff: BackoffPolicy;
@@ -294,7 +300,7 @@ export class ClientSession {
     if (failed === undefined) throw cause;
     const t0 = performance.now();
     if (this.failovers.length >= this.opts.maxFailovers) {
-      throw new PeerError(cause.code, `gave up after ${this.failovers.length} failovers; last: ${failed.peerId} failed on blocks [${failed.span.start}, ${failed.span.end}): ${cause.message}`, 0, failed.peerId);
+      throw new PeerError(cause.code, `gave up after ${this.failovers.length} failovers; last: ${failed.peerId} failed on blocks [${failed.span.start}, ${failed.span.end}): ${cause.message}`, 0, failed.peerId, iceProblemOf(cause));
     }
     this.excluded.add(failed.peerId);
     // Close what may still be open there; a peer that answered garbage loses its link too.
@@ -311,7 +317,7 @@ export class ClientSession {
     const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1).catch((e: unknown) => {
       if (isBouquetError(e, 'aborted')) throw e;
       const err = toPeerError(e, 'no-route');
-      throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId);
+      throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
     });
     await this.installHops(index, 1, lease.chain);
     for (const step of failed.history) {

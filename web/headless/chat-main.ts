@@ -23,6 +23,7 @@ const chat: ChatHandle = {
   generate: () => Promise.reject(new Error('chat is not ready')),
   probeRaw: () => Promise.reject(new Error('chat is not ready')),
   measureHop: () => Promise.reject(new Error('chat is not ready')),
+  candidatePairs: () => Promise.resolve([]),
 };
 window.bouquetChat = chat;
 
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
     }
     return { pingMs, stepMs };
   };
+  chat.candidatePairs = () => transport.candidatePairs();
   chat.ready = true;
   if (statusEl !== null) statusEl.textContent = `ready | peer ${transport.peerId} | ${chat.backend} | model ${info.id}`;
 }
