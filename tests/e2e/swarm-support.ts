@@ -35,10 +35,10 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `bouquet serve` in `ns` on `port` and resolves once it listens. */
-export function serveInNamespace(ns: NetNamespace, webDir: string, port: number, extra: string[] = []): Promise<ServeProcess> {
+/** Starts `bouquet serve` in `ns` on `port` (serving `model`, default stories260K) and resolves once it listens. */
+export function serveInNamespace(ns: NetNamespace, webDir: string, port: number, extra: string[] = [], model = stories260K): Promise<ServeProcess> {
   const child = ns.spawn(process.execPath, [
-    path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', stories260K,
+    path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', model,
     '--web-dir', webDir, '--log-level', 'info', ...extra,
   ], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const url = `http://127.0.0.1:${port}`;
@@ -147,10 +147,10 @@ export async function until(what: string, cond: () => Promise<boolean>, timeoutM
   throw new Error(`timed out waiting for ${what}${lastError !== '' ? ` (last error: ${lastError})` : ''}`);
 }
 
-/** What `bouquet generate` prints with --json for the prompt, greedy. */
-export function generateReference(prompt: string, maxTokens: number): { text: string; ids: number[] } {
+/** What `bouquet generate` prints with --json for the prompt, greedy (on `model`, default stories260K). */
+export function generateReference(prompt: string, maxTokens: number, model = stories260K): { text: string; ids: number[] } {
   const r = spawnSync(process.execPath, [
-    path.join(repoRoot, 'bin', 'bouquet.js'), 'generate', '--model', stories260K, '--prompt', prompt, '--max-tokens', String(maxTokens),
+    path.join(repoRoot, 'bin', 'bouquet.js'), 'generate', '--model', model, '--prompt', prompt, '--max-tokens', String(maxTokens),
     '--temperature', '0', '--threads', '1', '--json',
   ], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`bouquet generate failed: ${r.stderr}`);

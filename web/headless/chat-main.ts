@@ -27,7 +27,11 @@ const chat: ChatHandle = {
 window.bouquetChat = chat;
 
 async function main(): Promise<void> {
-  const client = await startChatClient({ origin: location.origin, backends: backendsFromQuery(params) });
+  const client = await startChatClient({
+    origin: location.origin, backends: backendsFromQuery(params),
+    ...(params.get('threads') !== null ? { threads: Number(params.get('threads')) } : {}),
+    ...(params.get('spin') !== null ? { threadSpinning: params.get('spin') !== '0' } : {}),
+  });
   const { transport, tokenizer, shape, info } = client;
 
   chat.peerId = transport.peerId;
