@@ -144,8 +144,10 @@ const clientRt = await rt(undefined, true);
 const volunteerRts = new Map<string, BlockRuntime>();
 for (const a of placement.assignments) if (a.span !== null) volunteerRts.set(a.serverId, await rt(a.span));
 
-async function swarmRun(rttMs: number): Promise<{ tokPerS: number; perTokenMs: number; totalMs: number; ttftMs: number; tokens: number; same: boolean }> {
-  const net = new MemoryNetwork({ delayMs: (from, to) => (from === 'client' || to === 'client' ? rttMs / 2 : 0) });
+type SwarmRun = { tokPerS: number; perTokenMs: number; totalMs: number; ttftMs: number; tokens: number; same: boolean; pingMs: number };
+async function swarmRun(rttMs: number): Promise<SwarmRun> {
+  const isClient = (id: string): boolean => id.startsWith('client');
+  const net = new MemoryNetwork({ delayMs: (from, to) => (isClient(from) || isClient(to) ? rttMs / 2 : 0) });
   for (const a of placement.assignments) {
     if (a.span === null) continue;
     const host = new SessionHost(volunteerRts.get(a.serverId) ?? null);
@@ -156,44 +158,54 @@ async function swarmRun(rttMs: number): Promise<{ tokPerS: number; perTokenMs: n
     requestRoute: () => Promise.resolve({ leaseId: 'l', chain: hops }),
     releaseRoute: () => Promise.resolve(),
   };
+  // The RTT a client would measure and send with its route request (ping frames over the same emulated links): the model's input.
+  const pingLink = new FrameLink(await net.createTransport('client-ping').connect(hops[0]?.peerId ?? ''));
+  const pings: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    await pingLink.request<'ping'>({ type: 'ping', sentAtMs: t0 });
+    pings.push(performance.now() - t0);
+  }
+  pingLink.close();
   const session = new ClientSession({ transport: net.createTransport('client'), routes, model: clientModelFromRuntime(clientRt, shape, maxSessionTokens) });
   const res = await session.generate(promptIds, { maxNewTokens: maxTokens, sampler: samplerFor(greedy, 1), stopTokenIds: [tokenizer.bosId, ...tokenizer.eosIds] });
   const decodeMs = res.perTokenMs.reduce((a, b) => a + b, 0);
   return {
     tokPerS: ((res.ids.length - 1) * 1000) / decodeMs, perTokenMs: decodeMs / res.perTokenMs.length, totalMs: res.totalMs, ttftMs: res.ttftMs,
-    tokens: res.ids.length, same: JSON.stringify(res.ids) === JSON.stringify(referenceIds),
+    tokens: res.ids.length, same: JSON.stringify(res.ids) === JSON.stringify(referenceIds), pingMs: median(pings.slice(3)),
   };
 }
 
 await swarmRun(0); // warm-up: JIT, first ORT runs of each session shape
-const zero: Awaited<ReturnType<typeof swarmRun>>[] = [];
-for (let r = 0; r < Math.max(repeats, 5); r++) zero.push(await swarmRun(0));
+// Rounds over every RTT in turn: a shared machine's load drifts, and interleaving spreads it over all of them alike.
+const runsAt = new Map<number, SwarmRun[]>([[0, []], ...rtts.map((r): [number, SwarmRun[]] => [r, []])]);
+for (let r = 0; r < Math.max(repeats, 3); r++) for (const rttMs of runsAt.keys()) runsAt.get(rttMs)?.push(await swarmRun(rttMs));
+const zero = runsAt.get(0) ?? [];
 console.log('\n2. tokens/s, decode (tokens after the first), median of %d (single) and %d (swarm) runs; policy %s (%s + %s)', repeats, zero.length, values.policy, combo.placement, combo.routing);
 console.log(`   single process (bouquet generate's loop):  ${median(single).toFixed(1)} tok/s`);
 console.log(`   swarm ${hops.map((h) => `${h.peerId} [${h.span.start},${h.span.end})`).join(' → ')}, 0 ms RTT: ${median(zero.map((z) => z.tokPerS)).toFixed(1)} tok/s  (same tokens as single process: ${zero.every((z) => z.same) ? 'yes' : 'NO'})`);
 
 console.log('\n3. live swarm at emulated client↔volunteer RTTs (delay injected in the transport) vs the simulator\'s performance model (core/perf requestTime)');
 console.log(`   probe: τ = ${probe.decodeMsPerBlock.toFixed(3)} ms/block/token, τᴵ(l) = ${probe.prefillMsPerBlock.perTokenMs.toFixed(3)}·l + ${probe.prefillMsPerBlock.fixedMs.toFixed(3)} ms`);
-// The per-message overhead the model needs: measured at 0 ms RTT as (per-token latency − compute) / hops.
+// The model's inputs, measured as the live swarm measures them: each RTT as a client's pings see it, and the per-message
+// overhead fitted at 0 ms RTT as (per-token latency − compute) / hops − the ping there.
 const zeroPerToken = median(zero.map((z) => z.perTokenMs));
 const computePerToken = shape.numBlocks * probe.decodeMsPerBlock;
-const messageOverheadMs = Math.max(0, (zeroPerToken - computePerToken) / hops.length);
-console.log(`   per-message overhead fitted at 0 ms RTT (incl. the client's embed + head): ${messageOverheadMs.toFixed(3)} ms per hop`);
-console.log('   RTT ms | measured ms/token (mean over the decode) | predicted ms/token | error | measured total ms | predicted total ms | tokens equal');
+const zeroPing = median(zero.map((z) => z.pingMs));
+const messageOverheadMs = Math.max(0, (zeroPerToken - computePerToken) / hops.length - zeroPing);
+console.log(`   per-message overhead fitted at 0 ms RTT (incl. the client's embed + head): ${messageOverheadMs.toFixed(3)} ms per hop; interleaved rounds: ${zero.length}`);
+console.log('   RTT ms | pinged RTT ms | measured ms/token (mean over the decode) | predicted ms/token | error | measured total ms | predicted total ms | tokens equal');
 const errors: number[] = [];
-for (const rttMs of rtts) {
-  const runs: Awaited<ReturnType<typeof swarmRun>>[] = [];
-  // At 0 ms the runs above are reused (the overhead was fitted on them: predicted = measured there by construction).
-  if (rttMs === 0) runs.push(...zero);
-  else for (let r = 0; r < Math.max(1, repeats - 1); r++) runs.push(await swarmRun(rttMs));
+for (const [rttMs, runs] of runsAt) {
   const lOut = runs[0]?.tokens ?? maxTokens;
-  const snapshot = snapshotAt(rttMs, messageOverheadMs, lOut);
+  const pingMs = median(runs.map((r) => r.pingMs));
+  const snapshot = snapshotAt(pingMs, messageOverheadMs, lOut);
   const t = requestTime(snapshot, 'client', chain, promptIds.length, lOut);
   const decodePredicted = (t.totalMs - requestTime(snapshot, 'client', chain, promptIds.length, 1).totalMs) / (lOut - 1);
   const measured = median(runs.map((r) => r.perTokenMs));
   const err = (measured - decodePredicted) / decodePredicted;
   if (rttMs > 0) errors.push(Math.abs(err));
-  console.log(`   ${String(rttMs).padStart(6)} | ${measured.toFixed(2).padStart(40)} | ${decodePredicted.toFixed(2).padStart(18)} | ${(100 * err).toFixed(1).padStart(5)}% | ${median(runs.map((r) => r.totalMs)).toFixed(0).padStart(17)} | ${t.totalMs.toFixed(0).padStart(18)} | ${runs.every((r) => r.same) ? 'yes' : 'NO'}`);
+  console.log(`   ${String(rttMs).padStart(6)} | ${pingMs.toFixed(2).padStart(13)} | ${measured.toFixed(2).padStart(40)} | ${decodePredicted.toFixed(2).padStart(18)} | ${(100 * err).toFixed(1).padStart(5)}% | ${median(runs.map((r) => r.totalMs)).toFixed(0).padStart(17)} | ${t.totalMs.toFixed(0).padStart(18)} | ${runs.every((r) => r.same) ? 'yes' : 'NO'}`);
 }
 console.log(`   mean |per-token error| over the RTTs > 0: ${(100 * errors.reduce((a, b) => a + b, 0) / Math.max(1, errors.length)).toFixed(1)}%`);
 for (const r of runtimes) await r.dispose();
@@ -216,7 +228,6 @@ try {
   const one = await createInThreadRuntime(ort, bigWeights, { ...opts, blocks: { start: 0, end: L }, client: true });
   await generateText(one, bigTok, prompt, { maxNewTokens: 4, sampler: samplerFor(greedy, 1) });
   const singleRun = await generateText(one, bigTok, prompt, { maxNewTokens: bigTokens, sampler: samplerFor(greedy, 1) });
-  await one.dispose();
   const singleMsPerToken = 1000 / singleRun.tokensPerSecond;
   console.log(`   single process (Node, wasm 1 thread): ${singleMsPerToken.toFixed(1)} ms/token`);
   const half = Math.ceil(L / 2);
@@ -237,8 +248,10 @@ try {
   const inMemMs = median(inMem.perTokenMs);
   console.log(`   2 volunteers in one Node process (in-memory transport, 0 ms RTT): ${inMemMs.toFixed(1)} ms/token = ${(inMemMs / singleMsPerToken).toFixed(2)}× one process (same tokens: ${JSON.stringify(inMem.ids) === JSON.stringify(singleRun.ids) ? 'yes' : 'NO'})`);
   for (const r of [bigClient, ...bigVols]) await r.dispose();
+  const measureSingle = async (): Promise<number> => 1000 / (await generateText(one, bigTok, prompt, { maxNewTokens: bigTokens, sampler: samplerFor(greedy, 1) })).tokensPerSecond;
 
   if (values.browser === true) {
+    // (the single-process runtime `one` stays loaded: it is timed again after each configuration)
     const configsByName: Record<string, TabThreading> = {
       // The old default on this 2-core machine: min(4, cores) threads, onnxruntime's spinning pool.
       before: { label: 'before: 2 threads, spinning pool', threads: 2, spin: true },
@@ -255,14 +268,15 @@ try {
     const servedBig = await loadServedModel(bigDir, { maxSessionTokens: 256 });
     const rows = await runBrowserSwarm({
       modelDir: bigDir, volunteers: 2, memoryBytes: half * servedBig.info.blockBytes + 8 * servedBig.info.cacheBytesPerBlock, maxTokens: bigTokens, prompt,
-      single: { msPerToken: singleMsPerToken, ids: singleRun.ids }, configs, log: (s) => console.log(s),
+      single: { msPerToken: singleMsPerToken, ids: singleRun.ids }, measureSingle, configs, log: (s) => console.log(s),
     });
-    console.log('   config | swarm ms/token | Σ RTT ms | single + RTT ms | ratio | compute | volunteer hop/queue | round trips | chat tab + rest | same tokens');
+    console.log('   config | swarm ms/token | Σ RTT ms | single (timed after) | single + RTT ms | ratio | compute | volunteer hop/queue | round trips | chat tab + rest | same tokens');
     for (const r of rows) {
       const b = r.breakdown;
-      console.log(`   ${r.label} | ${r.swarmMsPerToken.toFixed(1)} | ${r.rttMsPerToken.toFixed(2)} | ${r.targetMsPerToken.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${b.computeMs.toFixed(1)} | ${b.volunteerOverheadMs.toFixed(1)} | ${b.roundTripsMs.toFixed(1)} | ${b.clientAndRestMs.toFixed(1)} | ${r.sameIdsAsSingle ? 'yes' : 'NO'}`);
+      console.log(`   ${r.label} | ${r.swarmMsPerToken.toFixed(1)} | ${r.rttMsPerToken.toFixed(2)} | ${r.singleMsPerToken.toFixed(1)} | ${r.targetMsPerToken.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${b.computeMs.toFixed(1)} | ${b.volunteerOverheadMs.toFixed(1)} | ${b.roundTripsMs.toFixed(1)} | ${b.clientAndRestMs.toFixed(1)} | ${r.sameIdsAsSingle ? 'yes' : 'NO'}`);
     }
   }
+  await one.dispose();
 } finally {
   if (values['big-model'] === undefined) rmSync(bigDir, { recursive: true, force: true });
 }

@@ -25,10 +25,12 @@ export interface BrowserSwarmRow {
   swarmMsPerToken: number;
   /** Σ over the hops of the median ping round trip (16-byte frame, chat tab ↔ volunteer tab). */
   rttMsPerToken: number;
+  /** Single process, ms/token, timed right after this configuration's run. */
+  singleMsPerToken: number;
   /** single-process ms/token + rttMsPerToken. */
   targetMsPerToken: number;
   ratio: number;
-  /** Where a token's time goes: volunteers' onnxruntime runs; their host's wall time beyond it (worker hop, queue); the round trips; the rest (chat tab: embed, head, sampling, frames, event loops). */
+  /** Where a token's (mean) time goes: volunteers' onnxruntime runs; their host's wall time beyond it (worker hop, queue); the round trips; the rest (chat tab: embed, head, sampling, frames, event loops). */
   breakdown: { computeMs: number; volunteerOverheadMs: number; roundTripsMs: number; clientAndRestMs: number };
   sameIdsAsSingle: boolean;
   hops: number;
@@ -44,6 +46,8 @@ export interface BrowserSwarmOptions {
   prompt: string;
   /** Single process: ms per decoded token and the greedy ids (Node, same onnxruntime-web wasm). */
   single: { msPerToken: number; ids: number[] };
+  /** Times the single process again (ms/token), right after each configuration's run while its tabs sit idle: load drifts on a shared machine. */
+  measureSingle?: () => Promise<number>;
   configs: TabThreading[];
   log: (s: string) => void;
 }
@@ -121,13 +125,16 @@ export async function runBrowserSwarm(o: BrowserSwarmOptions): Promise<BrowserSw
         const steps = after.reduce((n, a, i) => n + ((a?.steps ?? 0) - (before[i]?.steps ?? 0)), 0) / Math.max(1, res.route.length);
         const perStep = (x: number): number => x / Math.max(1, steps);
         const swarmMsPerToken = median(res.perTokenMs);
-        const targetMsPerToken = o.single.msPerToken + rttMsPerToken;
+        // The breakdown splits the mean (the parts are sums over the run); the steps include the prompt's, a few % more compute.
+        const swarmMeanMsPerToken = res.perTokenMs.reduce((a, b) => a + b, 0) / Math.max(1, decodeSteps);
+        const singleMsPerToken = o.measureSingle !== undefined ? await o.measureSingle() : o.single.msPerToken;
+        const targetMsPerToken = singleMsPerToken + rttMsPerToken;
         const threadsReported = cfg.threads !== undefined ? String(cfg.threads) : 'default';
         const compute = perStep(computeMs);
         const volunteerOverhead = perStep(serveMs - computeMs);
         rows.push({
-          label: cfg.label, threadsReported, tokens: res.ids.length, swarmMsPerToken, rttMsPerToken, targetMsPerToken, ratio: swarmMsPerToken / targetMsPerToken,
-          breakdown: { computeMs: compute, volunteerOverheadMs: volunteerOverhead, roundTripsMs: rttMsPerToken, clientAndRestMs: swarmMsPerToken - compute - volunteerOverhead - rttMsPerToken },
+          label: cfg.label, threadsReported, tokens: res.ids.length, swarmMsPerToken, rttMsPerToken, singleMsPerToken, targetMsPerToken, ratio: swarmMsPerToken / targetMsPerToken,
+          breakdown: { computeMs: compute, volunteerOverheadMs: volunteerOverhead, roundTripsMs: rttMsPerToken, clientAndRestMs: swarmMeanMsPerToken - compute - volunteerOverhead - rttMsPerToken },
           sameIdsAsSingle: JSON.stringify(res.ids) === JSON.stringify(o.single.ids), hops: res.route.length,
         });
         o.log(`   ${cfg.label}: ${swarmMsPerToken.toFixed(1)} ms/token over ${res.route.length} hops (${decodeSteps} decode steps)`);
