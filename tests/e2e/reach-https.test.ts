@@ -35,7 +35,7 @@ describe.skipIf(skipReason !== null)(`HTTPS on a LAN address${skipReason !== nul
     ns = await createLanNamespace(address);
     server = await serveInNamespace(ns, app.dir, port, [
       '--host', address, '--tls-cert', path.join(certDir, 'cert.pem'), '--tls-key', path.join(certDir, 'key.pem'), '--heartbeat-interval-ms', '500',
-    ], origin);
+    ], { url: origin });
     // The browser trusts exactly this certificate's key (as a person does by accepting it once), nothing more.
     const spki = createHash('sha256').update(new X509Certificate(tls.cert).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
     browser = await chromium.launch({ executablePath: ns.wrap(chromiumPath), args: chromiumArgs({ extraArgs: [`--ignore-certificate-errors-spki-list=${spki}`] }) });

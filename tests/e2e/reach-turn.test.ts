@@ -51,7 +51,7 @@ async function serve(extra: string[]): Promise<void> {
   await server?.stop();
   server = await serveInNamespace((topo as NatTopology).wan, (app as { dir: string }).dir, port, [
     '--host', '0.0.0.0', '--max-session-tokens', String(maxSessionTokens), '--heartbeat-interval-ms', '500', '--heartbeat-timeout-ms', '6000', ...extra,
-  ], origin);
+  ], { url: origin });
 }
 
 /** Opens `n` volunteer tabs in home 1, each with room for the whole model, and waits until they serve every block. */

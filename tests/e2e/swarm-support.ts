@@ -37,11 +37,18 @@ export interface ServeProcess {
 
 /**
  * Starts `bouquet serve` in `ns` on `port` and resolves once it listens. `extra` may repeat `--host`
- * (the last one wins); `url` is what pages open then (default http://127.0.0.1:port).
+ * (the last one wins); `url` is what pages open then (default http://127.0.0.1:port); `model` what it
+ * serves (default stories260K).
  */
-export function serveInNamespace(ns: NetNamespace, webDir: string, port: number, extra: string[] = [], url = `http://127.0.0.1:${port}`): Promise<ServeProcess & { log(): string }> {
+export function serveInNamespace(
+  ns: NetNamespace,
+  webDir: string,
+  port: number,
+  extra: string[] = [],
+  { url = `http://127.0.0.1:${port}`, model = stories260K }: { url?: string; model?: string } = {},
+): Promise<ServeProcess & { log(): string }> {
   const child = ns.spawn(process.execPath, [
-    path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', stories260K,
+    path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', model,
     '--web-dir', webDir, '--log-level', 'info', ...extra,
   ], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -149,10 +156,10 @@ export async function until(what: string, cond: () => Promise<boolean>, timeoutM
   throw new Error(`timed out waiting for ${what}${lastError !== '' ? ` (last error: ${lastError})` : ''}`);
 }
 
-/** What `bouquet generate` prints with --json for the prompt, greedy. */
-export function generateReference(prompt: string, maxTokens: number): { text: string; ids: number[] } {
+/** What `bouquet generate` prints with --json for the prompt, greedy (on `model`, default stories260K). */
+export function generateReference(prompt: string, maxTokens: number, model = stories260K): { text: string; ids: number[] } {
   const r = spawnSync(process.execPath, [
-    path.join(repoRoot, 'bin', 'bouquet.js'), 'generate', '--model', stories260K, '--prompt', prompt, '--max-tokens', String(maxTokens),
+    path.join(repoRoot, 'bin', 'bouquet.js'), 'generate', '--model', model, '--prompt', prompt, '--max-tokens', String(maxTokens),
     '--temperature', '0', '--threads', '1', '--json',
   ], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`bouquet generate failed: ${r.stderr}`);

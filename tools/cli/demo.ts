@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
-import { createServer, modelFolder, terminalProgress, type BouquetServer } from '../../server/index.ts';
+import { createServer, loadServedModel, modelFolder, terminalProgress, type BouquetServer } from '../../server/index.ts';
+import { capacityShortfall } from '../../core/placement/index.ts';
 import { quantile } from '../../core/stats/index.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
 
@@ -26,6 +27,8 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
   --backend auto|webgpu|wasm   auto: WebGPU when the browser has a real adapter, else wasm (default auto)
   --port <n>                   server port, 0 for any free one (default 8787)
   --max-session-tokens <n>     longest session the volunteers' caches hold (default 256)
+  --volunteer-memory-mb <n>    every volunteer tab's memory budget for weights + cache, MiB (default: room for
+                               ⌈L / N⌉ + 1 blocks and 4 sessions); a model the tabs cannot hold fails at once
   --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
   --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder)
   --once                       exit after the answer
@@ -60,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseVerbArgs('demo', argv, {
       model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
       temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
-      'max-session-tokens': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
+      'max-session-tokens': { type: 'string' }, 'volunteer-memory-mb': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
       once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   }, usage);
   if (typeof parsed === 'number') return parsed;
@@ -70,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
   let port: number;
   let maxSessionTokens: number;
   let killAfter: number | undefined;
+  let volunteerMemoryMb: number | undefined;
   let temperature: number;
   let seed: number;
   try {
@@ -78,6 +82,8 @@ export async function run(argv: string[]): Promise<number> {
     port = intOption(values.port as string | undefined, 'port', 8787, 0);
     maxSessionTokens = intOption(values['max-session-tokens'] as string | undefined, 'max-session-tokens', 256, 2);
     seed = intOption(values.seed as string | undefined, 'seed', 1, 0);
+    const mem = values['volunteer-memory-mb'] as string | undefined;
+    volunteerMemoryMb = mem === undefined ? undefined : intOption(mem, 'volunteer-memory-mb', 0, 1);
     const k = values['kill-volunteer-after'] as string | undefined;
     killAfter = k === undefined ? undefined : intOption(k, 'kill-volunteer-after', 0, 0);
     const t = Number(values.temperature ?? '0');
@@ -104,6 +110,20 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     modelPath = path.resolve(modelSpec);
     if (!existsSync(modelPath)) return fail(`model '${modelPath}' not found (give --model a model folder or hf:owner/repo)`);
+  }
+  // A budget the tabs cannot hold the model in: one coded line now, not a 300 s wait for blocks nobody can load.
+  if (volunteerMemoryMb !== undefined) {
+    try {
+      const { info } = await loadServedModel(modelPath, { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) });
+      const short = capacityShortfall(info, Array<number>(volunteers).fill(volunteerMemoryMb * 2 ** 20));
+      if (short !== null) {
+        console.error(`bouquet demo: ${short.message} [${short.code}]`);
+        return 1;
+      }
+    } catch (e) {
+      if (isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
+      throw e;
+    }
   }
   const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(chromiumPath)) {
@@ -172,9 +192,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     log(`backend: ${backend}`);
     const info = server.model.info;
-    // Enough memory for ⌈L / N⌉ + 1 blocks each (so a departed tab's blocks are still held), and some sessions.
+    // By default enough memory for ⌈L / N⌉ + 1 blocks each (so a departed tab's blocks are still held), and some sessions.
     const blocksEach = Math.min(info.numBlocks, Math.ceil(info.numBlocks / volunteers) + (volunteers > 1 ? 1 : 0));
-    const memory = blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
+    const memory = volunteerMemoryMb !== undefined ? volunteerMemoryMb * 2 ** 20 : blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
+    log(`each volunteer tab's budget: ${(memory / 2 ** 20).toFixed(1)} MiB (a block is ${(info.blockBytes / 2 ** 20).toFixed(1)} MiB, one session's cache per block ${(info.cacheBytesPerBlock / 2 ** 20).toFixed(2)} MiB)`);
     const tabs: Page[] = [];
     for (let i = 0; i < volunteers; i++) {
       const page = await context.newPage();
@@ -184,6 +205,9 @@ export async function run(argv: string[]): Promise<number> {
     log(`${volunteers} volunteer tabs opened; waiting for them to measure, register and load…`);
     await waitFor('the volunteers to cover every block', () => {
       const s = coordinator.state();
+      // Once every tab has registered and been placed, a model they cannot hold is final: say so now.
+      const placedAfterAll = s.volunteers.length === volunteers && s.volunteers.every((v) => v.joinedAtMs <= s.placement.computedAtMs);
+      if (placedAfterAll && s.placement.error?.code === 'infeasible') throw new BouquetError('infeasible', s.placement.error.message);
       return s.volunteers.length === volunteers && s.volunteers.every((v) => v.state === 'serving' && JSON.stringify(v.span) === JSON.stringify(v.assignedSpan))
         && s.placement.uncoveredBlocks.length === 0;
     }, 300_000);
@@ -260,7 +284,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     await cleanup();
-    console.error(`bouquet demo: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`bouquet demo: ${e instanceof Error ? e.message : String(e)}${isBouquetError(e) ? ` [${e.code}]` : ''}`);
     setTimeout(() => process.exit(process.exitCode ?? 1), 2000).unref();
     return 1;
   }

@@ -21,6 +21,10 @@ export interface ChatClientOptions {
   origin: string;
   /** Backends to try for the embedding and LM head, in order. */
   backends: ('webgpu' | 'wasm')[];
+  /** wasm threads of the embedding and LM head (default: the runtime's). */
+  threads?: number;
+  /** onnxruntime's idle pool threads spin-wait (default: the runtime's). */
+  threadSpinning?: boolean;
   /** Progress in words, for a loading screen. */
   onProgress?: (text: string) => void;
   /** Model to chat with when the server serves several (default: its first). */
@@ -96,7 +100,11 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
   progress(`Loading ${info.id}'s embedding and LM head…`);
   const runtime = await startWorkerRuntime(() => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
     model: source,
-    options: { client: true, backends: options.backends, maxSessionTokens: info.maxSessionTokens },
+    options: {
+      client: true, backends: options.backends, maxSessionTokens: info.maxSessionTokens,
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.threadSpinning !== undefined ? { threadSpinning: options.threadSpinning } : {}),
+    },
     wasmPaths: '/ort/',
   });
   const shape = runtime.initInfo.shape;

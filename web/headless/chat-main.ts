@@ -30,7 +30,12 @@ window.bouquetChat = chat;
 async function main(): Promise<void> {
   // `?model=<id>` chats with that model when the server serves several (default: its first).
   const modelId = params.get('model');
-  const client = await startChatClient({ origin: location.origin, backends: backendsFromQuery(params), ...(modelId !== null ? { modelId } : {}) });
+  const client = await startChatClient({
+    origin: location.origin, backends: backendsFromQuery(params),
+    ...(modelId !== null ? { modelId } : {}),
+    ...(params.get('threads') !== null ? { threads: Number(params.get('threads')) } : {}),
+    ...(params.get('spin') !== null ? { threadSpinning: params.get('spin') !== '0' } : {}),
+  });
   const { transport, tokenizer, shape, info } = client;
 
   chat.peerId = transport.peerId;

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     model: source,
     backends: backendsFromQuery(params),
     ...(params.get('threads') !== null ? { threads: Number(params.get('threads')) } : {}),
+    ...(params.get('spin') !== null ? { threadSpinning: params.get('spin') !== '0' } : {}),
   });
   const { shape, backend } = await runtime.prepare();
   const budget = Number(params.get('memory') ?? '0');

@@ -56,6 +56,10 @@ export interface HostStats {
   cacheTokenBlocksTotal: number;
   /** Tokens processed (prefill and decode rows) since start. */
   tokensProcessed: number;
+  /** Steps served since start, and their time: the runtime's own compute (onnxruntime runs) and the host's wall time from the step's turn to its answer (compute + the worker hop), ms. */
+  steps: number;
+  stepComputeMs: number;
+  stepServeMs: number;
   /** Tokens processed per second over the last `rateWindowMs`. */
   tokensPerS: number;
 }
@@ -78,6 +82,7 @@ export class SessionHost {
   private nextRuntimeId = 1;
   private sessionsServed = 0;
   private tokensProcessed = 0;
+  private readonly stepTime = { steps: 0, computeMs: 0, serveMs: 0 };
   private readonly recent: { atMs: number; tokens: number }[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly drainWaiters = new Set<() => void>();
@@ -169,6 +174,9 @@ export class SessionHost {
       cacheTokenBlocksUsed: cache?.usedTokenBlocks ?? 0,
       cacheTokenBlocksTotal: cache?.totalTokenBlocks ?? 0,
       tokensProcessed: this.tokensProcessed,
+      steps: this.stepTime.steps,
+      stepComputeMs: this.stepTime.computeMs,
+      stepServeMs: this.stepTime.serveMs,
       tokensPerS: spanMs === 0 ? 0 : (windowTokens * 1000) / spanMs,
     };
   }
@@ -277,7 +285,11 @@ export class SessionHost {
     const run = s.tail.then(async (): Promise<ResponseFrame> => {
       try {
         // Validated above and by decodeFrame; the runtime takes the buffer over (it may be transferred to a worker).
+        const t0 = performance.now();
         const out = await runtime.step(s.sessionId, new Float32Array(req.hidden.data));
+        this.stepTime.steps++;
+        this.stepTime.computeMs += out.computeMs;
+        this.stepTime.serveMs += performance.now() - t0;
         this.tokensProcessed += req.hidden.rows;
         this.recent.push({ atMs: Date.now(), tokens: req.hidden.rows });
         this.changed();

@@ -29,8 +29,13 @@ export interface RuntimeOptions {
   maxSessionTokens?: number;
   /** Execution providers in priority order (default ['webgpu', 'wasm']). */
   backends?: BackendName[];
-  /** wasm threads (default: 1 in a browser without cross-origin isolation, else up to 4). */
+  /** wasm threads (default: 1 in a browser, where tabs of one machine share its cores; up to 4 in Node). */
   threads?: number;
+  /**
+   * Let onnxruntime's idle pool threads spin-wait for the next op (default: false in a browser, true in Node). Tabs on one machine take
+   * turns along a chain; a pool that spins while its tab waits steals the cores the computing tab needs.
+   */
+  threadSpinning?: boolean;
   /**
    * Most weight bytes in one onnxruntime session (default 1 GiB; ONNX protobufs must stay under 2 GiB):
    * a larger span is served by consecutive sessions, transparently to callers.
