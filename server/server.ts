@@ -18,6 +18,7 @@ import {
   parsePlacementPolicyRequest,
   parseRouteReleaseRequest,
   parseRouteRequest,
+  parseRouteRenewRequest,
   type ApiErrorBody,
   type RouteResponse,
 } from '../core/api/index.ts';
@@ -28,6 +29,7 @@ import { loadServedModel, type ModelSizing, type ServedModel } from './models/in
 import { defaultServeCombo, resolveCombo } from '../core/policies/index.ts';
 import { placementPolicy, placementPolicyNames, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';
 import { PlacementThread } from './placement/thread.ts';
+import { checkSignalingLogin, CoordinatorKey } from './identity/index.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -57,6 +59,11 @@ export interface ServerOptions {
   coordinator?: Omit<Partial<CoordinatorOptions>, 'model' | 'placement' | 'routing' | 'logger'>;
   /** A pino logger, or a level for a new one (default 'info'; tests pass 'silent'). */
   logger?: Logger | string;
+  /**
+   * Folder of the server's lasting state (the coordinator's signing key, mode 0600), so leases
+   * survive a restart. Absent: an ephemeral key (tests; a restart then invalidates every lease).
+   */
+  stateDir?: string;
 }
 
 /** A running server. */
@@ -109,6 +116,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const placementThread = new PlacementThread(placementThreadDeadlineMs);
   const coordinator = new Coordinator({
     ...options.coordinator,
+    key: options.stateDir !== undefined ? CoordinatorKey.inStateDir(options.stateDir) : CoordinatorKey.ephemeral(),
     model,
     placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
     routing: routingPolicy(routingName),
@@ -169,7 +177,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     const parsed = parseRouteReleaseRequest(req.body ?? {});
     if (!parsed.ok) return sendError(res, parsed.error.toWire());
     try {
-      coordinator.release(req.params.leaseId, parsed.value.measured);
+      coordinator.release(req.params.leaseId, parsed.value.leaseSecret, parsed.value.measured);
       res.json({ kind: 'released', leaseId: req.params.leaseId });
     } catch (e) {
       if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
@@ -177,8 +185,10 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     }
   });
   api.post('/routes/:leaseId/renew', (req, res) => {
+    const parsed = parseRouteRenewRequest(req.body ?? {});
+    if (!parsed.ok) return sendError(res, parsed.error.toWire());
     try {
-      const expiresAtMs = coordinator.renew(req.params.leaseId);
+      const expiresAtMs = coordinator.renew(req.params.leaseId, parsed.value.leaseSecret);
       res.json({ kind: 'renewed', leaseId: req.params.leaseId, expiresAtMs });
     } catch (e) {
       if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
@@ -278,6 +288,14 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
             ? peerSockets
             : undefined;
     if (target === undefined) return rejectUpgrade(socket, 404, 'Not Found');
+    if (target === peerSockets) {
+      // A volunteer's key-bound id only with a token signed by its key (server/identity/signaling.ts).
+      const refusal = checkSignalingLogin(new URL(req.url ?? '/', 'http://localhost').searchParams);
+      if (refusal !== null) {
+        logger.warn({ reason: refusal }, 'signaling login refused');
+        return rejectUpgrade(socket, 403, 'Forbidden');
+      }
+    }
     target.handleUpgrade(req, socket, head, (ws) => target.emit('connection', ws, req));
   });
 

@@ -14,6 +14,8 @@ import { BouquetError, errorFromWire, errorToWire, registerErrorKind, type Error
  * - `no-route`: no chain of serving volunteers covers the requested blocks (even waiting would not help).
  * - `infeasible`: the placement policy cannot place the model on the volunteers present.
  * - `queue-full`: the central queue is at its limit; retry later.
+ * - `identity-refused`: a registration (or signaling login) did not prove the key its peer id is bound to.
+ * - `lease-refused`: a release or renewal without the lease's secret, or a session without a lease the coordinator signed.
  * - `not-found`: no such endpoint or file.
  * - `internal`: a bug in the coordinator; the message says what failed.
  */
@@ -29,6 +31,8 @@ export type ApiErrorCode =
   | 'no-route'
   | 'infeasible'
   | 'queue-full'
+  | 'identity-refused'
+  | 'lease-refused'
   | 'not-found'
   | 'internal';
 
@@ -45,6 +49,8 @@ export const apiErrorCodes: readonly ApiErrorCode[] = [
   'no-route',
   'infeasible',
   'queue-full',
+  'identity-refused',
+  'lease-refused',
   'not-found',
   'internal',
 ];
@@ -110,6 +116,7 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   draining: 503, 'not-registered': 403, 'model-mismatch': 400, 'unknown-peer': 404, 'unknown-lease': 404, 'lease-expired': 410,
   'unknown-ticket': 404, 'no-route': 503, 'queue-full': 429, 'peer-unavailable': 503, timeout: 504, aborted: 499,
   infeasible: 503, 'no-solution': 503, 'unknown-policy': 400, 'placement-timeout': 503,
+  'identity-refused': 403, 'lease-refused': 403, 'peer-limit': 429,
   'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, internal: 500,
 };
 

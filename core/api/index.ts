@@ -18,6 +18,7 @@ export type {
   LeaveMessage,
   VolunteerMessage,
   ModelInfo,
+  ChallengeMessage,
   RegisteredMessage,
   AssignmentReason,
   AssignmentMessage,
@@ -31,6 +32,7 @@ export type {
   RouteResponse,
   MeasuredTimes,
   RouteReleaseRequest,
+  RouteRenewRequest,
   RouteReleased,
   RouteRenewed,
   VolunteerView,
@@ -56,6 +58,7 @@ export {
   parseRouteRequest,
   parseRouteResponse,
   parseRouteReleaseRequest,
+  parseRouteRenewRequest,
   parseRouteReleased,
   parseRouteRenewed,
   parseApiErrorBody,
@@ -69,6 +72,11 @@ export {
   CoordinatorClient, CoordinatorSocket, readAnswer, servedModelOf, coordinatorUrl,
   type CoordinatorClientOptions, type CoordinatorSocketHandlers, type AbortSignalLike, type FetchLike, type ResponseLike, type WebSocketLike, type CreateSocket, type ServedModel,
 } from './client.ts';
+export {
+  keyBoundPeerIdPrefix, peerIdDigestBytes, maxLeaseTokenLength, maxReportedSessions, peerIdFromDigest, isKeyBoundPeerId,
+  registerChallengeText, signalingText, leaseSigningText, base64url, fromBase64url, leasePayload, parseLeaseToken,
+  type LeaseGrant, type LeaseTokenParts,
+} from './identity.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.
 export { protocolVersion } from '../protocol/index.ts';

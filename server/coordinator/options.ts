@@ -5,6 +5,7 @@ import type { LinearMs } from '../../core/swarm/index.ts';
 import type { PlacementPolicy } from '../../core/placement/index.ts';
 import type { RoutingPolicy } from '../../core/routing/index.ts';
 import type { ServedModel } from '../models/index.ts';
+import type { CoordinatorKey } from '../identity/index.ts';
 
 /** Assumptions the coordinator needs before anything is measured (all documented defaults). */
 export interface NetworkDefaults {
@@ -59,6 +60,19 @@ export interface CoordinatorOptions {
   workload?: Partial<WorkloadDefaults>;
   /** Clock, Unix epoch ms (tests inject one). */
   now?: () => number;
+  /**
+   * The coordinator's signing key (leases, lease secrets). Default: an ephemeral one (a restart then
+   * invalidates every lease); `createServer` loads it from the state dir when given one.
+   */
+  key?: CoordinatorKey;
+  /**
+   * Whether a volunteer's peer id must be the one its key is bound to (`vk-` + SHA-256 of the SPKI).
+   * Default true. Tests with hand-named scripted volunteers turn it off; every registration still
+   * proves its key, and a peer id held by one key is never taken over by another.
+   */
+  keyBoundPeerIds?: boolean;
+  /** Leases released through a new key before it is off probation (default 20). */
+  probationLeases?: number;
 }
 
 /** How the coordinator talks to one volunteer socket. */

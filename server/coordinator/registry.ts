@@ -13,6 +13,7 @@ import { cacheSlots } from '../../core/perf/index.ts';
 import { hopSlots, maxBlocksFor, uncoveredBy } from '../../core/dispatch/index.ts';
 import type { ServedModel } from '../models/index.ts';
 import type { NetworkDefaults, VolunteerLink, WorkloadDefaults } from './options.ts';
+import { ProbationBook } from '../identity/index.ts';
 
 /** One registered volunteer. */
 export interface Volunteer {
@@ -51,7 +52,14 @@ export class VolunteerRegistry {
     private readonly network: NetworkDefaults,
     private readonly workload: WorkloadDefaults,
     private readonly now: () => number,
+    /** Which keys are still on probation (new: no record yet). */
+    readonly probation: ProbationBook = new ProbationBook(),
   ) {}
+
+  /** True while `v`'s key is on probation: placement and routing may trust it less (cap its share of routes, check it more). */
+  onProbation(v: Volunteer): boolean {
+    return this.probation.onProbation(v.peerId);
+  }
 
   get model(): ServedModel['info'] {
     return this.served.info;
@@ -106,6 +114,7 @@ export class VolunteerRegistry {
       leasedSlots,
       joinedAtMs: v.joinedAtMs,
       lastHeartbeatAtMs: v.lastHeartbeatAtMs,
+      probation: this.onProbation(v),
     };
   }
 

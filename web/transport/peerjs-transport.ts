@@ -11,6 +11,11 @@ export interface PeerJsTransportOptions {
   path?: string;
   /** Ask for this peer id (default: the server assigns one). */
   peerId?: string;
+  /**
+   * The signaling token: for a volunteer's key-bound id, the one its identity signs
+   * (`VolunteerIdentity.signalingToken`), without which the server refuses the id. Default: PeerJS's random one.
+   */
+  token?: string;
   /** ICE servers; default none (loopback and LAN tests; see platform-notes). */
   iceServers?: RTCIceServer[];
   /** Time to wait for the signaling server and for each data connection, ms (default 10000). */
@@ -159,6 +164,7 @@ export class PeerJsTransport implements Transport {
       debug: options.debug ?? 0,
       config: { iceServers: options.iceServers ?? [] },
     };
+    if (options.token !== undefined) peerOptions.token = options.token;
     const peer = options.peerId !== undefined ? new Peer(options.peerId, peerOptions) : new Peer(peerOptions);
     return new Promise((resolve, reject) => {
       // Both listeners go once settled: a later signaling error (the server restarting) must not destroy
