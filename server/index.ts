@@ -25,3 +25,4 @@ export {
   placementThreadDeadlineMs,
 } from './policies.ts';
 export { PlacementThread, PlacementThreadError, type PlacementJob, type PlacementJobReply } from './placement/thread.ts';
+export { CoordinatorKey, coordinatorKeyFile, ProbationBook, checkSignalingLogin } from './identity/index.ts';
