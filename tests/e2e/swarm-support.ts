@@ -35,11 +35,15 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
+// One state dir per test process (the coordinator's key survives a restart of its server, as in use); removed at exit.
+const stateDir = path.join(os.tmpdir(), `bouquet-e2e-state-${process.pid}`);
+process.once('exit', () => rmSync(stateDir, { recursive: true, force: true }));
+
 /** Starts `bouquet serve` in `ns` on `port` and resolves once it listens. */
 export function serveInNamespace(ns: NetNamespace, webDir: string, port: number, extra: string[] = []): Promise<ServeProcess> {
   const child = ns.spawn(process.execPath, [
     path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', stories260K,
-    '--web-dir', webDir, '--log-level', 'info', ...extra,
+    '--web-dir', webDir, '--log-level', 'info', '--state-dir', stateDir, ...extra,
   ], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const url = `http://127.0.0.1:${port}`;
   let log = '';

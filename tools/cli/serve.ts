@@ -1,4 +1,6 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { createServer, modelFolder, terminalProgress, type ServerOptions } from '../../server/index.ts';
@@ -31,6 +33,9 @@ options (environment variable in brackets):
   --lease-ms <n>              lease length of a granted route [BOUQUET_LEASE_MS] (default 120000)
   --max-moves <n>             volunteers holding blocks that one re-placement may move [BOUQUET_MAX_MOVES] (default 1)
   --default-rtt-ms <n>        RTT assumed for peers a client has not measured [BOUQUET_DEFAULT_RTT_MS] (default 20)
+  --state-dir <path|none>     lasting state: the coordinator's signing key (mode 0600), so leases survive a restart
+                              [BOUQUET_STATE_DIR] (default $XDG_STATE_HOME/bouquet, else ~/.local/state/bouquet;
+                              none: a key for this process only)
   --log-level <level>         pino level: trace, debug, info, warn, error, silent [BOUQUET_LOG_LEVEL] (default info)
   -h, --help                  show this help`;
 
@@ -73,6 +78,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         'max-moves': { type: 'string' },
         'default-rtt-ms': { type: 'string' },
         'log-level': { type: 'string' },
+        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -125,6 +131,8 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const rtt = numOption('default-rtt-ms', pick(v['default-rtt-ms'], 'BOUQUET_DEFAULT_RTT_MS'));
   if (rtt !== undefined) c.network = { defaultRttMs: rtt };
   options.coordinator = c;
+  const stateDir = pick(v['state-dir'], 'BOUQUET_STATE_DIR') ?? path.join(env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state'), 'bouquet');
+  if (stateDir !== 'none') options.stateDir = stateDir;
   return options;
 }
 

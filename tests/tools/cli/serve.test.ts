@@ -8,6 +8,13 @@ describe('bouquet serve options', () => {
     expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', policy: 'bprr', placement: 'bprr', routing: 'ws-rr', model: '../shared/models/stories260K' });
   });
 
+  it('keeps its signing key in a state dir: XDG by default, --state-dir or BOUQUET_STATE_DIR, none for a key of this process only', () => {
+    expect(serveOptions([], { XDG_STATE_HOME: '/x/state' })).toMatchObject({ stateDir: '/x/state/bouquet' });
+    expect(serveOptions(['--state-dir', '/tmp/b'], {})).toMatchObject({ stateDir: '/tmp/b' });
+    expect(serveOptions([], { BOUQUET_STATE_DIR: '/tmp/c' })).toMatchObject({ stateDir: '/tmp/c' });
+    expect(serveOptions(['--state-dir', 'none'], {})).not.toHaveProperty('stateDir');
+  });
+
   it('a combo name means the same pair as in the simulator; --placement and --routing override its parts', () => {
     expect(serveOptions(['--policy', 'followup'], {})).toMatchObject({ placement: 'gbp-cr', routing: 'jffc' });
     expect(serveOptions(['--policy', 'followup', '--routing', 'ws-rr'], {})).toMatchObject({ placement: 'gbp-cr', routing: 'ws-rr' });
