@@ -119,6 +119,8 @@ export class VolunteerAgent {
   private readonly listeners = new Set<(s: VolunteerSnapshot) => void>();
   private loaded: BlockRuntime | null = null;
   private stopped = false;
+  /** Settles once the host checks leases of the coordinator registered with (no blocks are served before). */
+  private leasesChecked: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: VolunteerAgentOptions) {
     // The host serves on whichever runtime is loaded now (given with its blocks).
@@ -158,7 +160,7 @@ export class VolunteerAgent {
       onRegistered: (m) => {
         this.registered = m;
         // Sessions open only for leases this coordinator signed (its key may change when it restarts).
-        LeaseChecker.create({ coordinatorKey: m.coordinatorKey, peerId: this.options.transport.peerId }).then((checker) => {
+        this.leasesChecked = LeaseChecker.create({ coordinatorKey: m.coordinatorKey, peerId: this.options.transport.peerId }).then((checker) => {
           this.host.requireLeases(checker);
           this.startHeartbeats(m.heartbeatIntervalMs);
           this.changed();
@@ -268,6 +270,7 @@ export class VolunteerAgent {
       this.setStatus(phase);
     });
     if (this.stopped) return;
+    await this.leasesChecked; // never serve a block before sessions are checked against a lease
     this.loaded = runtime;
     this.span = span;
     this.loadFraction = null;
