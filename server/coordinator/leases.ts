@@ -65,7 +65,7 @@ export class LeaseBook {
    * lease is known or already ended in this run.
    */
   adopt(grant: LeaseGrant): RouteRecord | undefined {
-    if (this.leases.has(grant.leaseId) || this.expired.has(grant.leaseId) || this.released.has(grant.leaseId)) return undefined;
+    if (!this.unknown(grant.leaseId)) return undefined;
     const totalMs = Math.max(0, grant.expectedEndAtMs - grant.grantedAtMs);
     const record: RouteRecord = {
       leaseTag: CoordinatorKey.leaseTag(grant.leaseId),
@@ -85,6 +85,11 @@ export class LeaseBook {
 
   has(leaseId: string): boolean {
     return this.leases.has(leaseId);
+  }
+
+  /** True when `leaseId` is neither active nor ended in this run (a report of it may be adopted). */
+  unknown(leaseId: string): boolean {
+    return !this.leases.has(leaseId) && !this.expired.has(leaseId) && !this.released.has(leaseId);
   }
 
   /** Ends a lease; returns its record, or undefined when it is not active. */
