@@ -47,3 +47,4 @@ export {
   CertificateError, FailureLog,
   type IceConfig, type TurnCredential, type TlsCredentials, type CertificateProblem,
 } from './reach/index.ts';
+export { CoordinatorKey, coordinatorKeyFile, checkSignalingLogin } from './identity/index.ts';

@@ -22,6 +22,7 @@ import {
   parsePlacementPolicyRequest,
   parseRouteReleaseRequest,
   parseRouteRequest,
+  parseRouteRenewRequest,
   type ApiErrorBody,
   type DashboardMessage,
   type RouteResponse,
@@ -41,6 +42,7 @@ import {
 } from './auth/index.ts';
 import { SwarmModels, type ModelSwarm } from './swarm-models.ts';
 import { FailureLog, iceServersFor, type IceConfig } from './reach/index.ts';
+import { checkSignalingLogin, CoordinatorKey } from './identity/index.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -76,6 +78,12 @@ export interface ServerOptions {
   coordinator?: Omit<Partial<CoordinatorOptions>, 'model' | 'placement' | 'routing' | 'logger'>;
   /** A pino logger, or a level for a new one (default 'info'; tests pass 'silent'). */
   logger?: Logger | string;
+  /**
+   * Folder of the server's lasting state, owner-only (0600): the coordinator's signing key, so leases
+   * survive a restart, and the generated admin token. Absent: both for this process only (tests; a
+   * restart then invalidates every lease).
+   */
+  stateDir?: string;
   /** Serve HTTPS with this certificate and key (PEM, already checked: server/reach `loadTlsCredentials`). */
   tls?: { cert: string; key: string };
   /** STUN/TURN servers handed to pages at `apiPaths.iceServers` (server/reach `parseIceConfig`). */
@@ -94,13 +102,12 @@ export interface ServerOptions {
 
 /** Who may control the server, and what browsers and clients may send. */
 export interface AuthOptions {
-  /** The admin token control actions need (bearer header); ≥ 16 characters. Wins over `stateDir`. */
-  adminToken?: string;
   /**
-   * Folder whose `admin-token` file (0600) holds the token, generated there at first start. With
-   * neither this nor `adminToken` the server makes a token in memory (read it from `BouquetServer.adminToken`).
+   * The admin token control actions need (bearer header); ≥ 16 characters. Absent: the state dir's
+   * `admin-token` file (0600), generated there at first start; with no state dir either, a token in
+   * memory (read it from `BouquetServer.adminToken`).
    */
-  stateDir?: string;
+  adminToken?: string;
   /** Origins besides the server's own whose browser requests are accepted (e.g. a dev server's). */
   allowedOrigins?: string[];
   /** Token buckets on route requests per client id and per address; 'off' for none (benchmarks). */
@@ -163,9 +170,9 @@ function rejectUpgrade(socket: Duplex, status: number, text: string, error?: Api
 }
 
 /** The admin token and where it came from: given, the state dir's file, or made in memory. */
-function resolveAdminToken(auth: AuthOptions | undefined): { token: string; source: AdminTokenSource; file?: string } {
+function resolveAdminToken(auth: AuthOptions | undefined, stateDir: string | undefined): { token: string; source: AdminTokenSource; file?: string } {
   if (auth?.adminToken !== undefined) return { token: checkAdminToken(auth.adminToken), source: 'given' };
-  if (auth?.stateDir !== undefined) return loadOrCreateAdminToken(auth.stateDir);
+  if (stateDir !== undefined) return loadOrCreateAdminToken(stateDir);
   return { token: newAdminToken(), source: 'in-memory' };
 }
 
@@ -202,9 +209,12 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const placementThread = new PlacementThread(placementThreadDeadlineMs);
   // Predictions in a thread of their own: a slow one (the MILP's) never holds up the placement in force.
   const predictionThread = new PlacementThread(placementThreadDeadlineMs);
+  // One signing key for every model's coordinator: a lease from any of them checks with the one public key.
+  const coordinatorKey = options.stateDir !== undefined ? CoordinatorKey.inStateDir(options.stateDir) : CoordinatorKey.ephemeral();
   const newCoordinator = (model: ServedModel): Coordinator =>
     new Coordinator({
       ...options.coordinator,
+      key: coordinatorKey,
       model,
       placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
       routing: routingPolicy(routingName),
@@ -225,7 +235,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const model = models.first.model;
   const coordinator = models.first.coordinator;
 
-  const admin = resolveAdminToken(options.auth);
+  const admin = resolveAdminToken(options.auth, options.stateDir);
   logger.info({ source: admin.source, ...(admin.file !== undefined ? { file: admin.file } : {}) }, 'admin token ready (control actions need it as a bearer header)');
   const authorizer = new Authorizer([adminTokenScheme(admin.token)]);
   const allowedOrigins = options.auth?.allowedOrigins ?? [];
@@ -349,7 +359,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     const parsed = parseRouteReleaseRequest(req.body ?? {});
     if (!parsed.ok) return sendError(res, parsed.error.toWire());
     try {
-      models.release(req.params.leaseId, parsed.value.measured);
+      models.release(req.params.leaseId, parsed.value.leaseSecret, parsed.value.measured);
       res.json({ kind: 'released', leaseId: req.params.leaseId });
     } catch (e) {
       if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
@@ -357,8 +367,10 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     }
   });
   api.post('/routes/:leaseId/renew', (req, res) => {
+    const parsed = parseRouteRenewRequest(req.body ?? {});
+    if (!parsed.ok) return sendError(res, parsed.error.toWire());
     try {
-      const expiresAtMs = models.renew(req.params.leaseId);
+      const expiresAtMs = models.renew(req.params.leaseId, parsed.value.leaseSecret);
       res.json({ kind: 'renewed', leaseId: req.params.leaseId, expiresAtMs });
     } catch (e) {
       if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
@@ -491,6 +503,14 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
             ? peerSockets
             : undefined;
     if (target === undefined) return rejectUpgrade(socket, 404, 'Not Found');
+    if (target === peerSockets) {
+      // A volunteer's key-bound id only with a token signed by its key (server/identity/signaling.ts).
+      const refusal = checkSignalingLogin(new URL(req.url ?? '/', 'http://localhost').searchParams);
+      if (refusal !== null) {
+        logger.warn({ reason: refusal }, 'signaling login refused');
+        return rejectUpgrade(socket, 403, 'Forbidden');
+      }
+    }
     if (target !== peerSockets) {
       // A page of another site may not open our sockets in a visitor's browser.
       try {

@@ -90,13 +90,13 @@ export class SwarmModels {
   }
 
   /** Releases a lease at the coordinator that granted it. Throws CoordinatorApiError ('unknown-lease', 'lease-expired'). */
-  release(leaseId: string, measured?: MeasuredTimes): void {
-    this.atLeaseOwner(leaseId, (c) => c.release(leaseId, measured));
+  release(leaseId: string, leaseSecret: string, measured?: MeasuredTimes): void {
+    this.atLeaseOwner(leaseId, (c) => c.release(leaseId, leaseSecret, measured));
   }
 
   /** Renews a lease at the coordinator that granted it; returns the new expiry (epoch ms). */
-  renew(leaseId: string): number {
-    return this.atLeaseOwner(leaseId, (c) => c.renew(leaseId));
+  renew(leaseId: string, leaseSecret: string): number {
+    return this.atLeaseOwner(leaseId, (c) => c.renew(leaseId, leaseSecret));
   }
 
   // Runs `act` on each coordinator until one knows the lease; 'unknown-lease' from all is the answer.

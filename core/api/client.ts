@@ -3,7 +3,8 @@ import { BouquetError } from '../errors/index.ts';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { apiErrorFromWire } from './errors.ts';
 import type {
-  ModelInfo, ModelsList, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
+  ModelInfo, ModelsList, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest,
+  RouteRenewRequest, RouteRequest, SwarmState,
 } from './messages.ts';
 import { parseFailuresAnswer, parseIceServersAnswer, type FailureRecord, type FailureReport, type IceServersAnswer } from './reach.ts';
 import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath, withModelId } from './paths.ts';
@@ -160,14 +161,15 @@ export class CoordinatorClient {
     return this.routeAnswer(await this.call('GET', `${routeTicketPath(ticketId)}?waitMs=${Math.round(waitMs)}`, undefined, signal));
   }
 
-  /** Frees a lease's slots, reporting what was measured. */
-  async releaseRoute(leaseId: string, release: RouteReleaseRequest = {}): Promise<void> {
+  /** Frees a lease's slots, reporting what was measured; `release.leaseSecret` is the granted one. */
+  async releaseRoute(leaseId: string, release: RouteReleaseRequest): Promise<void> {
     readAnswer(await this.call('POST', routeReleasePath(leaseId), release), parseRouteReleased, 'release answer');
   }
 
-  /** Extends a lease by its length. */
-  async renewRoute(leaseId: string): Promise<void> {
-    readAnswer(await this.call('POST', routeRenewPath(leaseId), undefined), parseRouteRenewed, 'renewal answer');
+  /** Extends a lease by its length (`leaseSecret` is the granted one). */
+  async renewRoute(leaseId: string, leaseSecret: string): Promise<void> {
+    const body: RouteRenewRequest = { leaseSecret };
+    readAnswer(await this.call('POST', routeRenewPath(leaseId), body), parseRouteRenewed, 'renewal answer');
   }
 
   /**

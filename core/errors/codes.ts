@@ -14,6 +14,8 @@ export const errorCodes = [
   // the swarm
   'not-registered', 'model-mismatch', 'unknown-peer', 'unknown-lease', 'lease-expired', 'unknown-ticket', 'no-route',
   'queue-full', 'peer-unavailable', 'timeout', 'aborted',
+  // identities and leases (docs/security.md)
+  'identity-refused', 'lease-refused', 'peer-limit',
   // placement and policies
   'infeasible', 'no-solution', 'unknown-policy', 'placement-timeout',
   // authorization and fair use (server/auth)

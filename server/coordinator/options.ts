@@ -7,6 +7,7 @@ import type { RoutingPolicy } from '../../core/routing/index.ts';
 import type { CacheReservation } from '../../core/cache/index.ts';
 import type { ServedModel } from '../models/index.ts';
 import type { FairUseLimits } from './fair-use.ts';
+import type { CoordinatorKey } from '../identity/index.ts';
 
 /** Assumptions the coordinator needs before anything is measured (all documented defaults). */
 export interface NetworkDefaults {
@@ -65,6 +66,17 @@ export interface CoordinatorOptions {
   workload?: Partial<WorkloadDefaults>;
   /** Clock, Unix epoch ms (tests inject one). */
   now?: () => number;
+  /**
+   * The coordinator's signing key (leases, lease secrets). Default: an ephemeral one (a restart then
+   * invalidates every lease); `createServer` loads it from the state dir when given one.
+   */
+  key?: CoordinatorKey;
+  /**
+   * Whether a volunteer's peer id must be the one its key is bound to (`vk-` + SHA-256 of the SPKI).
+   * Default true. Tests with hand-named scripted volunteers turn it off; every registration still
+   * proves its key, and a peer id held by one key is never taken over by another.
+   */
+  keyBoundPeerIds?: boolean;
 }
 
 /** How the coordinator talks to one volunteer socket. */

@@ -150,6 +150,7 @@ export class VolunteerRegistry {
       leasedSlots,
       joinedAtMs: v.joinedAtMs,
       lastHeartbeatAtMs: v.lastHeartbeatAtMs,
+      probation: this.onProbation(v),
     };
   }
 

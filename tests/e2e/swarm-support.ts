@@ -35,6 +35,10 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
+// One state dir per test process (the coordinator's key survives a restart of its server, as in use); removed at exit.
+const stateDir = path.join(os.tmpdir(), `bouquet-e2e-state-${process.pid}`);
+process.once('exit', () => rmSync(stateDir, { recursive: true, force: true }));
+
 /**
  * Starts `bouquet serve` in `ns` on `port` and resolves once it listens. `extra` may repeat `--host`
  * (the last one wins); `url` is what pages open then (default http://127.0.0.1:port); `model` what it
@@ -49,7 +53,7 @@ export function serveInNamespace(
 ): Promise<ServeProcess & { log(): string }> {
   const child = ns.spawn(process.execPath, [
     path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', model,
-    '--web-dir', webDir, '--log-level', 'info', ...extra,
+    '--web-dir', webDir, '--log-level', 'info', '--state-dir', stateDir, ...extra,
   ], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   return new Promise((resolve, reject) => {

@@ -126,7 +126,7 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     // The dashboard shows the request with its measured time.
     const dash = await context.newPage();
     await dash.goto(`${server?.url ?? ''}/dashboard.html`);
-    await dash.locator('tr[data-lease-id]').getByText('released').first().waitFor({ timeout: 30_000 });
+    await dash.locator('tr[data-lease-tag]').getByText('released').first().waitFor({ timeout: 30_000 });
     await saveScreenshot(dash, 'ui-dashboard-after-chat');
     expect(withoutModelProbes(errors)).toEqual([]);
     chatPage = page;

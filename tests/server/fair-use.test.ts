@@ -150,7 +150,7 @@ describe('dashboard sockets', () => {
     for (let i = 0; i < cycles; i++) {
       const r = s.coordinator.requestRoute({ clientId: `c${i % 8}`, promptTokens: 4, maxNewTokens: 4 });
       if (r.kind !== 'route') throw new Error(`no route: ${JSON.stringify(r)}`);
-      s.coordinator.release(r.leaseId); // two events: granted, released
+      s.coordinator.release(r.leaseId, r.leaseSecret); // two events: granted, released
       if (i % 200 === 199) await new Promise((r) => setImmediate(r));
     }
     await until(() => events >= 1 + 2 * cycles, 60_000, 'every event at the reading dashboard');

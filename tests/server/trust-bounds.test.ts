@@ -204,6 +204,10 @@ describe('claimed speed and span', () => {
       const r = await route(s, { clientId: `p${i}`, promptTokens: 4, maxNewTokens: 8 });
       if (r.kind === 'route') leases.push(r);
     }
+    // The dashboard shows who is on probation.
+    const views = s.coordinator.state().volunteers;
+    expect(views.find((v) => v.peerId === 'fast')?.probation).toBe(true);
+    expect(views.find((v) => v.peerId === 'honest')?.probation).toBe(false);
     const throughFast = leases.filter((g) => g.chain.some((h) => h.peerId === 'fast')).length;
     expect(throughFast).toBeLessThanOrEqual(1);
     expect(leases.length).toBeGreaterThan(throughFast); // the honest one took the rest

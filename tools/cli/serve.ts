@@ -1,5 +1,5 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
-import { homedir } from 'node:os';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isBouquetError } from '../../core/errors/index.ts';
@@ -40,8 +40,9 @@ options (environment variable in brackets):
   --default-rtt-ms <n>        RTT assumed for peers a client has not measured [BOUQUET_DEFAULT_RTT_MS] (default 20)
   --admin-token <token>       the token control actions (policy switch) need as \`Authorization: Bearer\`, ≥ 16
                               characters [BOUQUET_ADMIN_TOKEN] (default: generated at first start in the state dir)
-  --state-dir <path>          where the generated admin token is kept, owner-only (0600) [BOUQUET_STATE_DIR]
-                              (default ~/.bouquet)
+  --state-dir <path|none>     lasting state, owner-only (0600): the generated admin token and the coordinator's
+                              signing key, so leases survive a restart [BOUQUET_STATE_DIR] (default
+                              $XDG_STATE_HOME/bouquet, else ~/.local/state/bouquet; none: both for this process only)
   --allow-origin <origins>    comma-separated origins besides this server's whose browser requests are accepted
                               [BOUQUET_ALLOW_ORIGINS] (default: none)
   --ice-servers <urls>        STUN/TURN servers for the pages' WebRTC, comma-separated stun:/turn: URLs
@@ -173,8 +174,10 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   options.coordinator = c;
   const adminToken = pick(v['admin-token'], 'BOUQUET_ADMIN_TOKEN');
   const origins = pick(v['allow-origin'], 'BOUQUET_ALLOW_ORIGINS');
+  const stateDir = v['state-dir'] ?? defaultStateDir(env);
+  if (stateDir !== 'none') options.stateDir = path.resolve(stateDir);
   options.auth = {
-    ...(adminToken !== undefined ? { adminToken } : { stateDir: path.resolve(v['state-dir'] ?? defaultStateDir(env)) }),
+    ...(adminToken !== undefined ? { adminToken } : {}),
     ...(origins !== undefined ? { allowedOrigins: origins.split(',').map((o) => o.trim()).filter((o) => o !== '') } : {}),
   };
   const iceList = pick(v['ice-servers'], 'BOUQUET_ICE_SERVERS');
@@ -197,7 +200,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   let tls: TlsCredentials | undefined;
   if (certFile !== undefined && keyFile !== undefined) tls = loadTlsCredentials(certFile, keyFile, nowMs);
   else if (selfSigned) {
-    const cacheDir = path.join(env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'bouquet', 'tls');
+    const cacheDir = path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'bouquet', 'tls');
     tls = selfSignedTlsCredentials([options.host ?? '127.0.0.1'], cacheDir, nowMs);
   }
   if (tls !== undefined) {
@@ -254,8 +257,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const served = server.models.all().map((s) => `${s.model.info.id}, ${s.model.info.numBlocks} blocks`);
   console.log(`bouquet serve: listening on ${server.url} (model${served.length > 1 ? 's' : ''} ${served.join('; ')})`);
-  const stateDir = options.auth?.stateDir;
-  console.log(`bouquet serve: admin token ${stateDir !== undefined ? `in ${path.join(stateDir, adminTokenFile)}` : 'as given'} (the dashboard asks for it before a policy switch)`);
+  const stateDir = options.stateDir;
+  const tokenAt = options.auth?.adminToken !== undefined ? 'as given' : stateDir !== undefined ? `in ${path.join(stateDir, adminTokenFile)}` : 'made for this process (see the log)';
+  console.log(`bouquet serve: admin token ${tokenAt} (the dashboard asks for it before a policy switch)`);
   if (options.tlsInfo !== undefined) {
     const t = options.tlsInfo;
     console.log(`bouquet serve: ${t.selfSigned ? 'self-signed ' : ''}TLS certificate for ${t.subjectAltName ?? '?'}, valid to ${new Date(t.validToMs).toISOString()}`);

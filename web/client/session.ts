@@ -1,7 +1,7 @@
 // ClientSession: one generation through a chain of volunteers — client-centric forwarding, chunked prefill, failover with replay.
 import {
   FrameLink, PeerError, toPeerError,
-  type HiddenStates, type Transport, type WireDtype,
+  type HiddenStates, type RequestBody, type Transport, type WireDtype,
 } from '../../core/protocol/index.ts';
 import { backoffDelayMs, type AbortSignalLike, type BackoffPolicy } from '../../core/api/index.ts';
 import { BouquetError, isBouquetError, type ErrorCode } from '../../core/errors/index.ts';
@@ -219,7 +219,7 @@ export class ClientSession {
   private async openChain(): Promise<void> {
     const lease = await this.requestRouteWithRetry({ start: 0, end: this.opts.model.numBlocks }, 0);
     this.hops = [];
-    await this.installHops(0, 0, lease.chain);
+    await this.installHops(0, 0, lease.chain, lease.leaseToken);
   }
 
   /**
@@ -227,12 +227,12 @@ export class ClientSession {
    * refuses to open stays as a stand-in (no link) and is failed over at once, before any replay
    * reaches it.
    */
-  private async installHops(index: number, deleteCount: number, specs: RouteHopSpec[]): Promise<void> {
+  private async installHops(index: number, deleteCount: number, specs: RouteHopSpec[], leaseToken: string | undefined): Promise<void> {
     const fresh: ActiveHop[] = [];
     const refusals = new Map<ActiveHop, PeerError>();
     for (const spec of specs) {
       try {
-        fresh.push(await this.openHop(spec));
+        fresh.push(await this.openHop(spec, leaseToken));
       } catch (err) {
         const e = toPeerError(err, 'peer-unavailable');
         if (e.code === 'sequence-too-long') throw e;
@@ -245,15 +245,14 @@ export class ClientSession {
     for (const [standIn, e] of refusals) await this.failover(this.hops.indexOf(standIn), e);
   }
 
-  private async openHop(spec: RouteHopSpec): Promise<ActiveHop> {
+  private async openHop(spec: RouteHopSpec, leaseToken: string | undefined): Promise<ActiveHop> {
     const link = await this.links.get(spec.peerId).catch((err: unknown) => {
       throw toPeerError(err, 'peer-unavailable');
     });
     const sessionId = this.opts.newSessionId();
-    await link.request<'open-session'>(
-      { type: 'open-session', sessionId, span: spec.span, maxLength: this.maxLength, dtype: this.opts.dtype },
-      this.opts.stepTimeoutMs,
-    );
+    const open: RequestBody<'open-session'> = { type: 'open-session', sessionId, span: spec.span, maxLength: this.maxLength, dtype: this.opts.dtype };
+    if (leaseToken !== undefined) open.lease = leaseToken;
+    await link.request<'open-session'>(open, this.opts.stepTimeoutMs);
     return { peerId: spec.peerId, span: spec.span, sessionId, link, nextStepIndex: 0, history: [] };
   }
 
@@ -319,7 +318,7 @@ export class ClientSession {
       const err = toPeerError(e, 'no-route');
       throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
     });
-    await this.installHops(index, 1, lease.chain);
+    await this.installHops(index, 1, lease.chain, lease.leaseToken);
     for (const step of failed.history) {
       await this.runSpan(index, failed.span.end, step.hidden, step.position);
     }

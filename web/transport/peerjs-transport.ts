@@ -12,6 +12,11 @@ export interface PeerJsTransportOptions {
   /** Ask for this peer id (default: the server assigns one). */
   peerId?: string;
   /**
+   * The signaling token: for a volunteer's key-bound id, the one its identity signs
+   * (`VolunteerIdentity.signalingToken`), without which the server refuses the id. Default: PeerJS's random one.
+   */
+  token?: string;
+  /**
    * ICE servers. Default: the coordinator's (`apiPaths.iceServers`, what `serve --ice-servers` set,
    * TURN with short-lived credentials, asked again before they lapse); none when it has none.
    */
@@ -227,6 +232,7 @@ export class PeerJsTransport implements Transport {
       debug: options.debug ?? 0,
       config: { iceServers: options.iceServers ?? ice?.iceServers ?? [] },
     };
+    if (options.token !== undefined) peerOptions.token = options.token;
     const peer = options.peerId !== undefined ? new Peer(options.peerId, peerOptions) : new Peer(peerOptions);
     return new Promise((resolve, reject) => {
       // Both listeners go once settled: a later signaling error (the server restarting) must not destroy

@@ -7,6 +7,19 @@ import {
 } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { SessionRuntime } from '../../worker/index.ts';
+import type { LeaseChecker } from './lease-check.ts';
+
+/** Bounds on what one remote peer may hold here (a stranger must not take every slot or socket); durations in ms. */
+export interface HostLimits {
+  /** Connections from one remote peer at once (default 8); more are closed at once. */
+  maxConnectionsPerPeer?: number;
+  /** Connections in all (default 256). */
+  maxConnections?: number;
+  /** Sessions one remote peer holds at once (default 16); more are refused 'peer-limit'. */
+  maxSessionsPerPeer?: number;
+  /** A session with no request for this long is closed and its cache freed (default 120000, the default lease). */
+  idleTimeoutMs?: number;
+}
 
 /** A runtime's error as the peer protocol's, its code kept as is (cache-full, bad-input…), answering request `re`. */
 function asPeerError(err: unknown, re: number): PeerError {
@@ -43,6 +56,10 @@ interface HostedSession {
   /** Serializes the session's steps. */
   tail: Promise<unknown>;
   broken: boolean;
+  /** The signed lease it was opened with (reported in heartbeats), when leases are checked. */
+  leaseToken?: string;
+  /** Closes it when idle for `idleTimeoutMs`. */
+  idleTimer?: ReturnType<typeof setTimeout>;
 }
 
 /** Counters a status line shows. */
@@ -86,9 +103,36 @@ export class SessionHost {
   private readonly recent: { atMs: number; tokens: number }[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly drainWaiters = new Set<() => void>();
+  private leases: LeaseChecker | null = null;
+  private readonly linksByPeer = new Map<string, number>();
+  private linkCount = 0;
+  private readonly limits: Required<HostLimits>;
 
   /** Serves on `runtime` (or on the one `setBlocks` gives, when the runtime changes with the blocks). */
-  constructor(private runtime: SessionRuntime | null = null, private readonly rateWindowMs = 10_000) {}
+  constructor(private runtime: SessionRuntime | null = null, private readonly rateWindowMs = 10_000, limits: HostLimits = {}) {
+    this.limits = {
+      maxConnectionsPerPeer: limits.maxConnectionsPerPeer ?? 8,
+      maxConnections: limits.maxConnections ?? 256,
+      maxSessionsPerPeer: limits.maxSessionsPerPeer ?? 16,
+      idleTimeoutMs: limits.idleTimeoutMs ?? 120_000,
+    };
+  }
+
+  /**
+   * From now on a session opens only with a lease `checker` accepts (the coordinator signed it for
+   * this peer, span and client). The agent installs one at registration; a bare host (unit tests of
+   * the protocol) checks none.
+   */
+  requireLeases(checker: LeaseChecker): void {
+    this.leases = checker;
+  }
+
+  /** The signed leases of the sessions open now, each once (heartbeats report them). */
+  sessionLeases(): string[] {
+    const tokens = new Set<string>();
+    for (const s of this.sessions.values()) if (s.leaseToken !== undefined) tokens.add(s.leaseToken);
+    return [...tokens];
+  }
 
   /**
    * Starts serving `blocks` (null: serve nothing) on `runtime` (default: the one it has). Call only
@@ -121,13 +165,30 @@ export class SessionHost {
     return () => this.listeners.delete(listener);
   }
 
-  /** Serves the requests of one link (one connected client). */
+  /** Serves the requests of one link (one connected client); closes it at once past the connection caps. */
   attach(link: FrameLink): void {
+    const peer = link.remotePeerId;
+    const fromPeer = this.linksByPeer.get(peer) ?? 0;
+    if (fromPeer >= this.limits.maxConnectionsPerPeer || this.linkCount >= this.limits.maxConnections) {
+      link.close();
+      return;
+    }
+    this.linksByPeer.set(peer, fromPeer + 1);
+    this.linkCount++;
     this.linkIds.set(link, this.nextLinkId++);
     link.serve((req) => this.handle(link, req));
     link.onClose(() => {
+      this.linkCount--;
+      const n = (this.linksByPeer.get(peer) ?? 1) - 1;
+      if (n <= 0) this.linksByPeer.delete(peer);
+      else this.linksByPeer.set(peer, n);
       for (const s of [...this.sessions.values()]) if (s.link === link) void this.release(s);
     });
+  }
+
+  /** Connections open now (all peers). */
+  get connections(): number {
+    return this.linkCount;
   }
 
   /**
@@ -212,9 +273,16 @@ export class SessionHost {
   }
 
   private async open(link: FrameLink, req: Extract<RequestFrame, { type: 'open-session' }>): Promise<ResponseFrame> {
-    const b = this.blocks;
     if (req.protocolVersion !== protocolVersion) {
       throw new PeerError('version-mismatch', `this volunteer speaks protocol version ${protocolVersion}, the client ${req.protocolVersion ?? 0}: reload the older page`, req.id);
+    }
+    // First the lease (the only await before booking): everything below runs without yielding, so concurrent opens cannot overbook.
+    if (this.leases !== null) await this.leases.check(req.lease, req.span, link.remotePeerId, req.id);
+    const b = this.blocks;
+    let held = 0;
+    for (const x of this.sessions.values()) if (x.link.remotePeerId === link.remotePeerId) held++;
+    if (held >= this.limits.maxSessionsPerPeer) {
+      throw new PeerError('peer-limit', `peer ${link.remotePeerId} already holds ${held} sessions here (at most ${this.limits.maxSessionsPerPeer})`, req.id);
     }
     if (this.draining) throw new PeerError('draining', 'this volunteer is draining before a reassignment; ask for another route', req.id);
     const runtime = this.runtime;
@@ -242,7 +310,9 @@ export class SessionHost {
       key, link, sessionId: `${this.nextRuntimeId++}:${req.sessionId}`, span: req.span, maxLength: req.maxLength,
       dtype: req.dtype, slots, nextStepIndex: 0, nextPosition: 0, tail: Promise.resolve(), broken: false,
     };
+    if (this.leases !== null && req.lease !== undefined) s.leaseToken = req.lease;
     this.sessions.set(key, s);
+    this.touch(s);
     try {
       await runtime.openSession({ sessionId: s.sessionId, blocks: req.span, maxLength: req.maxLength });
     } catch (err) {
@@ -282,6 +352,7 @@ export class SessionHost {
     }
     s.nextStepIndex++;
     s.nextPosition += req.hidden.rows;
+    this.touch(s);
     const run = s.tail.then(async (): Promise<ResponseFrame> => {
       try {
         // Validated above and by decodeFrame; the runtime takes the buffer over (it may be transferred to a worker).
@@ -291,6 +362,7 @@ export class SessionHost {
         this.stepTime.computeMs += out.computeMs;
         this.stepTime.serveMs += performance.now() - t0;
         this.tokensProcessed += req.hidden.rows;
+        this.touch(s);
         this.recent.push({ atMs: Date.now(), tokens: req.hidden.rows });
         this.changed();
         const hidden = { rows: out.tokens, cols: b.hiddenSize, data: out.hidden };
@@ -305,8 +377,16 @@ export class SessionHost {
     return run;
   }
 
+  /** Restarts `s`'s idle clock: closed (cache freed) after `idleTimeoutMs` without a request. */
+  private touch(s: HostedSession): void {
+    clearTimeout(s.idleTimer);
+    s.idleTimer = setTimeout(() => void this.release(s), this.limits.idleTimeoutMs);
+    (s.idleTimer as { unref?: () => void }).unref?.();
+  }
+
   private async release(s: HostedSession): Promise<void> {
     if (this.sessions.get(s.key) !== s) return;
+    clearTimeout(s.idleTimer);
     this.sessions.delete(s.key);
     this.cache?.free(s.key);
     try {

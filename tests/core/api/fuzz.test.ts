@@ -36,10 +36,11 @@ const view = {
   leasedSlots: 0,
   joinedAtMs: 1,
   lastHeartbeatAtMs: 1,
+  probation: false,
 };
 const predicted = { computeMs: 1, transferMs: 2, waitingMs: 0, totalMs: 3 };
 const routeRecord = {
-  leaseId: 'l', clientId: 'c', chain: [{ peerId: 'a', span }], policy: 'jffc', promptTokens: 4, maxNewTokens: 8,
+  leaseTag: 'l', clientId: 'c', chain: [{ peerId: 'a', span }], policy: 'jffc', promptTokens: 4, maxNewTokens: 8,
   predicted, queuedMs: 0, grantedAtMs: 1, outcome: 'released', measured: { totalMs: 9, tokens: 8, firstTokenMs: 2 }, endedAtMs: 2,
 };
 const placement = { policy: 'bprr', perTokenMs: 3, computedAtMs: 1, uncoveredBlocks: [] };
