@@ -124,6 +124,9 @@ export class SwarmModels {
     let conn = current.coordinator.connectVolunteer(link);
     let closed = false;
     return {
+      get nonce() {
+        return conn.nonce;
+      },
       receive: (raw) => {
         const modelId = registerModelId(raw);
         if (modelId !== undefined && modelId !== current.model.info.id) {
@@ -138,7 +141,8 @@ export class SwarmModels {
           }
           conn.closed();
           current = next;
-          conn = current.coordinator.connectVolunteer(link);
+          conn = current.coordinator.connectVolunteer(link, conn.nonce); // the challenge it already got
+
         }
         conn.receive(raw);
       },

@@ -138,18 +138,22 @@ export class Coordinator {
 
   // Volunteers ---------------------------------------------------------------------------------
 
-  /** A volunteer socket opened; feed its messages to the returned handle. */
-  connectVolunteer(link: VolunteerLink): VolunteerConnection {
+  /**
+   * A volunteer socket opened; feed its messages to the returned handle. `challenged`: the nonce
+   * the socket already got (it moved here from another model's coordinator), else a new challenge is sent.
+   */
+  connectVolunteer(link: VolunteerLink, challenged?: string): VolunteerConnection {
     let peerId: string | undefined;
     // Every socket gets its own nonce: a registration proves the key now, on this socket (no replay).
-    const nonce = challengeNonce();
-    link.send({ type: 'challenge', nonce });
+    const nonce = challenged ?? challengeNonce();
+    if (challenged === undefined) link.send({ type: 'challenge', nonce });
     const registerTimer = setTimeout(() => {
       if (peerId === undefined) link.close(4000, 'no register message within the heartbeat timeout');
     }, this.heartbeatTimeoutMs);
     registerTimer.unref();
     const fail = (error: CoordinatorApiError): void => link.send({ type: 'error', error: error.toWire() });
     return {
+      nonce,
       receive: (raw) => {
         const parsed = parseVolunteerMessage(raw);
         if (!parsed.ok) return fail(parsed.error);

@@ -87,6 +87,8 @@ export interface VolunteerLink {
 
 /** Handle of one volunteer socket, given to the transport. */
 export interface VolunteerConnection {
+  /** The challenge nonce this socket got (a socket moved to another model's coordinator keeps it). */
+  readonly nonce: string;
   /** Feed one message (already JSON-parsed, not yet validated). */
   receive(raw: unknown): void;
   /** The socket closed. */

@@ -287,10 +287,10 @@ describe('routes', () => {
     // Freeing one short session's token blocks lets the queue head in, but not a full-length session after it.
     const first = leases[0];
     if (first === undefined) throw new Error('no lease');
-    await json(declared.url + routeReleasePath(first.leaseId), { body: {} });
+    await json(declared.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret } });
     if (next.answer.kind !== 'queued') throw new Error('not queued');
     expect((await json(declared.url + routeTicketPath(next.answer.ticketId))).status).toBe(200);
-    for (const l of leases.slice(1, 4)) await json(declared.url + routeReleasePath(l.leaseId), { body: {} });
+    for (const l of leases.slice(1, 4)) await json(declared.url + routeReleasePath(l.leaseId), { body: { leaseSecret: l.leaseSecret } });
     expect((await route(declared, { clientId: 'long', promptTokens: 4, maxNewTokens: 508 })).answer.kind).toBe('queued');
 
     // The default books whole slots: the second short session already waits.

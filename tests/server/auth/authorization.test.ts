@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
-  const s = await createServer({ port: 0, model: stories260K, logger: 'silent', ...options, coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 } } });
+  const s = await createServer({ port: 0, model: stories260K, logger: 'silent', ...options, coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false } });
   servers.push(s);
   return s;
 }
