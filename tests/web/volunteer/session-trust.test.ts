@@ -109,14 +109,14 @@ describe('SessionHost with leases', () => {
     await peer.sendFrame(open(1, 'idle', lease));
     await peer.sendFrame(open(2, 'busy', lease));
     expect([await peer.outcome(1), await peer.outcome(2)]).toEqual(['opened', 'opened']);
-    const bothSlots = h.stats().slotsUsed; // what the two sessions reserve (by their declared lengths)
-    expect(bothSlots).toBeGreaterThan(0);
+    const bothBlocks = h.stats().cacheTokenBlocksUsed; // what the two sessions reserve (by their declared lengths)
+    expect(bothBlocks).toBeGreaterThan(0);
     for (let step = 0; step < 6; step++) {
       await peer.sendFrame({ type: 'step', id: 10 + step, sessionId: 'busy', stepIndex: step, position: step, dtype: 'fp32', hidden: { rows: 1, cols: toyShape.hiddenSize, data: new Float32Array(toyShape.hiddenSize) } });
       expect(await peer.outcome(10 + step)).toBe('step-result');
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(h.stats()).toMatchObject({ activeSessions: 1, slotsUsed: bothSlots / 2 }); // the idle one's cache is free
+    expect(h.stats()).toMatchObject({ activeSessions: 1, cacheTokenBlocksUsed: bothBlocks / 2 }); // the idle one's cache is free
     await peer.sendFrame({ type: 'step', id: 30, sessionId: 'idle', stepIndex: 0, position: 0, dtype: 'fp32', hidden: { rows: 1, cols: toyShape.hiddenSize, data: new Float32Array(toyShape.hiddenSize) } });
     expect(await peer.outcome(30)).toBe('unknown-session');
     await new Promise((r) => setTimeout(r, 900));
