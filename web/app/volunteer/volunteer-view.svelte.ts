@@ -56,7 +56,7 @@ export class VolunteerView {
   /** The served models; the person picks one (default: where the swarm needs blocks most). */
   readonly models: ModelsView;
 
-  readonly budget = $derived(this.device === null ? null : budgetRange(this.device));
+  readonly budget = $derived(this.device === null ? null : budgetRange(this.device, this.model));
   readonly download = $derived.by((): DownloadProgress | null => {
     const s = this.snapshot;
     if (s === null || (s.status !== 'downloading' && s.status !== 'loading')) return null;
@@ -87,15 +87,18 @@ export class VolunteerView {
     onVisibility();
     const [device] = await Promise.all([describeDevice(), this.models.refresh().then(() => this.refreshModel())]);
     this.device = device;
-    this.memoryBytes = budgetRange(device).defaultBytes;
+    this.memoryBytes = budgetRange(device, this.model).defaultBytes;
     this.backend = device.gpu !== null && !device.gpu.fallbackAdapter ? 'webgpu' : 'wasm';
   }
 
   async refreshModel(): Promise<void> {
     try {
       const state = await new CoordinatorClient({ origin: this.origin }).swarmState(undefined, this.models.selectedId ?? undefined);
+      const changed = this.model?.id !== state.model.id;
       this.model = state.model;
       this.coordinatorError = null;
+      // A model picked before starting gets a budget sized for it.
+      if (changed && this.device !== null && (this.phase === 'idle' || this.phase === 'stopped')) this.memoryBytes = budgetRange(this.device, state.model).defaultBytes;
       const me = this.snapshot?.peerId;
       if (me !== undefined) this.assignedSpan = state.volunteers.find((v) => v.peerId === me)?.assignedSpan ?? this.assignedSpan;
     } catch (e) {
