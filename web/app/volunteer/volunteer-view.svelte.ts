@@ -44,6 +44,13 @@ export class VolunteerView {
   coordinatorError = $state<string | null>(null);
   memoryBytes = $state(1024 ** 3);
   backend = $state<Backend>('wasm');
+  /** wasm threads the runtime may use (the person may cap it below what the device allows). */
+  threads = $state(1);
+  /** Time spent serving in this page, ms, counted until the last status change (see servingMs). */
+  #servedMs = $state(0);
+  #servingSinceMs = $state<number | null>(null);
+  /** A clock the page advances while serving, so that servingMs moves on screen. */
+  nowMs = $state(0);
   snapshot = $state.raw<VolunteerSnapshot | null>(null);
   /** The page's own phase around the agent's: not started, starting, running, stopping. */
   phase = $state<'idle' | 'starting' | 'running' | 'stopping' | 'stopped'>('idle');
@@ -89,6 +96,13 @@ export class VolunteerView {
     this.device = device;
     this.memoryBytes = budgetRange(device, this.model).defaultBytes;
     this.backend = device.gpu !== null && !device.gpu.fallbackAdapter ? 'webgpu' : 'wasm';
+    this.threads = device.wasmThreads;
+  }
+
+  /** Time this page has served blocks, ms (all serving stretches since it opened). */
+  get servingMs(): number {
+    const since = this.#servingSinceMs;
+    return this.#servedMs + (since === null ? 0 : Math.max(0, this.nowMs - since));
   }
 
   async refreshModel(): Promise<void> {
@@ -127,7 +141,7 @@ export class VolunteerView {
       this.#stopKeepAlive = ka.stop;
     }
     try {
-      const threads = this.device?.wasmThreads ?? 1;
+      const threads = Math.max(1, Math.min(this.threads, this.device?.wasmThreads ?? 1));
       const modelId = this.model?.id;
       const agent = await this.startVolunteer(this.origin, { memoryBytes: this.memoryBytes, backend: this.backend, threads, ...(modelId !== undefined ? { modelId } : {}) });
       this.#agent = agent;
@@ -172,9 +186,22 @@ export class VolunteerView {
       if (s.loadFraction !== null) this.#progress = [...this.#progress.slice(-50), { atMs: performance.now(), fraction: s.loadFraction }];
     }
     if (s.status === 'serving') this.assignedSpan = s.span;
+    this.#countServing(s.status === 'serving');
+  }
+
+  #countServing(serving: boolean): void {
+    const now = performance.now();
+    this.nowMs = now;
+    const since = this.#servingSinceMs;
+    if (serving && since === null) this.#servingSinceMs = now;
+    if (!serving && since !== null) {
+      this.#servedMs += now - since;
+      this.#servingSinceMs = null;
+    }
   }
 
   #release(): void {
+    this.#countServing(false);
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     this.#stopKeepAlive?.();
