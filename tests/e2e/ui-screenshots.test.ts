@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import { routeReleasePath, type RouteGranted } from '../../core/api/index.ts';
 import { describe, expect, it } from 'vitest';
 import { chromiumMissingReason, repoRoot } from './swarm-support.ts';
 import { launchChromium, ProtocolVolunteer, useLoopbackApp, watchPageErrors, withoutModelProbes } from './ui-support.ts';
@@ -58,6 +59,25 @@ describe.skipIf(skipReason !== null)(`page screenshots${skipReason !== null ? ` 
       await page.goto(`${ctx.server.url}/dashboard.html`);
       await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor();
       for (const id of ['shot-a', 'shot-b']) await page.locator(`tr[data-peer-id="${id}"][data-state="serving"]`).waitFor();
+      // One request finishes with measured times: the table gets a row and the latency chart a point.
+      const granted = (await (
+        await fetch(`${ctx.server.url}/api/routes`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ clientId: `shot-client-${size.name}`, promptTokens: 8, maxNewTokens: 16 }),
+        })
+      ).json()) as RouteGranted;
+      await fetch(`${ctx.server.url}${routeReleasePath(granted.leaseId)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ measured: { totalMs: 320, tokens: 16, firstTokenMs: 45 } }),
+      });
+      await page.locator(`tr[data-lease-id="${granted.leaseId}"]`).getByText('released').waitFor();
+      const legend = page.getByTestId('latency-series').locator('.u-legend .u-value');
+      await legend.first().waitFor();
+      // Before any hover the legend shows the latest values, not uPlot's "--".
+      await expect.poll(async () => (await legend.allTextContents()).join(' | ')).toMatch(/20\.0 ms/);
+      expect((await legend.allTextContents()).filter((t) => t.trim() === '--')).toEqual([]);
       await shoot('dashboard');
 
       expect(withoutModelProbes(errors)).toEqual([]);

@@ -5,6 +5,7 @@ import type { VolunteerSnapshot } from '../../volunteer/index.ts';
 import { keepAliveWanted, startKeepAlive, type KeepAliveState } from './background-keepalive.ts';
 import { budgetRange, describeDevice, type DeviceDescription } from './device-probe.ts';
 import { estimateEtaMs } from './download-eta.ts';
+import { shouldServe } from './idle-serving.ts';
 import { ModelsView } from '../shared/models-view.svelte.ts';
 
 /** The agent as the page drives it (web/volunteer's VolunteerAgent fits). */
@@ -51,6 +52,11 @@ export class VolunteerView {
   #servingSinceMs = $state<number | null>(null);
   /** A clock the page advances while serving, so that servingMs moves on screen. */
   nowMs = $state(0);
+  /** Serve only while the device is idle (see idle-serving.ts for what counts as idle). */
+  idleOnly = $state(false);
+  /** Serving was paused because the person is using the device; it resumes when they leave it. */
+  pausedForActivity = $state(false);
+  #lastInputMs = Number.NEGATIVE_INFINITY;
   snapshot = $state.raw<VolunteerSnapshot | null>(null);
   /** The page's own phase around the agent's: not started, starting, running, stopping. */
   phase = $state<'idle' | 'starting' | 'running' | 'stopping' | 'stopped'>('idle');
@@ -97,6 +103,38 @@ export class VolunteerView {
     this.memoryBytes = budgetRange(device, this.model).defaultBytes;
     this.backend = device.gpu !== null && !device.gpu.fallbackAdapter ? 'webgpu' : 'wasm';
     this.threads = device.wasmThreads;
+  }
+
+  /** Start pressed with "only while idle" on: serving begins once the device is left alone. */
+  startWhenIdle(): void {
+    if (this.phase === 'idle' || this.phase === 'stopped') this.pausedForActivity = true;
+  }
+
+  /** The person touched this page (pointer, key, touch). */
+  noteInput(atMs: number = performance.now()): void {
+    this.#lastInputMs = atMs;
+  }
+
+  /**
+   * With "only while idle" on: pauses serving (a drained leave) while the person uses the device and
+   * resumes (registers again) once the page is hidden or left alone. Called every second by the page.
+   */
+  checkActivity(atMs: number = performance.now()): void {
+    if (!this.idleOnly) {
+      if (this.pausedForActivity && this.phase === 'stopped') {
+        this.pausedForActivity = false;
+        void this.start();
+      }
+      return;
+    }
+    const serve = shouldServe({ idleOnly: true, visible: !this.hidden, msSinceInput: atMs - this.#lastInputMs });
+    if (!serve && this.phase === 'running') {
+      this.pausedForActivity = true;
+      void this.stop();
+    } else if (serve && this.pausedForActivity && this.phase === 'stopped') {
+      this.pausedForActivity = false;
+      void this.start();
+    }
   }
 
   /** Time this page has served blocks, ms (all serving stretches since it opened). */
