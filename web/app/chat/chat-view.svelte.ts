@@ -38,6 +38,9 @@ export class ChatView {
   readonly settingsProblem = $derived(samplingProblem(this.settings, this.engine?.maxSeqLen ?? 2048));
   readonly canSend = $derived(this.engineState === 'ready' && !this.busy && this.draft.trim() !== '' && this.settingsProblem === null && this.notServed === null);
 
+  /** The last answer can be asked for again (same gates as sending, the draft aside). */
+  readonly canRegenerate = $derived(this.engineState === 'ready' && !this.busy && this.settingsProblem === null && this.notServed === null);
+
   #abort: AbortController | null = null;
   #nextId = 1;
 
@@ -159,6 +162,27 @@ export class ChatView {
   /** Stops the answer being generated (it keeps the text so far). */
   stop(): void {
     this.#abort?.abort();
+  }
+
+  /**
+   * Asks again for the answer `answerId` (the last one): the answer and its question leave the
+   * conversation and the question is sent anew, with the current settings.
+   */
+  async regenerate(answerId: number): Promise<void> {
+    const i = this.messages.findIndex((m) => m.id === answerId);
+    const question = this.messages[i - 1];
+    if (this.busy || i !== this.messages.length - 1 || question?.role !== 'user') return;
+    this.messages = this.messages.slice(0, i - 1);
+    this.draft = question.text;
+    await this.send();
+  }
+
+  /** The question an answer continued (a model without a chat template writes on from it), or null. */
+  continuedPrompt(answerId: number): string | null {
+    if (this.engine?.hasChatTemplate !== false) return null;
+    const i = this.messages.findIndex((m) => m.id === answerId);
+    const question = this.messages[i - 1];
+    return this.messages[i]?.role === 'assistant' && question?.role === 'user' ? question.text : null;
   }
 
   /** Forgets the conversation. */
