@@ -38,6 +38,7 @@ import {
   RouteRateLimiter, type AdminTokenSource, type AuthAction, type RouteRateLimits,
 } from './auth/index.ts';
 import { SwarmModels, type ModelSwarm } from './swarm-models.ts';
+import { scenarioHandler } from './scenario-export.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -288,6 +289,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       throw e;
     }
   });
+  api.get('/scenario', scenarioHandler(models));
   api.post('/routes', (req, res) => {
     const parsed = parseRouteRequest(req.body);
     if (!parsed.ok) return sendError(res, parsed.error.toWire());

@@ -18,6 +18,8 @@ export const apiPaths = {
   placementPolicy: '/api/placement/policy',
   /** GET the served models with their coverage (ModelsList). */
   servedModels: '/api/models',
+  /** GET the live swarm as a scenario file (`?modelId=`, `?requests=N`), for `bouquet sim --from`. */
+  scenario: '/api/scenario',
   /** GET liveness: `{ ok: true }`. */
   health: '/api/health',
   /** PeerJS signaling server (HTTP API and its WebSocket at `<peerjs>/peerjs`). */
