@@ -8,6 +8,9 @@ import type { SwarmModels } from './swarm-models.ts';
 /** Most requests an exported scenario's arrivals may ask the simulator for. */
 export const maxScenarioRequests = 10_000;
 
+/** Most clients an exported scenario lists (each brings a row of RTTs to every volunteer). */
+export const maxScenarioClients = 64;
+
 /** What the coordinator knows that the export needs (Coordinator.scenarioInputs). */
 export interface ScenarioInputs {
   snapshot: SwarmSnapshot;
@@ -19,13 +22,19 @@ export interface ScenarioInputs {
 
 /**
  * The scenario document for a live swarm: its volunteers with planned speeds and memory, each
- * client that reported RTTs (a client's missing volunteer gets the planner's typical RTT), the
+ * client that reported RTTs, up to maxScenarioClients (a client's missing volunteer gets the planner's typical RTT), the
  * planned workload as Poisson arrivals of `requests` requests, and the policies in force as "live".
  */
 export function swarmScenario(inputs: ScenarioInputs, name: string, requests: number): Record<string, unknown> {
   const { snapshot } = inputs;
   const typical = Object.values(snapshot.network.clientServerRttMs)[0] ?? {};
-  const reported = Object.entries(inputs.clientRttsMs).filter(([, row]) => snapshot.servers.some((s) => row[s.id] !== undefined));
+  // At most maxScenarioClients clients (those that reported the most RTTs): the RTT table is clients × servers.
+  const reported = Object.entries(inputs.clientRttsMs)
+    .map(([id, row]) => [id, row, snapshot.servers.filter((s) => row[s.id] !== undefined).length] as const)
+    .filter(([, , n]) => n > 0)
+    .sort((a, b) => b[2] - a[2])
+    .slice(0, maxScenarioClients)
+    .map(([id, row]) => [id, row] as const);
   const rows = reported.length > 0 ? reported : [['typical-client', typical] as const];
   const clientServerRttMs: Record<string, Record<string, number>> = {};
   for (const [clientId, row] of rows) {

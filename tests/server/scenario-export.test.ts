@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiPaths } from '../../core/api/index.ts';
 import { parseScenario } from '../../sim/index.ts';
-import { createServer, type BouquetServer } from '../../server/index.ts';
+import { createServer, maxScenarioClients, swarmScenario, type BouquetServer } from '../../server/index.ts';
 import { run as sim } from '../../tools/cli/sim.ts';
 import { capture } from '../tools/cli/cli-capture.ts';
 import { json, stories260K, TestVolunteer, until } from './helpers.ts';
@@ -70,5 +70,24 @@ describe('GET /api/scenario', () => {
     expect(out.code).toBe(2);
     const both = await capture(sim, ['--from', `${s.url}${apiPaths.scenario}`, '--scenario', 'x.json']);
     expect(both.code).toBe(2);
+  });
+
+  it('lists at most maxScenarioClients clients, those that measured the most volunteers', () => {
+    const servers = ['a', 'b'].map((id) => ({ id, memoryBytes: 1e9, decodeMsPerBlock: 2, prefillMsPerBlock: { perTokenMs: 0.1, fixedMs: 1 } }));
+    const clientRttsMs: Record<string, Record<string, number>> = {};
+    for (let i = 0; i < 100; i++) clientRttsMs[`c${i}`] = i < 10 ? { a: 10, b: 20 } : { a: 30 };
+    const doc = swarmScenario({
+      snapshot: {
+        model: { numBlocks: 4, blockBytes: 1e6, cacheBytesPerBlock: 1e5 }, servers, clients: [{ id: 't' }],
+        network: { clientServerRttMs: { t: { a: 50, b: 50 } }, messageOverheadMs: 1, prefillOverheadMs: { perTokenMs: 0, fixedMs: 1 } },
+        workload: { arrivalRatePerS: 1, meanInputTokens: 8, meanOutputTokens: 8 },
+      },
+      clientRttsMs, placementPolicy: 'gbp-cr', routingPolicy: 'jffc',
+    }, 'capped', 10);
+    const scenario = parseScenario(doc);
+    expect(scenario.snapshot.clients).toHaveLength(maxScenarioClients);
+    // The ten that measured both volunteers are all in; a client's missing volunteer gets the typical RTT.
+    for (let i = 0; i < 10; i++) expect(scenario.snapshot.network.clientServerRttMs[`c${i}`]).toEqual({ a: 10, b: 20 });
+    expect(scenario.snapshot.network.clientServerRttMs.c10).toEqual({ a: 30, b: 50 });
   });
 });
