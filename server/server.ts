@@ -43,6 +43,7 @@ import {
 import { SwarmModels, type ModelSwarm } from './swarm-models.ts';
 import { FailureLog, iceServersFor, type IceConfig } from './reach/index.ts';
 import { checkSignalingLogin, CoordinatorKey } from './identity/index.ts';
+import { scenarioHandler } from './scenario-export.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
@@ -333,6 +334,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       throw e;
     }
   });
+  api.get('/scenario', scenarioHandler(models));
   api.post('/routes', (req, res) => {
     const parsed = parseRouteRequest(req.body);
     if (!parsed.ok) return sendError(res, parsed.error.toWire());

@@ -28,6 +28,8 @@ export const apiPaths = {
    * dashboard; 10 a minute per client). GET → FailuresAnswer, the last 50, newest first.
    */
   failures: '/api/failures',
+  /** GET the live swarm as a scenario file (`?modelId=`, `?requests=N`), for `bouquet sim --from`. */
+  scenario: '/api/scenario',
   /** GET liveness: `{ ok: true }`. */
   health: '/api/health',
   /** PeerJS signaling server (HTTP API and its WebSocket at `<peerjs>/peerjs`). */

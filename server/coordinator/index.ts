@@ -515,6 +515,11 @@ export class Coordinator {
     return this.registry.planSnapshot(this.registry.all());
   }
 
+  /** What the live swarm looks like to the simulator: the planning snapshot, each client's reported RTTs (ms), and the policies in force. */
+  scenarioInputs(): { snapshot: SwarmSnapshot; clientRttsMs: Record<string, Record<string, number>>; placementPolicy: string; routingPolicy: string } {
+    return { snapshot: this.planningSnapshot(), clientRttsMs: this.registry.clientRttsMs(), placementPolicy: this.placement.view.policy, routingPolicy: this.options.routing.name };
+  }
+
   /** This process's event-loop lag (largest recent stall, all time lost), ms. */
   loopLagReport(): LoopLagReport {
     return this.loopLag.report();

@@ -282,6 +282,15 @@ export class VolunteerRegistry {
     });
   }
 
+  /** Each client's latest RTT to each volunteer it reported (ms, clamped), for exporting the live swarm as a scenario. */
+  clientRttsMs(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [peerId, byClient] of this.rttSamples) {
+      for (const [clientId, rttMs] of byClient) (out[clientId] ??= {})[peerId] = rttMs;
+    }
+    return out;
+  }
+
   /**
    * Planner snapshot over `volunteers` with one client: by default a typical one at the median
    * measured RTTs; for a request, its client with the RTTs it reported (the median, else the default, elsewhere).

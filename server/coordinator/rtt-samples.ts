@@ -34,6 +34,11 @@ export class RttSamples {
     return this.byPeer.get(peerId)?.get(clientId);
   }
 
+  /** Every kept sample: each volunteer with its clients' latest RTTs (ms). */
+  *[Symbol.iterator](): IterableIterator<[peerId: string, byClient: ReadonlyMap<string, number>]> {
+    yield* this.byPeer;
+  }
+
   /** Median over clients of their latest RTT to `peerId`, ms; NaN when none reported. */
   medianMs(peerId: string): number {
     return median([...(this.byPeer.get(peerId)?.values() ?? [])]);

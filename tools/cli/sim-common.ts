@@ -80,10 +80,11 @@ export interface ScenarioPolicyArgs {
 }
 
 /**
- * Parses `--scenario FILE --policy NAME [--seed S] [--json]` and loads the scenario; null after
+ * Parses `--scenario FILE --policy NAME [--seed S] [--json]` and loads the scenario (or takes
+ * `loaded`, a scenario read elsewhere, e.g. by `sim --from`); null after
  * printing `usage` for --help. Throws ArgumentError for a missing or bad option.
  */
-export function parseScenarioPolicy(argv: string[], usage: string): ScenarioPolicyArgs | null {
+export function parseScenarioPolicy(argv: string[], usage: string, loaded?: Scenario): ScenarioPolicyArgs | null {
   const { values } = parse(argv, {
     scenario: { type: 'string' },
     policy: { type: 'string' },
@@ -95,9 +96,11 @@ export function parseScenarioPolicy(argv: string[], usage: string): ScenarioPoli
     console.log(usage);
     return null;
   }
-  if (values.scenario === undefined) throw new ArgumentError('--scenario FILE is required (see --help)');
+  if (loaded !== undefined && values.scenario !== undefined) throw new ArgumentError('give --scenario FILE or --from SOURCE, not both');
+  if (loaded === undefined && values.scenario === undefined) throw new ArgumentError('--scenario FILE is required (see --help)');
   if (values.policy === undefined) throw new ArgumentError('--policy NAME is required (see --help)');
-  return { scenario: loadScenario(values.scenario), policy: values.policy, seed: intOption(values.seed, 'seed', 1), json: values.json === true };
+  const scenario = loaded ?? loadScenario(values.scenario ?? '');
+  return { scenario, policy: values.policy, seed: intOption(values.seed, 'seed', 1), json: values.json === true };
 }
 
 /** Seconds with 3 significant decimals for tables. */
