@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 async function swarmOfTwo(): Promise<BouquetServer> {
-  const s = await createServer({ port: 0, model: stories260K, logger: 'silent', coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 } } });
+  const s = await createServer({ port: 0, model: stories260K, logger: 'silent', coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false } });
   servers.push(s);
   for (const [peerId, decodeMsPerBlock] of [['p', 2], ['q', 3]] as const) {
     volunteers.push(await TestVolunteer.join(s.url, { peerId, memoryBytes: budget(5, 4), decodeMsPerBlock }));
