@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { defaultStateDir } from '../../server/index.ts';
-import { startNodeVolunteer, nodeBackend, type NodeBackendChoice } from '../node-peer/index.ts';
+import { startNodeVolunteer, nodeBackend } from '../node-peer/index.ts';
 import { isRuntimeError } from '../../worker/index.ts';
 import { ArgumentError, intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 
