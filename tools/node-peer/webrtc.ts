@@ -6,20 +6,49 @@ import type { PeerJsTransport, PeerJsTransportOptions } from '../../web/transpor
 let installed = false;
 
 /**
- * The polyfill's RTCPeerConnection with the spec's operations chain for remote descriptions and
- * candidates: PeerJS adds a trickled candidate as soon as it arrives, which may be while the answer
- * is still being applied; a browser queues it, libdatachannel refuses it ("remote candidate without
- * ICE transport") and PeerJS then drops the connection.
+ * The polyfill's RTCPeerConnection with a browser's ordering of remote descriptions and candidates.
+ * libdatachannel may emit the answerer's candidates before its answer is sent, and PeerJS adds a
+ * trickled candidate as soon as it arrives (even while the answer is being applied); libdatachannel
+ * refuses a candidate without a remote description ("remote candidate without ICE transport") and
+ * PeerJS then drops the connection. Here candidates wait for the remote description, and
+ * descriptions and candidates are applied one at a time, in order.
  */
 class ChainedPeerConnection extends polyfill.RTCPeerConnection {
   #chain: Promise<unknown> = Promise.resolve();
+  #haveRemote = false;
+  #early: { candidate: RTCIceCandidateInit | undefined; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   override setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
-    return this.#queue(() => super.setRemoteDescription(description));
+    return this.#queue(async () => {
+      await super.setRemoteDescription(description);
+      this.#haveRemote = true;
+      const early = this.#early;
+      this.#early = [];
+      for (const c of early) await this.#addWhenReady(c.candidate).then(c.resolve, c.reject);
+    });
   }
 
   override addIceCandidate(candidate?: RTCIceCandidateInit | null): Promise<void> {
-    return this.#queue(() => super.addIceCandidate(candidate ?? undefined));
+    const c = candidate ?? undefined;
+    if (!this.#haveRemote) {
+      // Bounded by what the signaling peer sends for one connection; PeerJS closes it on failure.
+      if (this.#early.length >= 256) return Promise.reject(new Error('too many ICE candidates before the remote description'));
+      return new Promise((resolve, reject) => this.#early.push({ candidate: c, resolve, reject }));
+    }
+    return this.#queue(() => this.#addWhenReady(c));
+  }
+
+  /** libdatachannel makes the ICE transport a moment after the descriptions; a candidate that comes first is retried (≤ 1 s). */
+  async #addWhenReady(c: RTCIceCandidateInit | undefined): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await super.addIceCandidate(c);
+        return;
+      } catch (e) {
+        if (attempt >= 50 || !(e instanceof Error) || !e.message.includes('without ICE transport')) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 
   #queue(op: () => Promise<void>): Promise<void> {
