@@ -3,11 +3,11 @@ import * as ort from 'onnxruntime-web';
 import { CoordinatorClient } from '../../core/api/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, type FailoverRecord, type GenerationResult } from '../../web/client/index.ts';
-import type { PeerJsTransport } from '../../web/transport/index.ts';
 import {
   createInThreadRuntime, httpModelFiles, openTokenizer, samplerFor, stopTokenIdsOf, type BlockRuntime, type SamplingParams, type TextTokenizer,
 } from '../../worker/index.ts';
 import { openServedWeights } from './volunteer.ts';
+import { RedialingTransport } from './retrying-transport.ts';
 import { createNodeTransport } from './webrtc.ts';
 
 /** Options of a Node swarm client. */
@@ -33,7 +33,7 @@ export interface NodeGeneration {
 export interface NodeClient {
   readonly modelId: string;
   readonly tokenizer: TextTokenizer;
-  readonly transport: PeerJsTransport;
+  readonly transport: RedialingTransport;
   /** Longest prompt + answer, tokens. */
   readonly maxSeqLen: number;
   generate(request: NodeGeneration): Promise<GenerationResult & { promptIds: number[] }>;
@@ -50,7 +50,7 @@ export async function startNodeClient(options: NodeClientOptions): Promise<NodeC
   const runtime: BlockRuntime = await createInThreadRuntime(ort, weights, {
     client: true, backends: ['wasm'], threads: 1, maxSessionTokens: maxSeqLen, cacheBudgetBytes: 1 << 20,
   });
-  const transport = await createNodeTransport({ origin: options.origin });
+  const transport = new RedialingTransport(await createNodeTransport({ origin: options.origin }));
   const links = new LinkPool(transport);
   const routes = new CoordinatorRoutes({ origin: options.origin, clientId: transport.peerId, modelId, client: coordinator });
   const model = clientModelFromRuntime(runtime, shape, maxSeqLen);

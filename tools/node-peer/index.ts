@@ -3,3 +3,4 @@ export { installNodeWebRtc, createNodeTransport } from './webrtc.ts';
 export { DiskKeyStore, volunteerPublicKey, type VolunteerKeyStore, type StoredKeyPair } from './key-store.ts';
 export { startNodeVolunteer, nodeBackend, openServedWeights, type NodeVolunteer, type NodeVolunteerOptions, type NodeBackendChoice } from './volunteer.ts';
 export { startNodeClient, type NodeClient, type NodeClientOptions, type NodeGeneration } from './client.ts';
+export { RedialingTransport, type RedialOptions } from './retrying-transport.ts';
