@@ -1,5 +1,6 @@
 // The Transport contract over PeerJS data connections (WebRTC): raw serialization, our own chunking, paced sends.
-import { Peer, type DataConnection, type PeerOptions } from 'peerjs';
+import * as peerjs from 'peerjs';
+import type { DataConnection, Peer, PeerOptions } from 'peerjs';
 import { Backoff, CoordinatorClient, type IceServersAnswer } from '../../core/api/index.ts';
 import { PacketInbox, PeerError, dataChannelMaxMessageBytes, type ConnectOptions, type PeerConnection, type Transport } from '../../core/protocol/index.ts';
 
@@ -68,6 +69,9 @@ async function coordinatorIceServers(origin: string, clientId: string): Promise<
     return { kind: 'ice-servers', iceServers: [], expiresAtMs: null };
   }
 }
+// Bundlers load peerjs's ES module (a named export); Node loads its CommonJS build, whose exports Node
+// cannot name statically, so `Peer` sits on the default export there (tools/node-peer runs this file in Node).
+const PeerClass: typeof Peer = (peerjs as { Peer?: typeof Peer }).Peer ?? (peerjs as unknown as { default: { Peer: typeof Peer } }).default.Peer;
 
 class PeerJsConnection implements PeerConnection {
   readonly maxMessageBytes = dataChannelMaxMessageBytes;
@@ -233,7 +237,7 @@ export class PeerJsTransport implements Transport {
       config: { iceServers: options.iceServers ?? ice?.iceServers ?? [] },
     };
     if (options.token !== undefined) peerOptions.token = options.token;
-    const peer = options.peerId !== undefined ? new Peer(options.peerId, peerOptions) : new Peer(peerOptions);
+    const peer = options.peerId !== undefined ? new PeerClass(options.peerId, peerOptions) : new PeerClass(peerOptions);
     return new Promise((resolve, reject) => {
       // Both listeners go once settled: a later signaling error (the server restarting) must not destroy
       // the peer, which would close every open data channel.

@@ -4,6 +4,8 @@ import { base64url, peerIdFromDigest, registerChallengeText, signalingText } fro
 
 /** Where a key pair lives between page loads. */
 export interface KeyStore {
+  /** The store keeps keys as exported bytes (a Node peer's file), so a new pair must be extractable (a tab's IndexedDB keeps CryptoKeys: it need not). */
+  readonly extractable?: boolean;
   load(): Promise<CryptoKeyPair | undefined>;
   save(pair: CryptoKeyPair): Promise<void>;
 }
@@ -86,7 +88,7 @@ export class VolunteerIdentity {
   static async load(store: KeyStore = memoryKeyStore()): Promise<VolunteerIdentity> {
     let pair = await store.load().catch(() => undefined);
     if (pair === undefined) {
-      pair = await crypto.subtle.generateKey(ecdsa, false, ['sign', 'verify']);
+      pair = await crypto.subtle.generateKey(ecdsa, store.extractable === true, ['sign', 'verify']);
       await store.save(pair).catch(() => undefined); // no storage: this identity lasts as long as the page
     }
     const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
