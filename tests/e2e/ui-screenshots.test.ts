@@ -70,9 +70,9 @@ describe.skipIf(skipReason !== null)(`page screenshots${skipReason !== null ? ` 
       await fetch(`${ctx.server.url}${routeReleasePath(granted.leaseId)}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ measured: { totalMs: 320, tokens: 16, firstTokenMs: 45 } }),
+        body: JSON.stringify({ leaseSecret: granted.leaseSecret, measured: { totalMs: 320, tokens: 16, firstTokenMs: 45 } }),
       });
-      await page.locator(`tr[data-lease-id="${granted.leaseId}"]`).getByText('released').waitFor();
+      await page.locator(`tr[data-lease-tag="${granted.leaseTag}"]`).getByText('released').waitFor();
       const legend = page.getByTestId('latency-series').locator('.u-legend .u-value');
       await legend.first().waitFor();
       // Before any hover the legend shows the latest values, not uPlot's "--".
