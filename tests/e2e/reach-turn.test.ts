@@ -74,7 +74,7 @@ function candidatePairs(page: Page): Promise<{ peerId: string; localType: string
 }
 
 async function medianPingMs(page: Page, peerId: string): Promise<number> {
-  const m = await page.evaluate(([p]) => window.bouquetChat?.measureHop(p, 0, 21), [peerId] as const);
+  const m = await page.evaluate(([p]) => window.bouquetChat?.measureHop(p, 0, 21, 0), [peerId] as const);
   const s = [...(m?.pingMs ?? [])].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
