@@ -385,16 +385,20 @@ describe('routes', () => {
   });
 
   it('a lease that is not renewed expires; renewing keeps it', async () => {
-    const s = await start({ coordinator: { leaseMs: 300 } });
+    // The coordinator's own clock, moved by hand: on a loaded machine a wall-clock sleep between renewals may outlast the lease.
+    let nowMs = Date.now();
+    const s = await start({ coordinator: { leaseMs: 300, now: () => nowMs } });
     await join(s, { peerId: 'p', memoryBytes: budget(5, 10) });
     await servingAll(s);
     const kept = granted(await route(s, { clientId: 'a', promptTokens: 4, maxNewTokens: 8 }));
     const lapsed = granted(await route(s, { clientId: 'b', promptTokens: 4, maxNewTokens: 8 }));
     for (let i = 0; i < 4; i++) {
-      await new Promise((r) => setTimeout(r, 150));
+      nowMs += 150;
+      s.coordinator.sweep();
       const renew = await json(s.url + routeRenewPath(kept.leaseId), { body: { leaseSecret: kept.leaseSecret } });
       expect(renew.body).toMatchObject({ kind: 'renewed', leaseId: kept.leaseId });
     }
+    // 600 ms after its grant the lease nobody renewed is gone; the renewed one still holds (renewed 150 ms ago).
     const late = await json(s.url + routeReleasePath(lapsed.leaseId), { body: { leaseSecret: lapsed.leaseSecret } });
     expect(late.status).toBe(410);
     expect(late.body).toMatchObject({ error: { code: 'lease-expired' } });
