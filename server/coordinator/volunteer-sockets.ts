@@ -37,6 +37,8 @@ export interface VolunteerSocketsDeps {
   now: () => number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** How long placement waits for a volunteer whose socket dropped to register again, ms. */
+  reconnectGraceMs: number;
   /** Peer ids must be derived from the key (false only for scripted test volunteers). */
   keyBoundPeerIds: boolean;
   /** Capacity changed: serve the central queue. */
@@ -93,7 +95,10 @@ export class VolunteerSockets {
       closed: () => {
         clearTimeout(registerTimer);
         const v = peerId === undefined ? undefined : this.deps.registry.get(peerId);
-        if (v !== undefined && v.link === link) this.remove(v.peerId, 'disconnect');
+        if (v === undefined || v.link !== link) return;
+        // No goodbye: its network may have changed; placement gives it a moment to register again with its span.
+        this.deps.placement.awaitReturn(v.peerId, this.deps.reconnectGraceMs);
+        this.remove(v.peerId, 'disconnect');
       },
     };
   }
@@ -154,6 +159,7 @@ export class VolunteerSockets {
     if (loaded !== null) this.deps.registry.sendAssignment(v, loaded, 'keep');
     this.deps.log.info({ peerId: v.peerId, memoryBytes: v.memoryBytes, decodeMsPerBlock: v.decodeMsPerBlock, loadedSpan: loaded }, 'volunteer registered');
     this.deps.events.emit({ type: 'volunteer-joined', volunteer: this.deps.view(v) });
+    this.deps.placement.returned(v.peerId);
     this.deps.placement.schedule();
     return v.peerId;
   }
