@@ -59,6 +59,8 @@ export class PlacementLoop {
    * blocks (a reload each) although every volunteer still holds its span.
    */
   private readonly awaitedBack = new Map<string, number>();
+  /** Runs are held until then (wall clock, performance.now() ms): a restarted coordinator awaiting its volunteers. */
+  private heldUntil = 0;
 
   constructor(
     policy: NamedPolicy,
@@ -111,6 +113,11 @@ export class PlacementLoop {
     if (graceMs > 0) this.awaitedBack.set(peerId, performance.now() + graceMs);
   }
 
+  /** Holds placement runs for `ms` from now (volunteers returning to a restarted coordinator with their spans). */
+  holdFor(ms: number): void {
+    if (ms > 0) this.heldUntil = Math.max(this.heldUntil, performance.now() + ms);
+  }
+
   /** `peerId` registered again: once nobody else is awaited, a held run goes ahead at the usual delay. */
   returned(peerId: string): void {
     if (!this.awaitedBack.delete(peerId) || this.holdLeftMs() > 0 || this.timer === undefined) return;
@@ -122,7 +129,7 @@ export class PlacementLoop {
   /** How long runs are still held for volunteers awaited back, ms (0: not held). */
   private holdLeftMs(): number {
     const t = performance.now();
-    let left = 0;
+    let left = Math.max(0, this.heldUntil - t);
     for (const [peerId, until] of this.awaitedBack) {
       if (until <= t) this.awaitedBack.delete(peerId);
       else left = Math.max(left, until - t);

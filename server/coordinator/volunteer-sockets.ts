@@ -50,6 +50,9 @@ export interface VolunteerSocketsDeps {
 
 /** The coordinator's side of every volunteer socket. */
 export class VolunteerSockets {
+  /** When this coordinator started (wall clock, performance.now() ms). */
+  private readonly startedAt = performance.now();
+
   constructor(private readonly deps: VolunteerSocketsDeps) {}
 
   /**
@@ -160,6 +163,10 @@ export class VolunteerSockets {
     this.deps.log.info({ peerId: v.peerId, memoryBytes: v.memoryBytes, decodeMsPerBlock: v.decodeMsPerBlock, loadedSpan: loaded }, 'volunteer registered');
     this.deps.events.emit({ type: 'volunteer-joined', volunteer: this.deps.view(v) });
     this.deps.placement.returned(v.peerId);
+    // A volunteer with loaded blocks within a heartbeat timeout of our start is back from our restart, and the others
+    // may be on their way: each such return holds placement for the grace again (never past that heartbeat timeout).
+    const sinceStartMs = performance.now() - this.startedAt;
+    if (loaded !== null) this.deps.placement.holdFor(Math.min(this.deps.reconnectGraceMs, this.deps.heartbeatTimeoutMs - sinceStartMs));
     this.deps.placement.schedule();
     return v.peerId;
   }

@@ -56,6 +56,18 @@ describe('volunteers dropped by a network change', () => {
     expect(back.flatMap(moves).length).toBeGreaterThan(0);
   });
 
+  it('after a coordinator restart (a fresh coordinator) volunteers returning 300 ms apart with their loaded spans keep them', async () => {
+    const s = await swarm.start();
+    const back: TestVolunteer[] = [];
+    for (const [peerId, span] of Object.entries(spans)) {
+      back.push(await swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span }));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await servingAll(s, 3);
+    expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(spans);
+    for (const v of back) expect(moves(v)).toEqual([]);
+  });
+
   it('a volunteer that does not come back is replaced once the grace is over, not before', async () => {
     const graceMs = 1000;
     const s = await swarm.start({ coordinator: { reconnectGraceMs: graceMs } });
