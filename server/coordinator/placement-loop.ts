@@ -52,6 +52,15 @@ export class PlacementLoop {
   private running: Promise<void> | undefined;
   private dirty = false;
   private stopped = false;
+  /**
+   * Volunteers whose socket dropped without a goodbye, and until when (wall clock, performance.now() ms)
+   * placement waits for them to register again: when a network change drops every socket at once they
+   * come back one by one, and a run between their returns would move the first ones onto the others'
+   * blocks (a reload each) although every volunteer still holds its span.
+   */
+  private readonly awaitedBack = new Map<string, number>();
+  /** Runs are held until then (wall clock, performance.now() ms): a restarted coordinator awaiting its volunteers. */
+  private heldUntil = 0;
 
   constructor(
     policy: NamedPolicy,
@@ -99,7 +108,36 @@ export class PlacementLoop {
     }
   }
 
-  /** Asks for a placement run soon (debounced). */
+  /** Holds placement runs up to `graceMs` for `peerId`, whose socket dropped, to register again (it may hold its span still). */
+  awaitReturn(peerId: string, graceMs: number): void {
+    if (graceMs > 0) this.awaitedBack.set(peerId, performance.now() + graceMs);
+  }
+
+  /** Holds placement runs for `ms` from now (volunteers returning to a restarted coordinator with their spans). */
+  holdFor(ms: number): void {
+    if (ms > 0) this.heldUntil = Math.max(this.heldUntil, performance.now() + ms);
+  }
+
+  /** `peerId` registered again: once nobody else is awaited, a held run goes ahead at the usual delay. */
+  returned(peerId: string): void {
+    if (!this.awaitedBack.delete(peerId) || this.holdLeftMs() > 0 || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule();
+  }
+
+  /** How long runs are still held for volunteers awaited back, ms (0: not held). */
+  private holdLeftMs(): number {
+    const t = performance.now();
+    let left = Math.max(0, this.heldUntil - t);
+    for (const [peerId, until] of this.awaitedBack) {
+      if (until <= t) this.awaitedBack.delete(peerId);
+      else left = Math.max(left, until - t);
+    }
+    return left;
+  }
+
+  /** Asks for a placement run soon (debounced; held while a dropped volunteer is awaited back). */
   schedule(): void {
     if (this.stopped) return;
     if (this.running !== undefined) {
@@ -107,12 +145,18 @@ export class PlacementLoop {
       return;
     }
     if (this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
+    const fire = (): void => {
+      const held = this.holdLeftMs();
+      if (held > 0) {
+        this.timer = setTimeout(fire, held);
+        return;
+      }
       this.timer = undefined;
       this.running = this.place(this.policyInForce, 'reconcile')
         .then(() => undefined)
         .finally(() => this.finishRun());
-    }, this.d.placementDelayMs);
+    };
+    this.timer = setTimeout(fire, Math.max(this.d.placementDelayMs, this.holdLeftMs()));
   }
 
   private finishRun(): void {
