@@ -1,9 +1,9 @@
 // Churn in the simulator: volunteers leaving and joining, failover of their sessions, and re-placement reconciled with the move budget.
-import type { SwarmSnapshot, Chain } from '../core/swarm/index.ts';
+import type { BlockSpan, SwarmSnapshot, Chain } from '../core/swarm/index.ts';
 import { cacheSlots } from '../core/perf/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
 import { dispatchChains } from '../core/routing/index.ts';
-import { admit, chainKeyOf, chainsInForce, hopOf, hopSlots, maxBlocksFor, reconcilePlacement, routeSubSpan, spliceChain } from '../core/dispatch/index.ts';
+import { admit, chainKeyOf, chainsInForce, hopOf, hopSlots, maxBlocksFor, rebalanceMoves, reconcilePlacement, routeSubSpan, spliceChain } from '../core/dispatch/index.ts';
 import { exponential } from './random.ts';
 import { begin, dispatchQueue, release } from './lifecycle.ts';
 import type { RunState } from './run-state.ts';
@@ -172,8 +172,11 @@ function serves(run: RunState, serverId: string, span: { start: number; end: num
  * Reconcile-on-churn (core/dispatch, as the live coordinator does after a join or leave): online
  * volunteers keep their spans, idle ones fill gaps, and at most `maxMovesPerRound` redundant
  * holders move to a gap (the ones with the fewest sessions first; to their proposed span when it
- * covers the gap). A move takes effect at once (weights load instantly here) and drops the mover's
- * sessions, which join `victims`. False when nothing changes.
+ * covers the gap). With `rebalance`, covering volunteers may then move to their proposed spans
+ * where the predicted gain outweighs the reload (core/dispatch `rebalanceMoves`), within what is
+ * left of the budget. A move takes effect at once (weights load instantly here; the reload time
+ * enters only the decision) and drops the mover's sessions, which join `victims`. False when
+ * nothing changes.
  */
 function reconcile(run: RunState, proposal: PlacementResult | undefined, victims: Interrupted[]): boolean {
   const model = run.cfg.swarm.model;
@@ -194,9 +197,24 @@ function reconcile(run: RunState, proposal: PlacementResult | undefined, victims
     model.numBlocks,
     run.cfg.churn?.maxMovesPerRound ?? 1,
   );
-  if (decision.changes.length === 0) return false;
+  const changes: { peerId: string; span: BlockSpan | null }[] = [...decision.changes];
+  if (run.cfg.rebalance === true && proposal !== undefined && run.cfg.churn !== undefined) {
+    const snapshot = onlineSwarm(run);
+    changes.push(
+      ...rebalanceMoves({
+        snapshot,
+        spans: decision.spans,
+        proposed,
+        activeSessions: (id) => run.servers.get(id)?.holders.size ?? 0,
+        horizonMs: run.cfg.churn.meanOnlineMs,
+        maxMoves: (run.cfg.churn.maxMovesPerRound ?? 1) - decision.moved.length,
+        exclude: new Set(decision.changes.map((c) => c.peerId)),
+      }),
+    );
+  }
+  if (changes.length === 0) return false;
   const next = new Map(run.placement.assignments.map((a) => [a.serverId, a]));
-  for (const c of decision.changes) {
+  for (const c of changes) {
     const srv = run.servers.get(c.peerId);
     if (srv === undefined) continue;
     victims.push(...interrupt(run, srv));

@@ -80,6 +80,7 @@ export async function runScenario(scenario: Scenario, policyName: string, seed: 
   if (scenario.churn !== undefined) cfg.churn = scenario.churn;
   if (combo.reservation !== undefined) cfg.reservation = combo.reservation;
   if (combo.retune === true) cfg.retune = true;
+  if (combo.rebalance === true) cfg.rebalance = true;
   if (scenario.service !== undefined) {
     cfg.service = scenario.service;
     cfg.serviceRandom = streamRandom(seed, 'service');

@@ -18,6 +18,11 @@ export interface PolicyCombo {
   reservation?: CacheReservation;
   /** Re-placements plan for the workload measured so far (arrival rate, lengths) instead of the declared one. */
   retune?: boolean;
+  /**
+   * After churn, also move a covering volunteer to its proposed span when the predicted gain over
+   * its expected stay outweighs the reload (core/dispatch `rebalanceMoves`), within the move budget.
+   */
+  rebalance?: boolean;
 }
 
 /**
@@ -34,7 +39,7 @@ export const policyCombos = {
   followup: { placement: 'gbp-cr', routing: 'jffc' },
   'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
   'followup-declared': { placement: 'gbp-cr', routing: 'jffc', reservation: 'declared', routingOptions: { jffcFreeBy: 'cache' } },
-  bouquet: { placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true },
+  bouquet: { placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true, rebalance: true },
 } as const satisfies Record<string, PolicyCombo>;
 
 /** A combo name of `policyCombos`. */
