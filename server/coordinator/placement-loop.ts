@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { apiErrorBody, CoordinatorApiError, type ApiErrorBody, type PlacementView, type PolicyPrediction } from '../../core/api/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
 import { capacityShortfall, predictPlacement, type PlacementPolicy, type PlacementResult, type ServerAssignment } from '../../core/placement/index.ts';
-import { reconcilePlacement, type SpanChange } from '../../core/dispatch/index.ts';
+import { defaultRebalanceHorizonMs, rebalanceMoves, reconcilePlacement, type SpanChange } from '../../core/dispatch/index.ts';
 import type { EventHub } from './events.ts';
 import type { LeaseBook } from './leases.ts';
 import type { Predictions } from './predictions.ts';
@@ -214,7 +214,7 @@ export class PlacementLoop {
     if (this.stopped) return [];
     this.policyInForce = policy;
     const present = volunteers.filter((v) => registry.get(v.peerId) === v);
-    const { changes, moved } = mode === 'switch' ? this.switchChanges(present, result) : this.reconciled(present, result);
+    const { changes, moved } = mode === 'switch' ? this.switchChanges(present, result) : this.reconciled(present, result, snapshot);
     for (const c of changes) {
       const v = registry.get(c.peerId);
       if (v === undefined) continue;
@@ -235,9 +235,9 @@ export class PlacementLoop {
     return moved;
   }
 
-  private reconciled(present: readonly Volunteer[], result: PlacementResult | undefined): { changes: SpanChange[]; moved: string[] } {
+  private reconciled(present: readonly Volunteer[], result: PlacementResult | undefined, snapshot: SwarmSnapshot): { changes: SpanChange[]; moved: string[] } {
     const proposed = new Map<string, BlockSpan | null>((result?.assignments ?? []).map((a) => [a.serverId, a.span]));
-    return reconcilePlacement(
+    const reconciled = reconcilePlacement(
       present.map((v) => ({
         peerId: v.peerId,
         current: v.assignedSpan,
@@ -249,6 +249,27 @@ export class PlacementLoop {
       this.d.registry.model.numBlocks,
       this.d.maxMoves,
     );
+    // Bouquet's churn-aware re-placement: with what is left of the move budget, a covering volunteer
+    // moves to its proposed span when the predicted gain over its expected stay outweighs the reload.
+    if (this.policyInForce.name !== 'bouquet' || result === undefined || present.length === 0) return reconciled;
+    let moves: ReturnType<typeof rebalanceMoves> = [];
+    try {
+      moves = rebalanceMoves({
+        snapshot,
+        spans: reconciled.spans,
+        proposed,
+        activeSessions: (id) => this.d.leases.through(id),
+        horizonMs: defaultRebalanceHorizonMs,
+        maxMoves: this.d.maxMoves - reconciled.moved.length,
+        exclude: new Set(reconciled.changes.map((c) => c.peerId)),
+      });
+    } catch (e) {
+      this.d.log.warn({ error: errorBody(e) }, 'rebalancing skipped: the spans in force cannot be predicted');
+    }
+    return {
+      changes: [...reconciled.changes, ...moves.map((m): SpanChange => ({ peerId: m.peerId, span: m.span, reason: 'rebalance' }))],
+      moved: [...reconciled.moved, ...moves.map((m) => m.peerId)],
+    };
   }
 
   private switchChanges(present: readonly Volunteer[], result: PlacementResult | undefined): { changes: SpanChange[]; moved: string[] } {
