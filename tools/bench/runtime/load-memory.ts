@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
+import { BouquetError } from '../../../core/errors/index.ts';
 import type { ModelShape } from '../../../core/model/index.ts';
 import { createInThreadRuntime, syntheticWeights } from '../../../worker/index.ts';
 
@@ -26,7 +27,7 @@ interface Row { loadPeakMiB: number; afterLoadMiB: number; decodeMs: number; wei
 /** One variant in this process: RSS is per process, so the parent runs each in its own. */
 async function child(index: number, steps: number): Promise<Row> {
   const v = variants[index];
-  if (v === undefined) throw new Error(`no variant ${index}`);
+  if (v === undefined) throw new BouquetError('bad-argument', `no variant ${index}`);
   const startBytes = process.memoryUsage().rss;
   const rt = await createInThreadRuntime(ort, syntheticWeights(shape), {
     blocks: { start: 0, end: 2 }, backends: ['wasm'], threads: 1, maxSessionTokens: 512, externalWeights: v.externalWeights, prepackWeights: v.prepackWeights, ...('maxSegmentBytes' in v ? { maxSegmentBytes: v.maxSegmentBytes } : {}),
@@ -57,7 +58,7 @@ if (values.child !== undefined) {
     for (let i = 0; i < variants.length; i++) {
       const out = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', String(i), '--steps', String(steps)], { encoding: 'utf8', timeout: 300_000 });
       const line = out.stdout.trim().split('\n').pop() ?? '';
-      if (out.status !== 0 || !line.startsWith('{')) throw new Error(`variant ${i} failed: ${out.stderr.slice(-500)}`);
+      if (out.status !== 0 || !line.startsWith('{')) throw new BouquetError('internal', `variant ${i} failed: ${out.stderr.slice(-500)}`);
       rows[i]?.push(JSON.parse(line) as Row);
     }
   }
