@@ -1,7 +1,7 @@
 // The OpenAI-compatible API of `bouquet serve`, end to end on loopback with real processes (serve + three `bouquet volunteer`s, no browser) and the official
 // `openai` SDK as the client: completions (plain, streamed) and chat completions at temperature 0 equal `bouquet generate`'s text; a volunteer killed
 // mid-answer still gives that text; a caller that goes away releases its route; bad input gets OpenAI-shaped errors with the right status.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,12 +42,12 @@ function stop(p: Proc): Promise<void> {
 }
 
 /** `bouquet generate --json` greedy on `model` (with `--chat`: the prompt as a user message in the chat template). */
-function generate(model: string, text: string, chat: boolean): { text: string; ids: number[] } {
-  const r = spawnSync(process.execPath, [
-    bouquet, 'generate', '--model', model, '--prompt', text, '--max-tokens', String(maxTokens), '--temperature', '0', '--threads', '1', '--json', ...(chat ? ['--chat'] : []),
-  ], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`bouquet generate failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { text: string; ids: number[] };
+async function generate(model: string, text: string, chat: boolean): Promise<{ text: string; ids: number[] }> {
+  const p = start(['generate', '--model', model, '--prompt', text, '--max-tokens', String(maxTokens), '--temperature', '0', '--threads', '1', '--json', ...(chat ? ['--chat'] : [])]);
+  const code = await new Promise<number | null>((resolve) => p.child.once('exit', resolve));
+  if (code !== 0) throw new Error(`bouquet generate failed: ${p.log()}`);
+  const line = p.log().trim().split('\n').findLast((l) => l.startsWith('{')) ?? '';
+  return JSON.parse(line) as { text: string; ids: number[] };
 }
 
 interface SwarmLite {
@@ -83,8 +83,11 @@ describe('the OpenAI-compatible API (bouquet serve + three bouquet volunteer pro
     for (let i = 0; i < 3; i++) {
       volunteers.push(start(['volunteer', '--server', url, '--model', 'stories-chat', '--memory-mb', '0.65', '--state-dir', path.join(dir, `v${i}`), '--drain-ms', '0']));
     }
-    completionRef = generate(chatModel, prompt, false);
-    chatRef = generate(chatModel, prompt, true);
+    // The references while the volunteers start.
+    [completionRef, chatRef] = await Promise.all([generate(chatModel, prompt, false), generate(chatModel, prompt, true)]);
+    // The template's prompt leads elsewhere than the plain one: a chat that ignored it would not match.
+    expect(chatRef.ids.length).toBeGreaterThan(10);
+    expect(chatRef.text).not.toBe(completionRef.text);
     openai = new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0 });
     await until('the three volunteers to cover every block', async () => {
       const s = await swarm();
