@@ -124,7 +124,7 @@ export function openAiRouter(options: OpenAiOptions, ctx: OpenAiContext): OpenAi
     if (!ctx.models.ids.includes(modelId)) return sendError(res, modelNotFound(modelId));
     const sessionTokens = ctx.models.get(modelId).model.info.maxSessionTokens;
     if (request.maxTokens !== undefined && request.maxTokens > sessionTokens) {
-      return sendError(res, new CoordinatorApiError('bad-request', `max_tokens ${request.maxTokens} is more than this swarm's sessions hold (${sessionTokens} tokens, prompt included)`, request.kind === 'chat' ? 'max_tokens' : 'max_tokens'));
+      return sendError(res, new CoordinatorApiError('bad-request', `max_tokens ${request.maxTokens} is more than this swarm's sessions hold (${sessionTokens} tokens, prompt included)`, 'max_tokens'));
     }
     const key = String(res.locals.limitKey);
     const mine = running.get(key) ?? 0;
