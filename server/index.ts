@@ -39,7 +39,7 @@ export {
 } from './policies.ts';
 export { PlacementThread, PlacementThreadError, type PlacementJob, type PlacementJobReply } from './placement/thread.ts';
 export {
-  Authorizer, authActions, adminTokenScheme, bearerToken, defaultStateDir, loadOrCreateAdminToken, adminTokenFile, addressKey,
+  Authorizer, authActions, adminTokenScheme, apiKeyScheme, loadApiKeys, apiKeysFile, bearerToken, defaultStateDir, loadOrCreateAdminToken, adminTokenFile, addressKey,
   defaultRouteRateLimits, RateLimiter, RouteRateLimiter,
   type AuthAction, type Credentials, type CredentialScheme, type AuthRequest, type RateLimit, type RouteRateLimits,
 } from './auth/index.ts';
@@ -49,3 +49,4 @@ export {
   type IceConfig, type TurnCredential, type TlsCredentials, type CertificateProblem,
 } from './reach/index.ts';
 export { CoordinatorKey, coordinatorKeyFile, checkSignalingLogin } from './identity/index.ts';
+export { openAiRouter, type OpenAiOptions, type SwarmClientFactory, type SwarmTextClient } from './openai/index.ts';

@@ -25,6 +25,7 @@ import type { AuthOptions, BouquetServer, DashboardSocketLimits, ModelSource, Se
 import { isolationHeaders } from './http/responses.ts';
 import { apiRoutes } from './http/api-routes.ts';
 import { attachSockets } from './http/sockets.ts';
+import { openAiRouter } from './openai/index.ts';
 
 export type { AuthOptions, BouquetServer, DashboardSocketLimits, ModelSource, ServerOptions } from './http/options.ts';
 
@@ -121,6 +122,11 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
 
   app.use('/api', apiRoutes({ options, models, logger, authorizer, allowedOrigins, routeLimiter, failures, placementThread }));
 
+  // The OpenAI-compatible API (server/openai): its own keys, limits, CORS and error shape; its swarm client reaches this server at `url`.
+  let url = '';
+  const openai = options.openai === undefined ? undefined : openAiRouter(options.openai, { models, origin: () => url, logger });
+  if (openai !== undefined) app.use('/v1', openai.router);
+
   // Model files, with HTTP Range (volunteers fetch only their blocks' tensors).
   const staticFiles = { index: false, dotfiles: 'ignore', fallthrough: true, redirect: false } as const;
   for (const s of models.all()) app.use(`${apiPaths.models}/${encodeURIComponent(s.model.info.id)}`, express.static(s.model.folder, staticFiles));
@@ -156,7 +162,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   });
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `${options.tls !== undefined ? 'https' : 'http'}://${urlHost}:${address.port}`;
+  url = `${options.tls !== undefined ? 'https' : 'http'}://${urlHost}:${address.port}`;
   logger.info({ url, model: model.info.id, models: models.ids, placement: placementName, routing: routingName, webDir }, 'bouquet server listening');
 
   let closing: Promise<void> | undefined;
@@ -170,6 +176,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     adminToken: admin.token,
     close: () => {
       closing ??= new Promise<void>((resolve) => {
+        void openai?.close();
         models.stop();
         void placementThread.close();
         void predictionThread.close();

@@ -125,6 +125,7 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   infeasible: 503, 'no-solution': 503, 'unknown-policy': 400, 'placement-timeout': 503,
   unauthorized: 401, 'forbidden-origin': 403, 'unsupported-media-type': 415, 'rate-limited': 429, 'over-quota': 429,
   'too-many-connections': 503, 'slow-reader': 408,
+  'model-not-found': 404, 'no-chat-template': 400,
   'identity-refused': 403, 'lease-refused': 403, 'peer-limit': 429,
   'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, 'bad-certificate': 500, internal: 500,
 };

@@ -20,6 +20,8 @@ export const errorCodes = [
   'infeasible', 'no-solution', 'unknown-policy', 'placement-timeout',
   // authorization and fair use (server/auth)
   'unauthorized', 'forbidden-origin', 'unsupported-media-type', 'rate-limited', 'over-quota', 'too-many-connections', 'slow-reader',
+  // the OpenAI-compatible API (server/openai): a model id not served here, a chat request to a model without a chat template
+  'model-not-found', 'no-chat-template',
   // runtime and environment
   'backend-unavailable', 'not-loaded', 'offline', 'not-found', 'closed',
   'bad-certificate', // a TLS certificate or key `serve` was given (or made) that it cannot use: data.problem says why

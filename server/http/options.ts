@@ -7,6 +7,7 @@ import type { ModelSizing, ServedModel } from '../models/index.ts';
 import type { RouteRateLimits } from '../auth/index.ts';
 import type { SwarmModels } from '../swarm-models.ts';
 import type { IceConfig } from '../reach/index.ts';
+import type { OpenAiOptions } from '../openai/index.ts';
 
 /** One model to serve: a folder (config.json, or a llama2.c .bin), a folder with the id to serve it under (an hf: snapshot), or a model already loaded. */
 export type ModelSource = string | { path: string; modelId: string } | ServedModel;
@@ -59,6 +60,8 @@ export interface ServerOptions {
   auth?: AuthOptions;
   /** Bounds on dashboard sockets. */
   dashboards?: Partial<DashboardSocketLimits>;
+  /** The OpenAI-compatible API under /v1 (server/openai), through the server's own swarm client; absent: no /v1. */
+  openai?: OpenAiOptions;
 }
 
 /** Who may control the server, and what browsers and clients may send. */

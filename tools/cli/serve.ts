@@ -5,8 +5,9 @@ import { parseArgs } from 'node:util';
 import { isBouquetError } from '../../core/errors/index.ts';
 import {
   adminTokenFile, createServer, defaultStateDir, loadTlsCredentials, modelFolder, parseIceConfig, selfSignedTlsCredentials, terminalProgress,
-  type ModelSource, type ServerOptions, type TlsCredentials,
+  loadApiKeys, type ModelSource, type OpenAiOptions, type ServerOptions, type TlsCredentials,
 } from '../../server/index.ts';
+import { startNodeClient } from '../node-peer/index.ts';
 import { ArgumentError, verbFailure } from './sim-common.ts';
 import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
@@ -55,6 +56,13 @@ options (environment variable in brackets):
   --tls-key <file>            its PEM private key [BOUQUET_TLS_KEY]
   --tls-self-signed           make (and reuse) a self-signed certificate for --host, print its SHA-256
                               fingerprint [BOUQUET_TLS_SELF_SIGNED=1]; kept in $XDG_CACHE_HOME/bouquet/tls
+  --api-key <key>             a key the OpenAI-compatible API (/v1) needs as \`Authorization: Bearer\`; repeat it for
+                              several [BOUQUET_API_KEYS, comma-separated]; keys are also read from <state dir>/api-keys
+                              (one a line). No key anywhere: /v1 is open to anyone who reaches the server
+  --api-rate <n>              requests per second one API key (or address, without keys) may send to /v1, bursts of
+                              5×n [BOUQUET_API_RATE] (default 2)
+  --cors-origin <origins>     comma-separated browser origins allowed to call /v1 (CORS) [BOUQUET_CORS_ORIGINS]
+                              (default: none; other sites' pages are refused)
   --log-level <level>         pino level: trace, debug, info, warn, error, silent [BOUQUET_LOG_LEVEL] (default info)
   -h, --help                  show this help`;
 
@@ -120,6 +128,9 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'tls-self-signed': { type: 'boolean' },
+        'api-key': { type: 'string', multiple: true },
+        'api-rate': { type: 'string' },
+        'cors-origin': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -180,6 +191,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     ...(adminToken !== undefined ? { adminToken } : {}),
     ...(origins !== undefined ? { allowedOrigins: origins.split(',').map((o) => o.trim()).filter((o) => o !== '') } : {}),
   };
+  options.openai = openAiOptions(v['api-key'], pick(v['api-rate'], 'BOUQUET_API_RATE'), pick(v['cors-origin'], 'BOUQUET_CORS_ORIGINS'), env, options.stateDir);
   const iceList = pick(v['ice-servers'], 'BOUQUET_ICE_SERVERS');
   const turnSecret = pick(v['turn-secret'], 'BOUQUET_TURN_SECRET');
   const turnTtl = intOption('turn-ttl-ms', pick(v['turn-ttl-ms'], 'BOUQUET_TURN_TTL_MS'), 1000);
@@ -211,6 +223,28 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
 }
 
 const fail = (message: string): number => verbFailure('serve', message);
+
+/**
+ * The OpenAI-compatible API's options: keys from flags (or BOUQUET_API_KEYS) and the state dir's
+ * api-keys file, its rate, its CORS origins; its swarm client is the one Node client (tools/node-peer).
+ */
+function openAiOptions(keyFlags: string[] | undefined, rate: string | undefined, cors: string | undefined, env: NodeJS.ProcessEnv, stateDir: string | undefined): OpenAiOptions {
+  const given = keyFlags ?? (env.BOUQUET_API_KEYS === undefined || env.BOUQUET_API_KEYS === '' ? [] : env.BOUQUET_API_KEYS.split(',').map((k) => k.trim()));
+  let keys: string[];
+  try {
+    keys = loadApiKeys(given, stateDir).keys;
+  } catch (e) {
+    throw new ArgumentError(`--api-key: ${(e as Error).message}`);
+  }
+  const perSecond = rate === undefined ? 2 : Number(rate);
+  if (!Number.isFinite(perSecond) || perSecond <= 0) throw new ArgumentError(`--api-rate must be a number > 0 (got '${String(rate)}')`);
+  return {
+    client: (origin, modelId) => startNodeClient({ origin, modelId }),
+    apiKeys: keys,
+    rateLimit: { perSecond, burst: Math.max(1, Math.round(5 * perSecond)) },
+    corsOrigins: cors === undefined ? [] : cors.split(',').map((o) => o.trim()).filter((o) => o !== ''),
+  };
+}
 
 /** Runs `bouquet serve`; resolves with the exit code once the server stops (SIGINT/SIGTERM). */
 export async function run(argv: string[]): Promise<number> {
@@ -265,6 +299,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`bouquet serve: ${t.selfSigned ? 'self-signed ' : ''}TLS certificate for ${t.subjectAltName ?? '?'}, valid to ${new Date(t.validToMs).toISOString()}`);
     console.log(`bouquet serve: certificate SHA-256 fingerprint ${t.fingerprint256}`);
   }
+  const keyCount = options.openai?.apiKeys?.length ?? 0;
+  console.log(`bouquet serve: OpenAI-compatible API at ${server.url}/v1 (${keyCount > 0 ? `${keyCount} API key${keyCount > 1 ? 's' : ''}` : 'open: no API key set'}; the server sees every prompt and answer)`);
   if (options.ice !== undefined) {
     console.log(`bouquet serve: ICE servers ${[...options.ice.stunUrls, ...options.ice.turnUrls].join(', ')}${options.ice.turnUrls.length > 0 ? ' (TURN logins derived from --turn-secret)' : ''}`);
   }

@@ -1,6 +1,7 @@
 // A Node swarm client: the tab's ClientSession (core/generation loop, CoordinatorRoutes, failover) with the embedding and LM head in-thread.
 import * as ort from 'onnxruntime-web';
-import { CoordinatorClient } from '../../core/api/index.ts';
+import { CoordinatorClient, type AbortSignalLike } from '../../core/api/index.ts';
+import type { GeneratedToken } from '../../core/generation/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
 import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, type FailoverRecord, type GenerationResult } from '../../web/client/index.ts';
 import {
@@ -26,7 +27,11 @@ export interface NodeGeneration {
   sampling: SamplingParams;
   seed: number;
   onText?: (piece: string, index: number) => void;
+  /** Called for each sampled token (its id; usage counts). */
+  onToken?: (token: GeneratedToken) => void;
   onFailover?: (f: FailoverRecord) => void;
+  /** Aborting ends the generation with code 'aborted' before its next step; its sessions close and its route is released. */
+  signal?: AbortSignalLike;
 }
 
 /** A started Node client. */
@@ -69,6 +74,8 @@ export async function startNodeClient(options: NodeClientOptions): Promise<NodeC
         stopTokenIds,
         decoder: tokenizer.streamDecoder(promptIds),
         ...(request.onText !== undefined ? { onText: request.onText } : {}),
+        ...(request.onToken !== undefined ? { onToken: request.onToken } : {}),
+        ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
       return { ...result, promptIds };
     },

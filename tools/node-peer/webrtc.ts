@@ -11,12 +11,22 @@ let installed = false;
  * trickled candidate as soon as it arrives (even while the answer is being applied); libdatachannel
  * refuses a candidate without a remote description ("remote candidate without ICE transport") and
  * PeerJS then drops the connection. Here candidates wait for the remote description, and
- * descriptions and candidates are applied one at a time, in order.
+ * descriptions and candidates are applied one at a time, in order. A candidate still pending when
+ * the connection closes resolves quietly: PeerJS (1.5.5) handles its failure after close by reading
+ * the connection's provider, which close() nulled, and that TypeError is an unhandled rejection that
+ * ends a Node process (the server hosting the OpenAI API's client, a redialing `bouquet chat`).
  */
 class ChainedPeerConnection extends polyfill.RTCPeerConnection {
   #chain: Promise<unknown> = Promise.resolve();
   #haveRemote = false;
   #early: { candidate: RTCIceCandidateInit | undefined; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #closed = false;
+
+  override close(): void {
+    this.#closed = true;
+    for (const c of this.#early.splice(0)) c.resolve();
+    super.close();
+  }
 
   override setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
     return this.#queue(async () => {
@@ -30,12 +40,15 @@ class ChainedPeerConnection extends polyfill.RTCPeerConnection {
 
   override addIceCandidate(candidate?: RTCIceCandidateInit | null): Promise<void> {
     const c = candidate ?? undefined;
+    if (this.#closed) return Promise.resolve();
     if (!this.#haveRemote) {
       // Bounded by what the signaling peer sends for one connection; PeerJS closes it on failure.
       if (this.#early.length >= 256) return Promise.reject(new Error('too many ICE candidates before the remote description'));
       return new Promise((resolve, reject) => this.#early.push({ candidate: c, resolve, reject }));
     }
-    return this.#queue(() => this.#addWhenReady(c));
+    return this.#queue(() => this.#addWhenReady(c)).catch((e: unknown) => {
+      if (!this.#closed) throw e;
+    });
   }
 
   /** libdatachannel makes the ICE transport a moment after the descriptions; a candidate that comes first is retried (≤ 1 s). */
