@@ -9,7 +9,7 @@ import { BouquetError } from '../../core/errors/index.ts';
 import { chromiumPath } from '../browser/chromium.ts';
 import { delayUnavailableReason, withNamespaces, type Delay } from '../netem/index.ts';
 import { browserIn, probeRegionRtts, serverAddress, serveIn, wireRegions, type NamespacedServer } from './regions-topology.ts';
-import { predictPerClient, type ChatRecord } from './regions-predict.ts';
+import { predictPerClient, type ChatRecord, type HostStepTimes } from './regions-predict.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
 import type { SwarmState } from '../../core/api/index.ts';
 
@@ -68,6 +68,14 @@ async function swarm(page: Page): Promise<SwarmState> {
   return page.evaluate(async () => (await fetch('/api/swarm')).json() as Promise<SwarmState>);
 }
 
+/** A volunteer tab's step counters (its session host's: steps served, onnxruntime ms, ms from request to answer). */
+async function stepTimes(page: Page): Promise<{ peerId: string; steps: number; computeMs: number; serveMs: number }> {
+  return page.evaluate(() => {
+    const s = (globalThis as unknown as HeadlessGlobals).bouquetVolunteer?.snapshot();
+    return { peerId: s?.peerId ?? '', steps: s?.steps ?? 0, computeMs: s?.stepComputeMs ?? 0, serveMs: s?.stepServeMs ?? 0 };
+  });
+}
+
 async function until(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond().catch(() => false))) {
@@ -124,6 +132,7 @@ async function main(): Promise<void> {
         // chain leaves its client's region at least once.
         const memory = 2 * (info.blockBytes + reserveSessions * info.cacheBytesPerBlock) + Math.floor(info.cacheBytesPerBlock / 2);
         const regionOf = new Map<string, number>();
+        const volunteerPages: Page[] = [];
         for (const [r, ctx] of contexts.entries()) {
           for (let k = 0; k < 2; k++) {
             const page = await ctx.newPage();
@@ -131,6 +140,7 @@ async function main(): Promise<void> {
             await page.waitForFunction(() => (globalThis as unknown as HeadlessGlobals).bouquetVolunteer?.snapshot !== undefined, undefined, { timeout: 60_000 });
             await until('the volunteer registered', async () => (await page.evaluate(() => (globalThis as unknown as HeadlessGlobals).bouquetVolunteer?.snapshot().peerId ?? '')) !== '', 60_000);
             regionOf.set(await page.evaluate(() => (globalThis as unknown as HeadlessGlobals).bouquetVolunteer?.snapshot().peerId ?? ''), r);
+          volunteerPages.push(page);
           }
         }
         await until('six volunteers serving every block', async () => {
@@ -150,6 +160,7 @@ async function main(): Promise<void> {
         }
         log('RTTs measured, warm-up chats done');
         const records: ChatRecord[] = [];
+        const before = await Promise.all(volunteerPages.map(stepTimes));
         // Interleaved rounds: load drift on the shared machine hits every client alike.
         for (let round = 0; round < chats; round++) {
           for (const [r, page] of chatPages.entries()) {
@@ -161,6 +172,14 @@ async function main(): Promise<void> {
             log(`r${r} chat ${round + 1}: ${(res.totalMs / res.ids.length).toFixed(1)} ms/token over ${res.route.map((h) => `${h.peerId.slice(0, 6)}@r${regionOf.get(h.peerId) ?? '?'}`).join(' → ')}`);
           }
         }
+        const after = await Promise.all(volunteerPages.map(stepTimes));
+        const hostMs: Record<string, HostStepTimes> = {};
+        after.forEach((a, i) => {
+          const b = before[i];
+          if (b === undefined || a.peerId !== b.peerId || a.steps <= b.steps) return;
+          const n = a.steps - b.steps;
+          hostMs[a.peerId] = { steps: n, computeMs: (a.computeMs - b.computeMs) / n, serveMs: (a.serveMs - b.serveMs) / n };
+        });
         const exported = await first.evaluate(async () => (await fetch('/api/scenario?requests=100')).json() as Promise<Record<string, unknown>>);
         const scenarioFile = values.scenario ?? path.join(stateDir, 'regions-scenario.json');
         writeFileSync(scenarioFile, JSON.stringify(exported, null, 2));
@@ -169,7 +188,7 @@ async function main(): Promise<void> {
           const per = [0, 1, 2].map((q) => Object.entries(row).filter(([id]) => regionOf.get(id) === q).map(([, ms]) => ms.toFixed(1)).join('/'));
           console.log(`  client r${r}: ${per.map((v, q) => `r${q} ${v}`).join('   ')}   (applied: ${rttMatrix[r]?.join(' / ')})`);
         });
-        const report = await predictPerClient(exported, records, spans, scenarioFile);
+        const report = await predictPerClient(exported, records, spans, scenarioFile, hostMs);
         console.log(report);
       } finally {
         // Inside the namespaces' lifetime: browsers and server end cleanly before the namespaces go.

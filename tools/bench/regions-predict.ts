@@ -18,6 +18,15 @@ export interface ChatRecord {
   route: { peerId: string; span: BlockSpan }[];
 }
 
+/** One volunteer's step times over the measured chats, ms per step (what its session host counted). */
+export interface HostStepTimes {
+  steps: number;
+  /** onnxruntime's run of its span. */
+  computeMs: number;
+  /** From the step's arrival to its answer: compute plus the worker hop and queueing. */
+  serveMs: number;
+}
+
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} %`;
 
@@ -27,12 +36,13 @@ const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} 
  * (the simulator's own placement may choose other spans: that is `bouquet sim --from`'s figure, printed
  * after); beside it the performance model on the very chain each chat took. Returns the report text.
  */
-export async function predictPerClient(exported: Record<string, unknown>, records: readonly ChatRecord[], liveSpans: Record<string, BlockSpan | null>, scenarioFile: string): Promise<string> {
+export async function predictPerClient(exported: Record<string, unknown>, records: readonly ChatRecord[], liveSpans: Record<string, BlockSpan | null>, scenarioFile: string, hostMs: Record<string, HostStepTimes>): Promise<string> {
   const workload = exported.workload as { meanInputTokens?: number } | undefined;
   const inputTokens = Math.max(1, Math.round(workload?.meanInputTokens ?? 1));
   const lines: string[] = [];
   const errors: number[] = [];
   const rows: string[][] = [];
+  const terms: string[][] = [];
   const clients = [...new Set(records.map((r) => r.clientId))];
   for (const clientId of clients) {
     const mine = records.filter((r) => r.clientId === clientId);
@@ -62,6 +72,16 @@ export async function predictPerClient(exported: Record<string, unknown>, record
     errors.push(Math.abs(err));
     const rtts = scenario.snapshot.network.clientServerRttMs[clientId] ?? {};
     const hops = [...new Set(mine.map((r) => r.route.map((h) => `${h.peerId.slice(0, 6)}(${(rtts[h.peerId] ?? NaN).toFixed(0)} ms)`).join('→')))].join(' | ');
+    // Where a decode token's time goes, measured against the model's terms (per token after the first).
+    const tpot = mean(mine.map((r) => (r.totalMs - r.ttftMs) / Math.max(1, r.outputTokens - 1)));
+    const route = mine[mine.length - 1]?.route ?? [];
+    const servers = new Map(scenario.snapshot.servers.map((s) => [s.id, s]));
+    const rttSum = route.reduce((a, h) => a + (rtts[h.peerId] ?? NaN), 0);
+    const hostSum = route.reduce((a, h) => a + (hostMs[h.peerId]?.serveMs ?? NaN), 0);
+    const computeSum = route.reduce((a, h) => a + (hostMs[h.peerId]?.computeMs ?? NaN), 0);
+    const modelCompute = route.reduce((a, h) => a + (h.span.end - h.span.start) * (servers.get(h.peerId)?.decodeMsPerBlock ?? NaN), 0);
+    const overhead = route.length * scenario.snapshot.network.messageOverheadMs;
+    terms.push([`r${mine[0]?.region ?? '?'}`, tpot.toFixed(1), (rttSum + overhead + modelCompute).toFixed(1), rttSum.toFixed(1), `${overhead.toFixed(1)}`, `${modelCompute.toFixed(2)} / ${computeSum.toFixed(2)}`, (hostSum - computeSum).toFixed(2), (tpot - rttSum - hostSum).toFixed(2)]);
     rows.push([`r${mine[0]?.region ?? '?'} ${clientId.slice(0, 6)}`, String(mine.length), measured.toFixed(1), predicted.toFixed(1), onChain.toFixed(1), pct(err), mean(mine.map((r) => r.ttftMs)).toFixed(0), sim.metrics.ttftMs.mean.toFixed(0), hops]);
   }
   const head = ['client', 'chats', 'measured ms/token', 'simulated', 'model on live chain', 'error', 'TTFT ms', 'sim TTFT', 'route (RTT reported)'];
@@ -70,6 +90,10 @@ export async function predictPerClient(exported: Record<string, unknown>, record
   lines.push('', 'Per-token time (response / tokens, ms) per client: measured in the chat tab vs the simulator on the exported scenario (live spans, the client\'s own chats):');
   lines.push(fmt(head), ...rows.map(fmt));
   lines.push(`mean |error| ${(100 * mean(errors)).toFixed(1)} % over ${errors.length} clients (target ≤ 10 %)`);
+  const termHead = ['client', 'measured ms/decode token', 'model', 'Σ RTT (pings)', 'Σ msg overhead (model)', 'Σ kτ model / measured', 'volunteer host beyond compute (measured)', 'rest: client embed+head, frames (measured)'];
+  const tw = termHead.map((h, i) => Math.max(h.length, ...terms.map((r) => (r[i] ?? '').length)));
+  lines.push('', 'Decode token, by term (ms; Σ over the last chat\'s hops; measured from the volunteers\' step counters):');
+  lines.push(termHead.map((c, i) => c.padEnd(tw[i] ?? 0)).join('  '), ...terms.map((r) => r.map((c, i) => c.padEnd(tw[i] ?? 0)).join('  ')));
   const n = exported.network as { messageOverheadMs?: number; prefillOverheadMs?: { perTokenMs: number; fixedMs: number } } | undefined;
   lines.push(`exported: message overhead ${String(n?.messageOverheadMs)} ms, prefill overhead ${JSON.stringify(n?.prefillOverheadMs)}, prompt ${inputTokens} tokens`);
   // And the exported scenario as it is: the simulator's own placement, Poisson arrivals at the planned rate.
