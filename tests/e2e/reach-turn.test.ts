@@ -222,8 +222,9 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
       const started = Date.now();
       const error = await chatGenerate(chat, { prompt, maxNewTokens }).then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e)));
       expect(error).not.toBeNull();
-      await until('the failure reported', async () => (await failures(chat)).some((f) => f.reason === 'turn-unreachable'), 10_000);
-      const f = (await failures(chat)).find((x) => x.reason === 'turn-unreachable');
+      await until('the failure reported', async () => (await failures(chat)).length > 0, 10_000);
+      const [f] = await failures(chat);
+      expect(f?.reason, `${JSON.stringify(f)}; the page said: ${error ?? ''}`).toBe('turn-unreachable');
       expect(f?.stage).toBe('connect');
       expect(f?.clientId).toBe(await chat.evaluate(() => window.bouquetChat?.peerId ?? ''));
       expect(server?.log()).toMatch(/"reason":"turn-unreachable"/);
