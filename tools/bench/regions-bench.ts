@@ -166,9 +166,22 @@ async function main(): Promise<void> {
           for (const [r, page] of chatPages.entries()) {
             const rtts = (await page.evaluate((ids) => (globalThis as unknown as HeadlessGlobals).bouquetChat?.measureRtts(ids), volunteerIds)) ?? {};
             if (round === chats - 1) rttsByClient[r] = rtts;
-            const res = await page.evaluate((req) => (globalThis as unknown as HeadlessGlobals).bouquetChat?.generate(req), { prompt, maxNewTokens: tokens, temperature: 0 });
+            // Besides the chat, the same tab pings every volunteer every 250 ms while it runs: the RTT under the chat's own traffic.
+            const { res, busyRtts } = await page.evaluate(async ([req, ids]) => {
+              const h = (globalThis as unknown as HeadlessGlobals).bouquetChat;
+              if (h === undefined) return { res: undefined, busyRtts: [] };
+              let done = false;
+              const gen = h.generate(req).finally(() => (done = true));
+              const samples: Record<string, number>[] = [];
+              await new Promise((r) => setTimeout(r, 300));
+              while (!done && samples.length < 400) {
+                samples.push(await h.measureRtts(ids));
+                await new Promise((r) => setTimeout(r, 250));
+              }
+              return { res: await gen, busyRtts: samples };
+            }, [{ prompt, maxNewTokens: tokens, temperature: 0 }, volunteerIds] as const);
             if (res === undefined) throw new BouquetError('internal', 'chat tab: no handle');
-            records.push({ clientId: chatIds[r] as string, region: r, outputTokens: res.ids.length, totalMs: res.totalMs, ttftMs: res.ttftMs, route: res.route.map((h) => ({ peerId: h.peerId, span: h.span })) });
+            records.push({ clientId: chatIds[r] as string, region: r, outputTokens: res.ids.length, totalMs: res.totalMs, ttftMs: res.ttftMs, route: res.route.map((h) => ({ peerId: h.peerId, span: h.span })), busyRttsMs: busyRtts });
             log(`r${r} chat ${round + 1}: ${(res.totalMs / res.ids.length).toFixed(1)} ms/token over ${res.route.map((h) => `${h.peerId.slice(0, 6)}@r${regionOf.get(h.peerId) ?? '?'}`).join(' → ')}`);
           }
         }

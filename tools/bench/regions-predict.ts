@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { BouquetError } from '../../core/errors/index.ts';
 import { requestTime } from '../../core/perf/index.ts';
+import { median } from '../../core/stats/index.ts';
 import { cacheSlots } from '../../core/perf/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { generateRequests, parseScenario, placeFor, resolvePolicy, routingFor, simulateAsync, streamRandom, type SimConfig } from '../../sim/index.ts';
@@ -16,6 +17,8 @@ export interface ChatRecord {
   totalMs: number;
   ttftMs: number;
   route: { peerId: string; span: BlockSpan }[];
+  /** Pings to every volunteer while the chat ran (one measurement each 250 ms), ms by peer. */
+  busyRttsMs: Record<string, number>[];
 }
 
 /** One volunteer's step times over the measured chats, ms per step (what its session host counted). */
@@ -77,11 +80,13 @@ export async function predictPerClient(exported: Record<string, unknown>, record
     const route = mine[mine.length - 1]?.route ?? [];
     const servers = new Map(scenario.snapshot.servers.map((s) => [s.id, s]));
     const rttSum = route.reduce((a, h) => a + (rtts[h.peerId] ?? NaN), 0);
+    const busy = mine.flatMap((r) => r.busyRttsMs);
+    const busySum = route.reduce((a, h) => a + median(busy.map((b) => b[h.peerId]).filter((x): x is number => x !== undefined)), 0);
     const hostSum = route.reduce((a, h) => a + (hostMs[h.peerId]?.serveMs ?? NaN), 0);
     const computeSum = route.reduce((a, h) => a + (hostMs[h.peerId]?.computeMs ?? NaN), 0);
     const modelCompute = route.reduce((a, h) => a + (h.span.end - h.span.start) * (servers.get(h.peerId)?.decodeMsPerBlock ?? NaN), 0);
     const overhead = route.length * scenario.snapshot.network.messageOverheadMs;
-    terms.push([`r${mine[0]?.region ?? '?'}`, tpot.toFixed(1), (rttSum + overhead + modelCompute).toFixed(1), rttSum.toFixed(1), `${overhead.toFixed(1)}`, `${modelCompute.toFixed(2)} / ${computeSum.toFixed(2)}`, (hostSum - computeSum).toFixed(2), (tpot - rttSum - hostSum).toFixed(2)]);
+    terms.push([`r${mine[0]?.region ?? '?'}`, tpot.toFixed(1), (rttSum + overhead + modelCompute).toFixed(1), rttSum.toFixed(1), `${busySum.toFixed(1)} (${busy.length})`, `${overhead.toFixed(1)}`, `${modelCompute.toFixed(2)} / ${computeSum.toFixed(2)}`, (hostSum - computeSum).toFixed(2), (tpot - rttSum - hostSum).toFixed(2)]);
     rows.push([`r${mine[0]?.region ?? '?'} ${clientId.slice(0, 6)}`, String(mine.length), measured.toFixed(1), predicted.toFixed(1), onChain.toFixed(1), pct(err), mean(mine.map((r) => r.ttftMs)).toFixed(0), sim.metrics.ttftMs.mean.toFixed(0), hops]);
   }
   const head = ['client', 'chats', 'measured ms/token', 'simulated', 'model on live chain', 'error', 'TTFT ms', 'sim TTFT', 'route (RTT reported)'];
@@ -90,7 +95,7 @@ export async function predictPerClient(exported: Record<string, unknown>, record
   lines.push('', 'Per-token time (response / tokens, ms) per client: measured in the chat tab vs the simulator on the exported scenario (live spans, the client\'s own chats):');
   lines.push(fmt(head), ...rows.map(fmt));
   lines.push(`mean |error| ${(100 * mean(errors)).toFixed(1)} % over ${errors.length} clients (target ≤ 10 %)`);
-  const termHead = ['client', 'measured ms/decode token', 'model', 'Σ RTT (pings)', 'Σ msg overhead (model)', 'Σ kτ model / measured', 'volunteer host beyond compute (measured)', 'rest: client embed+head, frames (measured)'];
+  const termHead = ['client', 'measured ms/decode token', 'model', 'Σ RTT (pings)', 'Σ RTT pinged during the chats (samples)', 'Σ msg overhead (model)', 'Σ kτ model / measured', 'volunteer host beyond compute (measured)', 'rest: client embed+head, frames (measured)'];
   const tw = termHead.map((h, i) => Math.max(h.length, ...terms.map((r) => (r[i] ?? '').length)));
   lines.push('', 'Decode token, by term (ms; Σ over the last chat\'s hops; measured from the volunteers\' step counters):');
   lines.push(termHead.map((c, i) => c.padEnd(tw[i] ?? 0)).join('  '), ...terms.map((r) => r.map((c, i) => c.padEnd(tw[i] ?? 0)).join('  ')));
