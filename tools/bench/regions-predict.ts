@@ -6,7 +6,7 @@ import { requestTime } from '../../core/perf/index.ts';
 import { median } from '../../core/stats/index.ts';
 import { cacheSlots } from '../../core/perf/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import { generateRequests, parseScenario, placeFor, resolvePolicy, routingFor, simulateAsync, streamRandom, type SimConfig } from '../../sim/index.ts';
+import { generateRequests, parseScenario, placeFor, resolvePolicy, routingFor, simulateAsync, streamRandom, type Scenario, type SimConfig, type SimResult } from '../../sim/index.ts';
 
 /** One chat as the chat tab measured it. */
 export interface ChatRecord {
@@ -33,6 +33,30 @@ export interface HostStepTimes {
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} %`;
 
+/** The simulator on `exported` with the live spans and a trace of these chats (one client's), one at a time a minute apart. */
+async function simulateChats(exported: Record<string, unknown>, mine: readonly ChatRecord[], liveSpans: Record<string, BlockSpan | null>, inputTokens: number): Promise<{ scenario: Scenario; sim: SimResult }> {
+  const clientId = mine[0]?.clientId ?? '';
+  // One chat at a time, a minute apart: the live chats of a client never overlapped.
+  const entries = mine.map((r, i) => ({ atMs: i * 60_000, inputTokens, outputTokens: r.outputTokens, maxNewTokens: r.outputTokens, clientId }));
+  const scenario = parseScenario({ ...exported, arrivals: { process: 'trace', entries } });
+  const combo = resolvePolicy(scenario, 'live');
+  const placement = await placeFor(scenario, combo, 1);
+  const { model } = scenario.snapshot;
+  placement.assignments = scenario.snapshot.servers.map((s) => {
+    const span = liveSpans[s.id] ?? null;
+    return { serverId: s.id, span, cacheSlots: cacheSlots(s.memoryBytes, span === null ? 0 : span.end - span.start, model.blockBytes, model.cacheBytesPerBlock) };
+  });
+  delete placement.chains;
+  const cfg: SimConfig = {
+    swarm: scenario.snapshot, placement, routing: routingFor(combo), random: streamRandom(1, 'churn'),
+    requests: generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(1, 'arrivals')),
+  };
+  if (combo.reservation !== undefined) cfg.reservation = combo.reservation;
+  const sim = await simulateAsync(cfg);
+  if (sim.metrics.finished !== mine.length) throw new BouquetError('internal', `the simulator finished ${sim.metrics.finished} of ${mine.length} chats of ${clientId}`);
+  return { scenario, sim };
+}
+
 /**
  * Per client: the simulator's per-token time (response / l_out, the papers' metric) for that client's
  * chats, one after another with no overlap, on the exported scenario with the spans in force live
@@ -46,27 +70,12 @@ export async function predictPerClient(exported: Record<string, unknown>, record
   const errors: number[] = [];
   const rows: string[][] = [];
   const terms: string[][] = [];
+  // Per client: what a decode token took per hop beyond the exported RTT and the planned compute (the per-message overhead it implies), ms.
+  const impliedOverheadMs: number[] = [];
   const clients = [...new Set(records.map((r) => r.clientId))];
   for (const clientId of clients) {
     const mine = records.filter((r) => r.clientId === clientId);
-    // One chat at a time, a minute apart: the live chats of a client never overlapped.
-    const entries = mine.map((r, i) => ({ atMs: i * 60_000, inputTokens, outputTokens: r.outputTokens, maxNewTokens: r.outputTokens, clientId }));
-    const scenario = parseScenario({ ...exported, arrivals: { process: 'trace', entries } });
-    const combo = resolvePolicy(scenario, 'live');
-    const placement = await placeFor(scenario, combo, 1);
-    const { model } = scenario.snapshot;
-    placement.assignments = scenario.snapshot.servers.map((s) => {
-      const span = liveSpans[s.id] ?? null;
-      return { serverId: s.id, span, cacheSlots: cacheSlots(s.memoryBytes, span === null ? 0 : span.end - span.start, model.blockBytes, model.cacheBytesPerBlock) };
-    });
-    delete placement.chains;
-    const cfg: SimConfig = {
-      swarm: scenario.snapshot, placement, routing: routingFor(combo), random: streamRandom(1, 'churn'),
-      requests: generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(1, 'arrivals')),
-    };
-    if (combo.reservation !== undefined) cfg.reservation = combo.reservation;
-    const sim = await simulateAsync(cfg);
-    if (sim.metrics.finished !== mine.length) throw new BouquetError('internal', `the simulator finished ${sim.metrics.finished} of ${mine.length} chats of ${clientId}`);
+    const { scenario, sim } = await simulateChats(exported, mine, liveSpans, inputTokens);
     const measured = mean(mine.map((r) => r.totalMs / r.outputTokens));
     const predicted = sim.metrics.perTokenMs.mean;
     // The performance model on each chat's own chain (what the simulator prices when it routes the same way).
@@ -86,6 +95,7 @@ export async function predictPerClient(exported: Record<string, unknown>, record
     const computeSum = route.reduce((a, h) => a + (hostMs[h.peerId]?.computeMs ?? NaN), 0);
     const modelCompute = route.reduce((a, h) => a + (h.span.end - h.span.start) * (servers.get(h.peerId)?.decodeMsPerBlock ?? NaN), 0);
     const overhead = route.length * scenario.snapshot.network.messageOverheadMs;
+    impliedOverheadMs.push((tpot - rttSum - modelCompute) / Math.max(1, route.length));
     terms.push([`r${mine[0]?.region ?? '?'}`, tpot.toFixed(1), (rttSum + overhead + modelCompute).toFixed(1), rttSum.toFixed(1), `${busySum.toFixed(1)} (${busy.length})`, `${overhead.toFixed(1)}`, `${modelCompute.toFixed(2)} / ${computeSum.toFixed(2)}`, (hostSum - computeSum).toFixed(2), (tpot - rttSum - hostSum).toFixed(2)]);
     rows.push([`r${mine[0]?.region ?? '?'} ${clientId.slice(0, 6)}`, String(mine.length), measured.toFixed(1), predicted.toFixed(1), onChain.toFixed(1), pct(err), mean(mine.map((r) => r.ttftMs)).toFixed(0), sim.metrics.ttftMs.mean.toFixed(0), hops]);
   }
@@ -99,6 +109,19 @@ export async function predictPerClient(exported: Record<string, unknown>, record
   const tw = termHead.map((h, i) => Math.max(h.length, ...terms.map((r) => (r[i] ?? '').length)));
   lines.push('', 'Decode token, by term (ms; Σ over the last chat\'s hops; measured from the volunteers\' step counters):');
   lines.push(termHead.map((c, i) => c.padEnd(tw[i] ?? 0)).join('  '), ...terms.map((r) => r.map((c, i) => c.padEnd(tw[i] ?? 0)).join('  ')));
+  // Diagnostic, not the headline: one swarm-wide per-message overhead (the mean the clients imply) in place of the
+  // coordinator's configured one, to show how much of the error that single term carries.
+  const fittedMs = mean(impliedOverheadMs);
+  const refit: string[] = [];
+  const refitErrors: number[] = [];
+  for (const clientId of clients) {
+    const mine = records.filter((r) => r.clientId === clientId);
+    const { sim } = await simulateChats({ ...exported, network: { ...(exported.network as object), messageOverheadMs: fittedMs } }, mine, liveSpans, inputTokens);
+    const err = sim.metrics.perTokenMs.mean / mean(mine.map((r) => r.totalMs / r.outputTokens)) - 1;
+    refitErrors.push(Math.abs(err));
+    refit.push(`r${mine[0]?.region ?? '?'} ${pct(err)}`);
+  }
+  lines.push(`diagnostic: the clients imply a per-message overhead of ${impliedOverheadMs.map((x) => x.toFixed(1)).join(' / ')} ms per hop (exported: ${String((exported.network as { messageOverheadMs?: number } | undefined)?.messageOverheadMs)} ms); with their mean, ${fittedMs.toFixed(1)} ms, the errors become ${refit.join(', ')}: mean |error| ${(100 * mean(refitErrors)).toFixed(1)} %`);
   const n = exported.network as { messageOverheadMs?: number; prefillOverheadMs?: { perTokenMs: number; fixedMs: number } } | undefined;
   lines.push(`exported: message overhead ${String(n?.messageOverheadMs)} ms, prefill overhead ${JSON.stringify(n?.prefillOverheadMs)}, prompt ${inputTokens} tokens`);
   // And the exported scenario as it is: the simulator's own placement, Poisson arrivals at the planned rate.
