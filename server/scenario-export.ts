@@ -53,7 +53,8 @@ export function swarmScenario(inputs: ScenarioInputs, name: string, requests: nu
       messageOverheadMs: snapshot.network.messageOverheadMs,
       prefillOverheadMs: snapshot.network.prefillOverheadMs,
     },
-    workload: w,
+    // The scenario format counts output tokens in whole tokens; the live mean over recent requests is fractional.
+    workload: { ...w, meanOutputTokens: Math.max(1, Math.round(w.meanOutputTokens)) },
     arrivals: { process: 'poisson', ratePerS: w.arrivalRatePerS, inputTokens: Math.round(w.meanInputTokens), outputTokens: Math.max(1, Math.round(w.meanOutputTokens)), count: requests },
     policies: { live: { placement: inputs.placementPolicy, routing: inputs.routingPolicy } },
     compare: ['live'],

@@ -1,7 +1,7 @@
 // A swarm across two NATs: a volunteer tab in one home, a chat tab in another, the server and a real coturn
 // on the "wan" between them (namespaces the test makes). With direct paths dropped only the relay carries
 // the text; with them open (STUN only) no relay is used; wrong TURN logins fail with a reason the page, the
-// server log and the dashboard's failure list all show.
+// server log and the dashboard's failure list all show, and so does a TURN address where nothing listens.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,6 +205,39 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
       at('wrong-secret case done');
     } finally {
       await closeAll([chat, ...volunteers]);
+    }
+  }, 240_000);
+  it('an unreachable TURN server fails the request with turn-unreachable on the page, in the server log and in the failure list; a chat that needs no relay is served', async () => {
+    const t = topo as NatTopology;
+    t.blockDirect(true);
+    // A TURN address inside this test's wan where nothing listens (coturn is on 3478): UDP gets no answer, TCP a reset.
+    const silent = `turn:${natAddresses.wan1}:3479`;
+    await serve(['--ice-servers', `${silent},${silent}?transport=tcp`, '--turn-secret', secret]);
+    at('unreachable-TURN case: server up');
+    const chat = await openChat(home2, origin);
+    const volunteers = await volunteersServing(1, chat);
+    // In the volunteer's own home a chat meets it on host candidates: no relay needed, so nothing of this case may touch it.
+    const neighbour = await openChat(home1, origin);
+    try {
+      const started = Date.now();
+      const error = await chatGenerate(chat, { prompt, maxNewTokens }).then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e)));
+      expect(error).not.toBeNull();
+      await until('the failure reported', async () => (await failures(chat)).length > 0, 10_000);
+      const [f] = await failures(chat);
+      expect(f?.reason, `${JSON.stringify(f)}; the page said: ${error ?? ''}`).toBe('turn-unreachable');
+      expect(f?.stage).toBe('connect');
+      expect(f?.clientId).toBe(await chat.evaluate(() => window.bouquetChat?.peerId ?? ''));
+      expect(server?.log()).toMatch(/"reason":"turn-unreachable"/);
+      console.log(`unreachable TURN: failed after ${Date.now() - started} ms; the page said: ${error ?? ''}`);
+      // Undisturbed: the volunteer still serves (same registration), and the neighbour's chat gets the greedy text.
+      const state = await swarmState(neighbour);
+      expect(state.volunteers.length).toBe(1);
+      expect(state.volunteers[0]?.state).toBe('serving');
+      const res = await chatGenerate(neighbour, { prompt, maxNewTokens });
+      expect(res.ids).toEqual(reference.ids.slice(0, maxNewTokens));
+      at('unreachable-TURN case done');
+    } finally {
+      await closeAll([chat, neighbour, ...volunteers]);
     }
   }, 240_000);
 });

@@ -90,4 +90,19 @@ describe('GET /api/scenario', () => {
     for (let i = 0; i < 10; i++) expect(scenario.snapshot.network.clientServerRttMs[`c${i}`]).toEqual({ a: 10, b: 20 });
     expect(scenario.snapshot.network.clientServerRttMs.c10).toEqual({ a: 30, b: 50 });
   });
+  it('exports a swarm whose recent requests had a fractional mean output as a scenario the simulator accepts', () => {
+    const servers = [{ id: 'a', memoryBytes: 1e9, decodeMsPerBlock: 2, prefillMsPerBlock: { perTokenMs: 0.1, fixedMs: 1 } }];
+    const doc = swarmScenario({
+      snapshot: {
+        model: { numBlocks: 4, blockBytes: 1e6, cacheBytesPerBlock: 1e5 }, servers, clients: [{ id: 't' }],
+        network: { clientServerRttMs: { t: { a: 5 } }, messageOverheadMs: 1, prefillOverheadMs: { perTokenMs: 0, fixedMs: 1 } },
+        // Chats of 8 and 48 tokens, two and one of them: a mean of 21.33.
+        workload: { arrivalRatePerS: 0.5, meanInputTokens: 5.5, meanOutputTokens: 64 / 3 },
+      },
+      clientRttsMs: { c: { a: 12 } }, placementPolicy: 'bprr', routingPolicy: 'ws-rr',
+    }, 'fractional', 10);
+    const scenario = parseScenario(doc);
+    expect(scenario.snapshot.workload.meanOutputTokens).toBe(21);
+    expect(scenario.snapshot.network.clientServerRttMs.c).toEqual({ a: 12 });
+  });
 });

@@ -25,9 +25,13 @@ interface RTCPeerConnectionIceErrorEvent {
   readonly errorCode: number;
   readonly errorText: string;
 }
-/** What web/transport asks of a peer connection: its stats (candidate pairs) and ICE errors. */
+interface RTCPeerConnectionIceEvent {
+  readonly candidate: { readonly type: string | null } | null;
+}
+/** What web/transport asks of a peer connection: its stats (candidate pairs), its own candidates' types and ICE errors. */
 interface RTCPeerConnection {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- lib.dom types the report entries as any too
   getStats(): Promise<ReadonlyMap<string, any>>;
   addEventListener(type: 'icecandidateerror', listener: (ev: RTCPeerConnectionIceErrorEvent) => void): void;
+  addEventListener(type: 'icecandidate', listener: (ev: RTCPeerConnectionIceEvent) => void): void;
 }

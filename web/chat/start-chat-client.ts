@@ -9,7 +9,7 @@ import {
 } from '../../worker/index.ts';
 import { fetchServedModel } from '../app/shared/served-model.ts';
 import {
-  ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, missingSpans, statusWords,
+  ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, maxMeasuredPeers, missingSpans, statusWords,
   type RequestStatus,
   type FailoverRecord, type GenerationResult, type RouteHopSpec,
 } from '../client/index.ts';
@@ -69,6 +69,8 @@ export interface ChatClient {
   missingBlocks(): Promise<BlockSpan[]>;
   /** Tells the coordinator why a request failed before it was sent (the coverage check). */
   reportFailure(e: unknown, stage?: FailureStage): void;
+  /** Pings each of `peerIds` over this client's links (opening them; median of 3); the round trips, ms, go with the next route request. A peer that does not answer is left out. */
+  measureRtts(peerIds: readonly string[]): Promise<Record<string, number>>;
   close(): void;
 }
 
@@ -196,6 +198,10 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
     },
     missingBlocks: () => missingBlocks().catch(() => []),
     reportFailure: (e, stage) => reportFailure(coordinator, transport.peerId, e, stage),
+    async measureRtts(peerIds): Promise<Record<string, number>> {
+      const measured = await Promise.all(peerIds.slice(0, maxMeasuredPeers).map((id) => links.measure(id, 3).then((ms) => [id, ms] as const, () => null)));
+      return Object.fromEntries(measured.filter((m) => m !== null));
+    },
     close(): void {
       routes.dispose();
       links.closeAll();

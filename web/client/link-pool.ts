@@ -1,5 +1,6 @@
 // LinkPool: one FrameLink per volunteer, shared by a client tab's sessions, and the round trips measured over them.
 import { FrameLink, type Transport } from '../../core/protocol/index.ts';
+import { median } from '../../core/stats/index.ts';
 import { measureRttMs, RttBook } from './rtt.ts';
 
 /**
@@ -37,6 +38,20 @@ export class LinkPool {
       if (this.links.get(peerId) === p) this.links.delete(peerId);
     });
     return p;
+  }
+
+  /**
+   * Opens a link to `peerId` (or reuses it), pings it `pings` times one after another and records the
+   * median round trip, ms: how a client learns its RTTs to volunteers it has not been routed through
+   * yet (the next route request reports them). The median, because one ping on a busy tab may wait for its event loop.
+   */
+  async measure(peerId: string, pings = 1): Promise<number> {
+    const link = await this.get(peerId);
+    const got: number[] = [];
+    for (let i = 0; i < Math.max(1, Math.min(pings, 16)); i++) got.push(await measureRttMs(link, this.pingTimeoutMs));
+    const ms = median(got);
+    this.rtts.record(peerId, ms);
+    return ms;
   }
 
   /** Measures again, in the background, the round trip to every peer with an open link whose measurement is stale. */

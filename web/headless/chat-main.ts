@@ -24,6 +24,7 @@ const chat: ChatHandle = {
   probeRaw: () => Promise.reject(new Error('chat is not ready')),
   measureHop: () => Promise.reject(new Error('chat is not ready')),
   candidatePairs: () => Promise.resolve([]),
+  measureRtts: () => Promise.reject(new Error('chat is not ready')),
 };
 window.bouquetChat = chat;
 
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
     return { pingMs, stepMs };
   };
   chat.candidatePairs = () => transport.candidatePairs();
+  chat.measureRtts = (peerIds: string[]) => client.measureRtts(peerIds);
   chat.ready = true;
   if (statusEl !== null) statusEl.textContent = `ready | peer ${transport.peerId} | ${chat.backend} | model ${info.id}`;
 }

@@ -52,6 +52,8 @@ export interface ChatHandle {
    * the page holds none for this peer (pings need no session).
    */
   measureHop(peerId: string, block: number, n: number, steps?: number): Promise<HopMeasurement>;
+  /** The client's own RTT measurement (one ping each over its links), ms by peer: reported with its next route request. */
+  measureRtts(peerIds: string[]): Promise<Record<string, number>>;
 }
 
 /** The headless volunteer page's handle (`bouquetVolunteer`). */

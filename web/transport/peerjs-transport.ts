@@ -46,9 +46,12 @@ export type IceProblem = 'turn-refused' | 'turn-unreachable' | 'no-path-with-tur
 
 /**
  * Why a peer connection found no path, from the ICE candidate errors it saw
- * (RTCPeerConnectionIceErrorEvent: 401 = the TURN server refused the login, 701 = no answer from it).
+ * (RTCPeerConnectionIceErrorEvent: 401 = the TURN server refused the login, 701 = no answer from it)
+ * and whether a relay candidate came: `relayGathered` false (TURN configured, no relay address by the
+ * connect timeout) means the TURN server never answered. Chromium reports a silent TURN server's 701
+ * only when gathering ends, ~40 s in (measured: UDP, TCP and STUN alike), long after a 10 s connect timeout.
  */
-export function describeIceFailure(errors: readonly { url: string; errorCode: number; errorText: string }[], hasTurn: boolean): { problem: IceProblem; text: string } {
+export function describeIceFailure(errors: readonly { url: string; errorCode: number; errorText: string }[], hasTurn: boolean, relayGathered?: boolean): { problem: IceProblem; text: string } {
   const turn = errors.filter((e) => /^turns?:/.test(e.url));
   const refused = turn.find((e) => e.errorCode === 401 || e.errorCode === 403 || e.errorCode === 437);
   if (refused !== undefined) {
@@ -56,6 +59,7 @@ export function describeIceFailure(errors: readonly { url: string; errorCode: nu
   }
   const silent = turn.find((e) => e.errorCode === 701);
   if (silent !== undefined) return { problem: 'turn-unreachable', text: `the TURN server ${silent.url} does not answer${silent.errorText !== '' ? ` (${silent.errorText})` : ''}: is it running and reachable from this device?` };
+  if (hasTurn && relayGathered === false) return { problem: 'turn-unreachable', text: 'the TURN server gave this page no relay address (it does not answer): is it running and reachable from this device?' };
   return hasTurn
     ? { problem: 'no-path-with-turn', text: 'no network path to the peer, even through the TURN relay' }
     : { problem: 'no-turn', text: 'peer unreachable: WebRTC is blocked between your networks; the operator should configure TURN (bouquet serve --ice-servers turn:… --turn-secret …)' };
@@ -286,6 +290,11 @@ export class PeerJsTransport implements Transport {
       const e = ev;
       if (iceErrors.length < 16) iceErrors.push({ url: e.url, errorCode: e.errorCode, errorText: e.errorText });
     });
+    // A relay candidate of our own shows the TURN server answered (its absence at the timeout: it did not).
+    let relayGathered = false;
+    pc?.addEventListener('icecandidate', (ev) => {
+      if (ev.candidate?.type === 'relay') relayGathered = true;
+    });
     const hasTurn = this.iceServers().some((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^turns?:/.test(u)));
     return new Promise((resolve, reject) => {
       let done = false;
@@ -303,7 +312,7 @@ export class PeerJsTransport implements Transport {
       };
       const timer = setTimeout(() => {
         // Still connecting means ICE found no path: say why in a person's words (TURN refused, TURN silent, no TURN).
-        const why = describeIceFailure(iceErrors, hasTurn);
+        const why = describeIceFailure(iceErrors, hasTurn, relayGathered);
         finish(new PeerError('timeout', `no data connection to ${remotePeerId} within ${timeoutMs} ms: ${why.text}`, 0, remotePeerId, { ice: why.problem }));
       }, timeoutMs);
       const onPeerError = (e: Error & { type?: string }): void => {

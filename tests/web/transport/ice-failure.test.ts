@@ -10,6 +10,10 @@ describe('describeIceFailure', () => {
     // A STUN server's own error says nothing about TURN.
     expect(describeIceFailure([{ url: 'stun:10.77.1.1:3478', errorCode: 701, errorText: '' }], false).problem).toBe('no-turn');
     expect(describeIceFailure([], true).problem).toBe('no-path-with-turn');
+    // TURN configured: a relay address came but no path (the peer's side), or none came by the timeout (the TURN server is silent).
+    expect(describeIceFailure([], true, true).problem).toBe('no-path-with-turn');
+    expect(describeIceFailure([], true, false).problem).toBe('turn-unreachable');
+    expect(describeIceFailure([], false, false).problem).toBe('no-turn');
     expect(describeIceFailure([{ url: turnUrl, errorCode: 401, errorText: 'Unauthorized' }], true).text).toContain(turnUrl);
   });
 });
