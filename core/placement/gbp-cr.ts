@@ -5,7 +5,7 @@
 import { BouquetError } from '../errors/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../swarm/index.ts';
 import { jobLinkCostMs, serverJobCosts, type ServerJobCost } from '../perf/index.ts';
-import { allocateCache } from '../chains/index.ts';
+import { allocateCache, shortestChainWithCost } from '../chains/index.ts';
 import type { ChainCapacity } from './types.ts';
 import { checkSnapshot, makeAssignment, nowMs, plannedLengths, predictPlacement, syncPolicy } from './common.ts';
 import type { PlacementOptions, PlacementPolicyFactory, PlacementResult, ServerAssignment } from './types.ts';
@@ -219,25 +219,38 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number, 
   const { lIn, lOut } = plannedLengths(snapshot);
   const jobCosts = serverJobCosts(snapshot, lIn, lOut);
   const linkCost = jobLinkCostMs(jobCosts);
-  const evaluate = (c: number): GbpCrChoice | null => {
+  // The smallest finite bound seen so far: a c whose fastest chain is already slower than it
+  // (beyond a near-tie) cannot be chosen, since the bound is never below the fastest chain's T.
+  let bestBoundMs = Infinity;
+  const evaluate = (c: number, prune: boolean): GbpCrChoice | null => {
     const placement = gbpCrPlacement(snapshot, c, jobCosts);
     if (placement === null) return null;
     // GCA over the hosts only: idle servers add no link, and skipping them keeps the search cheap.
     const hosts = placement.assignments.filter((a) => a.span !== null);
+    if (prune && Number.isFinite(bestBoundMs)) {
+      // GCA's first chain: the shortest over links that fit one session (one DP, not GCA's ~100 rounds).
+      const slots = new Map(hosts.map((a) => [a.serverId, Math.floor(a.cacheSlots)]));
+      const fastest = shortestChainWithCost(hosts, L, linkCost, (id, k) => (slots.get(id) ?? 0) >= k);
+      if (fastest === null || fastest.costMs > bestBoundMs * (1 + gbpCrTieTolerance) * (1 + 1e-9)) return null;
+    }
     const slotChains = memoizedGca(hosts, L, jobCosts, () => allocateCache(hosts, L, linkCost));
     const gcaChains = sessionsPerSlot === 1 ? slotChains : slotChains.map((k) => ({ ...k, capacity: Math.floor(k.capacity * sessionsPerSlot + 1e-9) }));
-    return { placement, responseLowerBoundMs: jffcResponseTimeBoundMs(gcaChains, lambda, 'lower'), gcaChains, serversUsed: hosts.length };
+    const responseLowerBoundMs = jffcResponseTimeBoundMs(gcaChains, lambda, 'lower');
+    if (Number.isFinite(responseLowerBoundMs)) bestBoundMs = Math.min(bestBoundMs, responseLowerBoundMs);
+    return { placement, responseLowerBoundMs, gcaChains, serversUsed: hosts.length };
   };
   if (fixed !== undefined) {
     if (!Number.isInteger(fixed) || fixed < 1) throw new BouquetError('bad-argument', `cache reservation c must be a positive integer (got ${fixed})`);
-    const r = evaluate(fixed);
+    const r = evaluate(fixed, false);
     if (r === null) throw new InfeasiblePlacementError(`no complete chain of ${L} blocks with c = ${fixed} sessions reserved (at most c = ${cMax} fits)`);
     return r;
   }
   const tried = new Map<number, GbpCrChoice | null>();
   const tryC = (c: number): void => {
     if (c < 1 || c > cMax || tried.has(c)) return;
-    tried.set(c, evaluate(c));
+    // A pruned c counts as infeasible: it is only pruned once some c has a finite bound, and then
+    // only c within a near-tie of the smallest finite bound can be chosen (pickReservation).
+    tried.set(c, evaluate(c, true));
   };
   for (const c of candidates(cMax)) tryC(c);
   const first = pickReservation([...tried.values()]);
