@@ -47,6 +47,12 @@ export interface ChatGeneration {
   onFailover?: (f: FailoverRecord) => void;
   /** A plain-language status whenever no token has come for `statusAfterMs` (10 s), then every 5 s until one does. */
   onStatus?: (text: string, status: RequestStatus) => void;
+  /**
+   * A turn of a conversation: the chain's sessions (and the volunteers' KV caches) stay open after it,
+   * so that the next such turn whose prompt extends this one's tokens sends only the new ones
+   * (ClientSession's keepSessions); `endConversation()` closes them.
+   */
+  keepSession?: boolean;
 }
 
 /** Silence after which a waiting request gets a status line, ms. */
@@ -69,6 +75,8 @@ export interface ChatClient {
   missingBlocks(): Promise<BlockSpan[]>;
   /** Tells the coordinator why a request failed before it was sent (the coverage check). */
   reportFailure(e: unknown, stage?: FailureStage): void;
+  /** Closes a conversation's kept sessions (the next turn starts a fresh chain). */
+  endConversation(): Promise<void>;
   close(): void;
 }
 
@@ -124,6 +132,9 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
   const maxSeqLen = Math.min(info.maxSessionTokens, shape.maxSeqLen);
   const stopTokenIds = stopTokenIdsOf(tokenizer);
   const { backend, threads } = runtime.initInfo;
+  // The conversation's session (keepSession turns), and the turn it reports failovers to.
+  let conversation: ClientSession | null = null;
+  let turn: ChatGeneration | null = null;
 
   return {
     info, shape, tokenizer, transport, runtime, maxSeqLen,
@@ -132,13 +143,20 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
       if (promptIds.length >= maxSeqLen) {
         throw new BouquetError('sequence-too-long', `the prompt is ${promptIds.length} tokens, the model holds ${maxSeqLen}: clear the conversation and start again`);
       }
-      const session = new ClientSession({
-        transport, routes, model, links,
-        onFailover: (f) => {
-          request.onFailover?.(f);
-          request.onRoute?.(session.route);
-        },
-      });
+      const keep = request.keepSession === true;
+      const fresh = (): ClientSession => {
+        const s: ClientSession = new ClientSession({
+          transport, routes, model, links, keepSessions: keep,
+          onFailover: (f) => {
+            const r = keep ? turn : request;
+            r?.onFailover?.(f);
+            r?.onRoute?.(s.route);
+          },
+        });
+        return s;
+      };
+      const session = keep ? (conversation ??= fresh()) : fresh();
+      turn = keep ? request : turn;
       const tokens: GeneratedToken[] = [];
       let text = '';
       const started = performance.now();
@@ -186,7 +204,7 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
         const perTokenMs = tokens.slice(1).map((t) => t.latencyMs);
         const decodeMs = perTokenMs.reduce((a, b) => a + b, 0);
         return {
-          ids: tokens.map((t) => t.id), text, stopReason: 'aborted', route: session.route, failovers: [],
+          ids: tokens.map((t) => t.id), text, stopReason: 'aborted', route: session.route, failovers: [], reusedTokens: 0,
           prefillMs: 0, ttftMs: tokens[0]?.latencyMs ?? 0, perTokenMs,
           tokensPerSecond: decodeMs > 0 ? (perTokenMs.length * 1000) / decodeMs : 0, totalMs: performance.now() - started,
         };
@@ -196,7 +214,14 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
     },
     missingBlocks: () => missingBlocks().catch(() => []),
     reportFailure: (e, stage) => reportFailure(coordinator, transport.peerId, e, stage),
+    async endConversation(): Promise<void> {
+      const c = conversation;
+      conversation = null;
+      await c?.close();
+    },
     close(): void {
+      void conversation?.close();
+      conversation = null;
       routes.dispose();
       links.closeAll();
       transport.close();
