@@ -55,6 +55,12 @@ export interface ChatGeneration {
   keepSession?: boolean;
 }
 
+/**
+ * A conversation's kept sessions end after this long without a turn, ms: the volunteers close idle
+ * sessions after as long (SessionHost's default), and the route leases should not outlive them.
+ */
+export const conversationIdleMs = 120_000;
+
 /** Silence after which a waiting request gets a status line, ms. */
 export const statusAfterMs = 10_000;
 
@@ -135,6 +141,13 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
   // The conversation's session (keepSession turns), and the turn it reports failovers to.
   let conversation: ClientSession | null = null;
   let turn: ChatGeneration | null = null;
+  let conversationTimer: ReturnType<typeof setTimeout> | undefined;
+  const endConversation = async (): Promise<void> => {
+    clearTimeout(conversationTimer);
+    const c = conversation;
+    conversation = null;
+    await c?.close();
+  };
 
   return {
     info, shape, tokenizer, transport, runtime, maxSeqLen,
@@ -210,18 +223,15 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
         };
       } finally {
         clearInterval(watchdog);
+        clearTimeout(conversationTimer);
+        if (keep) conversationTimer = setTimeout(() => void endConversation(), conversationIdleMs);
       }
     },
     missingBlocks: () => missingBlocks().catch(() => []),
     reportFailure: (e, stage) => reportFailure(coordinator, transport.peerId, e, stage),
-    async endConversation(): Promise<void> {
-      const c = conversation;
-      conversation = null;
-      await c?.close();
-    },
+    endConversation,
     close(): void {
-      void conversation?.close();
-      conversation = null;
+      void endConversation();
       routes.dispose();
       links.closeAll();
       transport.close();
