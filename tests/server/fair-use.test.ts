@@ -5,31 +5,17 @@ import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { apiPaths, routeReleasePath, routeTicketPath, type RouteResponse } from '../../core/api/index.ts';
-import { createServer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
-import { json, rawRequest, stories260K, TestVolunteer, until } from './helpers.ts';
+import type { BouquetServer, ServerOptions } from '../../server/index.ts';
+import { blockBytes, cacheBytesPerBlock, json, rawRequest, TestServers, TestVolunteer, until } from './helpers.ts';
 
-const blockBytes = 181_760;
-const cacheBytesPerBlock = 131_072;
-const servers: BouquetServer[] = [];
-const volunteers: TestVolunteer[] = [];
-const sockets: { destroy(): void }[] = [];
+// Scripted volunteers with hand-picked ids and no heartbeats (a timeout longer than any test).
+const swarmOf = new TestServers({ coordinator: { heartbeatTimeoutMs: 600_000, keyBoundPeerIds: false } });
+const volunteers = swarmOf.volunteers;
+const sockets = swarmOf.sockets;
+afterEach(() => swarmOf.cleanUp());
 
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await Promise.all(volunteers.splice(0).map((v) => v.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
-  const s = await createServer({
-    port: 0,
-    model: stories260K,
-    logger: 'silent',
-    ...options,
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, heartbeatTimeoutMs: 600_000, keyBoundPeerIds: false, ...options.coordinator },
-  });
-  servers.push(s);
-  return s;
+function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
+  return swarmOf.start(options);
 }
 
 /** One volunteer holding the whole model with `slots` sessions of cache. */

@@ -27,8 +27,11 @@ export function budget(blocks: number, slots: number): number {
   return blocks * blockBytes + slots * cacheBytesPerBlock;
 }
 
-/** What each test server gets unless the test says otherwise: quick placement, one request at a time. */
-const testCoordinator: NonNullable<ServerOptions['coordinator']> = { placementDelayMs: 5, workload: { concurrentRequests: 1 } };
+/**
+ * What each test server gets unless the test says otherwise: quick placement, one request at a time, and no
+ * reconnect grace (scripted volunteers that join with loaded spans are placed at once; tests of the grace set it).
+ */
+const testCoordinator: NonNullable<ServerOptions['coordinator']> = { placementDelayMs: 5, workload: { concurrentRequests: 1 }, reconnectGraceMs: 0 };
 
 /**
  * The servers, scripted volunteers and raw sockets one test file starts, closed by `cleanUp()` (its

@@ -16,37 +16,22 @@ import {
   type RouteGranted,
   type SwarmState,
 } from '../../core/api/index.ts';
-import { createServer, type BouquetServer } from '../../server/index.ts';
-import { adminHeaders, json, stories260K, TestVolunteer, until } from './helpers.ts';
+import type { BouquetServer } from '../../server/index.ts';
+import { adminHeaders, budget, json, stories260K, TestServers, TestVolunteer, until } from './helpers.ts';
 
 // Two real checkpoints of the same shape in the two layouts: ids 'stories260K' (llama2.c) and 'stories260K-hf'.
 const llama2c = stories260K;
 const hf = `${stories260K}-hf`;
-const blockBytes = 181_760;
-const cacheBytesPerBlock = 131_072;
-const budget = (blocks: number, slots: number): number => blocks * blockBytes + slots * cacheBytesPerBlock;
+const swarmOf = new TestServers({ coordinator: { ticketTtlMs: 5_000, keyBoundPeerIds: false } });
+const volunteers = swarmOf.volunteers;
+afterEach(() => swarmOf.cleanUp());
 
-const servers: BouquetServer[] = [];
-const volunteers: TestVolunteer[] = [];
-
-afterEach(async () => {
-  await Promise.all(volunteers.splice(0).map((v) => v.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(models: string[] = [llama2c, hf]): Promise<BouquetServer> {
-  const s = await createServer({
-    port: 0, model: models, logger: 'silent',
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ticketTtlMs: 5_000, keyBoundPeerIds: false },
-  });
-  servers.push(s);
-  return s;
+function start(models: string[] = [llama2c, hf]): Promise<BouquetServer> {
+  return swarmOf.start({ model: models });
 }
 
-async function join(s: BouquetServer, peerId: string, modelId: string, blocks = 5): Promise<TestVolunteer> {
-  const v = await TestVolunteer.join(s.url, { peerId, memoryBytes: budget(blocks, 8), modelId });
-  volunteers.push(v);
-  return v;
+function join(s: BouquetServer, peerId: string, modelId: string, blocks = 5): Promise<TestVolunteer> {
+  return swarmOf.join(s, { peerId, memoryBytes: budget(blocks, 8), modelId });
 }
 
 async function models(s: BouquetServer): Promise<ModelsList> {

@@ -2,27 +2,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiPaths } from '../../core/api/index.ts';
 import { parseScenario } from '../../sim/index.ts';
-import { createServer, maxScenarioClients, swarmScenario, type BouquetServer } from '../../server/index.ts';
+import { maxScenarioClients, swarmScenario, type BouquetServer } from '../../server/index.ts';
 import { run as sim } from '../../tools/cli/sim.ts';
 import { capture } from '../tools/cli/cli-capture.ts';
-import { json, stories260K, TestVolunteer, until } from './helpers.ts';
+import { budget, json, TestServers, until } from './helpers.ts';
 
-const blockBytes = 181_760;
-const cacheBytesPerBlock = 131_072;
-const budget = (blocks: number, slots: number): number => blocks * blockBytes + slots * cacheBytesPerBlock;
-
-const servers: BouquetServer[] = [];
-const volunteers: TestVolunteer[] = [];
-afterEach(async () => {
-  await Promise.all(volunteers.splice(0).map((v) => v.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const swarmOf = new TestServers({ coordinator: { keyBoundPeerIds: false } });
+afterEach(() => swarmOf.cleanUp());
 
 async function swarmOfTwo(): Promise<BouquetServer> {
-  const s = await createServer({ port: 0, model: stories260K, logger: 'silent', coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false } });
-  servers.push(s);
+  const s = await swarmOf.start();
   for (const [peerId, decodeMsPerBlock] of [['p', 2], ['q', 3]] as const) {
-    volunteers.push(await TestVolunteer.join(s.url, { peerId, memoryBytes: budget(5, 4), decodeMsPerBlock }));
+    await swarmOf.join(s, { peerId, memoryBytes: budget(5, 4), decodeMsPerBlock });
     await s.coordinator.whenSettled();
   }
   await until(() => s.coordinator.state().volunteers.every((v) => v.state === 'serving'), 5000, 'volunteers serving');
@@ -57,8 +48,8 @@ describe('GET /api/scenario', () => {
   });
 
   it('answers bad input and an empty swarm with coded errors; sim --from an unreachable source is a user error', async () => {
-    const s = await createServer({ port: 0, model: stories260K, logger: 'silent' });
-    servers.push(s);
+    // No volunteer at all.
+    const s = await swarmOf.start({ coordinator: {} });
     const empty = await json(s.url + apiPaths.scenario);
     expect((empty.body as { error: { code: string } }).error.code).toBe('no-route');
     const bad = await json(`${s.url}${apiPaths.scenario}?requests=0`);

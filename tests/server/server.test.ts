@@ -18,21 +18,11 @@ import {
   type RouteResponse,
   type SwarmState,
 } from '../../core/api/index.ts';
-import { createServer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
-import { adminHeaders, json, stories260K, TestVolunteer, until } from './helpers.ts';
+import type { BouquetServer, ServerOptions } from '../../server/index.ts';
+import { adminHeaders, blockBytes, budget, cacheBytesPerBlock, json, stories260K, TestServers, TestVolunteer, until } from './helpers.ts';
 
-// stories260K at fp32 with 512-token sessions: one block's weights and one session's cache per block.
-const blockBytes = 181_760;
-const cacheBytesPerBlock = 131_072;
 const L = 5;
 
-/** Memory for `blocks` blocks plus `slots` single-block caches, bytes. */
-function budget(blocks: number, slots: number): number {
-  return blocks * blockBytes + slots * cacheBytesPerBlock;
-}
-
-const servers: BouquetServer[] = [];
-const volunteers: TestVolunteer[] = [];
 let webDir: string;
 
 beforeAll(async () => {
@@ -42,30 +32,18 @@ beforeAll(async () => {
   return () => rm(webDir, { recursive: true, force: true });
 });
 
-afterEach(async () => {
-  await Promise.all(volunteers.splice(0).map((v) => v.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+// Scripted volunteers with hand-picked peer ids (v1, v2…); each still proves its key. Most send no heartbeats: on a
+// loaded machine a test can outlast the default 10 s timeout (the MILP switch did), so tests of timeouts set their own.
+const swarmOf = new TestServers({ coordinator: { keyBoundPeerIds: false, heartbeatTimeoutMs: 600_000 } });
+const servers = swarmOf.servers;
+afterEach(() => swarmOf.cleanUp());
 
-async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
-  const s = await createServer({
-    port: 0,
-    model: stories260K,
-    logger: 'silent',
-    webDir,
-    ...options,
-    // Scripted volunteers with hand-picked peer ids (v1, v2…); each still proves its key. Most send no heartbeats: on a
-    // loaded machine a test can outlast the default 10 s timeout (the MILP switch did), so tests of timeouts set their own.
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false, heartbeatTimeoutMs: 600_000, ...options.coordinator },
-  });
-  servers.push(s);
-  return s;
+function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
+  return swarmOf.start({ webDir, ...options });
 }
 
-async function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
-  const v = await TestVolunteer.join(s.url, o);
-  volunteers.push(v);
-  return v;
+function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
+  return swarmOf.join(s, o);
 }
 
 async function route(s: BouquetServer, body: Record<string, unknown>): Promise<{ status: number; answer: RouteResponse }> {

@@ -13,41 +13,23 @@ import {
 } from '../../core/api/index.ts';
 import { protocolVersion } from '../../core/protocol/index.ts';
 import { gbpCr } from '../../core/placement/index.ts';
-import { createServer, maxSlotsPerVolunteer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
-import { json, stories260K, TestVolunteer, until } from './helpers.ts';
+import { maxSlotsPerVolunteer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
+import { blockBytes, budget, cacheBytesPerBlock, json, TestServers, TestVolunteer, until } from './helpers.ts';
 
-// stories260K at fp32 with 512-token sessions (as in server.test.ts).
-const blockBytes = 181_760;
-const cacheBytesPerBlock = 131_072;
 const L = 5;
-const budget = (blocks: number, slots: number): number => blocks * blockBytes + slots * cacheBytesPerBlock;
 
-const servers: BouquetServer[] = [];
-const volunteers: TestVolunteer[] = [];
-const sockets: WebSocket[] = [];
+// Scripted volunteers with hand-picked peer ids; each still proves its key.
+const swarmOf = new TestServers({ coordinator: { keyBoundPeerIds: false } });
+const volunteers = swarmOf.volunteers;
+const sockets = swarmOf.sockets;
+afterEach(() => swarmOf.cleanUp());
 
-afterEach(async () => {
-  for (const ws of sockets.splice(0)) ws.terminate();
-  await Promise.all(volunteers.splice(0).map((v) => v.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(coordinator: ServerOptions['coordinator'] = {}, auth?: ServerOptions['auth']): Promise<BouquetServer> {
-  const s = await createServer({
-    port: 0,
-    model: stories260K,
-    logger: 'silent',
-    ...(auth !== undefined ? { auth } : {}),
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false, ...coordinator },
-  });
-  servers.push(s);
-  return s;
+function start(coordinator: ServerOptions['coordinator'] = {}, auth?: ServerOptions['auth']): Promise<BouquetServer> {
+  return swarmOf.start({ ...(auth !== undefined ? { auth } : {}), ...(coordinator !== undefined ? { coordinator } : {}) });
 }
 
-async function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
-  const v = await TestVolunteer.join(s.url, o);
-  volunteers.push(v);
-  return v;
+function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
+  return swarmOf.join(s, o);
 }
 
 /** Opens a raw volunteer socket, sends `messages`, and collects what comes back after the challenge. */

@@ -8,40 +8,26 @@ import {
   apiPaths, parseRouteResponse, parseSwarmState, routeReleasePath, routeRenewPath, routeTicketPath,
   type LeaseGrant, type RouteGranted, type RouteResponse, type SwarmState,
 } from '../../core/api/index.ts';
-import { createServer, coordinatorKeyFile, CoordinatorKey, type BouquetServer, type ServerOptions } from '../../server/index.ts';
+import { coordinatorKeyFile, CoordinatorKey, type BouquetServer, type ServerOptions } from '../../server/index.ts';
 import { VolunteerIdentity } from '../../web/volunteer/index.ts';
 import { NodeIdentity } from '../support/node-identity.ts';
-import { json, stories260K, TestVolunteer, until } from './helpers.ts';
+import { budget, json, TestServers, TestVolunteer, until } from './helpers.ts';
 
-const blockBytes = 181_760;
-const cacheBytesPerBlock = 131_072;
-/** Memory for `blocks` blocks plus `slots` single-block caches, bytes. */
-const budget = (blocks: number, slots: number): number => blocks * blockBytes + slots * cacheBytesPerBlock;
-
-const servers: BouquetServer[] = [];
-const volunteers: TestVolunteer[] = [];
-const sockets: WebSocket[] = [];
+const swarmOf = new TestServers();
+const volunteers = swarmOf.volunteers;
+const sockets = swarmOf.sockets;
 const dirs: string[] = [];
 afterEach(async () => {
-  for (const ws of sockets.splice(0)) ws.terminate();
-  await Promise.all(volunteers.splice(0).map((v) => v.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await swarmOf.cleanUp();
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
-  const s = await createServer({
-    port: 0, model: stories260K, logger: 'silent', ...options,
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ...options.coordinator },
-  });
-  servers.push(s);
-  return s;
+function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
+  return swarmOf.start(options);
 }
 
-async function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
-  const v = await TestVolunteer.join(s.url, o);
-  volunteers.push(v);
-  return v;
+function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
+  return swarmOf.join(s, o);
 }
 
 async function route(s: BouquetServer, clientId: string): Promise<RouteResponse> {

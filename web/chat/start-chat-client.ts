@@ -47,7 +47,19 @@ export interface ChatGeneration {
   onFailover?: (f: FailoverRecord) => void;
   /** A plain-language status whenever no token has come for `statusAfterMs` (10 s), then every 5 s until one does. */
   onStatus?: (text: string, status: RequestStatus) => void;
+  /**
+   * A turn of a conversation: the chain's sessions (and the volunteers' KV caches) stay open after it,
+   * so that the next such turn whose prompt extends this one's tokens sends only the new ones
+   * (ClientSession's keepSessions); `endConversation()` closes them.
+   */
+  keepSession?: boolean;
 }
+
+/**
+ * A conversation's kept sessions end after this long without a turn, ms: the volunteers close idle
+ * sessions after as long (SessionHost's default), and the route leases should not outlive them.
+ */
+export const conversationIdleMs = 120_000;
 
 /** Silence after which a waiting request gets a status line, ms. */
 export const statusAfterMs = 10_000;
@@ -71,6 +83,8 @@ export interface ChatClient {
   reportFailure(e: unknown, stage?: FailureStage): void;
   /** Pings each of `peerIds` over this client's links (opening them; median of 3); the round trips, ms, go with the next route request. A peer that does not answer is left out. */
   measureRtts(peerIds: readonly string[]): Promise<Record<string, number>>;
+  /** Closes a conversation's kept sessions (the next turn starts a fresh chain). */
+  endConversation(): Promise<void>;
   close(): void;
 }
 
@@ -126,6 +140,16 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
   const maxSeqLen = Math.min(info.maxSessionTokens, shape.maxSeqLen);
   const stopTokenIds = stopTokenIdsOf(tokenizer);
   const { backend, threads } = runtime.initInfo;
+  // The conversation's session (keepSession turns), and the turn it reports failovers to.
+  let conversation: ClientSession | null = null;
+  let turn: ChatGeneration | null = null;
+  let conversationTimer: ReturnType<typeof setTimeout> | undefined;
+  const endConversation = async (): Promise<void> => {
+    clearTimeout(conversationTimer);
+    const c = conversation;
+    conversation = null;
+    await c?.close();
+  };
 
   return {
     info, shape, tokenizer, transport, runtime, maxSeqLen,
@@ -134,13 +158,20 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
       if (promptIds.length >= maxSeqLen) {
         throw new BouquetError('sequence-too-long', `the prompt is ${promptIds.length} tokens, the model holds ${maxSeqLen}: clear the conversation and start again`);
       }
-      const session = new ClientSession({
-        transport, routes, model, links,
-        onFailover: (f) => {
-          request.onFailover?.(f);
-          request.onRoute?.(session.route);
-        },
-      });
+      const keep = request.keepSession === true;
+      const fresh = (): ClientSession => {
+        const s: ClientSession = new ClientSession({
+          transport, routes, model, links, keepSessions: keep,
+          onFailover: (f) => {
+            const r = keep ? turn : request;
+            r?.onFailover?.(f);
+            r?.onRoute?.(s.route);
+          },
+        });
+        return s;
+      };
+      const session = keep ? (conversation ??= fresh()) : fresh();
+      turn = keep ? request : turn;
       const tokens: GeneratedToken[] = [];
       let text = '';
       const started = performance.now();
@@ -188,12 +219,14 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
         const perTokenMs = tokens.slice(1).map((t) => t.latencyMs);
         const decodeMs = perTokenMs.reduce((a, b) => a + b, 0);
         return {
-          ids: tokens.map((t) => t.id), text, stopReason: 'aborted', route: session.route, failovers: [],
+          ids: tokens.map((t) => t.id), text, stopReason: 'aborted', route: session.route, failovers: [], reusedTokens: 0,
           prefillMs: 0, ttftMs: tokens[0]?.latencyMs ?? 0, perTokenMs,
           tokensPerSecond: decodeMs > 0 ? (perTokenMs.length * 1000) / decodeMs : 0, totalMs: performance.now() - started,
         };
       } finally {
         clearInterval(watchdog);
+        clearTimeout(conversationTimer);
+        if (keep) conversationTimer = setTimeout(() => void endConversation(), conversationIdleMs);
       }
     },
     missingBlocks: () => missingBlocks().catch(() => []),
@@ -202,7 +235,9 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
       const measured = await Promise.all(peerIds.slice(0, maxMeasuredPeers).map((id) => links.measure(id, 3).then((ms) => [id, ms] as const, () => null)));
       return Object.fromEntries(measured.filter((m) => m !== null));
     },
+    endConversation,
     close(): void {
+      void endConversation();
       routes.dispose();
       links.closeAll();
       transport.close();

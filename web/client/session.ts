@@ -62,6 +62,11 @@ export interface GenerationResult extends GenerationOutput {
   /** The chain at the end (after any failover). */
   route: RouteHopSpec[];
   failovers: FailoverRecord[];
+  /**
+   * Prompt tokens the volunteers' sessions already held from the previous generation (`keepSessions`):
+   * only the rest of the prompt was sent. 0 for a fresh chain (the whole prompt prefilled).
+   */
+  reusedTokens: number;
 }
 
 /** Knobs of a ClientSession. */
@@ -94,6 +99,15 @@ export interface ClientSessionOptions {
   onFailover?: (f: FailoverRecord) => void;
   /** Random session ids (default crypto.randomUUID). */
   newSessionId?: () => string;
+  /**
+   * Keep the chain's sessions (and their KV caches on the volunteers) and its route leases after a
+   * generation, for a conversation: the next `generate` whose prompt extends every token they hold
+   * (a chat's next turn: the history, the answer, the new message) sends only the new tokens. Any
+   * other prompt, or a failed or stopped generation, ends them and starts a fresh chain; a hop whose
+   * session is gone (expired, volunteer left) fails over and its history is replayed. Sessions are
+   * opened for the model's whole length (`maxSeqLen`), and `close()` ends them. Default false.
+   */
+  keepSessions?: boolean;
 }
 
 function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
@@ -131,7 +145,12 @@ function iceProblemOf(e: { data?: Readonly<Record<string, unknown>> | undefined 
 }
 
 export class ClientSession {
-  private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random'>> & Pick<ClientSessionOptions, 'onFailover'>;
+  private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random' | 'keepSessions'>> & Pick<ClientSessionOptions, 'onFailover'>;
+  private readonly keepSessions: boolean;
+  /** Token ids the chain's sessions hold, in position order (what a kept chain lets the next prompt skip). */
+  private processed: number[] = [];
+  /** The sessions of the last generation are still open (keepSessions). */
+  private kept = false;
   private readonly backoff: BackoffPolicy;
   private readonly links: LinkPool;
   private readonly ownsLinks: boolean;
@@ -154,6 +173,7 @@ export class ClientSession {
       firstMs: this.opts.backoffBaseMs, maxMs: this.opts.backoffMaxMs, maxAttempts: Infinity,
       ...(options.random !== undefined ? { random: options.random } : {}),
     };
+    this.keepSessions = options.keepSessions ?? false;
     this.ownsLinks = options.links === undefined;
     this.links = options.links ?? new LinkPool(options.transport, 10_000, this.opts.stepTimeoutMs);
   }
@@ -172,12 +192,17 @@ export class ClientSession {
     const m = this.opts.model;
     if (promptIds.length === 0) throw new PeerError('bad-input', 'the prompt must hold at least one token');
     if (options.maxNewTokens < 1) throw new PeerError('bad-input', 'maxNewTokens must be at least 1');
-    this.maxLength = promptIds.length + options.maxNewTokens;
-    if (this.maxLength > m.maxSeqLen) {
+    if (promptIds.length + options.maxNewTokens > m.maxSeqLen) {
       throw new PeerError('sequence-too-long', `prompt (${promptIds.length}) + new tokens (${options.maxNewTokens}) exceed the model's ${m.maxSeqLen} tokens`);
     }
+    // A kept chain serves this prompt when it extends every token its sessions hold; else it ends here.
+    const reusedTokens = this.kept && this.extendsProcessed(promptIds) ? this.processed.length : 0;
+    if (this.kept && reusedTokens === 0) await this.endChain(undefined);
+    this.kept = false;
+    // Kept sessions are opened (and booked) for the model's whole length: later turns grow them.
+    this.maxLength = this.keepSessions ? m.maxSeqLen : promptIds.length + options.maxNewTokens;
     this.promptTokens = promptIds.length;
-    this.maxNewTokens = options.maxNewTokens;
+    this.maxNewTokens = this.maxLength - promptIds.length;
     this.signal = options.signal;
     this.failovers = [];
     this.excluded = new Set();
@@ -187,8 +212,14 @@ export class ClientSession {
     // Time to first token counts from the request, route and session opening included (the loop starts after them).
     let ttftMs = 0;
     try {
-      await this.openChain();
-      out = await generateTokens((ids, position) => this.stepChain(ids, position), promptIds, {
+      if (reusedTokens === 0) {
+        this.processed = [];
+        await this.openChain();
+      }
+      // The prompt step sends only what the kept sessions do not hold; positions stay those of the whole sequence.
+      const step = (ids: readonly number[], position: number): Promise<Float32Array> =>
+        position === 0 && reusedTokens > 0 ? this.stepChain(ids.slice(reusedTokens), reusedTokens) : this.stepChain(ids, position);
+      out = await generateTokens(step, promptIds, {
         ...options,
         onToken: (t) => {
           this.tokensSoFar = t.index + 1;
@@ -198,19 +229,36 @@ export class ClientSession {
       });
     } finally {
       const totalMs = performance.now() - started;
-      await this.finish(out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: ttftMs });
+      const measured = out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: ttftMs };
+      // Kept only after a generation that finished: a failed or stopped one may leave a hop mid-step.
+      if (this.keepSessions && out !== undefined) this.kept = true;
+      else await this.endChain(measured);
     }
-    return { ...out, ttftMs, route: this.route, failovers: this.failovers, totalMs: performance.now() - started };
+    return { ...out, ttftMs, route: this.route, failovers: this.failovers, totalMs: performance.now() - started, reusedTokens };
+  }
+
+  /** Ends kept sessions and releases their routes (and the session's own links); a later generate starts afresh. */
+  async close(): Promise<void> {
+    this.kept = false;
+    await this.endChain(undefined);
+  }
+
+  /** True when `promptIds` is longer than, and starts with, every token the chain's sessions hold. */
+  private extendsProcessed(promptIds: readonly number[]): boolean {
+    const held = this.processed;
+    return held.length > 0 && promptIds.length > held.length && held.every((id, i) => promptIds[i] === id);
   }
 
   /** The loop's step over the chain: embed, every span (the prompt in bounded chunks), LM head on the last row. */
   private async stepChain(ids: readonly number[], position: number): Promise<Float32Array> {
     const m = this.opts.model;
+    if (position !== this.processed.length) throw new PeerError('internal', `step at position ${position}, the sessions hold ${this.processed.length} tokens`);
     const x = await m.embed([...ids]);
     let out: HiddenStates = x;
     for (let from = 0; from < x.rows; from += this.opts.prefillChunkTokens) {
       const to = Math.min(x.rows, from + this.opts.prefillChunkTokens);
       out = await this.runSpan(0, m.numBlocks, to - from === x.rows ? x : sliceRows(x, from, to), position + from);
+      this.processed.push(...ids.slice(from, to));
     }
     return m.head(lastRow(out));
   }
@@ -301,7 +349,9 @@ export class ClientSession {
     if (this.failovers.length >= this.opts.maxFailovers) {
       throw new PeerError(cause.code, `gave up after ${this.failovers.length} failovers; last: ${failed.peerId} failed on blocks [${failed.span.start}, ${failed.span.end}): ${cause.message}`, 0, failed.peerId, iceProblemOf(cause));
     }
-    this.excluded.add(failed.peerId);
+    // A peer that lost only the session ('unknown-session': it closed it as idle between a conversation's turns, or
+    // restarted) may take the span again with a new session; any other failure keeps the route away from it.
+    if (cause.code !== 'unknown-session') this.excluded.add(failed.peerId);
     // Close what may still be open there; a peer that answered garbage loses its link too.
     if (failed.link !== null && failed.link.isOpen) {
       failed.link.request<'close'>({ type: 'close', sessionId: failed.sessionId }, 1000).catch(() => undefined);
@@ -370,7 +420,8 @@ export class ClientSession {
     }
   }
 
-  private async finish(measured: { totalMs: number; tokens: number; firstTokenMs: number } | undefined): Promise<void> {
+  /** Closes every hop's session and releases the routes (sending `measured` with the first), and the session's own links. */
+  private async endChain(measured: { totalMs: number; tokens: number; firstTokenMs: number } | undefined): Promise<void> {
     const closes = this.hops.map((h) =>
       h.link !== null && h.link.isOpen
         ? h.link.request<'close'>({ type: 'close', sessionId: h.sessionId }, 2000).catch(() => undefined)
@@ -380,6 +431,9 @@ export class ClientSession {
     const leases = this.leases;
     this.leases = [];
     await Promise.all(leases.map((l, i) => this.opts.routes.releaseRoute(l.leaseId, i === 0 ? measured : undefined).catch(() => undefined)));
+    // The hops stay for `route` (the chain this generation ended on), without their sessions.
+    for (const h of this.hops) h.link = null;
+    this.processed = [];
     if (this.ownsLinks) this.links.closeAll();
   }
 }

@@ -2,29 +2,13 @@
 // equality with single-process generation, failover with replay, cache-full refusal, bounded retries.
 import { describe, expect, it } from 'vitest';
 import { CoordinatorApiError } from '../../../core/api/index.ts';
-import { FrameLink, MemoryNetwork, PeerError, type MemoryTransport } from '../../../core/protocol/index.ts';
-import type { BlockSpan } from '../../../core/swarm/index.ts';
+import { FrameLink, MemoryNetwork, PeerError } from '../../../core/protocol/index.ts';
 import { isBouquetError } from '../../../core/errors/index.ts';
 import { ClientSession } from '../../../web/client/index.ts';
-import { SessionHost } from '../../../web/volunteer/index.ts';
-import { ListRouteProvider, ToyClientModel, ToyExecutor, toyGenerate, toyShape } from '../../support/toy-model.ts';
+import { toyVolunteer } from '../../support/host-fixture.ts';
+import { ListRouteProvider, ToyClientModel, toyGenerate, toyShape } from '../../support/toy-model.ts';
 
-interface TestVolunteer {
-  peerId: string;
-  span: BlockSpan;
-  transport: MemoryTransport;
-  host: SessionHost;
-  exec: ToyExecutor;
-}
-
-function volunteer(net: MemoryNetwork, peerId: string, span: BlockSpan, cacheSlots = 100): TestVolunteer {
-  const transport = net.createTransport(peerId);
-  const exec = new ToyExecutor();
-  const host = new SessionHost(exec);
-  host.setBlocks({ span, cacheSlots, maxSessionTokens: toyShape.maxSeqLen, hiddenSize: toyShape.hiddenSize });
-  transport.onConnection((conn) => host.attach(new FrameLink(conn)));
-  return { peerId, span, transport, host, exec };
-}
+const volunteer = toyVolunteer;
 
 const prompt = [1, 5, 9, 2, 7];
 

@@ -2,39 +2,14 @@
 // replies with the right code, and a concurrent session's output is undisturbed.
 import { describe, expect, it } from 'vitest';
 import {
-  FrameLink, MemoryNetwork, Reassembler, decodeFrame, encodeFrame, protocolVersion, toPackets,
-  type ErrorFrame, type Frame, type PeerConnection,
+  FrameLink, MemoryNetwork, encodeFrame, protocolVersion, toPackets,
+  type ErrorFrame,
 } from '../../../core/protocol/index.ts';
 import { ClientSession } from '../../../web/client/index.ts';
 import { SessionHost } from '../../../web/volunteer/index.ts';
+import { RawPeer } from '../../support/host-fixture.ts';
 import { ListRouteProvider, ToyClientModel, ToyExecutor, toyGenerate, toyShape } from '../../support/toy-model.ts';
 
-/** A raw peer that sends packets as given and collects what comes back. */
-class RawPeer {
-  readonly received: Frame[] = [];
-  private readonly r = new Reassembler();
-  constructor(readonly conn: PeerConnection) {
-    conn.onMessage((p) => {
-      const bytes = this.r.accept(p);
-      if (bytes !== null) this.received.push(decodeFrame(bytes));
-    });
-  }
-  async sendFrame(f: Frame): Promise<void> {
-    for (const p of toPackets(encodeFrame(f), f.id)) await this.conn.send(p);
-  }
-  async answerTo(id: number): Promise<Frame> {
-    for (let i = 0; i < 200; i++) {
-      const f = this.received.find((x) => x.id === id);
-      if (f !== undefined) return f;
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    throw new Error(`no answer to ${id}`);
-  }
-  async errorCode(id: number): Promise<string> {
-    const f = await this.answerTo(id);
-    return f.type === 'error' ? (f).code : `no error (${f.type})`;
-  }
-}
 
 function hidden(rows: number, cols: number): { rows: number; cols: number; data: Float32Array } {
   return { rows, cols, data: new Float32Array(rows * cols).fill(0.25) };
@@ -85,15 +60,15 @@ describe('SessionHost', () => {
     // After all that, its own session still works.
     await bad.sendFrame({ type: 'step', id: 20, sessionId: 'mine', stepIndex: 0, position: 0, dtype: 'fp32', hidden: hidden(2, d) });
 
-    expect(await bad.errorCode(10)).toBe('unknown-session');
-    expect(await bad.errorCode(12)).toBe('bad-frame');
-    expect(await bad.errorCode(13)).toBe('out-of-order');
-    expect(await bad.errorCode(14)).toBe('bad-frame');
-    expect(await bad.errorCode(15)).toBe('sequence-too-long');
-    expect(await bad.errorCode(16)).toBe('wrong-span');
-    expect(await bad.errorCode(17)).toBe('sequence-too-long');
-    expect(await bad.errorCode(18)).toBe('bad-frame');
-    expect(await bad.errorCode(19)).toBe('bad-frame');
+    expect(await bad.outcome(10)).toBe('unknown-session');
+    expect(await bad.outcome(12)).toBe('bad-frame');
+    expect(await bad.outcome(13)).toBe('out-of-order');
+    expect(await bad.outcome(14)).toBe('bad-frame');
+    expect(await bad.outcome(15)).toBe('sequence-too-long');
+    expect(await bad.outcome(16)).toBe('wrong-span');
+    expect(await bad.outcome(17)).toBe('sequence-too-long');
+    expect(await bad.outcome(18)).toBe('bad-frame');
+    expect(await bad.outcome(19)).toBe('bad-frame');
     const ok = await bad.answerTo(20);
     expect(ok.type).toBe('step-result');
     const unattributed = bad.received.filter((f) => f.type === 'error' && f.id === 0).map((f) => (f as ErrorFrame).code);
@@ -125,8 +100,8 @@ describe('SessionHost', () => {
     const old = new Uint8Array(encodeFrame({ ...open, id: 2 })).slice(0, -4); // version bytes and the empty lease's length
     for (const p of toPackets(old.buffer, 2)) await peer.conn.send(p);
     await peer.sendFrame({ ...open, id: 3 });
-    expect(await peer.errorCode(1)).toBe('version-mismatch');
-    expect(await peer.errorCode(2)).toBe('version-mismatch');
+    expect(await peer.outcome(1)).toBe('version-mismatch');
+    expect(await peer.outcome(2)).toBe('version-mismatch');
     expect((await peer.answerTo(3)).type).toBe('opened');
     // The refused opens took no cache and reached no runtime.
     expect(host.stats()).toMatchObject({ activeSessions: 1, cacheTokenBlocksUsed: 2 }); // 2 blocks × ⌈8 / 16⌉

@@ -1,39 +1,14 @@
 // A volunteer's session host against strangers: no session without a lease the coordinator signed, capped connections and sessions per peer, idle sessions closed.
 import { describe, expect, it } from 'vitest';
 import {
-  MemoryNetwork, FrameLink, Reassembler, decodeFrame, encodeFrame, toPackets, type Frame, type PeerConnection,
+  MemoryNetwork, FrameLink, type Frame, type PeerConnection,
 } from '../../../core/protocol/index.ts';
 import type { LeaseGrant } from '../../../core/api/index.ts';
 import { CoordinatorKey } from '../../../server/index.ts';
 import { LeaseChecker, SessionHost, type HostLimits } from '../../../web/volunteer/index.ts';
+import { RawPeer } from '../../support/host-fixture.ts';
 import { ToyExecutor, toyShape } from '../../support/toy-model.ts';
 
-/** A raw peer that sends frames as given and collects the answers. */
-class RawPeer {
-  readonly received: Frame[] = [];
-  private readonly r = new Reassembler();
-  constructor(readonly conn: PeerConnection) {
-    conn.onMessage((p) => {
-      const bytes = this.r.accept(p);
-      if (bytes !== null) this.received.push(decodeFrame(bytes));
-    });
-  }
-  async sendFrame(f: Frame): Promise<void> {
-    for (const p of toPackets(encodeFrame(f), f.id)) await this.conn.send(p);
-  }
-  async answerTo(id: number): Promise<Frame> {
-    for (let i = 0; i < 500; i++) {
-      const f = this.received.find((x) => x.id === id);
-      if (f !== undefined) return f;
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    throw new Error(`no answer to ${id}`);
-  }
-  async outcome(id: number): Promise<string> {
-    const f = await this.answerTo(id);
-    return f.type === 'error' ? f.code : f.type;
-  }
-}
 
 const span = { start: 0, end: 2 };
 const coordinator = CoordinatorKey.ephemeral();

@@ -51,6 +51,8 @@ export interface ChatGenerateOptions {
   onFailover: (f: FailoverRecord) => void;
   /** Where a request stands after ~10 s without a token, in words (queued, no volunteer, unreachable). */
   onStatus: (text: string) => void;
+  /** A turn of the conversation: keep the volunteers' sessions for the next turn (only its new tokens are sent then). */
+  keepSession?: boolean;
 }
 
 /** The client side of the model as the chat page drives it. */
@@ -70,6 +72,8 @@ export interface ChatEngine {
   missingBlocks(): Promise<BlockSpan[]>;
   /** Tells the coordinator why a request failed before it was sent ('coverage'). */
   reportCoverageFailure(missing: BlockSpan[], message: string): void;
+  /** Closes the conversation's kept sessions (Clear, another model). */
+  endConversation(): Promise<void>;
   close(): void;
 }
 

@@ -147,6 +147,9 @@ export class ChatView {
         onRoute: (r) => (stats.route = r),
         onFailover: (f) => stats.failovers.push(f),
         onStatus: (t) => (answer.status = t),
+        // With a chat template the next turn's prompt extends this one (history, answer, new message): keep the
+        // volunteers' sessions so that only the new tokens go out. A continuation model starts anew every turn.
+        keepSession: engine.hasChatTemplate,
       });
       stats.route = result.route;
       stats.ttftMs = result.ttftMs;
@@ -197,6 +200,7 @@ export class ChatView {
   clear(): void {
     if (this.busy) return;
     this.messages = [];
+    void this.engine?.endConversation();
   }
 
   close(): void {

@@ -27,6 +27,7 @@ export const startChatInPage: StartChat = async (origin, onProgress, modelId): P
         onRoute: o.onRoute,
         onFailover: o.onFailover,
         onStatus: (text) => o.onStatus(text),
+        ...(o.keepSession !== undefined ? { keepSession: o.keepSession } : {}),
       });
     },
     missingBlocks: () => chat.missingBlocks(),
@@ -34,6 +35,7 @@ export const startChatInPage: StartChat = async (origin, onProgress, modelId): P
       const first = missing[0];
       chat.reportFailure(new BouquetError('no-route', message, first !== undefined ? { spanStart: first.start, spanEnd: first.end } : undefined), 'coverage');
     },
+    endConversation: () => chat.endConversation(),
     close: () => chat.close(),
   };
 };
