@@ -90,5 +90,9 @@ export {
   type LeaseGrant, type LeaseTokenParts,
 } from './identity.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
+export {
+  parseVerifyEvidence, parseVerifyVerdict, maxEvidenceInputBytes, maxEvidenceOutputBytes, maxEvidenceBodyBytes,
+  type VerifyEvidence, type VerifyVerdict, type StepClaim,
+} from './verify-messages.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.
 export { protocolVersion } from '../protocol/index.ts';

@@ -9,6 +9,7 @@ import { generateTokens, type GenerateOptions, type GenerationOutput } from '../
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { RouteAsk, RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
 import { LinkPool } from './link-pool.ts';
+import { StepVerifier, type EvidenceSink, type StepVerifierOptions, type VerifyReport } from './verify.ts';
 
 /** What the client tab computes itself: embeddings in, logits out. */
 export interface ClientModel {
@@ -39,6 +40,14 @@ interface ActiveHop {
   nextStepIndex: number;
   /** Inputs this hop processed, in order (the hidden states the client sent to this span). */
   history: SentStep[];
+  /** The lease it was opened under (volunteers sign it into every answer). */
+  leaseId: string;
+  /** Share of its decode steps to check on a second volunteer (from the route answer; 0: none). */
+  verifyShare: number;
+  /** Its public key, base64 SPKI (from the route answer): checks its signatures. */
+  publicKey?: string;
+  /** Signature of its last answer. */
+  lastSignature?: string;
 }
 
 /** One failover, as reported. */
@@ -62,6 +71,8 @@ export interface GenerationResult extends GenerationOutput {
   /** The chain at the end (after any failover). */
   route: RouteHopSpec[];
   failovers: FailoverRecord[];
+  /** Steps compared on a second volunteer, mismatches, keys banned (verified results). */
+  verification?: VerifyReport;
 }
 
 /** Knobs of a ClientSession. */
@@ -94,6 +105,12 @@ export interface ClientSessionOptions {
   onFailover?: (f: FailoverRecord) => void;
   /** Random session ids (default crypto.randomUUID). */
   newSessionId?: () => string;
+  /**
+   * Verified results: where mismatch evidence goes (default: `routes` when it takes evidence, as
+   * CoordinatorRoutes does), the tolerance, the draw of checked steps, events for status lines.
+   * Which hops are checked, and how often, the route answer says.
+   */
+  verify?: Partial<Pick<StepVerifierOptions, 'evidence' | 'tolerance' | 'random' | 'onEvent'>>;
 }
 
 function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
@@ -131,7 +148,7 @@ function iceProblemOf(e: { data?: Readonly<Record<string, unknown>> | undefined 
 }
 
 export class ClientSession {
-  private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random'>> & Pick<ClientSessionOptions, 'onFailover'>;
+  private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random' | 'verify'>> & Pick<ClientSessionOptions, 'onFailover' | 'verify'>;
   private readonly backoff: BackoffPolicy;
   private readonly links: LinkPool;
   private readonly ownsLinks: boolean;
@@ -144,6 +161,9 @@ export class ClientSession {
   private promptTokens = 0;
   private maxNewTokens = 0;
   private signal: AbortSignalLike | undefined;
+  private verifier: StepVerifier<ActiveHop>;
+  /** > 0 while a failover replays history (replayed steps are not checked again). */
+  private replaying = 0;
 
   constructor(options: ClientSessionOptions) {
     this.opts = {
@@ -156,6 +176,27 @@ export class ClientSession {
     };
     this.ownsLinks = options.links === undefined;
     this.links = options.links ?? new LinkPool(options.transport, 10_000, this.opts.stepTimeoutMs);
+    this.verifier = this.newVerifier();
+  }
+
+  private newVerifier(): StepVerifier<ActiveHop> {
+    const v = this.opts.verify;
+    const routes = this.opts.routes as RouteProvider & Partial<EvidenceSink>;
+    const evidence = v?.evidence ?? (typeof routes.submitEvidence === 'function' ? (routes as EvidenceSink) : undefined);
+    return new StepVerifier<ActiveHop>({
+      // The checker's shadow session opens and steps with the same code as a failover's replacement.
+      open: (spec, lease) => this.openHop(spec, lease.leaseToken, lease.leaseId),
+      step: (hop, hidden, position) => this.stepHop(hop, hidden, position, false),
+      close: (hop) => {
+        if (hop.link?.isOpen === true) hop.link.request<'close'>({ type: 'close', sessionId: hop.sessionId }, 1000).catch(() => undefined);
+      },
+    }, {
+      routes: this.opts.routes, chunkTokens: this.opts.prefillChunkTokens,
+      ...(evidence !== undefined ? { evidence } : {}),
+      ...(v?.tolerance !== undefined ? { tolerance: v.tolerance } : {}),
+      ...(v?.random !== undefined ? { random: v.random } : {}),
+      ...(v?.onEvent !== undefined ? { onEvent: v.onEvent } : {}),
+    });
   }
 
   /** The chain in use now. */
@@ -182,6 +223,7 @@ export class ClientSession {
     this.failovers = [];
     this.excluded = new Set();
     this.tokensSoFar = 0;
+    this.verifier = this.newVerifier();
     const started = performance.now();
     let out: GenerationOutput | undefined;
     // Time to first token counts from the request, route and session opening included (the loop starts after them).
@@ -198,9 +240,10 @@ export class ClientSession {
       });
     } finally {
       const totalMs = performance.now() - started;
+      await this.verifier.finish();
       await this.finish(out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: ttftMs });
     }
-    return { ...out, ttftMs, route: this.route, failovers: this.failovers, totalMs: performance.now() - started };
+    return { ...out, ttftMs, route: this.route, failovers: this.failovers, verification: this.verifier.report, totalMs: performance.now() - started };
   }
 
   /** The loop's step over the chain: embed, every span (the prompt in bounded chunks), LM head on the last row. */
@@ -219,7 +262,7 @@ export class ClientSession {
   private async openChain(): Promise<void> {
     const lease = await this.requestRouteWithRetry({ start: 0, end: this.opts.model.numBlocks }, 0);
     this.hops = [];
-    await this.installHops(0, 0, lease.chain, lease.leaseToken);
+    await this.installHops(0, 0, lease.chain, lease.leaseToken, lease.leaseId);
   }
 
   /**
@@ -227,16 +270,16 @@ export class ClientSession {
    * refuses to open stays as a stand-in (no link) and is failed over at once, before any replay
    * reaches it.
    */
-  private async installHops(index: number, deleteCount: number, specs: RouteHopSpec[], leaseToken: string | undefined): Promise<void> {
+  private async installHops(index: number, deleteCount: number, specs: RouteHopSpec[], leaseToken: string | undefined, leaseId: string): Promise<void> {
     const fresh: ActiveHop[] = [];
     const refusals = new Map<ActiveHop, PeerError>();
     for (const spec of specs) {
       try {
-        fresh.push(await this.openHop(spec, leaseToken));
+        fresh.push(await this.openHop(spec, leaseToken, leaseId));
       } catch (err) {
         const e = toPeerError(err, 'peer-unavailable');
         if (e.code === 'sequence-too-long') throw e;
-        const standIn: ActiveHop = { peerId: spec.peerId, span: spec.span, sessionId: '', link: null, nextStepIndex: 0, history: [] };
+        const standIn: ActiveHop = { peerId: spec.peerId, span: spec.span, sessionId: '', link: null, nextStepIndex: 0, history: [], leaseId, verifyShare: 0 };
         refusals.set(standIn, e);
         fresh.push(standIn);
       }
@@ -245,7 +288,7 @@ export class ClientSession {
     for (const [standIn, e] of refusals) await this.failover(this.hops.indexOf(standIn), e);
   }
 
-  private async openHop(spec: RouteHopSpec, leaseToken: string | undefined): Promise<ActiveHop> {
+  private async openHop(spec: RouteHopSpec, leaseToken: string | undefined, leaseId: string): Promise<ActiveHop> {
     const link = await this.links.get(spec.peerId).catch((err: unknown) => {
       throw toPeerError(err, 'peer-unavailable');
     });
@@ -253,10 +296,13 @@ export class ClientSession {
     const open: RequestBody<'open-session'> = { type: 'open-session', sessionId, span: spec.span, maxLength: this.maxLength, dtype: this.opts.dtype };
     if (leaseToken !== undefined) open.lease = leaseToken;
     await link.request<'open-session'>(open, this.opts.stepTimeoutMs);
-    return { peerId: spec.peerId, span: spec.span, sessionId, link, nextStepIndex: 0, history: [] };
+    const hop: ActiveHop = { peerId: spec.peerId, span: spec.span, sessionId, link, nextStepIndex: 0, history: [], leaseId, verifyShare: spec.verifyShare ?? 0 };
+    if (spec.publicKey !== undefined) hop.publicKey = spec.publicKey;
+    return hop;
   }
 
-  private async stepHop(hop: ActiveHop, hidden: HiddenStates, position: number): Promise<HiddenStates> {
+  /** One step on one hop; a decode step (not a replay) is compared on a second volunteer with the hop's share (`check`). */
+  private async stepHop(hop: ActiveHop, hidden: HiddenStates, position: number, check = true): Promise<HiddenStates> {
     if (hop.link === null) throw new PeerError('peer-unavailable', `${hop.peerId} has no open session`, 0, hop.peerId);
     const res = await hop.link.request<'step'>(
       { type: 'step', sessionId: hop.sessionId, stepIndex: hop.nextStepIndex, position, dtype: this.opts.dtype, hidden },
@@ -265,6 +311,11 @@ export class ClientSession {
     const out = res.hidden;
     if (res.sessionId !== hop.sessionId || res.stepIndex !== hop.nextStepIndex || out.rows !== hidden.rows || out.cols !== hidden.cols) {
       throw new PeerError('bad-frame', `${hop.peerId} answered step ${hop.nextStepIndex} with a ${out.rows}×${out.cols} result for step ${res.stepIndex}`, res.id, hop.peerId);
+    }
+    hop.lastSignature = res.signature;
+    if (check && this.replaying === 0 && hidden.rows === 1 && position >= this.promptTokens && this.verifier.wants(hop)) {
+      // Throws 'wrong-result' when this hop must be failed over (its step is then recomputed on the replacement).
+      await this.verifier.check(hop, hidden, position, out, res.signature, this.opts.dtype);
     }
     hop.nextStepIndex++;
     hop.history.push({ hidden, position });
@@ -302,6 +353,8 @@ export class ClientSession {
       throw new PeerError(cause.code, `gave up after ${this.failovers.length} failovers; last: ${failed.peerId} failed on blocks [${failed.span.start}, ${failed.span.end}): ${cause.message}`, 0, failed.peerId, iceProblemOf(cause));
     }
     this.excluded.add(failed.peerId);
+    this.verifier.exclude(failed.peerId);
+    this.verifier.drop(failed);
     // Close what may still be open there; a peer that answered garbage loses its link too.
     if (failed.link !== null && failed.link.isOpen) {
       failed.link.request<'close'>({ type: 'close', sessionId: failed.sessionId }, 1000).catch(() => undefined);
@@ -318,9 +371,14 @@ export class ClientSession {
       const err = toPeerError(e, 'no-route');
       throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
     });
-    await this.installHops(index, 1, lease.chain, lease.leaseToken);
-    for (const step of failed.history) {
-      await this.runSpan(index, failed.span.end, step.hidden, step.position);
+    await this.installHops(index, 1, lease.chain, lease.leaseToken, lease.leaseId);
+    this.replaying++;
+    try {
+      for (const step of failed.history) {
+        await this.runSpan(index, failed.span.end, step.hidden, step.position);
+      }
+    } finally {
+      this.replaying--;
     }
     record.replacement = this.hops
       .filter((h) => h.span.start >= failed.span.start && h.span.end <= failed.span.end)

@@ -1,0 +1,50 @@
+// How close two volunteers' outputs of one step must be to count as the same result: a tolerance measured across backends.
+
+/**
+ * The tolerance a checked step is held to: outputs `a` (the checked volunteer's) and `b` (the
+ * second volunteer's, or the coordinator's recomputation) agree when every element satisfies
+ * |aᵢ − bᵢ| ≤ `absolute` + `relative` · max|b| (max over the whole row block). Scale-relative, since
+ * hidden states grow through the blocks; the figures come from docs/security.md ("Verified results").
+ */
+export interface VerifyTolerance {
+  /** Floor of the allowed difference, in hidden-state units. */
+  absolute: number;
+  /** Allowed difference as a share of the reference's largest magnitude. */
+  relative: number;
+}
+
+/**
+ * Measured (docs/security.md): wasm vs WebGPU (SwiftShader) and contrib vs standard-ops graphs on
+ * stories260K and tiny random models differ by at most ~1.5e-6 relative to the row's largest
+ * magnitude (3e-5 absolute); batched vs step-by-step replay by less. This allows 100× that: 1e-4
+ * relative, 1e-4 absolute. fp16 weights are not served (WebGPU on SwiftShader has no shader-f16);
+ * when they are, an fp16 volunteer needs a looser tolerance (see the docs), not this one.
+ */
+export const defaultVerifyTolerance: VerifyTolerance = { absolute: 1e-4, relative: 1e-4 };
+
+/** How two outputs compare. */
+export interface OutputComparison {
+  /** Largest |aᵢ − bᵢ|. */
+  maxAbsDiff: number;
+  /** maxAbsDiff / max|bᵢ| (0 when b is all zeros and so is the difference). */
+  maxRelDiff: number;
+  /** Whether they agree within the tolerance. */
+  within: boolean;
+}
+
+/** Compares output `a` against reference `b` (same length; a length mismatch never agrees). */
+export function compareOutputs(a: Float32Array, b: Float32Array, tolerance: VerifyTolerance = defaultVerifyTolerance): OutputComparison {
+  if (a.length !== b.length) return { maxAbsDiff: Infinity, maxRelDiff: Infinity, within: false };
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    scale = Math.max(scale, Math.abs(y));
+    const d = Math.abs(x - y);
+    // NaN never agrees.
+    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
+  }
+  const maxRelDiff = scale > 0 ? diff / scale : diff > 0 ? Infinity : 0;
+  return { maxAbsDiff: diff, maxRelDiff, within: diff <= tolerance.absolute + tolerance.relative * scale };
+}
