@@ -125,6 +125,11 @@ function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
   });
 }
 
+/** The lease id a volunteer signs into its answers: it learns it from the signed lease only ('' without one). */
+function signedLeaseId(lease: RouteLease): string {
+  return lease.leaseToken === undefined ? '' : lease.leaseId;
+}
+
 function lastRow(h: HiddenStates): HiddenStates {
   return { rows: 1, cols: h.cols, data: h.data.slice((h.rows - 1) * h.cols, h.rows * h.cols) };
 }
@@ -185,7 +190,7 @@ export class ClientSession {
     const evidence = v?.evidence ?? (typeof routes.submitEvidence === 'function' ? (routes as EvidenceSink) : undefined);
     return new StepVerifier<ActiveHop>({
       // The checker's shadow session opens and steps with the same code as a failover's replacement.
-      open: (spec, lease) => this.openHop(spec, lease.leaseToken, lease.leaseId),
+      open: (spec, lease) => this.openHop(spec, lease.leaseToken, signedLeaseId(lease)),
       step: (hop, hidden, position) => this.stepHop(hop, hidden, position, false),
       close: (hop) => {
         if (hop.link?.isOpen === true) hop.link.request<'close'>({ type: 'close', sessionId: hop.sessionId }, 1000).catch(() => undefined);
@@ -262,7 +267,7 @@ export class ClientSession {
   private async openChain(): Promise<void> {
     const lease = await this.requestRouteWithRetry({ start: 0, end: this.opts.model.numBlocks }, 0);
     this.hops = [];
-    await this.installHops(0, 0, lease.chain, lease.leaseToken, lease.leaseId);
+    await this.installHops(0, 0, lease.chain, lease.leaseToken, signedLeaseId(lease));
   }
 
   /**
@@ -371,7 +376,7 @@ export class ClientSession {
       const err = toPeerError(e, 'no-route');
       throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
     });
-    await this.installHops(index, 1, lease.chain, lease.leaseToken, lease.leaseId);
+    await this.installHops(index, 1, lease.chain, lease.leaseToken, signedLeaseId(lease));
     this.replaying++;
     try {
       for (const step of failed.history) {
