@@ -49,3 +49,5 @@ export {
   type IceConfig, type TurnCredential, type TlsCredentials, type CertificateProblem,
 } from './reach/index.ts';
 export { CoordinatorKey, coordinatorKeyFile, checkSignalingLogin } from './identity/index.ts';
+export { BanList, judgeEvidence, maxBannedKeys, type StepRecomputer, type JudgeDeps } from './coordinator/verdicts.ts';
+export { inProcessRecomputer } from './coordinator/recompute.ts';

@@ -22,6 +22,18 @@ export interface VerifyTolerance {
  */
 export const defaultVerifyTolerance: VerifyTolerance = { absolute: 1e-4, relative: 1e-4 };
 
+/**
+ * The tolerance for sessions whose hidden states travel as fp16: two honest outputs that differ by
+ * ~1e-6 may round to neighbouring halves, one fp16 step apart (2^-10 of the value, ≤ 2^-10 of the
+ * row's largest magnitude), so the relative part is twice that step.
+ */
+export const fp16WireVerifyTolerance: VerifyTolerance = { absolute: 1e-4, relative: 2 * 2 ** -10 };
+
+/** The tolerance a session of wire precision `dtype` is checked with. */
+export function toleranceFor(dtype: 'fp32' | 'fp16', base: VerifyTolerance = defaultVerifyTolerance): VerifyTolerance {
+  return dtype === 'fp16' ? { absolute: Math.max(base.absolute, fp16WireVerifyTolerance.absolute), relative: Math.max(base.relative, fp16WireVerifyTolerance.relative) } : base;
+}
+
 /** How two outputs compare. */
 export interface OutputComparison {
   /** Largest |aᵢ − bᵢ|. */

@@ -4,10 +4,12 @@ import { CoordinatorApiError } from '../../core/api/index.ts';
 
 /**
  * What a request wants to do. `read`: swarm state, dashboards, files. `request-route`: ask for,
- * poll, renew or release a route (anyone may; fair use bounds it). `control`: change the swarm
+ * poll, renew or release a route (anyone may; fair use bounds it). `submit-evidence`: report two
+ * volunteers' disagreeing signed answers (anyone may: the coordinator bans only what it confirms;
+ * rate-limited). `control`: change the swarm
  * (switch the placement policy, and every later admin action).
  */
-export const authActions = ['read', 'request-route', 'control'] as const;
+export const authActions = ['read', 'request-route', 'submit-evidence', 'control'] as const;
 /** One of {@link authActions}. */
 export type AuthAction = (typeof authActions)[number];
 
@@ -32,6 +34,7 @@ export type CredentialScheme = (request: AuthRequest) => Credentials | undefined
 const allowedKinds: Record<AuthAction, readonly Credentials['kind'][]> = {
   read: ['anonymous', 'admin'],
   'request-route': ['anonymous', 'admin'],
+  'submit-evidence': ['anonymous', 'admin'],
   control: ['admin'],
 };
 

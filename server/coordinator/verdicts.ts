@@ -4,7 +4,7 @@ import { fromBase64url, type StepClaim, type VerifyEvidence, type VerifyVerdict 
 import { dtypeBytes, float16BitsToFloat32 } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import {
-  compareOutputs, defaultVerifyTolerance, emptyInputsDigest, stepSigningText, type VerifyTolerance,
+  compareOutputs, toleranceFor, emptyInputsDigest, stepSigningText, type VerifyTolerance,
 } from '../../core/verify/index.ts';
 import { p256KeyFromSpki, peerIdOfSpki, spkiFromText, verifySignature } from '../identity/index.ts';
 
@@ -89,7 +89,7 @@ export async function judgeEvidence(e: VerifyEvidence, deps: JudgeDeps): Promise
   const wrong: string[] = [];
   const diffs: string[] = [];
   for (const c of counted) {
-    const cmp = compareOutputs(c.output, reference.subarray(reference.length - c.output.length), deps.tolerance ?? defaultVerifyTolerance);
+    const cmp = compareOutputs(c.output, reference.subarray(reference.length - c.output.length), toleranceFor(e.dtype, deps.tolerance));
     diffs.push(`${c.claim.peerId}: ${cmp.maxRelDiff.toExponential(2)}`);
     if (!cmp.within) wrong.push(c.claim.peerId);
   }

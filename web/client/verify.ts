@@ -2,7 +2,7 @@
 import { base64url, type VerifyEvidence, type VerifyVerdict } from '../../core/api/index.ts';
 import { PeerError, type HiddenStates, type WireDtype } from '../../core/protocol/index.ts';
 import {
-  compareOutputs, defaultVerifyTolerance, nextInputsDigest, emptyInputsDigest, shouldCheck, stepSigningText, tensorWireBytes,
+  compareOutputs, toleranceFor, nextInputsDigest, emptyInputsDigest, shouldCheck, stepSigningText, tensorWireBytes,
   type VerifyTolerance,
 } from '../../core/verify/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
@@ -131,7 +131,7 @@ export class StepVerifier<H extends CheckedHop> {
       this.drop(hop);
       return 'skipped';
     }
-    const cmp = compareOutputs(output.data, theirs.data, this.options.tolerance ?? defaultVerifyTolerance);
+    const cmp = compareOutputs(output.data, theirs.data, toleranceFor(dtype, this.options.tolerance));
     this.report.compared++;
     if (cmp.within) {
       this.report.maxAgreedRelDiff = Math.max(this.report.maxAgreedRelDiff, cmp.maxRelDiff);

@@ -1,4 +1,4 @@
-// A volunteer that lies (verified results' tests and bench): on a share of its decode steps it adds the smallest perturbation that flips the greedy token.
+// A volunteer that lies (the verify bench and verified results' tests): on a share of its decode steps it adds the smallest perturbation that flips the greedy token.
 import type { BlockRuntime } from '../../worker/index.ts';
 import type { RuntimeStarter } from '../../web/volunteer/index.ts';
 
