@@ -20,6 +20,8 @@ export {
   clientInfluence,
   maxReportingClients,
   probationLeases,
+  BanList, judgeEvidence, maxBannedKeys, inProcessRecomputer,
+  type StepRecomputer, type JudgeDeps, type VerifyOptions,
 } from './coordinator/index.ts';
 export {
   loadServedModel, ModelFolderError, resolveModel, modelFolder, folderModelFiles, FileByteSource, downloadHfModel, parseHfSpec, defaultHubCacheDir, terminalProgress,
@@ -49,5 +51,3 @@ export {
   type IceConfig, type TurnCredential, type TlsCredentials, type CertificateProblem,
 } from './reach/index.ts';
 export { CoordinatorKey, coordinatorKeyFile, checkSignalingLogin } from './identity/index.ts';
-export { BanList, judgeEvidence, maxBannedKeys, type StepRecomputer, type JudgeDeps } from './coordinator/verdicts.ts';
-export { inProcessRecomputer } from './coordinator/recompute.ts';

@@ -27,6 +27,7 @@ export type {
   RouteRequest,
   RouteHop,
   RouteGranted,
+  RouteVerify,
   RouteQueued,
   RouteRefused,
   RouteResponse,

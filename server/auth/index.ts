@@ -4,4 +4,4 @@ export {
   adminTokenFile, checkAdminToken, defaultStateDir, loadOrCreateAdminToken, minAdminTokenChars, newAdminToken, type AdminTokenSource,
 } from './admin-token.ts';
 export { checkJsonBody, checkOrigin, hasBody, type GuardedRequest } from './browser-guard.ts';
-export { addressKey, defaultRouteRateLimits, RateLimiter, RouteRateLimiter, type RateLimit, type RouteRateLimits } from './rate-limit.ts';
+export { addressKey, defaultRouteRateLimits, defaultEvidenceRateLimits, RateLimiter, RouteRateLimiter, type RateLimit, type RouteRateLimits } from './rate-limit.ts';

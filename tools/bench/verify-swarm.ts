@@ -4,8 +4,8 @@ import * as ort from 'onnxruntime-web';
 import { parseVerifyEvidence, type VerifyEvidence, type VerifyVerdict } from '../../core/api/index.ts';
 import { FrameLink, MemoryNetwork, PeerError } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import { BanList, inProcessRecomputer, judgeEvidence, type StepRecomputer } from '../../server/index.ts';
-import { resolveModel } from '../../server/models/index.ts';
+import { BanList, inProcessRecomputer, judgeEvidence, resolveModel, type StepRecomputer } from '../../server/index.ts';
+
 import {
   ClientSession, clientModelFromRuntime, samplerFor, type GenerationResult, type RouteAsk, type RouteLease, type RouteProvider, type VerifyEvent,
 } from '../../web/client/index.ts';
