@@ -64,6 +64,8 @@ export interface FailoverRecord {
   replayedSteps: number;
   /** Time from the failure to being back in business, ms. */
   recoveryMs: number;
+  /** For 'wrong-result': the coordinator confirmed it and banned the volunteer's key. */
+  banned?: boolean;
 }
 
 /** What a finished generation through the swarm reports: the loop's output, the chain and its failovers. */
@@ -369,6 +371,7 @@ export class ClientSession {
       atToken: this.tokensSoFar, failedPeer: failed.peerId, span: failed.span, code: cause.code, message: cause.message,
       replacement: [], replayedSteps: failed.history.length, recoveryMs: 0,
     };
+    if (cause.code === 'wrong-result') record.banned = cause.data?.banned === true;
     this.failovers.push(record);
     await sleep(this.backoffMs(this.failovers.length - 1), this.signal);
     const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1).catch((e: unknown) => {

@@ -151,7 +151,7 @@ export class StepVerifier<H extends CheckedHop> {
     this.drop(hop);
     if (hopBanned || (!checkerBanned && verdict?.outcome !== 'no-fault')) {
       // Banned, or no verdict says which of the two is right: recompute on another volunteer.
-      throw new PeerError('wrong-result', `${hop.peerId}'s output of step ${hop.nextStepIndex} on blocks [${hop.span.start}, ${hop.span.end}) differs from ${shadow.hop.peerId}'s by ${cmp.maxRelDiff.toExponential(2)} (relative); verdict: ${verdict?.outcome ?? 'not submitted'}`, 0, hop.peerId);
+      throw new PeerError('wrong-result', `${hop.peerId}'s output of step ${hop.nextStepIndex} on blocks [${hop.span.start}, ${hop.span.end}) differs from ${shadow.hop.peerId}'s by ${cmp.maxRelDiff.toExponential(2)} (relative); verdict: ${verdict?.outcome ?? 'not submitted'}`, 0, hop.peerId, { banned: hopBanned });
     }
     return 'checker-wrong';
   }

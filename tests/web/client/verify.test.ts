@@ -45,7 +45,7 @@ describe('verified results (in-process swarm on stories260K)', () => {
     expect(lies.length).toBeGreaterThan(0);
     expect(r.ids).toEqual(honestRun.ids);
     expect(r.verification?.bannedPeerIds).toEqual([liar.peerId]);
-    expect(r.failovers.map((f) => [f.failedPeer, f.code])).toEqual([[liar.peerId, 'wrong-result']]);
+    expect(r.failovers.map((f) => [f.failedPeer, f.code, f.banned])).toEqual([[liar.peerId, 'wrong-result', true]]);
     expect(routes.verdicts.map((v) => [v.outcome, v.bannedPeerIds])).toEqual([['banned', [liar.peerId]]]);
     expect(swarm.bans.has(liar.peerId)).toBe(true);
     expect(swarm.bans.has(honest.peerId)).toBe(false);
