@@ -19,6 +19,7 @@ afterAll(async () => {
 
 describe('verified results (in-process swarm on stories260K)', () => {
   it('honest volunteers on contrib and standard-ops graphs agree on every checked step, and the text is unchanged', async () => {
+    swarm.volunteers.length = 0; // each case routes over its own volunteers (the bans stay)
     const a = await swarm.volunteer(await swarm.runtime(swarm.fullSpan, 'contrib'));
     const b = await swarm.volunteer(await swarm.runtime(swarm.fullSpan, 'standard'));
     const plain = await swarm.generate(new CheckedRoutes(swarm, 0), prompt, 40, mulberry32(1));
@@ -27,14 +28,14 @@ describe('verified results (in-process swarm on stories260K)', () => {
     expect(checked.ids).toEqual(plain.ids);
     expect(checked.verification?.compared).toBe(39); // every decode step (the first token comes from the prefill)
     expect(checked.verification?.mismatches).toBe(0);
-    expect(checked.verification?.maxAgreedRelDiff).toBeLessThan(1e-4);
+    expect(checked.verification?.maxAgreedRelDiff).toBeLessThan(2e-5);
     expect(routes.verdicts).toEqual([]);
     expect(plain.verification?.compared).toBe(0);
-    swarm.volunteers.splice(swarm.volunteers.indexOf(a), 1);
-    swarm.volunteers.splice(swarm.volunteers.indexOf(b), 1);
+    expect(swarm.volunteers).toEqual([a, b]);
   }, 120_000);
 
   it('a volunteer adding the smallest flipping perturbation is caught, banned on the recomputed evidence, and the answer is the honest one', async () => {
+    swarm.volunteers.length = 0; // each case routes over its own volunteers (the bans stay)
     const honest = await swarm.volunteer(await swarm.runtime(swarm.fullSpan, 'standard'));
     const honestRun = await swarm.generate(new CheckedRoutes(swarm, 0), prompt, 32, mulberry32(2));
     const lies: number[] = [];
@@ -49,10 +50,10 @@ describe('verified results (in-process swarm on stories260K)', () => {
     expect(routes.verdicts.map((v) => [v.outcome, v.bannedPeerIds])).toEqual([['banned', [liar.peerId]]]);
     expect(swarm.bans.has(liar.peerId)).toBe(true);
     expect(swarm.bans.has(honest.peerId)).toBe(false);
-    swarm.volunteers.splice(swarm.volunteers.indexOf(honest), 1);
   }, 120_000);
 
   it('a client that tampers with honest evidence (inputs, outputs, a key) gets no one banned', async () => {
+    swarm.volunteers.length = 0; // each case routes over its own volunteers (the bans stay)
     const honest = await swarm.volunteer(await swarm.runtime());
     const liar = await swarm.volunteer(lyingRuntime(await swarm.runtime(), { share: 1, random: () => 0, aim: swarm.clientRuntime }));
     // The honest volunteer on the route, the liar its checker: the liar is the one banned.
