@@ -5,6 +5,11 @@ import { mulberry32 } from '../../core/random/index.ts';
 import { median, quantile } from '../../core/stats/index.ts';
 import { catchProbability, defaultVerifyShare, probationVerifyShare } from '../../core/verify/index.ts';
 import { lyingRuntime } from './lying-volunteer.ts';
+import { createServer, type BouquetServer } from '../../server/index.ts';
+import { DiskKeyStore, startNodeClient, startNodeVolunteer, type NodeClient, type NodeVolunteer } from '../node-peer/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { CheckedRoutes, VerifySwarm } from './verify-swarm.ts';
 
 const { values } = parseArgs({
@@ -15,6 +20,8 @@ const { values } = parseArgs({
     'max-requests': { type: 'string', default: '60' },
     'honest-runs': { type: 'string', default: '12' },
     'cost-rounds': { type: 'string', default: '6' },
+    /** Also measure the cost over real WebRTC: three servers (shares 0, 0.05, 1), two Node volunteers each, one Node client each. */
+    webrtc: { type: 'boolean', default: true },
   },
 });
 const seeds = Number(values.seeds);
@@ -126,4 +133,55 @@ async function main(): Promise<void> {
   }
 }
 
+/** Decode ms/token over real WebRTC on loopback, shares 0 / default / 1 interleaved: one server per share (the share is the coordinator's), two Node volunteers and a Node client each. */
+async function webrtcCost(): Promise<void> {
+  const shares = [0, defaultVerifyShare, 1];
+  const servers: BouquetServer[] = [];
+  const volunteers: NodeVolunteer[] = [];
+  const clients: NodeClient[] = [];
+  const keys = mkdtempSync(path.join(os.tmpdir(), 'bouquet-verify-bench-'));
+  try {
+    for (const share of shares) {
+      const server = await createServer({
+        port: 0, model: String(values.model), logger: 'silent', modelSizing: { maxSessionTokens: 128 },
+        coordinator: { placementDelayMs: 5, verify: { share, probationShare: share } }, auth: { routeRateLimits: 'off' },
+      });
+      servers.push(server);
+      for (let i = 0; i < 2; i++) {
+        volunteers.push(await startNodeVolunteer({
+          origin: server.url, memoryBytes: 16 * 1024 * 1024, keyStore: new DiskKeyStore(path.join(keys, `v${volunteers.length}`)), fixedSpeed: { decodeMsPerBlock: 0.5, prefillMsPerBlock: { fixedMs: 0.5, perTokenMs: 0.05 } },
+        }));
+      }
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const st = server.coordinator.state();
+        if (st.volunteers.length === 2 && st.volunteers.every((v) => v.state === 'serving') && st.placement.uncoveredBlocks.length === 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      clients.push(await startNodeClient({ origin: server.url }));
+    }
+    const perToken = new Map<number, number[]>(shares.map((s) => [s, []]));
+    const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 };
+    for (let round = 0; round < costRounds; round++) {
+      for (const [i, share] of shares.entries()) {
+        const r = await clients[i]?.generate({ prompt, maxNewTokens: 64, sampling: greedy, seed: round });
+        if (r === undefined) continue;
+        perToken.get(share)?.push(r.perTokenMs.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, r.perTokenMs.length - 1));
+      }
+    }
+    const base = median(perToken.get(0) ?? [0]);
+    for (const share of shares) {
+      const m = median(perToken.get(share) ?? [0]);
+      console.log(`cost over WebRTC, verifyShare ${share}: ${m.toFixed(2)} ms/token decode (median of ${costRounds} interleaved rounds of 64 tokens; ×${(m / base).toFixed(2)} of share 0)`);
+    }
+  } finally {
+    for (const c of clients) await c.close().catch(() => undefined);
+    for (const v of volunteers) await v.leave(0).catch(() => undefined);
+    for (const s of servers) await s.close().catch(() => undefined);
+    rmSync(keys, { recursive: true, force: true });
+  }
+}
+
 await main();
+if (values.webrtc === true) await webrtcCost();
+process.exit(0);
