@@ -9,7 +9,7 @@ import { generateTokens, type GenerateOptions, type GenerationOutput } from '../
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { RouteAsk, RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
 import { LinkPool } from './link-pool.ts';
-import { StepVerifier, type EvidenceSink, type StepVerifierOptions, type VerifyReport } from './verify.ts';
+import { sessionVerifier, type StepVerifier, type StepVerifierOptions, type VerifyReport } from './verify.ts';
 
 /** What the client tab computes itself: embeddings in, logits out. */
 export interface ClientModel {
@@ -187,23 +187,14 @@ export class ClientSession {
   }
 
   private newVerifier(): StepVerifier<ActiveHop> {
-    const v = this.opts.verify;
-    const routes = this.opts.routes as RouteProvider & Partial<EvidenceSink>;
-    const evidence = v?.evidence ?? (typeof routes.submitEvidence === 'function' ? (routes as EvidenceSink) : undefined);
-    return new StepVerifier<ActiveHop>({
-      // The checker's shadow session opens and steps with the same code as a failover's replacement.
+    // The checker's shadow session opens and steps with the same code as a failover's replacement.
+    return sessionVerifier<ActiveHop>({
       open: (spec, lease) => this.openHop(spec, lease.leaseToken, signedLeaseId(lease)),
       step: (hop, hidden, position) => this.stepHop(hop, hidden, position, false),
       close: (hop) => {
         if (hop.link?.isOpen === true) hop.link.request<'close'>({ type: 'close', sessionId: hop.sessionId }, 1000).catch(() => undefined);
       },
-    }, {
-      routes: this.opts.routes, chunkTokens: this.opts.prefillChunkTokens,
-      ...(evidence !== undefined ? { evidence } : {}),
-      ...(v?.tolerance !== undefined ? { tolerance: v.tolerance } : {}),
-      ...(v?.random !== undefined ? { random: v.random } : {}),
-      ...(v?.onEvent !== undefined ? { onEvent: v.onEvent } : {}),
-    });
+    }, this.opts.routes, this.opts.prefillChunkTokens, this.opts.verify);
   }
 
   /** The chain in use now. */
@@ -247,7 +238,7 @@ export class ClientSession {
       });
     } finally {
       const totalMs = performance.now() - started;
-      await this.verifier.finish();
+      this.verifier.finish();
       await this.finish(out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: ttftMs });
     }
     return { ...out, ttftMs, route: this.route, failovers: this.failovers, verification: this.verifier.report, totalMs: performance.now() - started };

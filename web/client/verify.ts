@@ -157,11 +157,9 @@ export class StepVerifier<H extends CheckedHop> {
   }
 
   /** Closes every shadow session (the generation ended) and releases their routes. */
-  async finish(): Promise<void> {
-    const all = [...this.shadows.keys()];
-    for (const h of all) this.drop(h);
+  finish(): void {
+    for (const h of [...this.shadows.keys()]) this.drop(h);
     this.noTwinUntil.clear();
-    await Promise.resolve();
   }
 
   /** Forgets the shadow of a hop that was failed over or whose checker failed. */
@@ -267,6 +265,24 @@ export class StepVerifier<H extends CheckedHop> {
     const text = stepSigningText({ leaseId: hop.leaseId, sessionId: hop.sessionId, stepIndex: stepRows.length - 1, inputsDigest: digest, outputDigest });
     return verifySignature(hop.publicKey, text, signature);
   }
+}
+
+/**
+ * The verifier of one generation: `routes` give the checkers (and take the evidence when they can,
+ * as CoordinatorRoutes does, unless `verify.evidence` says where it goes).
+ */
+export function sessionVerifier<H extends CheckedHop>(
+  ops: HopOps<H>, routes: RouteProvider, chunkTokens: number, verify?: Partial<Pick<StepVerifierOptions, 'evidence' | 'tolerance' | 'random' | 'onEvent'>>,
+): StepVerifier<H> {
+  const withSink = routes as RouteProvider & Partial<EvidenceSink>;
+  const evidence = verify?.evidence ?? (typeof withSink.submitEvidence === 'function' ? (withSink as EvidenceSink) : undefined);
+  return new StepVerifier<H>(ops, {
+    routes, chunkTokens,
+    ...(evidence !== undefined ? { evidence } : {}),
+    ...(verify?.tolerance !== undefined ? { tolerance: verify.tolerance } : {}),
+    ...(verify?.random !== undefined ? { random: verify.random } : {}),
+    ...(verify?.onEvent !== undefined ? { onEvent: verify.onEvent } : {}),
+  });
 }
 
 /** Rows of several hidden-state blocks, one after another. */
