@@ -194,7 +194,7 @@ export class ClientSession {
       close: (hop) => {
         if (hop.link?.isOpen === true) hop.link.request<'close'>({ type: 'close', sessionId: hop.sessionId }, 1000).catch(() => undefined);
       },
-    }, this.opts.routes, this.opts.prefillChunkTokens, this.opts.verify);
+    }, this.opts.routes, this.opts.prefillChunkTokens, () => ({ promptTokens: this.promptTokens, maxNewTokens: this.maxNewTokens }), this.opts.verify);
   }
 
   /** The chain in use now. */

@@ -67,6 +67,8 @@ export interface StepVerifierOptions {
   random?: () => number;
   /** Largest replay step to a checker, tokens (the session's prefill chunk). */
   chunkTokens: number;
+  /** l_in and l_out of the generation: a checker's lease books the same cache as the hop's. */
+  lengths: () => { promptTokens: number; maxNewTokens: number };
   onEvent?: (e: VerifyEvent) => void;
 }
 
@@ -178,7 +180,7 @@ export class StepVerifier<H extends CheckedHop> {
     let lease: RouteLease;
     try {
       lease = await this.options.routes.requestRoute({
-        span: hop.span, promptTokens: 1, maxNewTokens: 1, excludePeers: [hop.peerId, ...this.excluded],
+        span: hop.span, ...this.options.lengths(), excludePeers: [hop.peerId, ...this.excluded],
       });
     } catch {
       this.noTwinUntil.set(hop, hop.nextStepIndex + 16);
@@ -272,12 +274,13 @@ export class StepVerifier<H extends CheckedHop> {
  * as CoordinatorRoutes does, unless `verify.evidence` says where it goes).
  */
 export function sessionVerifier<H extends CheckedHop>(
-  ops: HopOps<H>, routes: RouteProvider, chunkTokens: number, verify?: Partial<Pick<StepVerifierOptions, 'evidence' | 'tolerance' | 'random' | 'onEvent'>>,
+  ops: HopOps<H>, routes: RouteProvider, chunkTokens: number, lengths: StepVerifierOptions['lengths'],
+  verify?: Partial<Pick<StepVerifierOptions, 'evidence' | 'tolerance' | 'random' | 'onEvent'>>,
 ): StepVerifier<H> {
   const withSink = routes as RouteProvider & Partial<EvidenceSink>;
   const evidence = verify?.evidence ?? (typeof withSink.submitEvidence === 'function' ? (withSink as EvidenceSink) : undefined);
   return new StepVerifier<H>(ops, {
-    routes, chunkTokens,
+    routes, chunkTokens, lengths,
     ...(evidence !== undefined ? { evidence } : {}),
     ...(verify?.tolerance !== undefined ? { tolerance: verify.tolerance } : {}),
     ...(verify?.random !== undefined ? { random: verify.random } : {}),
