@@ -114,6 +114,7 @@ export class Coordinator {
       now: this.now,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       heartbeatTimeoutMs: this.heartbeatTimeoutMs,
+      reconnectGraceMs: options.reconnectGraceMs ?? Math.min(2000, this.heartbeatTimeoutMs / 2),
       keyBoundPeerIds: options.keyBoundPeerIds ?? true,
       processQueue: () => this.processQueue(),
       view: (v) => this.view(v),

@@ -37,6 +37,8 @@ export interface VolunteerSocketsDeps {
   now: () => number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  /** How long placement waits for a volunteer whose socket dropped to register again, ms. */
+  reconnectGraceMs: number;
   /** Peer ids must be derived from the key (false only for scripted test volunteers). */
   keyBoundPeerIds: boolean;
   /** Capacity changed: serve the central queue. */
@@ -50,6 +52,9 @@ export interface VolunteerSocketsDeps {
 
 /** The coordinator's side of every volunteer socket. */
 export class VolunteerSockets {
+  /** When this coordinator started (wall clock, performance.now() ms). */
+  private readonly startedAt = performance.now();
+
   constructor(private readonly deps: VolunteerSocketsDeps) {}
 
   /**
@@ -96,7 +101,10 @@ export class VolunteerSockets {
       closed: () => {
         clearTimeout(registerTimer);
         const v = peerId === undefined ? undefined : this.deps.registry.get(peerId);
-        if (v !== undefined && v.link === link) this.remove(v.peerId, 'disconnect');
+        if (v === undefined || v.link !== link) return;
+        // No goodbye: its network may have changed; placement gives it a moment to register again with its span.
+        this.deps.placement.awaitReturn(v.peerId, this.deps.reconnectGraceMs);
+        this.remove(v.peerId, 'disconnect');
       },
     };
   }
@@ -158,6 +166,11 @@ export class VolunteerSockets {
     if (loaded !== null) this.deps.registry.sendAssignment(v, loaded, 'keep');
     this.deps.log.info({ peerId: v.peerId, memoryBytes: v.memoryBytes, decodeMsPerBlock: v.decodeMsPerBlock, loadedSpan: loaded }, 'volunteer registered');
     this.deps.events.emit({ type: 'volunteer-joined', volunteer: this.deps.view(v) });
+    this.deps.placement.returned(v.peerId);
+    // A volunteer with loaded blocks within a heartbeat timeout of our start is back from our restart, and the others
+    // may be on their way: each such return holds placement for the grace again (never past that heartbeat timeout).
+    const sinceStartMs = performance.now() - this.startedAt;
+    if (loaded !== null) this.deps.placement.holdFor(Math.min(this.deps.reconnectGraceMs, this.deps.heartbeatTimeoutMs - sinceStartMs));
     this.deps.placement.schedule();
     return v.peerId;
   }

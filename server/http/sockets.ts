@@ -105,7 +105,8 @@ export function attachSockets(ctx: SocketContext): { volunteerSockets: WebSocket
     if (target !== peerSockets) {
       // A page of another site may not open our sockets in a visitor's browser.
       try {
-        checkOrigin({ headers: req.headers }, allowedOrigins);
+        // The origin's scheme is https when the upgrade came over TLS (a page served by `--tls-*`).
+        checkOrigin({ headers: req.headers, encrypted: 'encrypted' in req.socket && req.socket.encrypted === true }, allowedOrigins);
       } catch (e) {
         return rejectUpgrade(socket, 403, 'Forbidden', apiErrorBody(e));
       }
