@@ -56,6 +56,8 @@ export interface VerifyReport {
   bannedPeerIds: string[];
   /** Largest relative difference of an agreeing comparison. */
   maxAgreedRelDiff: number;
+  /** Shadow sessions opened on checkers (each is a session those volunteers serve). */
+  checkerSessions: number;
 }
 
 /** Knobs of a StepVerifier. */
@@ -100,7 +102,7 @@ export class StepVerifier<H extends CheckedHop> {
   /** Hops with no second volunteer for their span: the step after which to try again. */
   private readonly noTwinUntil = new Map<H, number>();
   private readonly excluded = new Set<string>();
-  readonly report: VerifyReport = { compared: 0, mismatches: 0, bannedPeerIds: [], maxAgreedRelDiff: 0 };
+  readonly report: VerifyReport = { compared: 0, mismatches: 0, bannedPeerIds: [], maxAgreedRelDiff: 0, checkerSessions: 0 };
 
   constructor(private readonly ops: HopOps<H>, private readonly options: StepVerifierOptions) {}
 
@@ -201,6 +203,7 @@ export class StepVerifier<H extends CheckedHop> {
       this.noTwinUntil.set(hop, hop.nextStepIndex + 16);
       return undefined;
     }
+    this.report.checkerSessions++;
     const s: Shadow<H> = { hop: opened, lease, fed: 0, stepRows: [] };
     this.shadows.set(hop, s);
     return s;
