@@ -20,6 +20,8 @@ export {
   clientInfluence,
   maxReportingClients,
   probationLeases,
+  BanList, judgeEvidence, maxBannedKeys, inProcessRecomputer,
+  type StepRecomputer, type JudgeDeps, type VerifyOptions,
 } from './coordinator/index.ts';
 export {
   loadServedModel, ModelFolderError, resolveModel, modelFolder, folderModelFiles, FileByteSource, downloadHfModel, parseHfSpec, defaultHubCacheDir, terminalProgress,

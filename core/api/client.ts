@@ -7,6 +7,7 @@ import type {
   RouteRenewRequest, RouteRequest, SwarmState,
 } from './messages.ts';
 import { parseFailuresAnswer, parseIceServersAnswer, type FailureRecord, type FailureReport, type IceServersAnswer } from './reach.ts';
+import { parseVerifyVerdict, type VerifyEvidence, type VerifyVerdict } from './verify-messages.ts';
 import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath, withModelId } from './paths.ts';
 import {
   parseApiErrorBody, parseModelsList, parsePlacementPolicyChanged, parseRouteReleased, parseRouteRenewed, parseRouteResponse, parseSwarmState,
@@ -185,6 +186,11 @@ export class CoordinatorClient {
   /** The ICE servers for this client's peer connections (TURN credentials issued to `clientId`, short-lived). */
   async iceServers(clientId: string, signal?: AbortSignalLike): Promise<IceServersAnswer> {
     return readAnswer(await this.call('GET', `${apiPaths.iceServers}?clientId=${encodeURIComponent(clientId)}`, undefined, signal), parseIceServersAnswer, 'ICE servers');
+  }
+
+  /** Submits evidence that two volunteers answered a checked step differently; the coordinator recomputes it and bans the wrong key. */
+  async submitEvidence(evidence: VerifyEvidence, signal?: AbortSignalLike): Promise<VerifyVerdict> {
+    return readAnswer(await this.call('POST', apiPaths.verifyEvidence, evidence, signal), parseVerifyVerdict, 'verdict');
   }
 
   /** Reports why a request failed (the coordinator logs it and lists it on the dashboard). */

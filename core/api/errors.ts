@@ -23,6 +23,7 @@ import { BouquetError, errorFromWire, errorToWire, registerErrorKind, type Error
  * - `slow-reader`: a dashboard socket that did not read its events was dropped.
  * - `identity-refused`: a registration (or signaling login) did not prove the key its peer id is bound to.
  * - `lease-refused`: a release or renewal without the lease's secret, or a session without a lease the coordinator signed.
+ * - `banned`: the volunteer's key gave a wrong result, the coordinator confirmed it and banned the key.
  * - `not-found`: no such endpoint or file.
  * - `internal`: a bug in the coordinator; the message says what failed.
  */
@@ -40,6 +41,7 @@ export type ApiErrorCode =
   | 'queue-full'
   | 'identity-refused'
   | 'lease-refused'
+  | 'banned'
   | 'not-found'
   | 'internal';
 
@@ -58,6 +60,7 @@ export const apiErrorCodes: readonly ApiErrorCode[] = [
   'queue-full',
   'identity-refused',
   'lease-refused',
+  'banned',
   'not-found',
   'internal',
 ];
@@ -126,7 +129,7 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   unauthorized: 401, 'forbidden-origin': 403, 'unsupported-media-type': 415, 'rate-limited': 429, 'over-quota': 429,
   'too-many-connections': 503, 'slow-reader': 408,
   'model-not-found': 404, 'no-chat-template': 400,
-  'identity-refused': 403, 'lease-refused': 403, 'peer-limit': 429,
+  'identity-refused': 403, 'lease-refused': 403, 'peer-limit': 429, 'wrong-result': 409, banned: 403,
   'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, 'bad-certificate': 500, internal: 500,
 };
 

@@ -27,6 +27,7 @@ export type {
   RouteRequest,
   RouteHop,
   RouteGranted,
+  RouteVerify,
   RouteQueued,
   RouteRefused,
   RouteResponse,
@@ -90,5 +91,9 @@ export {
   type LeaseGrant, type LeaseTokenParts,
 } from './identity.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
+export {
+  parseVerifyEvidence, parseVerifyVerdict, maxEvidenceInputBytes, maxEvidenceOutputBytes, maxEvidenceBodyBytes,
+  type VerifyEvidence, type VerifyVerdict, type StepClaim,
+} from './verify-messages.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.
 export { protocolVersion } from '../protocol/index.ts';

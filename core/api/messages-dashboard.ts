@@ -123,7 +123,8 @@ export interface LoopLag {
 }
 
 /** Why a volunteer left the registry. */
-export type LeaveReason = 'leave' | 'timeout' | 'disconnect' | 'replaced';
+/** Why a volunteer left the registry; `banned`: the coordinator confirmed a wrong result of its key and banned it. */
+export type LeaveReason = 'leave' | 'timeout' | 'disconnect' | 'replaced' | 'banned';
 
 /** A change to the swarm state, pushed to dashboards after the snapshot. */
 export type SwarmEvent =

@@ -58,6 +58,18 @@ export interface RouteGranted {
   /** Routing policy that chose the chain. */
   policy: string;
   modelId: string;
+  /**
+   * Verified results: per hop of `chain`, the share of its decode steps the client re-runs on a second
+   * volunteer (higher on probation; the client draws which steps) and its public key (base64 SPKI) to
+   * check its signed answers.
+   */
+  verify?: RouteVerify;
+}
+
+/** Which hops of a granted chain the client checks, and with which keys (aligned with the chain). */
+export interface RouteVerify {
+  shares: number[];
+  publicKeys: string[];
 }
 
 /** Every chain is full: the request waits in the central FIFO queue. Poll its ticket. */

@@ -30,6 +30,12 @@ export const apiPaths = {
   failures: '/api/failures',
   /** GET the live swarm as a scenario file (`?modelId=`, `?requests=N`), for `bouquet sim --from`. */
   scenario: '/api/scenario',
+  /**
+   * POST a VerifyEvidence → VerifyVerdict: two volunteers answered a checked step differently; the
+   * coordinator recomputes it, bans the key whose signed output is wrong (never on the client's word alone).
+   * Rate-limited per client and address (429 `rate-limited`).
+   */
+  verifyEvidence: '/api/verify/evidence',
   /** GET liveness: `{ ok: true }`. */
   health: '/api/health',
   /** PeerJS signaling server (HTTP API and its WebSocket at `<peerjs>/peerjs`). */

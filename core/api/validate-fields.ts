@@ -267,7 +267,7 @@ export const volunteerStates: readonly VolunteerState[] = ['loading', 'serving',
 export const backends: readonly Backend[] = ['webgpu', 'wasm'];
 export const assignmentReasons: readonly AssignmentReason[] = ['join', 'keep', 'cover-gap', 'rebalance', 'idle'];
 export const routeOutcomes: readonly RouteOutcome[] = ['active', 'released', 'expired'];
-export const leaveReasons: readonly LeaveReason[] = ['leave', 'timeout', 'disconnect', 'replaced'];
+export const leaveReasons: readonly LeaveReason[] = ['leave', 'timeout', 'disconnect', 'replaced', 'banned'];
 
 export function run<T>(read: () => T): Parsed<T> {
   try {

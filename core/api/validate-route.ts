@@ -1,6 +1,6 @@
 // Validators of route requests and answers: grants, queue tickets, refusals, release and renewal.
-import type { RouteGranted, RouteReleased, RouteReleaseRequest, RouteRenewed, RouteRenewRequest, RouteRequest, RouteResponse } from './messages.ts';
-import { type Parsed, apiBounds, positiveTokens, maxIdLength, FieldError, type Obj, describe, object, str, checkId, num, nonNegative, positiveCount, list, optional, span, breakdown, chain, measured, errorBody, run } from './validate-fields.ts';
+import type { RouteGranted, RouteVerify, RouteReleased, RouteReleaseRequest, RouteRenewed, RouteRenewRequest, RouteRequest, RouteResponse } from './messages.ts';
+import { type Parsed, apiBounds, positiveTokens, maxIdLength, FieldError, type Obj, describe, object, str, checkId, num, nonNegative, positiveCount, list, optional, span, breakdown, chain, measured, errorBody, run, checkNum, maxPublicKeyLength } from './validate-fields.ts';
 import { maxLeaseTokenLength } from './identity.ts';
 import { runAnswer, rethrowServerError } from './validate-answer.ts';
 
@@ -41,8 +41,19 @@ export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
 }
 
 
+function routeVerify(v: unknown, hops: number): RouteVerify {
+  const o = object(v, 'verify');
+  const shares = list(o, 'shares', 'verify', (x, p) => checkNum(x, p, { min: 0, max: 1 }));
+  const publicKeys = list(o, 'publicKeys', 'verify', (x, p) => {
+    if (typeof x !== 'string' || x.length > maxPublicKeyLength) throw new FieldError(p, `${p} must be a public key of at most ${maxPublicKeyLength} characters`);
+    return x;
+  });
+  if (shares.length !== hops || publicKeys.length !== hops) throw new FieldError('verify', `verify must give a share and a key for each of the ${hops} hops`);
+  return { shares, publicKeys };
+}
+
 function routeGranted(o: Obj): RouteGranted {
-  return {
+  const g: RouteGranted = {
     kind: 'route',
     leaseId: str(o, 'leaseId', ''),
     leaseSecret: str(o, 'leaseSecret', '', maxLeaseSecretLength),
@@ -55,6 +66,9 @@ function routeGranted(o: Obj): RouteGranted {
     policy: str(o, 'policy', ''),
     modelId: str(o, 'modelId', ''),
   };
+  const verify = optional(o, 'verify', () => routeVerify(o.verify, g.chain.length));
+  if (verify !== undefined) g.verify = verify;
+  return g;
 }
 
 /** Validates the coordinator's answer to a route request or ticket poll (used by the client session). */

@@ -16,6 +16,8 @@ export const errorCodes = [
   'queue-full', 'peer-unavailable', 'timeout', 'aborted',
   // identities and leases (docs/security.md)
   'identity-refused', 'lease-refused', 'peer-limit',
+  // verified results (docs/security.md): a checked step that did not match; a key the coordinator banned for it
+  'wrong-result', 'banned',
   // placement and policies
   'infeasible', 'no-solution', 'unknown-policy', 'placement-timeout',
   // authorization and fair use (server/auth)

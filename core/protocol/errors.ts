@@ -36,6 +36,8 @@ export type PeerErrorCode =
   | 'lease-refused'
   /** The remote peer holds as many connections or sessions here as one peer may. */
   | 'peer-limit'
+  /** A checked step's output did not match a second volunteer's within the tolerance (verified results). */
+  | 'wrong-result'
   /** The peer failed while computing; the message says why. */
   | 'internal';
 
@@ -43,7 +45,7 @@ export type PeerErrorCode =
 export const peerErrorCodes: readonly PeerErrorCode[] = [
   'bad-frame', 'oversize', 'too-many-pending', 'unknown-session', 'cache-full', 'sequence-too-long',
   'out-of-order', 'wrong-span', 'draining', 'peer-unavailable', 'timeout', 'no-route', 'version-mismatch',
-  'lease-refused', 'peer-limit', 'internal',
+  'lease-refused', 'peer-limit', 'wrong-result', 'internal',
 ];
 
 /** True when `code` is one of the protocol's error codes. */

@@ -64,6 +64,12 @@ export interface StepResultFrame {
   stepIndex: number;
   dtype: WireDtype;
   hidden: HiddenStates;
+  /**
+   * The volunteer's ECDSA P-256 / SHA-256 signature (IEEE P1363, base64url) of core/verify's
+   * `stepSigningText` for this answer: lease, session, step, the running digest of the session's
+   * inputs and the digest of `hidden`'s wire bytes. Absent from hosts without an identity (tests).
+   */
+  signature?: string;
 }
 /** Client → volunteer: end the session and free its cache. */
 export interface CloseFrame {

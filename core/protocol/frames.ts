@@ -11,9 +11,9 @@ import { type WireDtype, type HiddenStates, type ErrorFrame, type Frame, type Fr
 export const frameMagic = 0xb7;
 /**
  * Wire format version; a frame of another version is refused as 'bad-frame'. 2: error frames carry
- * kind and data. 3: open-session carries the signed lease.
+ * kind and data. 3: open-session carries the signed lease. 4: step-result carries the volunteer's signature.
  */
-export const frameVersion = 3;
+export const frameVersion = 4;
 /** Bytes before a frame's body: magic, version, type, flags, u32 id. */
 export const frameHeaderBytes = 8;
 /** Longest session id, bytes of UTF-8. */
@@ -24,6 +24,8 @@ export const maxErrorMessageBytes = 2048;
 const maxErrorDetailBytes = 8192;
 /** Longest signed lease an open-session carries, bytes of UTF-8 (core/api's maxLeaseTokenLength). */
 export const maxLeaseBytes = 8192;
+/** Longest step signature a step-result carries, bytes (a P-256 signature is 86 base64url characters). */
+export const maxStepSignatureBytes = 256;
 /** Widest hidden state accepted (d), values. */
 export const maxHiddenCols = 1 << 16;
 
@@ -140,6 +142,8 @@ export function encodeFrame(f: Frame): ArrayBuffer {
       w.str(f.sessionId, maxSessionIdBytes);
       w.u32(f.stepIndex);
       writeHidden(w, f.dtype, f.hidden);
+      if (f.signature !== undefined && encoder.encode(f.signature).byteLength > maxStepSignatureBytes) throw new PeerError('bad-frame', `a step signature is at most ${maxStepSignatureBytes} bytes`);
+      w.str(f.signature ?? '', maxStepSignatureBytes);
       break;
     case 'ping':
     case 'pong':
@@ -314,7 +318,9 @@ export function decodeFrame(buf: ArrayBuffer | Uint8Array, limits: DecodeLimits 
       const sessionId = r.str('session id', maxSessionIdBytes);
       const stepIndex = r.u32('step index');
       const { dtype, hidden } = readHidden(r, id, limits.maxTensorBytes);
+      const signature = r.str('step signature', maxStepSignatureBytes);
       f = { type, id, sessionId, stepIndex, dtype, hidden };
+      if (signature !== '') f.signature = signature;
       break;
     }
     case 'ping':

@@ -2,7 +2,7 @@
 export { PeerError, peerErrorCodes, isPeerErrorCode, toPeerError, type PeerErrorCode } from './errors.ts';
 export {
   encodeFrame, decodeFrame, errorFrame, errorFromFrame, dtypeBytes,
-  frameMagic, frameVersion, frameHeaderBytes, maxSessionIdBytes, maxErrorMessageBytes, maxHiddenCols,
+  frameMagic, frameVersion, maxStepSignatureBytes, frameHeaderBytes, maxSessionIdBytes, maxErrorMessageBytes, maxHiddenCols,
   defaultDecodeLimits, type DecodeLimits,
 } from './frames.ts';
 export {

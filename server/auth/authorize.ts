@@ -4,12 +4,14 @@ import { CoordinatorApiError } from '../../core/api/index.ts';
 
 /**
  * What a request wants to do. `read`: swarm state, dashboards, files. `request-route`: ask for,
- * poll, renew or release a route (anyone may; fair use bounds it). `control`: change the swarm
- * (switch the placement policy, and every later admin action). `generate`: have the server's own
- * swarm client generate text (the OpenAI-compatible API, server/openai): an API key, unless the
- * server has none and opens it to anyone ({@link AuthorizerOptions.openToAnyone}).
+ * poll, renew or release a route (anyone may; fair use bounds it). `submit-evidence`: report two
+ * volunteers' disagreeing signed answers (anyone may: the coordinator bans only what it confirms;
+ * rate-limited). `control`: change the swarm (switch the placement policy, and every later admin
+ * action). `generate`: have the server's own swarm client generate text (the OpenAI-compatible API,
+ * server/openai): an API key, unless the server has none and opens it to anyone
+ * ({@link AuthorizerOptions.openToAnyone}).
  */
-export const authActions = ['read', 'request-route', 'control', 'generate'] as const;
+export const authActions = ['read', 'request-route', 'submit-evidence', 'control', 'generate'] as const;
 /** One of {@link authActions}. */
 export type AuthAction = (typeof authActions)[number];
 
@@ -34,6 +36,7 @@ export type CredentialScheme = (request: AuthRequest) => Credentials | undefined
 const allowedKinds: Record<AuthAction, readonly Credentials['kind'][]> = {
   read: ['anonymous', 'admin'],
   'request-route': ['anonymous', 'admin'],
+  'submit-evidence': ['anonymous', 'admin'],
   control: ['admin'],
   generate: ['api-key'],
 };

@@ -7,4 +7,4 @@ export {
 } from './admin-token.ts';
 export { apiKeysFile, checkApiKey, loadApiKeys, maxApiKeys } from './api-keys.ts';
 export { checkJsonBody, checkOrigin, hasBody, type GuardedRequest } from './browser-guard.ts';
-export { addressKey, defaultRouteRateLimits, RateLimiter, RouteRateLimiter, type RateLimit, type RouteRateLimits } from './rate-limit.ts';
+export { addressKey, defaultRouteRateLimits, defaultEvidenceRateLimits, RateLimiter, RouteRateLimiter, type RateLimit, type RouteRateLimits } from './rate-limit.ts';

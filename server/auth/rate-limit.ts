@@ -106,11 +106,21 @@ export const defaultRouteRateLimits: RouteRateLimits = {
 };
 
 /** Rate limits on route requests, by client and by address. */
+/**
+ * Evidence of a wrong result (POST `apiPaths.verifyEvidence`): each costs the coordinator a
+ * recomputation of a whole session prefix, so a client may send 2 a minute (burst 4), an address 12 a
+ * minute (burst 20). An honest client needs one per mismatch, and mismatches end in a ban.
+ */
+export const defaultEvidenceRateLimits: RouteRateLimits = {
+  perClient: { perSecond: 2 / 60, burst: 4 },
+  perAddress: { perSecond: 12 / 60, burst: 20 },
+};
+
 export class RouteRateLimiter {
   private readonly byClient: RateLimiter;
   private readonly byAddress: RateLimiter;
 
-  constructor(limits: RouteRateLimits = defaultRouteRateLimits, now: () => number = Date.now) {
+  constructor(limits: RouteRateLimits = defaultRouteRateLimits, now: () => number = Date.now, private readonly what = 'route requests') {
     this.byClient = new RateLimiter(limits.perClient, now);
     this.byAddress = new RateLimiter(limits.perAddress, now);
   }
@@ -123,11 +133,11 @@ export class RouteRateLimiter {
     const a = addressKey(address);
     const waitAddressMs = this.byAddress.waitMs(a);
     if (waitAddressMs > 0) {
-      throw new CoordinatorApiError('rate-limited', `too many route requests from ${a}; retry in ${waitAddressMs} ms`, undefined, { retryAfterMs: waitAddressMs, scope: 'address' });
+      throw new CoordinatorApiError('rate-limited', `too many ${this.what} from ${a}; retry in ${waitAddressMs} ms`, undefined, { retryAfterMs: waitAddressMs, scope: 'address' });
     }
     const waitClientMs = this.byClient.take(clientId);
     if (waitClientMs > 0) {
-      throw new CoordinatorApiError('rate-limited', `too many route requests from client '${clientId.slice(0, 64)}'; retry in ${waitClientMs} ms`, undefined, { retryAfterMs: waitClientMs, scope: 'client' });
+      throw new CoordinatorApiError('rate-limited', `too many ${this.what} from client '${clientId.slice(0, 64)}'; retry in ${waitClientMs} ms`, undefined, { retryAfterMs: waitClientMs, scope: 'client' });
     }
     this.byAddress.take(a);
   }

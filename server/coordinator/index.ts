@@ -25,12 +25,16 @@ import { RouteDecider } from './routes.ts';
 import { VolunteerSockets } from './volunteer-sockets.ts';
 import { LoopLag, type LoopLagReport } from './loop-lag.ts';
 import { checkQuota, defaultFairUseLimits, holderKeys, Holdings, type FairUseLimits } from './fair-use.ts';
-import type { RouteRecord } from '../../core/api/index.ts';
+import type { RouteRecord, VerifyEvidence, VerifyVerdict } from '../../core/api/index.ts';
+import { VerifiedResults } from './verified-results.ts';
 
 export type { LoopLagReport } from './loop-lag.ts';
 export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
 export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
 export { defaultFairUseLimits, type FairUseLimits } from './fair-use.ts';
+export { BanList, judgeEvidence, maxBannedKeys, type StepRecomputer, type JudgeDeps } from './verdicts.ts';
+export { inProcessRecomputer } from './recompute.ts';
+export type { VerifyOptions } from './options.ts';
 
 export type { CoordinatorOptions, NetworkDefaults, WorkloadDefaults, VolunteerLink, VolunteerConnection, SwarmListener } from './options.ts';
 
@@ -54,6 +58,7 @@ export class Coordinator {
   private readonly placement: PlacementLoop;
   private readonly routes: RouteDecider;
   private readonly sockets: VolunteerSockets;
+  private readonly verified: VerifiedResults;
   private readonly recentRoutes: RouteRecord[] = [];
   // Fair use: leases and queue entries per client id and address, and the keys each request counts under.
   private readonly fairUse: FairUseLimits;
@@ -114,7 +119,16 @@ export class Coordinator {
       processQueue: () => this.processQueue(),
       view: (v) => this.view(v),
       onAdopted: (record) => this.recordRoute(record),
+      isBanned: (peerId) => this.verified.isBanned(peerId),
     });
+    this.verified = new VerifiedResults(this.registry, options.model.shape.hiddenSize, options.model.folder, options.verify ?? {}, {
+      onBanned: (peerId, message) => {
+        const v = this.registry.get(peerId);
+        this.log.warn({ peerId, message }, 'volunteer banned: a wrong result, confirmed by recomputation');
+        this.sockets.remove(peerId, 'banned');
+        v?.link.close(4004, 'banned: a wrong result, confirmed by recomputation');
+      },
+    }, this.now);
     this.routes = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now, options.cacheReservation);
     const sweepMs = Math.max(10, Math.min(1000, this.heartbeatTimeoutMs / 4, this.leaseMs / 4, ticketTtlMs / 4));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
@@ -275,7 +289,17 @@ export class Coordinator {
       predicted: d.predicted,
       policy: record.policy,
       modelId: this.model.id,
+      verify: this.verified.routeVerify(d.hops),
     };
+  }
+
+  /**
+   * A client's evidence that two volunteers answered a checked step differently: judged by
+   * recomputing the step here; the keys whose signed outputs are wrong are banned (removed, their
+   * registrations refused). Never bans on the client's word: only signed outputs count.
+   */
+  judgeEvidence(evidence: VerifyEvidence): Promise<VerifyVerdict> {
+    return this.verified.judge(evidence);
   }
 
   /** Keeps the last `recentRouteCount` routes for dashboards; announces it unless the caller does later. */

@@ -1,4 +1,6 @@
 // The coordinator's configuration, its documented defaults, and the socket-facing handles it hands out.
+import type { StepRecomputer } from './verdicts.ts';
+import type { VerifyTolerance } from '../../core/verify/index.ts';
 import type { Logger } from 'pino';
 import type { CoordinatorToVolunteerMessage, DashboardMessage } from '../../core/api/index.ts';
 import type { LinearMs } from '../../core/swarm/index.ts';
@@ -82,6 +84,19 @@ export interface CoordinatorOptions {
    * proves its key, and a peer id held by one key is never taken over by another.
    */
   keyBoundPeerIds?: boolean;
+  /** Verified results: how often clients check each volunteer, and how the coordinator judges a mismatch. */
+  verify?: VerifyOptions;
+}
+
+/** Verified results on the coordinator (docs/security.md, "Verified results"). */
+export interface VerifyOptions {
+  /** Share of decode steps clients re-run on a second volunteer for a volunteer with a record (default core/verify defaultVerifyShare, 0.05). */
+  share?: number;
+  /** Share for a volunteer on probation, i.e. without a successful session report yet (default probationVerifyShare, 0.25). */
+  probationShare?: number;
+  /** Recomputes a disputed step (createServer: the in-process runtime on the served model); absent: nothing is ever banned. */
+  recompute?: StepRecomputer;
+  tolerance?: VerifyTolerance;
 }
 
 /** How the coordinator talks to one volunteer socket. */

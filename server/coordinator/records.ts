@@ -47,6 +47,15 @@ export class VolunteerRecords {
     return (this.records.get(peerId)?.successfulReports ?? 0) > 0;
   }
 
+  /** A confirmed wrong result: the key's record is wiped (it starts on probation should it ever be admitted again). */
+  noteBanned(peerId: string): void {
+    const r = this.records.get(peerId);
+    if (r === undefined) return;
+    r.successfulReports = 0;
+    r.impliedDecodeMs.clear();
+    r.planned = undefined;
+  }
+
   /** Clients whose estimates of `peerId` are kept. */
   clientsOf(peerId: string): number {
     return this.records.get(peerId)?.impliedDecodeMs.size ?? 0;

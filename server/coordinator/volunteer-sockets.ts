@@ -46,6 +46,8 @@ export interface VolunteerSocketsDeps {
   view: (v: Volunteer) => VolunteerView;
   /** A lease rebuilt from a volunteer's report (after a restart): record and announce it. */
   onAdopted: (record: RouteRecord) => void;
+  /** Keys banned for a confirmed wrong result: their registrations are refused. */
+  isBanned: (peerId: string) => boolean;
 }
 
 /** The coordinator's side of every volunteer socket. */
@@ -82,6 +84,7 @@ export class VolunteerSockets {
             if (e instanceof CoordinatorApiError) {
               fail(e);
               if (e.code === 'model-mismatch') link.close(4001, e.message);
+              if (e.code === 'banned') link.close(4004, e.message);
               return;
             }
             throw e;
@@ -116,6 +119,7 @@ export class VolunteerSockets {
     }
     // Proof of the key, and that the id is the key's: else refused, and whoever holds the id is undisturbed.
     checkRegistration(m, nonce, this.deps.keyBoundPeerIds);
+    if (this.deps.isBanned(m.peerId)) throw new CoordinatorApiError('banned', `peer '${m.peerId}' gave a wrong result, confirmed by recomputation: its key is banned`, 'peerId');
     const held = this.deps.registry.get(m.peerId);
     if (held !== undefined && !sameKey(held.publicKey, m.publicKey)) {
       throw new CoordinatorApiError('identity-refused', `peer id '${m.peerId}' is registered with another key; a re-registration must prove the same key`, 'peerId');

@@ -10,12 +10,14 @@ import {
   parseRouteReleaseRequest,
   parseRouteRequest,
   parseRouteRenewRequest,
+  parseVerifyEvidence,
+  maxEvidenceBodyBytes,
 } from '../../core/api/index.ts';
 import { isBouquetError } from '../../core/errors/index.ts';
 import type { Coordinator } from '../coordinator/index.ts';
 import { placementPolicy, placementPolicyNames } from '../policies.ts';
 import type { PlacementThread } from '../placement/thread.ts';
-import { addressKey, checkJsonBody, checkOrigin, type Authorizer, type AuthAction, type RouteRateLimiter } from '../auth/index.ts';
+import { addressKey, checkJsonBody, checkOrigin, defaultEvidenceRateLimits, RouteRateLimiter, type Authorizer, type AuthAction } from '../auth/index.ts';
 import type { SwarmModels } from '../swarm-models.ts';
 import { iceServersFor, type FailureLog } from '../reach/index.ts';
 import { scenarioHandler } from '../scenario-export.ts';
@@ -52,7 +54,11 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     }
     next();
   });
-  api.use(express.json({ limit: '256kb', type: 'application/json' }));
+  // Evidence of a wrong result carries a session's inputs: its own, larger bound (core/api maxEvidenceBodyBytes).
+  const smallJson = express.json({ limit: '256kb', type: 'application/json' });
+  const evidenceJson = express.json({ limit: maxEvidenceBodyBytes, type: 'application/json' });
+  api.use((req, res, next) => (req.path === '/verify/evidence' ? evidenceJson : smallJson)(req, res, next));
+  const evidenceLimiter = ctx.routeLimiter === undefined ? undefined : new RouteRateLimiter(defaultEvidenceRateLimits, Date.now, 'evidence reports');
   /** Refuses the request unless its credentials allow `action`. */
   const requireAction = (action: AuthAction) => (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -72,6 +78,21 @@ export function apiRoutes(ctx: ApiContext): express.Router {
     const allowed = options.allowTurn?.(req, clientId) ?? true;
     res.setHeader('Cache-Control', 'no-store');
     res.json(iceServersFor(options.ice, clientId, Date.now(), allowed));
+  });
+  api.post('/verify/evidence', requireAction('submit-evidence'), (req, res, next) => {
+    const parsed = parseVerifyEvidence(req.body);
+    if (!parsed.ok) return sendError(res, parsed.error.toWire());
+    let target: Coordinator;
+    try {
+      evidenceLimiter?.take(parsed.value.clientId, addressKey(req.socket.remoteAddress));
+      target = models.get(parsed.value.modelId).coordinator;
+    } catch (e) {
+      if (!isBouquetError(e)) throw e;
+      const retryAfterMs = e.data?.retryAfterMs;
+      if (typeof retryAfterMs === 'number') res.setHeader('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
+      return sendError(res, apiErrorBody(e));
+    }
+    target.judgeEvidence(parsed.value).then((v) => res.json(v)).catch(next);
   });
   api.post('/failures', (req, res) => {
     const parsed = parseFailureReport(req.body);
@@ -170,7 +191,7 @@ export function apiRoutes(ctx: ApiContext): express.Router {
   api.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.parse.failed') return sendError(res, { code: 'bad-request', message: 'body is not valid JSON', field: '(message)' });
-    if (e.status === 413) return sendError(res, { code: 'bad-request', message: 'body is larger than 256 kB', field: '(message)' });
+    if (e.status === 413) return sendError(res, { code: 'bad-request', message: 'body is larger than its endpoint takes (256 kB; evidence 9 MiB)', field: '(message)' });
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       return sendError(res, { code: 'bad-request', message: e.message ?? 'bad request' });
     }

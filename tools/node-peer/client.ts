@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-web';
 import { CoordinatorClient, type AbortSignalLike } from '../../core/api/index.ts';
 import type { GeneratedToken } from '../../core/generation/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
-import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, type FailoverRecord, type GenerationResult } from '../../web/client/index.ts';
+import { ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, type FailoverRecord, type GenerationResult, type VerifyEvent } from '../../web/client/index.ts';
 import {
   createInThreadRuntime, httpModelFiles, openTokenizer, samplerFor, stopTokenIdsOf, type BlockRuntime, type SamplingParams, type TextTokenizer,
 } from '../../worker/index.ts';
@@ -32,6 +32,8 @@ export interface NodeGeneration {
   onFailover?: (f: FailoverRecord) => void;
   /** Aborting ends the generation with code 'aborted' before its next step; its sessions close and its route is released. */
   signal?: AbortSignalLike;
+  /** Told of each verified-results check (a mismatch, and whom the coordinator banned). */
+  onVerify?: (e: VerifyEvent) => void;
 }
 
 /** A started Node client. */
@@ -66,7 +68,9 @@ export async function startNodeClient(options: NodeClientOptions): Promise<NodeC
       const promptIds = typeof request.prompt === 'string' ? tokenizer.encode(request.prompt, { bos: true }) : [...request.prompt];
       if (promptIds.length === 0) throw new BouquetError('bad-input', 'the prompt has no tokens');
       if (promptIds.length >= maxSeqLen) throw new BouquetError('sequence-too-long', `the prompt is ${promptIds.length} tokens, the swarm's sessions hold ${maxSeqLen}`);
-      const session = new ClientSession({ transport, routes, model, links, ...(request.onFailover !== undefined ? { onFailover: request.onFailover } : {}) });
+      const session = new ClientSession({ transport, routes, model, links, ...(request.onFailover !== undefined ? { onFailover: request.onFailover } : {}),
+        ...(request.onVerify !== undefined ? { verify: { onEvent: request.onVerify } } : {}),
+      });
       const result = await session.generate(promptIds, {
         // As `bouquet generate`: the last sampled token is never fed back, so a full session still yields one more.
         maxNewTokens: Math.max(1, Math.min(request.maxNewTokens, maxSeqLen - promptIds.length + 1)),

@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-web';
 import { CoordinatorClient } from '../../core/api/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
 import type { PeerJsTransport } from '../../web/transport/index.ts';
-import { VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type SpeedMeasurement } from '../../web/volunteer/index.ts';
+import { VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type RuntimeStarter, type SpeedMeasurement } from '../../web/volunteer/index.ts';
 import { httpModelFiles, openModelWeights, type ModelWeights } from '../../worker/index.ts';
 import { DiskKeyStore, volunteerIdentity, type VolunteerKeyStore } from './key-store.ts';
 import { createNodeTransport } from './webrtc.ts';
@@ -28,6 +28,10 @@ export interface NodeVolunteerOptions {
   threads?: number;
   /** Skip the speed probe and register these figures (tests that need no timing). */
   fixedSpeed?: SpeedMeasurement;
+  /** Wraps the runtime the volunteer serves on (tests and the verify bench: a volunteer that lies on some steps). */
+  wrapRuntime?: (runtime: RuntimeStarter) => RuntimeStarter;
+  /** graph flavour of its blocks (default contrib): honest volunteers on different graphs compute slightly different numbers. */
+  ops?: 'contrib' | 'standard';
 }
 
 /** A started Node volunteer. */
@@ -67,9 +71,11 @@ export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise
   const identity = await volunteerIdentity(options.keyStore ?? new DiskKeyStore(options.stateDir ?? '.'));
   // The key-bound peer id, admitted by the signaling server only with the key's token.
   const transport = await createNodeTransport({ origin: options.origin, peerId: identity.peerId, token: await identity.signalingToken() });
-  const runtime = inThreadVolunteerRuntime(ort, weights, {
+  const plain = inThreadVolunteerRuntime(ort, weights, {
     backends: [backend], threads: options.threads ?? 1, ...(options.fixedSpeed !== undefined ? { fixedSpeed: options.fixedSpeed } : {}),
+    ...(options.ops !== undefined ? { ops: options.ops } : {}),
   });
+  const runtime = options.wrapRuntime?.(plain) ?? plain;
   const agent = new VolunteerAgent({
     transport,
     coordinator: new WebSocketCoordinator({ origin: options.origin }),

@@ -1,8 +1,9 @@
 // RouteProvider over the coordinator's REST API (through the one CoordinatorClient): route requests with the central queue's tickets, renewals, releases.
 import {
   CoordinatorApiError, CoordinatorClient, maxTicketWaitMs,
-  type AbortSignalLike, type FetchLike, type RouteGranted, type RouteQueued, type RouteRequest,
+  type AbortSignalLike, type FetchLike, type RouteGranted, type RouteQueued, type RouteRequest, type VerifyEvidence, type VerifyVerdict,
 } from '../../core/api/index.ts';
+import type { EvidenceSink } from './verify.ts';
 import { PeerError } from '../../core/protocol/index.ts';
 import type { MeasuredRequest, RouteAsk, RouteLease, RouteProvider } from './routes.ts';
 
@@ -30,7 +31,7 @@ export interface CoordinatorRoutesOptions {
  * 'peer-unavailable' when the coordinator cannot be reached, 'aborted' when `signal` aborts,
  * 'bad-response' for an answer that does not parse (the CoordinatorClient's codes, unfolded).
  */
-export class CoordinatorRoutes implements RouteProvider {
+export class CoordinatorRoutes implements RouteProvider, EvidenceSink {
   private readonly renewals = new Map<string, ReturnType<typeof setInterval>>();
   /** Each lease's secret (release and renewal need it); only this client has it. */
   private readonly secrets = new Map<string, string>();
@@ -61,7 +62,23 @@ export class CoordinatorRoutes implements RouteProvider {
     }
     this.secrets.set(answer.leaseId, answer.leaseSecret);
     this.keepAlive(answer);
-    return { leaseId: answer.leaseId, chain: answer.chain.map((h) => ({ peerId: h.peerId, span: h.span })), leaseToken: answer.leaseToken };
+    const verify = answer.verify;
+    return {
+      leaseId: answer.leaseId, leaseToken: answer.leaseToken,
+      // Which hops the client checks, and how often, the coordinator says (a volunteer cannot know which of its steps are compared).
+      chain: answer.chain.map((h, i) => {
+        const share = verify?.shares[i];
+        const publicKey = verify?.publicKeys[i];
+        return { peerId: h.peerId, span: h.span, ...(share !== undefined ? { verifyShare: share } : {}), ...(publicKey !== undefined && publicKey !== '' ? { publicKey } : {}) };
+      }),
+    };
+  }
+
+  /** Sends evidence of a mismatch to the coordinator (the verdict says whom it banned). */
+  submitEvidence(evidence: Omit<VerifyEvidence, 'clientId'>): Promise<VerifyVerdict> {
+    const body: VerifyEvidence = { ...evidence, clientId: this.options.clientId };
+    if (this.options.modelId !== undefined) body.modelId = this.options.modelId;
+    return this.client.submitEvidence(body);
   }
 
   async releaseRoute(leaseId: string, measured?: MeasuredRequest): Promise<void> {

@@ -1,5 +1,6 @@
 // The client: sessions through a chain of volunteers with failover and replay (stepping the one generation loop), and where routes come from.
 export { LinkPool } from './link-pool.ts';
+export { StepVerifier, concatRows, type EvidenceSink, type VerifyEvent, type VerifyReport, type StepVerifierOptions, type CheckedHop } from './verify.ts';
 export {
   ClientSession,
   type ClientModel, type GenerationResult, type FailoverRecord, type ClientSessionOptions,

@@ -6,6 +6,10 @@ import type { BlockSpan } from '../../core/swarm/index.ts';
 export interface RouteHopSpec {
   peerId: string;
   span: BlockSpan;
+  /** Share of this hop's decode steps the client checks on a second volunteer (the coordinator's choice; absent: none). */
+  verifyShare?: number;
+  /** The volunteer's public key, base64 SPKI (checks its signed answers). */
+  publicKey?: string;
 }
 
 /** A granted chain and the lease that books its cache slots. */

@@ -9,6 +9,7 @@ import { generateTokens, type GenerateOptions, type GenerationOutput } from '../
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { RouteAsk, RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
 import { LinkPool } from './link-pool.ts';
+import { sessionVerifier, type StepVerifier, type StepVerifierOptions, type VerifyReport } from './verify.ts';
 
 /** What the client tab computes itself: embeddings in, logits out. */
 export interface ClientModel {
@@ -39,6 +40,14 @@ interface ActiveHop {
   nextStepIndex: number;
   /** Inputs this hop processed, in order (the hidden states the client sent to this span). */
   history: SentStep[];
+  /** The lease it was opened under (volunteers sign it into every answer). */
+  leaseId: string;
+  /** Share of its decode steps to check on a second volunteer (from the route answer; 0: none). */
+  verifyShare: number;
+  /** Its public key, base64 SPKI (from the route answer): checks its signatures. */
+  publicKey?: string;
+  /** Signature of its last answer. */
+  lastSignature?: string;
 }
 
 /** One failover, as reported. */
@@ -55,6 +64,8 @@ export interface FailoverRecord {
   replayedSteps: number;
   /** Time from the failure to being back in business, ms. */
   recoveryMs: number;
+  /** For 'wrong-result': the coordinator confirmed it and banned the volunteer's key. */
+  banned?: boolean;
 }
 
 /** What a finished generation through the swarm reports: the loop's output, the chain and its failovers. */
@@ -67,6 +78,8 @@ export interface GenerationResult extends GenerationOutput {
    * only the rest of the prompt was sent. 0 for a fresh chain (the whole prompt prefilled).
    */
   reusedTokens: number;
+  /** Steps compared on a second volunteer, mismatches, keys banned (verified results). */
+  verification?: VerifyReport;
 }
 
 /** Knobs of a ClientSession. */
@@ -108,6 +121,12 @@ export interface ClientSessionOptions {
    * opened for the model's whole length (`maxSeqLen`), and `close()` ends them. Default false.
    */
   keepSessions?: boolean;
+  /**
+   * Verified results: where mismatch evidence goes (default: `routes` when it takes evidence, as
+   * CoordinatorRoutes does), the tolerance, the draw of checked steps, events for status lines.
+   * Which hops are checked, and how often, the route answer says.
+   */
+  verify?: Partial<Pick<StepVerifierOptions, 'evidence' | 'tolerance' | 'random' | 'onEvent'>>;
 }
 
 function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
@@ -120,6 +139,11 @@ function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
       reject(new BouquetError('aborted', 'generation aborted'));
     }, { once: true });
   });
+}
+
+/** The lease id a volunteer signs into its answers: it learns it from the signed lease only ('' without one). */
+function signedLeaseId(lease: RouteLease): string {
+  return lease.leaseToken === undefined ? '' : lease.leaseId;
 }
 
 function lastRow(h: HiddenStates): HiddenStates {
@@ -145,7 +169,7 @@ function iceProblemOf(e: { data?: Readonly<Record<string, unknown>> | undefined 
 }
 
 export class ClientSession {
-  private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random' | 'keepSessions'>> & Pick<ClientSessionOptions, 'onFailover'>;
+  private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random' | 'keepSessions' | 'verify'>> & Pick<ClientSessionOptions, 'onFailover' | 'verify'>;
   private readonly keepSessions: boolean;
   /** Token ids the chain's sessions hold, in position order (what a kept chain lets the next prompt skip). */
   private processed: number[] = [];
@@ -163,6 +187,9 @@ export class ClientSession {
   private promptTokens = 0;
   private maxNewTokens = 0;
   private signal: AbortSignalLike | undefined;
+  private verifier: StepVerifier<ActiveHop>;
+  /** > 0 while a failover replays history (replayed steps are not checked again). */
+  private replaying = 0;
 
   constructor(options: ClientSessionOptions) {
     this.opts = {
@@ -176,6 +203,18 @@ export class ClientSession {
     this.keepSessions = options.keepSessions ?? false;
     this.ownsLinks = options.links === undefined;
     this.links = options.links ?? new LinkPool(options.transport, 10_000, this.opts.stepTimeoutMs);
+    this.verifier = this.newVerifier();
+  }
+
+  private newVerifier(): StepVerifier<ActiveHop> {
+    // The checker's shadow session opens and steps with the same code as a failover's replacement.
+    return sessionVerifier<ActiveHop>({
+      open: (spec, lease) => this.openHop(spec, lease.leaseToken, signedLeaseId(lease)),
+      step: (hop, hidden, position) => this.stepHop(hop, hidden, position, false),
+      close: (hop) => {
+        if (hop.link?.isOpen === true) hop.link.request<'close'>({ type: 'close', sessionId: hop.sessionId }, 1000).catch(() => undefined);
+      },
+    }, this.opts.routes, this.opts.prefillChunkTokens, () => ({ promptTokens: this.promptTokens, maxNewTokens: this.maxNewTokens }), this.opts.verify);
   }
 
   /** The chain in use now. */
@@ -207,6 +246,7 @@ export class ClientSession {
     this.failovers = [];
     this.excluded = new Set();
     this.tokensSoFar = 0;
+    this.verifier = this.newVerifier();
     const started = performance.now();
     let out: GenerationOutput | undefined;
     // Time to first token counts from the request, route and session opening included (the loop starts after them).
@@ -229,12 +269,13 @@ export class ClientSession {
       });
     } finally {
       const totalMs = performance.now() - started;
+      this.verifier.finish();
       const measured = out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: ttftMs };
       // Kept only after a generation that finished: a failed or stopped one may leave a hop mid-step.
       if (this.keepSessions && out !== undefined) this.kept = true;
       else await this.endChain(measured);
     }
-    return { ...out, ttftMs, route: this.route, failovers: this.failovers, totalMs: performance.now() - started, reusedTokens };
+    return { ...out, ttftMs, route: this.route, failovers: this.failovers, verification: this.verifier.report, totalMs: performance.now() - started, reusedTokens };
   }
 
   /** Ends kept sessions and releases their routes (and the session's own links); a later generate starts afresh. */
@@ -267,7 +308,7 @@ export class ClientSession {
   private async openChain(): Promise<void> {
     const lease = await this.requestRouteWithRetry({ start: 0, end: this.opts.model.numBlocks }, 0);
     this.hops = [];
-    await this.installHops(0, 0, lease.chain, lease.leaseToken);
+    await this.installHops(0, 0, lease.chain, lease.leaseToken, signedLeaseId(lease));
   }
 
   /**
@@ -275,16 +316,16 @@ export class ClientSession {
    * refuses to open stays as a stand-in (no link) and is failed over at once, before any replay
    * reaches it.
    */
-  private async installHops(index: number, deleteCount: number, specs: RouteHopSpec[], leaseToken: string | undefined): Promise<void> {
+  private async installHops(index: number, deleteCount: number, specs: RouteHopSpec[], leaseToken: string | undefined, leaseId: string): Promise<void> {
     const fresh: ActiveHop[] = [];
     const refusals = new Map<ActiveHop, PeerError>();
     for (const spec of specs) {
       try {
-        fresh.push(await this.openHop(spec, leaseToken));
+        fresh.push(await this.openHop(spec, leaseToken, leaseId));
       } catch (err) {
         const e = toPeerError(err, 'peer-unavailable');
         if (e.code === 'sequence-too-long') throw e;
-        const standIn: ActiveHop = { peerId: spec.peerId, span: spec.span, sessionId: '', link: null, nextStepIndex: 0, history: [] };
+        const standIn: ActiveHop = { peerId: spec.peerId, span: spec.span, sessionId: '', link: null, nextStepIndex: 0, history: [], leaseId, verifyShare: 0 };
         refusals.set(standIn, e);
         fresh.push(standIn);
       }
@@ -293,7 +334,7 @@ export class ClientSession {
     for (const [standIn, e] of refusals) await this.failover(this.hops.indexOf(standIn), e);
   }
 
-  private async openHop(spec: RouteHopSpec, leaseToken: string | undefined): Promise<ActiveHop> {
+  private async openHop(spec: RouteHopSpec, leaseToken: string | undefined, leaseId: string): Promise<ActiveHop> {
     const link = await this.links.get(spec.peerId).catch((err: unknown) => {
       throw toPeerError(err, 'peer-unavailable');
     });
@@ -301,10 +342,13 @@ export class ClientSession {
     const open: RequestBody<'open-session'> = { type: 'open-session', sessionId, span: spec.span, maxLength: this.maxLength, dtype: this.opts.dtype };
     if (leaseToken !== undefined) open.lease = leaseToken;
     await link.request<'open-session'>(open, this.opts.stepTimeoutMs);
-    return { peerId: spec.peerId, span: spec.span, sessionId, link, nextStepIndex: 0, history: [] };
+    const hop: ActiveHop = { peerId: spec.peerId, span: spec.span, sessionId, link, nextStepIndex: 0, history: [], leaseId, verifyShare: spec.verifyShare ?? 0 };
+    if (spec.publicKey !== undefined) hop.publicKey = spec.publicKey;
+    return hop;
   }
 
-  private async stepHop(hop: ActiveHop, hidden: HiddenStates, position: number): Promise<HiddenStates> {
+  /** One step on one hop; a decode step (not a replay) is compared on a second volunteer with the hop's share (`check`). */
+  private async stepHop(hop: ActiveHop, hidden: HiddenStates, position: number, check = true): Promise<HiddenStates> {
     if (hop.link === null) throw new PeerError('peer-unavailable', `${hop.peerId} has no open session`, 0, hop.peerId);
     const res = await hop.link.request<'step'>(
       { type: 'step', sessionId: hop.sessionId, stepIndex: hop.nextStepIndex, position, dtype: this.opts.dtype, hidden },
@@ -313,6 +357,11 @@ export class ClientSession {
     const out = res.hidden;
     if (res.sessionId !== hop.sessionId || res.stepIndex !== hop.nextStepIndex || out.rows !== hidden.rows || out.cols !== hidden.cols) {
       throw new PeerError('bad-frame', `${hop.peerId} answered step ${hop.nextStepIndex} with a ${out.rows}×${out.cols} result for step ${res.stepIndex}`, res.id, hop.peerId);
+    }
+    hop.lastSignature = res.signature;
+    if (check && this.replaying === 0 && hidden.rows === 1 && position >= this.promptTokens && this.verifier.wants(hop)) {
+      // Throws 'wrong-result' when this hop must be failed over (its step is then recomputed on the replacement).
+      await this.verifier.check(hop, hidden, position, out, res.signature, this.opts.dtype);
     }
     hop.nextStepIndex++;
     hop.history.push({ hidden, position });
@@ -352,6 +401,8 @@ export class ClientSession {
     // A peer that lost only the session ('unknown-session': it closed it as idle between a conversation's turns, or
     // restarted) may take the span again with a new session; any other failure keeps the route away from it.
     if (cause.code !== 'unknown-session') this.excluded.add(failed.peerId);
+    this.verifier.exclude(failed.peerId);
+    this.verifier.drop(failed);
     // Close what may still be open there; a peer that answered garbage loses its link too.
     if (failed.link !== null && failed.link.isOpen) {
       failed.link.request<'close'>({ type: 'close', sessionId: failed.sessionId }, 1000).catch(() => undefined);
@@ -361,6 +412,7 @@ export class ClientSession {
       atToken: this.tokensSoFar, failedPeer: failed.peerId, span: failed.span, code: cause.code, message: cause.message,
       replacement: [], replayedSteps: failed.history.length, recoveryMs: 0,
     };
+    if (cause.code === 'wrong-result') record.banned = cause.data?.banned === true;
     this.failovers.push(record);
     await sleep(this.backoffMs(this.failovers.length - 1), this.signal);
     const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1).catch((e: unknown) => {
@@ -368,9 +420,14 @@ export class ClientSession {
       const err = toPeerError(e, 'no-route');
       throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
     });
-    await this.installHops(index, 1, lease.chain, lease.leaseToken);
-    for (const step of failed.history) {
-      await this.runSpan(index, failed.span.end, step.hidden, step.position);
+    await this.installHops(index, 1, lease.chain, lease.leaseToken, signedLeaseId(lease));
+    this.replaying++;
+    try {
+      for (const step of failed.history) {
+        await this.runSpan(index, failed.span.end, step.hidden, step.position);
+      }
+    } finally {
+      this.replaying--;
     }
     record.replacement = this.hops
       .filter((h) => h.span.start >= failed.span.start && h.span.end <= failed.span.end)

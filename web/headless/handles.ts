@@ -1,6 +1,6 @@
 // The handles the headless pages put on their global object (plain data and promises): typed without DOM so Node drivers (tools/, tests/) can read them in page.evaluate.
 import type { Frame } from '../../core/protocol/index.ts';
-import type { FailoverRecord, RouteHopSpec } from '../client/index.ts';
+import type { FailoverRecord, RouteHopSpec, VerifyReport } from '../client/index.ts';
 import type { VolunteerSnapshot } from '../volunteer/index.ts';
 
 /** What `generate` takes. */
@@ -22,6 +22,8 @@ export interface ChatResult {
   perTokenMs: number[];
   ttftMs: number;
   totalMs: number;
+  /** Verified results: steps compared on checkers, and the shadow sessions that took. */
+  verification?: VerifyReport;
 }
 
 /** Error frames a raw probe got back. */

@@ -5,7 +5,7 @@ import { sameSpan, type BlockSpan, type LinearMs } from '../../core/swarm/index.
 import type { BlockRuntime } from '../../worker/index.ts';
 import type { VolunteerCoordinator } from './coordinator-client.ts';
 import { SessionHost, type HostLimits, type HostStats } from './session-host.ts';
-import { VolunteerIdentity } from './identity.ts';
+import { VolunteerIdentity, webSha256 } from './identity.ts';
 import { LeaseChecker } from './lease-check.ts';
 
 /** What a volunteer measured about itself. */
@@ -152,6 +152,8 @@ export class VolunteerAgent {
   /** Measures speed, then registers; assignments follow from the coordinator. */
   async start(): Promise<void> {
     const identity = this.options.identity ?? (await VolunteerIdentity.load());
+    // Every step answer is signed with the identity key: a wrong one is evidence against this key (docs/security.md).
+    this.host.signOutputs({ sign: (text) => identity.sign(text), sha256: webSha256 });
     this.setStatus('measuring speed');
     this.speed = sanitizeSpeed(await this.options.runtime.measureSpeed());
     if (this.stopped) return;

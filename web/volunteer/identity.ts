@@ -1,6 +1,6 @@
 // A volunteer's identity: an ECDSA P-256 key pair (WebCrypto), kept in IndexedDB in a tab; its peer id is derived from the public key.
 import { get, set } from 'idb-keyval';
-import { base64url, peerIdFromDigest, registerChallengeText, signalingText } from '../../core/api/index.ts';
+import { base64url, fromBase64url, peerIdFromDigest, registerChallengeText, signalingText } from '../../core/api/index.ts';
 
 /** Where a key pair lives between page loads. */
 export interface KeyStore {
@@ -58,6 +58,27 @@ export function memoryKeyStore(): KeyStore {
 function isKeyPair(v: unknown): v is CryptoKeyPair {
   const p = v as { privateKey?: unknown; publicKey?: unknown } | null;
   return typeof p === 'object' && p !== null && typeof CryptoKey !== 'undefined' && p.privateKey instanceof CryptoKey && p.publicKey instanceof CryptoKey;
+}
+
+/** SHA-256 of bytes with WebCrypto (pages, workers, Node 20): core/verify's Sha256. */
+export async function webSha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+}
+
+/**
+ * Whether `signature` (base64url P1363) is `publicKey`'s (base64 SPKI, ECDSA P-256) signature of
+ * `text`; false for a malformed key or signature.
+ */
+export async function verifySignature(publicKey: string, text: string, signature: string): Promise<boolean> {
+  try {
+    const spki = Uint8Array.from(atob(publicKey), (c) => c.charCodeAt(0));
+    const key = await crypto.subtle.importKey('spki', spki, ecdsa, false, ['verify']);
+    const sig = fromBase64url(signature);
+    if (sig === null) return false;
+    return await crypto.subtle.verify(ecdsaSha256, key, sig as Uint8Array<ArrayBuffer>, new TextEncoder().encode(text));
+  } catch {
+    return false;
+  }
 }
 
 const ecdsa = { name: 'ECDSA', namedCurve: 'P-256' } as const;

@@ -1,7 +1,7 @@
 // Starts a volunteer's BlockRuntime in this thread (Node volunteers for tests, benchmarks and the demo's helpers).
 import { cacheBudgetBytes } from '../../core/cache/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import { createInThreadRuntime, probeSpeed, type BackendName, type BlockRuntime, type Ort, type ModelWeights } from '../../worker/index.ts';
+import { createInThreadRuntime, probeSpeed, type BackendName, type BlockRuntime, type Ort, type ModelWeights, type OpFlavour } from '../../worker/index.ts';
 import type { LoadPhase, RuntimeStarter, SpeedMeasurement } from './agent.ts';
 
 /** Options of the in-thread volunteer runtime. */
@@ -10,6 +10,8 @@ export interface InThreadVolunteerOptions {
   threads?: number;
   /** Skip the probe and report these figures (tests that need no timing). */
   fixedSpeed?: SpeedMeasurement;
+  /** Graph flavour (default contrib ops). */
+  ops?: OpFlavour;
 }
 
 /** A RuntimeStarter that builds an in-thread BlockRuntime over already opened weights. */
@@ -30,6 +32,7 @@ export function inThreadVolunteerRuntime(ort: Ort, weights: ModelWeights, option
       const tokens = Math.min(maxSessionTokens, weights.shape.maxSeqLen);
       rt = await createInThreadRuntime(ort, weights, {
         blocks: span, backends, maxSessionTokens: tokens,
+        ...(options.ops !== undefined ? { ops: options.ops } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         // The host counts the same slots in token blocks; the runtime gets room for as many (at least one slot).
         cacheBudgetBytes: cacheBudgetBytes(weights.shape, cacheSlots, tokens),

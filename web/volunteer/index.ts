@@ -1,6 +1,6 @@
 // The volunteer: serves sessions on its blocks, registers with the coordinator, reports load.
-export { SessionHost, type HostedBlocks, type HostStats, type HostLimits } from './session-host.ts';
-export { VolunteerIdentity, indexedDbKeyStore, tabKeyStore, memoryKeyStore, type KeyStore } from './identity.ts';
+export { SessionHost, type HostedBlocks, type HostStats, type HostLimits, type StepSigner } from './session-host.ts';
+export { VolunteerIdentity, webSha256, verifySignature, indexedDbKeyStore, tabKeyStore, memoryKeyStore, type KeyStore } from './identity.ts';
 export { LeaseChecker, type LeaseCheckOptions } from './lease-check.ts';
 export {
   VolunteerAgent, sanitizeSpeed, type VolunteerAgentOptions, type RuntimeStarter, type VolunteerSnapshot, type VolunteerStatus,

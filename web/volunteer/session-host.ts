@@ -6,6 +6,7 @@ import {
   type RequestFrame, type ResponseFrame, type WireDtype,
 } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
+import { emptyInputsDigest, nextInputsDigest, stepSigningText, tensorWireBytes, type Sha256 } from '../../core/verify/index.ts';
 import type { SessionRuntime } from '../../worker/index.ts';
 import type { LeaseChecker } from './lease-check.ts';
 
@@ -19,6 +20,13 @@ export interface HostLimits {
   maxSessionsPerPeer?: number;
   /** A session with no request for this long is closed and its cache freed (default 120000, the default lease). */
   idleTimeoutMs?: number;
+}
+
+/** How a host signs its step answers (verified results): the volunteer's identity key, and SHA-256. */
+export interface StepSigner {
+  /** ECDSA P-256 / SHA-256 signature of `text`, base64url (VolunteerIdentity.sign). */
+  sign(text: string): Promise<string>;
+  sha256: Sha256;
 }
 
 /** A runtime's error as the peer protocol's, its code kept as is (cache-full, bad-input…), answering request `re`. */
@@ -58,6 +66,10 @@ interface HostedSession {
   broken: boolean;
   /** The signed lease it was opened with (reported in heartbeats), when leases are checked. */
   leaseToken?: string;
+  /** That lease's id ('' without one): part of every signed step answer. */
+  leaseId: string;
+  /** Running digest of the inputs of the steps run so far (core/verify nextInputsDigest). */
+  inputsDigest: Uint8Array;
   /** Closes it when idle for `idleTimeoutMs`. */
   idleTimer?: ReturnType<typeof setTimeout>;
 }
@@ -104,6 +116,7 @@ export class SessionHost {
   private readonly listeners = new Set<() => void>();
   private readonly drainWaiters = new Set<() => void>();
   private leases: LeaseChecker | null = null;
+  private signer: StepSigner | null = null;
   private readonly linksByPeer = new Map<string, number>();
   private linkCount = 0;
   private readonly limits: Required<HostLimits>;
@@ -125,6 +138,14 @@ export class SessionHost {
    */
   requireLeases(checker: LeaseChecker): void {
     this.leases = checker;
+  }
+
+  /**
+   * From now on every step answer carries the volunteer's signature of its output (core/verify
+   * stepSigningText), so a wrong result is evidence the coordinator can check. The agent installs it.
+   */
+  signOutputs(signer: StepSigner): void {
+    this.signer = signer;
   }
 
   /** The signed leases of the sessions open now, each once (heartbeats report them). */
@@ -277,7 +298,7 @@ export class SessionHost {
       throw new PeerError('version-mismatch', `this volunteer speaks protocol version ${protocolVersion}, the client ${req.protocolVersion ?? 0}: reload the older page`, req.id);
     }
     // First the lease (the only await before booking): everything below runs without yielding, so concurrent opens cannot overbook.
-    if (this.leases !== null) await this.leases.check(req.lease, req.span, link.remotePeerId, req.id);
+    const grant = this.leases === null ? null : await this.leases.check(req.lease, req.span, link.remotePeerId, req.id);
     const b = this.blocks;
     let held = 0;
     for (const x of this.sessions.values()) if (x.link.remotePeerId === link.remotePeerId) held++;
@@ -309,6 +330,7 @@ export class SessionHost {
     const s: HostedSession = {
       key, link, sessionId: `${this.nextRuntimeId++}:${req.sessionId}`, span: req.span, maxLength: req.maxLength,
       dtype: req.dtype, slots, nextStepIndex: 0, nextPosition: 0, tail: Promise.resolve(), broken: false,
+      leaseId: grant?.leaseId ?? '', inputsDigest: emptyInputsDigest,
     };
     if (this.leases !== null && req.lease !== undefined) s.leaseToken = req.lease;
     this.sessions.set(key, s);
@@ -357,6 +379,8 @@ export class SessionHost {
       try {
         // Validated above and by decodeFrame; the runtime takes the buffer over (it may be transferred to a worker).
         const t0 = performance.now();
+        const signer = this.signer;
+        if (signer !== null) s.inputsDigest = await nextInputsDigest(signer.sha256, s.inputsDigest, tensorWireBytes(req.hidden.data, s.dtype));
         const out = await runtime.step(s.sessionId, new Float32Array(req.hidden.data));
         this.stepTime.steps++;
         this.stepTime.computeMs += out.computeMs;
@@ -366,7 +390,13 @@ export class SessionHost {
         this.recent.push({ atMs: Date.now(), tokens: req.hidden.rows });
         this.changed();
         const hidden = { rows: out.tokens, cols: b.hiddenSize, data: out.hidden };
-        return { type: 'step-result', id: req.id, sessionId: req.sessionId, stepIndex: req.stepIndex, dtype: s.dtype, hidden };
+        const answer: ResponseFrame = { type: 'step-result', id: req.id, sessionId: req.sessionId, stepIndex: req.stepIndex, dtype: s.dtype, hidden };
+        if (signer !== null) {
+          // Signed as it travels (wire bytes in the session's dtype): the answer is the volunteer's word, checkable by anyone with its public key.
+          const outputDigest = await signer.sha256(tensorWireBytes(out.hidden, s.dtype));
+          answer.signature = await signer.sign(stepSigningText({ leaseId: s.leaseId, sessionId: req.sessionId, stepIndex: req.stepIndex, inputsDigest: s.inputsDigest, outputDigest }));
+        }
+        return answer;
       } catch (err) {
         // The cache may hold part of this step: the session cannot go on.
         s.broken = true;

@@ -12,6 +12,7 @@ import { folderModelFiles } from '../../../server/models/index.ts';
 import { openModelWeights } from '../../../worker/weights/index.ts';
 import { launchChromium, startStaticServer, type StaticServer } from '../../../tools/browser/chromium.ts';
 import { maxAbsDiff } from '../support/reference-llama.ts';
+import { compareOutputs, defaultVerifyTolerance } from '../../../core/verify/index.ts';
 import type { PageResult, PageRun } from './page.ts';
 
 const tinyGqa: ModelShape = {
@@ -26,6 +27,15 @@ const tinyGemmaLike: ModelShape = {
   ropeTheta: 1e6, ropeScaling: { kind: 'linear', factor: 8 }, qkNorm: true, sandwichNorms: true, mlpActivation: 'gelu-tanh', embedScale: 8,
   attentionScale: 0.2, attentionSoftcap: 2, logitSoftcap: 3, tiedEmbeddings: true,
 };
+/** Verified results: an honest WebGPU volunteer must agree with a wasm one within the verify tolerance (the measured figures go to docs/security.md). */
+function expectVerifiable(name: string, gpu: PageResult, wasm: PageResult): void {
+  for (const [what, a, b] of [['prefill', gpu.prefill, wasm.prefill], ['decode', gpu.decode, wasm.decode]] as const) {
+    const cmp = compareOutputs(Float32Array.from(a), Float32Array.from(b), defaultVerifyTolerance);
+    console.info(`verify tolerance: ${name} ${what} WebGPU vs wasm: max abs ${cmp.maxAbsDiff.toExponential(2)}, max rel ${cmp.maxRelDiff.toExponential(2)}`);
+    expect(cmp.within).toBe(true);
+  }
+}
+
 const tinyLongrope: ModelShape = {
   ...tinyGqa, family: 'phi3', ropeScaling: { kind: 'longrope', shortFactor: [1, 1.2, 1.5, 2, 2.5, 3, 4, 5], longFactor: [1, 2, 3, 5, 8, 12, 16, 20], originalMaxPositions: 3, attentionFactor: 1.2 },
 };
@@ -83,6 +93,7 @@ describe('block worker in headless Chromium', () => {
     expect(maxAbsDiff(gpu.prefill, wasm.prefill)).toBeLessThan(1e-3);
     expect(maxAbsDiff(gpu.decode, wasm.decode)).toBeLessThan(1e-3);
     expect(maxAbsDiff(gpu.logits, wasm.logits)).toBeLessThan(1e-2);
+    expectVerifiable('stories260K-hf', gpu, wasm);
     // Second load came from IndexedDB, not the network.
     expect(gpu.cache.misses).toBe(0);
     expect(gpu.cache.hits).toBeGreaterThan(0);
@@ -115,6 +126,7 @@ describe('block worker in headless Chromium', () => {
       expect(maxAbsDiff(gpu.decode, wasm.decode)).toBeLessThan(1e-3);
       expect(maxAbsDiff(gpu.logits, wasm.logits)).toBeLessThan(1e-2);
       expect(gpu.splitDiff).toBeLessThan(1e-4);
+      expectVerifiable(`tiny GQA ${ops}`, gpu, wasm);
     }
   }, 300_000);
 
@@ -148,6 +160,7 @@ describe('block worker in headless Chromium', () => {
         expect(maxAbsDiff(gpu.decode, wasm.decode)).toBeLessThan(1e-3);
         expect(maxAbsDiff(gpu.logits, wasm.logits)).toBeLessThan(1e-2);
         expect(gpu.splitDiff).toBeLessThan(1e-4);
+        expectVerifiable(`${shape.family} ${ops}`, gpu, wasm);
       }
     }
   }, 300_000);

@@ -113,7 +113,7 @@ export function applySwarmEvent(model: DashboardModel, atMs: number, event: Swar
           gone === undefined
             ? model.departed
             : [...model.departed.filter((d) => d.volunteer.peerId !== event.peerId), { volunteer: gone, reason: event.reason, leftAtMs: atMs }],
-        activity: pushActivity(model.activity, { atMs, kind: 'leave', text: `${event.peerId} left (${leaveReasonText(event.reason)})` }),
+        activity: pushActivity(model.activity, { atMs, kind: 'leave', text: event.reason === 'banned' ? `volunteer ${event.peerId} gave a wrong result and was removed (its key is banned)` : `${event.peerId} left (${leaveReasonText(event.reason)})` }),
       };
     }
     case 'placement': {
@@ -183,6 +183,8 @@ function leaveReasonText(reason: LeaveReason): string {
       return 'connection dropped';
     case 'replaced':
       return 'replaced by a new registration';
+    case 'banned':
+      return 'banned for a wrong result';
     default: {
       const never: never = reason;
       return never;

@@ -118,6 +118,14 @@ describe('events', () => {
     expect(expireDeparted(m, 5000 + departedKeepMs).departed).toHaveLength(0);
   });
 
+  it('says when a volunteer was removed for a wrong result (verified results)', () => {
+    let m = modelFromSnapshot(state([volunteer('a', 0, 5), volunteer('vk-b', 0, 5)]));
+    m = applySwarmEvent(m, 5000, { type: 'volunteer-left', peerId: 'vk-b', reason: 'banned' });
+    expect(m.state.volunteers.map((v) => v.peerId)).toEqual(['a']);
+    expect(m.departed.map((d) => [d.volunteer.peerId, d.reason])).toEqual([['vk-b', 'banned']]);
+    expect(m.activity.at(-1)?.text).toBe('volunteer vk-b gave a wrong result and was removed (its key is banned)');
+  });
+
   it('takes a volunteer that rejoins off the departed list', () => {
     let m = modelFromSnapshot(state([volunteer('a', 0, 5)]));
     m = applySwarmEvent(m, 5000, { type: 'volunteer-left', peerId: 'a', reason: 'disconnect' });
