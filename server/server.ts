@@ -7,7 +7,8 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ExpressPeerServer } from 'peer';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { serverLogger } from './log.ts';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   apiPaths,
@@ -179,7 +180,7 @@ function socketModelId(req: http.IncomingMessage): string | undefined | Coordina
 
 /** Starts the signaling + coordinator server; resolves once it listens. */
 export async function createServer(options: ServerOptions): Promise<BouquetServer> {
-  const logger = typeof options.logger === 'object' ? options.logger : pino({ level: options.logger ?? 'info', name: 'bouquet-serve' });
+  const logger = typeof options.logger === 'object' ? options.logger : serverLogger(options.logger ?? 'info', 'bouquet-serve');
   const sources: readonly ModelSource[] = Array.isArray(options.model) ? options.model : [options.model as ModelSource];
   const loaded = await Promise.all(sources.map((m) => loadModel(m, options.modelSizing)));
   const combo = resolveCombo(options.policy ?? defaultServeCombo);

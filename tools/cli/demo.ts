@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
-import { createServer, modelFolder, terminalProgress, type BouquetServer } from '../../server/index.ts';
+import { createServer, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
 import { quantile } from '../../core/stats/index.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
 
@@ -29,7 +29,8 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
   --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
   --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder)
   --once                       exit after the answer
-  --json                       print {"text","ids","route","failovers","perTokenMs"} instead of the report
+  --json                       print only {"text","ids","route","failovers","perTokenMs"} on stdout (progress goes to stderr)
+  --log-level <level>          the server's log level, on stderr: trace, debug, info, warn, error, silent (default error)
   -h, --help                   show this help
 
 Needs Chromium (Debian: apt-get install chromium; or set CHROMIUM_PATH).`;
@@ -61,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
       temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
       'max-session-tokens': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
-      once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      once: { type: 'boolean' }, json: { type: 'boolean' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, usage);
   if (typeof parsed === 'number') return parsed;
   const values: Record<string, string | boolean | undefined> = parsed;
@@ -86,6 +87,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     return fail(e instanceof Error ? e.message : String(e));
   }
+  const logLevel = (values['log-level'] as string | undefined) ?? 'error';
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) return fail(`--log-level '${logLevel}' is not a pino level`);
   const backendOpt = (values.backend as string | undefined) ?? 'auto';
   if (!['auto', 'webgpu', 'wasm'].includes(backendOpt)) return fail(`--backend must be auto, webgpu or wasm (got '${backendOpt}')`);
   if (killAfter !== undefined && volunteers < 2) return fail('--kill-volunteer-after needs at least 2 volunteers (someone must take over)');
@@ -142,7 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     } else if (!existsSync(path.join(webDir, 'headless-chat.html'))) {
       return fail(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
     }
-    server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: 'warn', modelSizing: { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) } });
+    server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: serverLogger(logLevel, 'bouquet-demo', process.stderr), modelSizing: { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) } });
     const url = server.url;
     const coordinator = server.coordinator;
     log(`server at ${url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { isBouquetError } from '../../core/errors/index.ts';
 import path from 'node:path';
 import { adminTokenFile, createServer, defaultStateDir, modelFolder, terminalProgress, type ModelSource, type ServerOptions } from '../../server/index.ts';
-import { ArgumentError, verbFailure } from './sim-common.ts';
+import { ArgumentError, argumentError, verbFailure } from './sim-common.ts';
 import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
 const usage = `usage: bouquet serve [options]
@@ -67,12 +67,7 @@ function modelsOption(flags: string[] | undefined, envValue: string | undefined)
 
 /** Builds server options from argv and the environment; throws ArgumentError for bad input. */
 export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
+  const flags = {
         port: { type: 'string' },
         host: { type: 'string' },
         model: { type: 'string', multiple: true },
@@ -94,10 +89,12 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         'state-dir': { type: 'string' },
         'allow-origin': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
-      },
-    });
+  } as const;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: false, options: flags });
   } catch (e) {
-    throw new ArgumentError((e as Error).message);
+    throw argumentError(e, flags);
   }
   const v = parsed.values;
   if (v.help === true) return 'help';

@@ -33,9 +33,56 @@ export async function runVerb(verb: string, body: () => Promise<number>): Promis
   }
 }
 
-/** node:util parseArgs, strict, with positionals refused. */
+/** Edit distance between two short words (insertions, deletions, substitutions; each costs 1). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/**
+ * The candidate closest to `word` when it is close enough to be a typo (at most a third of its
+ * length, at least 2 edits, away), else undefined; a candidate that starts with `word` also counts.
+ */
+export function closestName(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = c.startsWith(word) && word.length >= 3 ? 0.5 : editDistance(word, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/**
+ * A parseArgs failure as an ArgumentError in our words: an unknown option names the closest known
+ * one ("did you mean --max-tokens?"); any other failure keeps parseArgs' message.
+ */
+export function argumentError(e: unknown, options: NonNullable<ParseArgsConfig['options']>): ArgumentError {
+  const message = e instanceof Error ? e.message : String(e);
+  const unknown = /^Unknown option '(-{1,2})([^'=]+)'/.exec(message);
+  if (unknown === null) return new ArgumentError(message.split('\n')[0] ?? message);
+  const given = `${unknown[1] ?? ''}${unknown[2] ?? ''}`;
+  const suggestion = closestName(unknown[2] ?? '', Object.keys(options));
+  return new ArgumentError(`unknown option '${given}'${suggestion !== undefined ? ` (did you mean --${suggestion}?)` : ''}; see --help`);
+}
+
+/** node:util parseArgs, strict, with positionals refused; throws ArgumentError (with a suggestion for a typo). */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw argumentError(e, options);
+  }
 }
 
 /**
