@@ -9,6 +9,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { ExpressPeerServer } from 'peer';
 import type { Logger } from 'pino';
 import { serverLogger } from './log.ts';
+import { webAppHandlers } from './static.ts';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   apiPaths,
@@ -41,7 +42,9 @@ import {
 import { SwarmModels, type ModelSwarm } from './swarm-models.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
-export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
+// server/ in a checkout (the app in dist/web), dist/server/ in the package (the app beside it in dist/web).
+const serverDir = path.dirname(fileURLToPath(import.meta.url));
+export const defaultWebDir = path.basename(path.dirname(serverDir)) === 'dist' ? path.resolve(serverDir, '..', 'web') : path.resolve(serverDir, '..', 'dist', 'web');
 
 /** One model to serve: a folder (config.json, or a llama2.c .bin), a folder with the id to serve it under (an hf: snapshot), or a model already loaded. */
 export type ModelSource = string | { path: string; modelId: string } | ServedModel;
@@ -377,7 +380,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   // The web app.
   const webDir = options.webDir ?? defaultWebDir;
   if (existsSync(webDir)) {
-    app.use(express.static(webDir, { index: 'index.html', dotfiles: 'ignore', extensions: ['html'] }));
+    app.use(...webAppHandlers(webDir));
   } else {
     app.get('/', (_req, res) => {
       res

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
-import { createServer, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
+import { createServer, defaultWebDir, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
 import { quantile } from '../../core/stats/index.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
 
@@ -27,7 +27,7 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
   --port <n>                   server port, 0 for any free one (default 8787)
   --max-session-tokens <n>     longest session the volunteers' caches hold (default 256)
   --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
-  --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder)
+  --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder; the package's own)
   --once                       exit after the answer
   --json                       print only {"text","ids","route","failovers","perTokenMs"} on stdout (progress goes to stderr)
   --log-level <level>          the server's log level, on stderr: trace, debug, info, warn, error, silent (default error)
@@ -139,9 +139,13 @@ export async function run(argv: string[]): Promise<number> {
   try {
     // A fresh build by default: a stale dist/web would run yesterday's client against today's server.
     let webDir = values['web-dir'] as string | undefined;
-    if (webDir === undefined) {
+    if (webDir === undefined && existsSync(path.join(repoRoot, 'vite.config.ts'))) {
       built = await buildWebApp(log);
       webDir = built.dir;
+    } else if (webDir === undefined) {
+      // The installed package: the app was built when the package was, and ships beside the code.
+      webDir = defaultWebDir;
+      if (!existsSync(path.join(webDir, 'headless-chat.html'))) return fail(`the built web app is missing from ${webDir} (reinstall the package)`);
     } else if (!existsSync(path.join(webDir, 'headless-chat.html'))) {
       return fail(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
     }

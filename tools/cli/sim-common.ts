@@ -76,8 +76,11 @@ export function argumentError(e: unknown, options: NonNullable<ParseArgsConfig['
   return new ArgumentError(`unknown option '${given}'${suggestion !== undefined ? ` (did you mean --${suggestion}?)` : ''}; see --help`);
 }
 
+/** What {@link parse} answers: node:util parseArgs' result for `options`, strict, no positionals. */
+export type ParsedArgs<T extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>;
+
 /** node:util parseArgs, strict, with positionals refused; throws ArgumentError (with a suggestion for a typo). */
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T): ParsedArgs<T> {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   } catch (e) {
