@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of the `bouquet` command: the built JS in the package (dist/), or in a checkout the
+// Entry point of the `bouquet` command: the built JS in the package (dist/lib/), or in a checkout the
 // TypeScript sources through tsx (a devDependency), so an edit takes effect without a build.
 import { existsSync } from 'node:fs';
 
@@ -10,6 +10,6 @@ if (existsSync(sources)) {
   register();
   ({ main } = await import(sources.href));
 } else {
-  ({ main } = await import(new URL('../dist/bin/main.js', import.meta.url).href));
+  ({ main } = await import(new URL('../dist/lib/bin/main.js', import.meta.url).href));
 }
 process.exitCode = await main(process.argv.slice(2));

@@ -21,7 +21,7 @@ export const verbs: Record<string, Verb> = {
 
 /**
  * The version in the package's package.json: the nearest one above this file named `bouquet`
- * (bin/ in a checkout, dist/bin/ in the installed package).
+ * (bin/ in a checkout, dist/lib/bin/ in the installed package).
  */
 export function packageVersion(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));

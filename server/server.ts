@@ -42,9 +42,10 @@ import {
 import { SwarmModels, type ModelSwarm } from './swarm-models.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
-// server/ in a checkout (the app in dist/web), dist/server/ in the package (the app beside it in dist/web).
+// server/ in a checkout, dist/lib/server/ in the package: the app is in dist/web either way.
 const serverDir = path.dirname(fileURLToPath(import.meta.url));
-export const defaultWebDir = path.basename(path.dirname(serverDir)) === 'dist' ? path.resolve(serverDir, '..', 'web') : path.resolve(serverDir, '..', 'dist', 'web');
+const packageRoot = path.basename(path.dirname(path.dirname(serverDir))) === 'dist' ? path.resolve(serverDir, '..', '..', '..') : path.resolve(serverDir, '..');
+export const defaultWebDir = path.join(packageRoot, 'dist', 'web');
 
 /** One model to serve: a folder (config.json, or a llama2.c .bin), a folder with the id to serve it under (an hf: snapshot), or a model already loaded. */
 export type ModelSource = string | { path: string; modelId: string } | ServedModel;
