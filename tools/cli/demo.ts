@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
+import { writeTinyModel } from './tiny-model.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { createServer, defaultWebDir, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
@@ -17,7 +18,7 @@ Starts the server, opens volunteer tabs and a chat tab in headless Chromium, loa
 prompt and prints the streamed text, the route, per-token latency and any failover. Then keeps the
 swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
 
-  --model <path|hf:id>         model folder, or hf:owner/repo[@rev] from the hub (default ../shared/models/stories260K)
+  --model <path|hf:id>         model folder, or hf:owner/repo[@rev] from the hub (default ../shared/models/stories260K, else a tiny random model)
   --volunteers <n>             volunteer tabs (default 3)
   --prompt <text>              prompt (default "Once upon a time")
   --max-tokens <n>             tokens to generate at most (default 64)
@@ -92,7 +93,14 @@ export async function run(argv: string[]): Promise<number> {
   const backendOpt = (values.backend as string | undefined) ?? 'auto';
   if (!['auto', 'webgpu', 'wasm'].includes(backendOpt)) return fail(`--backend must be auto, webgpu or wasm (got '${backendOpt}')`);
   if (killAfter !== undefined && volunteers < 2) return fail('--kill-volunteer-after needs at least 2 volunteers (someone must take over)');
-  const modelSpec = (values.model as string | undefined) ?? path.join(repoRoot, '..', 'shared', 'models', 'stories260K');
+  const sharedModel = path.join(repoRoot, '..', 'shared', 'models', 'stories260K');
+  let tinyModelDir: string | undefined;
+  if (values.model === undefined && !existsSync(sharedModel)) {
+    // A fresh clone or an installed package has no ../shared: a tiny random model keeps the demo runnable offline.
+    tinyModelDir = writeTinyModel(mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-model-')));
+    console.error(`[demo] no --model and no ${sharedModel}: using a tiny random model generated in ${tinyModelDir} (its text is noise, not meaningful; give --model <folder|hf:owner/repo> for a real one)`);
+  }
+  const modelSpec = (values.model as string | undefined) ?? tinyModelDir ?? sharedModel;
   let modelPath: string;
   let modelId: string | undefined;
   if (modelSpec.startsWith('hf:')) {
@@ -135,6 +143,7 @@ export async function run(argv: string[]): Promise<number> {
     await bounded(browser?.close(), 10_000);
     await bounded(server?.close(), 10_000);
     built?.remove();
+    if (tinyModelDir !== undefined) rmSync(tinyModelDir, { recursive: true, force: true });
   };
   try {
     // A fresh build by default: a stale dist/web would run yesterday's client against today's server.
