@@ -1,11 +1,15 @@
 // CLI polish a user meets first: --version, "did you mean" for a typo in a verb or option, readable logs on a terminal.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../bin/main.ts';
 import { run as demo } from '../../../tools/cli/demo.ts';
 import { run as plan } from '../../../tools/cli/plan.ts';
 import { serveOptions } from '../../../tools/cli/serve.ts';
 import { closestName } from '../../../tools/cli/sim-common.ts';
+import { writeTinyModel } from '../../../tools/cli/tiny-model.ts';
+import { run as generate } from '../../../tools/cli/generate.ts';
 import { prettyLogLine, serverLogger } from '../../../server/index.ts';
 import { isBouquetError } from '../../../core/errors/index.ts';
 import { capture } from './cli-capture.ts';
@@ -65,5 +69,15 @@ describe('bouquet CLI polish', () => {
     expect(line).not.toContain('{"level"');
     expect(line).toMatch(/WARN.*bouquet-serve: placement failed peerId=p1 error="infeasible: too little memory"/);
     expect(prettyLogLine('not json')).toBe('not json');
+  });
+
+  it('generates a tiny random model the demo can run without ../shared (6 blocks, llama2.c layout)', async () => {
+    const dir = writeTinyModel(mkdtempSync(path.join(tmpdir(), 'bouquet-tiny-')));
+    try {
+      const out = await capture(generate, ['--model', dir, '--prompt', 'Once', '--max-tokens', '4', '--temperature', '0']);
+      expect(out.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
