@@ -16,6 +16,8 @@ export const verbs: Record<string, Verb> = {
   compare: { summary: 'simulate a scenario under several policies and report the metrics', load: () => import('../tools/cli/compare.ts') },
   generate: { summary: 'generate text with a model in this process (Node, onnxruntime-web wasm)', load: () => import('../tools/cli/generate.ts') },
   serve: { summary: 'run the signaling + coordinator server and the web app', load: () => import('../tools/cli/serve.ts') },
+  volunteer: { summary: 'serve blocks of a swarm from this process (Node volunteer over WebRTC, wasm)', load: () => import('../tools/cli/volunteer.ts') },
+  chat: { summary: 'generate through a swarm from this process (Node client over WebRTC)', load: () => import('../tools/cli/chat.ts') },
   demo: { summary: 'start a server, volunteer tabs and a client tab in headless Chromium and chat', load: () => import('../tools/cli/demo.ts') },
 };
 

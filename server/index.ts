@@ -2,6 +2,7 @@
 export { createServer, defaultWebDir, type ServerOptions, type BouquetServer, type ModelSource, type AuthOptions, type DashboardSocketLimits } from './server.ts';
 export { serverLogger, prettyLogLine, type LogStream } from './log.ts';
 export { SwarmModels, type ModelSwarm } from './swarm-models.ts';
+export { swarmScenario, scenarioHandler, maxScenarioRequests, maxScenarioClients, type ScenarioInputs } from './scenario-export.ts';
 export {
   Coordinator,
   defaultFairUseLimits,
@@ -43,3 +44,9 @@ export {
   defaultRouteRateLimits, RateLimiter, RouteRateLimiter,
   type AuthAction, type Credentials, type CredentialScheme, type AuthRequest, type RateLimit, type RouteRateLimits,
 } from './auth/index.ts';
+export {
+  parseIceConfig, iceServersFor, turnCredential, defaultTurnCredentialTtlMs, checkTlsCredentials, loadTlsCredentials, selfSignedTlsCredentials,
+  CertificateError, FailureLog,
+  type IceConfig, type TurnCredential, type TlsCredentials, type CertificateProblem,
+} from './reach/index.ts';
+export { CoordinatorKey, coordinatorKeyFile, checkSignalingLogin } from './identity/index.ts';

@@ -1,6 +1,7 @@
 // One HTTP server for everything: PeerJS signaling, the coordinator's REST + WebSocket API, model files, the web app.
 import { existsSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -19,9 +20,11 @@ import {
   maxIdLength,
   maxTicketWaitMs,
   parseJsonWith,
+  parseFailureReport,
   parsePlacementPolicyRequest,
   parseRouteReleaseRequest,
   parseRouteRequest,
+  parseRouteRenewRequest,
   type ApiErrorBody,
   type DashboardMessage,
   type RouteResponse,
@@ -40,6 +43,9 @@ import {
   RouteRateLimiter, type AdminTokenSource, type AuthAction, type RouteRateLimits,
 } from './auth/index.ts';
 import { SwarmModels, type ModelSwarm } from './swarm-models.ts';
+import { FailureLog, iceServersFor, type IceConfig } from './reach/index.ts';
+import { checkSignalingLogin, CoordinatorKey } from './identity/index.ts';
+import { scenarioHandler } from './scenario-export.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
 // server/ in a checkout, dist/lib/server/ in the package: the app is in dist/web either way.
@@ -78,6 +84,22 @@ export interface ServerOptions {
   coordinator?: Omit<Partial<CoordinatorOptions>, 'model' | 'placement' | 'routing' | 'logger'>;
   /** A pino logger, or a level for a new one (default 'info'; tests pass 'silent'). */
   logger?: Logger | string;
+  /**
+   * Folder of the server's lasting state, owner-only (0600): the coordinator's signing key, so leases
+   * survive a restart, and the generated admin token. Absent: both for this process only (tests; a
+   * restart then invalidates every lease).
+   */
+  stateDir?: string;
+  /** Serve HTTPS with this certificate and key (PEM, already checked: server/reach `loadTlsCredentials`). */
+  tls?: { cert: string; key: string };
+  /** STUN/TURN servers handed to pages at `apiPaths.iceServers` (server/reach `parseIceConfig`). */
+  ice?: IceConfig;
+  /**
+   * The gate for TURN credentials: true when this request's client may have them. Default: every
+   * client. This is where the auth module (server/auth, identified peers and their rate limits) plugs in;
+   * a client it refuses gets STUN only.
+   */
+  allowTurn?: (req: http.IncomingMessage, clientId: string) => boolean;
   /** Authorization and fair use of the API (server/auth). */
   auth?: AuthOptions;
   /** Bounds on dashboard sockets. */
@@ -86,13 +108,12 @@ export interface ServerOptions {
 
 /** Who may control the server, and what browsers and clients may send. */
 export interface AuthOptions {
-  /** The admin token control actions need (bearer header); ≥ 16 characters. Wins over `stateDir`. */
-  adminToken?: string;
   /**
-   * Folder whose `admin-token` file (0600) holds the token, generated there at first start. With
-   * neither this nor `adminToken` the server makes a token in memory (read it from `BouquetServer.adminToken`).
+   * The admin token control actions need (bearer header); ≥ 16 characters. Absent: the state dir's
+   * `admin-token` file (0600), generated there at first start; with no state dir either, a token in
+   * memory (read it from `BouquetServer.adminToken`).
    */
-  stateDir?: string;
+  adminToken?: string;
   /** Origins besides the server's own whose browser requests are accepted (e.g. a dev server's). */
   allowedOrigins?: string[];
   /** Token buckets on route requests per client id and per address; 'off' for none (benchmarks). */
@@ -155,9 +176,9 @@ function rejectUpgrade(socket: Duplex, status: number, text: string, error?: Api
 }
 
 /** The admin token and where it came from: given, the state dir's file, or made in memory. */
-function resolveAdminToken(auth: AuthOptions | undefined): { token: string; source: AdminTokenSource; file?: string } {
+function resolveAdminToken(auth: AuthOptions | undefined, stateDir: string | undefined): { token: string; source: AdminTokenSource; file?: string } {
   if (auth?.adminToken !== undefined) return { token: checkAdminToken(auth.adminToken), source: 'given' };
-  if (auth?.stateDir !== undefined) return loadOrCreateAdminToken(auth.stateDir);
+  if (stateDir !== undefined) return loadOrCreateAdminToken(stateDir);
   return { token: newAdminToken(), source: 'in-memory' };
 }
 
@@ -194,12 +215,17 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const placementThread = new PlacementThread(placementThreadDeadlineMs);
   // Predictions in a thread of their own: a slow one (the MILP's) never holds up the placement in force.
   const predictionThread = new PlacementThread(placementThreadDeadlineMs);
+  // One signing key for every model's coordinator: a lease from any of them checks with the one public key.
+  const coordinatorKey = options.stateDir !== undefined ? CoordinatorKey.inStateDir(options.stateDir) : CoordinatorKey.ephemeral();
   const newCoordinator = (model: ServedModel): Coordinator =>
     new Coordinator({
       ...options.coordinator,
+      key: coordinatorKey,
       model,
       placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
       routing: routingPolicy(routingName),
+      // The combo's cache reservation (core/policies), unless the coordinator options name one.
+      cacheReservation: options.coordinator?.cacheReservation ?? combo.reservation ?? 'slot',
       predictionPolicies: predictionPolicies(options.placementOptions, predictionThread),
       slowPredictionPolicies: threadedPlacementPolicies,
       logger: loaded.length === 1 ? logger : logger.child({ model: model.info.id }),
@@ -215,7 +241,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const model = models.first.model;
   const coordinator = models.first.coordinator;
 
-  const admin = resolveAdminToken(options.auth);
+  const admin = resolveAdminToken(options.auth, options.stateDir);
   logger.info({ source: admin.source, ...(admin.file !== undefined ? { file: admin.file } : {}) }, 'admin token ready (control actions need it as a bearer header)');
   const authorizer = new Authorizer([adminTokenScheme(admin.token)]);
   const allowedOrigins = options.auth?.allowedOrigins ?? [];
@@ -227,7 +253,8 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   // No non-finite number leaves: res.json throws a coded error instead (answered as one by the API's error handler).
   app.set('json replacer', finiteJsonReplacer);
   app.disable('x-powered-by');
-  const server = http.createServer(app);
+  const server = options.tls !== undefined ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, app) : http.createServer(app);
+  const failures = new FailureLog();
 
   // Every response, API and files alike, is cross-origin isolated (multi-threaded wasm needs it).
   app.use((_req, res, next) => {
@@ -277,6 +304,25 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     }
     next();
   };
+  api.get('/ice-servers', (req, res) => {
+    const clientId = req.query.clientId;
+    if (typeof clientId !== 'string' || clientId === '' || clientId.length > 256) {
+      return sendError(res, { code: 'bad-request', message: 'clientId must be a string of 1 to 256 characters', field: 'clientId' });
+    }
+    const allowed = options.allowTurn?.(req, clientId) ?? true;
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(iceServersFor(options.ice, clientId, Date.now(), allowed));
+  });
+  api.post('/failures', (req, res) => {
+    const parsed = parseFailureReport(req.body);
+    if (!parsed.ok) return sendError(res, parsed.error.toWire());
+    const f = parsed.value;
+    if (failures.add(f, Date.now())) logger.warn({ clientId: f.clientId, stage: f.stage, code: f.code, reason: f.reason, span: f.span, peerId: f.peerId }, `request failed: ${f.message}`);
+    res.json({ kind: 'failure-logged' });
+  });
+  api.get('/failures', (_req, res) => {
+    res.json({ kind: 'failures', failures: failures.recent() });
+  });
   api.get('/health', (_req, res) => {
     res.json({ ok: true, model: model.info.id, models: models.ids, loopLag: coordinator.loopLagReport() });
   });
@@ -293,6 +339,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       throw e;
     }
   });
+  api.get('/scenario', scenarioHandler(models));
   api.post('/routes', (req, res) => {
     const parsed = parseRouteRequest(req.body);
     if (!parsed.ok) return sendError(res, parsed.error.toWire());
@@ -319,7 +366,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     const parsed = parseRouteReleaseRequest(req.body ?? {});
     if (!parsed.ok) return sendError(res, parsed.error.toWire());
     try {
-      models.release(req.params.leaseId, parsed.value.measured);
+      models.release(req.params.leaseId, parsed.value.leaseSecret, parsed.value.measured);
       res.json({ kind: 'released', leaseId: req.params.leaseId });
     } catch (e) {
       if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
@@ -327,8 +374,10 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     }
   });
   api.post('/routes/:leaseId/renew', (req, res) => {
+    const parsed = parseRouteRenewRequest(req.body ?? {});
+    if (!parsed.ok) return sendError(res, parsed.error.toWire());
     try {
-      const expiresAtMs = models.renew(req.params.leaseId);
+      const expiresAtMs = models.renew(req.params.leaseId, parsed.value.leaseSecret);
       res.json({ kind: 'renewed', leaseId: req.params.leaseId, expiresAtMs });
     } catch (e) {
       if (isBouquetError(e)) return sendError(res, apiErrorBody(e));
@@ -461,6 +510,14 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
             ? peerSockets
             : undefined;
     if (target === undefined) return rejectUpgrade(socket, 404, 'Not Found');
+    if (target === peerSockets) {
+      // A volunteer's key-bound id only with a token signed by its key (server/identity/signaling.ts).
+      const refusal = checkSignalingLogin(new URL(req.url ?? '/', 'http://localhost').searchParams);
+      if (refusal !== null) {
+        logger.warn({ reason: refusal }, 'signaling login refused');
+        return rejectUpgrade(socket, 403, 'Forbidden');
+      }
+    }
     if (target !== peerSockets) {
       // A page of another site may not open our sockets in a visitor's browser.
       try {
@@ -491,7 +548,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   });
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${urlHost}:${address.port}`;
+  const url = `${options.tls !== undefined ? 'https' : 'http'}://${urlHost}:${address.port}`;
   logger.info({ url, model: model.info.id, models: models.ids, placement: placementName, routing: routingName, webDir }, 'bouquet server listening');
 
   let closing: Promise<void> | undefined;

@@ -90,13 +90,13 @@ export class SwarmModels {
   }
 
   /** Releases a lease at the coordinator that granted it. Throws CoordinatorApiError ('unknown-lease', 'lease-expired'). */
-  release(leaseId: string, measured?: MeasuredTimes): void {
-    this.atLeaseOwner(leaseId, (c) => c.release(leaseId, measured));
+  release(leaseId: string, leaseSecret: string, measured?: MeasuredTimes): void {
+    this.atLeaseOwner(leaseId, (c) => c.release(leaseId, leaseSecret, measured));
   }
 
   /** Renews a lease at the coordinator that granted it; returns the new expiry (epoch ms). */
-  renew(leaseId: string): number {
-    return this.atLeaseOwner(leaseId, (c) => c.renew(leaseId));
+  renew(leaseId: string, leaseSecret: string): number {
+    return this.atLeaseOwner(leaseId, (c) => c.renew(leaseId, leaseSecret));
   }
 
   // Runs `act` on each coordinator until one knows the lease; 'unknown-lease' from all is the answer.
@@ -124,6 +124,9 @@ export class SwarmModels {
     let conn = current.coordinator.connectVolunteer(link);
     let closed = false;
     return {
+      get nonce() {
+        return conn.nonce;
+      },
       receive: (raw) => {
         const modelId = registerModelId(raw);
         if (modelId !== undefined && modelId !== current.model.info.id) {
@@ -138,7 +141,8 @@ export class SwarmModels {
           }
           conn.closed();
           current = next;
-          conn = current.coordinator.connectVolunteer(link);
+          conn = current.coordinator.connectVolunteer(link, conn.nonce); // the challenge it already got
+
         }
         conn.receive(raw);
       },

@@ -3,8 +3,10 @@ import { BouquetError } from '../errors/index.ts';
 import { Backoff, type BackoffPolicy } from './backoff.ts';
 import { apiErrorFromWire } from './errors.ts';
 import type {
-  ModelInfo, ModelsList, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest, RouteRequest, SwarmState,
+  ModelInfo, ModelsList, PlacementPolicyChanged, PlacementPolicyRequest, RouteGranted, RouteQueued, RouteReleaseRequest,
+  RouteRenewRequest, RouteRequest, SwarmState,
 } from './messages.ts';
+import { parseFailuresAnswer, parseIceServersAnswer, type FailureRecord, type FailureReport, type IceServersAnswer } from './reach.ts';
 import { apiPaths, routeReleasePath, routeRenewPath, routeTicketPath, withModelId } from './paths.ts';
 import {
   parseApiErrorBody, parseModelsList, parsePlacementPolicyChanged, parseRouteReleased, parseRouteRenewed, parseRouteResponse, parseSwarmState,
@@ -159,14 +161,15 @@ export class CoordinatorClient {
     return this.routeAnswer(await this.call('GET', `${routeTicketPath(ticketId)}?waitMs=${Math.round(waitMs)}`, undefined, signal));
   }
 
-  /** Frees a lease's slots, reporting what was measured. */
-  async releaseRoute(leaseId: string, release: RouteReleaseRequest = {}): Promise<void> {
+  /** Frees a lease's slots, reporting what was measured; `release.leaseSecret` is the granted one. */
+  async releaseRoute(leaseId: string, release: RouteReleaseRequest): Promise<void> {
     readAnswer(await this.call('POST', routeReleasePath(leaseId), release), parseRouteReleased, 'release answer');
   }
 
-  /** Extends a lease by its length. */
-  async renewRoute(leaseId: string): Promise<void> {
-    readAnswer(await this.call('POST', routeRenewPath(leaseId), undefined), parseRouteRenewed, 'renewal answer');
+  /** Extends a lease by its length (`leaseSecret` is the granted one). */
+  async renewRoute(leaseId: string, leaseSecret: string): Promise<void> {
+    const body: RouteRenewRequest = { leaseSecret };
+    readAnswer(await this.call('POST', routeRenewPath(leaseId), body), parseRouteRenewed, 'renewal answer');
   }
 
   /**
@@ -177,6 +180,21 @@ export class CoordinatorClient {
     const body: PlacementPolicyRequest = options.modelId === undefined ? { policy } : { policy, modelId: options.modelId };
     const headers: Record<string, string> = options.adminToken !== undefined ? { authorization: `Bearer ${options.adminToken}` } : {};
     return readAnswer(await this.call('POST', apiPaths.placementPolicy, body, undefined, headers), parsePlacementPolicyChanged, 'policy answer');
+  }
+
+  /** The ICE servers for this client's peer connections (TURN credentials issued to `clientId`, short-lived). */
+  async iceServers(clientId: string, signal?: AbortSignalLike): Promise<IceServersAnswer> {
+    return readAnswer(await this.call('GET', `${apiPaths.iceServers}?clientId=${encodeURIComponent(clientId)}`, undefined, signal), parseIceServersAnswer, 'ICE servers');
+  }
+
+  /** Reports why a request failed (the coordinator logs it and lists it on the dashboard). */
+  async reportFailure(report: FailureReport): Promise<void> {
+    await this.call('POST', apiPaths.failures, report);
+  }
+
+  /** The failed requests clients reported, newest first (the coordinator keeps the last 50). */
+  async recentFailures(signal?: AbortSignalLike): Promise<FailureRecord[]> {
+    return readAnswer(await this.call('GET', apiPaths.failures, undefined, signal), parseFailuresAnswer, 'failure list').failures;
   }
 
   /** The ws:/wss: URL of one of the coordinator's socket endpoints (the dashboard's for one model with `modelId`). */

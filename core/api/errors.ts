@@ -21,6 +21,8 @@ import { BouquetError, errorFromWire, errorToWire, registerErrorKind, type Error
  * - `over-quota`: this client or address already holds its most leases or queue entries.
  * - `too-many-connections`: the server holds its most dashboard sockets.
  * - `slow-reader`: a dashboard socket that did not read its events was dropped.
+ * - `identity-refused`: a registration (or signaling login) did not prove the key its peer id is bound to.
+ * - `lease-refused`: a release or renewal without the lease's secret, or a session without a lease the coordinator signed.
  * - `not-found`: no such endpoint or file.
  * - `internal`: a bug in the coordinator; the message says what failed.
  */
@@ -36,6 +38,8 @@ export type ApiErrorCode =
   | 'no-route'
   | 'infeasible'
   | 'queue-full'
+  | 'identity-refused'
+  | 'lease-refused'
   | 'not-found'
   | 'internal';
 
@@ -52,6 +56,8 @@ export const apiErrorCodes: readonly ApiErrorCode[] = [
   'no-route',
   'infeasible',
   'queue-full',
+  'identity-refused',
+  'lease-refused',
   'not-found',
   'internal',
 ];
@@ -119,7 +125,8 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   infeasible: 503, 'no-solution': 503, 'unknown-policy': 400, 'placement-timeout': 503,
   unauthorized: 401, 'forbidden-origin': 403, 'unsupported-media-type': 415, 'rate-limited': 429, 'over-quota': 429,
   'too-many-connections': 503, 'slow-reader': 408,
-  'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, internal: 500,
+  'identity-refused': 403, 'lease-refused': 403, 'peer-limit': 429,
+  'backend-unavailable': 503, 'not-loaded': 503, offline: 503, 'not-found': 404, closed: 503, 'bad-certificate': 500, internal: 500,
 };
 
 /** HTTP status a REST endpoint answers with for each error code. */

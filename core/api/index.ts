@@ -18,6 +18,7 @@ export type {
   LeaveMessage,
   VolunteerMessage,
   ModelInfo,
+  ChallengeMessage,
   RegisteredMessage,
   AssignmentReason,
   AssignmentMessage,
@@ -31,6 +32,7 @@ export type {
   RouteResponse,
   MeasuredTimes,
   RouteReleaseRequest,
+  RouteRenewRequest,
   RouteReleased,
   RouteRenewed,
   VolunteerView,
@@ -54,12 +56,14 @@ export {
   maxIdLength,
   maxPublicKeyLength,
   maxListLength,
+  maxRttEntries,
   parseJsonWith,
   parseVolunteerMessage,
   parseCoordinatorToVolunteerMessage,
   parseRouteRequest,
   parseRouteResponse,
   parseRouteReleaseRequest,
+  parseRouteRenewRequest,
   parseRouteReleased,
   parseRouteRenewed,
   parseApiErrorBody,
@@ -76,6 +80,15 @@ export {
 } from './client.ts';
 export { encodeJson, finiteJsonReplacer } from './wire-json.ts';
 export { modelCoverage } from './coverage.ts';
+export {
+  parseIceServersAnswer, parseFailureReport, parseFailuresAnswer, failureRecord, isIceUrl, isTurnUrl, maxIceServers, maxIceUrlLength, failureStages, maxFailureMessageLength,
+  type IceServer, type IceServersAnswer, type FailureStage, type FailureReport, type FailureRecord, type FailuresAnswer,
+} from './reach.ts';
+export {
+  keyBoundPeerIdPrefix, peerIdDigestBytes, maxLeaseTokenLength, maxReportedSessions, peerIdFromDigest, isKeyBoundPeerId,
+  registerChallengeText, signalingText, leaseSigningText, base64url, fromBase64url, leasePayload, parseLeaseToken,
+  type LeaseGrant, type LeaseTokenParts,
+} from './identity.ts';
 export { Backoff, backoffDelayMs, type BackoffPolicy } from './backoff.ts';
 // The version a volunteer's register carries: the one constant of core/protocol.
 export { protocolVersion } from '../protocol/index.ts';

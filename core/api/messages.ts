@@ -26,10 +26,18 @@ export interface VolunteerLoad {
 /** First message of a volunteer: who it is and what it measured. */
 export interface RegisterMessage {
   type: 'register';
-  /** Its PeerJS id: clients open data connections to it. */
+  /** Its PeerJS id: clients open data connections to it. Key-bound (`vk-` + SHA-256 of `publicKey`) unless the coordinator allows hand-picked ids (tests). */
   peerId: string;
-  /** Public key (free-form string, e.g. base64 SPKI) clients may use to check it. */
+  /** Its ECDSA P-256 public key, base64 SPKI. */
   publicKey: string;
+  /**
+   * ECDSA P-256 / SHA-256 signature (base64url, IEEE P1363 r‖s) by that key over
+   * `registerChallengeText(nonce, peerId)` (core/api identity), for the `challenge` this socket got.
+   * Without it the coordinator refuses the registration ('identity-refused').
+   */
+  signature?: string;
+  /** Signed leases of the sessions it runs now (a restarted coordinator rebuilds its book from them). */
+  sessions?: string[];
   /** M_j: bytes it gives to weights + attention cache. */
   memoryBytes: number;
   /** τ_j: measured decode time per block per token, ms. */
@@ -55,6 +63,8 @@ export interface RegisterMessage {
 export interface HeartbeatMessage {
   type: 'heartbeat';
   load: VolunteerLoad;
+  /** Signed leases of the sessions it runs now (see RegisterMessage.sessions). */
+  sessions?: string[];
 }
 
 /** The volunteer has loaded the blocks of an assignment and serves them. */
@@ -91,10 +101,19 @@ export interface ModelInfo {
   files: string[];
 }
 
+/** First message of the coordinator on a volunteer socket: sign `nonce` in your `register` (proves the key). */
+export interface ChallengeMessage {
+  type: 'challenge';
+  /** Fresh random nonce of this socket, base64url. */
+  nonce: string;
+}
+
 /** Answer to `register`. */
 export interface RegisteredMessage {
   type: 'registered';
   peerId: string;
+  /** The coordinator's ECDSA P-256 public key, base64 SPKI: open sessions only for leases it signed. */
+  coordinatorKey: string;
   model: ModelInfo;
   /** How often to send heartbeats, ms. */
   heartbeatIntervalMs: number;
@@ -135,7 +154,7 @@ export interface ErrorMessage {
 }
 
 /** Everything the coordinator sends a volunteer. */
-export type CoordinatorToVolunteerMessage = RegisteredMessage | AssignmentMessage | ErrorMessage;
+export type CoordinatorToVolunteerMessage = ChallengeMessage | RegisteredMessage | AssignmentMessage | ErrorMessage;
 
 // ---------------------------------------------------------------------------------------------
 // Clients (REST, see `apiPaths`)
@@ -173,8 +192,14 @@ export interface RouteHop {
 /** A granted route: the chain in block order covering the requested span, and its lease. */
 export interface RouteGranted {
   kind: 'route';
-  /** Release (or renew) with this id; the volunteers' slots stay booked until then. */
+  /** Release (or renew) with this id and `leaseSecret`; the volunteers' slots stay booked until then. Never published. */
   leaseId: string;
+  /** Proves the lease is yours on release and renewal; only this answer carries it (the volunteers never see it). */
+  leaseSecret: string;
+  /** The lease as the coordinator signed it (core/api identity): send it in every `open-session` of this route. */
+  leaseToken: string;
+  /** The public short hash of the lease id (what dashboards show). */
+  leaseTag: string;
   chain: RouteHop[];
   /** Unix epoch ms after which the lease lapses unless renewed. */
   expiresAtMs: number;
@@ -217,7 +242,15 @@ export interface MeasuredTimes {
 
 /** Body of a release (POST `apiPaths.routeRelease(leaseId)`); may be empty. */
 export interface RouteReleaseRequest {
+  /** The granted `leaseSecret` (refused with 'lease-refused' without it). */
+  leaseSecret: string;
   measured?: MeasuredTimes;
+}
+
+/** Body of a renewal (POST `apiPaths.routeRenew(leaseId)`). */
+export interface RouteRenewRequest {
+  /** The granted `leaseSecret`. */
+  leaseSecret: string;
 }
 
 /** Answer to a release. */
@@ -255,10 +288,15 @@ export interface VolunteerView {
   backend: Backend;
   /** n_j the placement gave it. */
   cacheSlots: number;
-  /** Slots booked by live leases. */
+  /** Slots booked by live leases (fractional when the coordinator books by declared length: k blocks × token blocks ÷ a slot's). */
   leasedSlots: number;
   joinedAtMs: number;
   lastHeartbeatAtMs: number;
+  /**
+   * Its key is new (no record yet: fewer than the probation count of leases released through it), so
+   * placement and routing may trust it less (checks, capped share of routes).
+   */
+  probation: boolean;
 }
 
 /** How a route ended (or that it is still running). */
@@ -266,7 +304,8 @@ export type RouteOutcome = 'active' | 'released' | 'expired';
 
 /** A route as the dashboard sees it: predicted vs measured. */
 export interface RouteRecord {
-  leaseId: string;
+  /** Short public hash of the lease id (the id itself is never published). */
+  leaseTag: string;
   clientId: string;
   chain: RouteHop[];
   policy: string;

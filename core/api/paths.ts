@@ -18,6 +18,18 @@ export const apiPaths = {
   placementPolicy: '/api/placement/policy',
   /** GET the served models with their coverage (ModelsList). */
   servedModels: '/api/models',
+  /**
+   * GET `?clientId=` → IceServersAnswer: the STUN/TURN servers a page's peer connections use, TURN ones
+   * with short-lived credentials for that client (`bouquet serve --ice-servers`, `--turn-secret`).
+   */
+  iceServers: '/api/ice-servers',
+  /**
+   * POST a FailureReport → `{kind: 'failure-logged'}`: a client says why a request failed (logged, on the
+   * dashboard; 10 a minute per client). GET → FailuresAnswer, the last 50, newest first.
+   */
+  failures: '/api/failures',
+  /** GET the live swarm as a scenario file (`?modelId=`, `?requests=N`), for `bouquet sim --from`. */
+  scenario: '/api/scenario',
   /** GET liveness: `{ ok: true }`. */
   health: '/api/health',
   /** PeerJS signaling server (HTTP API and its WebSocket at `<peerjs>/peerjs`). */

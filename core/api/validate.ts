@@ -20,6 +20,7 @@ import type {
   RouteReleased,
   RouteReleaseRequest,
   RouteRenewed,
+  RouteRenewRequest,
   RouteRequest,
   RouteResponse,
   SwarmEvent,
@@ -31,7 +32,9 @@ import type {
 
 import {
   type Parsed, apiBounds, positiveTokens, serial, peerCount, maxIdLength, maxPublicKeyLength, maxListLength, FieldError, type Obj, join, describe, object, str, checkId, anyStr, checkNum, num, nonNegative, count, positiveCount, oneOf, list, optional, span, spanOrNull, linear, load, breakdown, chain, measured, errorBody, modelInfo, volunteerStates, backends, assignmentReasons, routeOutcomes, leaveReasons, run, typeOf,
+  strItem,
 } from './validate-fields.ts';
+import { maxLeaseTokenLength, maxReportedSessions } from './identity.ts';
 
 export { apiBounds, maxIdLength, maxPublicKeyLength, maxListLength, type Parsed };
 
@@ -44,6 +47,21 @@ export function parseJsonWith<T>(text: string, parse: (raw: unknown) => Parsed<T
     return { ok: false, error: new CoordinatorApiError('bad-request', 'message is not valid JSON', '(message)') };
   }
   return parse(raw);
+}
+
+/** Longest signature (base64url) accepted, characters (a P-256 one is 86). */
+const maxSignatureLength = 512;
+/** Longest lease secret accepted, characters (the coordinator's are 43). */
+const maxLeaseSecretLength = 256;
+
+/** The signed leases a register or heartbeat reports: at most `maxReportedSessions`, each bounded. */
+function sessionTokens(o: Obj): string[] | undefined {
+  return optional(o, 'sessions', () => {
+    const v = o.sessions;
+    if (!Array.isArray(v)) throw new FieldError('sessions', `sessions must be an array (got ${describe(v)})`);
+    if (v.length > maxReportedSessions) throw new FieldError('sessions', `sessions has more than ${maxReportedSessions} entries`);
+    return v.map((x: unknown, i) => strItem(x, `sessions.${i}`, maxLeaseTokenLength));
+  });
 }
 
 /** Validates a message a volunteer sent. */
@@ -66,10 +84,16 @@ export function parseVolunteerMessage(raw: unknown): Parsed<VolunteerMessage> {
           protocolVersion: optional(o, 'protocolVersion', () => num(o, 'protocolVersion', '', serial)) ?? 0,
         };
         if (loadedSpan !== undefined) m.loadedSpan = loadedSpan;
+        const signature = optional(o, 'signature', () => str(o, 'signature', '', maxSignatureLength));
+        if (signature !== undefined) m.signature = signature;
+        const sessions = sessionTokens(o);
+        if (sessions !== undefined) m.sessions = sessions;
         return m;
       }
-      case 'heartbeat':
-        return { type, load: load(o.load, 'load') };
+      case 'heartbeat': {
+        const sessions = sessionTokens(o);
+        return sessions === undefined ? { type, load: load(o.load, 'load') } : { type, load: load(o.load, 'load'), sessions };
+      }
       case 'ready':
         return { type, assignmentId: num(o, 'assignmentId', '', serial), span: span(o.span, 'span') };
       case 'leave':
@@ -86,10 +110,13 @@ export function parseCoordinatorToVolunteerMessage(raw: unknown): Parsed<Coordin
     const o = object(raw, '');
     const type = typeOf(o);
     switch (type) {
+      case 'challenge':
+        return { type, nonce: str(o, 'nonce', '') };
       case 'registered':
         return {
           type,
           peerId: str(o, 'peerId', ''),
+          coordinatorKey: str(o, 'coordinatorKey', '', maxPublicKeyLength),
           model: modelInfo(o.model, 'model'),
           heartbeatIntervalMs: num(o, 'heartbeatIntervalMs', '', { min: 0, minInclusive: false, max: apiBounds.maxRequestMs }),
           heartbeatTimeoutMs: num(o, 'heartbeatTimeoutMs', '', { min: 0, minInclusive: false, max: apiBounds.maxRequestMs }),
@@ -106,12 +133,14 @@ export function parseCoordinatorToVolunteerMessage(raw: unknown): Parsed<Coordin
       case 'error':
         return { type, error: errorBody(o.error, 'error') };
       default:
-        throw new FieldError('type', `type must be one of registered, assignment, error (got ${describe(type)})`);
+        throw new FieldError('type', `type must be one of challenge, registered, assignment, error (got ${describe(type)})`);
     }
   });
 }
 
-/** Validates a client's route request. */
+/** Most entries a route request's `rttMs` may hold (a client reports the volunteers it measured, web/client keeps 64). */
+export const maxRttEntries = 256;
+/** Validates a client's route request (`rttMs` bounded in entries, values clamped to apiBounds.maxRttMs). */
 export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
   return run((): RouteRequest => {
     const o = object(raw, '');
@@ -123,7 +152,7 @@ export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
     if (o.rttMs !== undefined) {
       const m = object(o.rttMs, 'rttMs');
       const keys = Object.keys(m);
-      if (keys.length > maxListLength) throw new FieldError('rttMs', `rttMs has more than ${maxListLength} entries`);
+      if (keys.length > maxRttEntries) throw new FieldError('rttMs', `rttMs has more than ${maxRttEntries} entries`);
       const rtt: Record<string, number> = {};
       for (const k of keys) {
         if (k.length > maxIdLength) throw new FieldError('rttMs', `rttMs has a peer id longer than ${maxIdLength} characters`);
@@ -147,6 +176,9 @@ function routeGranted(o: Obj): RouteGranted {
   return {
     kind: 'route',
     leaseId: str(o, 'leaseId', ''),
+    leaseSecret: str(o, 'leaseSecret', '', maxLeaseSecretLength),
+    leaseToken: str(o, 'leaseToken', '', maxLeaseTokenLength),
+    leaseTag: str(o, 'leaseTag', ''),
     chain: chain(o, 'chain', ''),
     expiresAtMs: num(o, 'expiresAtMs', '', nonNegative),
     leaseMs: num(o, 'leaseMs', '', { min: 0, minInclusive: false }),
@@ -179,12 +211,21 @@ export function parseRouteResponse(raw: unknown): Parsed<RouteResponse> {
   });
 }
 
-/** Validates a release body (an empty body is `{}`). */
+/** Validates a release body. */
 export function parseRouteReleaseRequest(raw: unknown): Parsed<RouteReleaseRequest> {
   return run((): RouteReleaseRequest => {
     const o = object(raw, '');
+    const leaseSecret = str(o, 'leaseSecret', '', maxLeaseSecretLength);
     const m = optional(o, 'measured', () => measured(o.measured, 'measured'));
-    return m === undefined ? {} : { measured: m };
+    return m === undefined ? { leaseSecret } : { leaseSecret, measured: m };
+  });
+}
+
+/** Validates a renewal body. */
+export function parseRouteRenewRequest(raw: unknown): Parsed<RouteRenewRequest> {
+  return run((): RouteRenewRequest => {
+    const o = object(raw, '');
+    return { leaseSecret: str(o, 'leaseSecret', '', maxLeaseSecretLength) };
   });
 }
 
@@ -237,16 +278,23 @@ function volunteerView(v: unknown, path: string): VolunteerView {
     memoryBytes: num(o, 'memoryBytes', path, nonNegative),
     backend: oneOf<Backend>(o, 'backend', path, backends),
     cacheSlots: num(o, 'cacheSlots', path, count),
-    leasedSlots: num(o, 'leasedSlots', path, count),
+    leasedSlots: num(o, 'leasedSlots', path, nonNegative), // fractional under reservation by declared length
     joinedAtMs: num(o, 'joinedAtMs', path, nonNegative),
     lastHeartbeatAtMs: num(o, 'lastHeartbeatAtMs', path, nonNegative),
+    probation: bool(o, 'probation', path),
   };
+}
+
+function bool(o: Obj, key: string, path: string): boolean {
+  const v = o[key];
+  if (typeof v !== 'boolean') throw new FieldError(join(path, key), `${join(path, key)} must be true or false (got ${describe(v)})`);
+  return v;
 }
 
 function routeRecord(v: unknown, path: string): RouteRecord {
   const o = object(v, path);
   const r: RouteRecord = {
-    leaseId: str(o, 'leaseId', path),
+    leaseTag: str(o, 'leaseTag', path),
     clientId: str(o, 'clientId', path),
     chain: chain(o, 'chain', path),
     policy: str(o, 'policy', path),

@@ -20,14 +20,30 @@ export function cacheBytesPerTokenBlock(shape: ModelShape, precision: CachePreci
 }
 
 /**
- * The admission policy: how many tokens of cache a session is reserved, per model block it runs,
- * given the `maxLength` it declared and the `slotTokens` the cache is sized for (the longest
- * session, l_in_max + l_out_max, tokens). Today every session is reserved a whole slot, as the
- * papers' s_c assumes; admitting by the declared length is the one-line change `return maxLength`.
+ * How much cache a session is reserved: `slot` a whole maximum-length slot per model block (the
+ * papers' s_c: every session as long as the longest), `declared` only its declared length (prompt +
+ * max new tokens), in 16-token blocks. Volunteer runtimes reserve `declared` (their memory grows
+ * with the tokens a session holds, never past its declaration); a coordinator books whichever its
+ * policy combo says (core/policies), `slot` unless told otherwise.
  */
-export function reserveTokensFor(maxLength: number, slotTokens: number): number {
-  void maxLength;
-  return slotTokens;
+export type CacheReservation = 'slot' | 'declared';
+
+/**
+ * Tokens of cache a session is reserved per model block it runs under `reservation`, given the
+ * `maxLength` it declared (prompt + max new tokens) and the `slotTokens` the cache is sized for
+ * (l_in_max + l_out_max), tokens: the slot for `slot`, else the declaration capped at one slot.
+ */
+export function reserveTokensFor(maxLength: number, slotTokens: number, reservation: CacheReservation = 'slot'): number {
+  switch (reservation) {
+    case 'slot':
+      return slotTokens;
+    case 'declared':
+      return Math.max(0, Math.min(Math.ceil(maxLength), slotTokens));
+    default: {
+      const never: never = reservation;
+      return never;
+    }
+  }
 }
 
 /** Token blocks that `cacheSlots` whole slots of `slotTokens` tokens take (a slot = one session's cache for one model block). */

@@ -1,7 +1,7 @@
 // Cache-slot admission: what the simulator and the live coordinator do with a routing decision under the policy's mechanism.
 import type { BlockSpan, Chain, TimeBreakdown } from '../swarm/index.ts';
 import type { AdmissionMechanism, RoutingDecision } from '../routing/index.ts';
-import { reserveTokensFor, tokenBlocksFor } from '../cache/index.ts';
+import { reserveTokensFor, tokenBlocksFor, type CacheReservation } from '../cache/index.ts';
 
 /**
  * Cache slots one hop of a session holds at its server: one single-block slot per block of the
@@ -12,29 +12,17 @@ export function hopSlots(span: BlockSpan): number {
   return span.end - span.start;
 }
 
-/**
- * How much cache a session is reserved: `slot` a whole maximum-length slot per block (the papers'
- * s_c and the live runtime today, core/cache's reserveTokensFor), `declared` only its declared
- * length (prompt + max new tokens), counted in 16-token blocks.
- */
-export type CacheReservation = 'slot' | 'declared';
+// How much cache a session is reserved: core/cache's, re-exported where admission reads it.
+export type { CacheReservation } from '../cache/index.ts';
 
 /**
- * Slots (possibly fractional) one hop of a session holds under `reservation`: hopSlots(span) for a
- * whole slot, else the span's blocks × ⌈declaredTokens / 16⌉ / ⌈slotTokens / 16⌉ (a declaration
- * longer than a slot still takes one slot). `declaredTokens` and `slotTokens` in tokens.
+ * Slots (possibly fractional) one hop of a session holds under `reservation`: the span's blocks ×
+ * the token blocks core/cache's `reserveTokensFor` reserves ÷ the token blocks of a whole slot, so
+ * hopSlots(span) for `slot` and for a declaration of a slot or longer; the same count as a volunteer
+ * runtime's KvCacheBudget. `declaredTokens` (prompt + max new tokens) and `slotTokens` in tokens.
  */
 export function sessionHopSlots(span: BlockSpan, reservation: CacheReservation, declaredTokens: number, slotTokens: number): number {
-  switch (reservation) {
-    case 'slot':
-      return hopSlots(span) * (tokenBlocksFor(reserveTokensFor(declaredTokens, slotTokens)) / tokenBlocksFor(slotTokens));
-    case 'declared':
-      return (hopSlots(span) * tokenBlocksFor(Math.min(Math.ceil(declaredTokens), slotTokens))) / tokenBlocksFor(slotTokens);
-    default: {
-      const never: never = reservation;
-      return never;
-    }
-  }
+  return (hopSlots(span) * tokenBlocksFor(reserveTokensFor(declaredTokens, slotTokens, reservation))) / tokenBlocksFor(slotTokens);
 }
 
 /** What admission may read and what the caller can do. */

@@ -4,10 +4,12 @@ import type { ActiveSession } from '../perf/index.ts';
 import type { ServerLoad } from '../routing/index.ts';
 import type { BlockSpan } from '../swarm/index.ts';
 import { hopSlots } from './admission.ts';
+import { snapWhole } from './reservation.ts';
 
 /** A session (or a lease, or a WS-RR booking) holding slots on every hop of its chain until `expectedEndMs`. */
 export interface Booking {
-  hops: readonly { serverId: string; span: BlockSpan }[];
+  /** `slots`: what the hop holds (default hopSlots(span), a whole slot per block; less under reservation by declared length). */
+  hops: readonly { serverId: string; span: BlockSpan; slots?: number }[];
   /** Expected completion, ms on the caller's clock. */
   expectedEndMs: number;
 }
@@ -26,7 +28,7 @@ export function loadsFromBookings(
   for (const b of bookings) {
     for (const h of b.hops) {
       const list = held.get(h.serverId) ?? [];
-      list.push({ slots: hopSlots(h.span), expectedEndMs: b.expectedEndMs });
+      list.push({ slots: h.slots ?? hopSlots(h.span), expectedEndMs: b.expectedEndMs });
       held.set(h.serverId, list);
     }
   }
@@ -34,7 +36,7 @@ export function loadsFromBookings(
   for (const a of assignments) {
     const sessions = held.get(a.serverId) ?? [];
     const used = sessions.reduce((s, x) => s + x.slots, 0);
-    loads.set(a.serverId, { online: !offline.has(a.serverId), freeSlots: Math.max(0, a.cacheSlots - used), sessions });
+    loads.set(a.serverId, { online: !offline.has(a.serverId), freeSlots: Math.max(0, snapWhole(a.cacheSlots - used)), sessions });
   }
   return loads;
 }

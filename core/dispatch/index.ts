@@ -2,5 +2,8 @@
 export { hopSlots, sessionHopSlots, refusingHop, admit, type Admission, type AdmissionContext, type CacheReservation } from './admission.ts';
 export { CentralQueue, serveQueue, type HeadOutcome } from './queue.ts';
 export { clipToSpan, routeSubSpan, hopOf, spliceChain, chainKeyOf, chainsInForce } from './failover.ts';
-export { reconcilePlacement, uncoveredBy, maxBlocksFor, type BlockSizes, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
+export { reconcilePlacement, uncoveredBy, type PeerPlacementInput, type SpanChange, type ReconcileResult } from './reconcile.ts';
 export { loadsFromBookings, type Booking } from './bookings.ts';
+export { sessionReservation, loadsInSessionUnits, snapWhole, type SessionReservation } from './reservation.ts';
+// The one budget rule lives with the placement policies; re-exported for the drivers that reconcile.
+export { maxBlocksFor, type BlockSizes } from '../placement/index.ts';

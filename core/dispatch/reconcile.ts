@@ -135,15 +135,3 @@ export function uncoveredBy(spans: Iterable<BlockSpan | null>, numBlocks: number
   for (const s of spans) m.set(String(i++), s);
   return uncoveredBlocks(m, numBlocks);
 }
-
-/** The model sizes a volunteer's capacity depends on, bytes. */
-export interface BlockSizes {
-  numBlocks: number;
-  blockBytes: number;
-  cacheBytesPerBlock: number;
-}
-
-/** Most blocks a volunteer of `memoryBytes` can hold while keeping cache for at least one session (at most L). */
-export function maxBlocksFor(memoryBytes: number, model: BlockSizes): number {
-  return Math.min(model.numBlocks, Math.floor(memoryBytes / (model.blockBytes + model.cacheBytesPerBlock)));
-}

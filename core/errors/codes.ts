@@ -14,12 +14,15 @@ export const errorCodes = [
   // the swarm
   'not-registered', 'model-mismatch', 'unknown-peer', 'unknown-lease', 'lease-expired', 'unknown-ticket', 'no-route',
   'queue-full', 'peer-unavailable', 'timeout', 'aborted',
+  // identities and leases (docs/security.md)
+  'identity-refused', 'lease-refused', 'peer-limit',
   // placement and policies
   'infeasible', 'no-solution', 'unknown-policy', 'placement-timeout',
   // authorization and fair use (server/auth)
   'unauthorized', 'forbidden-origin', 'unsupported-media-type', 'rate-limited', 'over-quota', 'too-many-connections', 'slow-reader',
   // runtime and environment
   'backend-unavailable', 'not-loaded', 'offline', 'not-found', 'closed',
+  'bad-certificate', // a TLS certificate or key `serve` was given (or made) that it cannot use: data.problem says why
   // a bug: the message says what failed
   'internal',
 ] as const;

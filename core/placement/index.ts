@@ -19,6 +19,7 @@ export {
   type PlacementPolicy,
   type PlacementPolicyFactory,
 } from './types.ts';
+export { maxBlocksFor, swarmCapacity, capacityShortfall, overBudget, type BlockSizes, type SwarmCapacity } from './capacity.ts';
 export { predictPlacement, firstUncoveredBlock, makeAssignment, plannedLengths } from './common.ts';
 export {
   petals,

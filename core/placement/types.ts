@@ -1,5 +1,5 @@
 // Contract of every placement policy: a pure function of a swarm snapshot to block ranges per server.
-import { BouquetError, registerErrorKind } from '../errors/index.ts';
+import { BouquetError, registerErrorKind, type ErrorData } from '../errors/index.ts';
 import type { BlockSpan, Chain, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
 
 /** What one server is asked to host. */
@@ -76,8 +76,9 @@ export type PlacementPolicyFactory = (options?: PlacementOptions) => PlacementPo
 
 /** Thrown when no placement can serve the workload; `reason` says why in the user's words. */
 export class InfeasiblePlacementError extends BouquetError<'infeasible'> {
-  constructor(reason: string) {
-    super('infeasible', `infeasible: ${reason}`, { reason });
+  /** `details`: numbers a caller may act on (e.g. the blocks the swarm can hold), carried beside `reason`. */
+  constructor(reason: string, details: ErrorData = {}) {
+    super('infeasible', `infeasible: ${reason}`, { ...details, reason });
   }
 
   /** Why, in the user's words. */

@@ -1,7 +1,7 @@
 // The one policy registry: placement and routing policies and their named combos, shared by the simulator and `bouquet serve`.
 import { placementPolicies, UnknownPolicyError, type PlacementOptions, type PlacementPolicy, type PlacementPolicyName } from '../placement/index.ts';
+import type { CacheReservation } from '../cache/index.ts';
 import { isRoutingPolicyName, routingPolicies, type RoutingOptions, type RoutingPolicy } from '../routing/index.ts';
-import type { CacheReservation } from '../dispatch/index.ts';
 
 /** A placement + routing pair as a scenario, the CLI or the coordinator names it. */
 export interface PolicyCombo {
@@ -10,9 +10,10 @@ export interface PolicyCombo {
   placementOptions?: PlacementOptions;
   routingOptions?: RoutingOptions;
   /**
-   * How much cache admission reserves per session under this combo: `declared` its declared length
-   * (prompt + maxNewTokens, in 16-token blocks), `slot` a whole slot; absent: what the swarm does
-   * (a scenario's `service.reservation`, else a whole slot).
+   * How much cache admission reserves per session under this combo, in the simulator and in the live
+   * coordinator's bookings: `declared` its declared length (prompt + maxNewTokens, in 16-token
+   * blocks), `slot` a whole slot; absent: what the swarm does (a scenario's `service.reservation`,
+   * else a whole slot — the coordinator's default).
    */
   reservation?: CacheReservation;
   /** Re-placements plan for the workload measured so far (arrival rate, lengths) instead of the declared one. */

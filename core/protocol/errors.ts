@@ -32,13 +32,18 @@ export type PeerErrorCode =
   | 'no-route'
   /** The other side speaks another protocol version (`protocolVersion`); upgrade the older one. */
   | 'version-mismatch'
+  /** The session was not opened with a lease the coordinator signed for this peer, span and client. */
+  | 'lease-refused'
+  /** The remote peer holds as many connections or sessions here as one peer may. */
+  | 'peer-limit'
   /** The peer failed while computing; the message says why. */
   | 'internal';
 
 /** Every code, for validating a code that arrives on the wire. */
 export const peerErrorCodes: readonly PeerErrorCode[] = [
   'bad-frame', 'oversize', 'too-many-pending', 'unknown-session', 'cache-full', 'sequence-too-long',
-  'out-of-order', 'wrong-span', 'draining', 'peer-unavailable', 'timeout', 'no-route', 'version-mismatch', 'internal',
+  'out-of-order', 'wrong-span', 'draining', 'peer-unavailable', 'timeout', 'no-route', 'version-mismatch',
+  'lease-refused', 'peer-limit', 'internal',
 ];
 
 /** True when `code` is one of the protocol's error codes. */

@@ -32,6 +32,11 @@ export interface OpenSessionFrame {
    * has it (0 from a peer older than the field). The receiver answers another version `version-mismatch`.
    */
   protocolVersion?: number;
+  /**
+   * The route's `leaseToken` (core/api identity): the coordinator's signed grant of this span on this
+   * peer to this client. A volunteer refuses a session without a valid one ('lease-refused').
+   */
+  lease?: string;
 }
 /** Volunteer → client: the session is open and holds its cache slots. */
 export interface OpenedFrame {

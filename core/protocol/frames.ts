@@ -9,8 +9,11 @@ import { type WireDtype, type HiddenStates, type ErrorFrame, type Frame, type Fr
 
 /** First byte of every frame. */
 export const frameMagic = 0xb7;
-/** Wire format version; a frame of another version is refused as 'bad-frame'. 2: error frames carry kind and data. */
-export const frameVersion = 2;
+/**
+ * Wire format version; a frame of another version is refused as 'bad-frame'. 2: error frames carry
+ * kind and data. 3: open-session carries the signed lease.
+ */
+export const frameVersion = 3;
 /** Bytes before a frame's body: magic, version, type, flags, u32 id. */
 export const frameHeaderBytes = 8;
 /** Longest session id, bytes of UTF-8. */
@@ -19,6 +22,8 @@ export const maxSessionIdBytes = 128;
 export const maxErrorMessageBytes = 2048;
 /** Longest error detail (JSON of kind and data) on the wire, bytes of UTF-8. */
 const maxErrorDetailBytes = 8192;
+/** Longest signed lease an open-session carries, bytes of UTF-8 (core/api's maxLeaseTokenLength). */
+export const maxLeaseBytes = 8192;
 /** Widest hidden state accepted (d), values. */
 export const maxHiddenCols = 1 << 16;
 
@@ -117,6 +122,8 @@ export function encodeFrame(f: Frame): ArrayBuffer {
       w.u8(dtypeCodes[f.dtype]);
       // Last, so a frame from before the field still decodes (as version 0) and gets a coded answer.
       w.u16(u16Field(f.protocolVersion ?? protocolVersion, 'protocol version'));
+      if (f.lease !== undefined && encoder.encode(f.lease).byteLength > maxLeaseBytes) throw new PeerError('bad-frame', `a lease is at most ${maxLeaseBytes} bytes`);
+      w.str(f.lease ?? '', maxLeaseBytes);
       break;
     case 'opened':
     case 'close':
@@ -283,9 +290,11 @@ export function decodeFrame(buf: ArrayBuffer | Uint8Array, limits: DecodeLimits 
       const maxLength = r.u32('max length');
       const dtype = readDtype(r, id);
       const version = r.atEnd ? 0 : r.u16('protocol version');
+      const lease = r.atEnd ? '' : r.str('lease', maxLeaseBytes);
       if (end <= start) throw new PeerError('bad-frame', `block span [${start}, ${end}) is empty`, id);
       if (maxLength === 0) throw new PeerError('bad-frame', 'max length must be positive', id);
       f = { type, id, sessionId, span: { start, end }, maxLength, dtype, protocolVersion: version };
+      if (lease !== '') f.lease = lease;
       break;
     }
     case 'opened':

@@ -6,4 +6,5 @@
  * carrying another version is answered `version-mismatch` and nothing else is disturbed. A
  * handshake without the field (from before versions) reads as version 0.
  */
-export const protocolVersion = 1;
+export const protocolVersion = 2;
+// 2: registration answers a signed challenge; sessions open only with a signed lease.

@@ -11,10 +11,11 @@ export const adminTokenFile = 'admin-token';
 /** Shortest admin token accepted, characters (a given one too: a short token is guessable). */
 export const minAdminTokenChars = 16;
 
-/** The state dir by default: `$BOUQUET_STATE_DIR`, else `~/.bouquet`. */
+/** The state dir by default: `$BOUQUET_STATE_DIR` (`none`: keep nothing), else `$XDG_STATE_HOME/bouquet`, else `~/.local/state/bouquet`. */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.BOUQUET_STATE_DIR;
-  return fromEnv !== undefined && fromEnv !== '' ? path.resolve(fromEnv) : path.join(os.homedir(), '.bouquet');
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv === 'none' ? fromEnv : path.resolve(fromEnv);
+  return path.join(env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state'), 'bouquet');
 }
 
 /** A fresh token: 32 random bytes, base64url (43 characters). */

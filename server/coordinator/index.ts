@@ -13,9 +13,12 @@ import {
   type SwarmState,
   type VolunteerMessage,
   type VolunteerView,
+  parseLeaseToken,
   parseVolunteerMessage,
   protocolVersion,
 } from '../../core/api/index.ts';
+import { CoordinatorKey } from '../identity/index.ts';
+import { challengeNonce, checkRegistration, sameKey } from './identity-check.ts';
 import type { PlacementPolicy } from '../../core/placement/index.ts';
 import { serveQueue } from '../../core/dispatch/index.ts';
 import { EventHub } from './events.ts';
@@ -34,6 +37,9 @@ export type { LoopLagReport } from './loop-lag.ts';
 export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
 export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
 export { defaultFairUseLimits, type FairUseLimits } from './fair-use.ts';
+/** Signed leases one register or heartbeat may have checked (~0.1–0.5 ms each): the rest wait for the next heartbeat. */
+const maxVerifiedPerReport = 64;
+
 export type { CoordinatorOptions, NetworkDefaults, WorkloadDefaults, VolunteerLink, VolunteerConnection, SwarmListener } from './options.ts';
 
 /**
@@ -61,6 +67,8 @@ export class Coordinator {
   private readonly leaseHoldings = new Holdings((id) => this.leases.has(id));
   private readonly queueHoldings = new Holdings((id) => this.tickets.answerOf(id)?.kind === 'queued');
   private readonly holderKeysOf = new WeakMap<RouteRequest, string[]>();
+  /** Signs leases and derives their secrets; from the state dir, so it survives a restart. */
+  readonly key: CoordinatorKey;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
   /** Time this process's event loop lost: subtracted from volunteers' silences. */
@@ -77,6 +85,7 @@ export class Coordinator {
     this.fairUse = { ...defaultFairUseLimits, ...options.fairUse };
     this.now = options.now ?? Date.now;
     this.log = options.logger;
+    this.key = options.key ?? CoordinatorKey.ephemeral();
     this.registry = new VolunteerRegistry(options.model, networkDefaults(options.network), workloadDefaults(options.workload), this.now, (id) =>
       this.leases.through(id),
     );
@@ -96,7 +105,7 @@ export class Coordinator {
       onPlaced: () => this.processQueue(),
       view: (v) => this.view(v),
     });
-    this.routes = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now);
+    this.routes = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now, options.cacheReservation);
     const sweepMs = Math.max(10, Math.min(1000, this.heartbeatTimeoutMs / 4, this.leaseMs / 4, ticketTtlMs / 4));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
@@ -129,22 +138,29 @@ export class Coordinator {
 
   // Volunteers ---------------------------------------------------------------------------------
 
-  /** A volunteer socket opened; feed its messages to the returned handle. */
-  connectVolunteer(link: VolunteerLink): VolunteerConnection {
+  /**
+   * A volunteer socket opened; feed its messages to the returned handle. `challenged`: the nonce
+   * the socket already got (it moved here from another model's coordinator), else a new challenge is sent.
+   */
+  connectVolunteer(link: VolunteerLink, challenged?: string): VolunteerConnection {
     let peerId: string | undefined;
+    // Every socket gets its own nonce: a registration proves the key now, on this socket (no replay).
+    const nonce = challenged ?? challengeNonce();
+    if (challenged === undefined) link.send({ type: 'challenge', nonce });
     const registerTimer = setTimeout(() => {
       if (peerId === undefined) link.close(4000, 'no register message within the heartbeat timeout');
     }, this.heartbeatTimeoutMs);
     registerTimer.unref();
     const fail = (error: CoordinatorApiError): void => link.send({ type: 'error', error: error.toWire() });
     return {
+      nonce,
       receive: (raw) => {
         const parsed = parseVolunteerMessage(raw);
         if (!parsed.ok) return fail(parsed.error);
         const m = parsed.value;
         if (m.type === 'register') {
           try {
-            peerId = this.register(m, link, peerId);
+            peerId = this.register(m, link, peerId, nonce);
           } catch (e) {
             if (e instanceof CoordinatorApiError) {
               fail(e);
@@ -170,13 +186,19 @@ export class Coordinator {
     };
   }
 
-  private register(m: RegisterMessage, link: VolunteerLink, previousPeerId: string | undefined): string {
+  private register(m: RegisterMessage, link: VolunteerLink, previousPeerId: string | undefined, nonce: string): string {
     if (m.protocolVersion !== protocolVersion) throw new CoordinatorApiError('version-mismatch', `this coordinator speaks protocol version ${protocolVersion}, not ${m.protocolVersion}: reload the volunteer page`, 'protocolVersion');
     if (m.modelId !== this.model.id) {
       throw new CoordinatorApiError('model-mismatch', `this coordinator serves model '${this.model.id}', not '${m.modelId}'`, 'modelId');
     }
     if (m.loadedSpan !== undefined && m.loadedSpan.end > this.model.numBlocks) {
       throw new CoordinatorApiError('bad-request', `loadedSpan.end must be ≤ ${this.model.numBlocks} (the model's blocks)`, 'loadedSpan.end');
+    }
+    // Proof of the key, and that the id is the key's: else refused, and whoever holds the id is undisturbed.
+    checkRegistration(m, nonce, this.options.keyBoundPeerIds ?? true);
+    const held = this.registry.get(m.peerId);
+    if (held !== undefined && !sameKey(held.publicKey, m.publicKey)) {
+      throw new CoordinatorApiError('identity-refused', `peer id '${m.peerId}' is registered with another key; a re-registration must prove the same key`, 'peerId');
     }
     if (previousPeerId !== undefined && previousPeerId !== m.peerId) this.removeVolunteer(previousPeerId, 'replaced');
     const old = this.registry.get(m.peerId);
@@ -210,10 +232,13 @@ export class Coordinator {
     link.send({
       type: 'registered',
       peerId: v.peerId,
+      coordinatorKey: this.key.publicKey,
       model: this.model,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       heartbeatTimeoutMs: this.heartbeatTimeoutMs,
     });
+    // Sessions it runs (after a coordinator restart) are booked before it can be routed to.
+    this.adoptSessions(v, m.sessions);
     if (loaded !== null) this.registry.sendAssignment(v, loaded, 'keep');
     this.log.info({ peerId: v.peerId, memoryBytes: v.memoryBytes, decodeMsPerBlock: v.decodeMsPerBlock, loadedSpan: loaded }, 'volunteer registered');
     this.events.emit({ type: 'volunteer-joined', volunteer: this.view(v) });
@@ -230,6 +255,7 @@ export class Coordinator {
           v.load.activeSessions !== m.load.activeSessions || v.load.freeCacheSlots !== m.load.freeCacheSlots || v.load.state !== m.load.state;
         const wasRoutable = this.registry.isRoutable(v);
         v.load = m.load;
+        this.adoptSessions(v, m.sessions);
         if (changed) this.events.emit({ type: 'volunteer-updated', volunteer: this.view(v) });
         if (wasRoutable !== this.registry.isRoutable(v)) this.processQueue();
         return;
@@ -269,6 +295,32 @@ export class Coordinator {
       this.placement.schedule();
       this.processQueue();
     }
+  }
+
+  /**
+   * Books the leases a volunteer reports running that this coordinator does not know (it restarted):
+   * only tokens it signed itself, naming this volunteer, not ended in this run. So a restarted
+   * coordinator never books those slots twice.
+   */
+  private adoptSessions(v: Volunteer, tokens: readonly string[] | undefined): void {
+    if (tokens === undefined) return;
+    let adopted = 0;
+    let verified = 0;
+    for (const token of tokens) {
+      // Known leases cost nothing (the usual heartbeat); a signature check is bounded per message (the event loop stays free).
+      const parsed = parseLeaseToken(token);
+      if (!parsed.ok || !this.leases.unknown(parsed.value.grant.leaseId)) continue;
+      if (++verified > maxVerifiedPerReport) break;
+      const grant = this.key.verifyLease(token);
+      if (grant === null || !grant.chain.some((h) => h.peerId === v.peerId)) continue;
+      const record = this.leases.adopt(grant);
+      if (record === undefined) continue;
+      adopted++;
+      this.recentRoutes.push(record);
+      while (this.recentRoutes.length > this.recentRouteCount) this.recentRoutes.shift();
+      this.emitRoute(record);
+    }
+    if (adopted > 0) this.log.info({ peerId: v.peerId, adopted }, 'leases rebuilt from a volunteer report');
   }
 
   private view(v: Volunteer): VolunteerView {
@@ -367,16 +419,24 @@ export class Coordinator {
 
   private grant(request: RouteRequest, d: Grant, queuedMs: number): RouteGranted {
     const fullSpan = request.span === undefined || (request.span.start === 0 && request.span.end === this.model.numBlocks);
-    const { record, expiresAtMs } = this.leases.open(request, d, fullSpan ? this.options.routing.name : 'ws-rr (failover)', queuedMs);
+    const { leaseId, record, expiresAtMs } = this.leases.open(request, d, fullSpan ? this.options.routing.name : 'ws-rr (failover)', queuedMs);
     this.registry.noteGranted(request); // only granted requests shape the planned workload
-    for (const k of this.holderKeysOf.get(request) ?? holderKeys(request.clientId, undefined)) this.leaseHoldings.add(k, record.leaseId);
+    for (const k of this.holderKeysOf.get(request) ?? holderKeys(request.clientId, undefined)) this.leaseHoldings.add(k, leaseId);
     this.recentRoutes.push(record);
     while (this.recentRoutes.length > this.recentRouteCount) this.recentRoutes.shift();
-    this.log.info({ leaseId: record.leaseId, clientId: request.clientId, chain: d.hops, predictedMs: d.predicted.totalMs, queuedMs }, 'route granted');
+    this.log.info({ leaseTag: record.leaseTag, clientId: request.clientId, chain: d.hops, predictedMs: d.predicted.totalMs, queuedMs }, 'route granted');
     this.emitRoute(record);
+    const expectedEndAtMs = record.grantedAtMs + (Number.isFinite(d.predicted.totalMs) ? Math.max(0, d.predicted.totalMs) : this.leaseMs);
+    const leaseToken = this.key.signLease({
+      leaseId, clientId: request.clientId, chain: d.hops, promptTokens: request.promptTokens, maxNewTokens: request.maxNewTokens,
+      grantedAtMs: record.grantedAtMs, expectedEndAtMs, expiresAtMs,
+    });
     return {
       kind: 'route',
-      leaseId: record.leaseId,
+      leaseId,
+      leaseSecret: this.key.leaseSecret(leaseId),
+      leaseToken,
+      leaseTag: record.leaseTag,
       chain: d.hops,
       expiresAtMs,
       leaseMs: this.leaseMs,
@@ -393,21 +453,34 @@ export class Coordinator {
   private endLease(leaseId: string, outcome: 'released' | 'expired', measured?: MeasuredTimes): void {
     const record = this.leases.end(leaseId, outcome, measured);
     if (record === undefined) return;
+    // A released lease's measured times are the hops' record (claims checked; probation ends with one).
     if (outcome === 'released' && measured !== undefined) this.registry.noteReport(record, measured);
-    this.log.info({ leaseId, outcome, measured }, 'lease ended');
+    this.log.info({ leaseTag: record.leaseTag, outcome, measured }, 'lease ended');
     this.emitRoute(record);
     this.processQueue();
   }
 
-  /** Frees a lease's slots (and records the measured times for the dashboard). Throws CoordinatorApiError. */
-  release(leaseId: string, measured?: MeasuredTimes): void {
+  /**
+   * Frees a lease's slots (and records the measured times for the dashboard). Throws
+   * CoordinatorApiError: 'lease-refused' without the lease's secret (nothing changes).
+   */
+  release(leaseId: string, leaseSecret: string, measured?: MeasuredTimes): void {
     if (!this.leases.has(leaseId)) throw this.leases.error(leaseId);
+    this.checkSecret(leaseId, leaseSecret);
     this.endLease(leaseId, 'released', measured);
   }
 
-  /** Extends a lease by `leaseMs`; returns the new expiry (epoch ms). Throws CoordinatorApiError. */
-  renew(leaseId: string): number {
+  /** Extends a lease by `leaseMs`; returns the new expiry (epoch ms). Throws CoordinatorApiError ('lease-refused' without the secret). */
+  renew(leaseId: string, leaseSecret: string): number {
+    if (!this.leases.has(leaseId)) throw this.leases.error(leaseId);
+    this.checkSecret(leaseId, leaseSecret);
     return this.leases.renew(leaseId);
+  }
+
+  private checkSecret(leaseId: string, leaseSecret: string): void {
+    if (!this.key.isLeaseSecret(leaseId, leaseSecret)) {
+      throw new CoordinatorApiError('lease-refused', 'that is not this lease\'s secret: only the client it was granted to may release or renew it', 'leaseSecret');
+    }
   }
 
   // Timers, state, events ----------------------------------------------------------------------
@@ -440,6 +513,11 @@ export class Coordinator {
   /** The snapshot placement plans on now (planned speeds, capped memory, clamped RTTs, planned workload), for diagnostics. */
   planningSnapshot(): SwarmSnapshot {
     return this.registry.planSnapshot(this.registry.all());
+  }
+
+  /** What the live swarm looks like to the simulator: the planning snapshot, each client's reported RTTs (ms), and the policies in force. */
+  scenarioInputs(): { snapshot: SwarmSnapshot; clientRttsMs: Record<string, Record<string, number>>; placementPolicy: string; routingPolicy: string } {
+    return { snapshot: this.planningSnapshot(), clientRttsMs: this.registry.clientRttsMs(), placementPolicy: this.placement.view.policy, routingPolicy: this.options.routing.name };
   }
 
   /** This process's event-loop lag (largest recent stall, all time lost), ms. */

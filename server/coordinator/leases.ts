@@ -1,14 +1,19 @@
 // Route leases (the slots a granted route holds until released, renewed or expired) and the queue's tickets.
 import { randomUUID } from 'node:crypto';
-import { CoordinatorApiError, type MeasuredTimes, type RouteHop, type RouteRecord, type RouteRequest, type RouteResponse } from '../../core/api/index.ts';
+import { CoordinatorApiError, type LeaseGrant, type MeasuredTimes, type RouteHop, type RouteRecord, type RouteRequest, type RouteResponse } from '../../core/api/index.ts';
+import { CoordinatorKey } from '../identity/index.ts';
 import type { TimeBreakdown } from '../../core/swarm/index.ts';
-import { CentralQueue, hopSlots, type Booking } from '../../core/dispatch/index.ts';
+import { CentralQueue, hopSlots, snapWhole, type Booking } from '../../core/dispatch/index.ts';
 
 interface Lease {
+  /** The unguessable id (never published: the record carries its tag). */
+  leaseId: string;
   record: RouteRecord;
   expiresAtMs: number;
   /** Chain identity for JFFC's per-chain session count (full-span leases only). */
   chainKey?: string;
+  /** Slots each hop holds (by the hop's index; absent: a whole slot per block). */
+  hopSlots?: readonly number[];
 }
 
 /** A granted decision: the hops, what they are predicted to take, and the JFFC chain they are. */
@@ -16,12 +21,16 @@ export interface Grant {
   hops: RouteHop[];
   predicted: TimeBreakdown;
   chainKey?: string;
+  /** Slots each hop holds, under the coordinator's cache reservation (absent: hopSlots of its span). */
+  hopSlots?: readonly number[];
 }
 
 /** The leases in force. */
 export class LeaseBook {
   private readonly leases = new Map<string, Lease>();
   private readonly expired = new Set<string>();
+  /** Leases released in this run (so a heartbeat reporting one does not bring it back). */
+  private readonly released = new Set<string>();
 
   constructor(
     readonly leaseMs: number,
@@ -32,11 +41,12 @@ export class LeaseBook {
     return this.leases.size;
   }
 
-  /** Opens a lease for `grant`; returns its record (shared: ending the lease updates it). */
-  open(request: RouteRequest, grant: Grant, policy: string, queuedMs: number): { record: RouteRecord; expiresAtMs: number } {
+  /** Opens a lease for `grant` under a fresh unguessable id; returns it and its record (shared: ending the lease updates it). */
+  open(request: RouteRequest, grant: Grant, policy: string, queuedMs: number): { leaseId: string; record: RouteRecord; expiresAtMs: number } {
     const now = this.now();
+    const leaseId = CoordinatorKey.newLeaseId();
     const record: RouteRecord = {
-      leaseId: randomUUID(),
+      leaseTag: CoordinatorKey.leaseTag(leaseId),
       clientId: request.clientId,
       chain: grant.hops,
       policy,
@@ -47,14 +57,44 @@ export class LeaseBook {
       grantedAtMs: now,
       outcome: 'active',
     };
-    const lease: Lease = { record, expiresAtMs: now + this.leaseMs };
+    const lease: Lease = { leaseId, record, expiresAtMs: now + this.leaseMs };
     if (grant.chainKey !== undefined) lease.chainKey = grant.chainKey;
-    this.leases.set(record.leaseId, lease);
-    return { record, expiresAtMs: lease.expiresAtMs };
+    if (grant.hopSlots !== undefined) lease.hopSlots = grant.hopSlots;
+    this.leases.set(leaseId, lease);
+    return { leaseId, record, expiresAtMs: lease.expiresAtMs };
+  }
+
+  /**
+   * Books a lease again from its signed grant, as a volunteer reported it running (after a coordinator
+   * restart); it lapses `leaseMs` from now unless renewed. Returns its record, or undefined when the
+   * lease is known or already ended in this run.
+   */
+  adopt(grant: LeaseGrant): RouteRecord | undefined {
+    if (!this.unknown(grant.leaseId)) return undefined;
+    const totalMs = Math.max(0, grant.expectedEndAtMs - grant.grantedAtMs);
+    const record: RouteRecord = {
+      leaseTag: CoordinatorKey.leaseTag(grant.leaseId),
+      clientId: grant.clientId,
+      chain: grant.chain,
+      policy: 'rebuilt',
+      promptTokens: grant.promptTokens,
+      maxNewTokens: grant.maxNewTokens,
+      predicted: { computeMs: 0, transferMs: 0, waitingMs: 0, totalMs },
+      queuedMs: 0,
+      grantedAtMs: grant.grantedAtMs,
+      outcome: 'active',
+    };
+    this.leases.set(grant.leaseId, { leaseId: grant.leaseId, record, expiresAtMs: this.now() + this.leaseMs });
+    return record;
   }
 
   has(leaseId: string): boolean {
     return this.leases.has(leaseId);
+  }
+
+  /** True when `leaseId` is neither active nor ended in this run (a report of it may be adopted). */
+  unknown(leaseId: string): boolean {
+    return !this.leases.has(leaseId) && !this.expired.has(leaseId) && !this.released.has(leaseId);
   }
 
   /** Ends a lease; returns its record, or undefined when it is not active. */
@@ -65,12 +105,11 @@ export class LeaseBook {
     lease.record.outcome = outcome;
     lease.record.endedAtMs = this.now();
     if (measured !== undefined) lease.record.measured = measured;
-    if (outcome === 'expired') {
-      this.expired.add(leaseId);
-      if (this.expired.size > 10_000) {
-        const first = this.expired.values().next();
-        if (first.done !== true) this.expired.delete(first.value);
-      }
+    const ended = outcome === 'expired' ? this.expired : this.released;
+    ended.add(leaseId);
+    if (ended.size > 10_000) {
+      const first = ended.values().next();
+      if (first.done !== true) ended.delete(first.value);
     }
     return lease.record;
   }
@@ -86,8 +125,8 @@ export class LeaseBook {
   /** Why `leaseId` is not active: it expired, or it never was. */
   error(leaseId: string): CoordinatorApiError {
     return this.expired.has(leaseId)
-      ? new CoordinatorApiError('lease-expired', `lease '${leaseId}' expired before it was released or renewed; its slots were freed`)
-      : new CoordinatorApiError('unknown-lease', `no active lease '${leaseId}' (never granted, or already released)`);
+      ? new CoordinatorApiError('lease-expired', `lease ${CoordinatorKey.leaseTag(leaseId)} expired before it was released or renewed; its slots were freed`)
+      : new CoordinatorApiError('unknown-lease', `no active lease ${CoordinatorKey.leaseTag(leaseId)} (never granted, or already released)`);
   }
 
   /** Ids of the leases past their expiry at `nowMs`. */
@@ -105,8 +144,10 @@ export class LeaseBook {
   /** Slots the active leases hold on `peerId`. */
   slotsOn(peerId: string): number {
     let n = 0;
-    for (const l of this.leases.values()) for (const h of l.record.chain) if (h.peerId === peerId) n += hopSlots(h.span);
-    return n;
+    for (const l of this.leases.values()) l.record.chain.forEach((h, i) => {
+      if (h.peerId === peerId) n += slotsOf(l, i);
+    });
+    return snapWhole(n);
   }
 
   /** Sessions on each chain of `chainKeys` (JFFC's per-chain count). */
@@ -121,9 +162,15 @@ export class LeaseBook {
   /** Every lease as a booking: its hops hold slots until the predicted end. */
   *bookings(): Iterable<Booking> {
     for (const l of this.leases.values()) {
-      yield { hops: l.record.chain.map((h) => ({ serverId: h.peerId, span: h.span })), expectedEndMs: l.record.grantedAtMs + l.record.predicted.totalMs };
+      yield { hops: l.record.chain.map((h, i) => ({ serverId: h.peerId, span: h.span, slots: slotsOf(l, i) })), expectedEndMs: l.record.grantedAtMs + l.record.predicted.totalMs };
     }
   }
+}
+
+/** Slots hop `i` of a lease holds: as granted, else a whole slot per block. */
+function slotsOf(lease: Lease, i: number): number {
+  const hop = lease.record.chain[i];
+  return lease.hopSlots?.[i] ?? (hop === undefined ? 0 : hopSlots(hop.span));
 }
 
 /** A request waiting in the central queue. */

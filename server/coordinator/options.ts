@@ -4,8 +4,10 @@ import type { CoordinatorToVolunteerMessage, DashboardMessage } from '../../core
 import type { LinearMs } from '../../core/swarm/index.ts';
 import type { PlacementPolicy } from '../../core/placement/index.ts';
 import type { RoutingPolicy } from '../../core/routing/index.ts';
+import type { CacheReservation } from '../../core/cache/index.ts';
 import type { ServedModel } from '../models/index.ts';
 import type { FairUseLimits } from './fair-use.ts';
+import type { CoordinatorKey } from '../identity/index.ts';
 
 /** Assumptions the coordinator needs before anything is measured (all documented defaults). */
 export interface NetworkDefaults {
@@ -35,6 +37,8 @@ export interface CoordinatorOptions {
   /** Placement policy in force, and its registry name. */
   placement: { name: string; policy: PlacementPolicy };
   routing: RoutingPolicy;
+  /** How a lease books a session's cache: `slot` (default, a whole slot per block) or `declared` (its prompt + max new tokens; core/policies' combo field). */
+  cacheReservation?: CacheReservation;
   /** Policies whose prediction the dashboard compares (the one in force is always included). */
   predictionPolicies?: Record<string, PlacementPolicy>;
   /**
@@ -62,6 +66,17 @@ export interface CoordinatorOptions {
   workload?: Partial<WorkloadDefaults>;
   /** Clock, Unix epoch ms (tests inject one). */
   now?: () => number;
+  /**
+   * The coordinator's signing key (leases, lease secrets). Default: an ephemeral one (a restart then
+   * invalidates every lease); `createServer` loads it from the state dir when given one.
+   */
+  key?: CoordinatorKey;
+  /**
+   * Whether a volunteer's peer id must be the one its key is bound to (`vk-` + SHA-256 of the SPKI).
+   * Default true. Tests with hand-named scripted volunteers turn it off; every registration still
+   * proves its key, and a peer id held by one key is never taken over by another.
+   */
+  keyBoundPeerIds?: boolean;
 }
 
 /** How the coordinator talks to one volunteer socket. */
@@ -72,6 +87,8 @@ export interface VolunteerLink {
 
 /** Handle of one volunteer socket, given to the transport. */
 export interface VolunteerConnection {
+  /** The challenge nonce this socket got (a socket moved to another model's coordinator keeps it). */
+  readonly nonce: string;
   /** Feed one message (already JSON-parsed, not yet validated). */
   receive(raw: unknown): void;
   /** The socket closed. */

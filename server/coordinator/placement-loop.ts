@@ -2,13 +2,14 @@
 import type { Logger } from 'pino';
 import { apiErrorBody, CoordinatorApiError, type ApiErrorBody, type PlacementView, type PolicyPrediction } from '../../core/api/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
-import { predictPlacement, type PlacementPolicy, type PlacementResult, type ServerAssignment } from '../../core/placement/index.ts';
+import { capacityShortfall, predictPlacement, type PlacementPolicy, type PlacementResult, type ServerAssignment } from '../../core/placement/index.ts';
 import { reconcilePlacement, type SpanChange } from '../../core/dispatch/index.ts';
 import type { EventHub } from './events.ts';
 import type { LeaseBook } from './leases.ts';
 import type { Predictions } from './predictions.ts';
 import type { Volunteer, VolunteerRegistry } from './registry.ts';
 import { sameSpan } from '../../core/swarm/index.ts';
+import { isBouquetError } from '../../core/errors/index.ts';
 
 /** The wire body of any error (codes pass through; anything else is 'internal'). */
 export function errorBody(e: unknown): ApiErrorBody {
@@ -157,12 +158,13 @@ export class PlacementLoop {
       try {
         result = await policy.policy(snapshot);
       } catch (e) {
-        const body = errorBody(e);
+        // A swarm whose memory cannot hold the model says so in one sentence with the numbers, whatever the policy's own wording.
+        const body = errorBody(isBouquetError(e, 'infeasible') ? (capacityShortfall(registry.model, volunteers.map((v) => v.memoryBytes)) ?? e) : e);
         if (mode === 'switch') {
           throw new CoordinatorApiError(body.code, `placement policy '${policy.name}' cannot place the current swarm: ${body.message}`, body.field, body.data);
         }
         error = body;
-        log.warn({ error }, 'placement policy failed; keeping spans and filling gaps greedily');
+        log.warn({ error }, `placement failed [${body.code}]: ${body.message} (keeping spans, filling gaps greedily)`);
       }
     }
     if (this.stopped) return [];

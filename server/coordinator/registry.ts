@@ -11,6 +11,7 @@ import {
   type VolunteerView,
 } from '../../core/api/index.ts';
 import { sameSpan, type BlockSpan, type ServerSpec, type SwarmSnapshot } from '../../core/swarm/index.ts';
+import { RttSamples } from './rtt-samples.ts';
 import { median } from '../../core/stats/index.ts';
 import { cacheSlots } from '../../core/perf/index.ts';
 import { hopSlots, maxBlocksFor, uncoveredBy } from '../../core/dispatch/index.ts';
@@ -58,8 +59,8 @@ const typicalClientId = 'typical-client';
 /** The volunteers, the RTTs clients measured to them, and the recent workload. */
 export class VolunteerRegistry {
   private readonly volunteers = new Map<string, Volunteer>();
-  /** Per peer, each client's latest RTT report (clamped by the validator), most recent client last; ms. */
-  private readonly rttSamples = new Map<string, Map<string, number>>();
+  /** Per peer, each client's latest RTT report (clamped), for the most recent `maxRttClients` clients; ms. */
+  private readonly rttSamples = new RttSamples(maxRttClients);
   /** Recent granted requests: arrival time, client and lengths, for the planned workload. */
   private readonly arrivals: { atMs: number; clientId: string; inTokens: number; outTokens: number }[] = [];
   /** Session reports and measured speeds, keyed by volunteer id. */
@@ -96,7 +97,7 @@ export class VolunteerRegistry {
   delete(peerId: string): Volunteer | undefined {
     const v = this.volunteers.get(peerId);
     this.volunteers.delete(peerId);
-    this.rttSamples.delete(peerId);
+    this.rttSamples.forget(peerId);
     this.checkedCache = undefined;
     return v;
   }
@@ -149,6 +150,7 @@ export class VolunteerRegistry {
       leasedSlots,
       joinedAtMs: v.joinedAtMs,
       lastHeartbeatAtMs: v.lastHeartbeatAtMs,
+      probation: this.onProbation(v),
     };
   }
 
@@ -236,14 +238,7 @@ export class VolunteerRegistry {
   noteRtts(request: RouteRequest): void {
     for (const [peer, rtt] of Object.entries(request.rttMs ?? {})) {
       if (!this.volunteers.has(peer)) continue;
-      const byClient = this.rttSamples.get(peer) ?? new Map<string, number>();
-      byClient.delete(request.clientId);
-      byClient.set(request.clientId, Math.min(apiBounds.maxRttMs, rtt));
-      if (byClient.size > maxRttClients) {
-        const oldest = byClient.keys().next().value;
-        if (oldest !== undefined) byClient.delete(oldest);
-      }
-      this.rttSamples.set(peer, byClient);
+      this.rttSamples.note(peer, request.clientId, Math.min(apiBounds.maxRttMs, rtt));
     }
   }
 
@@ -287,6 +282,15 @@ export class VolunteerRegistry {
     });
   }
 
+  /** Each client's latest RTT to each volunteer it reported (ms, clamped), for exporting the live swarm as a scenario. */
+  clientRttsMs(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [peerId, byClient] of this.rttSamples) {
+      for (const [clientId, rttMs] of byClient) (out[clientId] ??= {})[peerId] = rttMs;
+    }
+    return out;
+  }
+
   /**
    * Planner snapshot over `volunteers` with one client: by default a typical one at the median
    * measured RTTs; for a request, its client with the RTTs it reported (the median, else the default, elsewhere).
@@ -294,9 +298,8 @@ export class VolunteerRegistry {
   planSnapshot(volunteers: readonly Volunteer[], client: { id: string; rttMs?: Record<string, number> } = { id: typicalClientId }): SwarmSnapshot {
     const rtts: Record<string, number> = {};
     for (const v of volunteers) {
-      const byClient = this.rttSamples.get(v.peerId);
-      const sampledMs = median([...(byClient?.values() ?? [])]);
-      const ownMs = client.rttMs?.[v.peerId] ?? byClient?.get(client.id);
+      const sampledMs = this.rttSamples.medianMs(v.peerId);
+      const ownMs = client.rttMs?.[v.peerId] ?? this.rttSamples.latestMs(v.peerId, client.id);
       rtts[v.peerId] = Math.min(apiBounds.maxRttMs, ownMs ?? (Number.isNaN(sampledMs) ? this.network.defaultRttMs : sampledMs));
     }
     return {

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { ApiErrorBody, RouteRequest } from '../../core/api/index.ts';
 import type { PlacementResult, ServerAssignment } from '../../core/placement/index.ts';
 import { dispatchChains, wsRrRouting, type RoutingDecision, type RoutingPolicy } from '../../core/routing/index.ts';
-import { admit, chainKeyOf, chainsInForce, loadsFromBookings, routeSubSpan, type AdmissionContext } from '../../core/dispatch/index.ts';
+import {
+  admit, chainKeyOf, chainsInForce, loadsFromBookings, loadsInSessionUnits, routeSubSpan, sessionReservation, type AdmissionContext, type CacheReservation,
+} from '../../core/dispatch/index.ts';
 import type { Grant, LeaseBook } from './leases.ts';
 import { errorBody, type PlacementLoop } from './placement-loop.ts';
 import type { VolunteerRegistry } from './registry.ts';
@@ -24,6 +26,8 @@ export class RouteDecider {
     private readonly placementLoop: PlacementLoop,
     private readonly log: Logger,
     private readonly now: () => number,
+    /** How a session's cache is booked: a whole slot per block, or its declared length (the policy combo's). */
+    readonly reservation: CacheReservation = 'slot',
   ) {}
 
   /**
@@ -67,11 +71,14 @@ export class RouteDecider {
     const routable = this.registry.routable();
     // A snapshot per request, with this request's RTTs: the routing policies key their per-client state on it.
     const swarm = this.registry.planSnapshot(routable, { id: request.clientId, rttMs: request.rttMs ?? {} });
-    const servers = loadsFromBookings(placement.assignments, this.leases.bookings());
+    const booked = loadsFromBookings(placement.assignments, this.leases.bookings());
+    // What this session's hops hold (core/dispatch, as the simulator counts), and the loads in its units for routing.
+    const held = sessionReservation(this.reservation, request.promptTokens + request.maxNewTokens, this.registry.model.maxSessionTokens);
+    const servers = loadsInSessionUnits(booked, held.perBlockSlots);
     const core = { clientId: request.clientId, inputTokens: request.promptTokens, outputTokens: request.maxNewTokens };
     const fullSpan = span.start === 0 && span.end === L;
     // A live coordinator cannot hold a client for a WS-RR wait (it queues it), and the volunteer itself refuses a PETALS session it cannot fit.
-    const ctx: AdmissionContext = { freeSlots: (id) => servers.get(id)?.freeSlots ?? 0, canBook: false, playsVolunteer: false };
+    const ctx: AdmissionContext = { freeSlots: (id) => booked.get(id)?.freeSlots ?? 0, canBook: false, playsVolunteer: false, hopSlots: held.hopSlots };
     let decision: RoutingDecision;
     let policy: RoutingPolicy;
     if (fullSpan) {
@@ -85,7 +92,9 @@ export class RouteDecider {
     const a = admit(decision, policy.admission, ctx);
     switch (a.kind) {
       case 'start': {
-        const out: Decision = { kind: 'grant', hops: a.chain.hops.map((h) => ({ peerId: h.serverId, span: h.span })), predicted: a.predicted };
+        const out: Decision = {
+          kind: 'grant', hops: a.chain.hops.map((h) => ({ peerId: h.serverId, span: h.span })), predicted: a.predicted, hopSlots: a.chain.hops.map((h) => held.hopSlots(h.span)),
+        };
         if (fullSpan) out.chainKey = chainKeyOf(a.chain.hops);
         return out;
       }

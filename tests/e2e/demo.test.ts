@@ -10,13 +10,22 @@ const bouquet = path.join(repoRoot, 'bin', 'bouquet.js');
 
 describe('bouquet demo', () => {
   it('refuses bad options with one line and exit code 2', () => {
-    for (const args of [['--volunteers', '0'], ['--backend', 'cuda'], ['--kill-volunteer-after', '3', '--volunteers', '1'], ['--bogus']]) {
+    for (const args of [['--volunteers', '0'], ['--backend', 'cuda'], ['--kill-volunteer-after', '3', '--volunteers', '1'], ['--volunteer-memory-mb', '0'], ['--bogus']]) {
       const r = spawnSync(process.execPath, [bouquet, 'demo', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^bouquet demo: /);
     }
   }, 120_000);
+
+  it('a budget the tabs cannot hold the model in fails at once with one coded line (no browser, no 300 s wait)', () => {
+    // stories260K: 1 MiB holds 4 of its 5 blocks next to one session's cache.
+    const r = spawnSync(process.execPath, [bouquet, 'demo', '--volunteers', '1', '--volunteer-memory-mb', '1', '--once'], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ \[infeasible\]$/);
+  }, 60_000);
 
   const skipReason = chromiumMissingReason() ?? netnsUnavailableReason();
   let ns: NetNamespace | undefined;

@@ -35,22 +35,35 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `bouquet serve` in `ns` on `port` and resolves once it listens. */
-export function serveInNamespace(ns: NetNamespace, webDir: string, port: number, extra: string[] = []): Promise<ServeProcess> {
+// One state dir per test process (the coordinator's key survives a restart of its server, as in use); removed at exit.
+const stateDir = path.join(os.tmpdir(), `bouquet-e2e-state-${process.pid}`);
+process.once('exit', () => rmSync(stateDir, { recursive: true, force: true }));
+
+/**
+ * Starts `bouquet serve` in `ns` on `port` and resolves once it listens. `extra` may repeat `--host`
+ * (the last one wins); `url` is what pages open then (default http://127.0.0.1:port); `model` what it
+ * serves (default stories260K).
+ */
+export function serveInNamespace(
+  ns: NetNamespace,
+  webDir: string,
+  port: number,
+  extra: string[] = [],
+  { url = `http://127.0.0.1:${port}`, model = stories260K }: { url?: string; model?: string } = {},
+): Promise<ServeProcess & { log(): string }> {
   const child = ns.spawn(process.execPath, [
-    path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', stories260K,
-    '--web-dir', webDir, '--log-level', 'info', ...extra,
+    path.join(repoRoot, 'bin', 'bouquet.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--model', model,
+    '--web-dir', webDir, '--log-level', 'info', '--state-dir', stateDir, ...extra,
   ], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = `http://127.0.0.1:${port}`;
   let log = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bouquet serve did not start in 30 s:\n${log}`)), 30_000);
     const onData = (b: Buffer): void => {
-      log += b.toString();
+      log = (log + b.toString()).slice(-262_144);
       if (log.includes('listening')) {
         clearTimeout(timer);
         resolve({
-          url, child,
+          url, child, log: () => log,
           stop: () => new Promise<void>((ok) => {
             if (child.exitCode !== null || child.signalCode !== null) return ok();
             child.once('exit', () => ok());
@@ -147,10 +160,10 @@ export async function until(what: string, cond: () => Promise<boolean>, timeoutM
   throw new Error(`timed out waiting for ${what}${lastError !== '' ? ` (last error: ${lastError})` : ''}`);
 }
 
-/** What `bouquet generate` prints with --json for the prompt, greedy. */
-export function generateReference(prompt: string, maxTokens: number): { text: string; ids: number[] } {
+/** What `bouquet generate` prints with --json for the prompt, greedy (on `model`, default stories260K). */
+export function generateReference(prompt: string, maxTokens: number, model = stories260K): { text: string; ids: number[] } {
   const r = spawnSync(process.execPath, [
-    path.join(repoRoot, 'bin', 'bouquet.js'), 'generate', '--model', stories260K, '--prompt', prompt, '--max-tokens', String(maxTokens),
+    path.join(repoRoot, 'bin', 'bouquet.js'), 'generate', '--model', model, '--prompt', prompt, '--max-tokens', String(maxTokens),
     '--temperature', '0', '--threads', '1', '--json',
   ], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`bouquet generate failed: ${r.stderr}`);

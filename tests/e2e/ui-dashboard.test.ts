@@ -43,13 +43,13 @@ describe.skipIf(skipReason !== null)(`dashboard page${skipReason !== null ? ` (s
       })
     ).json()) as RouteGranted;
     expect(granted.kind).toBe('route');
-    const row = page.locator(`tr[data-lease-id="${granted.leaseId}"]`);
+    const row = page.locator(`tr[data-lease-tag="${granted.leaseTag}"]`); // the public short hash, never the lease id
     await row.waitFor();
     expect(await row.textContent()).toContain(granted.chain[0]?.peerId ?? '?');
     await fetch(`${ctx.server.url}${routeReleasePath(granted.leaseId)}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ measured: { totalMs: 320, tokens: 16, firstTokenMs: 45 } }),
+      body: JSON.stringify({ leaseSecret: granted.leaseSecret, measured: { totalMs: 320, tokens: 16, firstTokenMs: 45 } }),
     });
     await row.getByText('released').waitFor();
     await row.getByText('20.0 ms').waitFor(); // 320 ms / 16 tokens, measured

@@ -9,10 +9,12 @@ import { protocolVersion } from '../../core/protocol/index.ts';
 import { createServer, type BouquetServer, type ServerOptions } from '../../server/server.ts';
 import { launchChromium as launchSupportChromium } from '../../tools/browser/chromium.ts';
 import { buildApp, repoRoot, stories260K } from './swarm-support.ts';
+import { NodeIdentity } from '../support/node-identity.ts';
 
 /** Starts the real server on a free loopback port with the stories260K model and the given web app. */
 export function startServer(webDir: string, options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
-  return createServer({ port: 0, host: '127.0.0.1', model: stories260K, webDir, logger: 'silent', ...options });
+  // Protocol-level volunteers below pick their peer ids by hand (each still proves its key).
+  return createServer({ port: 0, host: '127.0.0.1', model: stories260K, webDir, logger: 'silent', ...options, coordinator: { keyBoundPeerIds: false, ...options.coordinator } });
 }
 
 /** The built web app served on loopback by a real server in this process, and a browser; ready after the suite's beforeAll. */
@@ -113,12 +115,14 @@ export class ProtocolVolunteer {
     this.#ws = new WebSocket(`${serverUrl.replace(/^http/, 'ws')}/api/volunteer`);
     let resolveServing: (a: AssignmentMessage) => void = () => undefined;
     this.serving = new Promise((resolve) => (resolveServing = resolve));
-    this.#ws.on('open', () => {
+    const identity = NodeIdentity.create();
+    const register = (nonce: string): void => {
       this.#ws.send(
         JSON.stringify({
           type: 'register',
           peerId,
-          publicKey: `test-key-${peerId}`,
+          publicKey: identity.publicKey,
+          signature: identity.signChallenge(nonce, peerId),
           memoryBytes: options.memoryBytes ?? 64 << 20,
           decodeMsPerBlock: options.decodeMsPerBlock ?? 2,
           prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 0.5 },
@@ -127,10 +131,12 @@ export class ProtocolVolunteer {
           protocolVersion,
         }),
       );
-    });
+    };
     this.#ws.on('message', (data: WebSocket.RawData) => {
       const m = JSON.parse(Buffer.from(data as Buffer).toString('utf8')) as CoordinatorToVolunteerMessage;
-      if (m.type === 'registered') {
+      if (m.type === 'challenge') {
+        register(m.nonce);
+      } else if (m.type === 'registered') {
         this.#timer = setInterval(() => this.#heartbeat(), m.heartbeatIntervalMs);
       } else if (m.type === 'assignment') {
         this.#assignment = m;

@@ -109,6 +109,13 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     expect(await answer.getByTestId('per-token').textContent()).toMatch(/ms/);
     console.log(`chat page, greedy ${maxNewTokens} tokens: first token ${await answer.getByTestId('ttft').textContent()}, median per token ${await answer.getByTestId('per-token').textContent()}, route ${hops.join(' → ')}`);
     await saveScreenshot(page, 'ui-chat-answer');
+    // A continuation shows the prompt it continued; the reply has copy and regenerate, and a greedy regenerate writes the same text anew.
+    expect(await answer.getByTestId('continued-prompt').textContent()).toContain(prompt);
+    await answer.getByTestId('copy').waitFor();
+    await answer.getByTestId('regenerate').click();
+    await page.getByTestId('answer').last().and(page.locator('[data-state="done"]')).waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('answer').count()).toBe(1);
+    expect(await page.getByTestId('answer').last().locator('.text').textContent()).toBe(reference.text);
 
     // Stop: a long answer stops at once, keeps its text, and the composer is usable again.
     await page.getByLabel('Temperature').fill('1');
@@ -126,7 +133,7 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
     // The dashboard shows the request with its measured time.
     const dash = await context.newPage();
     await dash.goto(`${server?.url ?? ''}/dashboard.html`);
-    await dash.locator('tr[data-lease-id]').getByText('released').first().waitFor({ timeout: 30_000 });
+    await dash.locator('tr[data-lease-tag]').getByText('released').first().waitFor({ timeout: 30_000 });
     await saveScreenshot(dash, 'ui-dashboard-after-chat');
     expect(withoutModelProbes(errors)).toEqual([]);
     chatPage = page;

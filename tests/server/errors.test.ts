@@ -40,7 +40,7 @@ describe('coordinator errors on the wire', () => {
 
   it('answers a release of an unknown lease with unknown-lease (404), rebuilt with that code', async () => {
     const s = await start();
-    const res = await json(s.url + routeReleasePath('no-such-lease'), { body: {} });
+    const res = await json(s.url + routeReleasePath('no-such-lease'), { body: { leaseSecret: 'any' } });
     expect(res.status).toBe(404);
     const parsed = parseRouteReleased(res.body);
     expect(parsed.ok ? 'ok' : [parsed.error.code, parsed.error.constructor]).toEqual(['unknown-lease', CoordinatorApiError]);

@@ -26,7 +26,7 @@ async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServe
     model: stories260K,
     logger: 'silent',
     ...options,
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, heartbeatTimeoutMs: 600_000, ...options.coordinator },
+    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, heartbeatTimeoutMs: 600_000, keyBoundPeerIds: false, ...options.coordinator },
   });
   servers.push(s);
   return s;
@@ -102,8 +102,8 @@ describe('fair use of route requests', () => {
     // The honest client is queued (not refused) and served when a session frees.
     const alice = await ask(s, 'alice', '127.0.0.1');
     expect(alice.answer.kind).toBe('queued');
-    const held = [...greedy, ...rotating, ...second].flatMap((r) => (r.answer.kind === 'route' ? [r.answer.leaseId] : []));
-    for (const id of held) await json(s.url + routeReleasePath(id), { body: {} });
+    const held = [...greedy, ...rotating, ...second].flatMap((r) => (r.answer.kind === 'route' ? [r.answer] : []));
+    for (const g of held) await json(s.url + routeReleasePath(g.leaseId), { body: { leaseSecret: g.leaseSecret } });
     const ticket = alice.answer.kind === 'queued' ? alice.answer.ticketId : '';
     const polled = await json(`${s.url}${routeTicketPath(ticket)}?waitMs=5000`);
     expect(polled.body).toMatchObject({ kind: 'route' });
@@ -150,7 +150,7 @@ describe('dashboard sockets', () => {
     for (let i = 0; i < cycles; i++) {
       const r = s.coordinator.requestRoute({ clientId: `c${i % 8}`, promptTokens: 4, maxNewTokens: 4 });
       if (r.kind !== 'route') throw new Error(`no route: ${JSON.stringify(r)}`);
-      s.coordinator.release(r.leaseId); // two events: granted, released
+      s.coordinator.release(r.leaseId, r.leaseSecret); // two events: granted, released
       if (i % 200 === 199) await new Promise((r) => setImmediate(r));
     }
     await until(() => events >= 1 + 2 * cycles, 60_000, 'every event at the reading dashboard');

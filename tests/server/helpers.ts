@@ -3,6 +3,7 @@ import http from 'node:http';
 import WebSocket from 'ws';
 import {
   apiPaths,
+  registerChallengeText,
   parseCoordinatorToVolunteerMessage,
   type AssignmentMessage,
   type CoordinatorToVolunteerMessage,
@@ -11,13 +12,22 @@ import {
 } from '../../core/api/index.ts';
 import { protocolVersion } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
+import { VolunteerIdentity } from '../../web/volunteer/index.ts';
 
 /** Model of the tests: the real stories260K checkpoint (5 blocks). */
 export const stories260K = '../shared/models/stories260K';
 
 /** Options of a scripted volunteer. */
 export interface TestVolunteerOptions {
-  peerId: string;
+  /**
+   * A hand-picked peer id (the server must run with `keyBoundPeerIds: false`); default the identity's
+   * key-bound one.
+   */
+  peerId?: string;
+  /** Its key pair (default a fresh one); the registration signs the server's challenge with it. */
+  identity?: VolunteerIdentity;
+  /** Signed leases it reports running (register and heartbeats). */
+  sessions?: string[];
   memoryBytes: number;
   decodeMsPerBlock?: number;
   modelId?: string;
@@ -37,11 +47,15 @@ export class TestVolunteer {
   private readonly waiters: { pred: (m: CoordinatorToVolunteerMessage) => boolean; resolve: (m: CoordinatorToVolunteerMessage) => void }[] = [];
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   closedWith: number | undefined;
+  /** Its peer id (hand-picked, or the identity's). */
+  readonly peerId: string;
 
   private constructor(
     readonly ws: WebSocket,
     readonly options: TestVolunteerOptions,
+    readonly identity: VolunteerIdentity,
   ) {
+    this.peerId = options.peerId ?? identity.peerId;
     ws.on('message', (data: WebSocket.RawData) => {
       const text = (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)).toString('utf8');
       const parsed = parseCoordinatorToVolunteerMessage(JSON.parse(text));
@@ -64,17 +78,43 @@ export class TestVolunteer {
 
   /** Connects and registers; resolves after `registered`. */
   static async join(baseUrl: string, options: TestVolunteerOptions): Promise<TestVolunteer> {
+    const v = await TestVolunteer.connect(baseUrl, options);
+    const registered = v.next((m) => m.type === 'registered' || m.type === 'error');
+    await v.register();
+    const answer = await registered;
+    if (answer.type === 'error') throw new Error(`register refused: ${answer.error.code}: ${answer.error.message}`);
+    if (options.heartbeatMs !== undefined) v.startHeartbeats(options.heartbeatMs);
+    return v;
+  }
+
+  /** Opens the socket and waits for the server's challenge (no registration yet). */
+  static async connect(baseUrl: string, options: TestVolunteerOptions): Promise<TestVolunteer> {
+    const identity = options.identity ?? (await VolunteerIdentity.load());
     const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + apiPaths.volunteerSocket);
+    // Listening before the socket opens: the challenge is the server's first message.
+    const v = new TestVolunteer(ws, options, identity);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    const v = new TestVolunteer(ws, options);
-    const registered = v.next((m) => m.type === 'registered' || m.type === 'error');
+    await v.challenge();
+    return v;
+  }
+
+  /** The nonce of this socket's challenge. */
+  async challenge(): Promise<string> {
+    const m = this.messages.find((x) => x.type === 'challenge') ?? (await this.next((x) => x.type === 'challenge'));
+    if (m.type !== 'challenge') throw new Error('not a challenge');
+    return m.nonce;
+  }
+
+  /** The register message, signed for this socket's challenge (`over` replaces fields, e.g. a forged peerId). */
+  async registration(over: Partial<RegisterMessage> = {}): Promise<RegisterMessage> {
+    const options = this.options;
     const reg: RegisterMessage = {
       type: 'register',
-      peerId: options.peerId,
-      publicKey: `pk-${options.peerId}`,
+      peerId: this.peerId,
+      publicKey: this.identity.publicKey,
       memoryBytes: options.memoryBytes,
       decodeMsPerBlock: options.decodeMsPerBlock ?? 1,
       prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
@@ -83,11 +123,15 @@ export class TestVolunteer {
       protocolVersion: options.protocolVersion ?? protocolVersion,
     };
     if (options.loadedSpan !== undefined) reg.loadedSpan = options.loadedSpan;
-    v.send(reg);
-    const answer = await registered;
-    if (answer.type === 'error') throw new Error(`register refused: ${answer.error.code}: ${answer.error.message}`);
-    if (options.heartbeatMs !== undefined) v.startHeartbeats(options.heartbeatMs);
-    return v;
+    if (options.sessions !== undefined) reg.sessions = options.sessions;
+    Object.assign(reg, over);
+    reg.signature ??= await this.identity.sign(registerChallengeText(await this.challenge(), reg.peerId));
+    return reg;
+  }
+
+  /** Sends the signed registration. */
+  async register(over: Partial<RegisterMessage> = {}): Promise<void> {
+    this.send(await this.registration(over));
   }
 
   send(m: VolunteerMessage | Record<string, unknown>): void {
@@ -102,7 +146,7 @@ export class TestVolunteer {
   /** The next message matching `pred` (already received ones are not replayed). */
   next(pred: (m: CoordinatorToVolunteerMessage) => boolean = () => true, timeoutMs = 5000): Promise<CoordinatorToVolunteerMessage> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.options.peerId}: no matching message within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`${this.peerId}: no matching message within ${timeoutMs} ms`)), timeoutMs);
       this.waiters.push({
         pred,
         resolve: (m) => {
@@ -125,7 +169,7 @@ export class TestVolunteer {
     this.stopHeartbeats();
     this.heartbeat = setInterval(() => {
       if (this.ws.readyState === WebSocket.OPEN) {
-        this.send({ type: 'heartbeat', load: { activeSessions: 0, freeCacheSlots: 10, state: 'serving' } });
+        this.send({ type: 'heartbeat', load: { activeSessions: 0, freeCacheSlots: 10, state: 'serving' }, ...(this.options.sessions !== undefined ? { sessions: this.options.sessions } : {}) });
       }
     }, periodMs);
   }

@@ -17,7 +17,7 @@ import {
   type SwarmState,
 } from '../../core/api/index.ts';
 import { createServer, type BouquetServer } from '../../server/index.ts';
-import { json, stories260K, TestVolunteer, until } from './helpers.ts';
+import { adminHeaders, json, stories260K, TestVolunteer, until } from './helpers.ts';
 
 // Two real checkpoints of the same shape in the two layouts: ids 'stories260K' (llama2.c) and 'stories260K-hf'.
 const llama2c = stories260K;
@@ -37,7 +37,7 @@ afterEach(async () => {
 async function start(models: string[] = [llama2c, hf]): Promise<BouquetServer> {
   const s = await createServer({
     port: 0, model: models, logger: 'silent',
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ticketTtlMs: 5_000 },
+    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ticketTtlMs: 5_000, keyBoundPeerIds: false },
   });
   servers.push(s);
   return s;
@@ -108,14 +108,14 @@ describe('two models in one server', () => {
     const b = await granted(s, { modelId: 'stories260K-hf' });
     expect(b.modelId).toBe('stories260K-hf');
     expect(b.chain.map((h) => h.peerId)).toEqual(['b1']);
-    expect((await json(s.url + routeRenewPath(b.leaseId), { method: 'POST' })).body).toMatchObject({ kind: 'renewed', leaseId: b.leaseId });
+    expect((await json(s.url + routeRenewPath(b.leaseId), { body: { leaseSecret: b.leaseSecret } })).body).toMatchObject({ kind: 'renewed', leaseId: b.leaseId });
     expect((await swarm(s, 'stories260K-hf')).activeLeases).toBe(1);
-    expect((await json(s.url + routeReleasePath(b.leaseId), { body: {} })).body).toMatchObject({ kind: 'released' });
+    expect((await json(s.url + routeReleasePath(b.leaseId), { body: { leaseSecret: b.leaseSecret } })).body).toMatchObject({ kind: 'released' });
     expect((await swarm(s, 'stories260K-hf')).activeLeases).toBe(0);
     expect((await swarm(s)).activeLeases).toBe(1);
-    const again = await json(s.url + routeReleasePath(b.leaseId), { body: {} });
+    const again = await json(s.url + routeReleasePath(b.leaseId), { body: { leaseSecret: b.leaseSecret } });
     expect(errorCode(again.body)).toBe('unknown-lease');
-    expect(errorCode((await json(s.url + routeRenewPath('no-such-lease'), { method: 'POST' })).body)).toBe('unknown-lease');
+    expect(errorCode((await json(s.url + routeRenewPath('no-such-lease'), { body: { leaseSecret: 'x' } })).body)).toBe('unknown-lease');
   });
 
   it('queues a request for a model whose volunteer is still loading at that model\'s coordinator; the ticket poll gets the route once it is ready', async () => {
@@ -144,7 +144,7 @@ describe('two models in one server', () => {
     expect(errorCode(r.body)).toBe('model-mismatch');
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(errorCode((await json(s.url + withModelId(apiPaths.swarm, 'llama-70b'))).body)).toBe('model-mismatch');
-    expect(errorCode((await json(s.url + apiPaths.placementPolicy, { body: { policy: 'petals', modelId: 'llama-70b' } })).body)).toBe('model-mismatch');
+    expect(errorCode((await json(s.url + apiPaths.placementPolicy, { body: { policy: 'petals', modelId: 'llama-70b' }, headers: adminHeaders(s) })).body)).toBe('model-mismatch');
     expect(errorCode((await json(`${s.url}${apiPaths.swarm}?modelId=${'x'.repeat(300)}`)).body)).toBe('bad-request');
     await expect(TestVolunteer.join(s.url, { peerId: 'w', memoryBytes: budget(5, 5), modelId: 'llama-70b' })).rejects.toThrow(/model-mismatch/);
     const ws = new WebSocket(s.url.replace(/^http/, 'ws') + withModelId(apiPaths.dashboardSocket, 'llama-70b'));
@@ -180,7 +180,7 @@ describe('two models in one server', () => {
 
   it('switches the placement policy of one model only', async () => {
     const s = await start();
-    const r = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'petals', modelId: 'stories260K-hf' } });
+    const r = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'petals', modelId: 'stories260K-hf' }, headers: adminHeaders(s) });
     expect(r.body).toMatchObject({ kind: 'placement-policy', placement: { policy: 'petals' } });
     expect((await swarm(s, 'stories260K-hf')).placement.policy).toBe('petals');
     expect((await swarm(s)).placement.policy).toBe('bprr');

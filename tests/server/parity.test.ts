@@ -9,6 +9,7 @@ import { Coordinator, loadServedModel, type VolunteerConnection } from '../../se
 import { simulateAsync, streamRandom, type ChurnTraceEntry, type SimRequest } from '../../sim/index.ts';
 import { protocolVersion } from '../../core/protocol/index.ts';
 import { stories260K } from './helpers.ts';
+import { NodeIdentity } from '../support/node-identity.ts';
 
 const model = await loadServedModel(stories260K);
 const { blockBytes, cacheBytesPerBlock } = model.info;
@@ -108,10 +109,13 @@ function connect(coordinator: Coordinator, spec: ServerSpec, loadedSpan?: BlockS
     close: () => undefined,
   });
   holder.conn = conn;
+  const challenge = sent.find((m) => m.type === 'challenge');
+  const identity = NodeIdentity.create();
   conn.receive({
     type: 'register',
     peerId: spec.id,
-    publicKey: `pk-${spec.id}`,
+    publicKey: identity.publicKey,
+    signature: identity.signChallenge(challenge?.type === 'challenge' ? challenge.nonce : '', spec.id),
     memoryBytes: spec.memoryBytes,
     decodeMsPerBlock: spec.decodeMsPerBlock,
     prefillMsPerBlock: spec.prefillMsPerBlock,
@@ -179,6 +183,7 @@ describe('simulator ↔ live coordinator parity', () => {
       ticketTtlMs: 1e9,
       workload: { concurrentRequests: 1 },
       now: () => nowMs,
+      keyBoundPeerIds: false, // the simulator's server ids
     });
     coordinators.push(coordinator);
     const settle = async (): Promise<void> => {
@@ -210,13 +215,13 @@ describe('simulator ↔ live coordinator parity', () => {
     expect(simStarts(1)[0]?.atMs).toBe(f0); // the simulator queued it too, until request 0 finished
     if (r0.kind !== 'route' || q1.kind !== 'queued' || q2.kind !== 'queued') throw new Error('unexpected answers');
     nowMs = f0;
-    coordinator.release(r0.leaseId);
+    coordinator.release(r0.leaseId, r0.leaseSecret);
     const r1 = await coordinator.pollTicket(q1.ticketId);
     expect(grantedHops(r1)).toEqual(hopsOf(simStarts(1)[0]?.chain ?? { hops: [] }));
     expect((await coordinator.pollTicket(q2.ticketId)).kind).toBe('queued');
     if (r1.kind !== 'route') throw new Error('unexpected answer');
     nowMs = f1;
-    coordinator.release(r1.leaseId);
+    coordinator.release(r1.leaseId, r1.leaseSecret);
     const r2 = await coordinator.pollTicket(q2.ticketId);
     expect(grantedHops(r2)).toEqual(hopsOf(simStarts(2)[0]?.chain ?? { hops: [] }));
 
@@ -238,8 +243,8 @@ describe('simulator ↔ live coordinator parity', () => {
     // Two more leave at once (the first hop's, and the one that took over): the gap needs two moves, the budget allows one.
     if (r2.kind !== 'route' || failover.kind !== 'route') throw new Error('unexpected answers');
     nowMs = sim2Finish;
-    coordinator.release(r2.leaseId);
-    coordinator.release(failover.leaseId);
+    coordinator.release(r2.leaseId, r2.leaseSecret);
+    coordinator.release(failover.leaseId, failover.leaseSecret);
     nowMs = t2;
     const before = spans();
     expect(failover.chain.map((h) => h.peerId)).toEqual(secondLeaves.slice(1));
@@ -290,6 +295,7 @@ describe('live JFFC on the placement policy’s own chains', () => {
       ticketTtlMs: 1e9,
       workload: { concurrentRequests: 1 },
       now: () => nowMs,
+      keyBoundPeerIds: false, // the simulator's server ids
     });
     coordinators.push(coordinator);
     for (const s of specs) connect(coordinator, s);

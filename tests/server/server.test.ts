@@ -54,7 +54,8 @@ async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServe
     logger: 'silent',
     webDir,
     ...options,
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ...options.coordinator },
+    // Scripted volunteers with hand-picked peer ids (v1, v2…); each still proves its key.
+    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false, ...options.coordinator },
   });
   servers.push(s);
   return s;
@@ -214,14 +215,14 @@ describe('routes', () => {
     await servingAll(s);
     const g = granted(await route(s, { clientId: 'cl', promptTokens: 10, maxNewTokens: 20 }));
     expect((await swarm(s)).volunteers[0]?.leasedSlots).toBe(5);
-    const rel = await json(s.url + routeReleasePath(g.leaseId), { body: { measured: { totalMs: 321, tokens: 20 } } });
+    const rel = await json(s.url + routeReleasePath(g.leaseId), { body: { leaseSecret: g.leaseSecret, measured: { totalMs: 321, tokens: 20 } } });
     expect(rel.status).toBe(200);
     expect(rel.body).toEqual({ kind: 'released', leaseId: g.leaseId });
     const st = await swarm(s);
     expect(st.volunteers[0]?.leasedSlots).toBe(0);
     expect(st.activeLeases).toBe(0);
-    expect(st.recentRoutes.find((r) => r.leaseId === g.leaseId)).toMatchObject({ outcome: 'released', measured: { totalMs: 321, tokens: 20 } });
-    const again = await json(s.url + routeReleasePath(g.leaseId), { body: {} });
+    expect(st.recentRoutes.find((r) => r.leaseTag === g.leaseTag)).toMatchObject({ outcome: 'released', measured: { totalMs: 321, tokens: 20 } });
+    const again = await json(s.url + routeReleasePath(g.leaseId), { body: { leaseSecret: g.leaseSecret } });
     expect(again.status).toBe(404);
     expect(again.body).toMatchObject({ kind: 'error', error: { code: 'unknown-lease' } });
   });
@@ -242,7 +243,7 @@ describe('routes', () => {
     // Long-poll the head's ticket, then free the slot.
     const head = json(`${s.url}${routeTicketPath(second.answer.ticketId)}?waitMs=5000`);
     await new Promise((r) => setTimeout(r, 50));
-    await json(s.url + routeReleasePath(first.leaseId), { body: {} });
+    await json(s.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret } });
     const headAnswer = parseRouteResponse((await head).body);
     expect(headAnswer.ok && headAnswer.value.kind).toBe('route');
     if (headAnswer.ok && headAnswer.value.kind === 'route') expect(headAnswer.value.chain).toEqual(first.chain);
@@ -263,10 +264,42 @@ describe('routes', () => {
     expect(first.policy).toBe('ws-rr');
     const second = await route(s, { clientId: 'c2', promptTokens: 4, maxNewTokens: 8 });
     expect(second.answer.kind).toBe('queued');
-    await json(s.url + routeReleasePath(first.leaseId), { body: {} });
+    await json(s.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret } });
     if (second.answer.kind !== 'queued') throw new Error('not queued');
     const after = await json(s.url + routeTicketPath(second.answer.ticketId));
     expect(after.status).toBe(200);
+  });
+
+  it('books leases by declared length when the coordinator reserves so: 32 short sessions fit where whole slots fit one', async () => {
+    // One volunteer, five blocks, five 512-token slots: 32 token blocks a slot. A session declaring
+    // 4 + 8 tokens holds one token block per block, 1/32 of a slot; one declaring 512 a whole slot.
+    // A slow volunteer (1 s a block), so that WS-RR's expected ends lie well after the test.
+    const declared = await start({ coordinator: { cacheReservation: 'declared' } });
+    await join(declared, { peerId: 'only', memoryBytes: budget(5, 5), decodeMsPerBlock: 1000 });
+    await servingAll(declared);
+    const leases: RouteGranted[] = [];
+    leases.push(granted(await route(declared, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 })));
+    expect((await swarm(declared)).volunteers[0]?.leasedSlots).toBe(5 / 32); // the dashboard sees the fraction
+    for (let i = 1; i < 32; i++) leases.push(granted(await route(declared, { clientId: `c${i}`, promptTokens: 4, maxNewTokens: 8 })));
+    expect((await swarm(declared)).volunteers[0]?.leasedSlots).toBeCloseTo(5, 9);
+    const next = await route(declared, { clientId: 'late', promptTokens: 4, maxNewTokens: 8 });
+    expect(next.answer.kind).toBe('queued');
+    // Freeing one short session's token blocks lets the queue head in, but not a full-length session after it.
+    const first = leases[0];
+    if (first === undefined) throw new Error('no lease');
+    await json(declared.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret } });
+    if (next.answer.kind !== 'queued') throw new Error('not queued');
+    expect((await json(declared.url + routeTicketPath(next.answer.ticketId))).status).toBe(200);
+    for (const l of leases.slice(1, 4)) await json(declared.url + routeReleasePath(l.leaseId), { body: { leaseSecret: l.leaseSecret } });
+    expect((await route(declared, { clientId: 'long', promptTokens: 4, maxNewTokens: 508 })).answer.kind).toBe('queued');
+
+    // The default books whole slots: the second short session already waits.
+    const slot = await start();
+    await join(slot, { peerId: 'only', memoryBytes: budget(5, 5), decodeMsPerBlock: 1000 });
+    await servingAll(slot);
+    granted(await route(slot, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
+    expect((await swarm(slot)).volunteers[0]?.leasedSlots).toBe(5);
+    expect((await route(slot, { clientId: 'c2', promptTokens: 4, maxNewTokens: 8 })).answer.kind).toBe('queued');
   });
 
   it('petals grants its route even when the booked slots are full (the volunteer refuses, the client retries)', async () => {
@@ -300,7 +333,7 @@ describe('routes', () => {
     const answer = parseRouteResponse((await polled).body);
     if (!answer.ok) throw answer.error;
     const g = granted({ answer: answer.value });
-    expect(g.chain.map((h) => h.peerId)).toEqual([moved.v.options.peerId]);
+    expect(g.chain.map((h) => h.peerId)).toEqual([moved.v.peerId]);
     expect(g.chain[0]?.span).toEqual({ start: 3, end: 5 });
   });
 
@@ -359,13 +392,13 @@ describe('routes', () => {
     const lapsed = granted(await route(s, { clientId: 'b', promptTokens: 4, maxNewTokens: 8 }));
     for (let i = 0; i < 4; i++) {
       await new Promise((r) => setTimeout(r, 150));
-      const renew = await json(s.url + routeRenewPath(kept.leaseId), { method: 'POST' });
+      const renew = await json(s.url + routeRenewPath(kept.leaseId), { body: { leaseSecret: kept.leaseSecret } });
       expect(renew.body).toMatchObject({ kind: 'renewed', leaseId: kept.leaseId });
     }
-    const late = await json(s.url + routeReleasePath(lapsed.leaseId), { body: {} });
+    const late = await json(s.url + routeReleasePath(lapsed.leaseId), { body: { leaseSecret: lapsed.leaseSecret } });
     expect(late.status).toBe(410);
     expect(late.body).toMatchObject({ error: { code: 'lease-expired' } });
-    expect((await json(s.url + routeReleasePath(kept.leaseId), { body: {} })).status).toBe(200);
+    expect((await json(s.url + routeReleasePath(kept.leaseId), { body: { leaseSecret: kept.leaseSecret } })).status).toBe(200);
   });
 });
 
@@ -396,7 +429,7 @@ describe('placement policy switch', () => {
     const st = s.coordinator.state();
     expect(st.placement.policy).toBe('gbp-cr');
     for (const id of changed.value.moved) {
-      const v = vs.find((x) => x.options.peerId === id);
+      const v = vs.find((x) => x.peerId === id);
       // GBP-CR may leave a volunteer idle: it is told so ('idle'), the others move ('rebalance').
       const last = v === undefined ? undefined : await v.assignment();
       expect(last?.reason === 'rebalance' || (last?.reason === 'idle' && last.span === null)).toBe(true);

@@ -38,7 +38,7 @@ async function start(coordinator: ServerOptions['coordinator'] = {}, auth?: Serv
     model: stories260K,
     logger: 'silent',
     ...(auth !== undefined ? { auth } : {}),
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, ...coordinator },
+    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false, ...coordinator },
   });
   servers.push(s);
   return s;
@@ -50,14 +50,15 @@ async function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1
   return v;
 }
 
-/** Opens a raw volunteer socket, sends `messages`, and collects what comes back. */
+/** Opens a raw volunteer socket, sends `messages`, and collects what comes back after the challenge. */
 async function rawVolunteer(s: BouquetServer, messages: Record<string, unknown>[]): Promise<{ ws: WebSocket; replies: CoordinatorToVolunteerMessage[] }> {
   const ws = new WebSocket(s.url.replace(/^http/, 'ws') + apiPaths.volunteerSocket);
   sockets.push(ws);
   const replies: CoordinatorToVolunteerMessage[] = [];
   ws.on('message', (data: WebSocket.RawData) => {
     const parsed = parseCoordinatorToVolunteerMessage(JSON.parse(Buffer.from(data as Buffer).toString('utf8')));
-    if (parsed.ok) replies.push(parsed.value);
+    // The challenge comes first on every socket (tests/server/trust-identity.test.ts); these rows are about what follows.
+    if (parsed.ok && parsed.value.type !== 'challenge') replies.push(parsed.value);
   });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -168,8 +169,8 @@ describe('claimed speed and span', () => {
     await until(() => tiny.replies.length > 0, 5000, 'answer');
     expect(tiny.replies[0]).toMatchObject({ type: 'error', error: { code: 'bad-request', field: 'decodeMsPerBlock' } });
     // The fastest claim allowed, with all blocks "loaded", never answering the keep with ready.
-    const liar = await rawVolunteer(s, [register('liar', { decodeMsPerBlock: apiBounds.minDecodeMsPerBlock, loadedSpan: { start: 0, end: L } })]);
-    await until(() => liar.replies.some((m) => m.type === 'assignment'), 5000, 'keep assignment');
+    const liar = await join(s, { peerId: 'liar', memoryBytes: budget(5, 5), decodeMsPerBlock: apiBounds.minDecodeMsPerBlock, loadedSpan: { start: 0, end: L }, autoReady: false });
+    await until(() => liar.messages.some((m) => m.type === 'assignment'), 5000, 'keep assignment');
     liar.ws.send(JSON.stringify({ type: 'heartbeat', load: { activeSessions: 0, freeCacheSlots: 5, state: 'serving' } }));
     await join(s, { peerId: 'honest', memoryBytes: budget(5, 5), decodeMsPerBlock: 2 });
     await s.coordinator.whenSettled();
@@ -179,7 +180,7 @@ describe('claimed speed and span', () => {
       const r = await route(s, { clientId: `c${i}`, promptTokens: 4, maxNewTokens: 4 });
       if (r.kind === 'route') {
         chains.push(...r.chain.map((h) => h.peerId));
-        await json(s.url + routeReleasePath(r.leaseId), { body: {} });
+        await json(s.url + routeReleasePath(r.leaseId), { body: { leaseSecret: r.leaseSecret } });
       }
     }
     expect(chains.length).toBeGreaterThan(0);
@@ -193,7 +194,7 @@ describe('claimed speed and span', () => {
     await servingAll(s);
     // One successful session report gives the honest volunteer a record.
     const first = granted(await route(s, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 }));
-    await json(s.url + routeReleasePath(first.leaseId), { body: { measured: { totalMs: 400, tokens: 8, firstTokenMs: 50 } } });
+    await json(s.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret, measured: { totalMs: 400, tokens: 8, firstTokenMs: 50 } } });
     // A newcomer claiming the fastest τ allowed, serving all blocks (it answers ready).
     await join(s, { peerId: 'fast', memoryBytes: budget(5, 10), decodeMsPerBlock: apiBounds.minDecodeMsPerBlock, loadedSpan: { start: 0, end: L } });
     await servingAll(s);
@@ -204,6 +205,10 @@ describe('claimed speed and span', () => {
       const r = await route(s, { clientId: `p${i}`, promptTokens: 4, maxNewTokens: 8 });
       if (r.kind === 'route') leases.push(r);
     }
+    // The dashboard shows who is on probation.
+    const views = s.coordinator.state().volunteers;
+    expect(views.find((v) => v.peerId === 'fast')?.probation).toBe(true);
+    expect(views.find((v) => v.peerId === 'honest')?.probation).toBe(false);
     const throughFast = leases.filter((g) => g.chain.some((h) => h.peerId === 'fast')).length;
     expect(throughFast).toBeLessThanOrEqual(1);
     expect(leases.length).toBeGreaterThan(throughFast); // the honest one took the rest
@@ -220,7 +225,7 @@ describe('claimed RTTs and requests', () => {
       const r = await json(s.url + apiPaths.routes, { body: { clientId: `evil${i}`, promptTokens: 4, maxNewTokens: 4, rttMs: { a: 1e308 } } });
       answers.push(r.body);
       const p = parseRouteResponse(r.body);
-      if (p.ok && p.value.kind === 'route') await json(s.url + routeReleasePath(p.value.leaseId), { body: {} });
+      if (p.ok && p.value.kind === 'route') await json(s.url + routeReleasePath(p.value.leaseId), { body: { leaseSecret: p.value.leaseSecret } });
     }
     const honest = await json(s.url + apiPaths.routes, { body: { clientId: 'honest', promptTokens: 4, maxNewTokens: 4 } });
     answers.push(honest.body);
@@ -250,11 +255,11 @@ describe('claimed RTTs and requests', () => {
     // Granted requests do shape it (so the check above can fail): one client counts at most 10 of the window's 100.
     for (let i = 0; i < 30; i++) {
       const g = granted(await route(s, { clientId: 'busy', promptTokens: 256, maxNewTokens: 256 }));
-      await json(s.url + routeReleasePath(g.leaseId), { body: {} });
+      await json(s.url + routeReleasePath(g.leaseId), { body: { leaseSecret: g.leaseSecret } });
     }
     expect(s.coordinator.planningSnapshot().workload.meanInputTokens).toBe(256);
     const g = granted(await route(s, { clientId: 'other', promptTokens: 4, maxNewTokens: 4 }));
-    await json(s.url + routeReleasePath(g.leaseId), { body: {} });
+    await json(s.url + routeReleasePath(g.leaseId), { body: { leaseSecret: g.leaseSecret } });
     expect(s.coordinator.planningSnapshot().workload.meanInputTokens).toBeCloseTo((10 * 256 + 4) / 11, 6);
   });
 });

@@ -8,6 +8,7 @@ import {
 } from '../../core/api/index.ts';
 import { createServer } from '../../server/index.ts';
 import { protocolVersion } from '../../core/protocol/index.ts';
+import { VolunteerIdentity } from '../../web/volunteer/index.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,10 +32,12 @@ const cacheBytesPerBlock = 131_072;
 /** A registered volunteer that does nothing but confirm its assignments (the coordinator is what is measured). */
 async function volunteer(client: CoordinatorClient, i: number): Promise<CoordinatorSocket<CoordinatorToVolunteerMessage>> {
   const blocks = 1 + (i % 5);
+  // A real identity: the registration answers the coordinator's challenge, as a volunteer tab's does.
+  const identity = await VolunteerIdentity.load();
   const register: RegisterMessage = {
     type: 'register',
-    peerId: `v${i}`,
-    publicKey: 'k',
+    peerId: identity.peerId,
+    publicKey: identity.publicKey,
     memoryBytes: blocks * blockBytes + (4 + (i % 7)) * blocks * cacheBytesPerBlock,
     decodeMsPerBlock: 0.5 + (i % 4),
     prefillMsPerBlock: { perTokenMs: 0.05, fixedMs: 1 },
@@ -44,11 +47,12 @@ async function volunteer(client: CoordinatorClient, i: number): Promise<Coordina
   };
   return new Promise((resolve, reject) => {
     const socket = client.openSocket(apiPaths.volunteerSocket, parseCoordinatorToVolunteerMessage, {
-      onOpen: () => {
-        socket.send(register);
-        resolve(socket);
-      },
+      onOpen: () => undefined,
       onMessage: (m) => {
+        if (m.type === 'challenge') {
+          void identity.signChallenge(m.nonce).then((signature) => socket.send({ ...register, signature }));
+        }
+        if (m.type === 'registered') resolve(socket);
         if (m.type === 'assignment' && m.span !== null) socket.send({ type: 'ready', assignmentId: m.assignmentId, span: m.span });
       },
       onInvalid: (e) => reject(e),
@@ -99,7 +103,7 @@ async function measure(auth: AuthMode): Promise<Record<string, unknown>> {
     const t = performance.now();
     const r = server.coordinator.requestRoute({ clientId: `c${i % 8}`, promptTokens: 16, maxNewTokens: 32 });
     if (r.kind !== 'route') throw new BouquetError('no-route', `no route: ${JSON.stringify(r)}`);
-    server.coordinator.release(r.leaseId);
+    server.coordinator.release(r.leaseId, r.leaseSecret);
     inProcess.push(performance.now() - t);
   }
 
@@ -118,7 +122,7 @@ async function measure(auth: AuthMode): Promise<Record<string, unknown>> {
       continue;
     }
     if (r.kind !== 'route') throw new BouquetError('no-route', `no route: ${JSON.stringify(r)}`);
-    await client.releaseRoute(r.leaseId);
+    await client.releaseRoute(r.leaseId, { leaseSecret: r.leaseSecret });
     seq.push(performance.now() - t);
   }
 
@@ -136,7 +140,7 @@ async function measure(auth: AuthMode): Promise<Record<string, unknown>> {
           throw e;
         });
         if (r === null) limitedConcurrent++;
-        else if (r.kind === 'route') await client.releaseRoute(r.leaseId);
+        else if (r.kind === 'route') await client.releaseRoute(r.leaseId, { leaseSecret: r.leaseSecret });
         else queued++;
       }
     }),

@@ -1,5 +1,6 @@
-// `npm run bench:swarm` (tools/bench/swarm-bench.ts): per-hop protocol overhead, swarm vs single-process tokens/s, and emulated RTTs vs core/perf's prediction.
-// Node, in-memory transport (delays injected per peer pair), in-thread wasm runtimes on stories260K. Prints figures; asserts nothing.
+// `npm run bench:swarm` (tools/bench/swarm-bench.ts): per-hop protocol overhead, swarm vs single process on stories260K and on a
+// ≥ 100M-parameter synthetic checkpoint, the live swarm at emulated RTTs vs the simulator's performance model (spans and chain from
+// --policy), and with --browser the big checkpoint over volunteer tabs in headless Chromium on loopback. Prints figures; asserts nothing.
 import { BouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
@@ -7,10 +8,15 @@ import { requestTime } from '../../core/perf/index.ts';
 import { FrameLink, MemoryNetwork, type HiddenStates } from '../../core/protocol/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
 import { median } from '../../core/stats/index.ts';
+import { defaultServeCombo, placementPolicyFor, resolveCombo, routingPolicyFor } from '../../core/policies/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { synthetic100M, syntheticParams, writeSyntheticCheckpoint } from './synthetic-checkpoint.ts';
+import { runBrowserSwarm, type TabThreading } from './swarm-browser.ts';
 import { ClientSession, clientModelFromRuntime, samplerFor, type RouteProvider } from '../../web/client/index.ts';
 import { SessionHost } from '../../web/volunteer/index.ts';
-import { resolveModel } from '../../server/index.ts';
-import type { HeadlessGlobals } from '../../web/headless/index.ts';
+import { loadServedModel, resolveModel } from '../../server/index.ts';
 import { createInThreadRuntime, generateText, probeSpeed, type BlockRuntime, type SessionRuntime, openTokenizer, openModelWeights } from '../../worker/index.ts';
 
 const { values } = parseArgs({
@@ -20,6 +26,10 @@ const { values } = parseArgs({
     rtts: { type: 'string', default: '0,10,25,50' },
     repeats: { type: 'string', default: '3' },
     browser: { type: 'boolean', default: false },
+    policy: { type: 'string', default: defaultServeCombo },
+    'big-model': { type: 'string' },
+    'big-tokens': { type: 'string', default: '32' },
+    'tab-configs': { type: 'string', default: 'before,after' },
   },
 });
 const modelDir = values.model;
@@ -43,7 +53,7 @@ const rt = async (blocks: BlockSpan | undefined, client = false): Promise<BlockR
 };
 console.log(`bench:swarm — model ${modelDir} (L=${shape.numBlocks}, d=${d}), ${maxTokens} new tokens, greedy, wasm 1 thread, in-memory transport`);
 
-let directStepMs = NaN;
+
 // 1. Per-hop overhead: one decode step (1×d fp32) client → volunteer → client through FrameLink and SessionHost,
 //    against a runtime that computes nothing, and the real runtime's step timed directly vs through the hop.
 {
@@ -88,12 +98,14 @@ let directStepMs = NaN;
   }
   console.log('\n1. per-hop overhead, one decode step (1×%d fp32, %d-byte frame), in-memory transport', d, 8 + 2 + 3 + 8 + 1 + 8 + d * 4);
   console.log(`   protocol only (no compute), median of 2500:        ${(noCompute * 1000).toFixed(0)} µs`);
-  directStepMs = median(direct.slice(20));
+
   console.log(`   one block, runtime step called directly, median:   ${median(direct.slice(20)).toFixed(3)} ms`);
   console.log(`   one block, through the hop, median:                ${median(viaHop.slice(20)).toFixed(3)} ms  (overhead ${(median(viaHop.slice(20)) - median(direct.slice(20))).toFixed(3)} ms)`);
 }
 
-// 2. and 3. Tokens/s: single process vs a 3-volunteer swarm; then emulated RTTs vs core/perf.
+// 2. Tokens/s: single process vs a swarm whose spans and chain the policy chose (--policy, default serve's), 0 ms RTT;
+//    3. the same swarm at emulated RTTs vs the simulator's performance model (core/perf's requestTime, what sim/ prices service with).
+const combo = resolveCombo(values.policy);
 const full = await rt({ start: 0, end: shape.numBlocks }, true);
 const single: number[] = [];
 let referenceIds: number[] = [];
@@ -103,112 +115,168 @@ for (let r = 0; r < repeats; r++) {
   single.push(res.tokensPerSecond);
   referenceIds = res.ids;
 }
-const spans: BlockSpan[] = [{ start: 0, end: 2 }, { start: 2, end: 4 }, { start: 4, end: shape.numBlocks }];
-const clientRt = await rt(undefined, true);
-const volunteerRts = await Promise.all(spans.map((s) => rt(s)));
 const probe = await probeSpeed(ort, shape, { backends: ['wasm'], threads: 1, decodeSteps: 32, repeats: 3, prefillLengths: [4, 8, 16] });
 const promptIds = tokenizer.encode(prompt, { bos: true });
+const served = await loadServedModel(modelDir, { maxSessionTokens });
+// Three volunteers that each hold two blocks next to a few sessions' cache: every policy must split the model.
+const volunteerIds = ['v0', 'v1', 'v2'];
+const memoryBytes = 2 * served.info.blockBytes + 8 * served.info.cacheBytesPerBlock;
+const snapshotAt = (rttMs: number, messageOverheadMs: number, lOut: number): SwarmSnapshot => ({
+  model: served.workload,
+  servers: volunteerIds.map((id) => ({ id, memoryBytes, decodeMsPerBlock: probe.decodeMsPerBlock, prefillMsPerBlock: probe.prefillMsPerBlock })),
+  clients: [{ id: 'client' }],
+  network: {
+    clientServerRttMs: { client: Object.fromEntries(volunteerIds.map((id) => [id, rttMs])) },
+    messageOverheadMs, prefillOverheadMs: { perTokenMs: 0, fixedMs: messageOverheadMs },
+  },
+  workload: { arrivalRatePerS: 0.1, meanInputTokens: promptIds.length, meanOutputTokens: lOut, concurrentRequests: 1 },
+});
+const planSnapshot = snapshotAt(20, 0, maxTokens);
+const placement = await placementPolicyFor(combo.placement, combo.placementOptions)(planSnapshot);
+const decision = routingPolicyFor(combo.routing, combo.routingOptions).route(
+  { swarm: planSnapshot, placement, state: { nowMs: 0, servers: new Map() } },
+  { clientId: 'client', inputTokens: promptIds.length, outputTokens: maxTokens },
+);
+if (decision.kind !== 'route') throw new BouquetError('internal', `policy ${values.policy} routed nothing (${decision.kind})`);
+const chain = decision.chain;
+const hops = chain.hops.map((h) => ({ peerId: h.serverId, span: h.span }));
+const clientRt = await rt(undefined, true);
+const volunteerRts = new Map<string, BlockRuntime>();
+for (const a of placement.assignments) if (a.span !== null) volunteerRts.set(a.serverId, await rt(a.span));
 
-async function swarmRun(rttMs: number): Promise<{ tokPerS: number; perTokenMs: number; totalMs: number; ttftMs: number; tokens: number; same: boolean }> {
-  const net = new MemoryNetwork({ delayMs: (from, to) => (from === 'client' || to === 'client' ? rttMs / 2 : 0) });
-  spans.forEach((span, i) => {
-    const host = new SessionHost(volunteerRts[i] ?? null);
-    host.setBlocks({ span, cacheSlots: 100, maxSessionTokens, hiddenSize: d });
-    net.createTransport(`v${i}`).onConnection((c) => host.attach(new FrameLink(c)));
-  });
+type SwarmRun = { tokPerS: number; perTokenMs: number; totalMs: number; ttftMs: number; tokens: number; same: boolean; pingMs: number };
+async function swarmRun(rttMs: number): Promise<SwarmRun> {
+  const isClient = (id: string): boolean => id.startsWith('client');
+  const net = new MemoryNetwork({ delayMs: (from, to) => (isClient(from) || isClient(to) ? rttMs / 2 : 0) });
+  for (const a of placement.assignments) {
+    if (a.span === null) continue;
+    const host = new SessionHost(volunteerRts.get(a.serverId) ?? null);
+    host.setBlocks({ span: a.span, cacheSlots: Math.max(a.cacheSlots, 100), maxSessionTokens, hiddenSize: d });
+    net.createTransport(a.serverId).onConnection((c) => host.attach(new FrameLink(c)));
+  }
   const routes: RouteProvider = {
-    requestRoute: () => Promise.resolve({ leaseId: 'l', chain: spans.map((span, i) => ({ peerId: `v${i}`, span })) }),
+    requestRoute: () => Promise.resolve({ leaseId: 'l', chain: hops }),
     releaseRoute: () => Promise.resolve(),
   };
+  // The RTT a client would measure and send with its route request (ping frames over the same emulated links): the model's input.
+  const pingLink = new FrameLink(await net.createTransport('client-ping').connect(hops[0]?.peerId ?? ''));
+  const pings: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    await pingLink.request<'ping'>({ type: 'ping', sentAtMs: t0 });
+    pings.push(performance.now() - t0);
+  }
+  pingLink.close();
   const session = new ClientSession({ transport: net.createTransport('client'), routes, model: clientModelFromRuntime(clientRt, shape, maxSessionTokens) });
   const res = await session.generate(promptIds, { maxNewTokens: maxTokens, sampler: samplerFor(greedy, 1), stopTokenIds: [tokenizer.bosId, ...tokenizer.eosIds] });
   const decodeMs = res.perTokenMs.reduce((a, b) => a + b, 0);
   return {
-    tokPerS: ((res.ids.length - 1) * 1000) / decodeMs, perTokenMs: median(res.perTokenMs), totalMs: res.totalMs, ttftMs: res.ttftMs,
-    tokens: res.ids.length, same: JSON.stringify(res.ids) === JSON.stringify(referenceIds),
+    tokPerS: ((res.ids.length - 1) * 1000) / decodeMs, perTokenMs: decodeMs / res.perTokenMs.length, totalMs: res.totalMs, ttftMs: res.ttftMs,
+    tokens: res.ids.length, same: JSON.stringify(res.ids) === JSON.stringify(referenceIds), pingMs: median(pings.slice(3)),
   };
 }
 
 await swarmRun(0); // warm-up: JIT, first ORT runs of each session shape
-const zero: Awaited<ReturnType<typeof swarmRun>>[] = [];
-for (let r = 0; r < Math.max(repeats, 5); r++) zero.push(await swarmRun(0));
-console.log('\n2. tokens/s, decode (tokens after the first), median of %d (single) and %d (swarm) runs', repeats, zero.length);
+// Rounds over every RTT in turn: a shared machine's load drifts, and interleaving spreads it over all of them alike.
+const runsAt = new Map<number, SwarmRun[]>([[0, []], ...rtts.map((r): [number, SwarmRun[]] => [r, []])]);
+for (let r = 0; r < Math.max(repeats, 3); r++) for (const rttMs of runsAt.keys()) runsAt.get(rttMs)?.push(await swarmRun(rttMs));
+const zero = runsAt.get(0) ?? [];
+console.log('\n2. tokens/s, decode (tokens after the first), median of %d (single) and %d (swarm) runs; policy %s (%s + %s)', repeats, zero.length, values.policy, combo.placement, combo.routing);
 console.log(`   single process (bouquet generate's loop):  ${median(single).toFixed(1)} tok/s`);
-console.log(`   3-volunteer swarm [0,2) [2,4) [4,${shape.numBlocks}), 0 ms RTT: ${median(zero.map((z) => z.tokPerS)).toFixed(1)} tok/s  (same tokens as single process: ${zero.every((z) => z.same) ? 'yes' : 'NO'})`);
+console.log(`   swarm ${hops.map((h) => `${h.peerId} [${h.span.start},${h.span.end})`).join(' → ')}, 0 ms RTT: ${median(zero.map((z) => z.tokPerS)).toFixed(1)} tok/s  (same tokens as single process: ${zero.every((z) => z.same) ? 'yes' : 'NO'})`);
 
-console.log('\n3. emulated client↔volunteer RTT (delay injected in the transport) vs core/perf prediction for the chain');
+console.log('\n3. live swarm at emulated client↔volunteer RTTs (delay injected in the transport) vs the simulator\'s performance model (core/perf requestTime)');
 console.log(`   probe: τ = ${probe.decodeMsPerBlock.toFixed(3)} ms/block/token, τᴵ(l) = ${probe.prefillMsPerBlock.perTokenMs.toFixed(3)}·l + ${probe.prefillMsPerBlock.fixedMs.toFixed(3)} ms`);
-// The per-message overhead the model needs: measured at 0 ms RTT as (per-token latency − compute) / hops.
+// The model's inputs, measured as the live swarm measures them: each RTT as a client's pings see it, and the per-message
+// overhead fitted at 0 ms RTT as (per-token latency − compute) / hops − the ping there.
 const zeroPerToken = median(zero.map((z) => z.perTokenMs));
 const computePerToken = shape.numBlocks * probe.decodeMsPerBlock;
-const messageOverheadMs = Math.max(0, (zeroPerToken - computePerToken) / spans.length);
-console.log(`   per-message overhead fitted at 0 ms RTT (incl. the client's embed + head): ${messageOverheadMs.toFixed(3)} ms per hop`);
-console.log('   RTT ms | measured per-token ms (median) | predicted ms | measured total ms | predicted total ms | tokens equal');
-for (const rttMs of rtts) {
-  const runs: Awaited<ReturnType<typeof swarmRun>>[] = [];
-  // At 0 ms the runs above are reused (the overhead was fitted on them: predicted = measured there by construction).
-  if (rttMs === 0) runs.push(...zero);
-  else for (let r = 0; r < Math.max(1, repeats - 1); r++) runs.push(await swarmRun(rttMs));
+const zeroPing = median(zero.map((z) => z.pingMs));
+const messageOverheadMs = Math.max(0, (zeroPerToken - computePerToken) / hops.length - zeroPing);
+console.log(`   per-message overhead fitted at 0 ms RTT (incl. the client's embed + head): ${messageOverheadMs.toFixed(3)} ms per hop; interleaved rounds: ${zero.length}`);
+console.log('   RTT ms | pinged RTT ms | measured ms/token (mean over the decode) | predicted ms/token | error | measured total ms | predicted total ms | tokens equal');
+const errors: number[] = [];
+for (const [rttMs, runs] of runsAt) {
   const lOut = runs[0]?.tokens ?? maxTokens;
-  const snapshot: SwarmSnapshot = {
-    model: { numBlocks: shape.numBlocks, blockBytes: 0, cacheBytesPerBlock: 0 },
-    servers: spans.map((_, i) => ({ id: `v${i}`, memoryBytes: 1, decodeMsPerBlock: probe.decodeMsPerBlock, prefillMsPerBlock: probe.prefillMsPerBlock })),
-    clients: [{ id: 'client' }],
-    network: {
-      clientServerRttMs: { client: Object.fromEntries(spans.map((_, i) => [`v${i}`, rttMs])) },
-      messageOverheadMs, prefillOverheadMs: { perTokenMs: 0, fixedMs: messageOverheadMs },
-    },
-    workload: { arrivalRatePerS: 0, meanInputTokens: promptIds.length, meanOutputTokens: lOut },
-  };
-  const chain = { hops: spans.map((span, i) => ({ serverId: `v${i}`, span })) };
+  const pingMs = median(runs.map((r) => r.pingMs));
+  const snapshot = snapshotAt(pingMs, messageOverheadMs, lOut);
   const t = requestTime(snapshot, 'client', chain, promptIds.length, lOut);
-  const decodePredicted = spans.length * (rttMs + messageOverheadMs) + computePerToken;
-  console.log(`   ${String(rttMs).padStart(6)} | ${median(runs.map((r) => r.perTokenMs)).toFixed(2).padStart(30)} | ${decodePredicted.toFixed(2).padStart(12)} | ${median(runs.map((r) => r.totalMs)).toFixed(0).padStart(17)} | ${t.totalMs.toFixed(0).padStart(18)} | ${runs.every((r) => r.same) ? 'yes' : 'NO'}`);
+  const decodePredicted = (t.totalMs - requestTime(snapshot, 'client', chain, promptIds.length, 1).totalMs) / (lOut - 1);
+  const measured = median(runs.map((r) => r.perTokenMs));
+  const err = (measured - decodePredicted) / decodePredicted;
+  if (rttMs > 0) errors.push(Math.abs(err));
+  console.log(`   ${String(rttMs).padStart(6)} | ${pingMs.toFixed(2).padStart(13)} | ${measured.toFixed(2).padStart(40)} | ${decodePredicted.toFixed(2).padStart(18)} | ${(100 * err).toFixed(1).padStart(5)}% | ${median(runs.map((r) => r.totalMs)).toFixed(0).padStart(17)} | ${t.totalMs.toFixed(0).padStart(18)} | ${runs.every((r) => r.same) ? 'yes' : 'NO'}`);
 }
+console.log(`   mean |per-token error| over the RTTs > 0: ${(100 * errors.reduce((a, b) => a + b, 0) / Math.max(1, errors.length)).toFixed(1)}%`);
 for (const r of runtimes) await r.dispose();
+runtimes.length = 0;
 
-// 4. (--browser) The same hop over real WebRTC on loopback: a chat tab pings a volunteer tab and runs one-token
-//    steps on one block (the volunteer's runtime in its worker). A benchmark, not a test: loopback is allowed here.
-if (values.browser === true) {
-  const { chromium } = await import('playwright-core');
-  const { build } = await import('vite');
-  const { createServer } = await import('../../server/index.ts');
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
-  const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-  const webDir = mkdtempSync(path.join(tmpdir(), 'bouquet-bench-web-'));
-  await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'web'), logLevel: 'error', build: { outDir: webDir, emptyOutDir: true } });
-  const server = await createServer({ port: 0, model: modelDir, webDir, logger: 'silent' });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--allow-loopback-in-peer-connection', '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup'],
-  });
-  try {
-    const context = await browser.newContext({ permissions: ['microphone', 'camera'] });
-    const volunteerTab = await context.newPage();
-    await volunteerTab.goto(`${server.url}/headless-volunteer.html?backend=wasm&threads=1&memory=${64 * 1024 * 1024}`);
-    const end = Date.now() + 240_000;
-    while (!server.coordinator.state().volunteers.some((v) => v.state === 'serving' && v.span !== null) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-    const volunteer = server.coordinator.state().volunteers.find((v) => v.span !== null);
-    if (volunteer?.span == null) throw new BouquetError('internal', 'the volunteer tab did not start serving');
-    const chatTab = await context.newPage();
-    await chatTab.goto(`${server.url}/headless-chat.html?backend=wasm`);
-    // The callbacks run in the page: they read its handle through HeadlessGlobals and may use no import.
-    await chatTab.waitForFunction(() => (globalThis as unknown as HeadlessGlobals).bouquetChat?.ready === true, undefined, { timeout: 120_000 });
-    const n = 300;
-    const hop = await chatTab.evaluate(([peer, block, count]) => (globalThis as unknown as HeadlessGlobals).bouquetChat?.measureHop(peer, block, count) ?? null, [volunteer.peerId, volunteer.span.start, n] as const);
-    if (hop === null) throw new BouquetError('internal', 'chat tab: no bouquetChat handle');
-    const ping = median(hop.pingMs.slice(50));
-    const step = median(hop.stepMs.slice(50));
-    console.log('\n4. the hop over WebRTC on loopback (PeerJS data channel, Chromium tabs; volunteer runtime in a worker), median of %d', n - 50);
-    console.log(`   ping frame (16 B) round trip:                     ${ping.toFixed(3)} ms`);
-    console.log(`   one-token step on one block (286 B each way):      ${step.toFixed(3)} ms`);
-    console.log(`   step minus the runtime's compute in Node (above):  ${(step - directStepMs).toFixed(3)} ms per hop`);
-  } finally {
-    await browser.close();
-    await server.close();
-    rmSync(webDir, { recursive: true, force: true });
+// 4. A ≥ 100M-parameter checkpoint: one process vs the model split over two volunteers (in-memory, 0 ms RTT), and with
+//    --browser over two volunteer tabs in headless Chromium on loopback (PeerJS/WebRTC, runtimes in the tabs' workers).
+const bigDir = values['big-model'] ?? mkdtempSync(path.join(tmpdir(), 'bouquet-bench-100m-'));
+const bigTokens = Number(values['big-tokens']);
+try {
+  if (values['big-model'] === undefined) {
+    console.log(`\n4. writing a synthetic ${(syntheticParams(synthetic100M) / 1e6).toFixed(0)}M-parameter llama2.c checkpoint (d ${synthetic100M.hiddenSize}, FFN ${synthetic100M.ffnSize}, L ${synthetic100M.numBlocks}) to ${bigDir}`);
+    await writeSyntheticCheckpoint(bigDir, synthetic100M, path.join(modelDir, 'tok512.bin'), { name: 'synthetic-100m' });
   }
+  const big = await resolveModel(bigDir);
+  const bigWeights = await openModelWeights(big.files, big.layout);
+  const bigTok = await openTokenizer(big.files, bigWeights.shape);
+  const L = bigWeights.shape.numBlocks;
+  const opts = { backends: ['wasm' as const], threads: 1, maxSessionTokens, cacheBudgetBytes: 1 << 26 };
+  const one = await createInThreadRuntime(ort, bigWeights, { ...opts, blocks: { start: 0, end: L }, client: true });
+  await generateText(one, bigTok, prompt, { maxNewTokens: 4, sampler: samplerFor(greedy, 1) });
+  const singleRun = await generateText(one, bigTok, prompt, { maxNewTokens: bigTokens, sampler: samplerFor(greedy, 1) });
+  const singleMsPerToken = 1000 / singleRun.tokensPerSecond;
+  console.log(`   single process (Node, wasm 1 thread): ${singleMsPerToken.toFixed(1)} ms/token`);
+  const half = Math.ceil(L / 2);
+  const bigSpans: BlockSpan[] = [{ start: 0, end: half }, { start: half, end: L }];
+  const bigClient = await createInThreadRuntime(ort, bigWeights, { ...opts, client: true });
+  const bigVols = await Promise.all(bigSpans.map((span) => createInThreadRuntime(ort, bigWeights, { ...opts, blocks: span })));
+  const net = new MemoryNetwork();
+  bigSpans.forEach((span, i) => {
+    const host = new SessionHost(bigVols[i] ?? null);
+    host.setBlocks({ span, cacheSlots: 100, maxSessionTokens, hiddenSize: bigWeights.shape.hiddenSize });
+    net.createTransport(`b${i}`).onConnection((c) => host.attach(new FrameLink(c)));
+  });
+  const bigRoutes: RouteProvider = { requestRoute: () => Promise.resolve({ leaseId: 'l', chain: bigSpans.map((span, i) => ({ peerId: `b${i}`, span })) }), releaseRoute: () => Promise.resolve() };
+  const bigSession = (): ClientSession => new ClientSession({ transport: net.createTransport(`c${Math.random()}`), routes: bigRoutes, model: clientModelFromRuntime(bigClient, bigWeights.shape, maxSessionTokens) });
+  const bigIds = bigTok.encode(prompt, { bos: true });
+  await bigSession().generate(bigIds, { maxNewTokens: 4, sampler: samplerFor(greedy, 1) });
+  const inMem = await bigSession().generate(bigIds, { maxNewTokens: bigTokens, sampler: samplerFor(greedy, 1) });
+  const inMemMs = median(inMem.perTokenMs);
+  console.log(`   2 volunteers in one Node process (in-memory transport, 0 ms RTT): ${inMemMs.toFixed(1)} ms/token = ${(inMemMs / singleMsPerToken).toFixed(2)}× one process (same tokens: ${JSON.stringify(inMem.ids) === JSON.stringify(singleRun.ids) ? 'yes' : 'NO'})`);
+  for (const r of [bigClient, ...bigVols]) await r.dispose();
+  const measureSingle = async (): Promise<number> => 1000 / (await generateText(one, bigTok, prompt, { maxNewTokens: bigTokens, sampler: samplerFor(greedy, 1) })).tokensPerSecond;
+
+  if (values.browser === true) {
+    // (the single-process runtime `one` stays loaded: it is timed again after each configuration)
+    const configsByName: Record<string, TabThreading> = {
+      // The old default on this 2-core machine: min(4, cores) threads, onnxruntime's spinning pool.
+      before: { label: 'before: 2 threads, spinning pool', threads: 2, spin: true },
+      after: { label: 'after: the runtime defaults' },
+      't2-nospin': { label: '2 threads, pool threads sleep when idle', threads: 2, spin: false },
+      't1': { label: '1 thread', threads: 1 },
+    };
+    const configs = values['tab-configs'].split(',').map((c) => {
+      const cfg = configsByName[c];
+      if (cfg === undefined) throw new BouquetError('bad-argument', `--tab-configs: unknown '${c}' (known: ${Object.keys(configsByName).join(', ')})`);
+      return cfg;
+    });
+    console.log(`\n5. the checkpoint over 2 volunteer tabs + a chat tab, headless Chromium on loopback (PeerJS/WebRTC), ${bigTokens} new tokens, median ms/token`);
+    const servedBig = await loadServedModel(bigDir, { maxSessionTokens: 256 });
+    const rows = await runBrowserSwarm({
+      modelDir: bigDir, volunteers: 2, memoryBytes: half * servedBig.info.blockBytes + 8 * servedBig.info.cacheBytesPerBlock, maxTokens: bigTokens, prompt,
+      single: { msPerToken: singleMsPerToken, ids: singleRun.ids }, measureSingle, configs, log: (s) => console.log(s),
+    });
+    console.log('   config | swarm ms/token | Σ RTT ms | single (timed after) | single + RTT ms | ratio | compute | volunteer hop/queue | round trips | chat tab + rest | same tokens');
+    for (const r of rows) {
+      const b = r.breakdown;
+      console.log(`   ${r.label} | ${r.swarmMsPerToken.toFixed(1)} | ${r.rttMsPerToken.toFixed(2)} | ${r.singleMsPerToken.toFixed(1)} | ${r.targetMsPerToken.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${b.computeMs.toFixed(1)} | ${b.volunteerOverheadMs.toFixed(1)} | ${b.roundTripsMs.toFixed(1)} | ${b.clientAndRestMs.toFixed(1)} | ${r.sameIdsAsSingle ? 'yes' : 'NO'}`);
+    }
+  }
+  await one.dispose();
+} finally {
+  if (values['big-model'] === undefined) rmSync(bigDir, { recursive: true, force: true });
 }

@@ -1,4 +1,4 @@
-// `bouquet demo`: a server, N volunteer tabs and a chat tab in headless Chromium; sends a prompt and shows the swarm at work.
+// `bouquet demo`: a server, N volunteer tabs and a chat tab in headless Chromium (or, without Chromium, Node peers); sends a prompt and shows the swarm at work.
 import { BouquetError } from '../../core/errors/index.ts';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -8,9 +8,10 @@ import { intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 import { writeTinyModel } from './tiny-model.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
-import { createServer, defaultWebDir, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
-import { quantile } from '../../core/stats/index.ts';
+import { createServer, defaultWebDir, loadServedModel, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
+import { capacityShortfall } from '../../core/placement/index.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
+import { failoverVictim, printDemoAnswer, runNodeDemo, type NodeDemoSwarm } from './demo-node.ts';
 
 const usage = `usage: bouquet demo [options]
 
@@ -24,9 +25,13 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
   --max-tokens <n>             tokens to generate at most (default 64)
   --temperature <t>            0 = greedy (default 0)
   --seed <n>                   sampling seed (default 1)
-  --backend auto|webgpu|wasm   auto: WebGPU when the browser has a real adapter, else wasm (default auto)
+  --backend auto|webgpu|wasm   auto: WebGPU when the browser has a real adapter, else wasm (default auto; Node peers: wasm)
+  --peers auto|tabs|node       tabs in headless Chromium, or Node volunteers and a Node client (no browser);
+                               auto: tabs when Chromium is found, else Node peers (default auto)
   --port <n>                   server port, 0 for any free one (default 8787)
   --max-session-tokens <n>     longest session the volunteers' caches hold (default 256)
+  --volunteer-memory-mb <n>    every volunteer tab's memory budget for weights + cache, MiB (default: room for
+                               ⌈L / N⌉ + 1 blocks and 4 sessions); a model the tabs cannot hold fails at once
   --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
   --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder; the package's own)
   --once                       exit after the answer
@@ -34,7 +39,8 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
   --log-level <level>          the server's log level, on stderr: trace, debug, info, warn, error, silent (default error)
   -h, --help                   show this help
 
-Needs Chromium (Debian: apt-get install chromium; or set CHROMIUM_PATH).`;
+Tabs need Chromium (Debian: apt-get install chromium; or set CHROMIUM_PATH); without it the demo runs on
+Node peers (WebRTC through node-datachannel, wasm) and says so.`;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -62,8 +68,8 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseVerbArgs('demo', argv, {
       model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
       temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
-      'max-session-tokens': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
-      once: { type: 'boolean' }, json: { type: 'boolean' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'max-session-tokens': { type: 'string' }, 'volunteer-memory-mb': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
+      peers: { type: 'string' }, once: { type: 'boolean' }, json: { type: 'boolean' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, usage);
   if (typeof parsed === 'number') return parsed;
   const values: Record<string, string | boolean | undefined> = parsed;
@@ -72,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   let port: number;
   let maxSessionTokens: number;
   let killAfter: number | undefined;
+  let volunteerMemoryMb: number | undefined;
   let temperature: number;
   let seed: number;
   try {
@@ -80,6 +87,8 @@ export async function run(argv: string[]): Promise<number> {
     port = intOption(values.port as string | undefined, 'port', 8787, 0);
     maxSessionTokens = intOption(values['max-session-tokens'] as string | undefined, 'max-session-tokens', 256, 2);
     seed = intOption(values.seed as string | undefined, 'seed', 1, 0);
+    const mem = values['volunteer-memory-mb'] as string | undefined;
+    volunteerMemoryMb = mem === undefined ? undefined : intOption(mem, 'volunteer-memory-mb', 0, 1);
     const k = values['kill-volunteer-after'] as string | undefined;
     killAfter = k === undefined ? undefined : intOption(k, 'kill-volunteer-after', 0, 0);
     const t = Number(values.temperature ?? '0');
@@ -92,14 +101,24 @@ export async function run(argv: string[]): Promise<number> {
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) return fail(`--log-level '${logLevel}' is not a pino level`);
   const backendOpt = (values.backend as string | undefined) ?? 'auto';
   if (!['auto', 'webgpu', 'wasm'].includes(backendOpt)) return fail(`--backend must be auto, webgpu or wasm (got '${backendOpt}')`);
+  const peersOpt = (values.peers as string | undefined) ?? 'auto';
+  if (!['auto', 'tabs', 'node'].includes(peersOpt)) return fail(`--peers must be auto, tabs or node (got '${peersOpt}')`);
   if (killAfter !== undefined && volunteers < 2) return fail('--kill-volunteer-after needs at least 2 volunteers (someone must take over)');
   const sharedModel = path.join(repoRoot, '..', 'shared', 'models', 'stories260K');
   let tinyModelDir: string | undefined;
   if (values.model === undefined && !existsSync(sharedModel)) {
     // A fresh clone or an installed package has no ../shared: a tiny random model keeps the demo runnable offline.
-    tinyModelDir = writeTinyModel(mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-model-')));
+    // Named tiny-random in its own temporary folder: the served model id is the folder's name.
+    tinyModelDir = writeTinyModel(path.join(mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-model-')), 'tiny-random'));
     console.error(`[demo] no --model and no ${sharedModel}: using a tiny random model generated in ${tinyModelDir} (its text is noise, not meaningful; give --model <folder|hf:owner/repo> for a real one)`);
   }
+  const removeTinyModel = (): void => {
+    if (tinyModelDir !== undefined) rmSync(path.dirname(tinyModelDir), { recursive: true, force: true });
+  };
+  const failClean = (message: string): number => {
+    removeTinyModel();
+    return fail(message);
+  };
   const modelSpec = (values.model as string | undefined) ?? tinyModelDir ?? sharedModel;
   let modelPath: string;
   let modelId: string | undefined;
@@ -109,59 +128,105 @@ export async function run(argv: string[]): Promise<number> {
       modelPath = local.path;
       modelId = local.id;
     } catch (e) {
-      if (isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
+      if (isBouquetError(e)) return failClean(`${e.message} [${e.code}]`);
       throw e;
     }
   } else {
     modelPath = path.resolve(modelSpec);
-    if (!existsSync(modelPath)) return fail(`model '${modelPath}' not found (give --model a model folder or hf:owner/repo)`);
+    if (!existsSync(modelPath)) return failClean(`model '${modelPath}' not found (give --model a model folder or hf:owner/repo)`);
+  }
+  // A budget the tabs cannot hold the model in: one coded line now, not a 300 s wait for blocks nobody can load.
+  if (volunteerMemoryMb !== undefined) {
+    try {
+      const { info } = await loadServedModel(modelPath, { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) });
+      const short = capacityShortfall(info, Array<number>(volunteers).fill(volunteerMemoryMb * 2 ** 20));
+      if (short !== null) {
+        console.error(`bouquet demo: ${short.message} [${short.code}]`);
+        removeTinyModel();
+        return 1;
+      }
+    } catch (e) {
+      if (isBouquetError(e)) return failClean(`${e.message} [${e.code}]`);
+      throw e;
+    }
   }
   const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(chromiumPath)) {
-    return fail(`Chromium not found at ${chromiumPath}: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH`);
-  }
-  let playwright: typeof import('playwright-core');
-  try {
-    playwright = await import('playwright-core');
-  } catch {
-    return fail('playwright-core is not installed: run npm install in the repository');
-  }
   const json = values.json === true;
   const prompt = (values.prompt as string | undefined) ?? 'Once upon a time';
   const log = (s: string): void => {
     console.error(`[demo] ${s}`);
   };
+  let playwright: typeof import('playwright-core') | undefined;
+  let nodePeers = peersOpt === 'node';
+  if (!nodePeers && !existsSync(chromiumPath)) {
+    if (peersOpt === 'tabs') return failClean(`Chromium not found at ${chromiumPath}: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH`);
+    log(`Chromium not found at ${chromiumPath}: running the swarm on Node peers instead (Node volunteers and a Node client over WebRTC, wasm)`);
+    nodePeers = true;
+  }
+  if (nodePeers && backendOpt === 'webgpu') return failClean("--backend webgpu: Node peers run wasm (Dawn's webgpu package is not installed) [backend-unavailable]");
+  if (!nodePeers) {
+    try {
+      playwright = await import('playwright-core');
+    } catch {
+      return failClean('playwright-core is not installed: run npm install in the repository');
+    }
+  }
 
   let built: { dir: string; remove: () => void } | undefined;
   let server: BouquetServer | undefined;
   let browser: Browser | undefined;
+  let nodeSwarm: NodeDemoSwarm | undefined;
   // Each step bounded: a wedged browser or socket must not keep the command from exiting.
   const bounded = (p: Promise<unknown> | undefined, ms: number): Promise<unknown> =>
     Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
   const cleanup = async (): Promise<void> => {
     log('stopping the swarm…');
     await bounded(browser?.close(), 10_000);
+    await bounded(nodeSwarm?.close(), 10_000);
     await bounded(server?.close(), 10_000);
     built?.remove();
-    if (tinyModelDir !== undefined) rmSync(tinyModelDir, { recursive: true, force: true });
+    removeTinyModel();
+  };
+  // After the answer: exit (--once), or keep the swarm up until Ctrl-C.
+  const stayUp = async (url: string): Promise<number> => {
+    if (values.once !== true) {
+      console.log(`\nthe swarm stays up; open ${url}/ (chat) and ${url}/dashboard.html (dashboard). Ctrl-C to stop.`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+    }
+    await cleanup();
+    // vite's bundler, playwright and libdatachannel can leave idle handles behind; they must not keep the demo from exiting.
+    // The timer is unref'd: it only fires if something else still holds the event loop.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+    return 0;
   };
   try {
     // A fresh build by default: a stale dist/web would run yesterday's client against today's server.
     let webDir = values['web-dir'] as string | undefined;
-    if (webDir === undefined && existsSync(path.join(repoRoot, 'vite.config.ts'))) {
-      built = await buildWebApp(log);
-      webDir = built.dir;
-    } else if (webDir === undefined) {
-      // The installed package: the app was built when the package was, and ships beside the code.
-      webDir = defaultWebDir;
-      if (!existsSync(path.join(webDir, 'headless-chat.html'))) return fail(`the built web app is missing from ${webDir} (reinstall the package)`);
-    } else if (!existsSync(path.join(webDir, 'headless-chat.html'))) {
-      return fail(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
+    // Node peers need no pages; the app is built only for someone to open it afterwards (not with --once).
+    if (webDir === undefined && !(nodePeers && values.once === true)) {
+      if (existsSync(path.join(repoRoot, 'vite.config.ts'))) {
+        built = await buildWebApp(log);
+        webDir = built.dir;
+      } else {
+        // The installed package: the app was built when the package was, and ships beside the code.
+        webDir = defaultWebDir;
+        if (!existsSync(path.join(webDir, 'headless-chat.html'))) return failClean(`the built web app is missing from ${webDir} (reinstall the package)`);
+      }
+    } else if (webDir !== undefined && !existsSync(path.join(webDir, 'headless-chat.html'))) {
+      return failClean(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
     }
-    server = await createServer({ port, host: '127.0.0.1', model: modelPath, webDir, logger: serverLogger(logLevel, 'bouquet-demo', process.stderr), modelSizing: { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) } });
+    server = await createServer({ port, host: '127.0.0.1', model: modelPath, ...(webDir !== undefined ? { webDir } : {}), logger: serverLogger(logLevel, 'bouquet-demo', process.stderr), modelSizing: { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) } });
     const url = server.url;
     const coordinator = server.coordinator;
     log(`server at ${url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);
+    if (nodePeers || playwright === undefined) {
+      nodeSwarm = await runNodeDemo({ server, volunteers, prompt, maxTokens, temperature, seed, killAfter, json, log, waitFor });
+      printDemoAnswer(nodeSwarm.answer, json);
+      return await stayUp(url);
+    }
     browser = await playwright.chromium.launch({
       executablePath: chromiumPath,
       args: [
@@ -188,9 +253,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     log(`backend: ${backend}`);
     const info = server.model.info;
-    // Enough memory for ⌈L / N⌉ + 1 blocks each (so a departed tab's blocks are still held), and some sessions.
+    // By default enough memory for ⌈L / N⌉ + 1 blocks each (so a departed tab's blocks are still held), and some sessions.
     const blocksEach = Math.min(info.numBlocks, Math.ceil(info.numBlocks / volunteers) + (volunteers > 1 ? 1 : 0));
-    const memory = blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
+    const memory = volunteerMemoryMb !== undefined ? volunteerMemoryMb * 2 ** 20 : blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
+    log(`each volunteer tab's budget: ${(memory / 2 ** 20).toFixed(1)} MiB (a block is ${(info.blockBytes / 2 ** 20).toFixed(1)} MiB, one session's cache per block ${(info.cacheBytesPerBlock / 2 ** 20).toFixed(2)} MiB)`);
     const tabs: Page[] = [];
     for (let i = 0; i < volunteers; i++) {
       const page = await context.newPage();
@@ -200,6 +266,9 @@ export async function run(argv: string[]): Promise<number> {
     log(`${volunteers} volunteer tabs opened; waiting for them to measure, register and load…`);
     await waitFor('the volunteers to cover every block', () => {
       const s = coordinator.state();
+      // Once every tab has registered and been placed, a model they cannot hold is final: say so now.
+      const placedAfterAll = s.volunteers.length === volunteers && s.volunteers.every((v) => v.joinedAtMs <= s.placement.computedAtMs);
+      if (placedAfterAll && s.placement.error?.code === 'infeasible') throw new BouquetError('infeasible', s.placement.error.message);
       return s.volunteers.length === volunteers && s.volunteers.every((v) => v.state === 'serving' && JSON.stringify(v.span) === JSON.stringify(v.assignedSpan))
         && s.placement.uncoveredBlocks.length === 0;
     }, 300_000);
@@ -211,17 +280,7 @@ export async function run(argv: string[]): Promise<number> {
     await chat.exposeFunction('bouquetOnToken', (piece: string, index: number) => {
       if (!json) process.stdout.write(piece);
       if (killAfter !== undefined && index + 1 === killAfter && killed === undefined) {
-        // Close a hop whose blocks other volunteers also hold, so the client can fail over at once
-        // (otherwise the coordinator must first move a volunteer, which drains and reloads).
-        const state = coordinator.state();
-        const lease = state.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active');
-        const coveredElsewhere = (peerId: string, span: { start: number; end: number }): boolean => {
-          for (let b = span.start; b < span.end; b++) {
-            if (!state.volunteers.some((v) => v.peerId !== peerId && v.span !== null && v.span.start <= b && b < v.span.end)) return false;
-          }
-          return true;
-        };
-        const victim = (lease?.chain.filter((h) => coveredElsewhere(h.peerId, h.span)).at(-1) ?? lease?.chain.at(-1))?.peerId;
+        const victim = failoverVictim(coordinator.state(), chatPeer);
         if (victim === undefined) return;
         killed = victim;
         void (async () => {
@@ -248,35 +307,11 @@ export async function run(argv: string[]): Promise<number> {
     if (!json) process.stdout.write(`\n${prompt}`);
     const result = await chat.evaluate((req) => (globalThis as unknown as HeadlessGlobals).bouquetChat?.generate(req) ?? null, { prompt, maxNewTokens: maxTokens, temperature, seed });
     if (result === null) throw new BouquetError('internal', 'chat tab: no bouquetChat handle');
-    if (json) {
-      console.log(JSON.stringify({ text: result.text, ids: result.ids, route: result.route, failovers: result.failovers, perTokenMs: result.perTokenMs }));
-    } else {
-      process.stdout.write('\n\n');
-      console.log(`route: ${result.route.map((h) => `${h.peerId} [${h.span.start}, ${h.span.end})`).join(' → ')}`);
-      console.log(`tokens: ${result.ids.length}; time to first token ${result.ttftMs.toFixed(0)} ms; per-token latency median ${quantile(result.perTokenMs, 0.5).toFixed(1)} ms, p90 ${quantile(result.perTokenMs, 0.9).toFixed(1)} ms`);
-      if (result.failovers.length === 0) console.log('failovers: none');
-      for (const f of result.failovers) {
-        console.log(`failover at token ${f.atToken}: ${f.failedPeer} [${f.span.start}, ${f.span.end}) ${f.code} → ${f.replacement.map((h) => `${h.peerId} [${h.span.start}, ${h.span.end})`).join(', ')} in ${f.recoveryMs.toFixed(0)} ms`);
-      }
-    }
-    if (values.once === true) {
-      await cleanup();
-      // vite's bundler and playwright can leave idle handles behind; they must not keep `--once` from exiting.
-      // The timer is unref'd: it only fires if something else still holds the event loop.
-      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
-      return 0;
-    }
-    console.log(`\nthe swarm stays up; open ${url}/ (chat) and ${url}/dashboard.html (dashboard). Ctrl-C to stop.`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
-    await cleanup();
-    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
-    return 0;
+    printDemoAnswer(result, json);
+    return await stayUp(url);
   } catch (e) {
     await cleanup();
-    console.error(`bouquet demo: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`bouquet demo: ${e instanceof Error ? e.message : String(e)}${isBouquetError(e) ? ` [${e.code}]` : ''}`);
     setTimeout(() => process.exit(process.exitCode ?? 1), 2000).unref();
     return 1;
   }

@@ -1,9 +1,13 @@
 // `bouquet serve`: runs the signaling + coordinator server and serves the web app and model files.
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isBouquetError } from '../../core/errors/index.ts';
-import path from 'node:path';
-import { adminTokenFile, createServer, defaultStateDir, modelFolder, terminalProgress, type ModelSource, type ServerOptions } from '../../server/index.ts';
-import { ArgumentError, argumentError, verbFailure } from './sim-common.ts';
+import {
+  adminTokenFile, createServer, defaultStateDir, loadTlsCredentials, modelFolder, parseIceConfig, selfSignedTlsCredentials, terminalProgress,
+  type ModelSource, type ServerOptions, type TlsCredentials,
+} from '../../server/index.ts';
+import { ArgumentError, argumentError, usageFlags, verbFailure } from './sim-common.ts';
 import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
 const usage = `usage: bouquet serve [options]
@@ -36,10 +40,21 @@ options (environment variable in brackets):
   --default-rtt-ms <n>        RTT assumed for peers a client has not measured [BOUQUET_DEFAULT_RTT_MS] (default 20)
   --admin-token <token>       the token control actions (policy switch) need as \`Authorization: Bearer\`, ≥ 16
                               characters [BOUQUET_ADMIN_TOKEN] (default: generated at first start in the state dir)
-  --state-dir <path>          where the generated admin token is kept, owner-only (0600) [BOUQUET_STATE_DIR]
-                              (default ~/.bouquet)
+  --state-dir <path|none>     lasting state, owner-only (0600): the generated admin token and the coordinator's
+                              signing key, so leases survive a restart [BOUQUET_STATE_DIR] (default
+                              $XDG_STATE_HOME/bouquet, else ~/.local/state/bouquet; none: both for this process only)
   --allow-origin <origins>    comma-separated origins besides this server's whose browser requests are accepted
                               [BOUQUET_ALLOW_ORIGINS] (default: none)
+  --ice-servers <urls>        STUN/TURN servers for the pages' WebRTC, comma-separated stun:/turn: URLs
+                              (no credentials inside) [BOUQUET_ICE_SERVERS] (default none: same machine or LAN only)
+  --turn-secret <secret>      coturn's static-auth-secret (use-auth-secret): each page gets a TURN login valid
+                              for --turn-ttl-ms, never a lasting password [BOUQUET_TURN_SECRET]
+  --turn-ttl-ms <n>           lifetime of a TURN login [BOUQUET_TURN_TTL_MS] (default 3600000)
+  --tls-cert <file>           serve HTTPS with this PEM certificate (a secure context for pages on other
+                              machines: WebGPU, threads) [BOUQUET_TLS_CERT]
+  --tls-key <file>            its PEM private key [BOUQUET_TLS_KEY]
+  --tls-self-signed           make (and reuse) a self-signed certificate for --host, print its SHA-256
+                              fingerprint [BOUQUET_TLS_SELF_SIGNED=1]; kept in $XDG_CACHE_HOME/bouquet/tls
   --log-level <level>         pino level: trace, debug, info, warn, error, silent [BOUQUET_LOG_LEVEL] (default info)
   -h, --help                  show this help`;
 
@@ -65,9 +80,20 @@ function modelsOption(flags: string[] | undefined, envValue: string | undefined)
   return specs.length === 1 ? (specs[0] as string) : specs;
 }
 
-/** Builds server options from argv and the environment; throws ArgumentError for bad input. */
-export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerOptions | 'help' {
-  const flags = {
+/** Server options of `serve`, with the certificate in use (to print its fingerprint). */
+export type ServeOptions = ServerOptions & { tlsInfo?: TlsCredentials & { selfSigned: boolean } };
+
+/**
+ * Builds server options from argv and the environment; throws ArgumentError for bad input and a
+ * 'bad-certificate' error (data.problem: expired, key-mismatch, …) for a certificate it cannot use.
+ */
+export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env, nowMs = Date.now()): ServeOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
         port: { type: 'string' },
         host: { type: 'string' },
         model: { type: 'string', multiple: true },
@@ -88,13 +114,17 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         'admin-token': { type: 'string' },
         'state-dir': { type: 'string' },
         'allow-origin': { type: 'string' },
+        'ice-servers': { type: 'string' },
+        'turn-secret': { type: 'string' },
+        'turn-ttl-ms': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-self-signed': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
-  } as const;
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: false, options: flags });
+      },
+    });
   } catch (e) {
-    throw argumentError(e, flags);
+    throw argumentError(e, usageFlags(usage));
   }
   const v = parsed.values;
   if (v.help === true) return 'help';
@@ -111,7 +141,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const logLevel = pick(v['log-level'], 'BOUQUET_LOG_LEVEL') ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new ArgumentError(`--log-level '${logLevel}' is not a pino level`);
 
-  const options: ServerOptions = {
+  const options: ServeOptions = {
     port: intOption('port', pick(v.port, 'BOUQUET_PORT'), 0) ?? 8787,
     host: pick(v.host, 'BOUQUET_HOST') ?? '127.0.0.1',
     model: modelsOption(v.model, env.BOUQUET_MODEL),
@@ -144,10 +174,39 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   options.coordinator = c;
   const adminToken = pick(v['admin-token'], 'BOUQUET_ADMIN_TOKEN');
   const origins = pick(v['allow-origin'], 'BOUQUET_ALLOW_ORIGINS');
+  const stateDir = v['state-dir'] ?? defaultStateDir(env);
+  if (stateDir !== 'none') options.stateDir = path.resolve(stateDir);
   options.auth = {
-    ...(adminToken !== undefined ? { adminToken } : { stateDir: path.resolve(v['state-dir'] ?? defaultStateDir(env)) }),
+    ...(adminToken !== undefined ? { adminToken } : {}),
     ...(origins !== undefined ? { allowedOrigins: origins.split(',').map((o) => o.trim()).filter((o) => o !== '') } : {}),
   };
+  const iceList = pick(v['ice-servers'], 'BOUQUET_ICE_SERVERS');
+  const turnSecret = pick(v['turn-secret'], 'BOUQUET_TURN_SECRET');
+  const turnTtl = intOption('turn-ttl-ms', pick(v['turn-ttl-ms'], 'BOUQUET_TURN_TTL_MS'), 1000);
+  if (iceList !== undefined) {
+    try {
+      options.ice = parseIceConfig(iceList, turnSecret, turnTtl);
+    } catch (e) {
+      throw new ArgumentError((e as Error).message);
+    }
+  } else if (turnSecret !== undefined) {
+    throw new ArgumentError('--turn-secret needs --ice-servers with a turn: URL');
+  }
+  const certFile = pick(v['tls-cert'], 'BOUQUET_TLS_CERT');
+  const keyFile = pick(v['tls-key'], 'BOUQUET_TLS_KEY');
+  const selfSigned = v['tls-self-signed'] === true || env.BOUQUET_TLS_SELF_SIGNED === '1';
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ArgumentError('--tls-cert and --tls-key go together');
+  if (selfSigned && certFile !== undefined) throw new ArgumentError('--tls-self-signed makes its own certificate: drop --tls-cert/--tls-key');
+  let tls: TlsCredentials | undefined;
+  if (certFile !== undefined && keyFile !== undefined) tls = loadTlsCredentials(certFile, keyFile, nowMs);
+  else if (selfSigned) {
+    const cacheDir = path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'bouquet', 'tls');
+    tls = selfSignedTlsCredentials([options.host ?? '127.0.0.1'], cacheDir, nowMs);
+  }
+  if (tls !== undefined) {
+    options.tls = { cert: tls.cert, key: tls.key };
+    options.tlsInfo = { ...tls, selfSigned };
+  }
   return options;
 }
 
@@ -155,13 +214,14 @@ const fail = (message: string): number => verbFailure('serve', message);
 
 /** Runs `bouquet serve`; resolves with the exit code once the server stops (SIGINT/SIGTERM). */
 export async function run(argv: string[]): Promise<number> {
-  let options: ServerOptions | 'help';
+  let options: ServeOptions | 'help';
   try {
     options = serveOptions(argv);
   } catch (e) {
     if (e instanceof ArgumentError) {
       return fail(e.message);
     }
+    if (isBouquetError(e, 'bad-certificate')) return fail(`${e.message} [${e.code}: ${String(e.data?.problem)}]`);
     throw e;
   }
   if (options === 'help') {
@@ -197,8 +257,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   const served = server.models.all().map((s) => `${s.model.info.id}, ${s.model.info.numBlocks} blocks`);
   console.log(`bouquet serve: listening on ${server.url} (model${served.length > 1 ? 's' : ''} ${served.join('; ')})`);
-  const stateDir = options.auth?.stateDir;
-  console.log(`bouquet serve: admin token ${stateDir !== undefined ? `in ${path.join(stateDir, adminTokenFile)}` : 'as given'} (the dashboard asks for it before a policy switch)`);
+  const stateDir = options.stateDir;
+  const tokenAt = options.auth?.adminToken !== undefined ? 'as given' : stateDir !== undefined ? `in ${path.join(stateDir, adminTokenFile)}` : 'made for this process (see the log)';
+  console.log(`bouquet serve: admin token ${tokenAt} (the dashboard asks for it before a policy switch)`);
+  if (options.tlsInfo !== undefined) {
+    const t = options.tlsInfo;
+    console.log(`bouquet serve: ${t.selfSigned ? 'self-signed ' : ''}TLS certificate for ${t.subjectAltName ?? '?'}, valid to ${new Date(t.validToMs).toISOString()}`);
+    console.log(`bouquet serve: certificate SHA-256 fingerprint ${t.fingerprint256}`);
+  }
+  if (options.ice !== undefined) {
+    console.log(`bouquet serve: ICE servers ${[...options.ice.stunUrls, ...options.ice.turnUrls].join(', ')}${options.ice.turnUrls.length > 0 ? ' (TURN logins derived from --turn-secret)' : ''}`);
+  }
   const running = server;
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -67,13 +67,19 @@ export function closestName(word: string, candidates: readonly string[]): string
  * A parseArgs failure as an ArgumentError in our words: an unknown option names the closest known
  * one ("did you mean --max-tokens?"); any other failure keeps parseArgs' message.
  */
-export function argumentError(e: unknown, options: NonNullable<ParseArgsConfig['options']>): ArgumentError {
+export function argumentError(e: unknown, options: NonNullable<ParseArgsConfig['options']> | readonly string[]): ArgumentError {
   const message = e instanceof Error ? e.message : String(e);
   const unknown = /^Unknown option '(-{1,2})([^'=]+)'/.exec(message);
   if (unknown === null) return new ArgumentError(message.split('\n')[0] ?? message);
   const given = `${unknown[1] ?? ''}${unknown[2] ?? ''}`;
-  const suggestion = closestName(unknown[2] ?? '', Object.keys(options));
+  const names = Array.isArray(options) ? options : Object.keys(options);
+  const suggestion = closestName(unknown[2] ?? '', names);
   return new ArgumentError(`unknown option '${given}'${suggestion !== undefined ? ` (did you mean --${suggestion}?)` : ''}; see --help`);
+}
+
+/** The long option names a verb's usage text lists (`--max-tokens <n>` → 'max-tokens'), for suggestions. */
+export function usageFlags(usage: string): string[] {
+  return [...new Set([...usage.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1] ?? ''))];
 }
 
 /** What {@link parse} answers: node:util parseArgs' result for `options`, strict, no positionals. */
@@ -130,10 +136,11 @@ export interface ScenarioPolicyArgs {
 }
 
 /**
- * Parses `--scenario FILE --policy NAME [--seed S] [--json]` and loads the scenario; null after
+ * Parses `--scenario FILE --policy NAME [--seed S] [--json]` and loads the scenario (or takes
+ * `loaded`, a scenario read elsewhere, e.g. by `sim --from`); null after
  * printing `usage` for --help. Throws ArgumentError for a missing or bad option.
  */
-export function parseScenarioPolicy(argv: string[], usage: string): ScenarioPolicyArgs | null {
+export function parseScenarioPolicy(argv: string[], usage: string, loaded?: Scenario): ScenarioPolicyArgs | null {
   const { values } = parse(argv, {
     scenario: { type: 'string' },
     policy: { type: 'string' },
@@ -145,9 +152,11 @@ export function parseScenarioPolicy(argv: string[], usage: string): ScenarioPoli
     console.log(usage);
     return null;
   }
-  if (values.scenario === undefined) throw new ArgumentError('--scenario FILE is required (see --help)');
+  if (loaded !== undefined && values.scenario !== undefined) throw new ArgumentError('give --scenario FILE or --from SOURCE, not both');
+  if (loaded === undefined && values.scenario === undefined) throw new ArgumentError('--scenario FILE is required (see --help)');
   if (values.policy === undefined) throw new ArgumentError('--policy NAME is required (see --help)');
-  return { scenario: loadScenario(values.scenario), policy: values.policy, seed: intOption(values.seed, 'seed', 1), json: values.json === true };
+  const scenario = loaded ?? loadScenario(values.scenario ?? '');
+  return { scenario, policy: values.policy, seed: intOption(values.seed, 'seed', 1), json: values.json === true };
 }
 
 /** Seconds with 3 significant decimals for tables. */

@@ -1,8 +1,13 @@
 // `bouquet sim`: simulate a scenario under one placement + routing policy and print the metrics.
 import { runScenario, type SimResult } from '../../sim/index.ts';
-import { parseScenarioPolicy, runVerb, seconds, table } from './sim-common.ts';
+import { loadScenarioFrom } from '../scenarios/index.ts';
+import { ArgumentError, parseScenarioPolicy, runVerb, seconds, table } from './sim-common.ts';
 
-const usage = `usage: bouquet sim --scenario FILE --policy NAME [--seed S] [--json]
+const usage = `usage: bouquet sim (--scenario FILE | --from FILE|URL) --policy NAME [--seed S] [--json]
+
+--from reads a scenario from a file or a URL, such as a live server's
+http://HOST:PORT/api/scenario (the swarm's volunteers, clients' measured RTTs, workload and
+the policies in force as "live"; --policy defaults to "live" there).
 
 Simulates the scenario's requests under the policy (placement + routing; see bouquet plan --help)
 and prints per-token time, time to first token, time per output token, response time, waiting and
@@ -51,7 +56,10 @@ export function formatSimResult(name: string, r: SimResult): string {
 /** Runs `bouquet sim`; resolves to the exit code. */
 export function run(argv: string[]): Promise<number> {
   return runVerb('sim', async () => {
-    const args = parseScenarioPolicy(argv, usage);
+    const { from, rest } = takeFrom(argv);
+    const loaded = from === undefined ? undefined : await loadScenarioFrom(from);
+    const withPolicy = loaded !== undefined && loaded.policies.live !== undefined && !rest.some((a) => a === '--policy' || a.startsWith('--policy=')) ? [...rest, '--policy', 'live'] : rest;
+    const args = parseScenarioPolicy(withPolicy, usage, loaded);
     if (args === null) return 0;
     const { scenario, policy, seed } = args;
     const result = await runScenario(scenario, policy, seed);
@@ -63,4 +71,24 @@ export function run(argv: string[]): Promise<number> {
     console.log(formatSimResult(policy, result));
     return 0;
   });
+}
+
+/** Splits `--from SOURCE` (or `--from=SOURCE`) off the arguments; the rest go to the common parser. */
+function takeFrom(argv: string[]): { from?: string; rest: string[] } {
+  const rest: string[] = [];
+  let from: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    let value: string | undefined;
+    if (a === '--from') value = argv[++i];
+    else if (a.startsWith('--from=')) value = a.slice('--from='.length);
+    else {
+      rest.push(a);
+      continue;
+    }
+    if (value === undefined || value === '' || value.startsWith('--')) throw new ArgumentError('--from needs a file or a URL');
+    if (from !== undefined) throw new ArgumentError('--from given twice');
+    from = value;
+  }
+  return from === undefined ? { rest } : { from, rest };
 }

@@ -1,2 +1,2 @@
 // Scenario files on the Node side: public surface of tools/scenarios (the simulator itself never touches the disk).
-export { loadScenario } from './load-scenario.ts';
+export { loadScenario, loadScenarioFrom, maxFetchedScenarioBytes } from './load-scenario.ts';

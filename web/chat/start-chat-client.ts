@@ -1,14 +1,16 @@
 // The one chat wiring of the Svelte chat page and the headless chat page: served model, worker runtime (embedding + LM head), tokenizer, PeerJS, client session, generation loop.
-import { CoordinatorClient, type ModelInfo } from '../../core/api/index.ts';
+import { CoordinatorClient, maxFailureMessageLength, type FailureStage, type ModelInfo } from '../../core/api/index.ts';
 import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
 import { stopTokenIdsOf, type GeneratedToken } from '../../core/generation/index.ts';
 import type { ModelShape } from '../../core/model/index.ts';
+import type { BlockSpan } from '../../core/swarm/index.ts';
 import {
   httpModelFiles, openTokenizer, samplerFor, startWorkerRuntime, type SamplingParams, type TextTokenizer, type WorkerRuntime,
 } from '../../worker/index.ts';
 import { fetchServedModel } from '../app/shared/served-model.ts';
 import {
-  ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime,
+  ClientSession, CoordinatorRoutes, LinkPool, clientModelFromRuntime, missingSpans, statusWords,
+  type RequestStatus,
   type FailoverRecord, type GenerationResult, type RouteHopSpec,
 } from '../client/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
@@ -19,6 +21,10 @@ export interface ChatClientOptions {
   origin: string;
   /** Backends to try for the embedding and LM head, in order. */
   backends: ('webgpu' | 'wasm')[];
+  /** wasm threads of the embedding and LM head (default: the runtime's). */
+  threads?: number;
+  /** onnxruntime's idle pool threads spin-wait (default: the runtime's). */
+  threadSpinning?: boolean;
   /** Progress in words, for a loading screen. */
   onProgress?: (text: string) => void;
   /** Model to chat with when the server serves several (default: its first). */
@@ -39,7 +45,12 @@ export interface ChatGeneration {
   /** The chain in use: when the first token came and after each failover. */
   onRoute?: (route: RouteHopSpec[]) => void;
   onFailover?: (f: FailoverRecord) => void;
+  /** A plain-language status whenever no token has come for `statusAfterMs` (10 s), then every 5 s until one does. */
+  onStatus?: (text: string, status: RequestStatus) => void;
 }
+
+/** Silence after which a waiting request gets a status line, ms. */
+export const statusAfterMs = 10_000;
 
 /** A started chat client: the client parts of the model and the swarm behind them. */
 export interface ChatClient {
@@ -54,7 +65,29 @@ export interface ChatClient {
   readonly runtimeDescription: string;
   /** Generates after `promptIds` through the swarm with the one generation loop. */
   generate(promptIds: number[], request: ChatGeneration): Promise<GenerationResult>;
+  /** Blocks no serving volunteer holds now (empty: a request can be routed); a failed check reads as covered. */
+  missingBlocks(): Promise<BlockSpan[]>;
+  /** Tells the coordinator why a request failed before it was sent (the coverage check). */
+  reportFailure(e: unknown, stage?: FailureStage): void;
   close(): void;
+}
+
+/** Which stage a failed request's error belongs to (what the dashboard groups by). */
+function failureStage(code: string): FailureStage {
+  if (code === 'no-route' || code === 'queue-full' || code === 'infeasible' || code === 'unknown-ticket') return 'route';
+  if (code === 'timeout' || code === 'peer-unavailable') return 'connect';
+  return 'generate';
+}
+
+/** Tells the coordinator why a request failed (it logs it and the dashboard lists it); never throws. */
+export function reportFailure(coordinator: CoordinatorClient, clientId: string, e: unknown, stage?: FailureStage): void {
+  const code = isBouquetError(e) ? e.code : 'internal';
+  const peerId = isBouquetError(e) && typeof e.data?.peerId === 'string' ? e.data.peerId : undefined;
+  const reason = isBouquetError(e) && typeof e.data?.ice === 'string' ? e.data.ice : undefined;
+  const message = (e instanceof Error ? e.message : String(e)).slice(0, maxFailureMessageLength);
+  void coordinator.reportFailure({
+    clientId, stage: stage ?? (reason !== undefined ? 'connect' : failureStage(code)), code, message, ...(peerId !== undefined ? { peerId } : {}), ...(reason !== undefined ? { reason } : {}),
+  }).catch(() => undefined);
 }
 
 /** Starts the chat client of a page served by the coordinator at `options.origin`. */
@@ -67,7 +100,11 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
   progress(`Loading ${info.id}'s embedding and LM head…`);
   const runtime = await startWorkerRuntime(() => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }), {
     model: source,
-    options: { client: true, backends: options.backends, maxSessionTokens: info.maxSessionTokens },
+    options: {
+      client: true, backends: options.backends, maxSessionTokens: info.maxSessionTokens,
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.threadSpinning !== undefined ? { threadSpinning: options.threadSpinning } : {}),
+    },
     wasmPaths: '/ort/',
   });
   const shape = runtime.initInfo.shape;
@@ -76,7 +113,13 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
   progress('Connecting to the swarm…');
   const transport = await PeerJsTransport.create({ origin });
   const links = new LinkPool(transport);
-  const routes = new CoordinatorRoutes({ origin, clientId: transport.peerId, modelId: info.id, client: coordinator });
+  // The queue position of the request in flight, for its status line.
+  let queued: { position: number; queueLength: number } | null = null;
+  const routes = new CoordinatorRoutes({
+    origin, clientId: transport.peerId, modelId: info.id, client: coordinator,
+    onQueued: (position, queueLength) => (queued = { position, queueLength }),
+  });
+  const missingBlocks = async (): Promise<BlockSpan[]> => missingSpans(await coordinator.swarmState()).slice(0, 16);
   const model = clientModelFromRuntime(runtime, shape, info.maxSessionTokens);
   const maxSeqLen = Math.min(info.maxSessionTokens, shape.maxSeqLen);
   const stopTokenIds = stopTokenIdsOf(tokenizer);
@@ -99,6 +142,21 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
       const tokens: GeneratedToken[] = [];
       let text = '';
       const started = performance.now();
+      // No request waits silently: after statusAfterMs without a token, say where it stands.
+      queued = null;
+      let lastTokenAt = started;
+      let nextStatusAt = started + statusAfterMs;
+      const watchdog = setInterval(() => {
+        const now = performance.now();
+        if (request.onStatus === undefined || now < nextStatusAt) return;
+        nextStatusAt = now + 5000;
+        const waited = now - lastTokenAt;
+        const q = queued;
+        void (q !== null ? Promise.resolve<BlockSpan[]>([]) : missingBlocks().catch(() => [])).then((missing) => {
+          const status: RequestStatus = q !== null ? { kind: 'queued', ...q } : missing.length > 0 ? { kind: 'no-volunteer', missing } : { kind: 'connecting' };
+          if (performance.now() - lastTokenAt >= statusAfterMs) request.onStatus?.(statusWords(status, waited), status);
+        });
+      }, 1000);
       try {
         return await session.generate(promptIds, {
           maxNewTokens: Math.max(1, Math.min(request.maxNewTokens, maxSeqLen - promptIds.length)),
@@ -107,6 +165,9 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
           decoder: tokenizer.streamDecoder(promptIds),
           ...(request.signal !== undefined ? { signal: request.signal } : {}),
           onToken: (t) => {
+            lastTokenAt = performance.now();
+            nextStatusAt = lastTokenAt + statusAfterMs;
+            queued = null;
             if (t.index === 0) request.onRoute?.(session.route);
             tokens.push(t);
             request.onToken?.(t);
@@ -118,7 +179,10 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
         });
       } catch (e) {
         // Stopped by the person: keep what came (the session released its route already).
-        if (!isBouquetError(e, 'aborted')) throw e;
+        if (!isBouquetError(e, 'aborted')) {
+          reportFailure(coordinator, transport.peerId, e);
+          throw e;
+        }
         const perTokenMs = tokens.slice(1).map((t) => t.latencyMs);
         const decodeMs = perTokenMs.reduce((a, b) => a + b, 0);
         return {
@@ -126,8 +190,12 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
           prefillMs: 0, ttftMs: tokens[0]?.latencyMs ?? 0, perTokenMs,
           tokensPerSecond: decodeMs > 0 ? (perTokenMs.length * 1000) / decodeMs : 0, totalMs: performance.now() - started,
         };
+      } finally {
+        clearInterval(watchdog);
       }
     },
+    missingBlocks: () => missingBlocks().catch(() => []),
+    reportFailure: (e, stage) => reportFailure(coordinator, transport.peerId, e, stage),
     close(): void {
       routes.dispose();
       links.closeAll();

@@ -19,6 +19,8 @@ export interface CoordinatorRoutesOptions {
   fetchFn?: FetchLike;
   /** The coordinator client to use (default: one for `origin` over `fetchFn`). */
   client?: CoordinatorClient;
+  /** Told each time a request is (still) queued: its 1-based position and the queue's length. */
+  onQueued?: (position: number, queueLength: number) => void;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface CoordinatorRoutesOptions {
  */
 export class CoordinatorRoutes implements RouteProvider {
   private readonly renewals = new Map<string, ReturnType<typeof setInterval>>();
+  /** Each lease's secret (release and renewal need it); only this client has it. */
+  private readonly secrets = new Map<string, string>();
   private readonly client: CoordinatorClient;
 
   constructor(private readonly options: CoordinatorRoutesOptions) {
@@ -50,19 +54,24 @@ export class CoordinatorRoutes implements RouteProvider {
     let answer: RouteGranted | RouteQueued = await this.client.requestRoute(body, signal);
     const deadline = Date.now() + maxQueueWaitMs;
     while (answer.kind === 'queued') {
+      this.options.onQueued?.(answer.position, answer.queueLength);
       const left = deadline - Date.now();
       if (left <= 0) throw new PeerError('no-route', `waited over ${maxQueueWaitMs} ms in the coordinator's queue`);
       answer = await this.client.pollTicket(answer.ticketId, Math.min(maxTicketWaitMs, left, 10_000), signal);
     }
+    this.secrets.set(answer.leaseId, answer.leaseSecret);
     this.keepAlive(answer);
-    return { leaseId: answer.leaseId, chain: answer.chain.map((h) => ({ peerId: h.peerId, span: h.span })) };
+    return { leaseId: answer.leaseId, chain: answer.chain.map((h) => ({ peerId: h.peerId, span: h.span })), leaseToken: answer.leaseToken };
   }
 
   async releaseRoute(leaseId: string, measured?: MeasuredRequest): Promise<void> {
     const t = this.renewals.get(leaseId);
     clearInterval(t);
     this.renewals.delete(leaseId);
-    await this.client.releaseRoute(leaseId, measured === undefined ? {} : { measured }).catch((e: unknown) => {
+    const leaseSecret = this.secrets.get(leaseId);
+    this.secrets.delete(leaseId);
+    if (leaseSecret === undefined) return; // not a lease of this client (or released already)
+    await this.client.releaseRoute(leaseId, measured === undefined ? { leaseSecret } : { leaseSecret, measured }).catch((e: unknown) => {
       // An expired or unknown lease is already free; only an unreachable coordinator is worth a word.
       if (!(e instanceof CoordinatorApiError)) throw e;
     });
@@ -72,12 +81,13 @@ export class CoordinatorRoutes implements RouteProvider {
   dispose(): void {
     for (const t of this.renewals.values()) clearInterval(t);
     this.renewals.clear();
+    this.secrets.clear();
   }
 
   private keepAlive(g: RouteGranted): void {
     const every = Math.max(1000, g.leaseMs / 2);
     const timer = setInterval(() => {
-      this.client.renewRoute(g.leaseId).catch(() => undefined); // coordinator away: the session goes on peer to peer
+      this.client.renewRoute(g.leaseId, g.leaseSecret).catch(() => undefined); // coordinator away: the session goes on peer to peer
     }, every);
     // Renewals must not keep a Node process alive.
     (timer as { unref?: () => void }).unref?.();

@@ -12,6 +12,11 @@ export interface RouteHopSpec {
 export interface RouteLease {
   leaseId: string;
   chain: RouteHopSpec[];
+  /**
+   * The coordinator's signed lease (core/api identity), sent in each hop's open-session; volunteers
+   * refuse sessions without it. Absent only from route sources of tests that serve no volunteer checking it.
+   */
+  leaseToken?: string;
 }
 
 /** What a session asks for. */

@@ -1,13 +1,14 @@
 // ClientSession: one generation through a chain of volunteers — client-centric forwarding, chunked prefill, failover with replay.
 import {
   FrameLink, PeerError, toPeerError,
-  type HiddenStates, type Transport, type WireDtype,
+  type HiddenStates, type RequestBody, type Transport, type WireDtype,
 } from '../../core/protocol/index.ts';
 import { backoffDelayMs, type AbortSignalLike, type BackoffPolicy } from '../../core/api/index.ts';
 import { BouquetError, isBouquetError, type ErrorCode } from '../../core/errors/index.ts';
 import { generateTokens, type GenerateOptions, type GenerationOutput } from '../../core/generation/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
+import type { RouteAsk, RouteHopSpec, RouteLease, RouteProvider } from './routes.ts';
+import { LinkPool } from './link-pool.ts';
 
 /** What the client tab computes itself: embeddings in, logits out. */
 export interface ClientModel {
@@ -21,44 +22,6 @@ export interface ClientModel {
   embed(ids: number[]): Promise<HiddenStates>;
   /** Logits [vocab] for the last row of `hidden` (final norm + LM head). */
   head(hidden: HiddenStates): Promise<Float32Array>;
-}
-
-/** Opens FrameLinks to peers, one per peer, reused across sessions of a client tab. */
-export class LinkPool {
-  private readonly links = new Map<string, Promise<FrameLink>>();
-  constructor(
-    private readonly transport: Transport,
-    private readonly connectTimeoutMs = 10_000,
-    private readonly requestTimeoutMs = 30_000,
-  ) {}
-
-  get(peerId: string): Promise<FrameLink> {
-    const have = this.links.get(peerId);
-    if (have !== undefined) return have;
-    const p = this.transport.connect(peerId, { timeoutMs: this.connectTimeoutMs }).then((conn) => {
-      const link = new FrameLink(conn, { requestTimeoutMs: this.requestTimeoutMs });
-      link.onClose(() => {
-        if (this.links.get(peerId) === p) this.links.delete(peerId);
-      });
-      return link;
-    });
-    this.links.set(peerId, p);
-    p.catch(() => {
-      if (this.links.get(peerId) === p) this.links.delete(peerId);
-    });
-    return p;
-  }
-
-  /** Drops (and closes) the link to a peer that misbehaved, so the next `get` dials afresh. */
-  drop(peerId: string): void {
-    const p = this.links.get(peerId);
-    this.links.delete(peerId);
-    p?.then((l) => l.close()).catch(() => undefined);
-  }
-
-  closeAll(): void {
-    for (const id of [...this.links.keys()]) this.drop(id);
-  }
 }
 
 /** One input a hop has processed: what its replacement must replay. */
@@ -161,6 +124,12 @@ function sliceRows(h: HiddenStates, from: number, to: number): HiddenStates {
  * bit-identical) and goes on: the text is the one an undisturbed run produces. Failovers are
  * bounded (`maxFailovers`, exponential backoff), then it throws a PeerError naming the cause.
  */
+// The transport's tag of why ICE found no path (data.ice), kept when a failover wraps the error: the page and the failure report show it.
+function iceProblemOf(e: { data?: Readonly<Record<string, unknown>> | undefined }): { ice: string } | undefined {
+  const ice = e.data?.ice;
+  return typeof ice === 'string' ? { ice } : undefined;
+}
+
 export class ClientSession {
   private readonly opts: Required<Omit<ClientSessionOptions, 'links' | 'onFailover' | 'random'>> & Pick<ClientSessionOptions, 'onFailover'>;
   private readonly backoff: BackoffPolicy;
@@ -250,7 +219,7 @@ export class ClientSession {
   private async openChain(): Promise<void> {
     const lease = await this.requestRouteWithRetry({ start: 0, end: this.opts.model.numBlocks }, 0);
     this.hops = [];
-    await this.installHops(0, 0, lease.chain);
+    await this.installHops(0, 0, lease.chain, lease.leaseToken);
   }
 
   /**
@@ -258,12 +227,12 @@ export class ClientSession {
    * refuses to open stays as a stand-in (no link) and is failed over at once, before any replay
    * reaches it.
    */
-  private async installHops(index: number, deleteCount: number, specs: RouteHopSpec[]): Promise<void> {
+  private async installHops(index: number, deleteCount: number, specs: RouteHopSpec[], leaseToken: string | undefined): Promise<void> {
     const fresh: ActiveHop[] = [];
     const refusals = new Map<ActiveHop, PeerError>();
     for (const spec of specs) {
       try {
-        fresh.push(await this.openHop(spec));
+        fresh.push(await this.openHop(spec, leaseToken));
       } catch (err) {
         const e = toPeerError(err, 'peer-unavailable');
         if (e.code === 'sequence-too-long') throw e;
@@ -276,15 +245,14 @@ export class ClientSession {
     for (const [standIn, e] of refusals) await this.failover(this.hops.indexOf(standIn), e);
   }
 
-  private async openHop(spec: RouteHopSpec): Promise<ActiveHop> {
+  private async openHop(spec: RouteHopSpec, leaseToken: string | undefined): Promise<ActiveHop> {
     const link = await this.links.get(spec.peerId).catch((err: unknown) => {
       throw toPeerError(err, 'peer-unavailable');
     });
     const sessionId = this.opts.newSessionId();
-    await link.request<'open-session'>(
-      { type: 'open-session', sessionId, span: spec.span, maxLength: this.maxLength, dtype: this.opts.dtype },
-      this.opts.stepTimeoutMs,
-    );
+    const open: RequestBody<'open-session'> = { type: 'open-session', sessionId, span: spec.span, maxLength: this.maxLength, dtype: this.opts.dtype };
+    if (leaseToken !== undefined) open.lease = leaseToken;
+    await link.request<'open-session'>(open, this.opts.stepTimeoutMs);
     return { peerId: spec.peerId, span: spec.span, sessionId, link, nextStepIndex: 0, history: [] };
   }
 
@@ -331,7 +299,7 @@ export class ClientSession {
     if (failed === undefined) throw cause;
     const t0 = performance.now();
     if (this.failovers.length >= this.opts.maxFailovers) {
-      throw new PeerError(cause.code, `gave up after ${this.failovers.length} failovers; last: ${failed.peerId} failed on blocks [${failed.span.start}, ${failed.span.end}): ${cause.message}`, 0, failed.peerId);
+      throw new PeerError(cause.code, `gave up after ${this.failovers.length} failovers; last: ${failed.peerId} failed on blocks [${failed.span.start}, ${failed.span.end}): ${cause.message}`, 0, failed.peerId, iceProblemOf(cause));
     }
     this.excluded.add(failed.peerId);
     // Close what may still be open there; a peer that answered garbage loses its link too.
@@ -348,9 +316,9 @@ export class ClientSession {
     const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1).catch((e: unknown) => {
       if (isBouquetError(e, 'aborted')) throw e;
       const err = toPeerError(e, 'no-route');
-      throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId);
+      throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
     });
-    await this.installHops(index, 1, lease.chain);
+    await this.installHops(index, 1, lease.chain, lease.leaseToken);
     for (const step of failed.history) {
       await this.runSpan(index, failed.span.end, step.hidden, step.position);
     }
@@ -372,10 +340,12 @@ export class ClientSession {
     for (let k = 0; k < this.opts.routeRetries; k++) {
       if (k > 0) await sleep(this.backoffMs(attempt0 + k), this.signal);
       try {
-        const lease = await this.opts.routes.requestRoute(
-          { span, promptTokens: this.promptTokens, maxNewTokens: this.maxNewTokens, excludePeers: [...this.excluded] },
-          this.signal,
-        );
+        // The round trips measured so far go with the request (the coordinator routes this client by them).
+        const ask: RouteAsk = { span, promptTokens: this.promptTokens, maxNewTokens: this.maxNewTokens, excludePeers: [...this.excluded] };
+        const rttMs = this.links.rtts.fresh();
+        if (rttMs !== undefined) ask.rttMs = rttMs;
+        this.links.refreshRtts();
+        const lease = await this.opts.routes.requestRoute(ask, this.signal);
         this.checkChain(lease, span);
         this.leases.push(lease);
         return lease;

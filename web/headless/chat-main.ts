@@ -23,13 +23,19 @@ const chat: ChatHandle = {
   generate: () => Promise.reject(new Error('chat is not ready')),
   probeRaw: () => Promise.reject(new Error('chat is not ready')),
   measureHop: () => Promise.reject(new Error('chat is not ready')),
+  candidatePairs: () => Promise.resolve([]),
 };
 window.bouquetChat = chat;
 
 async function main(): Promise<void> {
   // `?model=<id>` chats with that model when the server serves several (default: its first).
   const modelId = params.get('model');
-  const client = await startChatClient({ origin: location.origin, backends: backendsFromQuery(params), ...(modelId !== null ? { modelId } : {}) });
+  const client = await startChatClient({
+    origin: location.origin, backends: backendsFromQuery(params),
+    ...(modelId !== null ? { modelId } : {}),
+    ...(params.get('threads') !== null ? { threads: Number(params.get('threads')) } : {}),
+    ...(params.get('spin') !== null ? { threadSpinning: params.get('spin') !== '0' } : {}),
+  });
   const { transport, tokenizer, shape, info } = client;
 
   chat.peerId = transport.peerId;
@@ -72,7 +78,7 @@ async function main(): Promise<void> {
     conn.close();
     return { replies };
   };
-  chat.measureHop = async (peerId: string, block: number, n: number): Promise<HopMeasurement> => {
+  chat.measureHop = async (peerId: string, block: number, n: number, steps = n): Promise<HopMeasurement> => {
     const link = new FrameLink(await transport.connect(peerId));
     const pingMs: number[] = [];
     const stepMs: number[] = [];
@@ -82,10 +88,11 @@ async function main(): Promise<void> {
         await link.request<'ping'>({ type: 'ping', sentAtMs: t0 });
         pingMs.push(performance.now() - t0);
       }
+      if (steps === 0) return { pingMs, stepMs };
       const sessionId = crypto.randomUUID();
-      await link.request<'open-session'>({ type: 'open-session', sessionId, span: { start: block, end: block + 1 }, maxLength: n, dtype: 'fp32' });
+      await link.request<'open-session'>({ type: 'open-session', sessionId, span: { start: block, end: block + 1 }, maxLength: steps, dtype: 'fp32' });
       const d = shape.hiddenSize;
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < steps; i++) {
         const hidden = { rows: 1, cols: d, data: new Float32Array(d).fill(0.1) };
         const t0 = performance.now();
         await link.request<'step'>({ type: 'step', sessionId, stepIndex: i, position: i, dtype: 'fp32', hidden });
@@ -97,6 +104,7 @@ async function main(): Promise<void> {
     }
     return { pingMs, stepMs };
   };
+  chat.candidatePairs = () => transport.candidatePairs();
   chat.ready = true;
   if (statusEl !== null) statusEl.textContent = `ready | peer ${transport.peerId} | ${chat.backend} | model ${info.id}`;
 }

@@ -44,8 +44,14 @@ export interface ChatHandle {
   generate(req: ChatRequest): Promise<ChatResult>;
   /** Diagnostics for tests: sends raw packets to a peer and collects the frames it answers within `waitMs`. */
   probeRaw(peerId: string, packets: number[][], waitMs: number): Promise<RawProbeResult>;
-  /** Benchmark: `n` pings and `n` one-token steps over block `block` of a peer; round trips in ms. */
-  measureHop(peerId: string, block: number, n: number): Promise<HopMeasurement>;
+  /** The ICE candidate pair of each open peer connection ('relay' = through TURN). */
+  candidatePairs(): Promise<{ peerId: string; localType: string; remoteType: string; rttMs?: number }[]>;
+  /**
+   * Benchmark: `n` pings and `steps` (default `n`) one-token steps over block `block` of a peer; round
+   * trips in ms. Steps need a session, which volunteers open only for a signed lease: pass 0 where
+   * the page holds none for this peer (pings need no session).
+   */
+  measureHop(peerId: string, block: number, n: number, steps?: number): Promise<HopMeasurement>;
 }
 
 /** The headless volunteer page's handle (`bouquetVolunteer`). */

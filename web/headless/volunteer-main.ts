@@ -1,7 +1,7 @@
 // Headless volunteer page: a VolunteerAgent over PeerJS with the block runtime in a worker; state on window for tests.
 import { BouquetError } from '../../core/errors/index.ts';
 import { CoordinatorClient } from '../../core/api/index.ts';
-import { VolunteerAgent, WebSocketCoordinator, workerTicker, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
+import { VolunteerAgent, VolunteerIdentity, WebSocketCoordinator, memoryKeyStore, tabKeyStore, workerTicker, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
 import { fetchServedModel } from '../app/shared/served-model.ts';
 import { backendsFromQuery } from './model-source.ts';
@@ -35,17 +35,21 @@ async function main(): Promise<void> {
   const coordinator = new CoordinatorClient({ origin });
   const modelId = params.get('model') ?? (await coordinator.models()).suggestedModelId;
   const { info, source } = await fetchServedModel(origin, coordinator, modelId);
-  const transport = await PeerJsTransport.create({ origin });
+  // A fresh key per page (test drivers open many volunteer pages in one browser); ?identity=tab keeps the tab's key in IndexedDB.
+  const identity = await VolunteerIdentity.load(params.get('identity') === 'tab' ? await tabKeyStore() : memoryKeyStore());
+  const transport = await PeerJsTransport.create({ origin, peerId: identity.peerId, token: await identity.signalingToken() });
   const runtime = workerVolunteerRuntime({
     newWorker: () => new Worker(new URL('../../worker/block-worker.ts', import.meta.url), { type: 'module' }),
     model: source,
     backends: backendsFromQuery(params),
     ...(params.get('threads') !== null ? { threads: Number(params.get('threads')) } : {}),
+    ...(params.get('spin') !== null ? { threadSpinning: params.get('spin') !== '0' } : {}),
   });
   const { shape, backend } = await runtime.prepare();
   const budget = Number(params.get('memory') ?? '0');
   const agent = new VolunteerAgent({
     transport,
+    identity,
     coordinator: new WebSocketCoordinator({ origin }),
     runtime,
     memoryBytes: budget > 0 ? budget : 256 * 1024 * 1024,

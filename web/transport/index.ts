@@ -1,2 +1,2 @@
 // Peer transports for the browser: the Transport contract over PeerJS (WebRTC data channels).
-export { PeerJsTransport, type PeerJsTransportOptions } from './peerjs-transport.ts';
+export { PeerJsTransport, describeIceFailure, type PeerJsTransportOptions, type SelectedCandidatePair, type IceProblem } from './peerjs-transport.ts';

@@ -1,6 +1,7 @@
 // The Transport contract over PeerJS data connections (WebRTC): raw serialization, our own chunking, paced sends.
-import { Peer, type DataConnection, type PeerOptions } from 'peerjs';
-import { Backoff } from '../../core/api/index.ts';
+import * as peerjs from 'peerjs';
+import type { DataConnection, Peer, PeerOptions } from 'peerjs';
+import { Backoff, CoordinatorClient, type IceServersAnswer } from '../../core/api/index.ts';
 import { PacketInbox, PeerError, dataChannelMaxMessageBytes, type ConnectOptions, type PeerConnection, type Transport } from '../../core/protocol/index.ts';
 
 /** Options of a PeerJS transport. */
@@ -11,7 +12,15 @@ export interface PeerJsTransportOptions {
   path?: string;
   /** Ask for this peer id (default: the server assigns one). */
   peerId?: string;
-  /** ICE servers; default none (loopback and LAN tests; see platform-notes). */
+  /**
+   * The signaling token: for a volunteer's key-bound id, the one its identity signs
+   * (`VolunteerIdentity.signalingToken`), without which the server refuses the id. Default: PeerJS's random one.
+   */
+  token?: string;
+  /**
+   * ICE servers. Default: the coordinator's (`apiPaths.iceServers`, what `serve --ice-servers` set,
+   * TURN with short-lived credentials, asked again before they lapse); none when it has none.
+   */
   iceServers?: RTCIceServer[];
   /** Time to wait for the signaling server and for each data connection, ms (default 10000). */
   timeoutMs?: number;
@@ -22,6 +31,47 @@ export interface PeerJsTransportOptions {
 }
 
 const peerJsMaxBuffered = 8 * 1024 * 1024;
+
+/** The candidate pair an open connection uses: types 'host', 'srflx', 'prflx' or 'relay' (through TURN). */
+export interface SelectedCandidatePair {
+  peerId: string;
+  localType: string;
+  remoteType: string;
+  /** ICE's own round-trip estimate, ms. */
+  rttMs?: number;
+}
+
+/** Why ICE found no path to a peer: the `ice` data of the timeout error, and what the person is told. */
+export type IceProblem = 'turn-refused' | 'turn-unreachable' | 'no-path-with-turn' | 'no-turn';
+
+/**
+ * Why a peer connection found no path, from the ICE candidate errors it saw
+ * (RTCPeerConnectionIceErrorEvent: 401 = the TURN server refused the login, 701 = no answer from it).
+ */
+export function describeIceFailure(errors: readonly { url: string; errorCode: number; errorText: string }[], hasTurn: boolean): { problem: IceProblem; text: string } {
+  const turn = errors.filter((e) => /^turns?:/.test(e.url));
+  const refused = turn.find((e) => e.errorCode === 401 || e.errorCode === 403 || e.errorCode === 437);
+  if (refused !== undefined) {
+    return { problem: 'turn-refused', text: `the TURN server ${refused.url} refused this page's login (${refused.errorCode} ${refused.errorText}): the server's --turn-secret differs from coturn's static-auth-secret` };
+  }
+  const silent = turn.find((e) => e.errorCode === 701);
+  if (silent !== undefined) return { problem: 'turn-unreachable', text: `the TURN server ${silent.url} does not answer${silent.errorText !== '' ? ` (${silent.errorText})` : ''}: is it running and reachable from this device?` };
+  return hasTurn
+    ? { problem: 'no-path-with-turn', text: 'no network path to the peer, even through the TURN relay' }
+    : { problem: 'no-turn', text: 'peer unreachable: WebRTC is blocked between your networks; the operator should configure TURN (bouquet serve --ice-servers turn:… --turn-secret …)' };
+}
+
+/** The coordinator's ICE servers for `clientId`; none when it has none or does not answer (a LAN still works). */
+async function coordinatorIceServers(origin: string, clientId: string): Promise<IceServersAnswer> {
+  try {
+    return await new CoordinatorClient({ origin }).iceServers(clientId);
+  } catch {
+    return { kind: 'ice-servers', iceServers: [], expiresAtMs: null };
+  }
+}
+// Bundlers load peerjs's ES module (a named export); Node loads its CommonJS build, whose exports Node
+// cannot name statically, so `Peer` sits on the default export there (tools/node-peer runs this file in Node).
+const PeerClass: typeof Peer = (peerjs as { Peer?: typeof Peer }).Peer ?? (peerjs as unknown as { default: { Peer: typeof Peer } }).default.Peer;
 
 class PeerJsConnection implements PeerConnection {
   readonly maxMessageBytes = dataChannelMaxMessageBytes;
@@ -44,6 +94,25 @@ class PeerJsConnection implements PeerConnection {
 
   get remotePeerId(): string {
     return this.conn.peer;
+  }
+
+  /** The ICE candidate pair in use (getStats): `relay` on either side means the TURN server carries it. */
+  async candidatePair(): Promise<SelectedCandidatePair | null> {
+    const pc = this.conn.peerConnection as RTCPeerConnection | undefined;
+    if (pc === undefined) return null;
+    const stats = await pc.getStats();
+    let pairId: string | undefined;
+    stats.forEach((r: { type: string; selectedCandidatePairId?: string }) => {
+      if (r.type === 'transport' && r.selectedCandidatePairId !== undefined) pairId = r.selectedCandidatePairId;
+    });
+    const pair = pairId !== undefined ? (stats.get(pairId) as { localCandidateId: string; remoteCandidateId: string; currentRoundTripTime?: number } | undefined) : undefined;
+    if (pair === undefined) return null;
+    const local = stats.get(pair.localCandidateId) as { candidateType: string } | undefined;
+    const remote = stats.get(pair.remoteCandidateId) as { candidateType: string } | undefined;
+    return {
+      peerId: this.remotePeerId, localType: local?.candidateType ?? '?', remoteType: remote?.candidateType ?? '?',
+      ...(pair.currentRoundTripTime !== undefined ? { rttMs: pair.currentRoundTripTime * 1000 } : {}),
+    };
   }
 
   get isOpen(): boolean {
@@ -127,9 +196,11 @@ export class PeerJsTransport implements Transport {
   // Signaling reconnects: jittered (tabs of a restarted server do not return in lockstep), never given up while the tab lives.
   private readonly reconnectBackoff = new Backoff({ firstMs: 250, maxMs: 5000, maxAttempts: Infinity });
   private lastId: string;
+  private iceRefresh: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(private readonly peer: Peer, private readonly options: PeerJsTransportOptions) {
+  private constructor(private readonly peer: Peer, private readonly options: PeerJsTransportOptions, ice: IceServersAnswer | null) {
     this.lastId = peer.id;
+    if (ice !== null) this.scheduleIceRefresh(ice);
     // Signaling errors after start (server restarts, lost socket) are handled by reconnecting; an
     // 'error' listener must exist so they are not thrown.
     peer.on('error', () => undefined);
@@ -148,7 +219,13 @@ export class PeerJsTransport implements Transport {
   }
 
   /** Connects to the signaling server; resolves once this peer has its id. */
-  static create(options: PeerJsTransportOptions): Promise<PeerJsTransport> {
+  static async create(options: PeerJsTransportOptions): Promise<PeerJsTransport> {
+    const clientId = options.peerId ?? crypto.randomUUID();
+    const ice = options.iceServers === undefined ? await coordinatorIceServers(options.origin, clientId) : null;
+    return PeerJsTransport.open(options, ice);
+  }
+
+  private static open(options: PeerJsTransportOptions, ice: IceServersAnswer | null): Promise<PeerJsTransport> {
     const url = new URL(options.origin);
     const secure = url.protocol === 'https:';
     const peerOptions: PeerOptions = {
@@ -157,9 +234,10 @@ export class PeerJsTransport implements Transport {
       path: options.path ?? '/peerjs',
       secure,
       debug: options.debug ?? 0,
-      config: { iceServers: options.iceServers ?? [] },
+      config: { iceServers: options.iceServers ?? ice?.iceServers ?? [] },
     };
-    const peer = options.peerId !== undefined ? new Peer(options.peerId, peerOptions) : new Peer(peerOptions);
+    if (options.token !== undefined) peerOptions.token = options.token;
+    const peer = options.peerId !== undefined ? new PeerClass(options.peerId, peerOptions) : new PeerClass(peerOptions);
     return new Promise((resolve, reject) => {
       // Both listeners go once settled: a later signaling error (the server restarting) must not destroy
       // the peer, which would close every open data channel.
@@ -170,7 +248,7 @@ export class PeerJsTransport implements Transport {
       };
       const onOpen = (): void => {
         settle();
-        resolve(new PeerJsTransport(peer, options));
+        resolve(new PeerJsTransport(peer, options, ice));
       };
       const onError = (e: Error & { type?: string }): void => {
         settle();
@@ -202,6 +280,13 @@ export class PeerJsTransport implements Transport {
     if (this.closed) return Promise.reject(new PeerError('peer-unavailable', 'this transport is closed'));
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 10_000;
     const conn = this.peer.connect(remotePeerId, { serialization: 'raw', reliable: true });
+    const iceErrors: { url: string; errorCode: number; errorText: string }[] = [];
+    const pc = conn.peerConnection as RTCPeerConnection | undefined;
+    pc?.addEventListener('icecandidateerror', (ev) => {
+      const e = ev;
+      if (iceErrors.length < 16) iceErrors.push({ url: e.url, errorCode: e.errorCode, errorText: e.errorText });
+    });
+    const hasTurn = this.iceServers().some((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^turns?:/.test(u)));
     return new Promise((resolve, reject) => {
       let done = false;
       const finish = (err: PeerError | null): void => {
@@ -216,7 +301,11 @@ export class PeerJsTransport implements Transport {
           resolve(this.track(new PeerJsConnection(conn, this.highWater())));
         }
       };
-      const timer = setTimeout(() => finish(new PeerError('timeout', `no data connection to ${remotePeerId} within ${timeoutMs} ms`, 0, remotePeerId)), timeoutMs);
+      const timer = setTimeout(() => {
+        // Still connecting means ICE found no path: say why in a person's words (TURN refused, TURN silent, no TURN).
+        const why = describeIceFailure(iceErrors, hasTurn);
+        finish(new PeerError('timeout', `no data connection to ${remotePeerId} within ${timeoutMs} ms: ${why.text}`, 0, remotePeerId, { ice: why.problem }));
+      }, timeoutMs);
       const onPeerError = (e: Error & { type?: string }): void => {
         if (e.type === 'peer-unavailable' && e.message.includes(remotePeerId)) {
           finish(new PeerError('peer-unavailable', `peer ${remotePeerId} is not on the signaling server`, 0, remotePeerId));
@@ -234,9 +323,21 @@ export class PeerJsTransport implements Transport {
     return () => this.handlers.delete(handler);
   }
 
+  /** The candidate pair of every open connection (which path each takes: direct or relayed). */
+  async candidatePairs(): Promise<SelectedCandidatePair[]> {
+    const pairs = await Promise.all([...this.connections].filter((c) => c.isOpen).map((c) => c.candidatePair()));
+    return pairs.filter((p): p is SelectedCandidatePair => p !== null);
+  }
+
+  /** The ICE servers new peer connections use now. */
+  iceServers(): RTCIceServer[] {
+    return (this.peer.options.config as RTCConfiguration | undefined)?.iceServers ?? [];
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.iceRefresh);
     for (const c of [...this.connections]) c.close();
     this.peer.destroy();
   }
@@ -249,6 +350,21 @@ export class PeerJsTransport implements Transport {
     this.connections.add(c);
     c.onClose(() => this.connections.delete(c));
     return c;
+  }
+
+  // TURN logins lapse: ask the coordinator again at 80% of their life; new connections take the new ones
+  // (PeerJS reads options.config for each RTCPeerConnection), open ones keep theirs.
+  private scheduleIceRefresh(ice: IceServersAnswer): void {
+    if (ice.expiresAtMs === null) return;
+    const inMs = Math.max(5_000, Math.min(0.8 * (ice.expiresAtMs - Date.now()), 2 ** 31 - 1));
+    this.iceRefresh = setTimeout(() => {
+      if (this.closed) return;
+      void coordinatorIceServers(this.options.origin, this.peerId).then((next) => {
+        if (this.closed) return;
+        if (next.iceServers.length > 0) (this.peer.options.config as RTCConfiguration).iceServers = next.iceServers;
+        this.scheduleIceRefresh(next.expiresAtMs === null ? { ...next, expiresAtMs: Date.now() + 60_000 } : next);
+      });
+    }, inMs);
   }
 
   private reconnectSoon(): void {

@@ -1,10 +1,12 @@
 // VolunteerAgent: measure speed, register, load the assigned blocks, serve sessions, report load, drain, leave.
-import type { AssignmentMessage, Backend, RegisterMessage, RegisteredMessage, VolunteerState } from '../../core/api/index.ts';
+import { registerChallengeText, type AssignmentMessage, type Backend, type RegisterMessage, type RegisteredMessage, type VolunteerState } from '../../core/api/index.ts';
 import { FrameLink, protocolVersion, type Transport } from '../../core/protocol/index.ts';
 import { sameSpan, type BlockSpan, type LinearMs } from '../../core/swarm/index.ts';
 import type { BlockRuntime } from '../../worker/index.ts';
 import type { VolunteerCoordinator } from './coordinator-client.ts';
-import { SessionHost, type HostStats } from './session-host.ts';
+import { SessionHost, type HostLimits, type HostStats } from './session-host.ts';
+import { VolunteerIdentity } from './identity.ts';
+import { LeaseChecker } from './lease-check.ts';
 
 /** What a volunteer measured about itself. */
 export interface SpeedMeasurement {
@@ -62,7 +64,13 @@ export interface VolunteerAgentOptions {
   modelId: string;
   /** d: the model's hidden size (steps of another width are refused). */
   hiddenSize: number;
-  publicKey?: string;
+  /**
+   * Its key pair (the page loads it from IndexedDB; the transport's peer id must be its `peerId`).
+   * Default: a fresh one for this agent (then the coordinator must allow hand-picked peer ids).
+   */
+  identity?: VolunteerIdentity;
+  /** Caps per remote peer and the idle timeout of sessions (SessionHost defaults). */
+  limits?: HostLimits;
   /** Longest a drain waits for sessions before closing them, ms (default 30000). */
   drainTimeoutMs?: number;
   /** Heartbeat period before the coordinator says otherwise, ms (default 2000). */
@@ -78,18 +86,6 @@ const intervalTicker: StartTicker = (periodMs, tick) => {
   const t = setInterval(tick, periodMs);
   return () => clearInterval(t);
 };
-
-/**
- * A fresh ECDSA P-256 identity for this tab, its public key as base64 SPKI (clients may check
- * signatures against it later; the private key stays in the tab, non-extractable).
- */
-async function newPublicKey(): Promise<string> {
-  const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
-  const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
-  let bin = '';
-  for (const b of spki) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
 
 /**
  * Keeps a noisy probe registrable: a least-squares prefill fit on a busy machine can come out with a
@@ -123,11 +119,12 @@ export class VolunteerAgent {
   private readonly listeners = new Set<(s: VolunteerSnapshot) => void>();
   private loaded: BlockRuntime | null = null;
   private stopped = false;
-  private publicKey = '';
+  /** Settles once the host checks leases of the coordinator registered with (no blocks are served before). */
+  private leasesChecked: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: VolunteerAgentOptions) {
     // The host serves on whichever runtime is loaded now (given with its blocks).
-    this.host = new SessionHost();
+    this.host = new SessionHost(null, undefined, options.limits);
     this.host.onChange(() => this.changed());
     options.transport.onConnection((conn) => this.host.attach(new FrameLink(conn)));
   }
@@ -154,16 +151,23 @@ export class VolunteerAgent {
 
   /** Measures speed, then registers; assignments follow from the coordinator. */
   async start(): Promise<void> {
-    this.publicKey = this.options.publicKey ?? (await newPublicKey());
+    const identity = this.options.identity ?? (await VolunteerIdentity.load());
     this.setStatus('measuring speed');
     this.speed = sanitizeSpeed(await this.options.runtime.measureSpeed());
     if (this.stopped) return;
     this.setStatus('waiting for an assignment');
-    this.options.coordinator.start(() => this.registration(), {
+    this.options.coordinator.start((nonce) => this.registration(identity, nonce), {
       onRegistered: (m) => {
         this.registered = m;
-        this.startHeartbeats(m.heartbeatIntervalMs);
-        this.changed();
+        // Sessions open only for leases this coordinator signed (its key may change when it restarts).
+        this.leasesChecked = LeaseChecker.create({ coordinatorKey: m.coordinatorKey, peerId: this.options.transport.peerId }).then((checker) => {
+          this.host.requireLeases(checker);
+          this.startHeartbeats(m.heartbeatIntervalMs);
+          this.changed();
+        }, (e: unknown) => {
+          this.lastError = `coordinator key: ${e instanceof Error ? e.message : String(e)}`;
+          this.changed();
+        });
       },
       onAssignment: (m) => {
         this.latestAssignmentId = m.assignmentId;
@@ -198,12 +202,14 @@ export class VolunteerAgent {
     this.setStatus('offline');
   }
 
-  private registration(): RegisterMessage {
+  private async registration(identity: VolunteerIdentity, nonce: string): Promise<RegisterMessage> {
     const speed = this.speed ?? { decodeMsPerBlock: 1, prefillMsPerBlock: { perTokenMs: 1, fixedMs: 0 } };
+    const peerId = this.options.transport.peerId;
     const m: RegisterMessage = {
       type: 'register',
-      peerId: this.options.transport.peerId,
-      publicKey: this.publicKey,
+      peerId,
+      publicKey: identity.publicKey,
+      signature: await identity.sign(registerChallengeText(nonce, peerId)),
       memoryBytes: this.options.memoryBytes,
       decodeMsPerBlock: speed.decodeMsPerBlock,
       prefillMsPerBlock: speed.prefillMsPerBlock,
@@ -212,6 +218,8 @@ export class VolunteerAgent {
       protocolVersion,
     };
     if (this.span !== null && this.status === 'serving') m.loadedSpan = this.span;
+    const sessions = this.host.sessionLeases();
+    if (sessions.length > 0) m.sessions = sessions;
     return m;
   }
 
@@ -228,6 +236,7 @@ export class VolunteerAgent {
     this.options.coordinator.send({
       type: 'heartbeat',
       load: { activeSessions: s.activeSessions, freeCacheSlots: Math.max(0, s.slotsTotal - s.slotsUsed), state },
+      sessions: this.host.sessionLeases(),
     });
   }
 
@@ -261,6 +270,7 @@ export class VolunteerAgent {
       this.setStatus(phase);
     });
     if (this.stopped) return;
+    await this.leasesChecked; // never serve a block before sessions are checked against a lease
     this.loaded = runtime;
     this.span = span;
     this.loadFraction = null;

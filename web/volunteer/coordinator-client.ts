@@ -17,8 +17,11 @@ export interface CoordinatorHandlers {
 
 /** The coordinator as the volunteer agent uses it (the WebSocket client below, or a test double). */
 export interface VolunteerCoordinator {
-  /** Connects; on every (re)connection sends `registration()` first. */
-  start(registration: () => RegisterMessage, handlers: CoordinatorHandlers): void;
+  /**
+   * Connects; on every (re)connection answers the coordinator's challenge with `registration(nonce)`
+   * (the register message signed for that nonce) before anything else.
+   */
+  start(registration: (nonce: string) => Promise<RegisterMessage>, handlers: CoordinatorHandlers): void;
   /** Sends a heartbeat or ready message; dropped while disconnected (the next registration carries the state). */
   send(m: HeartbeatMessage | ReadyMessage): void;
   /** Says goodbye and stops reconnecting. */
@@ -50,17 +53,23 @@ export class WebSocketCoordinator implements VolunteerCoordinator {
 
   constructor(private readonly options: WebSocketCoordinatorOptions) {}
 
-  start(registration: () => RegisterMessage, handlers: CoordinatorHandlers): void {
+  start(registration: (nonce: string) => Promise<RegisterMessage>, handlers: CoordinatorHandlers): void {
     const o = this.options;
     const client = new CoordinatorClient({ origin: o.origin, fetch: () => Promise.reject(new Error('the volunteer socket makes no REST calls')), ...(o.createSocket !== undefined ? { createSocket: o.createSocket } : {}) });
     this.socket = client.openSocket(apiPaths.volunteerSocket, parseCoordinatorToVolunteerMessage, {
       onOpen: () => {
         this.connected = true;
         handlers.onConnection(true);
-        this.socket?.send(registration());
       },
       onMessage: (m) => {
         switch (m.type) {
+          case 'challenge': {
+            const socket = this.socket;
+            registration(m.nonce).then((r) => socket?.send(r), (e: unknown) => handlers.onError(
+              new CoordinatorApiError('identity-refused', `could not sign the registration: ${e instanceof Error ? e.message : String(e)}`),
+            ));
+            break;
+          }
           case 'registered':
             handlers.onRegistered(m);
             break;

@@ -1,5 +1,7 @@
 // The volunteer: serves sessions on its blocks, registers with the coordinator, reports load.
-export { SessionHost, type HostedBlocks, type HostStats } from './session-host.ts';
+export { SessionHost, type HostedBlocks, type HostStats, type HostLimits } from './session-host.ts';
+export { VolunteerIdentity, indexedDbKeyStore, tabKeyStore, memoryKeyStore, type KeyStore } from './identity.ts';
+export { LeaseChecker, type LeaseCheckOptions } from './lease-check.ts';
 export {
   VolunteerAgent, sanitizeSpeed, type VolunteerAgentOptions, type RuntimeStarter, type VolunteerSnapshot, type VolunteerStatus,
   type SpeedMeasurement, type LoadPhase, type StartTicker,

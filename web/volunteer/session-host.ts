@@ -7,6 +7,19 @@ import {
 } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { SessionRuntime } from '../../worker/index.ts';
+import type { LeaseChecker } from './lease-check.ts';
+
+/** Bounds on what one remote peer may hold here (a stranger must not take every slot or socket); durations in ms. */
+export interface HostLimits {
+  /** Connections from one remote peer at once (default 8); more are closed at once. */
+  maxConnectionsPerPeer?: number;
+  /** Connections in all (default 256). */
+  maxConnections?: number;
+  /** Sessions one remote peer holds at once (default 16); more are refused 'peer-limit'. */
+  maxSessionsPerPeer?: number;
+  /** A session with no request for this long is closed and its cache freed (default 120000, the default lease). */
+  idleTimeoutMs?: number;
+}
 
 /** A runtime's error as the peer protocol's, its code kept as is (cache-full, bad-input…), answering request `re`. */
 function asPeerError(err: unknown, re: number): PeerError {
@@ -43,6 +56,10 @@ interface HostedSession {
   /** Serializes the session's steps. */
   tail: Promise<unknown>;
   broken: boolean;
+  /** The signed lease it was opened with (reported in heartbeats), when leases are checked. */
+  leaseToken?: string;
+  /** Closes it when idle for `idleTimeoutMs`. */
+  idleTimer?: ReturnType<typeof setTimeout>;
 }
 
 /** Counters a status line shows. */
@@ -56,6 +73,10 @@ export interface HostStats {
   cacheTokenBlocksTotal: number;
   /** Tokens processed (prefill and decode rows) since start. */
   tokensProcessed: number;
+  /** Steps served since start, and their time: the runtime's own compute (onnxruntime runs) and the host's wall time from the step's turn to its answer (compute + the worker hop), ms. */
+  steps: number;
+  stepComputeMs: number;
+  stepServeMs: number;
   /** Tokens processed per second over the last `rateWindowMs`. */
   tokensPerS: number;
 }
@@ -78,12 +99,40 @@ export class SessionHost {
   private nextRuntimeId = 1;
   private sessionsServed = 0;
   private tokensProcessed = 0;
+  private readonly stepTime = { steps: 0, computeMs: 0, serveMs: 0 };
   private readonly recent: { atMs: number; tokens: number }[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly drainWaiters = new Set<() => void>();
+  private leases: LeaseChecker | null = null;
+  private readonly linksByPeer = new Map<string, number>();
+  private linkCount = 0;
+  private readonly limits: Required<HostLimits>;
 
   /** Serves on `runtime` (or on the one `setBlocks` gives, when the runtime changes with the blocks). */
-  constructor(private runtime: SessionRuntime | null = null, private readonly rateWindowMs = 10_000) {}
+  constructor(private runtime: SessionRuntime | null = null, private readonly rateWindowMs = 10_000, limits: HostLimits = {}) {
+    this.limits = {
+      maxConnectionsPerPeer: limits.maxConnectionsPerPeer ?? 8,
+      maxConnections: limits.maxConnections ?? 256,
+      maxSessionsPerPeer: limits.maxSessionsPerPeer ?? 16,
+      idleTimeoutMs: limits.idleTimeoutMs ?? 120_000,
+    };
+  }
+
+  /**
+   * From now on a session opens only with a lease `checker` accepts (the coordinator signed it for
+   * this peer, span and client). The agent installs one at registration; a bare host (unit tests of
+   * the protocol) checks none.
+   */
+  requireLeases(checker: LeaseChecker): void {
+    this.leases = checker;
+  }
+
+  /** The signed leases of the sessions open now, each once (heartbeats report them). */
+  sessionLeases(): string[] {
+    const tokens = new Set<string>();
+    for (const s of this.sessions.values()) if (s.leaseToken !== undefined) tokens.add(s.leaseToken);
+    return [...tokens];
+  }
 
   /**
    * Starts serving `blocks` (null: serve nothing) on `runtime` (default: the one it has). Call only
@@ -116,13 +165,30 @@ export class SessionHost {
     return () => this.listeners.delete(listener);
   }
 
-  /** Serves the requests of one link (one connected client). */
+  /** Serves the requests of one link (one connected client); closes it at once past the connection caps. */
   attach(link: FrameLink): void {
+    const peer = link.remotePeerId;
+    const fromPeer = this.linksByPeer.get(peer) ?? 0;
+    if (fromPeer >= this.limits.maxConnectionsPerPeer || this.linkCount >= this.limits.maxConnections) {
+      link.close();
+      return;
+    }
+    this.linksByPeer.set(peer, fromPeer + 1);
+    this.linkCount++;
     this.linkIds.set(link, this.nextLinkId++);
     link.serve((req) => this.handle(link, req));
     link.onClose(() => {
+      this.linkCount--;
+      const n = (this.linksByPeer.get(peer) ?? 1) - 1;
+      if (n <= 0) this.linksByPeer.delete(peer);
+      else this.linksByPeer.set(peer, n);
       for (const s of [...this.sessions.values()]) if (s.link === link) void this.release(s);
     });
+  }
+
+  /** Connections open now (all peers). */
+  get connections(): number {
+    return this.linkCount;
   }
 
   /**
@@ -169,6 +235,9 @@ export class SessionHost {
       cacheTokenBlocksUsed: cache?.usedTokenBlocks ?? 0,
       cacheTokenBlocksTotal: cache?.totalTokenBlocks ?? 0,
       tokensProcessed: this.tokensProcessed,
+      steps: this.stepTime.steps,
+      stepComputeMs: this.stepTime.computeMs,
+      stepServeMs: this.stepTime.serveMs,
       tokensPerS: spanMs === 0 ? 0 : (windowTokens * 1000) / spanMs,
     };
   }
@@ -204,9 +273,16 @@ export class SessionHost {
   }
 
   private async open(link: FrameLink, req: Extract<RequestFrame, { type: 'open-session' }>): Promise<ResponseFrame> {
-    const b = this.blocks;
     if (req.protocolVersion !== protocolVersion) {
       throw new PeerError('version-mismatch', `this volunteer speaks protocol version ${protocolVersion}, the client ${req.protocolVersion ?? 0}: reload the older page`, req.id);
+    }
+    // First the lease (the only await before booking): everything below runs without yielding, so concurrent opens cannot overbook.
+    if (this.leases !== null) await this.leases.check(req.lease, req.span, link.remotePeerId, req.id);
+    const b = this.blocks;
+    let held = 0;
+    for (const x of this.sessions.values()) if (x.link.remotePeerId === link.remotePeerId) held++;
+    if (held >= this.limits.maxSessionsPerPeer) {
+      throw new PeerError('peer-limit', `peer ${link.remotePeerId} already holds ${held} sessions here (at most ${this.limits.maxSessionsPerPeer})`, req.id);
     }
     if (this.draining) throw new PeerError('draining', 'this volunteer is draining before a reassignment; ask for another route', req.id);
     const runtime = this.runtime;
@@ -221,8 +297,8 @@ export class SessionHost {
     const key = this.key(link, req.sessionId);
     if (this.sessions.has(key)) throw new PeerError('bad-frame', `session '${req.sessionId}' is already open`, req.id);
     const slots = req.span.end - req.span.start;
-    // Booked before awaiting, so concurrent opens cannot overbook.
-    const admitted = cache.admit(key, slots, reserveTokensFor(req.maxLength, b.maxSessionTokens));
+    // Booked before awaiting, so concurrent opens cannot overbook; by the declared length, as the runtime reserves it.
+    const admitted = cache.admit(key, slots, reserveTokensFor(req.maxLength, b.maxSessionTokens, 'declared'));
     if (!admitted.ok) {
       throw new PeerError(
         'cache-full',
@@ -234,7 +310,9 @@ export class SessionHost {
       key, link, sessionId: `${this.nextRuntimeId++}:${req.sessionId}`, span: req.span, maxLength: req.maxLength,
       dtype: req.dtype, slots, nextStepIndex: 0, nextPosition: 0, tail: Promise.resolve(), broken: false,
     };
+    if (this.leases !== null && req.lease !== undefined) s.leaseToken = req.lease;
     this.sessions.set(key, s);
+    this.touch(s);
     try {
       await runtime.openSession({ sessionId: s.sessionId, blocks: req.span, maxLength: req.maxLength });
     } catch (err) {
@@ -274,11 +352,17 @@ export class SessionHost {
     }
     s.nextStepIndex++;
     s.nextPosition += req.hidden.rows;
+    this.touch(s);
     const run = s.tail.then(async (): Promise<ResponseFrame> => {
       try {
         // Validated above and by decodeFrame; the runtime takes the buffer over (it may be transferred to a worker).
+        const t0 = performance.now();
         const out = await runtime.step(s.sessionId, new Float32Array(req.hidden.data));
+        this.stepTime.steps++;
+        this.stepTime.computeMs += out.computeMs;
+        this.stepTime.serveMs += performance.now() - t0;
         this.tokensProcessed += req.hidden.rows;
+        this.touch(s);
         this.recent.push({ atMs: Date.now(), tokens: req.hidden.rows });
         this.changed();
         const hidden = { rows: out.tokens, cols: b.hiddenSize, data: out.hidden };
@@ -293,8 +377,16 @@ export class SessionHost {
     return run;
   }
 
+  /** Restarts `s`'s idle clock: closed (cache freed) after `idleTimeoutMs` without a request. */
+  private touch(s: HostedSession): void {
+    clearTimeout(s.idleTimer);
+    s.idleTimer = setTimeout(() => void this.release(s), this.limits.idleTimeoutMs);
+    (s.idleTimer as { unref?: () => void }).unref?.();
+  }
+
   private async release(s: HostedSession): Promise<void> {
     if (this.sessions.get(s.key) !== s) return;
+    clearTimeout(s.idleTimer);
     this.sessions.delete(s.key);
     this.cache?.free(s.key);
     try {

@@ -16,6 +16,8 @@ export interface WorkerVolunteerOptions {
   /** URL prefix of onnxruntime-web's files (default '/ort/'). */
   wasmPaths?: string;
   threads?: number;
+  /** onnxruntime's idle pool threads spin-wait (its default); false lets them sleep while the tab waits for work. */
+  threadSpinning?: boolean;
   /** A worker whose start goes silent this long is replaced (default 30000 ms; see worker-proxy's startWorkerRuntime). */
   silentStartMs?: number;
 }
@@ -39,6 +41,10 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
   const runtimeOptions = (): { backends: BackendName[]; threads?: number } => ({
     backends: options.backends ?? ['webgpu', 'wasm'],
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  const servingOptions = (): { backends: BackendName[]; threads?: number; threadSpinning?: boolean } => ({
+    ...runtimeOptions(),
+    ...(options.threadSpinning !== undefined ? { threadSpinning: options.threadSpinning } : {}),
   });
   const prepare = async (): Promise<{ shape: ModelShape; backend: BackendName; backendNotes: string[] }> => {
     probe ??= await startWorkerRuntime(options.newWorker, { ...base, options: runtimeOptions() }, { silentStartMs });
@@ -75,7 +81,7 @@ export function workerVolunteerRuntime(options: WorkerVolunteerOptions): WorkerV
       const tokens = Math.min(maxSessionTokens, s.maxSeqLen);
       serving = await startWorkerRuntime(options.newWorker, {
         ...base,
-        options: { ...runtimeOptions(), blocks: span, maxSessionTokens: tokens, cacheBudgetBytes: cacheBudgetBytes(s, cacheSlots, tokens) },
+        options: { ...servingOptions(), blocks: span, maxSessionTokens: tokens, cacheBudgetBytes: cacheBudgetBytes(s, cacheSlots, tokens) },
       }, { onProgress, silentStartMs });
       loaded = true;
       return serving;

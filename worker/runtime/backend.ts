@@ -24,12 +24,22 @@ interface GpuLike {
   requestAdapter(): Promise<{ features: { has(f: string): boolean } } | null>;
 }
 
+/**
+ * wasm threads when the caller names none: 1 in a browser, min(4, cores) in Node. Tabs of one machine (volunteers
+ * and the chat tab) take turns along a chain, and each tab's extra pool threads fought the computing tab for the
+ * cores: a 103M-parameter checkpoint over two volunteer tabs on a 2-core machine took 588 ms/token with 2 threads
+ * per tab and 48 ms with 1 (docs/results.md, bench:swarm --browser). Multi-threaded wasm also needs
+ * SharedArrayBuffer, which a page has only when cross-origin isolated.
+ */
 function defaultThreads(): number {
-  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number }; process?: unknown };
-  const cores = g.navigator?.hardwareConcurrency ?? 2;
-  // Multi-threaded wasm needs SharedArrayBuffer: in a page only when cross-origin isolated; Node always has it.
-  if (g.process === undefined && g.crossOriginIsolated !== true) return 1;
-  return Math.max(1, Math.min(4, cores));
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: unknown };
+  if (g.process === undefined) return 1;
+  return Math.max(1, Math.min(4, g.navigator?.hardwareConcurrency ?? 2));
+}
+
+/** Whether onnxruntime's idle pool threads spin when the caller does not say: not in a browser (see defaultThreads: a waiting tab must not take the cores), yes in Node. */
+export function defaultThreadSpinning(): boolean {
+  return (globalThis as { process?: unknown }).process !== undefined;
 }
 
 /** A one-Add graph used to check that an execution provider really starts. */

@@ -6,7 +6,7 @@ import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
 import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type OpFlavour } from '../graph/index.ts';
 import { toHalfArray, type ModelWeights } from '../weights/index.ts';
-import { chooseBackend, type ChosenBackend, type Ort } from './backend.ts';
+import { chooseBackend, defaultThreadSpinning, type ChosenBackend, type Ort } from './backend.ts';
 import type { BlockRuntime, CacheUsage, OpenSessionRequest, RuntimeInfo, RuntimeOptions, SessionInfo, StepResult } from './types.ts';
 
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
@@ -55,7 +55,7 @@ export async function createInThreadRuntime(ort: Ort, weights: ModelWeights, opt
   const tokenBlockBytes = cacheBytesPerTokenBlock(shape, cachePrecision);
   const budgetBytes = options.cacheBudgetBytes ?? cacheBudgetBytes(shape, 8, slotTokens, cachePrecision);
   const cache = KvCacheBudget.ofBytes(budgetBytes, tokenBlockBytes, slotTokens);
-  const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, tokenBlockBytes, blocks }, cache);
+  const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, tokenBlockBytes, blocks, threadSpinning: options.threadSpinning ?? defaultThreadSpinning() }, cache);
   if (blocks !== null) {
     // One onnxruntime session per at most maxSegmentBytes of weights: a protobuf model must stay under
     // 2 GiB, and smaller graphs keep the peak of JS copies during loading low.
@@ -75,6 +75,7 @@ interface Config {
   /** Bytes of one token block (16 tokens of one block's keys and values). */
   tokenBlockBytes: number;
   blocks: BlockSpan | null;
+  threadSpinning: boolean;
 }
 
 class InThreadRuntime implements BlockRuntime {
@@ -107,6 +108,7 @@ class InThreadRuntime implements BlockRuntime {
 
   private async createSession(bytes: Uint8Array, keepOnDevice: string[] = []): Promise<OrtSession> {
     const opts: Parameters<Ort['InferenceSession']['create']>[1] = { executionProviders: this.backend.executionProviders, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+    if (this.cfg.threadSpinning === false) opts.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     // On WebGPU the KV cache stays in GPU buffers between steps (no download/upload per token).
     if (this.backend.name === 'webgpu' && keepOnDevice.length > 0) opts.preferredOutputLocation = Object.fromEntries(keepOnDevice.map((n) => [n, 'gpu-buffer' as const]));
     return this.ort.InferenceSession.create(bytes, opts);
@@ -208,7 +210,8 @@ class InThreadRuntime implements BlockRuntime {
         throw new RuntimeError('sequence-too-long', `maxLength ${req.maxLength} exceeds this runtime's slot length ${this.cfg.slotTokens} tokens`);
       }
       const slots = end - start;
-      const admitted = this.cache.admit(req.sessionId, slots, reserveTokensFor(req.maxLength, this.cfg.slotTokens));
+      // Reserved by its declared length: its keys and values grow step by step up to it (step refuses more).
+      const admitted = this.cache.admit(req.sessionId, slots, reserveTokensFor(req.maxLength, this.cfg.slotTokens, 'declared'));
       if (!admitted.ok) {
         const total = this.cache.usage().totalTokenBlocks;
         throw new RuntimeError(

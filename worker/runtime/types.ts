@@ -29,8 +29,13 @@ export interface RuntimeOptions {
   maxSessionTokens?: number;
   /** Execution providers in priority order (default ['webgpu', 'wasm']). */
   backends?: BackendName[];
-  /** wasm threads (default: 1 in a browser without cross-origin isolation, else up to 4). */
+  /** wasm threads (default: 1 in a browser, where tabs of one machine share its cores; up to 4 in Node). */
   threads?: number;
+  /**
+   * Let onnxruntime's idle pool threads spin-wait for the next op (default: false in a browser, true in Node). Tabs on one machine take
+   * turns along a chain; a pool that spins while its tab waits steals the cores the computing tab needs.
+   */
+  threadSpinning?: boolean;
   /**
    * Most weight bytes in one onnxruntime session (default 1 GiB; ONNX protobufs must stay under 2 GiB):
    * a larger span is served by consecutive sessions, transparently to callers.
@@ -44,7 +49,11 @@ export interface OpenSessionRequest {
   sessionId: string;
   /** Blocks the session runs here: inside the runtime's loaded span. */
   blocks: BlockSpan;
-  /** Most tokens (prompt + generated) the session will hold; at most the slot length. */
+  /**
+   * Most tokens (prompt + generated) the session will hold, its declared length; at most the slot
+   * length. The runtime reserves ⌈maxLength / 16⌉ token blocks per block for it (not a whole slot)
+   * and refuses a step past it with 'sequence-too-long'.
+   */
   maxLength: number;
 }
 
@@ -55,7 +64,7 @@ export interface SessionInfo {
   maxLength: number;
   /** Cache slots it holds: one per block. */
   slots: number;
-  /** Cache token blocks reserved for it (blocks × token blocks of its reserved length, core/cache). */
+  /** Cache token blocks reserved for it: blocks × ⌈maxLength / 16⌉ (core/cache, reservation by declared length). */
   cacheTokenBlocks: number;
 }
 
@@ -129,8 +138,9 @@ export interface RuntimeInfo {
 export interface BlockRuntime {
   info(): Promise<RuntimeInfo>;
   /**
-   * Opens a session, reserving its KV cache in token blocks (core/cache); RuntimeError 'cache-full'
-   * when they are not free, 'session-exists', 'bad-input', 'sequence-too-long'.
+   * Opens a session, reserving its KV cache in token blocks of its declared length (core/cache); the
+   * cached keys and values then grow with the tokens it holds, up to that length. RuntimeError
+   * 'cache-full' when the token blocks are not free, 'session-exists', 'bad-input', 'sequence-too-long'.
    */
   openSession(req: OpenSessionRequest): Promise<SessionInfo>;
   /**

@@ -11,7 +11,7 @@ const info = (id: string, numBlocks: number): SwarmState['model'] => ({
 function volunteer(peerId: string, state: VolunteerView['state'], span: BlockSpan | null, assignedSpan: BlockSpan | null = span): VolunteerView {
   return {
     peerId, state, span, assignedSpan, load: { activeSessions: 0, freeCacheSlots: 4, state }, decodeMsPerBlock: 1,
-    prefillMsPerBlock: { perTokenMs: 0.1, fixedMs: 1 }, memoryBytes: 1e6, backend: 'wasm', cacheSlots: 4, leasedSlots: 0, joinedAtMs: 0, lastHeartbeatAtMs: 0,
+    prefillMsPerBlock: { perTokenMs: 0.1, fixedMs: 1 }, memoryBytes: 1e6, backend: 'wasm', cacheSlots: 4, leasedSlots: 0, joinedAtMs: 0, lastHeartbeatAtMs: 0, probation: false,
   };
 }
 

@@ -36,10 +36,11 @@ const view = {
   leasedSlots: 0,
   joinedAtMs: 1,
   lastHeartbeatAtMs: 1,
+  probation: false,
 };
 const predicted = { computeMs: 1, transferMs: 2, waitingMs: 0, totalMs: 3 };
 const routeRecord = {
-  leaseId: 'l', clientId: 'c', chain: [{ peerId: 'a', span }], policy: 'jffc', promptTokens: 4, maxNewTokens: 8,
+  leaseTag: 'l', clientId: 'c', chain: [{ peerId: 'a', span }], policy: 'jffc', promptTokens: 4, maxNewTokens: 8,
   predicted, queuedMs: 0, grantedAtMs: 1, outcome: 'released', measured: { totalMs: 9, tokens: 8, firstTokenMs: 2 }, endedAtMs: 2,
 };
 const placement = { policy: 'bprr', perTokenMs: 3, computedAtMs: 1, uncoveredBlocks: [] };
@@ -76,7 +77,7 @@ const fromPeers: { name: string; parse: (raw: unknown) => Parsed<unknown>; sampl
     parse: parseRouteRequest,
     samples: [{ clientId: 'c', promptTokens: 4, maxNewTokens: 8, rttMs: { a: 12, b: 30 }, excludePeers: ['x'], span, modelId: 'm' }],
   },
-  { name: 'release request', parse: parseRouteReleaseRequest, samples: [{ measured: { totalMs: 9, tokens: 8, firstTokenMs: 2 } }, {}] },
+  { name: 'release request', parse: parseRouteReleaseRequest, samples: [{ leaseSecret: 's3cret', measured: { totalMs: 9, tokens: 8, firstTokenMs: 2 } }, { leaseSecret: 's3cret' }] },
   { name: 'policy request', parse: parsePlacementPolicyRequest, samples: [{ policy: 'bprr' }] },
 ];
 
@@ -86,7 +87,7 @@ const fromCoordinator: { name: string; parse: (raw: unknown) => Parsed<unknown>;
     name: 'coordinator → volunteer',
     parse: parseCoordinatorToVolunteerMessage,
     samples: [
-      { type: 'registered', peerId: 'v', model: state.model, heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 10_000 },
+      { type: 'registered', peerId: 'v', coordinatorKey: 'Y29vcmRpbmF0b3Ita2V5', model: state.model, heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 10_000 },
       { type: 'assignment', assignmentId: 1, modelId: 'm', span, reason: 'join', cacheSlots: 4 },
       { type: 'error', error: { code: 'bad-request', message: 'x', field: 'memoryBytes' } },
     ],
@@ -95,7 +96,7 @@ const fromCoordinator: { name: string; parse: (raw: unknown) => Parsed<unknown>;
     name: 'route response',
     parse: parseRouteResponse,
     samples: [
-      { kind: 'route', leaseId: 'l', chain: [{ peerId: 'a', span }], expiresAtMs: 5, leaseMs: 100, predicted, policy: 'jffc', modelId: 'm' },
+      { kind: 'route', leaseId: 'l', leaseSecret: 's', leaseToken: 't.t', leaseTag: 'abc', chain: [{ peerId: 'a', span }], expiresAtMs: 5, leaseMs: 100, predicted, policy: 'jffc', modelId: 'm' },
       { kind: 'queued', ticketId: 't', position: 1, queueLength: 2 },
       { kind: 'error', error: { code: 'no-route', message: 'none' } },
     ],

@@ -1,9 +1,11 @@
 // Validators of the coordinator API: good messages pass typed, malformed ones fail with the field named.
 import { describe, expect, it } from 'vitest';
 import {
+  apiBounds,
   apiErrorFromWire,
   CoordinatorApiError,
   httpStatusForCode,
+  maxRttEntries,
   parseCoordinatorToVolunteerMessage,
   parseDashboardMessage,
   parseJsonWith,
@@ -11,6 +13,7 @@ import {
   parsePlacementPolicyRequest,
   parseRouteReleased,
   parseRouteReleaseRequest,
+  parseRouteRenewRequest,
   parseRouteRenewed,
   parseRouteRequest,
   parseRouteResponse,
@@ -111,6 +114,12 @@ describe('parseRouteRequest', () => {
     expect(value(parseRouteRequest(failover))).toEqual(failover);
   });
 
+  it('clamps reported round trips to apiBounds.maxRttMs and bounds their count', () => {
+    expect(value(parseRouteRequest({ ...good, rttMs: { a: 1e300, b: 7 } })).rttMs).toEqual({ a: apiBounds.maxRttMs, b: 7 });
+    const many = Object.fromEntries(Array.from({ length: maxRttEntries + 1 }, (_, i) => [`p${i}`, 1]));
+    expect(failure(parseRouteRequest({ ...good, rttMs: many })).field).toBe('rttMs');
+  });
+
   it.each([
     [{ ...good, clientId: 7 }, 'clientId'],
     [{ ...good, promptTokens: 0 }, 'promptTokens'],
@@ -131,6 +140,9 @@ describe('parseRouteResponse', () => {
   const granted = {
     kind: 'route',
     leaseId: 'L1',
+    leaseSecret: 'S1',
+    leaseToken: 'T1',
+    leaseTag: 'tag1',
     chain: [
       { peerId: 'a', span: { start: 0, end: 2 } },
       { peerId: 'b', span: { start: 2, end: 5 } },
@@ -161,11 +173,15 @@ describe('parseRouteResponse', () => {
 
 describe('release and renew', () => {
   it('parses release bodies', () => {
-    expect(value(parseRouteReleaseRequest({}))).toEqual({});
-    expect(value(parseRouteReleaseRequest({ measured: { totalMs: 900, tokens: 32, firstTokenMs: 80 } }))).toEqual({
-      measured: { totalMs: 900, tokens: 32, firstTokenMs: 80 },
+    expect(value(parseRouteReleaseRequest({ leaseSecret: 's' }))).toEqual({ leaseSecret: 's' });
+    expect(value(parseRouteReleaseRequest({ leaseSecret: 's', measured: { totalMs: 900, tokens: 32, firstTokenMs: 80 } }))).toEqual({
+      leaseSecret: 's', measured: { totalMs: 900, tokens: 32, firstTokenMs: 80 },
     });
-    expect(failure(parseRouteReleaseRequest({ measured: { totalMs: 900 } })).field).toBe('measured.tokens');
+    expect(failure(parseRouteReleaseRequest({ leaseSecret: 's', measured: { totalMs: 900 } })).field).toBe('measured.tokens');
+    // Release and renewal need the lease's secret.
+    expect(failure(parseRouteReleaseRequest({})).field).toBe('leaseSecret');
+    expect(failure(parseRouteRenewRequest({ leaseSecret: 'x'.repeat(300) })).field).toBe('leaseSecret');
+    expect(value(parseRouteRenewRequest({ leaseSecret: 's' }))).toEqual({ leaseSecret: 's' });
   });
 
   it('keeps the server code of a refused release or renewal', () => {
@@ -186,6 +202,7 @@ describe('coordinator → volunteer messages', () => {
     const registered = {
       type: 'registered',
       peerId: 'p',
+      coordinatorKey: 'MFkw',
       heartbeatIntervalMs: 1000,
       heartbeatTimeoutMs: 5000,
       model: { id: 'm', numBlocks: 5, blockBytes: 10, cacheBytesPerBlock: 4, maxSessionTokens: 512, filesPath: '/models/m/', files: ['a.bin'] },
@@ -217,6 +234,7 @@ describe('dashboard messages', () => {
         leasedSlots: 0,
         joinedAtMs: 1,
         lastHeartbeatAtMs: 1,
+        probation: true,
       },
     ],
     predictions: [{ policy: 'bprr', perTokenMs: 3 }, { policy: 'petals', perTokenMs: null, error: 'infeasible' }],

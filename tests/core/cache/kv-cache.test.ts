@@ -28,9 +28,12 @@ describe('token blocks', () => {
     expect(tokenBlocksForSlots(4, 40)).toBe(12);
   });
 
-  it('reserves each session at the slot length today (the declared length is the one-line alternative)', () => {
+  it('reserves a whole slot by default, and the declared length (capped at a slot) under declared', () => {
     expect(reserveTokensFor(10, 512)).toBe(512);
-    expect(reserveTokensFor(512, 512)).toBe(512);
+    expect(reserveTokensFor(512, 512, 'slot')).toBe(512);
+    expect(reserveTokensFor(10, 512, 'declared')).toBe(10);
+    expect(tokenBlocksFor(reserveTokensFor(17, 512, 'declared'))).toBe(2);
+    expect(reserveTokensFor(10_000, 512, 'declared')).toBe(512);
   });
 });
 

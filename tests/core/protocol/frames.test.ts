@@ -103,8 +103,10 @@ describe('frames', () => {
     const open = { type: 'open-session', id: 4, sessionId: 's', span: { start: 0, end: 2 }, maxLength: 16, dtype: 'fp32' } as const;
     const stamped = decodeFrame(encodeFrame(open));
     expect(stamped).toEqual({ ...open, protocolVersion });
-    const old = new Uint8Array(encodeFrame(open)).slice(0, -2); // the two version bytes end the body
+    const old = new Uint8Array(encodeFrame(open)).slice(0, -4); // the two version bytes, then the (empty) lease's length, end the body
     expect(decodeFrame(old)).toEqual({ ...open, protocolVersion: 0 });
+    expect(decodeFrame(encodeFrame({ ...open, lease: 'payload.sig' }))).toEqual({ ...open, protocolVersion, lease: 'payload.sig' });
+    expect(codeOf(() => encodeFrame({ ...open, lease: 'x'.repeat(8193) }))).toBe('bad-frame');
     expect(codeOf(() => encodeFrame({ ...open, protocolVersion: 70_000 }))).toBe('bad-frame');
   });
 

@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
-  const s = await createServer({ port: 0, model: stories260K, logger: 'silent', ...options, coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 } } });
+  const s = await createServer({ port: 0, model: stories260K, logger: 'silent', ...options, coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false } });
   servers.push(s);
   return s;
 }
@@ -122,7 +122,7 @@ describe('control actions need the admin token', () => {
 describe('the admin token file', () => {
   it('is generated at first start with owner-only permissions, then read back; a wider file is narrowed', async () => {
     const dir = path.join(await tempDir(), 'state');
-    const s = await start({ auth: { stateDir: dir } });
+    const s = await start({ stateDir: dir });
     const file = path.join(dir, adminTokenFile);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect((await stat(dir)).mode & 0o077).toBe(0);
@@ -131,7 +131,7 @@ describe('the admin token file', () => {
     const ok = await json(s.url + apiPaths.placementPolicy, { headers: adminHeaders(s), body: { policy: 'astrology' } });
     expect(ok.body).toMatchObject({ error: { code: 'bad-request', field: 'policy' } }); // authorized: the policy name is what is wrong
     await s.close();
-    const again = await start({ auth: { stateDir: dir } });
+    const again = await start({ stateDir: dir });
     expect(again.adminToken).toBe(s.adminToken);
     await chmod(file, 0o644);
     expect(loadOrCreateAdminToken(dir).source).toBe('read');

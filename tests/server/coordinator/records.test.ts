@@ -6,7 +6,7 @@ import { clientInfluence, maxReportingClients, VolunteerRecords } from '../../..
 /** A lease through `peerIds` predicted at `perTokenMs` per token for 8 new tokens. */
 function lease(clientId: string, peerIds: string[], perTokenMs = 10): RouteRecord {
   return {
-    leaseId: `l-${clientId}`,
+    leaseTag: `l-${clientId}`,
     clientId,
     chain: peerIds.map((peerId, i) => ({ peerId, span: { start: i, end: i + 1 } })),
     policy: 'jffc',

@@ -47,7 +47,7 @@ describe('--model hf: in the CLI verbs', () => {
   });
 
   it('serve serves the hub model under owner--repo', async () => {
-    const child = spawn('node', ['bin/bouquet.js', 'serve', '--port', '0', '--model', 'hf:tiny/stories260K-hf', '--log-level', 'silent'], { env: hubEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('node', ['bin/bouquet.js', 'serve', '--port', '0', '--model', 'hf:tiny/stories260K-hf', '--log-level', 'silent', '--state-dir', 'none'], { env: hubEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';

@@ -8,6 +8,13 @@ describe('bouquet serve options', () => {
     expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', policy: 'bprr', placement: 'bprr', routing: 'ws-rr', model: '../shared/models/stories260K' });
   });
 
+  it('keeps its signing key in a state dir: XDG by default, --state-dir or BOUQUET_STATE_DIR, none for a key of this process only', () => {
+    expect(serveOptions([], { XDG_STATE_HOME: '/x/state' })).toMatchObject({ stateDir: '/x/state/bouquet' });
+    expect(serveOptions(['--state-dir', '/tmp/b'], {})).toMatchObject({ stateDir: '/tmp/b' });
+    expect(serveOptions([], { BOUQUET_STATE_DIR: '/tmp/c' })).toMatchObject({ stateDir: '/tmp/c' });
+    expect(serveOptions(['--state-dir', 'none'], {})).not.toHaveProperty('stateDir');
+  });
+
   it('a combo name means the same pair as in the simulator; --placement and --routing override its parts', () => {
     expect(serveOptions(['--policy', 'followup'], {})).toMatchObject({ placement: 'gbp-cr', routing: 'jffc' });
     expect(serveOptions(['--policy', 'followup', '--routing', 'ws-rr'], {})).toMatchObject({ placement: 'gbp-cr', routing: 'ws-rr' });
@@ -32,13 +39,10 @@ describe('bouquet serve options', () => {
     });
   });
 
-  it('keeps the admin token in the state dir (~/.bouquet by default) unless one is given; extra origins from a list', () => {
-    expect(serveOptions([], { HOME: '/home/someone' })).toMatchObject({ auth: { stateDir: expect.stringMatching(/\.bouquet$/) as string } });
-    expect(serveOptions(['--state-dir', '/tmp/b-state'], {})).toMatchObject({ auth: { stateDir: '/tmp/b-state' } });
-    expect(serveOptions([], { BOUQUET_STATE_DIR: '/tmp/b-env' })).toMatchObject({ auth: { stateDir: '/tmp/b-env' } });
+  it('keeps the admin token in the state dir unless one is given; extra origins from a list', () => {
+    expect(serveOptions([], { HOME: '/home/someone', XDG_STATE_HOME: '/x/state' })).toMatchObject({ stateDir: '/x/state/bouquet', auth: {} });
     const given = serveOptions(['--admin-token', 'a-given-admin-token-0123', '--allow-origin', 'http://a.example, http://b.example:5173'], {});
     expect(given).toMatchObject({ auth: { adminToken: 'a-given-admin-token-0123', allowedOrigins: ['http://a.example', 'http://b.example:5173'] } });
-    expect(given !== 'help' && given.auth?.stateDir).toBeFalsy();
   });
 
   it('answers --help', () => {

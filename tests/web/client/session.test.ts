@@ -105,10 +105,12 @@ describe('ClientSession over the in-memory transport (toy model double)', () => 
     const v = volunteer(net, 'v', { start: 0, end: 6 }, 8);
     const conn = await net.createTransport('c').connect('v');
     const link = new FrameLink(conn);
-    await link.request<'open-session'>({ type: 'open-session', sessionId: 's1', span: { start: 0, end: 6 }, maxLength: 10, dtype: 'fp32' });
-    await expect(link.request<'open-session'>({ type: 'open-session', sessionId: 's2', span: { start: 0, end: 3 }, maxLength: 10, dtype: 'fp32' }))
+    // Sessions declaring the whole slot length (128 tokens), so each block takes a whole slot.
+    const slot = toyShape.maxSeqLen;
+    await link.request<'open-session'>({ type: 'open-session', sessionId: 's1', span: { start: 0, end: 6 }, maxLength: slot, dtype: 'fp32' });
+    await expect(link.request<'open-session'>({ type: 'open-session', sessionId: 's2', span: { start: 0, end: 3 }, maxLength: slot, dtype: 'fp32' }))
       .rejects.toMatchObject({ code: 'cache-full' });
-    await link.request<'open-session'>({ type: 'open-session', sessionId: 's3', span: { start: 0, end: 2 }, maxLength: 10, dtype: 'fp32' });
+    await link.request<'open-session'>({ type: 'open-session', sessionId: 's3', span: { start: 0, end: 2 }, maxLength: slot, dtype: 'fp32' });
     expect(v.host.stats()).toMatchObject({ slotsUsed: 8, slotsTotal: 8, activeSessions: 2 });
     await link.request<'close'>({ type: 'close', sessionId: 's1' });
     expect(v.host.stats()).toMatchObject({ slotsUsed: 2, activeSessions: 1 });

@@ -27,7 +27,8 @@ let server: BouquetServer | undefined;
 function startServer(port = 0): Promise<BouquetServer> {
   return createServer({
     port, model: modelDir, logger: 'silent', modelSizing: { maxSessionTokens },
-    coordinator: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 3000, placementDelayMs: 20 },
+    // Memory transports with hand-picked peer ids (v1, w1…); every agent still proves its key.
+    coordinator: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 3000, placementDelayMs: 20, keyBoundPeerIds: false },
   });
 }
 

@@ -1,5 +1,5 @@
 // A volunteer's KV cache counted in 16-token blocks: the session host and the real in-thread runtime it starts
-// hold the same budget of B token blocks, admit sessions while they fit, and refuse the next with cache-full.
+// hold the same budget of B token blocks, admit sessions while their declared lengths fit, and refuse the next with cache-full.
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenBlocksFor } from '../../../core/cache/index.ts';
@@ -36,7 +36,7 @@ describe('volunteer cache budget in token blocks', () => {
   });
   afterAll(() => starter.stop());
 
-  it('admits sessions while their token blocks fit, refuses the next with cache-full, and admits again once one closes', async () => {
+  it('admits sessions while their declared lengths fit in token blocks, refuses the next with cache-full, and admits again once one closes', async () => {
     expect(budget).toBe(9);
     const host = new SessionHost(runtime);
     const d = (await runtime.info()).shape.hiddenSize;
@@ -50,21 +50,28 @@ describe('volunteer cache budget in token blocks', () => {
     const open = (sessionId: string, start: number, end: number, maxLength: number): Promise<unknown> =>
       link.request<'open-session'>({ type: 'open-session', sessionId, span: { start, end }, maxLength, dtype: 'fp32' });
 
+    // Whole slots would admit 3 single-block sessions; by declared length, 16-token chats fit 9.
     await open('two-blocks', 0, 2, 40); // 2 × 3 token blocks
-    await open('one-block', 4, 5, 10); // 3 more (reserved at the slot length): all 9 used
-    expect(host.stats()).toMatchObject({ cacheTokenBlocksUsed: budget, slotsUsed: 3, activeSessions: 2 });
+    await open('short-a', 4, 5, 10); // 1
+    await open('short-b', 2, 3, 16); // 1
+    await open('short-c', 3, 4, 3); // 1: all 9 used
+    expect(host.stats()).toMatchObject({ cacheTokenBlocksUsed: budget, slotsUsed: 3, activeSessions: 4 });
     expect(await codeOf(open('next', 2, 3, 1))).toBe('cache-full');
     const inRuntime = await runtime.cacheUsage();
-    expect([inRuntime.usedTokenBlocks, inRuntime.openSessions]).toEqual([budget, 2]);
+    expect([inRuntime.usedTokenBlocks, inRuntime.openSessions]).toEqual([budget, 4]);
 
-    // The admitted sessions still run.
-    const step = await link.request<'step'>({ type: 'step', sessionId: 'one-block', stepIndex: 0, position: 0, dtype: 'fp32', hidden: { rows: 2, cols: d, data: new Float32Array(2 * d).fill(0.1) } });
-    expect(step.hidden.rows).toBe(2);
+    // The admitted sessions run up to their declared length; a step past it is refused, coded, at the client.
+    const step = (sessionId: string, stepIndex: number, position: number, rows: number): Promise<{ hidden: { rows: number } }> =>
+      link.request<'step'>({ type: 'step', sessionId, stepIndex, position, dtype: 'fp32', hidden: { rows, cols: d, data: new Float32Array(rows * d).fill(0.1) } });
+    expect((await step('short-a', 0, 0, 8)).hidden.rows).toBe(8);
+    expect(await codeOf(step('short-a', 1, 8, 3))).toBe('sequence-too-long');
+    expect((await step('short-a', 1, 8, 2)).hidden.rows).toBe(2);
 
-    await link.request<'close'>({ type: 'close', sessionId: 'one-block' });
-    expect(host.stats().cacheTokenBlocksUsed).toBe(6);
+    await link.request<'close'>({ type: 'close', sessionId: 'short-a' });
+    expect(host.stats().cacheTokenBlocksUsed).toBe(8);
     await open('next', 2, 3, 1);
     expect(host.stats().cacheTokenBlocksUsed).toBe(budget);
+    expect((await runtime.cacheUsage()).usedTokenBlocks).toBe(budget);
     link.close();
   });
 });

@@ -1,4 +1,4 @@
-// The volunteer's coordinator socket against a loopback WebSocket server: it registers first on every (re)connection,
+// The volunteer's coordinator socket against a loopback WebSocket server: it answers each (re)connection's challenge with its registration first,
 // and gives up after its bounded reconnects with code 'offline'.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,16 +18,21 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
+/** The registration for a challenge (the nonce stands in for the signature, so the test sees which challenge it answered). */
+const signed = (nonce: string): Promise<RegisterMessage> => Promise.resolve({ ...registration, signature: nonce });
+
 function handlers(over: Partial<CoordinatorHandlers>): CoordinatorHandlers {
   return { onRegistered: () => undefined, onAssignment: () => undefined, onError: () => undefined, onConnection: () => undefined, ...over };
 }
 
 describe('WebSocketCoordinator', () => {
-  it('registers first on every connection, again after the coordinator drops it', async () => {
+  it("answers every connection's challenge with its registration first, again after the coordinator drops it", async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: apiPaths.volunteerSocket });
     await new Promise<void>((r) => wss.once('listening', () => r()));
     const firstMessages: unknown[] = [];
+    let nonces = 0;
     wss.on('connection', (ws) => {
+      ws.send(JSON.stringify({ type: 'challenge', nonce: `n${++nonces}` }));
       ws.once('message', (d: Buffer) => {
         firstMessages.push(JSON.parse(d.toString('utf8')));
         if (firstMessages.length === 1) ws.close(); // the coordinator restarts
@@ -37,14 +42,14 @@ describe('WebSocketCoordinator', () => {
       origin: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`, createSocket: (url) => new WebSocket(url), reconnectBaseMs: 10,
     });
     const connections: boolean[] = [];
-    coordinator.start(() => registration, handlers({ onConnection: (up) => connections.push(up) }));
+    coordinator.start(signed, handlers({ onConnection: (up) => connections.push(up) }));
     cleanups.push(async () => {
       await coordinator.leave();
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
     });
     await expect.poll(() => firstMessages.length, { timeout: 5000 }).toBe(2);
-    expect(firstMessages).toEqual([registration, registration]);
+    expect(firstMessages).toEqual([{ ...registration, signature: 'n1' }, { ...registration, signature: 'n2' }]);
     expect(connections.slice(0, 3)).toEqual([true, false, true]);
   });
 
@@ -61,7 +66,7 @@ describe('WebSocketCoordinator', () => {
         return new WebSocket(url);
       },
     });
-    const error = await new Promise<BouquetError>((resolve) => coordinator.start(() => registration, handlers({ onError: resolve })));
+    const error = await new Promise<BouquetError>((resolve) => coordinator.start(signed, handlers({ onError: resolve })));
     expect(error.code).toBe('offline');
     expect(attempts).toBe(4); // the first try and 3 reconnects
     await new Promise((r) => setTimeout(r, 100));

@@ -122,14 +122,14 @@ describe('SessionHost', () => {
     const open = { type: 'open-session', sessionId: 'a', span: { start: 0, end: 2 }, maxLength: 8, dtype: 'fp32' } as const;
     await peer.sendFrame({ ...open, id: 1, protocolVersion: protocolVersion + 1 });
     // A peer from before the version field: its open-session ends after the dtype byte.
-    const old = new Uint8Array(encodeFrame({ ...open, id: 2 })).slice(0, -2);
+    const old = new Uint8Array(encodeFrame({ ...open, id: 2 })).slice(0, -4); // version bytes and the empty lease's length
     for (const p of toPackets(old.buffer, 2)) await peer.conn.send(p);
     await peer.sendFrame({ ...open, id: 3 });
     expect(await peer.errorCode(1)).toBe('version-mismatch');
     expect(await peer.errorCode(2)).toBe('version-mismatch');
     expect((await peer.answerTo(3)).type).toBe('opened');
     // The refused opens took no cache and reached no runtime.
-    expect(host.stats()).toMatchObject({ activeSessions: 1, slotsUsed: 2 });
+    expect(host.stats()).toMatchObject({ activeSessions: 1, cacheTokenBlocksUsed: 2 }); // 2 blocks × ⌈8 / 16⌉
     expect(exec.openSessions).toBe(1);
     await peer.sendFrame({ type: 'step', id: 4, sessionId: 'a', stepIndex: 0, position: 0, dtype: 'fp32', hidden: hidden(1, toyShape.hiddenSize) });
     expect((await peer.answerTo(4)).type).toBe('step-result');

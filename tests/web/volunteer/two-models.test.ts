@@ -75,7 +75,7 @@ describe('two models in one swarm', () => {
   it('volunteers pick their model, each model is split over its volunteers, and chats to both answer exactly as `bouquet generate`', async () => {
     server = await createServer({
       port: 0, model: [storiesDir, { path: tinyDir, modelId: tinyId }], logger: 'silent', modelSizing: { maxSessionTokens },
-      coordinator: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 3000, placementDelayMs: 20 },
+      coordinator: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 3000, placementDelayMs: 20, keyBoundPeerIds: false },
     });
     const origin = server.url;
     const coordinator = new CoordinatorClient({ origin });

@@ -112,9 +112,10 @@ describe('bad steps and sessions', async () => {
     expect(u0.totalSlots).toBe(7);
     await rt.openSession({ sessionId: 'a', blocks: { start: 0, end: 5 }, maxLength: 32 });
     expect(await codeOf(rt.openSession({ sessionId: 'b', blocks: { start: 0, end: 3 }, maxLength: 32 }))).toBe('cache-full');
+    // Declared 16 tokens: one token block per block, half a slot each.
     await rt.openSession({ sessionId: 'c', blocks: { start: 3, end: 5 }, maxLength: 16 });
     const u = await rt.cacheUsage();
-    expect([u.usedSlots, u.freeSlots, u.reservedBytes, u.openSessions]).toEqual([7, 0, 7 * slotBytes, 2]);
+    expect([u.usedSlots, u.freeSlots, u.reservedBytes, u.openSessions]).toEqual([6, 1, 6 * slotBytes, 2]);
     await rt.step('a', new Float32Array(3 * d).fill(0.1));
     expect((await rt.cacheUsage()).filledBytes).toBe(5 * 2 * 4 * 8 * 3 * 4);
     await rt.closeSession('a');
@@ -122,21 +123,48 @@ describe('bad steps and sessions', async () => {
     expect((await rt.cacheUsage()).usedSlots).toBe(0);
   });
 
-  it('reserves whole 16-token blocks: a 40-token slot takes 3, and admission stops exactly where they run out', async () => {
+  it('reserves each session its declared length in whole 16-token blocks, and admits while they fit', async () => {
     const tokenBlockBytes = 2 * 4 * 8 * 16 * 4; // kvHeads · headDim · 16 tokens · fp32, keys and values
     const tight = await createInThreadRuntime(ort, w, { blocks: { start: 0, end: 5 }, backends: ['wasm'], threads: 1, maxSessionTokens: 40, cacheBudgetBytes: 10 * tokenBlockBytes + 100 });
     try {
       const u0 = await tight.cacheUsage();
       expect([u0.tokenBlockBytes, u0.totalTokenBlocks, u0.totalSlots, u0.slotBytes]).toEqual([tokenBlockBytes, 10, 3, 3 * tokenBlockBytes]);
-      expect((await tight.openSession({ sessionId: 'one', blocks: { start: 0, end: 1 }, maxLength: 8 })).cacheTokenBlocks).toBe(3);
+      // B = 10 token blocks; declarations of 8, 40 (over 2 blocks) and 33 tokens take 1 + 6 + 3 = 10.
+      expect((await tight.openSession({ sessionId: 'one', blocks: { start: 0, end: 1 }, maxLength: 8 })).cacheTokenBlocks).toBe(1);
       expect((await tight.openSession({ sessionId: 'two', blocks: { start: 1, end: 3 }, maxLength: 40 })).cacheTokenBlocks).toBe(6);
-      expect(await codeOf(tight.openSession({ sessionId: 'three', blocks: { start: 4, end: 5 }, maxLength: 1 }))).toBe('cache-full');
+      expect((await tight.openSession({ sessionId: 'three', blocks: { start: 4, end: 5 }, maxLength: 33 })).cacheTokenBlocks).toBe(3);
+      expect(await codeOf(tight.openSession({ sessionId: 'four', blocks: { start: 4, end: 5 }, maxLength: 1 }))).toBe('cache-full');
       const u = await tight.cacheUsage();
-      expect([u.usedTokenBlocks, u.freeTokenBlocks, u.freeSlots, u.openSessions, u.reservedBytes]).toEqual([9, 1, 0, 2, 9 * tokenBlockBytes]);
+      expect([u.usedTokenBlocks, u.freeTokenBlocks, u.freeSlots, u.openSessions, u.reservedBytes]).toEqual([10, 0, 0, 3, 10 * tokenBlockBytes]);
       await tight.closeSession('one');
-      await tight.openSession({ sessionId: 'three', blocks: { start: 4, end: 5 }, maxLength: 1 });
+      expect((await tight.openSession({ sessionId: 'four', blocks: { start: 4, end: 5 }, maxLength: 1 })).cacheTokenBlocks).toBe(1);
     } finally {
       await tight.dispose();
+    }
+  });
+
+  it('holds cached keys and values that grow with the tokens up to the declared length, never past the reservation', async () => {
+    const perTokenBytes = 2 * 4 * 8 * 4; // keys and values of one token of one block, fp32
+    const grow = await createInThreadRuntime(ort, w, { blocks: { start: 0, end: 5 }, backends: ['wasm'], threads: 1, maxSessionTokens: 64, cacheBudgetBytes: 1e7 });
+    try {
+      const filledBy = async (declared: number): Promise<{ reservedBytes: number; filledBytes: number; atHalf: number }> => {
+        await grow.openSession({ sessionId: `s${declared}`, blocks: { start: 0, end: 1 }, maxLength: declared });
+        const reservedBytes = (await grow.cacheUsage()).reservedBytes;
+        await grow.step(`s${declared}`, new Float32Array((declared / 2) * d).fill(0.1));
+        const atHalf = (await grow.cacheUsage()).filledBytes;
+        for (let t = declared / 2; t < declared; t++) await grow.step(`s${declared}`, new Float32Array(d).fill(0.1));
+        const filledBytes = (await grow.cacheUsage()).filledBytes;
+        expect(await codeOf(grow.step(`s${declared}`, new Float32Array(d).fill(0.1)))).toBe('sequence-too-long');
+        await grow.closeSession(`s${declared}`);
+        return { reservedBytes, filledBytes, atHalf };
+      };
+      const short = await filledBy(16);
+      const long = await filledBy(64);
+      expect([short.atHalf, short.filledBytes, short.reservedBytes]).toEqual([8 * perTokenBytes, 16 * perTokenBytes, 16 * perTokenBytes]);
+      expect([long.atHalf, long.filledBytes, long.reservedBytes]).toEqual([32 * perTokenBytes, 64 * perTokenBytes, 64 * perTokenBytes]);
+      expect((await grow.cacheUsage()).filledBytes).toBe(0);
+    } finally {
+      await grow.dispose();
     }
   });
 

@@ -1,4 +1,5 @@
 // What the chat page needs from the client runtime (tokenizer, chat template, generation through the swarm), and answer statistics.
+import type { BlockSpan } from '../../../core/swarm/index.ts';
 import type { FailoverRecord, GeneratedToken, GenerationResult, RouteHopSpec } from '../../client/index.ts';
 import { defaultSampling } from '../../../worker/index.ts';
 
@@ -48,6 +49,8 @@ export interface ChatGenerateOptions {
   /** The chain in use, when known (after the route is granted) and after each failover. */
   onRoute: (route: RouteHopSpec[]) => void;
   onFailover: (f: FailoverRecord) => void;
+  /** Where a request stands after ~10 s without a token, in words (queued, no volunteer, unreachable). */
+  onStatus: (text: string) => void;
 }
 
 /** The client side of the model as the chat page drives it. */
@@ -63,6 +66,10 @@ export interface ChatEngine {
   encodeConversation(turns: ChatTurn[]): number[];
   /** Generates through the swarm; resolves when done or stopped (stopping resolves with what came). */
   generate(promptIds: number[], options: ChatGenerateOptions): Promise<GenerationResult>;
+  /** Blocks no serving volunteer holds now (empty: the model is covered). */
+  missingBlocks(): Promise<BlockSpan[]>;
+  /** Tells the coordinator why a request failed before it was sent ('coverage'). */
+  reportCoverageFailure(missing: BlockSpan[], message: string): void;
   close(): void;
 }
 

@@ -2,6 +2,7 @@
 import { isBouquetError } from '../../../core/errors/index.ts';
 import { notServedReason } from '../shared/model-choice.ts';
 import { ModelsView } from '../shared/models-view.svelte.ts';
+import { blocksInWords } from '../../client/index.ts';
 import { defaultSettings, samplingProblem, type AnswerStats, type ChatEngine, type ChatTurn, type SamplingSettings, type StartChat } from './chat-engine.ts';
 
 /** One message on screen. */
@@ -11,6 +12,10 @@ export interface ChatMessage {
   text: string;
   state: 'streaming' | 'done' | 'stopped' | 'failed';
   error?: string;
+  /** Where a waiting request stands, in words (after ~10 s without a token). */
+  status?: string;
+  /** The failure is missing volunteers: show the link to volunteer. */
+  needsVolunteers?: boolean;
   stats?: AnswerStats;
 }
 
@@ -32,6 +37,9 @@ export class ChatView {
 
   readonly settingsProblem = $derived(samplingProblem(this.settings, this.engine?.maxSeqLen ?? 2048));
   readonly canSend = $derived(this.engineState === 'ready' && !this.busy && this.draft.trim() !== '' && this.settingsProblem === null && this.notServed === null);
+
+  /** The last answer can be asked for again (same gates as sending, the draft aside). */
+  readonly canRegenerate = $derived(this.engineState === 'ready' && !this.busy && this.settingsProblem === null && this.notServed === null);
 
   #abort: AbortController | null = null;
   #nextId = 1;
@@ -100,6 +108,17 @@ export class ChatView {
     if (stats === undefined) return;
 
     this.busy = true;
+    // Check coverage first: with blocks nobody serves, say so now instead of waiting for the route to time out.
+    const missing = await engine.missingBlocks();
+    if (missing.length > 0) {
+      const words = `No volunteer serves ${blocksInWords(missing)} of ${engine.modelId} right now, so this cannot be answered yet. Open the volunteer page on a device (a laptop or a phone with a browser) to serve them, then send again.`;
+      answer.state = 'failed';
+      answer.error = words;
+      answer.needsVolunteers = true;
+      engine.reportCoverageFailure(missing, words);
+      this.busy = false;
+      return;
+    }
     const abort = new AbortController();
     this.#abort = abort;
     const settings = { ...this.settings };
@@ -110,7 +129,10 @@ export class ChatView {
       const result = await engine.generate(promptIds, {
         settings,
         signal: abort.signal,
-        onText: (piece) => (answer.text += piece),
+        onText: (piece) => {
+          answer.text += piece;
+          delete answer.status;
+        },
         onToken: (t) => {
           stats.tokens = t.index + 1;
           if (t.index === 0) stats.ttftMs = performance.now() - sentAt;
@@ -118,6 +140,7 @@ export class ChatView {
         },
         onRoute: (r) => (stats.route = r),
         onFailover: (f) => stats.failovers.push(f),
+        onStatus: (t) => (answer.status = t),
       });
       stats.route = result.route;
       stats.ttftMs = result.ttftMs;
@@ -127,6 +150,7 @@ export class ChatView {
       stats.tokens = result.ids.length;
       answer.state = abort.signal.aborted ? 'stopped' : 'done';
     } catch (e) {
+      delete answer.status;
       answer.state = abort.signal.aborted ? 'stopped' : 'failed';
       if (!abort.signal.aborted) answer.error = describeError(e);
     } finally {
@@ -138,6 +162,27 @@ export class ChatView {
   /** Stops the answer being generated (it keeps the text so far). */
   stop(): void {
     this.#abort?.abort();
+  }
+
+  /**
+   * Asks again for the answer `answerId` (the last one): the answer and its question leave the
+   * conversation and the question is sent anew, with the current settings.
+   */
+  async regenerate(answerId: number): Promise<void> {
+    const i = this.messages.findIndex((m) => m.id === answerId);
+    const question = this.messages[i - 1];
+    if (this.busy || i !== this.messages.length - 1 || question?.role !== 'user') return;
+    this.messages = this.messages.slice(0, i - 1);
+    this.draft = question.text;
+    await this.send();
+  }
+
+  /** The question an answer continued (a model without a chat template writes on from it), or null. */
+  continuedPrompt(answerId: number): string | null {
+    if (this.engine?.hasChatTemplate !== false) return null;
+    const i = this.messages.findIndex((m) => m.id === answerId);
+    const question = this.messages[i - 1];
+    return this.messages[i]?.role === 'assistant' && question?.role === 'user' ? question.text : null;
   }
 
   /** Forgets the conversation. */

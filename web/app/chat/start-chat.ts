@@ -1,5 +1,6 @@
 // The chat page's StartChat: the one chat wiring (web/chat) seen as the ChatEngine the page drives.
 import { startChatClient } from '../../chat/index.ts';
+import { BouquetError } from '../../../core/errors/index.ts';
 import { HfTokenizer } from '../../../worker/index.ts';
 import type { ChatEngine, StartChat } from './chat-engine.ts';
 import { encodeConversation } from './chat-prompt.ts';
@@ -25,7 +26,13 @@ export const startChatInPage: StartChat = async (origin, onProgress, modelId): P
         onText: o.onText,
         onRoute: o.onRoute,
         onFailover: o.onFailover,
+        onStatus: (text) => o.onStatus(text),
       });
+    },
+    missingBlocks: () => chat.missingBlocks(),
+    reportCoverageFailure: (missing, message) => {
+      const first = missing[0];
+      chat.reportFailure(new BouquetError('no-route', message, first !== undefined ? { spanStart: first.start, spanEnd: first.end } : undefined), 'coverage');
     },
     close: () => chat.close(),
   };

@@ -54,8 +54,8 @@ export function modelFromSnapshot(state: SwarmState, previous?: DashboardModel):
 }
 
 function mergeRoutes(known: RouteRecord[], incoming: RouteRecord[]): RouteRecord[] {
-  const byLease = new Map(known.map((r) => [r.leaseId, r]));
-  for (const r of incoming) byLease.set(r.leaseId, r);
+  const byLease = new Map(known.map((r) => [r.leaseTag, r]));
+  for (const r of incoming) byLease.set(r.leaseTag, r);
   const all = [...byLease.values()].sort((a, b) => a.grantedAtMs - b.grantedAtMs);
   return all.slice(-maxRoutesKept);
 }
@@ -131,7 +131,7 @@ export function applySwarmEvent(model: DashboardModel, atMs: number, event: Swar
       return { ...model, state: { ...s, atMs, predictions: event.predictions } };
     case 'route': {
       const r = event.route;
-      const known = model.routes.some((x) => x.leaseId === r.leaseId);
+      const known = model.routes.some((x) => x.leaseTag === r.leaseTag);
       const routes = mergeRoutes(model.routes, [r]);
       const recentRoutes = mergeRoutes(s.recentRoutes, [r]).slice(-Math.max(s.recentRoutes.length, 50));
       return {

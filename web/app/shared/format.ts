@@ -36,6 +36,16 @@ export function formatEta(ms: number | null): string {
   return `${m} min ${s % 60} s`;
 }
 
+/** A duration as a person reads it, ms → "45 s", "12 min", "3 h 5 min". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
 /** A clock time of a Unix epoch ms instant, HH:MM:SS local. */
 export function formatClock(atMs: number): string {
   const d = new Date(atMs);

@@ -71,12 +71,41 @@ export async function describeDevice(nav: Navigator = navigator, isolated: boole
   };
 }
 
-/** Budget choices offered, bytes: from 256 MiB to what the device reports (or 8 GiB when it does not say). */
-export function budgetRange(device: DeviceDescription): { minBytes: number; maxBytes: number; defaultBytes: number; stepBytes: number } {
-  const minBytes = 256 * 1024 ** 2;
+/** What a budget is sized for: the model's blocks and their per-session cache (ModelInfo fits). */
+export interface ModelNeed {
+  numBlocks: number;
+  /** Bytes of one block's weights. */
+  blockBytes: number;
+  /** Bytes of one session's cache for one block. */
+  cacheBytesPerBlock: number;
+}
+
+/** Sessions a default budget leaves cache room for on every block of the model. */
+export const defaultBudgetSessions = 8;
+
+const mib = 1024 ** 2;
+
+/**
+ * Budget choices offered, bytes: up to what the device reports (or 8 GiB when it does not say).
+ * Without a model: from 256 MiB, default a quarter of the device (1 GiB when unknown). With one:
+ * the default is min(a quarter of the device, twice what all its blocks plus the cache of
+ * `defaultBudgetSessions` sessions need) — not 1 GiB for a 1 MB model — on a finer scale for small models.
+ */
+export function budgetRange(device: DeviceDescription, model: ModelNeed | null = null): { minBytes: number; maxBytes: number; defaultBytes: number; stepBytes: number } {
   const known = device.deviceMemoryBytes;
+  const quarterStep = 256 * mib;
+  if (model === null) {
+    const minBytes = quarterStep;
+    const maxBytes = Math.max(minBytes, known ?? 8 * gib);
+    // A quarter of the device (or 1 GiB when unknown) keeps the browser and other tabs comfortable.
+    const defaultBytes = Math.min(maxBytes, Math.max(minBytes, known === null ? gib : Math.round(known / 4 / quarterStep) * quarterStep));
+    return { minBytes, maxBytes, defaultBytes, stepBytes: quarterStep };
+  }
+  const needBytes = 2 * model.numBlocks * (model.blockBytes + defaultBudgetSessions * model.cacheBytesPerBlock);
+  const stepBytes = needBytes < gib ? 16 * mib : quarterStep;
+  const minBytes = stepBytes;
   const maxBytes = Math.max(minBytes, known ?? 8 * gib);
-  // A quarter of the device (or 1 GiB when unknown) keeps the browser and other tabs comfortable.
-  const defaultBytes = Math.min(maxBytes, Math.max(minBytes, known === null ? gib : Math.round(known / 4 / (256 * 1024 ** 2)) * 256 * 1024 ** 2));
-  return { minBytes, maxBytes, defaultBytes, stepBytes: 256 * 1024 ** 2 };
+  const comfortable = known === null ? maxBytes : Math.max(minBytes, Math.floor(known / 4 / stepBytes) * stepBytes);
+  const defaultBytes = Math.min(maxBytes, comfortable, Math.max(minBytes, Math.ceil(needBytes / stepBytes) * stepBytes));
+  return { minBytes, maxBytes, defaultBytes, stepBytes };
 }

@@ -1,6 +1,6 @@
 // Wires a VolunteerAgent for the volunteer page: PeerJS transport, the block runtime in a worker, the coordinator socket.
 import { PeerJsTransport } from '../../transport/index.ts';
-import { VolunteerAgent, WebSocketCoordinator, workerTicker, workerVolunteerRuntime } from '../../volunteer/index.ts';
+import { VolunteerAgent, VolunteerIdentity, WebSocketCoordinator, tabKeyStore, workerTicker, workerVolunteerRuntime } from '../../volunteer/index.ts';
 import { fetchServedModel } from '../shared/served-model.ts';
 import type { StartVolunteer, VolunteerAgentLike } from './volunteer-view.svelte.ts';
 
@@ -14,9 +14,12 @@ export const startVolunteerInPage: StartVolunteer = async (origin, choice): Prom
     threads: choice.threads,
   });
   const { shape, backend } = await runtime.prepare();
-  const transport = await PeerJsTransport.create({ origin });
+  // The tab's key (IndexedDB) names it: its peer id is bound to the key, and only it may sign in under that id.
+  const identity = await VolunteerIdentity.load(await tabKeyStore());
+  const transport = await PeerJsTransport.create({ origin, peerId: identity.peerId, token: await identity.signalingToken() });
   return new VolunteerAgent({
     transport,
+    identity,
     coordinator: new WebSocketCoordinator({ origin }),
     runtime,
     memoryBytes: choice.memoryBytes,

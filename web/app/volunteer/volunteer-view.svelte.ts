@@ -5,6 +5,7 @@ import type { VolunteerSnapshot } from '../../volunteer/index.ts';
 import { keepAliveWanted, startKeepAlive, type KeepAliveState } from './background-keepalive.ts';
 import { budgetRange, describeDevice, type DeviceDescription } from './device-probe.ts';
 import { estimateEtaMs } from './download-eta.ts';
+import { shouldServe } from './idle-serving.ts';
 import { ModelsView } from '../shared/models-view.svelte.ts';
 
 /** The agent as the page drives it (web/volunteer's VolunteerAgent fits). */
@@ -44,6 +45,18 @@ export class VolunteerView {
   coordinatorError = $state<string | null>(null);
   memoryBytes = $state(1024 ** 3);
   backend = $state<Backend>('wasm');
+  /** wasm threads the runtime may use (the person may cap it below what the device allows). */
+  threads = $state(1);
+  /** Time spent serving in this page, ms, counted until the last status change (see servingMs). */
+  #servedMs = $state(0);
+  #servingSinceMs = $state<number | null>(null);
+  /** A clock the page advances while serving, so that servingMs moves on screen. */
+  nowMs = $state(0);
+  /** Serve only while the device is idle (see idle-serving.ts for what counts as idle). */
+  idleOnly = $state(false);
+  /** Serving was paused because the person is using the device; it resumes when they leave it. */
+  pausedForActivity = $state(false);
+  #lastInputMs = Number.NEGATIVE_INFINITY;
   snapshot = $state.raw<VolunteerSnapshot | null>(null);
   /** The page's own phase around the agent's: not started, starting, running, stopping. */
   phase = $state<'idle' | 'starting' | 'running' | 'stopping' | 'stopped'>('idle');
@@ -56,7 +69,7 @@ export class VolunteerView {
   /** The served models; the person picks one (default: where the swarm needs blocks most). */
   readonly models: ModelsView;
 
-  readonly budget = $derived(this.device === null ? null : budgetRange(this.device));
+  readonly budget = $derived(this.device === null ? null : budgetRange(this.device, this.model));
   readonly download = $derived.by((): DownloadProgress | null => {
     const s = this.snapshot;
     if (s === null || (s.status !== 'downloading' && s.status !== 'loading')) return null;
@@ -87,15 +100,57 @@ export class VolunteerView {
     onVisibility();
     const [device] = await Promise.all([describeDevice(), this.models.refresh().then(() => this.refreshModel())]);
     this.device = device;
-    this.memoryBytes = budgetRange(device).defaultBytes;
+    this.memoryBytes = budgetRange(device, this.model).defaultBytes;
     this.backend = device.gpu !== null && !device.gpu.fallbackAdapter ? 'webgpu' : 'wasm';
+    this.threads = device.wasmThreads;
+  }
+
+  /** Start pressed with "only while idle" on: serving begins once the device is left alone. */
+  startWhenIdle(): void {
+    if (this.phase === 'idle' || this.phase === 'stopped') this.pausedForActivity = true;
+  }
+
+  /** The person touched this page (pointer, key, touch). */
+  noteInput(atMs: number = performance.now()): void {
+    this.#lastInputMs = atMs;
+  }
+
+  /**
+   * With "only while idle" on: pauses serving (a drained leave) while the person uses the device and
+   * resumes (registers again) once the page is hidden or left alone. Called every second by the page.
+   */
+  checkActivity(atMs: number = performance.now()): void {
+    if (!this.idleOnly) {
+      if (this.pausedForActivity && this.phase === 'stopped') {
+        this.pausedForActivity = false;
+        void this.start();
+      }
+      return;
+    }
+    const serve = shouldServe({ idleOnly: true, visible: !this.hidden, msSinceInput: atMs - this.#lastInputMs });
+    if (!serve && this.phase === 'running') {
+      this.pausedForActivity = true;
+      void this.stop();
+    } else if (serve && this.pausedForActivity && this.phase === 'stopped') {
+      this.pausedForActivity = false;
+      void this.start();
+    }
+  }
+
+  /** Time this page has served blocks, ms (all serving stretches since it opened). */
+  get servingMs(): number {
+    const since = this.#servingSinceMs;
+    return this.#servedMs + (since === null ? 0 : Math.max(0, this.nowMs - since));
   }
 
   async refreshModel(): Promise<void> {
     try {
       const state = await new CoordinatorClient({ origin: this.origin }).swarmState(undefined, this.models.selectedId ?? undefined);
+      const changed = this.model?.id !== state.model.id;
       this.model = state.model;
       this.coordinatorError = null;
+      // A model picked before starting gets a budget sized for it.
+      if (changed && this.device !== null && (this.phase === 'idle' || this.phase === 'stopped')) this.memoryBytes = budgetRange(this.device, state.model).defaultBytes;
       const me = this.snapshot?.peerId;
       if (me !== undefined) this.assignedSpan = state.volunteers.find((v) => v.peerId === me)?.assignedSpan ?? this.assignedSpan;
     } catch (e) {
@@ -124,7 +179,7 @@ export class VolunteerView {
       this.#stopKeepAlive = ka.stop;
     }
     try {
-      const threads = this.device?.wasmThreads ?? 1;
+      const threads = Math.max(1, Math.min(this.threads, this.device?.wasmThreads ?? 1));
       const modelId = this.model?.id;
       const agent = await this.startVolunteer(this.origin, { memoryBytes: this.memoryBytes, backend: this.backend, threads, ...(modelId !== undefined ? { modelId } : {}) });
       this.#agent = agent;
@@ -169,9 +224,22 @@ export class VolunteerView {
       if (s.loadFraction !== null) this.#progress = [...this.#progress.slice(-50), { atMs: performance.now(), fraction: s.loadFraction }];
     }
     if (s.status === 'serving') this.assignedSpan = s.span;
+    this.#countServing(s.status === 'serving');
+  }
+
+  #countServing(serving: boolean): void {
+    const now = performance.now();
+    this.nowMs = now;
+    const since = this.#servingSinceMs;
+    if (serving && since === null) this.#servingSinceMs = now;
+    if (!serving && since !== null) {
+      this.#servedMs += now - since;
+      this.#servingSinceMs = null;
+    }
   }
 
   #release(): void {
+    this.#countServing(false);
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     this.#stopKeepAlive?.();

@@ -28,13 +28,14 @@ function volunteer(peerId: string, start: number, end: number, over: Partial<Vol
     leasedSlots: 0,
     joinedAtMs: 1000,
     lastHeartbeatAtMs: 1000,
+    probation: false,
     ...over,
   };
 }
 
-function route(leaseId: string, over: Partial<RouteRecord> = {}): RouteRecord {
+function route(leaseTag: string, over: Partial<RouteRecord> = {}): RouteRecord {
   return {
-    leaseId,
+    leaseTag,
     clientId: 'c1',
     chain: [{ peerId: 'a', span: { start: 0, end: 5 } }],
     policy: 'jffc',
@@ -153,7 +154,7 @@ describe('events', () => {
     let m = modelFromSnapshot(state([]));
     m = applySwarmEvent(m, 2000, { type: 'route', route: route('L1'), queueLength: 0, activeLeases: 1 });
     const again = modelFromSnapshot({ ...state([]), recentRoutes: [route('L2', { grantedAtMs: 2500 })] }, m);
-    expect(again.routes.map((r) => r.leaseId)).toEqual(['L1', 'L2']);
+    expect(again.routes.map((r) => r.leaseTag)).toEqual(['L1', 'L2']);
   });
 });
 

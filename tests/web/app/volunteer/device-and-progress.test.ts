@@ -39,6 +39,18 @@ describe('device probe', () => {
     // A small device still gets the minimum.
     expect(budgetRange(await describeDevice(nav({ deviceMemory: 0.5 }), true)).defaultBytes).toBe(256 * 1024 ** 2);
   });
+
+  it('sizes the default budget for the model: twice its blocks and a few sessions of cache, within a quarter of the device', async () => {
+    const mib = 1024 ** 2;
+    const tiny = { numBlocks: 5, blockBytes: 60 * 1024, cacheBytesPerBlock: 256 * 1024 }; // stories260K-sized
+    const small = budgetRange(await describeDevice(nav({ deviceMemory: 8 }), true), tiny);
+    expect(small.defaultBytes).toBeLessThan(64 * mib); // not gigabytes for a 1 MB model
+    expect(small.defaultBytes).toBeGreaterThanOrEqual(2 * 5 * (60 * 1024 + 8 * 256 * 1024));
+    expect(small.defaultBytes % small.stepBytes).toBe(0);
+    const big = { numBlocks: 32, blockBytes: 200 * mib, cacheBytesPerBlock: 64 * mib };
+    expect(budgetRange(await describeDevice(nav({ deviceMemory: 8 }), true), big).defaultBytes).toBe(2 * gib); // capped at a quarter of 8 GiB
+    expect(budgetRange(await describeDevice(nav({}), true), big).defaultBytes).toBe(8 * gib); // unknown device: capped by the slider's end
+  });
 });
 
 describe('download ETA', () => {

@@ -1,0 +1,79 @@
+// `bouquet volunteer`: joins a swarm from Node as the tab's volunteer agent (in-thread wasm, WebRTC through node-datachannel) until stopped.
+import path from 'node:path';
+import { isBouquetError } from '../../core/errors/index.ts';
+import { defaultStateDir } from '../../server/index.ts';
+import { startNodeVolunteer, nodeBackend } from '../node-peer/index.ts';
+import { isRuntimeError } from '../../worker/index.ts';
+import { ArgumentError, intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
+
+const usage = `usage: bouquet volunteer --server URL [options]
+
+Serves blocks of the swarm's model from this process, as a volunteer tab does: measures its speed,
+registers, loads the blocks the coordinator assigns (weights over HTTP from the server), serves
+sessions over WebRTC (node-datachannel) and heartbeats, until Ctrl-C (then leaves cleanly).
+
+  --server URL               the coordinator, e.g. http://127.0.0.1:8787
+  --memory-mb N              memory for weights + cache, MiB, fractions allowed (default 256)
+  --backend auto|webgpu|wasm auto = wasm here (WebGPU in Node needs Dawn's webgpu package, not installed)
+  --model ID                 model to serve (default: the one the swarm needs blocks for most)
+  --threads N                wasm threads (default 1)
+  --state-dir DIR            where the volunteer's key pair is kept, 0600 (default $BOUQUET_STATE_DIR or ~/.bouquet)
+  --drain-ms N               on Ctrl-C, let open sessions finish for up to N ms (default 2000)
+  -h, --help                 this text`;
+
+const fail = (message: string): number => verbFailure('volunteer', message);
+
+/** Runs the verb; returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseVerbArgs('volunteer', argv, {
+    server: { type: 'string' }, 'memory-mb': { type: 'string' }, backend: { type: 'string' }, model: { type: 'string' },
+    threads: { type: 'string' }, 'state-dir': { type: 'string' }, 'drain-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  }, usage);
+  if (typeof parsed === 'number') return parsed;
+  const origin = parsed.server;
+  if (origin === undefined || origin === '') return fail('--server is required (the coordinator, e.g. http://127.0.0.1:8787)');
+  const backend = parsed.backend ?? 'auto';
+  if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'wasm') return fail(`--backend must be auto, webgpu or wasm (got '${backend}')`);
+  let memoryMb: number;
+  let threads: number;
+  let drainMs: number;
+  try {
+    new URL(origin);
+    memoryMb = parsed['memory-mb'] === undefined ? 256 : Number(parsed['memory-mb']);
+    if (!Number.isFinite(memoryMb) || memoryMb <= 0 || parsed['memory-mb']?.trim() === '') throw new ArgumentError(`--memory-mb must be a positive number (got '${String(parsed['memory-mb'])}')`);
+    threads = intOption(parsed.threads, 'threads', 1, 1);
+    drainMs = intOption(parsed['drain-ms'], 'drain-ms', 2000, 0);
+    nodeBackend(backend);
+  } catch (e) {
+    if (isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
+    return fail(`--server must be a URL (got '${origin}')`);
+  }
+  const stateDir = parsed['state-dir'] !== undefined ? path.resolve(parsed['state-dir']) : defaultStateDir();
+  let volunteer;
+  try {
+    volunteer = await startNodeVolunteer({
+      origin, memoryBytes: Math.round(memoryMb * 1024 * 1024), backend: backend, threads, stateDir,
+      ...(parsed.model !== undefined ? { modelId: parsed.model } : {}),
+    });
+  } catch (e) {
+    if (isBouquetError(e) || isRuntimeError(e)) return fail(`${e.message} [${e.code}]`);
+    throw e;
+  }
+  const log = (s: string): void => void process.stderr.write(`[volunteer] ${s}\n`);
+  log(`peer ${volunteer.transport.peerId} serving ${volunteer.modelId} on wasm for ${origin}`);
+  let last = '';
+  volunteer.agent.onChange((s) => {
+    const line = `${s.status}${s.span !== null ? ` blocks [${s.span.start}, ${s.span.end})` : ''}${s.lastError !== null ? ` (${s.lastError})` : ''}`;
+    if (line !== last) log(line);
+    last = line;
+  });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  log('leaving…');
+  await volunteer.leave(drainMs);
+  // PeerJS and libdatachannel may leave handles behind; they must not keep a stopped volunteer alive.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
+  return 0;
+}
