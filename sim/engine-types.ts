@@ -58,6 +58,12 @@ export interface SimConfig {
    * mean output of the finished requests) instead of the scenario's (bouquet's online re-tuning).
    */
   retune?: boolean;
+  /**
+   * Re-placements after churn may also move covering volunteers to their proposed spans when the
+   * predicted gain over their expected stay (churn.meanOnlineMs) outweighs the reload
+   * (core/dispatch `rebalanceMoves`), within the move budget (bouquet's churn-aware re-placement).
+   */
+  rebalance?: boolean;
   /** The service model's options (sim/service.ts); absent: core/perf's nominal times, a whole slot per session. */
   service?: ServiceSpec;
   /** The service model's randomness (server speeds, then step jitter); needed when it draws anything. */

@@ -43,10 +43,17 @@ export function plannedDeclaredTokens(spec: ArrivalSpec): number {
   }
 }
 
-/** The snapshot a combo plans on: under admission by declared length its workload carries the planned mean declared length. */
+/**
+ * The snapshot a combo plans on: under admission by declared length its workload carries the
+ * planned mean declared length; with the service model's contention, the snapshot carries it (the
+ * constants measured on our runtime, which a policy may read: bouquet's router does).
+ */
 function plannedSnapshot(scenario: Scenario, combo: PolicyCombo): Scenario['snapshot'] {
-  if (combo.reservation !== 'declared' || scenario.snapshot.workload.meanDeclaredTokens !== undefined) return scenario.snapshot;
-  return { ...scenario.snapshot, workload: { ...scenario.snapshot.workload, meanDeclaredTokens: plannedDeclaredTokens(scenario.arrivals) } };
+  let snapshot = scenario.snapshot;
+  const contention = scenario.service?.contention;
+  if (contention !== undefined && snapshot.contention === undefined) snapshot = { ...snapshot, contention };
+  if (combo.reservation !== 'declared' || snapshot.workload.meanDeclaredTokens !== undefined) return snapshot;
+  return { ...snapshot, workload: { ...snapshot.workload, meanDeclaredTokens: plannedDeclaredTokens(scenario.arrivals) } };
 }
 
 /** Places blocks for a combo (seeded where the policy draws randomness). */
@@ -73,6 +80,7 @@ export async function runScenario(scenario: Scenario, policyName: string, seed: 
   if (scenario.churn !== undefined) cfg.churn = scenario.churn;
   if (combo.reservation !== undefined) cfg.reservation = combo.reservation;
   if (combo.retune === true) cfg.retune = true;
+  if (combo.rebalance === true) cfg.rebalance = true;
   if (scenario.service !== undefined) {
     cfg.service = scenario.service;
     cfg.serviceRandom = streamRandom(seed, 'service');

@@ -1,20 +1,12 @@
 // The simulator's service model beyond core/perf's nominal times: per-server speed variability, per-step jitter and contention (docs/scenarios.md "Service").
 import { BouquetError } from '../core/errors/index.ts';
-import type { SwarmSnapshot } from '../core/swarm/index.ts';
+import type { ContentionSpec, SwarmSnapshot } from '../core/swarm/index.ts';
 import type { CacheReservation } from '../core/dispatch/index.ts';
 import { gamma, standardNormal, type Random } from './random.ts';
 
-/**
- * How a volunteer serving k sessions at once steps: stepMs(k) = τ · (baseTaus + perSessionTaus · k)
- * per block, τ its single-session step time. `bench:contention` measured (0, 1) on our runtime,
- * which runs sessions' steps one after another (docs/results.md): the browser default.
- */
-export interface ContentionSpec {
-  /** a / τ: the part of a step that does not grow with sessions, in units of τ. */
-  baseTaus: number;
-  /** b / τ: what each concurrent session adds to a step, in units of τ. */
-  perSessionTaus: number;
-}
+// The contention model is core/swarm's (the snapshot carries it to the policies) and core/perf's factor.
+export type { ContentionSpec } from '../core/swarm/index.ts';
+export { contentionFactor } from '../core/perf/index.ts';
 
 /** The contention the browser runtime was measured with (`npm run bench:contention`): pure serialization. */
 export const browserContention: ContentionSpec = { baseTaus: 0, perSessionTaus: 1 };
@@ -50,12 +42,6 @@ export function drawSpeedFactors(swarm: SwarmSnapshot, spec: ServiceSpec | undef
   const s2 = Math.log(1 + cv * cv);
   for (const s of swarm.servers) out.set(s.id, cv > 0 && random !== undefined ? Math.exp(-s2 / 2 + Math.sqrt(s2) * standardNormal(random)) : 1);
   return out;
-}
-
-/** The contention multiplier of a step on a server serving `sessions` sessions at once (1 without contention). */
-export function contentionFactor(spec: ContentionSpec | undefined, sessions: number): number {
-  if (spec === undefined) return 1;
-  return spec.baseTaus + spec.perSessionTaus * Math.max(1, sessions);
 }
 
 /**

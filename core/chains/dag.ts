@@ -69,7 +69,18 @@ export function shortestChainWithCost(
   allowed?: LinkFilter,
 ): { chain: Chain; costMs: number } | null {
   if (numBlocks <= 0) return null;
-  const placed = usable(assignments, numBlocks);
+  return shortestOnPlaced(usable(assignments, numBlocks), numBlocks, (p, e) => {
+    const k = p.end - e;
+    if (allowed !== undefined && !allowed(p.serverId, k, e)) return Infinity;
+    return linkCostMs(p.serverId, k, e === 0);
+  });
+}
+
+/**
+ * The DP of shortestChainWithCost over spans already clipped and sorted by end (`usable`);
+ * `cost(p, e)` is the link into `p` from position e (non-finite: no link).
+ */
+function shortestOnPlaced<P extends Placed>(placed: readonly P[], numBlocks: number, cost: (p: P, e: number) => number): { chain: Chain; costMs: number } | null {
   // dist[e]: cheapest way to have blocks [0, e) processed; positions reached are 0 and server ends.
   const dist = new Float64Array(numBlocks + 1).fill(Infinity);
   const via: ({ serverId: string; from: number } | undefined)[] = new Array<{ serverId: string; from: number } | undefined>(numBlocks + 1);
@@ -91,9 +102,7 @@ export function shortestChainWithCost(
       if (e >= p.end) break;
       const d = dist[e] ?? Infinity;
       if (d === Infinity) continue;
-      const k = p.end - e;
-      if (allowed !== undefined && !allowed(p.serverId, k, e)) continue;
-      const c = linkCostMs(p.serverId, k, e === 0);
+      const c = cost(p, e);
       if (!Number.isFinite(c)) continue;
       if (d + c < best) {
         best = d + c;
@@ -173,22 +182,114 @@ export function allocateCache(
   numBlocks: number,
   linkCostMs: LinkCostMs,
 ): ChainCapacity[] {
-  const slots = new Map<string, number>();
-  for (const a of assignments) slots.set(a.serverId, Math.max(0, Math.floor(a.cacheSlots)));
-  const fits: LinkFilter = (serverId, blocks) => (slots.get(serverId) ?? 0) >= blocks;
+  if (numBlocks <= 0) return [];
+  // The same chains as calling shortestChainWithCost with a slot filter each round, at a fraction
+  // of the work (the c searches run GCA hundreds of times per placement): spans are clipped and
+  // sorted once, each link's cost is computed once (it does not change between rounds, only
+  // whether it still fits), servers with no slot left drop out, and the DP runs on typed arrays.
+  const slotIndex = new Map<string, number>();
+  const slotList: number[] = [];
+  for (const a of assignments) {
+    const n = Math.max(0, Math.floor(a.cacheSlots));
+    const i = slotIndex.get(a.serverId);
+    if (i === undefined) {
+      slotIndex.set(a.serverId, slotList.length);
+      slotList.push(n);
+    } else slotList[i] = n;
+  }
+  const slots = Float64Array.from(slotList);
+  const placed = usable(assignments, numBlocks);
+  const n = placed.length;
+  const pStart = new Int32Array(n);
+  const pEnd = new Int32Array(n);
+  const pSlot = new Int32Array(n);
+  const pCost = new Int32Array(n); // offset of the server's row in `costs` (one entry per start position)
+  let size = 0;
+  placed.forEach((p, i) => {
+    pStart[i] = p.start;
+    pEnd[i] = p.end;
+    pSlot[i] = slotIndex.get(p.serverId) ?? 0;
+    pCost[i] = size;
+    size += p.end - p.start;
+  });
+  const costs = new Float64Array(size).fill(Number.NaN);
+  const active = Int32Array.from({ length: n }, (_, i) => i);
+  let activeCount = n;
+  const dist = new Float64Array(numBlocks + 1);
+  const viaPlaced = new Int32Array(numBlocks + 1);
+  const viaFrom = new Int32Array(numBlocks + 1);
+  const reached = new Int32Array(numBlocks + 1);
   const out: ChainCapacity[] = [];
   for (;;) {
-    const found = shortestChainWithCost(assignments, numBlocks, linkCostMs, fits);
-    if (found === null) break;
+    // A server with no slot left fits no link again.
+    let kept = 0;
+    for (let a = 0; a < activeCount; a++) {
+      const i = active[a] as number;
+      if ((slots[pSlot[i] as number] as number) >= 1) active[kept++] = i;
+    }
+    activeCount = kept;
+    dist.fill(Infinity);
+    dist[0] = 0;
+    reached[0] = 0;
+    let reachedCount = 1;
+    for (let a = 0; a < activeCount; a++) {
+      const i = active[a] as number;
+      const start = pStart[i] as number;
+      const end = pEnd[i] as number;
+      const free = slots[pSlot[i] as number] as number;
+      let best = Infinity;
+      let bestFrom = -1;
+      let lo = 0;
+      let hi = reachedCount;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((reached[mid] as number) < start) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let r = lo; r < reachedCount; r++) {
+        const e = reached[r] as number;
+        if (e >= end) break;
+        const d = dist[e] as number;
+        if (d === Infinity) continue;
+        const k = end - e;
+        if (free < k) continue;
+        const at = (pCost[i] as number) + e - start;
+        let c = costs[at] as number;
+        if (Number.isNaN(c)) {
+          c = linkCostMs((placed[i] as Placed).serverId, k, e === 0);
+          if (Number.isNaN(c)) c = Infinity;
+          costs[at] = c;
+        }
+        if (!Number.isFinite(c)) continue;
+        if (d + c < best) {
+          best = d + c;
+          bestFrom = e;
+        }
+      }
+      if (bestFrom >= 0 && best < (dist[end] as number)) {
+        if (dist[end] === Infinity) reached[reachedCount++] = end;
+        dist[end] = best;
+        viaPlaced[end] = i;
+        viaFrom[end] = bestFrom;
+      }
+    }
+    const total = dist[numBlocks] as number;
+    if (total === Infinity) break;
+    const hops: Chain['hops'] = [];
+    for (let e = numBlocks; e > 0; ) {
+      const from = viaFrom[e] as number;
+      hops.push({ serverId: (placed[viaPlaced[e] as number] as Placed).serverId, span: { start: from, end: e } });
+      e = from;
+    }
+    hops.reverse();
     let capacity = Infinity;
-    for (const h of found.chain.hops) {
-      capacity = Math.min(capacity, Math.floor((slots.get(h.serverId) ?? 0) / (h.span.end - h.span.start)));
+    for (const h of hops) capacity = Math.min(capacity, Math.floor((slots[slotIndex.get(h.serverId) ?? 0] as number) / (h.span.end - h.span.start)));
+    if (!(capacity >= 1) || !Number.isFinite(capacity)) break; // cannot happen: the slot check guarantees ≥ 1
+    for (const h of hops) {
+      const si = slotIndex.get(h.serverId) ?? 0;
+      slots[si] = (slots[si] as number) - capacity * (h.span.end - h.span.start);
     }
-    if (!(capacity >= 1) || !Number.isFinite(capacity)) break; // cannot happen: `fits` guarantees ≥ 1
-    for (const h of found.chain.hops) {
-      slots.set(h.serverId, (slots.get(h.serverId) ?? 0) - capacity * (h.span.end - h.span.start));
-    }
-    out.push({ chain: found.chain, capacity, serviceMs: found.costMs });
+    out.push({ chain: { hops }, capacity, serviceMs: total });
   }
   return out;
 }

@@ -13,6 +13,7 @@ export {
   perTokenMs,
   cacheSlots,
   waitForSlotsMs,
+  contentionFactor,
   type ActiveSession,
 } from './model.ts';
 export {

@@ -1,7 +1,7 @@
 // The performance model of BPRR (algorithms.md §1): per-token and prefill round trips, request time
 import { BouquetError, registerErrorKind } from '../errors/index.ts';
 // split into compute / transfer / waiting, cache slots and the wait for slots at one server. All ms.
-import type { Chain, LinearMs, ServerSpec, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
+import type { Chain, ContentionSpec, LinearMs, ServerSpec, SwarmSnapshot, TimeBreakdown } from '../swarm/index.ts';
 
 /** A snapshot lacks a number the model needs (an RTT, a server); `code` is machine-readable. */
 export class PerfModelError extends BouquetError<'bad-snapshot'> {
@@ -143,4 +143,13 @@ export function waitForSlotsMs(nowMs: number, freeSlots: number, neededSlots: nu
     if (free >= neededSlots) return Math.max(0, s.expectedEndMs - nowMs);
   }
   return Infinity;
+}
+
+/**
+ * The contention multiplier of a step on a server serving `sessions` sessions at once:
+ * baseTaus + perSessionTaus · max(1, sessions); 1 without contention (concurrency costs memory, not time).
+ */
+export function contentionFactor(spec: ContentionSpec | undefined, sessions: number): number {
+  if (spec === undefined) return 1;
+  return spec.baseTaus + spec.perSessionTaus * Math.max(1, sessions);
 }

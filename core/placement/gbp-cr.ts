@@ -4,7 +4,7 @@
 // going to the c that uses the most servers; then GCA for the chains.
 import { BouquetError } from '../errors/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../swarm/index.ts';
-import { jobLinkCostMs, serverJobCosts } from '../perf/index.ts';
+import { jobLinkCostMs, serverJobCosts, type ServerJobCost } from '../perf/index.ts';
 import { allocateCache } from '../chains/index.ts';
 import type { ChainCapacity } from './types.ts';
 import { checkSnapshot, makeAssignment, nowMs, plannedLengths, predictPlacement, syncPolicy } from './common.ts';
@@ -87,12 +87,14 @@ export function gbpCrBlockCount(memoryBytes: number, model: SwarmSnapshot['model
  * chains over blocks 0..L−1 one after another (the last server of a chain is shifted back to end
  * at block L and runs only the blocks still missing); it stops once Σ_chains 1/T ≥ λ / (ρ̄ c).
  * Servers after the stop stay idle; servers of an unfinished last chain keep their spans (GCA may
- * still route through them). Returns null when not even one chain completes.
+ * still route through them). Returns null when not even one chain completes. `jobCosts`: the
+ * servers' job costs at the planned lengths, when the caller has them.
  */
-export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number): GbpCrPlacement | null {
+export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number, jobCosts?: ReadonlyMap<string, ServerJobCost>): GbpCrPlacement | null {
   const L = snapshot.model.numBlocks;
   const { lIn, lOut } = plannedLengths(snapshot);
-  const costs = serverJobCosts(snapshot, lIn, lOut);
+  // The c search passes the costs it computed once (they do not depend on c).
+  const costs = jobCosts ?? serverJobCosts(snapshot, lIn, lOut);
   const lambdaPerMs = snapshot.workload.arrivalRatePerS / 1000;
   const ranked = snapshot.servers
     .map((s, i) => {
@@ -215,13 +217,14 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number, 
   }
   const lambda = snapshot.workload.arrivalRatePerS;
   const { lIn, lOut } = plannedLengths(snapshot);
-  const linkCost = jobLinkCostMs(serverJobCosts(snapshot, lIn, lOut));
+  const jobCosts = serverJobCosts(snapshot, lIn, lOut);
+  const linkCost = jobLinkCostMs(jobCosts);
   const evaluate = (c: number): GbpCrChoice | null => {
-    const placement = gbpCrPlacement(snapshot, c);
+    const placement = gbpCrPlacement(snapshot, c, jobCosts);
     if (placement === null) return null;
     // GCA over the hosts only: idle servers add no link, and skipping them keeps the search cheap.
     const hosts = placement.assignments.filter((a) => a.span !== null);
-    const slotChains = allocateCache(hosts, L, linkCost);
+    const slotChains = memoizedGca(hosts, L, jobCosts, () => allocateCache(hosts, L, linkCost));
     const gcaChains = sessionsPerSlot === 1 ? slotChains : slotChains.map((k) => ({ ...k, capacity: Math.floor(k.capacity * sessionsPerSlot + 1e-9) }));
     return { placement, responseLowerBoundMs: jffcResponseTimeBoundMs(gcaChains, lambda, 'lower'), gcaChains, serversUsed: hosts.length };
   };
@@ -243,6 +246,40 @@ export function chooseGbpCrReservation(snapshot: SwarmSnapshot, fixed?: number, 
   const best = pickReservation([...tried.values()]);
   if (best === null) throw new InfeasiblePlacementError(`no reservation c in 1..${cMax} completes a chain of ${L} blocks`);
   return best;
+}
+
+/**
+ * Most GCA results kept between calls. A re-placement after one volunteer joins or leaves gives
+ * the same hosts, spans and job costs for many c (every c whose chains do not reach that
+ * volunteer), and GCA is most of the search's work: the simulator re-places on every churn event.
+ */
+const gcaMemoEntries = 4096;
+const gcaMemo = new Map<string, ChainCapacity[]>();
+
+/**
+ * GCA's chains over `hosts` from the memo, else `compute()`'s (then remembered). The key is all
+ * GCA reads: each host's id, span, slots and job costs (its link cost τᶜ_j + τᵖ_j k is a function
+ * of those alone), so a hit returns exactly what GCA would compute. Least recently used out first.
+ */
+function memoizedGca(hosts: readonly ServerAssignment[], numBlocks: number, jobCosts: ReadonlyMap<string, ServerJobCost>, compute: () => ChainCapacity[]): ChainCapacity[] {
+  let key = String(numBlocks);
+  for (const h of hosts) {
+    const c = jobCosts.get(h.serverId);
+    key += `|${h.serverId}:${h.span?.start}-${h.span?.end}:${h.cacheSlots}:${c?.commMs}:${c?.computeMsPerBlock}`;
+  }
+  const hit = gcaMemo.get(key);
+  if (hit !== undefined) {
+    gcaMemo.delete(key);
+    gcaMemo.set(key, hit);
+    return [...hit];
+  }
+  const chains = compute();
+  gcaMemo.set(key, chains);
+  if (gcaMemo.size > gcaMemoEntries) {
+    const oldest = gcaMemo.keys().next();
+    if (oldest.done !== true) gcaMemo.delete(oldest.value);
+  }
+  return [...chains];
 }
 
 /** Σ c_k / T_k over GCA chains, jobs per ms. */

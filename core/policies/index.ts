@@ -18,6 +18,11 @@ export interface PolicyCombo {
   reservation?: CacheReservation;
   /** Re-placements plan for the workload measured so far (arrival rate, lengths) instead of the declared one. */
   retune?: boolean;
+  /**
+   * After churn, also move a covering volunteer to its proposed span when the predicted gain over
+   * its expected stay outweighs the reload (core/dispatch `rebalanceMoves`), within the move budget.
+   */
+  rebalance?: boolean;
 }
 
 /**
@@ -25,15 +30,16 @@ export interface PolicyCombo {
  * `bouquet serve`. `bprr` is BPRR's paper (CG-BP + WS-RR), `followup` its follow-up (GBP-CR + JFFC),
  * `petals` PETALS as its code does it. `bouquet` is ours (docs/bouquet.md): its placement and router,
  * admission by declared length and re-placements re-tuned to the measured workload;
- * `followup-declared` is the ablation, the follow-up with admission by declared length alone.
+ * `followup-declared` is the ablation, the follow-up with admission by declared length alone (its
+ * JFFC counts a chain free by the cache its hops have, in 16-token blocks, not by c_k sessions).
  */
 export const policyCombos = {
   petals: { placement: 'petals', routing: 'petals' },
   bprr: { placement: 'bprr', routing: 'ws-rr' },
   followup: { placement: 'gbp-cr', routing: 'jffc' },
   'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
-  'followup-declared': { placement: 'gbp-cr', routing: 'jffc', reservation: 'declared' },
-  bouquet: { placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true },
+  'followup-declared': { placement: 'gbp-cr', routing: 'jffc', reservation: 'declared', routingOptions: { jffcFreeBy: 'cache' } },
+  bouquet: { placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true, rebalance: true },
 } as const satisfies Record<string, PolicyCombo>;
 
 /** A combo name of `policyCombos`. */

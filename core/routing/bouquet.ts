@@ -1,6 +1,6 @@
 // Bouquet's routing (docs/bouquet.md): the fastest chain for this client's RTTs and this request's lengths that has the cache it declared, else the central queue.
-import type { SwarmSnapshot } from '../swarm/index.ts';
-import { requestTimeWithIndex, serverIndex, type ServerIndex } from '../perf/index.ts';
+import type { ContentionSpec, SwarmSnapshot } from '../swarm/index.ts';
+import { contentionFactor, perTokenRttMs, prefillMsPerBlock, prefillRttMs, requestTimeWithIndex, serverIndex, type ServerIndex } from '../perf/index.ts';
 import type { ChainCapacity, PlacementResult, ServerAssignment } from '../placement/index.ts';
 import { dispatchChains } from './jffc.ts';
 import { isBanned, loadOf } from './live.ts';
@@ -14,7 +14,8 @@ import type { RoutingDecision, RoutingPolicy, RoutingRequest, RoutingSnapshot } 
  * admission by declared length are counted in this session's reservation), not when fewer than
  * c_k sessions run on it, so short declarations pack more sessions onto the fast chains; and it
  * never looks at a request's actual output length (it has only the declaration). When no chain is
- * free the request waits in the central FIFO queue, as under JFFC.
+ * free the request waits in the central FIFO queue, as under JFFC. When the snapshot carries the
+ * runtime's contention, chains are scored with it (`routeUnderContention`).
  */
 export function bouquetRouting(): RoutingPolicy {
   interface Prepared {
@@ -42,6 +43,7 @@ export function bouquetRouting(): RoutingPolicy {
     route({ swarm, placement, state }: RoutingSnapshot, request: RoutingRequest): RoutingDecision {
       const entry = prepared(swarm, placement);
       if (entry.chains.length === 0) return { kind: 'no-route', reason: 'the placement has no chain through every block' };
+      if (swarm.contention !== undefined) return routeUnderContention(swarm, swarm.contention, entry, state, request);
       let anyOnline = false;
       let best: { i: number; predicted: ReturnType<typeof requestTimeWithIndex> } | undefined;
       entry.chains.forEach((c, i) => {
@@ -74,4 +76,49 @@ export function bouquetRouting(): RoutingPolicy {
       return { kind: 'queue', reason: 'no chain has the cache this session declared' };
     },
   };
+}
+
+/**
+ * Bouquet's routing when the snapshot says how steps slow with concurrent sessions
+ * (`swarm.contention`): a session that joins a volunteer serving n others steps at
+ * factor(n + 1) · τ there. Among the online chains with the cache it declared it takes the one
+ * predicted to finish it soonest with that slowdown on every hop (transfer + Σ_hops compute ·
+ * factor(n_hop + 1)), so it packs onto a fast volunteer only while that still beats a less busy
+ * one. It never holds a request back while a chain fits: waiting for a less contended chain (up
+ * to the sessions' expected ends) blocked the FIFO queue behind it and was 1.7–4× worse on the
+ * tuning seeds 1–3 of followup-llama2-7b-service. Nothing fits: the central queue.
+ */
+function routeUnderContention(
+  swarm: SwarmSnapshot,
+  contention: ContentionSpec,
+  entry: { chains: ChainCapacity[]; byId: Map<string, ServerAssignment>; servers: ServerIndex },
+  state: RoutingSnapshot['state'],
+  request: RoutingRequest,
+): RoutingDecision {
+  const { inputTokens: lIn, outputTokens: lOut } = request;
+  let anyOnline = false;
+  let best: { i: number; totalMs: number } | undefined;
+  entry.chains.forEach((c, i) => {
+    let fits = true;
+    let totalMs = 0;
+    for (const h of c.chain.hops) {
+      const a = entry.byId.get(h.serverId);
+      const server = entry.servers.get(h.serverId);
+      if (a === undefined || server === undefined) return;
+      const load = loadOf(state, a);
+      if (!load.online || isBanned(state, h.serverId)) return;
+      const k = h.span.end - h.span.start;
+      if (load.freeSlots < k) fits = false;
+      const transferMs = prefillRttMs(swarm, request.clientId, h.serverId, lIn) + (lOut - 1) * perTokenRttMs(swarm, request.clientId, h.serverId);
+      const computeMs = k * (prefillMsPerBlock(server, lIn) + (lOut - 1) * server.decodeMsPerBlock);
+      totalMs += transferMs + computeMs * contentionFactor(contention, load.sessions.length + 1);
+    }
+    anyOnline = true;
+    if (fits && (best === undefined || totalMs < best.totalMs)) best = { i, totalMs };
+  });
+  if (!anyOnline) return { kind: 'no-route', reason: 'every chain has a server that is offline' };
+  if (best === undefined) return { kind: 'queue', reason: 'no chain has the cache this session declared' };
+  const c = entry.chains[best.i] as ChainCapacity;
+  const predicted = requestTimeWithIndex(swarm, entry.servers, request.clientId, c.chain, lIn, lOut, 0);
+  return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted, chainIndex: best.i };
 }

@@ -4,7 +4,7 @@ import { requestLinkCostMs, requestTimeWithIndex, serverIndex, serverJobCosts, j
 import { allocateCache, chainCostMs } from '../chains/index.ts';
 import type { ChainCapacity, PlacementResult, ServerAssignment } from '../placement/index.ts';
 import { isBanned, loadOf } from './live.ts';
-import type { RoutingRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot } from './types.ts';
+import type { RoutingOptions, RoutingRequest, RoutingDecision, RoutingPolicy, RoutingSnapshot } from './types.ts';
 
 /**
  * The chains JFFC dispatches on: the placement's own (GBP-CR computes them with GCA), or GCA over
@@ -23,9 +23,12 @@ export function dispatchChains(swarm: SwarmSnapshot, placement: PlacementResult)
  * which hands it the freed chain. Chain lists and per-client orders are cached per (placement,
  * swarm snapshot) pair: a caller that builds a new snapshot for a request (the live coordinator does,
  * with that request's RTTs) gets an order for those RTTs, while the simulator, whose snapshot is
- * fixed, keeps hitting the cache. Snapshots are never mutated in place.
+ * fixed, keeps hitting the cache. Snapshots are never mutated in place. Option `jffcFreeBy: 'cache'`
+ * (the ablation `followup-declared`): a chain is free when every hop has the cache the session
+ * needs, not when fewer than c_k sessions run on it.
  */
-export function jffcRouting(): RoutingPolicy {
+export function jffcRouting(options: RoutingOptions = {}): RoutingPolicy {
+  const byCache = options.jffcFreeBy === 'cache';
   interface Prepared {
     chains: ChainCapacity[];
     order: Map<string, number[]>;
@@ -72,13 +75,20 @@ export function jffcRouting(): RoutingPolicy {
       for (const i of orderFor(swarm, entry, request.clientId)) {
         const c = entry.chains[i];
         if (c === undefined) continue;
-        const up = c.chain.hops.every((h) => {
+        let up = true;
+        let fits = true;
+        for (const h of c.chain.hops) {
           const a = byId.get(h.serverId);
-          return a !== undefined && loadOf(state, a).online && !isBanned(state, h.serverId);
-        });
+          const load = a === undefined ? undefined : loadOf(state, a);
+          if (load === undefined || !load.online || isBanned(state, h.serverId)) {
+            up = false;
+            break;
+          }
+          if (load.freeSlots < h.span.end - h.span.start) fits = false;
+        }
         if (!up) continue;
         anyOnline = true;
-        if ((state.chainSessions?.[i] ?? 0) >= c.capacity) continue;
+        if (byCache ? !fits : (state.chainSessions?.[i] ?? 0) >= c.capacity) continue;
         const predicted = requestTimeWithIndex(swarm, entry.servers, request.clientId, c.chain, request.inputTokens, request.outputTokens, 0);
         return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted, chainIndex: i };
       }

@@ -100,6 +100,13 @@ export interface RoutingPolicy {
 export interface RoutingOptions {
   /** PETALS: the 10 s penalty when a server's free cache looks too small (default true). */
   allocationPenalty?: boolean;
+  /**
+   * JFFC: when a chain counts as free. `sessions` (default, the paper's): fewer than c_k sessions
+   * run on it. `cache`: every hop has the cache this session needs now (the state's free slots,
+   * which under admission by declared length are counted in this session's reservation, i.e. in
+   * 16-token blocks), so a short session leaves room another can use (`followup-declared`).
+   */
+  jffcFreeBy?: 'sessions' | 'cache';
 }
 
 /** Builds a routing policy; registered in `routingPolicies`. */

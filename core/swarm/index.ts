@@ -1,5 +1,6 @@
 // The planner's view of a swarm: public surface of core/swarm.
 export type {
+  ContentionSpec,
   ServerSpec,
   LinearMs,
   ClientSpec,

@@ -76,6 +76,18 @@ export interface WorkloadSpec {
   concurrentRequests?: number;
 }
 
+/**
+ * How a volunteer serving k sessions at once steps: stepMs(k) = τ · (baseTaus + perSessionTaus · k)
+ * per block, τ its single-session step time. Our runtime runs sessions' steps one after another:
+ * (0, 1), measured by `npm run bench:contention` (docs/results.md "Contention").
+ */
+export interface ContentionSpec {
+  /** a / τ: the part of a step that does not grow with sessions, in units of τ. */
+  baseTaus: number;
+  /** b / τ: what each concurrent session adds to a step, in units of τ. */
+  perSessionTaus: number;
+}
+
 /** Everything a placement or routing policy may look at. Pure data. */
 export interface SwarmSnapshot {
   model: ModelWorkload;
@@ -83,6 +95,8 @@ export interface SwarmSnapshot {
   clients: ClientSpec[];
   network: NetworkSpec;
   workload: WorkloadSpec;
+  /** Step time as a function of concurrent sessions, when the swarm's runtime has it measured; absent: concurrency costs memory, not time. */
+  contention?: ContentionSpec;
 }
 
 /** A contiguous range of blocks, 0-based, `end` exclusive. */

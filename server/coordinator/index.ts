@@ -3,22 +3,15 @@
 import type { Logger } from 'pino';
 import {
   CoordinatorApiError,
-  type LeaveReason,
   type MeasuredTimes,
   type PlacementView,
-  type RegisterMessage,
   type RouteGranted,
   type RouteRequest,
   type RouteResponse,
   type SwarmState,
-  type VolunteerMessage,
   type VolunteerView,
-  parseLeaseToken,
-  parseVolunteerMessage,
-  protocolVersion,
 } from '../../core/api/index.ts';
 import { CoordinatorKey } from '../identity/index.ts';
-import { challengeNonce, checkRegistration, sameKey } from './identity-check.ts';
 import type { PlacementPolicy } from '../../core/placement/index.ts';
 import { serveQueue } from '../../core/dispatch/index.ts';
 import { EventHub } from './events.ts';
@@ -27,8 +20,9 @@ import { networkDefaults, workloadDefaults, type CoordinatorOptions, type SwarmL
 import { PlacementLoop } from './placement-loop.ts';
 import { Predictions } from './predictions.ts';
 import { VolunteerRegistry, type Volunteer } from './registry.ts';
-import { sameSpan, type SwarmSnapshot } from '../../core/swarm/index.ts';
+import type { SwarmSnapshot } from '../../core/swarm/index.ts';
 import { RouteDecider } from './routes.ts';
+import { VolunteerSockets } from './volunteer-sockets.ts';
 import { LoopLag, type LoopLagReport } from './loop-lag.ts';
 import { checkQuota, defaultFairUseLimits, holderKeys, Holdings, type FairUseLimits } from './fair-use.ts';
 import type { RouteRecord } from '../../core/api/index.ts';
@@ -37,8 +31,6 @@ export type { LoopLagReport } from './loop-lag.ts';
 export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
 export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
 export { defaultFairUseLimits, type FairUseLimits } from './fair-use.ts';
-/** Signed leases one register or heartbeat may have checked (~0.1–0.5 ms each): the rest wait for the next heartbeat. */
-const maxVerifiedPerReport = 64;
 
 export type { CoordinatorOptions, NetworkDefaults, WorkloadDefaults, VolunteerLink, VolunteerConnection, SwarmListener } from './options.ts';
 
@@ -61,6 +53,7 @@ export class Coordinator {
   private readonly predictions: Predictions;
   private readonly placement: PlacementLoop;
   private readonly routes: RouteDecider;
+  private readonly sockets: VolunteerSockets;
   private readonly recentRoutes: RouteRecord[] = [];
   // Fair use: leases and queue entries per client id and address, and the keys each request counts under.
   private readonly fairUse: FairUseLimits;
@@ -105,6 +98,23 @@ export class Coordinator {
       onPlaced: () => this.processQueue(),
       view: (v) => this.view(v),
     });
+    this.sockets = new VolunteerSockets({
+      registry: this.registry,
+      leases: this.leases,
+      events: this.events,
+      placement: this.placement,
+      key: this.key,
+      loopLag: this.loopLag,
+      log: this.log,
+      now: this.now,
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      heartbeatTimeoutMs: this.heartbeatTimeoutMs,
+      reconnectGraceMs: options.reconnectGraceMs ?? Math.min(2000, this.heartbeatTimeoutMs / 2),
+      keyBoundPeerIds: options.keyBoundPeerIds ?? true,
+      processQueue: () => this.processQueue(),
+      view: (v) => this.view(v),
+      onAdopted: (record) => this.recordRoute(record),
+    });
     this.routes = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now, options.cacheReservation);
     const sweepMs = Math.max(10, Math.min(1000, this.heartbeatTimeoutMs / 4, this.leaseMs / 4, ticketTtlMs / 4));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
@@ -143,184 +153,7 @@ export class Coordinator {
    * the socket already got (it moved here from another model's coordinator), else a new challenge is sent.
    */
   connectVolunteer(link: VolunteerLink, challenged?: string): VolunteerConnection {
-    let peerId: string | undefined;
-    // Every socket gets its own nonce: a registration proves the key now, on this socket (no replay).
-    const nonce = challenged ?? challengeNonce();
-    if (challenged === undefined) link.send({ type: 'challenge', nonce });
-    const registerTimer = setTimeout(() => {
-      if (peerId === undefined) link.close(4000, 'no register message within the heartbeat timeout');
-    }, this.heartbeatTimeoutMs);
-    registerTimer.unref();
-    const fail = (error: CoordinatorApiError): void => link.send({ type: 'error', error: error.toWire() });
-    return {
-      nonce,
-      receive: (raw) => {
-        const parsed = parseVolunteerMessage(raw);
-        if (!parsed.ok) return fail(parsed.error);
-        const m = parsed.value;
-        if (m.type === 'register') {
-          try {
-            peerId = this.register(m, link, peerId, nonce);
-          } catch (e) {
-            if (e instanceof CoordinatorApiError) {
-              fail(e);
-              if (e.code === 'model-mismatch') link.close(4001, e.message);
-              return;
-            }
-            throw e;
-          }
-          clearTimeout(registerTimer);
-          return;
-        }
-        const v = peerId === undefined ? undefined : this.registry.get(peerId);
-        if (v === undefined || v.link !== link) {
-          return fail(new CoordinatorApiError('not-registered', `send 'register' before '${m.type}'`));
-        }
-        this.onVolunteerMessage(v, m);
-      },
-      closed: () => {
-        clearTimeout(registerTimer);
-        const v = peerId === undefined ? undefined : this.registry.get(peerId);
-        if (v !== undefined && v.link === link) this.removeVolunteer(v.peerId, 'disconnect');
-      },
-    };
-  }
-
-  private register(m: RegisterMessage, link: VolunteerLink, previousPeerId: string | undefined, nonce: string): string {
-    if (m.protocolVersion !== protocolVersion) throw new CoordinatorApiError('version-mismatch', `this coordinator speaks protocol version ${protocolVersion}, not ${m.protocolVersion}: reload the volunteer page`, 'protocolVersion');
-    if (m.modelId !== this.model.id) {
-      throw new CoordinatorApiError('model-mismatch', `this coordinator serves model '${this.model.id}', not '${m.modelId}'`, 'modelId');
-    }
-    if (m.loadedSpan !== undefined && m.loadedSpan.end > this.model.numBlocks) {
-      throw new CoordinatorApiError('bad-request', `loadedSpan.end must be ≤ ${this.model.numBlocks} (the model's blocks)`, 'loadedSpan.end');
-    }
-    // Proof of the key, and that the id is the key's: else refused, and whoever holds the id is undisturbed.
-    checkRegistration(m, nonce, this.options.keyBoundPeerIds ?? true);
-    const held = this.registry.get(m.peerId);
-    if (held !== undefined && !sameKey(held.publicKey, m.publicKey)) {
-      throw new CoordinatorApiError('identity-refused', `peer id '${m.peerId}' is registered with another key; a re-registration must prove the same key`, 'peerId');
-    }
-    if (previousPeerId !== undefined && previousPeerId !== m.peerId) this.removeVolunteer(previousPeerId, 'replaced');
-    const old = this.registry.get(m.peerId);
-    if (old !== undefined) {
-      this.removeVolunteer(m.peerId, 'replaced', { schedule: false });
-      if (old.link !== link) old.link.close(4002, 'replaced by a newer registration of the same peer id');
-    }
-    const now = this.now();
-    const loaded = m.loadedSpan ?? null;
-    const v: Volunteer = {
-      peerId: m.peerId,
-      publicKey: m.publicKey,
-      memoryBytes: m.memoryBytes,
-      decodeMsPerBlock: m.decodeMsPerBlock,
-      prefillMsPerBlock: m.prefillMsPerBlock,
-      backend: m.backend,
-      link,
-      joinedAtMs: now,
-      lastHeartbeatAtMs: now,
-      // A loaded span is kept, but serves only once the volunteer answers the 'keep' with `ready`.
-      load: { activeSessions: 0, freeCacheSlots: 0, state: 'loading' },
-      assignedSpan: loaded,
-      servingSpan: null,
-      assignmentId: 0,
-      everAssigned: loaded !== null,
-      cacheSlots: this.registry.slotsFor(m.memoryBytes, loaded),
-      lostMsAtHeartbeat: this.loopLag.lostMs,
-    };
-    v.load.freeCacheSlots = v.cacheSlots;
-    this.registry.add(v);
-    link.send({
-      type: 'registered',
-      peerId: v.peerId,
-      coordinatorKey: this.key.publicKey,
-      model: this.model,
-      heartbeatIntervalMs: this.heartbeatIntervalMs,
-      heartbeatTimeoutMs: this.heartbeatTimeoutMs,
-    });
-    // Sessions it runs (after a coordinator restart) are booked before it can be routed to.
-    this.adoptSessions(v, m.sessions);
-    if (loaded !== null) this.registry.sendAssignment(v, loaded, 'keep');
-    this.log.info({ peerId: v.peerId, memoryBytes: v.memoryBytes, decodeMsPerBlock: v.decodeMsPerBlock, loadedSpan: loaded }, 'volunteer registered');
-    this.events.emit({ type: 'volunteer-joined', volunteer: this.view(v) });
-    this.placement.schedule();
-    return v.peerId;
-  }
-
-  private onVolunteerMessage(v: Volunteer, m: Exclude<VolunteerMessage, RegisterMessage>): void {
-    switch (m.type) {
-      case 'heartbeat': {
-        v.lastHeartbeatAtMs = this.now();
-        v.lostMsAtHeartbeat = this.loopLag.lostMs;
-        const changed =
-          v.load.activeSessions !== m.load.activeSessions || v.load.freeCacheSlots !== m.load.freeCacheSlots || v.load.state !== m.load.state;
-        const wasRoutable = this.registry.isRoutable(v);
-        v.load = m.load;
-        this.adoptSessions(v, m.sessions);
-        if (changed) this.events.emit({ type: 'volunteer-updated', volunteer: this.view(v) });
-        if (wasRoutable !== this.registry.isRoutable(v)) this.processQueue();
-        return;
-      }
-      case 'ready': {
-        v.lastHeartbeatAtMs = this.now();
-        v.lostMsAtHeartbeat = this.loopLag.lostMs;
-        if (m.assignmentId !== v.assignmentId || !sameSpan(m.span, v.assignedSpan)) {
-          this.log.warn({ peerId: v.peerId, got: m, expected: { assignmentId: v.assignmentId, span: v.assignedSpan } }, 'stale ready ignored');
-          return;
-        }
-        v.servingSpan = m.span;
-        v.load = { ...v.load, state: 'serving' };
-        this.log.info({ peerId: v.peerId, span: m.span }, 'volunteer ready');
-        this.events.emit({ type: 'volunteer-updated', volunteer: this.view(v) });
-        this.placement.refreshView();
-        this.processQueue();
-        return;
-      }
-      case 'leave':
-        this.removeVolunteer(v.peerId, 'leave');
-        v.link.close(1000, 'left');
-        return;
-      default: {
-        const never: never = m;
-        throw new CoordinatorApiError('internal', `unhandled volunteer message ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  private removeVolunteer(peerId: string, reason: LeaveReason, opts: { schedule?: boolean } = {}): void {
-    if (this.registry.delete(peerId) === undefined) return;
-    this.log.info({ peerId, reason }, 'volunteer left');
-    this.events.emit({ type: 'volunteer-left', peerId, reason });
-    if (opts.schedule ?? true) {
-      this.placement.refreshView();
-      this.placement.schedule();
-      this.processQueue();
-    }
-  }
-
-  /**
-   * Books the leases a volunteer reports running that this coordinator does not know (it restarted):
-   * only tokens it signed itself, naming this volunteer, not ended in this run. So a restarted
-   * coordinator never books those slots twice.
-   */
-  private adoptSessions(v: Volunteer, tokens: readonly string[] | undefined): void {
-    if (tokens === undefined) return;
-    let adopted = 0;
-    let verified = 0;
-    for (const token of tokens) {
-      // Known leases cost nothing (the usual heartbeat); a signature check is bounded per message (the event loop stays free).
-      const parsed = parseLeaseToken(token);
-      if (!parsed.ok || !this.leases.unknown(parsed.value.grant.leaseId)) continue;
-      if (++verified > maxVerifiedPerReport) break;
-      const grant = this.key.verifyLease(token);
-      if (grant === null || !grant.chain.some((h) => h.peerId === v.peerId)) continue;
-      const record = this.leases.adopt(grant);
-      if (record === undefined) continue;
-      adopted++;
-      this.recentRoutes.push(record);
-      while (this.recentRoutes.length > this.recentRouteCount) this.recentRoutes.shift();
-      this.emitRoute(record);
-    }
-    if (adopted > 0) this.log.info({ peerId: v.peerId, adopted }, 'leases rebuilt from a volunteer report');
+    return this.sockets.connect(link, challenged);
   }
 
   private view(v: Volunteer): VolunteerView {
@@ -422,8 +255,7 @@ export class Coordinator {
     const { leaseId, record, expiresAtMs } = this.leases.open(request, d, fullSpan ? this.options.routing.name : 'ws-rr (failover)', queuedMs);
     this.registry.noteGranted(request); // only granted requests shape the planned workload
     for (const k of this.holderKeysOf.get(request) ?? holderKeys(request.clientId, undefined)) this.leaseHoldings.add(k, leaseId);
-    this.recentRoutes.push(record);
-    while (this.recentRoutes.length > this.recentRouteCount) this.recentRoutes.shift();
+    this.recordRoute(record, false);
     this.log.info({ leaseTag: record.leaseTag, clientId: request.clientId, chain: d.hops, predictedMs: d.predicted.totalMs, queuedMs }, 'route granted');
     this.emitRoute(record);
     const expectedEndAtMs = record.grantedAtMs + (Number.isFinite(d.predicted.totalMs) ? Math.max(0, d.predicted.totalMs) : this.leaseMs);
@@ -444,6 +276,13 @@ export class Coordinator {
       policy: record.policy,
       modelId: this.model.id,
     };
+  }
+
+  /** Keeps the last `recentRouteCount` routes for dashboards; announces it unless the caller does later. */
+  private recordRoute(record: RouteRecord, emit = true): void {
+    this.recentRoutes.push(record);
+    while (this.recentRoutes.length > this.recentRouteCount) this.recentRoutes.shift();
+    if (emit) this.emitRoute(record);
   }
 
   private emitRoute(record: RouteRecord): void {
@@ -494,7 +333,7 @@ export class Coordinator {
       // Time our own loop could not run (a long task, a GC pause) is not the volunteer's silence.
       const stalledMs = lostMs - (v.lostMsAtHeartbeat ?? lostMs);
       if (now - v.lastHeartbeatAtMs - stalledMs > this.heartbeatTimeoutMs) {
-        this.removeVolunteer(v.peerId, 'timeout');
+        this.sockets.remove(v.peerId, 'timeout');
         v.link.close(4003, `no heartbeat for ${this.heartbeatTimeoutMs} ms`);
       }
     }

@@ -57,6 +57,11 @@ export interface CoordinatorOptions {
   maxMovesPerRound?: number;
   /** Joins and leaves within this window share one placement run. */
   placementDelayMs?: number;
+  /**
+   * How long placement waits for a volunteer whose socket dropped without a goodbye to register
+   * again before it re-places the others, ms (default half the heartbeat timeout, at most 2000; 0: no wait).
+   */
+  reconnectGraceMs?: number;
   maxQueueLength?: number;
   /** Caps on leases and queue entries per client and per address (coordinator/fair-use.ts). */
   fairUse?: Partial<FairUseLimits>;

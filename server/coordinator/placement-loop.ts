@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { apiErrorBody, CoordinatorApiError, type ApiErrorBody, type PlacementView, type PolicyPrediction } from '../../core/api/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
 import { capacityShortfall, predictPlacement, type PlacementPolicy, type PlacementResult, type ServerAssignment } from '../../core/placement/index.ts';
-import { reconcilePlacement, type SpanChange } from '../../core/dispatch/index.ts';
+import { defaultRebalanceHorizonMs, rebalanceMoves, reconcilePlacement, type SpanChange } from '../../core/dispatch/index.ts';
 import type { EventHub } from './events.ts';
 import type { LeaseBook } from './leases.ts';
 import type { Predictions } from './predictions.ts';
@@ -52,6 +52,15 @@ export class PlacementLoop {
   private running: Promise<void> | undefined;
   private dirty = false;
   private stopped = false;
+  /**
+   * Volunteers whose socket dropped without a goodbye, and until when (wall clock, performance.now() ms)
+   * placement waits for them to register again: when a network change drops every socket at once they
+   * come back one by one, and a run between their returns would move the first ones onto the others'
+   * blocks (a reload each) although every volunteer still holds its span.
+   */
+  private readonly awaitedBack = new Map<string, number>();
+  /** Runs are held until then (wall clock, performance.now() ms): a restarted coordinator awaiting its volunteers. */
+  private heldUntil = 0;
 
   constructor(
     policy: NamedPolicy,
@@ -99,7 +108,36 @@ export class PlacementLoop {
     }
   }
 
-  /** Asks for a placement run soon (debounced). */
+  /** Holds placement runs up to `graceMs` for `peerId`, whose socket dropped, to register again (it may hold its span still). */
+  awaitReturn(peerId: string, graceMs: number): void {
+    if (graceMs > 0) this.awaitedBack.set(peerId, performance.now() + graceMs);
+  }
+
+  /** Holds placement runs for `ms` from now (volunteers returning to a restarted coordinator with their spans). */
+  holdFor(ms: number): void {
+    if (ms > 0) this.heldUntil = Math.max(this.heldUntil, performance.now() + ms);
+  }
+
+  /** `peerId` registered again: once nobody else is awaited, a held run goes ahead at the usual delay. */
+  returned(peerId: string): void {
+    if (!this.awaitedBack.delete(peerId) || this.holdLeftMs() > 0 || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule();
+  }
+
+  /** How long runs are still held for volunteers awaited back, ms (0: not held). */
+  private holdLeftMs(): number {
+    const t = performance.now();
+    let left = Math.max(0, this.heldUntil - t);
+    for (const [peerId, until] of this.awaitedBack) {
+      if (until <= t) this.awaitedBack.delete(peerId);
+      else left = Math.max(left, until - t);
+    }
+    return left;
+  }
+
+  /** Asks for a placement run soon (debounced; held while a dropped volunteer is awaited back). */
   schedule(): void {
     if (this.stopped) return;
     if (this.running !== undefined) {
@@ -107,12 +145,18 @@ export class PlacementLoop {
       return;
     }
     if (this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
+    const fire = (): void => {
+      const held = this.holdLeftMs();
+      if (held > 0) {
+        this.timer = setTimeout(fire, held);
+        return;
+      }
       this.timer = undefined;
       this.running = this.place(this.policyInForce, 'reconcile')
         .then(() => undefined)
         .finally(() => this.finishRun());
-    }, this.d.placementDelayMs);
+    };
+    this.timer = setTimeout(fire, Math.max(this.d.placementDelayMs, this.holdLeftMs()));
   }
 
   private finishRun(): void {
@@ -170,7 +214,7 @@ export class PlacementLoop {
     if (this.stopped) return [];
     this.policyInForce = policy;
     const present = volunteers.filter((v) => registry.get(v.peerId) === v);
-    const { changes, moved } = mode === 'switch' ? this.switchChanges(present, result) : this.reconciled(present, result);
+    const { changes, moved } = mode === 'switch' ? this.switchChanges(present, result) : this.reconciled(present, result, snapshot);
     for (const c of changes) {
       const v = registry.get(c.peerId);
       if (v === undefined) continue;
@@ -191,9 +235,9 @@ export class PlacementLoop {
     return moved;
   }
 
-  private reconciled(present: readonly Volunteer[], result: PlacementResult | undefined): { changes: SpanChange[]; moved: string[] } {
+  private reconciled(present: readonly Volunteer[], result: PlacementResult | undefined, snapshot: SwarmSnapshot): { changes: SpanChange[]; moved: string[] } {
     const proposed = new Map<string, BlockSpan | null>((result?.assignments ?? []).map((a) => [a.serverId, a.span]));
-    return reconcilePlacement(
+    const reconciled = reconcilePlacement(
       present.map((v) => ({
         peerId: v.peerId,
         current: v.assignedSpan,
@@ -205,6 +249,27 @@ export class PlacementLoop {
       this.d.registry.model.numBlocks,
       this.d.maxMoves,
     );
+    // Bouquet's churn-aware re-placement: with what is left of the move budget, a covering volunteer
+    // moves to its proposed span when the predicted gain over its expected stay outweighs the reload.
+    if (this.policyInForce.name !== 'bouquet' || result === undefined || present.length === 0) return reconciled;
+    let moves: ReturnType<typeof rebalanceMoves> = [];
+    try {
+      moves = rebalanceMoves({
+        snapshot,
+        spans: reconciled.spans,
+        proposed,
+        activeSessions: (id) => this.d.leases.through(id),
+        horizonMs: defaultRebalanceHorizonMs,
+        maxMoves: this.d.maxMoves - reconciled.moved.length,
+        exclude: new Set(reconciled.changes.map((c) => c.peerId)),
+      });
+    } catch (e) {
+      this.d.log.warn({ error: errorBody(e) }, 'rebalancing skipped: the spans in force cannot be predicted');
+    }
+    return {
+      changes: [...reconciled.changes, ...moves.map((m): SpanChange => ({ peerId: m.peerId, span: m.span, reason: 'rebalance' }))],
+      moved: [...reconciled.moved, ...moves.map((m) => m.peerId)],
+    };
   }
 
   private switchChanges(present: readonly Volunteer[], result: PlacementResult | undefined): { changes: SpanChange[]; moved: string[] } {

@@ -258,6 +258,8 @@ describe.skipIf(skipReason !== null)(`volunteer tab in the background${skipReaso
     for (const p of [keepAlive.page, control.page, bare]) await startWakeUpProbe(p);
     const cover = await context.newPage();
     await cover.goto(`${keepAliveSwarm}/dashboard.html`);
+    // The visible tab runs the same probe: its longest sleep is how long the loaded machine stalled every page at once.
+    await startWakeUpProbe(cover);
     const hiddenAtMs = Date.now();
     for (const p of [keepAlive.page, control.page, bare]) expect(await visibility(p)).toBe('hidden');
     expect(await visibility(cover)).toBe('visible');
@@ -277,6 +279,9 @@ describe.skipIf(skipReason !== null)(`volunteer tab in the background${skipReaso
     const afterGraceS = (Date.now() - afterGraceMs) / 1000;
     const keepAliveTimers = await wakeUpsSince(keepAlive.page, hiddenAtMs);
     const controlTimers = await wakeUpsSince(control.page, hiddenAtMs);
+    const visibleTimers = await wakeUpsSince(cover, hiddenAtMs);
+    // What a stall of the whole machine added to any one gap (a visible page's longest sleep past its 200 ms period).
+    const machineStallMs = Math.max(0, visibleTimers.longestMs - 200);
 
     // 5. A chat through each hidden volunteer, long after the grace period (the control's only if it is still registered).
     const hiddenAnswer = await chatGenerate(chat, { prompt, maxNewTokens, temperature: 0 });
@@ -296,6 +301,7 @@ describe.skipIf(skipReason !== null)(`volunteer tab in the background${skipReaso
     console.log(`hidden-tab:   bare page (no app):              ${timers(bareTimers)}; ${bareAfterGrace.wakeUps} wake-ups in the ${afterGraceS.toFixed(0)} s after the grace period`);
     console.log(`hidden-tab:   volunteer with keep-alive:       ${timers(keepAliveTimers)}; ${seen(keepAliveSeen.result)}`);
     console.log(`hidden-tab:   volunteer with ?keepAlive=off:   ${timers(controlTimers)}; ${seen(controlSeen.result)}`);
+    console.log(`hidden-tab:   visible tab (the machine's stalls): ${timers(visibleTimers)}`);
     console.log(`hidden-tab: heartbeats every ${heartbeatIntervalMs} ms, timeout ${heartbeatTimeoutMs} ms`);
     console.log(`hidden-tab: greedy ${maxNewTokens} tokens, median per token (first token): keep-alive volunteer visible ${ms(median(visibleAnswer.perTokenMs))} (${ms(visibleAnswer.ttftMs)}), hidden ${hiddenForS.toFixed(0)} s ${ms(median(hiddenAnswer.perTokenMs))} (${ms(hiddenAnswer.ttftMs)}); control visible ${ms(median(controlVisibleAnswer.perTokenMs))} (${ms(controlVisibleAnswer.ttftMs)}), hidden ${controlAnswer === null ? 'not registered' : `${ms(median(controlAnswer.perTokenMs))} (${ms(controlAnswer.ttftMs)})`}`);
 
@@ -309,7 +315,8 @@ describe.skipIf(skipReason !== null)(`volunteer tab in the background${skipReaso
     expect(controlTimers.medianGapMs).toBeGreaterThanOrEqual(900);
     // With the keep-alive: registered and serving throughout, heartbeats far inside the timeout, the chat runs through it.
     expect(keepAliveSeen.result.serving).toBe(keepAliveSeen.result.polls);
-    expect(keepAliveSeen.result.longestGapMs).toBeLessThan(heartbeatTimeoutMs / 2);
+    // Heartbeats far inside the timeout: half of it, plus what a stall of the whole machine (seen by the visible tab too) added.
+    expect(keepAliveSeen.result.longestGapMs).toBeLessThan(heartbeatTimeoutMs / 2 + machineStallMs);
     expect(hiddenAnswer.text).toBe(reference.text);
     expect(hiddenAnswer.route.map((h) => h.peerId)).toEqual([keepAlive.peerId]);
     expect(hiddenAnswer.failovers).toEqual([]);
@@ -317,7 +324,9 @@ describe.skipIf(skipReason !== null)(`volunteer tab in the background${skipReaso
     // Without it, the page's timers are throttled but its heartbeats are not: they come from a dedicated
     // worker's timer (web/volunteer/worker-ticker.ts), so they keep their period and it stays registered.
     expect(controlSeen.result.serving).toBe(controlSeen.result.polls);
-    expect(median(controlSeen.result.gapsMs)).toBeLessThan(heartbeatIntervalMs * 1.6);
+    // Compared with the keep-alive volunteer's heartbeats over the same seconds (a loaded machine slows both alike):
+    // throttled to 1 s alignment they would come at least twice as far apart.
+    expect(median(controlSeen.result.gapsMs)).toBeLessThan(Math.max(heartbeatIntervalMs, median(keepAliveSeen.result.gapsMs)) * 1.6);
 
     // The page still says it serves, and why it keeps doing so in the background.
     await keepAlive.page.bringToFront();

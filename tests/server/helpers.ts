@@ -12,10 +12,64 @@ import {
 } from '../../core/api/index.ts';
 import { protocolVersion } from '../../core/protocol/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
+import { createServer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
 import { VolunteerIdentity } from '../../web/volunteer/index.ts';
 
 /** Model of the tests: the real stories260K checkpoint (5 blocks). */
 export const stories260K = '../shared/models/stories260K';
+
+/** stories260K at fp32 with 512-token sessions: one block's weights, bytes. */
+export const blockBytes = 181_760;
+/** stories260K: one session's cache for one block (512 tokens), bytes. */
+export const cacheBytesPerBlock = 131_072;
+/** Memory for `blocks` blocks plus `slots` single-block caches, bytes. */
+export function budget(blocks: number, slots: number): number {
+  return blocks * blockBytes + slots * cacheBytesPerBlock;
+}
+
+/** What each test server gets unless the test says otherwise: quick placement, one request at a time. */
+const testCoordinator: NonNullable<ServerOptions['coordinator']> = { placementDelayMs: 5, workload: { concurrentRequests: 1 } };
+
+/**
+ * The servers, scripted volunteers and raw sockets one test file starts, closed by `cleanUp()` (its
+ * afterEach). `defaults` are that file's own server options (e.g. `coordinator: { keyBoundPeerIds: false }`
+ * for hand-picked peer ids); a test's own options go over them, `coordinator` field by field.
+ */
+export class TestServers {
+  readonly servers: BouquetServer[] = [];
+  readonly volunteers: TestVolunteer[] = [];
+  /** Raw sockets a test opened (WebSocket: terminate, net.Socket: destroy). */
+  readonly sockets: ({ terminate(): void } | { destroy(): void })[] = [];
+
+  constructor(private readonly defaults: Partial<ServerOptions> = {}) {}
+
+  /** A server on a free port (model stories260K, silent logs). */
+  async start(options: Partial<ServerOptions> = {}): Promise<BouquetServer> {
+    const s = await createServer({
+      port: 0, model: stories260K, logger: 'silent', ...this.defaults, ...options,
+      coordinator: { ...testCoordinator, ...this.defaults.coordinator, ...options.coordinator },
+    });
+    this.servers.push(s);
+    return s;
+  }
+
+  /** A scripted volunteer registered with `s` (closed by `cleanUp`). */
+  async join(s: { url: string }, o: TestVolunteerOptions): Promise<TestVolunteer> {
+    const v = await TestVolunteer.join(s.url, o);
+    this.volunteers.push(v);
+    return v;
+  }
+
+  /** Closes everything started (sockets first, then volunteers, then servers). */
+  async cleanUp(): Promise<void> {
+    for (const s of this.sockets.splice(0)) {
+      if ('terminate' in s) s.terminate();
+      else s.destroy();
+    }
+    await Promise.all(this.volunteers.splice(0).map((v) => v.close()));
+    await Promise.all(this.servers.splice(0).map((s) => s.close()));
+  }
+}
 
 /** Options of a scripted volunteer. */
 export interface TestVolunteerOptions {

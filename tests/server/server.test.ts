@@ -54,8 +54,9 @@ async function start(options: Partial<ServerOptions> = {}): Promise<BouquetServe
     logger: 'silent',
     webDir,
     ...options,
-    // Scripted volunteers with hand-picked peer ids (v1, v2…); each still proves its key.
-    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false, ...options.coordinator },
+    // Scripted volunteers with hand-picked peer ids (v1, v2…); each still proves its key. Most send no heartbeats: on a
+    // loaded machine a test can outlast the default 10 s timeout (the MILP switch did), so tests of timeouts set their own.
+    coordinator: { placementDelayMs: 5, workload: { concurrentRequests: 1 }, keyBoundPeerIds: false, heartbeatTimeoutMs: 600_000, ...options.coordinator },
   });
   servers.push(s);
   return s;
@@ -88,7 +89,11 @@ async function swarm(s: BouquetServer): Promise<SwarmState> {
 /** Waits until every registered volunteer serves its assigned span. */
 async function servingAll(s: BouquetServer): Promise<void> {
   await s.coordinator.whenSettled();
-  await until(() => s.coordinator.state().volunteers.every((v) => v.state === 'serving'), 5000, 'volunteers serving');
+  // Not vacuous: volunteers that timed out or left make an empty list, which is not "every one serving".
+  await until(() => {
+    const vs = s.coordinator.state().volunteers;
+    return vs.length > 0 && vs.every((v) => v.state === 'serving');
+  }, 5000, 'volunteers serving');
 }
 
 function coveredBlocks(st: SwarmState): Set<number> {
@@ -385,16 +390,20 @@ describe('routes', () => {
   });
 
   it('a lease that is not renewed expires; renewing keeps it', async () => {
-    const s = await start({ coordinator: { leaseMs: 300 } });
+    // The coordinator's own clock, moved by hand: on a loaded machine a wall-clock sleep between renewals may outlast the lease.
+    let nowMs = Date.now();
+    const s = await start({ coordinator: { leaseMs: 300, now: () => nowMs } });
     await join(s, { peerId: 'p', memoryBytes: budget(5, 10) });
     await servingAll(s);
     const kept = granted(await route(s, { clientId: 'a', promptTokens: 4, maxNewTokens: 8 }));
     const lapsed = granted(await route(s, { clientId: 'b', promptTokens: 4, maxNewTokens: 8 }));
     for (let i = 0; i < 4; i++) {
-      await new Promise((r) => setTimeout(r, 150));
+      nowMs += 150;
+      s.coordinator.sweep();
       const renew = await json(s.url + routeRenewPath(kept.leaseId), { body: { leaseSecret: kept.leaseSecret } });
       expect(renew.body).toMatchObject({ kind: 'renewed', leaseId: kept.leaseId });
     }
+    // 600 ms after its grant the lease nobody renewed is gone; the renewed one still holds (renewed 150 ms ago).
     const late = await json(s.url + routeReleasePath(lapsed.leaseId), { body: { leaseSecret: lapsed.leaseSecret } });
     expect(late.status).toBe(410);
     expect(late.body).toMatchObject({ error: { code: 'lease-expired' } });

@@ -12,7 +12,7 @@ async function meanResponseMs(name: string, swarm: SwarmSnapshot, requests: SimR
   const planned: SwarmSnapshot =
     combo.reservation === 'declared' ? { ...swarm, workload: { ...swarm.workload, meanDeclaredTokens: 60 + 96 } } : swarm;
   const placement = await placementPolicyFor(combo.placement, combo.placementOptions)(planned);
-  const cfg: SimConfig = { swarm: planned, placement, routing: routingPolicyFor(combo.routing), requests, random: streamRandom(1, 'churn') };
+  const cfg: SimConfig = { swarm: planned, placement, routing: routingPolicyFor(combo.routing, combo.routingOptions), requests, random: streamRandom(1, 'churn') };
   if (combo.reservation !== undefined) cfg.reservation = combo.reservation;
   const r = simulate(cfg);
   expect(r.metrics.finished).toBe(requests.length);
@@ -21,13 +21,13 @@ async function meanResponseMs(name: string, swarm: SwarmSnapshot, requests: SimR
 
 describe('bouquet', () => {
   it('is registered as a combo of its own placement and router with admission by declared length, and resolves by name', () => {
-    expect(policyCombos.bouquet).toEqual({ placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true });
+    expect(policyCombos.bouquet).toEqual({ placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true, rebalance: true });
     expect(resolveCombo('bouquet').placement).toBe('bouquet');
     expect(resolveCombo('bouquet/jffc')).toEqual({ placement: 'bouquet', routing: 'jffc' });
     expect(routingPolicyFor('bouquet').name).toBe('bouquet');
     expect(routingPolicyFor('bouquet').admission.kind).toBe('central-queue');
     // The ablation: the follow-up's placement and router, admission by declared length alone.
-    expect(policyCombos['followup-declared']).toEqual({ placement: 'gbp-cr', routing: 'jffc', reservation: 'declared' });
+    expect(policyCombos['followup-declared']).toEqual({ placement: 'gbp-cr', routing: 'jffc', reservation: 'declared', routingOptions: { jffcFreeBy: 'cache' } });
     expect(() => resolveCombo('bouquet/nope')).toThrow(expect.objectContaining({ code: 'unknown-policy' }));
   });
 

@@ -4,6 +4,7 @@ import type { ServerSpec, SwarmSnapshot } from '../../core/swarm/index.ts';
 import type { PlacementResult } from '../../core/placement/index.ts';
 import { jffcRouting, petalsRouting, wsRrRouting, type RoutingPolicy, type RoutingRequest } from '../../core/routing/index.ts';
 import { sessionHopSlots } from '../../core/dispatch/index.ts';
+import { resolveCombo, routingPolicyFor } from '../../core/policies/index.ts';
 import { drawSpeedFactors, parseScenario, runScenario, seededRandom, simulate, streamRandom, type ServiceSpec, type SimRequest } from '../../sim/index.ts';
 
 // One volunteer holding the whole 4-block model, 8 slots; 60 ms client RTT.
@@ -137,6 +138,29 @@ describe('service model: reservation by declared length', () => {
     const jffcWhole = run(burst, undefined, 4, jffcRouting());
     const jffcDeclared = run(burst, { reservation: 'declared' }, 4, jffcRouting());
     expect(jffcDeclared.metrics.responseMs).toEqual(jffcWhole.metrics.responseMs);
+  });
+
+  it('the ablation followup-declared: its JFFC counts a chain free by the cache its hops have, so short sessions share a slot', () => {
+    // One 1-session chain (4 slots over 4 blocks). Each request declares 16 + 32 tokens: 3 of a
+    // slot's 16 token blocks, so five fit the cache at once where c_k admits one.
+    const burst = Array.from({ length: 5 }, (_, i) => req(i, 0));
+    const combo = resolveCombo('followup-declared');
+    expect(combo.reservation).toBe('declared');
+    const ablation = routingPolicyFor(combo.routing, combo.routingOptions);
+    const declaredByCache = run(burst, { reservation: combo.reservation }, 4, ablation);
+    const followup = run(burst, undefined, 4, routingPolicyFor(resolveCombo('followup').routing));
+    expect(followup.metrics.waitingMs.mean).toBeGreaterThan(0);
+    expect(declaredByCache.metrics.waitingMs.mean).toBe(0);
+    expect(declaredByCache.metrics.responseMs.mean).toBeLessThan(followup.metrics.responseMs.mean);
+    // Counted by cache but with whole slots reserved, it is the follow-up again: one at a time.
+    const wholeByCache = run(burst, undefined, 4, ablation);
+    expect(wholeByCache.metrics.responseMs).toEqual(followup.metrics.responseMs);
+    // A sixth needs 18 of the 16 token blocks: of eight at once, three wait, for cache.
+    const eight = Array.from({ length: 8 }, (_, i) => req(i, 0));
+    const packed = run(eight, { reservation: 'declared' }, 4, ablation);
+    expect(packed.metrics.waitingMs.p50).toBe(0);
+    expect(packed.metrics.waitingMs.p95).toBeGreaterThan(0);
+    expect(packed.metrics.finished).toBe(8);
   });
 });
 

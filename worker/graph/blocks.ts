@@ -2,7 +2,7 @@
 import { blockAttentionOf, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import { blockIo, hasSlidingBlocks, rotaryTables, usesGqa } from './block-io.ts';
 import { toHalfArray, type BlockWeights } from '../weights/index.ts';
-import { GraphBuilder, type ElemTypeName } from './onnx-builder.ts';
+import { GraphBuilder, type ElemTypeName, type ExternalTensor } from './onnx-builder.ts';
 import { quantizeQ4, quantizeQ8, q4BlockSize } from './quantize.ts';
 import { RuntimeError } from '../errors.ts';
 
@@ -18,6 +18,8 @@ export interface GraphOptions {
   /** Weight precision: fp32, fp16 (then activations and KV cache are fp16 too), q8 (DynamicQuantizeMatMul) or q4 (MatMulNBits); q8/q4 keep fp32 activations. */
   precision: WeightPrecision;
   ops: OpFlavour;
+  /** Initializers of at least this many bytes go to external data (default 1 KiB; Infinity: all inside the protobuf). */
+  externalMinBytes?: number;
 }
 
 /** The element type of activations and KV cache for a precision. */
@@ -27,7 +29,10 @@ export function computeType(precision: WeightPrecision): ElemTypeName {
 
 /** A built graph and what it holds. */
 export interface BuiltGraph {
+  /** The ModelProto; its large tensors live in `externalData`. */
   bytes: Uint8Array;
+  /** The large initializers, outside the protobuf (pass them as the session's `externalData`). */
+  externalData: ExternalTensor[];
   /** Bytes of its model weights as stored in the graph (shape constants and rotary tables excluded). */
   weightBytes: number;
 }
@@ -327,7 +332,7 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
   if (type === 'float16') g.node('Cast', [sum], [blockIo.hiddenOut], { to: 1 });
   else g.node('Identity', [sum], [blockIo.hiddenOut]);
   g.output(blockIo.hiddenOut, 'float32', [1, 'T', d]);
-  return { bytes: g.toBytes(), weightBytes: ww.bytes };
+  return { ...g.toModel(opts.externalMinBytes), weightBytes: ww.bytes };
 }
 
 /** Names of the client graphs' inputs and outputs. */
@@ -346,7 +351,7 @@ export function buildEmbeddingGraph(shape: ModelShape, embedding: Float32Array):
     g.node('Mul', [rows, g.init('embed_scale', 'float32', [], new Float32Array([shape.embedScale]))], [clientIo.embeddings]);
   }
   g.output(clientIo.embeddings, 'float32', ['N', shape.hiddenSize]);
-  return { bytes: g.toBytes(), weightBytes: g.initializerBytes };
+  return { ...g.toModel(), weightBytes: g.initializerBytes };
 }
 
 /** Final RMSNorm + LM head (+ final soft-capping, Gemma 2): hidden float32 [N, hidden] → logits float32 [N, vocab]. */
@@ -363,5 +368,5 @@ export function buildHeadGraph(shape: ModelShape, finalNorm: Float32Array, lmHea
   if (type === 'float16') g.node('Cast', [logits], [clientIo.logits], { to: 1 });
   else g.node('Identity', [logits], [clientIo.logits]);
   g.output(clientIo.logits, 'float32', ['N', shape.vocabSize]);
-  return { bytes: g.toBytes(), weightBytes: ww.bytes };
+  return { ...g.toModel(opts.externalMinBytes), weightBytes: ww.bytes };
 }

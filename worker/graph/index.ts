@@ -1,5 +1,5 @@
 // ONNX graph builders of the block runtime: public surface of worker/graph.
-export { GraphBuilder, ElemType, type ElemTypeName, type Dim } from './onnx-builder.ts';
+export { GraphBuilder, ElemType, type ElemTypeName, type Dim, type ExternalTensor, type BuiltModel } from './onnx-builder.ts';
 export {
   buildBlockRangeGraph,
   buildEmbeddingGraph,

@@ -13,6 +13,18 @@ export type Dim = number | string;
 
 type AttrValue = number | number[] | string | { float: number };
 
+/** One initializer held outside the protobuf: the name the graph refers to, and its raw bytes. */
+export interface ExternalTensor {
+  path: string;
+  data: Uint8Array;
+}
+
+/** A graph protobuf and the tensors it keeps outside itself (onnxruntime's `externalData` session option). */
+export interface BuiltModel {
+  bytes: Uint8Array;
+  externalData: ExternalTensor[];
+}
+
 /** Collects a graph; node output names are generated unless given. */
 export class GraphBuilder {
   private readonly nodes: onnxProto.onnx.INodeProto[] = [];
@@ -70,8 +82,36 @@ export class GraphBuilder {
     return out;
   }
 
-  /** Serializes to ONNX ModelProto bytes (opset 17 + com.microsoft 1). */
+  /** Serializes to ONNX ModelProto bytes (opset 17 + com.microsoft 1), every initializer inside. */
   toBytes(): Uint8Array {
+    return this.encode(this.initializers);
+  }
+
+  /**
+   * Serializes with every initializer of at least `minExternalBytes` as external data: the graph
+   * protobuf holds only names and shapes, and onnxruntime reads each tensor from its own buffer
+   * (`externalData`, the weights' own arrays, not copied). So loading holds the weights once in JS
+   * and once in the runtime, instead of also in the protobuf and in its parsed copy.
+   */
+  toModel(minExternalBytes = 1024): BuiltModel {
+    const externalData: ExternalTensor[] = [];
+    const initializers = this.initializers.map((t): onnxProto.onnx.ITensorProto => {
+      const raw = t.rawData;
+      if (raw === null || raw === undefined || raw.byteLength < minExternalBytes) return t;
+      const path = `t${externalData.length}.bin`;
+      externalData.push({ path, data: raw });
+      return {
+        name: t.name,
+        dims: t.dims,
+        dataType: t.dataType,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [{ key: 'location', value: path }, { key: 'offset', value: '0' }, { key: 'length', value: String(raw.byteLength) }],
+      };
+    });
+    return { bytes: this.encode(initializers), externalData };
+  }
+
+  private encode(initializers: onnxProto.onnx.ITensorProto[]): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'bouquet',
@@ -81,7 +121,7 @@ export class GraphBuilder {
         node: this.nodes,
         input: this.inputs,
         output: this.outputs,
-        initializer: this.initializers,
+        initializer: initializers,
       },
     });
     return onnx.ModelProto.encode(model).finish();

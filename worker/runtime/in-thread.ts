@@ -4,7 +4,7 @@ import { BouquetError } from '../../core/errors/index.ts';
 import { blockBytes, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
-import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type OpFlavour } from '../graph/index.ts';
+import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type BuiltGraph, type OpFlavour } from '../graph/index.ts';
 import { toHalfArray, type ModelWeights } from '../weights/index.ts';
 import { chooseBackend, defaultThreadSpinning, type ChosenBackend, type Ort } from './backend.ts';
 import type { BlockRuntime, CacheUsage, OpenSessionRequest, RuntimeInfo, RuntimeOptions, SessionInfo, StepResult } from './types.ts';
@@ -55,7 +55,7 @@ export async function createInThreadRuntime(ort: Ort, weights: ModelWeights, opt
   const tokenBlockBytes = cacheBytesPerTokenBlock(shape, cachePrecision);
   const budgetBytes = options.cacheBudgetBytes ?? cacheBudgetBytes(shape, 8, slotTokens, cachePrecision);
   const cache = KvCacheBudget.ofBytes(budgetBytes, tokenBlockBytes, slotTokens);
-  const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, tokenBlockBytes, blocks, threadSpinning: options.threadSpinning ?? defaultThreadSpinning() }, cache);
+  const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, tokenBlockBytes, blocks, threadSpinning: options.threadSpinning ?? defaultThreadSpinning(), prepackWeights: options.prepackWeights ?? true, externalWeights: options.externalWeights ?? true }, cache);
   if (blocks !== null) {
     // One onnxruntime session per at most maxSegmentBytes of weights: a protobuf model must stay under
     // 2 GiB, and smaller graphs keep the peak of JS copies during loading low.
@@ -76,6 +76,8 @@ interface Config {
   tokenBlockBytes: number;
   blocks: BlockSpan | null;
   threadSpinning: boolean;
+  prepackWeights: boolean;
+  externalWeights: boolean;
 }
 
 class InThreadRuntime implements BlockRuntime {
@@ -106,30 +108,45 @@ class InThreadRuntime implements BlockRuntime {
     return next;
   }
 
-  private async createSession(bytes: Uint8Array, keepOnDevice: string[] = []): Promise<OrtSession> {
+  private async createSession(graph: BuiltGraph, keepOnDevice: string[] = []): Promise<OrtSession> {
     const opts: Parameters<Ort['InferenceSession']['create']>[1] = { executionProviders: this.backend.executionProviders, graphOptimizationLevel: 'all', logSeverityLevel: 3 };
-    if (this.cfg.threadSpinning === false) opts.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+    // The weights reach onnxruntime as external data, straight from their arrays: no protobuf copy to parse.
+    if (graph.externalData.length > 0) opts.externalData = graph.externalData;
+    const session: Record<string, string> = {};
+    // Prepacked MatMul weights are faster, but a second copy of every matrix in the wasm heap while loading.
+    if (!this.cfg.prepackWeights) session.disable_prepacking = '1';
+    const extra: Record<string, unknown> = { session };
+    if (this.cfg.threadSpinning === false) extra.session = { ...session, intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } };
+    opts.extra = extra;
     // On WebGPU the KV cache stays in GPU buffers between steps (no download/upload per token).
     if (this.backend.name === 'webgpu' && keepOnDevice.length > 0) opts.preferredOutputLocation = Object.fromEntries(keepOnDevice.map((n) => [n, 'gpu-buffer' as const]));
-    return this.ort.InferenceSession.create(bytes, opts);
+    return this.ort.InferenceSession.create(graph.bytes, opts);
   }
 
   async loadSegment(span: BlockSpan): Promise<void> {
-    const ws = [];
-    for (let b = span.start; b < span.end; b++) ws.push(await this.weights.block(b));
-    const graph = buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}`, firstBlock: span.start });
-    const kvNames = ws.flatMap((_, i) => [blockIo.presentKey(i), blockIo.presentValue(i)]);
-    const session = await this.createSession(graph.bytes, kvNames);
+    const graph = await this.segmentGraph(span);
+    const kvNames = Array.from({ length: span.end - span.start }, (_, i) => [blockIo.presentKey(i), blockIo.presentValue(i)]).flat();
+    const session = await this.createSession(graph, kvNames);
     this.segments.push({ span, session, weightBytes: graph.weightBytes });
     this.segments.sort((a, b) => a.span.start - b.span.start);
+  }
+
+  /**
+   * The segment's graph. The blocks' weights as read are unreachable once it returns (the graph holds
+   * them in the layout it runs), so onnxruntime's copy does not stack on them during loading.
+   */
+  private async segmentGraph(span: BlockSpan): Promise<BuiltGraph> {
+    const ws = [];
+    for (let b = span.start; b < span.end; b++) ws.push(await this.weights.block(b));
+    return buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}`, firstBlock: span.start, externalMinBytes: this.cfg.externalWeights ? undefined : Infinity });
   }
 
   async loadClient(): Promise<void> {
     const s = this.shape;
     const emb = await this.weights.embedding();
-    this.embedSession = await this.createSession(buildEmbeddingGraph(s, emb).bytes);
+    this.embedSession = await this.createSession(buildEmbeddingGraph(s, emb));
     const head = buildHeadGraph(s, await this.weights.finalNorm(), await this.weights.lmHead(), { precision: this.cfg.precision, ops: this.cfg.ops });
-    this.headSession = await this.createSession(head.bytes);
+    this.headSession = await this.createSession(head);
   }
 
   /** Splits segments so that `at` is a boundary (sessions over sub-ranges run whole segments). */

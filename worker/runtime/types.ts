@@ -37,7 +37,18 @@ export interface RuntimeOptions {
    */
   threadSpinning?: boolean;
   /**
-   * Most weight bytes in one onnxruntime session (default 1 GiB; ONNX protobufs must stay under 2 GiB):
+   * Let onnxruntime prepack MatMul weights (default true): faster steps (decode 1.3–1.6× in
+   * docs/results.md, "Tab memory") for a second copy of every matrix in the wasm heap during loading.
+   */
+  prepackWeights?: boolean;
+  /**
+   * Hand onnxruntime the blocks' weights as external data (default true), so loading does not also
+   * hold them in a protobuf and its parsed copy; false only to measure the difference.
+   */
+  externalWeights?: boolean;
+  /**
+   * Most weight bytes in one onnxruntime session (default 1 GiB; an inline ONNX protobuf must stay under 2 GiB,
+   * and one segment's weights are what loading holds twice at its peak):
    * a larger span is served by consecutive sessions, transparently to callers.
    */
   maxSegmentBytes?: number;

@@ -10,10 +10,13 @@ const place = placement([
   ['slow', 0, 4, 8],
 ]);
 
-function route(loads: Record<string, Partial<ServerLoad>>, outputTokens = 8): RoutingDecision {
+function route(loads: Record<string, Partial<ServerLoad>>, outputTokens = 8, snapshot = sw): RoutingDecision {
   const servers = new Map(Object.entries(loads).map(([id, l]) => [id, { online: true, freeSlots: 8, sessions: [], ...l }]));
-  return bouquetRouting().route({ swarm: sw, placement: place, state: { nowMs: 0, servers } }, { clientId: 'c', inputTokens: 4, outputTokens });
+  return bouquetRouting().route({ swarm: snapshot, placement: place, state: { nowMs: 0, servers } }, { clientId: 'c', inputTokens: 4, outputTokens });
 }
+
+/** `n` running sessions, each holding one slot per block. */
+const running = (n: number): ServerLoad['sessions'] => Array.from({ length: n }, () => ({ slots: 1, expectedEndMs: 1000 }));
 
 const firstHop = (d: RoutingDecision): string | undefined => (d.kind === 'route' ? d.chain.hops[0]?.serverId : d.kind);
 
@@ -34,5 +37,17 @@ describe('bouquetRouting', () => {
     const short = route({}, 2);
     const long = route({}, 20);
     expect(short.kind === 'route' && long.kind === 'route' && short.predicted.totalMs < long.predicted.totalMs).toBe(true);
+  });
+
+  it('told the contention, packs onto the fast volunteer only while its slowdown still beats the idle slow one', () => {
+    // Serialised steps (our runtime): joining n sessions costs factor n + 1. Fast τ = 1, slow τ = 10.
+    const contended = { ...sw, contention: { baseTaus: 0, perSessionTaus: 1 } };
+    expect(firstHop(route({ fast: { sessions: running(5) } }, 8, contended))).toBe('fast');
+    expect(firstHop(route({ fast: { sessions: running(12) } }, 8, contended))).toBe('slow');
+    // Not told: concurrency costs memory only, and the fast chain wins at any load.
+    expect(firstHop(route({ fast: { sessions: running(12) } }))).toBe('fast');
+    // Cache still rules: a fast volunteer without the cache is not taken, however idle.
+    expect(firstHop(route({ fast: { freeSlots: 0 }, slow: { sessions: running(30) } }, 8, contended))).toBe('slow');
+    expect(firstHop(route({ fast: { freeSlots: 0 }, slow: { freeSlots: 0 } }, 8, contended))).toBe('queue');
   });
 });

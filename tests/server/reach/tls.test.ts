@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { apiPaths } from '../../../core/api/index.ts';
 import { isBouquetError } from '../../../core/errors/index.ts';
 import { createServer, loadTlsCredentials, selfSignedTlsCredentials } from '../../../server/index.ts';
 import { serveOptions } from '../../../tools/cli/serve.ts';
@@ -80,6 +82,31 @@ describe('TLS certificates', () => {
       expect(status).toBe(200);
       expect(JSON.parse(body)).toMatchObject({ ok: true });
       expect(fingerprint).toBe(first.fingerprint256);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+  it('over https a page\'s own origin (https://host) may open the volunteer and dashboard sockets; the http origin of the same host may not', async () => {
+    const creds = selfSignedTlsCredentials(['127.0.0.1'], path.join(certs.dir, 'ws'), Date.now());
+    const server = await createServer({ model: stories260K, port: 0, logger: 'silent', tls: { cert: creds.cert, key: creds.key } });
+    /** The upgrade's HTTP status (101 when it opened), for a socket opened with `origin`. */
+    const upgradeStatus = (socketPath: string, origin: string): Promise<number> => new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${server.url.replace('https:', 'wss:')}${socketPath}`, { ca: creds.cert, origin });
+      ws.once('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.once('error', (e) => reject(e));
+    });
+    try {
+      const own = server.url;
+      expect(await upgradeStatus(apiPaths.volunteerSocket, own)).toBe(101);
+      expect(await upgradeStatus(apiPaths.dashboardSocket, own)).toBe(101);
+      expect(await upgradeStatus(apiPaths.volunteerSocket, own.replace('https:', 'http:'))).toBe(403);
     } finally {
       await server.close();
     }

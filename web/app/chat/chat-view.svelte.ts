@@ -59,6 +59,12 @@ export class ChatView {
     return m === null ? null : notServedReason(m);
   }
 
+  /** The volunteer page, on the picked model when the server serves several. */
+  get volunteerHref(): string {
+    const id = this.models.selectedId;
+    return this.models.several && id !== null ? `/volunteer.html?model=${encodeURIComponent(id)}` : '/volunteer.html';
+  }
+
   async init(): Promise<void> {
     await this.models.refresh();
     await this.#startEngine();
@@ -153,6 +159,8 @@ export class ChatView {
       delete answer.status;
       answer.state = abort.signal.aborted ? 'stopped' : 'failed';
       if (!abort.signal.aborted) answer.error = describeError(e);
+      // Coverage lost mid-way (the volunteers of a span left and nobody took over): the same link as before sending.
+      if (!abort.signal.aborted && isBouquetError(e, 'no-route')) answer.needsVolunteers = true;
     } finally {
       this.busy = false;
       this.#abort = null;

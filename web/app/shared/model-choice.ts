@@ -1,5 +1,7 @@
 // Which model a page starts on, and what it says about a model's coverage (pure; the pages' ModelsView uses it).
 import type { ModelCoverage, ModelsList } from '../../../core/api/index.ts';
+import type { BlockSpan } from '../../../core/swarm/index.ts';
+import { blocksInWords } from '../../client/index.ts';
 
 /** Which model a page starts on: the server's default (first), the first fully served one, or the one volunteers are needed for most. */
 export type InitialModel = 'default' | 'served' | 'suggested';
@@ -12,13 +14,30 @@ export function initialModelId(list: ModelsList, initial: InitialModel, requeste
   return list.defaultModelId;
 }
 
-/** Why a chat cannot be sent to `m` now, in plain words, or null when it can. */
+/** Blocks (any order) as spans in block order: [3, 0, 1, 4] → [0, 2), [3, 5). */
+export function spansOfBlocks(blocks: readonly number[]): BlockSpan[] {
+  const spans: BlockSpan[] = [];
+  for (const b of [...new Set(blocks)].sort((x, y) => x - y)) {
+    const last = spans[spans.length - 1];
+    if (last !== undefined && last.end === b) last.end = b + 1;
+    else spans.push({ start: b, end: b + 1 });
+  }
+  return spans;
+}
+
+/**
+ * Why a chat cannot be sent to `m` now, in plain words naming the blocks that have no volunteer,
+ * or null when it can. The page shows it with a link to the volunteer page and keeps Send disabled.
+ */
 export function notServedReason(m: ModelCoverage): string | null {
   if (m.fullyServed) return null;
   const L = m.model.numBlocks;
-  return m.volunteers === 0
-    ? `No volunteer serves ${m.model.id} yet, so it cannot answer. Pick another model, or open the Volunteer page to serve it.`
-    : `${m.model.id} is not fully served yet: volunteers hold ${m.servedBlocks} of its ${L} blocks. Pick another model, or wait for volunteers to load the rest.`;
+  const uncovered = spansOfBlocks(m.uncoveredBlocks);
+  if (uncovered.length > 0) {
+    const held = m.volunteers === 0 ? 'No volunteer serves it yet' : `Volunteers hold ${m.servedBlocks} of its ${L} blocks`;
+    return `${m.model.id} cannot answer yet: no volunteer serves ${blocksInWords(uncovered)}. ${held}; open the volunteer page on a device (a laptop or a phone with a browser) to serve them.`;
+  }
+  return `${m.model.id} cannot answer yet: volunteers are still loading its blocks (${m.servedBlocks} of ${L} ready). Wait a moment, or pick another model.`;
 }
 
 /** A short coverage label for a picker entry. */

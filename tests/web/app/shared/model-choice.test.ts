@@ -1,13 +1,13 @@
 // The pages' model choice: the model each page starts on, and the plain words for a model that cannot answer yet.
 import { describe, expect, it } from 'vitest';
 import type { ModelCoverage, ModelsList } from '../../../../core/api/index.ts';
-import { coverageLabel, initialModelId, notServedReason } from '../../../../web/app/shared/model-choice.ts';
+import { coverageLabel, initialModelId, notServedReason, spansOfBlocks } from '../../../../web/app/shared/model-choice.ts';
 
-function cov(id: string, volunteers: number, servedBlocks: number, numBlocks = 4): ModelCoverage {
+function cov(id: string, volunteers: number, servedBlocks: number, numBlocks = 4, uncoveredBlocks: number[] = []): ModelCoverage {
   return {
     model: { id, numBlocks, blockBytes: 1, cacheBytesPerBlock: 1, maxSessionTokens: 64, filesPath: `/models/${id}/`, files: [] },
     volunteers, servedBlocks, minReplicas: servedBlocks === numBlocks ? 1 : 0, meanReplicas: servedBlocks / numBlocks,
-    fullyServed: servedBlocks === numBlocks, uncoveredBlocks: [],
+    fullyServed: servedBlocks === numBlocks, uncoveredBlocks,
   };
 }
 
@@ -28,11 +28,19 @@ describe('initialModelId', () => {
 });
 
 describe('notServedReason', () => {
-  it('is null for a fully served model and a plain sentence otherwise', () => {
+  it('is null for a fully served model; otherwise it names the blocks no volunteer serves, in a person\'s words', () => {
     expect(notServedReason(cov('b', 2, 4))).toBeNull();
-    expect(notServedReason(cov('a', 1, 2))).toMatch(/2 of its 4 blocks/);
-    expect(notServedReason(cov('c', 0, 0))).toMatch(/No volunteer serves c/);
+    expect(notServedReason(cov('c', 0, 0, 5, [0, 1, 2, 3, 4]))).toMatch(/no volunteer serves blocks 0–4\. No volunteer serves it yet/);
+    expect(notServedReason(cov('a', 1, 2, 4, [3, 2]))).toMatch(/no volunteer serves blocks 2–3\. Volunteers hold 2 of its 4 blocks/);
+    expect(notServedReason(cov('a', 2, 3, 6, [1, 4, 5]))).toMatch(/no volunteer serves block 1, blocks 4–5\./);
+    // Every block has a volunteer, some still loading: nothing to volunteer for, wait.
+    expect(notServedReason(cov('a', 2, 2, 4, []))).toMatch(/still loading its blocks \(2 of 4 ready\)/);
     expect(coverageLabel(cov('a', 1, 2))).toBe('2/4 blocks served');
     expect(coverageLabel(cov('b', 2, 4))).toBe('fully served (2 volunteers)');
+  });
+
+  it('spansOfBlocks: blocks in any order, repeated or not, become spans in block order', () => {
+    expect(spansOfBlocks([])).toEqual([]);
+    expect(spansOfBlocks([3, 0, 1, 4, 1])).toEqual([{ start: 0, end: 2 }, { start: 3, end: 5 }]);
   });
 });

@@ -1,0 +1,86 @@
+// A network change drops every volunteer's socket at once: they come back one by one with their loaded spans, and
+// placement waits for them (reconnect grace) instead of moving the first ones back onto the others' blocks.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AssignmentMessage } from '../../../core/api/index.ts';
+import type { BlockSpan } from '../../../core/swarm/index.ts';
+import type { BouquetServer } from '../../../server/index.ts';
+import { budget, TestServers, TestVolunteer, until } from '../helpers.ts';
+
+// Joins within 100 ms share one placement run: the three parallel first joins are placed together, as loaded.
+const swarm = new TestServers({ coordinator: { keyBoundPeerIds: false, heartbeatTimeoutMs: 6000, placementDelayMs: 100 } });
+afterEach(() => swarm.cleanUp());
+
+// Two volunteers on the first three blocks, one on the last three: with only a and b back, blocks 3–4 have nobody.
+const spans: Record<string, BlockSpan> = { a: { start: 0, end: 3 }, b: { start: 0, end: 3 }, c: { start: 2, end: 5 } };
+
+async function servingAll(s: BouquetServer, n: number): Promise<void> {
+  await s.coordinator.whenSettled();
+  await until(() => {
+    const vs = s.coordinator.state().volunteers;
+    return vs.length === n && vs.every((v) => v.state === 'serving');
+  }, 10_000, `${n} volunteers serving`);
+}
+
+/** Three volunteers serving their spans, whose sockets are then cut without a goodbye; they come back `apartMs` apart. */
+async function dropAndReturn(reconnectGraceMs: number | undefined, apartMs: number): Promise<{ back: TestVolunteer[]; s: BouquetServer }> {
+  const s = await swarm.start({ coordinator: reconnectGraceMs === undefined ? {} : { reconnectGraceMs } });
+  await Promise.all(Object.entries(spans).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
+  await servingAll(s, 3);
+  expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(spans);
+  for (const v of swarm.volunteers) v.ws.terminate();
+  await until(() => s.coordinator.state().volunteers.length === 0, 5000, 'the dropped volunteers gone');
+  const back: TestVolunteer[] = [];
+  for (const [peerId, span] of Object.entries(spans)) {
+    back.push(await swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span }));
+    await new Promise((r) => setTimeout(r, apartMs));
+  }
+  await servingAll(s, 3);
+  return { back, s };
+}
+
+/** Assignments after the 'keep' of the registration that moved the volunteer. */
+function moves(v: TestVolunteer): AssignmentMessage[] {
+  return v.messages.filter((m): m is AssignmentMessage => m.type === 'assignment' && m.reason !== 'keep');
+}
+
+describe('volunteers dropped by a network change', () => {
+  it('come back one by one, 300 ms apart, and keep their spans: no placement run moves one while the others are still awaited', async () => {
+    const { back, s } = await dropAndReturn(undefined, 300);
+    expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(spans);
+    for (const v of back) expect(moves(v)).toEqual([]);
+    expect(s.coordinator.state().placement.uncoveredBlocks).toEqual([]);
+  });
+
+  it('without the grace (reconnectGraceMs 0) the first ones back are moved onto the blocks of those not back yet', async () => {
+    const { back } = await dropAndReturn(0, 300);
+    expect(back.flatMap(moves).length).toBeGreaterThan(0);
+  });
+
+  it('after a coordinator restart (a fresh coordinator) volunteers returning 300 ms apart with their loaded spans keep them', async () => {
+    const s = await swarm.start();
+    const back: TestVolunteer[] = [];
+    for (const [peerId, span] of Object.entries(spans)) {
+      back.push(await swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span }));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await servingAll(s, 3);
+    expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(spans);
+    for (const v of back) expect(moves(v)).toEqual([]);
+  });
+
+  it('a volunteer that does not come back is replaced once the grace is over, not before', async () => {
+    const graceMs = 1000;
+    const s = await swarm.start({ coordinator: { reconnectGraceMs: graceMs } });
+    const [a, b, c] = await Promise.all(Object.entries(spans).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
+    if (a === undefined || b === undefined || c === undefined) throw new Error('three volunteers');
+    await servingAll(s, 3);
+    const droppedAt = performance.now();
+    c.ws.terminate();
+    // One of a and b is moved onto blocks 2–4, which c held.
+    const moved = await Promise.race([a, b].map((v) => v.next((m) => m.type === 'assignment' && m.reason !== 'keep' && m.span?.end === 5, 10_000)));
+    expect(performance.now() - droppedAt).toBeGreaterThanOrEqual(graceMs - 5);
+    expect(moved).toMatchObject({ type: 'assignment', span: spans.c });
+    await servingAll(s, 2);
+    expect(s.coordinator.state().placement.uncoveredBlocks).toEqual([]);
+  });
+});
