@@ -1,6 +1,8 @@
 // `bouquet demo`: a server, N volunteer tabs and a chat tab in headless Chromium (or, without Chromium, Node peers); sends a prompt and shows the swarm at work.
 import { BouquetError } from '../../core/errors/index.ts';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,11 +48,17 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 
 const fail = (message: string): number => verbFailure('demo', message);
 
-async function buildWebApp(log: (s: string) => void): Promise<{ dir: string; remove: () => void }> {
-  const { build } = await import('vite');
+function buildWebApp(log: (s: string) => void): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-web-'));
   log('building the web app (vite)…');
-  await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'web'), logLevel: 'error', build: { outDir: dir, emptyOutDir: true } });
+  // In a child process: vite's bundler, run in this one, left the Node peers' WebRTC (node-datachannel
+  // under PeerJS) failing on their first connection (a candidate after close crashed the demo).
+  const viteBin = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+  const r = spawnSync(process.execPath, [viteBin, 'build', path.join(repoRoot, 'web'), '--config', path.join(repoRoot, 'vite.config.ts'), '--outDir', dir, '--emptyOutDir', '--logLevel', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new BouquetError('internal', `the web app's build (vite) failed with exit code ${String(r.status)}`);
+  }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -208,7 +216,7 @@ export async function run(argv: string[]): Promise<number> {
     // Node peers need no pages; the app is built only for someone to open it afterwards (not with --once).
     if (webDir === undefined && !(nodePeers && values.once === true)) {
       if (existsSync(path.join(repoRoot, 'vite.config.ts'))) {
-        built = await buildWebApp(log);
+        built = buildWebApp(log);
         webDir = built.dir;
       } else {
         // The installed package: the app was built when the package was, and ships beside the code.
