@@ -9,7 +9,7 @@ import { netnsUnavailableReason } from './netns.ts';
 
 // A test reads the shared models when it names their folder, imports the stories260K path, or drives a swarm
 // through the e2e helpers (their default model is stories260K).
-const needsModels = [/'shared',\s*'models'/, /shared\/models/, /import\s*\{[^}]*\bstories260K\b[^}]*\}\s*from/s, /from '\.\/(swarm|ui)-support\.ts'/];
+const needsModels = [/'shared',\s*'models'/, /shared\/models/, /'\.\.', 'shared'/, /import\s*\{[^}]*\bstories260K\b[^}]*\}\s*from/s, /from '\.\/(swarm|ui)-support\.ts'/];
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -23,8 +23,12 @@ export function suitePlan(repoRoot: string, env: NodeJS.ProcessEnv = process.env
   const missing: string[] = [];
   let exclude: string[] = [];
   if (!existsSync(models)) {
+    const reads = (file: string): boolean => existsSync(file) && needsModels.some((p) => p.test(readFileSync(file, 'utf8')));
+    // The file itself, or a test helper it imports (tests/server/helpers.ts serves stories260K by default).
+    const helpers = (file: string): string[] =>
+      [...readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+\.ts)'/g)].map((m) => path.resolve(path.dirname(file), m[1] ?? '')).filter((f) => f.startsWith(path.join(repoRoot, 'tests')));
     exclude = testFiles(path.join(repoRoot, 'tests'))
-      .filter((f) => needsModels.some((p) => p.test(readFileSync(f, 'utf8'))))
+      .filter((f) => reads(f) || helpers(f).some(reads))
       .map((f) => path.relative(repoRoot, f).split(path.sep).join('/'));
     missing.push(`no ${models} (${exclude.length} test files that read it left out)`);
   }
