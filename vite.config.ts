@@ -1,5 +1,6 @@
 // Builds the Svelte web app (volunteer, chat, dashboard) served by `bouquet serve`.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
@@ -17,9 +18,15 @@ const pages = Object.fromEntries(
 
 const ortDist = fileURLToPath(new URL('./node_modules/onnxruntime-web/dist/', import.meta.url));
 
+// The one onnxruntime-web build the pages load: the block worker imports 'onnxruntime-web/webgpu',
+// whose single wasm (asyncify) serves both its WebGPU and its wasm backend. The JSEP, JSPI and plain
+// builds are for other entry points nobody here imports.
+const ortFiles = /^ort-wasm-simd-threaded\.asyncify\.(wasm|mjs)$/;
+
 /**
- * Copies onnxruntime-web's wasm binaries and their loaders to `<outDir>/ort/`: the block worker
- * loads them from `/ort/` (its `wasmPaths`), so the built app is complete without node_modules.
+ * Copies that onnxruntime-web build to `<outDir>/ort/` (the block worker's `wasmPaths`), so the
+ * built app is complete without node_modules, and drops the copy vite would emit for the bundle's
+ * own `new URL(…wasm, import.meta.url)`: the worker never loads it (wasmPaths wins) and it is 26 MB.
  */
 function copyOrtRuntime(): Plugin {
   let outDir = '';
@@ -29,14 +36,32 @@ function copyOrtRuntime(): Plugin {
     configResolved(config) {
       outDir = path.resolve(config.root, config.build.outDir);
     },
+    generateBundle(_options, bundle) {
+      for (const [name, file] of Object.entries(bundle)) {
+        if (file.type === 'asset' && /(^|\/)ort-wasm-[^/]*\.wasm$/.test(name)) delete bundle[name];
+      }
+    },
     closeBundle() {
       const dest = path.join(outDir, 'ort');
       mkdirSync(dest, { recursive: true });
       for (const name of readdirSync(ortDist)) {
-        if (/^ort-wasm-.*\.(wasm|mjs)$/.test(name)) copyFileSync(path.join(ortDist, name), path.join(dest, name));
+        if (ortFiles.test(name)) copyFileSync(path.join(ortDist, name), path.join(dest, name));
       }
+      precompress(outDir);
     },
   };
+}
+
+/**
+ * Writes `<file>.gz` beside every .wasm/.js/.mjs/.css/.html/.json/.svg of the built app (gzip level
+ * 9, once at build time), which the server sends to clients that accept gzip.
+ */
+function precompress(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) precompress(file);
+    else if (/\.(wasm|m?js|css|html|json|svg)$/.test(entry.name)) writeFileSync(`${file}.gz`, gzipSync(readFileSync(file), { level: 9 }));
+  }
 }
 
 export default defineConfig({

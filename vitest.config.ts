@@ -1,9 +1,14 @@
 // Test runner configuration: unit tests in Node, end-to-end suites opt in by file name.
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { suitePlan } from './tests/support/suite-plan.ts';
+
+const plan = suitePlan(import.meta.dirname);
+if (plan.note !== null) console.warn(plan.note);
 
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, ...plan.exclude],
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,5 +1,6 @@
 // Signaling + coordinator server: public surface of server/.
 export { createServer, defaultWebDir, type ServerOptions, type BouquetServer, type ModelSource, type AuthOptions, type DashboardSocketLimits } from './server.ts';
+export { serverLogger, prettyLogLine, type LogStream } from './log.ts';
 export { SwarmModels, type ModelSwarm } from './swarm-models.ts';
 export { swarmScenario, scenarioHandler, maxScenarioRequests, maxScenarioClients, type ScenarioInputs } from './scenario-export.ts';
 export {

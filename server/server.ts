@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { ExpressPeerServer } from 'peer';
-import { pino } from 'pino';
+import { serverLogger } from './log.ts';
+import { webAppHandlers } from './static.ts';
 import { WebSocketServer } from 'ws';
 import { apiPaths, finiteJsonReplacer } from '../core/api/index.ts';
 import { Coordinator } from './coordinator/index.ts';
@@ -30,7 +31,10 @@ import { openAiRouter } from './openai/index.ts';
 export type { AuthOptions, BouquetServer, DashboardSocketLimits, ModelSource, ServerOptions } from './http/options.ts';
 
 /** Where the built web app lives by default (`vite build` writes it there). */
-export const defaultWebDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'web');
+// server/ in a checkout, dist/lib/server/ in the package: the app is in dist/web either way.
+const serverDir = path.dirname(fileURLToPath(import.meta.url));
+const packageRoot = path.basename(path.dirname(path.dirname(serverDir))) === 'dist' ? path.resolve(serverDir, '..', '..', '..') : path.resolve(serverDir, '..');
+export const defaultWebDir = path.join(packageRoot, 'dist', 'web');
 
 /** The admin token and where it came from: given, the state dir's file, or made in memory. */
 function resolveAdminToken(auth: AuthOptions | undefined, stateDir: string | undefined): { token: string; source: AdminTokenSource; file?: string } {
@@ -47,7 +51,7 @@ function loadModel(source: ModelSource, sizing: ModelSizing | undefined): Promis
 
 /** Starts the signaling + coordinator server; resolves once it listens. */
 export async function createServer(options: ServerOptions): Promise<BouquetServer> {
-  const logger = typeof options.logger === 'object' ? options.logger : pino({ level: options.logger ?? 'info', name: 'bouquet-serve' });
+  const logger = typeof options.logger === 'object' ? options.logger : serverLogger(options.logger ?? 'info', 'bouquet-serve');
   const sources: readonly ModelSource[] = Array.isArray(options.model) ? options.model : [options.model as ModelSource];
   const loaded = await Promise.all(sources.map((m) => loadModel(m, options.modelSizing)));
   const combo = resolveCombo(options.policy ?? defaultServeCombo);
@@ -138,7 +142,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   // The web app.
   const webDir = options.webDir ?? defaultWebDir;
   if (existsSync(webDir)) {
-    app.use(express.static(webDir, { index: 'index.html', dotfiles: 'ignore', extensions: ['html'] }));
+    app.use(...webAppHandlers(webDir));
   } else {
     app.get('/', (_req, res) => {
       res

@@ -4,6 +4,7 @@ import type { SwarmSnapshot } from '../core/swarm/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
 import { allocateCache } from '../core/chains/index.ts';
 import { jobLinkCostMs, serverJobCosts } from '../core/perf/index.ts';
+import { barChartSvg } from './chart.ts';
 
 /** The six headline figures of a policy, seconds, averaged over runs (the `compare --json` shape kept since the first release). */
 export interface PolicyMeans {
@@ -155,82 +156,7 @@ export function loadFigures(runs: readonly { result: SimResult; lastArrivalMs: n
   return { offeredPerS: offered, capacityPerS, throughputPerS: throughput, unstable: offered > capacityPerS || throughput < 0.8 * offered };
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** One series of a bar chart; `errors` are 95 % half-widths drawn as error bars (NaN: none). */
-export interface ChartSeries {
-  name: string;
-  values: number[];
-  errors?: number[];
-}
-
-/** A bar chart as SVG: one group per policy, one bar per series (stacked when `stacked`), error bars where given. */
-export function barChartSvg(title: string, unit: string, policies: string[], series: ChartSeries[], stacked = false): string {
-  const width = 640;
-  const height = 320;
-  const left = 60;
-  const bottom = 40;
-  const top = 36;
-  const plotH = height - top - bottom;
-  const plotW = width - left - 20;
-  const colors = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948'];
-  const top95 = (ser: ChartSeries, i: number): number => (ser.values[i] ?? 0) + (Number.isFinite(ser.errors?.[i]) ? (ser.errors?.[i] ?? 0) : 0);
-  const totals = policies.map((_, i) => (stacked ? series.reduce((s, ser) => s + top95(ser, i), 0) : Math.max(...series.map((ser) => top95(ser, i)))));
-  const max = Math.max(1e-9, ...totals.filter(Number.isFinite)) * 1.1;
-  const y = (v: number): number => top + plotH - (v / max) * plotH;
-  const group = plotW / Math.max(1, policies.length);
-  const barW = stacked ? group * 0.5 : (group * 0.7) / Math.max(1, series.length);
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
-    `<line x1="${left}" y1="${top + plotH}" x2="${width - 20}" y2="${top + plotH}" stroke="#333"/>`,
-    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#333"/>`,
-  ];
-  for (let t = 0; t <= 4; t++) {
-    const v = (max / 4) * t;
-    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v.toPrecision(3)}</text>`);
-    parts.push(`<line x1="${left}" y1="${y(v)}" x2="${width - 20}" y2="${y(v)}" stroke="#ddd"/>`);
-  }
-  parts.push(`<text x="14" y="${top + plotH / 2}" transform="rotate(-90 14 ${top + plotH / 2})" text-anchor="middle">${escapeXml(unit)}</text>`);
-  policies.forEach((p, i) => {
-    const gx = left + group * i;
-    let base = 0;
-    series.forEach((ser, k) => {
-      const v = Math.max(0, ser.values[i] ?? 0);
-      if (!Number.isFinite(v)) return;
-      const x = stacked ? gx + (group - barW) / 2 : gx + group * 0.15 + barW * k;
-      const y0 = stacked ? base : 0;
-      const h = (v / max) * plotH;
-      parts.push(
-        `<rect x="${x.toFixed(1)}" y="${(y(y0 + v)).toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${colors[k % colors.length] ?? '#888'}"><title>${escapeXml(`${p} ${ser.name}: ${v.toPrecision(4)} ${unit}`)}</title></rect>`,
-      );
-      const e = ser.errors?.[i];
-      if (e !== undefined && Number.isFinite(e) && e > 0) {
-        // The 95 % interval of the mean over seeds: a whisker from mean − e to mean + e with caps.
-        const cx = (x + barW / 2).toFixed(1);
-        const hi = y(y0 + v + e).toFixed(1);
-        const lo = y(Math.max(y0, y0 + v - e)).toFixed(1);
-        const cap = Math.min(6, barW / 3);
-        parts.push(
-          `<g class="error-bar" stroke="#222"><line x1="${cx}" y1="${lo}" x2="${cx}" y2="${hi}"/><line x1="${(x + barW / 2 - cap).toFixed(1)}" y1="${hi}" x2="${(x + barW / 2 + cap).toFixed(1)}" y2="${hi}"/><line x1="${(x + barW / 2 - cap).toFixed(1)}" y1="${lo}" x2="${(x + barW / 2 + cap).toFixed(1)}" y2="${lo}"/><title>${escapeXml(`${p} ${ser.name}: ${v.toPrecision(4)} ± ${e.toPrecision(3)} ${unit} (95 % CI)`)}</title></g>`,
-        );
-      }
-      if (stacked) base += v;
-    });
-    parts.push(`<text x="${gx + group / 2}" y="${top + plotH + 18}" text-anchor="middle">${escapeXml(p)}</text>`);
-  });
-  if (series.length > 1) {
-    series.forEach((ser, k) => {
-      const lx = left + 10 + k * 130;
-      parts.push(`<rect x="${lx}" y="${height - 14}" width="10" height="10" fill="${colors[k % colors.length] ?? '#888'}"/>`);
-      parts.push(`<text x="${lx + 14}" y="${height - 5}">${escapeXml(ser.name)}</text>`);
-    });
-  }
-  parts.push('</svg>');
-  return parts.join('\n');
-}
+export { barChartSvg, type ChartSeries } from './chart.ts';
 
 /** The charts of a compare report: file name → SVG. */
 export function compareCharts(summaries: Record<string, PolicySummary>): Record<string, string> {

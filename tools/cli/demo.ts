@@ -1,13 +1,16 @@
 // `bouquet demo`: a server, N volunteer tabs and a chat tab in headless Chromium (or, without Chromium, Node peers); sends a prompt and shows the swarm at work.
 import { BouquetError } from '../../core/errors/index.ts';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
+import { writeTinyModel } from './tiny-model.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
-import { createServer, loadServedModel, modelFolder, terminalProgress, type BouquetServer } from '../../server/index.ts';
+import { createServer, defaultWebDir, loadServedModel, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
 import { capacityShortfall } from '../../core/placement/index.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
 import { failoverVictim, printDemoAnswer, runNodeDemo, type NodeDemoSwarm } from './demo-node.ts';
@@ -18,7 +21,7 @@ Starts the server, opens volunteer tabs and a chat tab in headless Chromium, loa
 prompt and prints the streamed text, the route, per-token latency and any failover. Then keeps the
 swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
 
-  --model <path|hf:id>         model folder, or hf:owner/repo[@rev] from the hub (default ../shared/models/stories260K)
+  --model <path|hf:id>         model folder, or hf:owner/repo[@rev] from the hub (default ../shared/models/stories260K, else a tiny random model)
   --volunteers <n>             volunteer tabs (default 3)
   --prompt <text>              prompt (default "Once upon a time")
   --max-tokens <n>             tokens to generate at most (default 64)
@@ -32,9 +35,10 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
   --volunteer-memory-mb <n>    every volunteer tab's memory budget for weights + cache, MiB (default: room for
                                ⌈L / N⌉ + 1 blocks and 4 sessions); a model the tabs cannot hold fails at once
   --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
-  --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder)
+  --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder; the package's own)
   --once                       exit after the answer
-  --json                       print {"text","ids","route","failovers","perTokenMs"} instead of the report
+  --json                       print only {"text","ids","route","failovers","perTokenMs"} on stdout (progress goes to stderr)
+  --log-level <level>          the server's log level, on stderr: trace, debug, info, warn, error, silent (default error)
   -h, --help                   show this help
 
 Tabs need Chromium (Debian: apt-get install chromium; or set CHROMIUM_PATH); without it the demo runs on
@@ -44,11 +48,17 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 
 const fail = (message: string): number => verbFailure('demo', message);
 
-async function buildWebApp(log: (s: string) => void): Promise<{ dir: string; remove: () => void }> {
-  const { build } = await import('vite');
+function buildWebApp(log: (s: string) => void): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-web-'));
   log('building the web app (vite)…');
-  await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'web'), logLevel: 'error', build: { outDir: dir, emptyOutDir: true } });
+  // In a child process: vite's bundler, run in this one, left the Node peers' WebRTC (node-datachannel
+  // under PeerJS) failing on their first connection (a candidate after close crashed the demo).
+  const viteBin = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+  const r = spawnSync(process.execPath, [viteBin, 'build', path.join(repoRoot, 'web'), '--config', path.join(repoRoot, 'vite.config.ts'), '--outDir', dir, '--emptyOutDir', '--logLevel', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new BouquetError('internal', `the web app's build (vite) failed with exit code ${String(r.status)}`);
+  }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -67,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
       model: { type: 'string' }, volunteers: { type: 'string' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string' },
       temperature: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, port: { type: 'string' },
       'max-session-tokens': { type: 'string' }, 'volunteer-memory-mb': { type: 'string' }, 'kill-volunteer-after': { type: 'string' }, 'web-dir': { type: 'string' },
-      peers: { type: 'string' }, once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      peers: { type: 'string' }, once: { type: 'boolean' }, json: { type: 'boolean' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, usage);
   if (typeof parsed === 'number') return parsed;
   const values: Record<string, string | boolean | undefined> = parsed;
@@ -95,12 +105,29 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     return fail(e instanceof Error ? e.message : String(e));
   }
+  const logLevel = (values['log-level'] as string | undefined) ?? 'error';
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) return fail(`--log-level '${logLevel}' is not a pino level`);
   const backendOpt = (values.backend as string | undefined) ?? 'auto';
   if (!['auto', 'webgpu', 'wasm'].includes(backendOpt)) return fail(`--backend must be auto, webgpu or wasm (got '${backendOpt}')`);
   const peersOpt = (values.peers as string | undefined) ?? 'auto';
   if (!['auto', 'tabs', 'node'].includes(peersOpt)) return fail(`--peers must be auto, tabs or node (got '${peersOpt}')`);
   if (killAfter !== undefined && volunteers < 2) return fail('--kill-volunteer-after needs at least 2 volunteers (someone must take over)');
-  const modelSpec = (values.model as string | undefined) ?? path.join(repoRoot, '..', 'shared', 'models', 'stories260K');
+  const sharedModel = path.join(repoRoot, '..', 'shared', 'models', 'stories260K');
+  let tinyModelDir: string | undefined;
+  if (values.model === undefined && !existsSync(sharedModel)) {
+    // A fresh clone or an installed package has no ../shared: a tiny random model keeps the demo runnable offline.
+    // Named tiny-random in its own temporary folder: the served model id is the folder's name.
+    tinyModelDir = writeTinyModel(path.join(mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-model-')), 'tiny-random'));
+    console.error(`[demo] no --model and no ${sharedModel}: using a tiny random model generated in ${tinyModelDir} (its text is noise, not meaningful; give --model <folder|hf:owner/repo> for a real one)`);
+  }
+  const removeTinyModel = (): void => {
+    if (tinyModelDir !== undefined) rmSync(path.dirname(tinyModelDir), { recursive: true, force: true });
+  };
+  const failClean = (message: string): number => {
+    removeTinyModel();
+    return fail(message);
+  };
+  const modelSpec = (values.model as string | undefined) ?? tinyModelDir ?? sharedModel;
   let modelPath: string;
   let modelId: string | undefined;
   if (modelSpec.startsWith('hf:')) {
@@ -109,12 +136,12 @@ export async function run(argv: string[]): Promise<number> {
       modelPath = local.path;
       modelId = local.id;
     } catch (e) {
-      if (isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
+      if (isBouquetError(e)) return failClean(`${e.message} [${e.code}]`);
       throw e;
     }
   } else {
     modelPath = path.resolve(modelSpec);
-    if (!existsSync(modelPath)) return fail(`model '${modelPath}' not found (give --model a model folder or hf:owner/repo)`);
+    if (!existsSync(modelPath)) return failClean(`model '${modelPath}' not found (give --model a model folder or hf:owner/repo)`);
   }
   // A budget the tabs cannot hold the model in: one coded line now, not a 300 s wait for blocks nobody can load.
   if (volunteerMemoryMb !== undefined) {
@@ -123,10 +150,11 @@ export async function run(argv: string[]): Promise<number> {
       const short = capacityShortfall(info, Array<number>(volunteers).fill(volunteerMemoryMb * 2 ** 20));
       if (short !== null) {
         console.error(`bouquet demo: ${short.message} [${short.code}]`);
+        removeTinyModel();
         return 1;
       }
     } catch (e) {
-      if (isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
+      if (isBouquetError(e)) return failClean(`${e.message} [${e.code}]`);
       throw e;
     }
   }
@@ -139,16 +167,16 @@ export async function run(argv: string[]): Promise<number> {
   let playwright: typeof import('playwright-core') | undefined;
   let nodePeers = peersOpt === 'node';
   if (!nodePeers && !existsSync(chromiumPath)) {
-    if (peersOpt === 'tabs') return fail(`Chromium not found at ${chromiumPath}: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH`);
+    if (peersOpt === 'tabs') return failClean(`Chromium not found at ${chromiumPath}: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH`);
     log(`Chromium not found at ${chromiumPath}: running the swarm on Node peers instead (Node volunteers and a Node client over WebRTC, wasm)`);
     nodePeers = true;
   }
-  if (nodePeers && backendOpt === 'webgpu') return fail("--backend webgpu: Node peers run wasm (Dawn's webgpu package is not installed) [backend-unavailable]");
+  if (nodePeers && backendOpt === 'webgpu') return failClean("--backend webgpu: Node peers run wasm (Dawn's webgpu package is not installed) [backend-unavailable]");
   if (!nodePeers) {
     try {
       playwright = await import('playwright-core');
     } catch {
-      return fail('playwright-core is not installed: run npm install in the repository');
+      return failClean('playwright-core is not installed: run npm install in the repository');
     }
   }
 
@@ -165,6 +193,7 @@ export async function run(argv: string[]): Promise<number> {
     await bounded(nodeSwarm?.close(), 10_000);
     await bounded(server?.close(), 10_000);
     built?.remove();
+    removeTinyModel();
   };
   // After the answer: exit (--once), or keep the swarm up until Ctrl-C.
   const stayUp = async (url: string): Promise<number> => {
@@ -186,12 +215,18 @@ export async function run(argv: string[]): Promise<number> {
     let webDir = values['web-dir'] as string | undefined;
     // Node peers need no pages; the app is built only for someone to open it afterwards (not with --once).
     if (webDir === undefined && !(nodePeers && values.once === true)) {
-      built = await buildWebApp(log);
-      webDir = built.dir;
+      if (existsSync(path.join(repoRoot, 'vite.config.ts'))) {
+        built = buildWebApp(log);
+        webDir = built.dir;
+      } else {
+        // The installed package: the app was built when the package was, and ships beside the code.
+        webDir = defaultWebDir;
+        if (!existsSync(path.join(webDir, 'headless-chat.html'))) return failClean(`the built web app is missing from ${webDir} (reinstall the package)`);
+      }
     } else if (webDir !== undefined && !existsSync(path.join(webDir, 'headless-chat.html'))) {
-      return fail(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
+      return failClean(`--web-dir ${webDir} has no headless-chat.html (build it with npm run build, or leave --web-dir out)`);
     }
-    server = await createServer({ port, host: '127.0.0.1', model: modelPath, ...(webDir !== undefined ? { webDir } : {}), logger: 'warn', modelSizing: { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) } });
+    server = await createServer({ port, host: '127.0.0.1', model: modelPath, ...(webDir !== undefined ? { webDir } : {}), logger: serverLogger(logLevel, 'bouquet-demo', process.stderr), modelSizing: { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) } });
     const url = server.url;
     const coordinator = server.coordinator;
     log(`server at ${url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);

@@ -8,7 +8,7 @@ import {
   loadApiKeys, type ModelSource, type OpenAiOptions, type ServerOptions, type TlsCredentials,
 } from '../../server/index.ts';
 import { startNodeClient } from '../node-peer/index.ts';
-import { ArgumentError, verbFailure } from './sim-common.ts';
+import { ArgumentError, argumentError, usageFlags, verbFailure } from './sim-common.ts';
 import { defaultServeCombo, placementPolicyNames, policyComboNames, policyCombos, routingPolicyNames } from '../../core/policies/index.ts';
 
 const usage = `usage: bouquet serve [options]
@@ -135,7 +135,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       },
     });
   } catch (e) {
-    throw new ArgumentError((e as Error).message);
+    throw argumentError(e, usageFlags(usage));
   }
   const v = parsed.values;
   if (v.help === true) return 'help';

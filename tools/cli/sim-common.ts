@@ -33,9 +33,65 @@ export async function runVerb(verb: string, body: () => Promise<number>): Promis
   }
 }
 
-/** node:util parseArgs, strict, with positionals refused. */
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
-  return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+/** Edit distance between two short words (insertions, deletions, substitutions; each costs 1). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/**
+ * The candidate closest to `word` when it is close enough to be a typo (at most a third of its
+ * length, at least 2 edits, away), else undefined; a candidate that starts with `word` also counts.
+ */
+export function closestName(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = c.startsWith(word) && word.length >= 3 ? 0.5 : editDistance(word, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/**
+ * A parseArgs failure as an ArgumentError in our words: an unknown option names the closest known
+ * one ("did you mean --max-tokens?"); any other failure keeps parseArgs' message.
+ */
+export function argumentError(e: unknown, options: NonNullable<ParseArgsConfig['options']> | readonly string[]): ArgumentError {
+  const message = e instanceof Error ? e.message : String(e);
+  const unknown = /^Unknown option '(-{1,2})([^'=]+)'/.exec(message);
+  if (unknown === null) return new ArgumentError(message.split('\n')[0] ?? message);
+  const given = `${unknown[1] ?? ''}${unknown[2] ?? ''}`;
+  const names = Array.isArray(options) ? options : Object.keys(options);
+  const suggestion = closestName(unknown[2] ?? '', names);
+  return new ArgumentError(`unknown option '${given}'${suggestion !== undefined ? ` (did you mean --${suggestion}?)` : ''}; see --help`);
+}
+
+/** The long option names a verb's usage text lists (`--max-tokens <n>` → 'max-tokens'), for suggestions. */
+export function usageFlags(usage: string): string[] {
+  return [...new Set([...usage.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1] ?? ''))];
+}
+
+/** What {@link parse} answers: node:util parseArgs' result for `options`, strict, no positionals. */
+export type ParsedArgs<T extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>;
+
+/** node:util parseArgs, strict, with positionals refused; throws ArgumentError (with a suggestion for a typo). */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T): ParsedArgs<T> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw argumentError(e, options);
+  }
 }
 
 /**
