@@ -53,7 +53,8 @@ async function generate(model: string, text: string, chat: boolean): Promise<{ t
 interface SwarmLite {
   volunteers: { peerId: string; state: string; span: unknown; assignedSpan: unknown }[];
   placement: { uncoveredBlocks: number[] };
-  recentRoutes: { clientId: string; outcome: string; maxNewTokens: number; measured?: unknown; chain: { peerId: string }[] }[];
+  model: { numBlocks: number };
+  recentRoutes: { clientId: string; outcome: string; maxNewTokens: number; measured?: unknown; chain: { peerId: string; span: { start: number; end: number } }[] }[];
 }
 
 describe('the OpenAI-compatible API (bouquet serve + three bouquet volunteer processes, the openai SDK)', () => {
@@ -177,7 +178,9 @@ describe('the OpenAI-compatible API (bouquet serve + three bouquet volunteer pro
     abort.abort();
     // Released without measured times: the session ended by the abort, not by a finished answer (which reports them).
     await until('the cancelled answer\'s route to be released', async () => {
-      const routes = (await swarm()).recentRoutes.filter((x) => x.maxNewTokens === 120);
+      // The answer's own route covers the whole model; a verified-results check is a route of its own, for one hop's span.
+      const s = await swarm();
+      const routes = s.recentRoutes.filter((x) => x.maxNewTokens === 120 && x.chain[0]?.span.start === 0 && x.chain.at(-1)?.span.end === s.model.numBlocks);
       return routes.length === 1 && routes[0]?.outcome === 'released' && routes[0].measured === undefined;
     }, 15_000);
   }, 60_000);
@@ -190,7 +193,8 @@ describe('the OpenAI-compatible API (bouquet serve + three bouquet volunteer pro
     for await (const c of stream) {
       text += c.choices[0]?.text ?? '';
       if (++chunks === 8) {
-        const route = (await swarm()).recentRoutes.find((r) => r.outcome === 'active');
+        const s = await swarm();
+        const route = s.recentRoutes.find((r) => r.outcome === 'active' && r.chain[0]?.span.start === 0 && r.chain.at(-1)?.span.end === s.model.numBlocks);
         killed = route?.chain.at(-1)?.peerId;
         volunteers.find((v) => peerIdOf(v) === killed)?.child.kill('SIGKILL');
       }
