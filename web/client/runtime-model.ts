@@ -2,7 +2,7 @@
 import type { ModelShape } from '../../core/model/index.ts';
 import type { HiddenStates } from '../../core/protocol/index.ts';
 import type { BlockRuntime } from '../../worker/index.ts';
-import type { ClientModel } from './session.ts';
+import type { ClientModel } from './session-types.ts';
 
 /** Embedding and LM head of a runtime loaded with `client: true`. */
 export function clientModelFromRuntime(rt: BlockRuntime, shape: ModelShape, maxSeqLen: number = shape.maxSeqLen): ClientModel {
