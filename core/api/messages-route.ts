@@ -24,6 +24,11 @@ export interface RouteRequest {
   span?: BlockSpan;
   /** Model the client loaded: picks that model's swarm (default: the server's first model); an unserved one is `model-mismatch`. */
   modelId?: string;
+  /**
+   * Granted now or refused (`queue-full`), never queued: for optional work such as a verified-results
+   * check, which must not wait in the central queue ahead of real requests while its client holds a chain.
+   */
+  noQueue?: boolean;
 }
 
 /** One hop of a granted route: which peer runs which blocks for this request. */

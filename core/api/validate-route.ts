@@ -36,6 +36,11 @@ export function parseRouteRequest(raw: unknown): Parsed<RouteRequest> {
     if (s !== undefined) r.span = s;
     const modelId = optional(o, 'modelId', () => str(o, 'modelId', ''));
     if (modelId !== undefined) r.modelId = modelId;
+    const noQueue = optional(o, 'noQueue', () => {
+      if (typeof o.noQueue !== 'boolean') throw new FieldError('noQueue', `noQueue must be a boolean (got ${describe(o.noQueue)})`);
+      return o.noQueue;
+    });
+    if (noQueue === true) r.noQueue = true;
     return r;
   });
 }

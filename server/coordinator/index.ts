@@ -225,6 +225,10 @@ export class Coordinator {
       if (d.kind === 'grant') return this.grant(request, d, 0);
       if (d.kind === 'error') return { kind: 'error', error: d.error };
     }
+    // Optional work (a verified-results check) is granted now or not at all: it never queues ahead of real requests.
+    if (request.noQueue === true) {
+      return { kind: 'error', error: { code: 'queue-full', message: 'no free chain for this span now, and this request asked not to queue' } };
+    }
     if (this.tickets.length >= this.maxQueueLength) {
       return { kind: 'error', error: { code: 'queue-full', message: `the central queue holds ${this.tickets.length} requests; retry later` } };
     }

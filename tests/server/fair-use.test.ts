@@ -94,6 +94,28 @@ describe('fair use of route requests', () => {
     const polled = await json(`${s.url}${routeTicketPath(ticket)}?waitMs=5000`);
     expect(polled.body).toMatchObject({ kind: 'route' });
   });
+
+  it('a request that asks not to queue (a verified-results check) is granted now or refused, and never joins the queue', async () => {
+    const s = await start({ auth: { routeRateLimits: 'off' } });
+    await oneVolunteer(s, 1);
+    const body = (clientId: string, noQueue?: boolean): object => ({ clientId, promptTokens: 4, maxNewTokens: 400, ...(noQueue !== undefined ? { noQueue } : {}) });
+    // With a free session it is granted like any other.
+    const first = await json(s.url + apiPaths.routes, { body: body('checker', true) });
+    expect(first.body).toMatchObject({ kind: 'route' });
+    // Full: refused at once with queue-full, and the queue stays empty; a plain request still queues.
+    const refused = await json(s.url + apiPaths.routes, { body: body('checker-2', true) });
+    expect((refused.body as { error?: { code: string } }).error?.code).toBe('queue-full');
+    expect(s.coordinator.state().queueLength).toBe(0);
+    const plain = await json(s.url + apiPaths.routes, { body: body('plain') });
+    expect(plain.body).toMatchObject({ kind: 'queued' });
+    // While someone waits, it does not jump the queue either.
+    const behind = await json(s.url + apiPaths.routes, { body: body('checker-3', true) });
+    expect((behind.body as { error?: { code: string } }).error?.code).toBe('queue-full');
+    expect(s.coordinator.state().queueLength).toBe(1);
+    // A non-boolean is a coded bad request.
+    const bad = await json(s.url + apiPaths.routes, { body: { ...body('x'), noQueue: 'yes' } });
+    expect((bad.body as { error?: { code: string; field?: string } }).error).toMatchObject({ code: 'bad-request', field: 'noQueue' });
+  });
 });
 
 /** A dashboard socket that never reads: the handshake is sent, then the socket is paused (what arrives stays in the kernel). */

@@ -50,6 +50,7 @@ export class CoordinatorRoutes implements RouteProvider, EvidenceSink {
       span: ask.span,
     };
     if (ask.rttMs !== undefined) body.rttMs = ask.rttMs;
+    if (ask.noQueue === true) body.noQueue = true;
     if (this.options.modelId !== undefined) body.modelId = this.options.modelId;
     const maxQueueWaitMs = this.options.maxQueueWaitMs ?? 120_000;
     let answer: RouteGranted | RouteQueued = await this.client.requestRoute(body, signal);

@@ -35,6 +35,8 @@ export interface RouteAsk {
   excludePeers: string[];
   /** Measured round trips to peers, ms. */
   rttMs?: Record<string, number>;
+  /** Granted now or refused, never queued (optional work: a verified-results check). */
+  noQueue?: boolean;
 }
 
 /** Times measured for a finished request (sent with the release). */
