@@ -40,8 +40,8 @@ describe('modelCoverage', () => {
 });
 
 describe('volunteerModelPick', () => {
-  const cov = (id: string, minReplicas: number, meanReplicas: number): ModelCoverage => ({
-    model: info(id, 4), volunteers: 1, servedBlocks: 4, minReplicas, meanReplicas, fullyServed: minReplicas > 0, uncoveredBlocks: [],
+  const cov = (id: string, minReplicas: number, meanReplicas: number, volunteers = 1): ModelCoverage => ({
+    model: info(id, 4), volunteers, servedBlocks: 4, minReplicas, meanReplicas, fullyServed: minReplicas > 0, uncoveredBlocks: [],
   });
 
   it('picks the model whose least-held block has the fewest volunteers', () => {
@@ -52,6 +52,8 @@ describe('volunteerModelPick', () => {
   it('breaks a tie by fewer volunteers per block on average, then by the order served', () => {
     expect(volunteerModelPick([cov('a', 1, 2), cov('b', 1, 1.25)])).toBe('b');
     expect(volunteerModelPick([cov('a', 0, 0), cov('b', 0, 0)])).toBe('a');
+    // A volunteer registered but not placed yet counts: the next one goes to the model nobody has joined.
+    expect(volunteerModelPick([cov('a', 0, 0, 1), cov('b', 0, 0, 0)])).toBe('b');
     expect(() => volunteerModelPick([])).toThrow(expect.objectContaining({ code: 'bad-argument' }));
   });
 });
