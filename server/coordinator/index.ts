@@ -84,8 +84,8 @@ export class Coordinator {
     this.now = options.now ?? Date.now;
     this.log = options.logger;
     this.key = options.key ?? CoordinatorKey.ephemeral();
-    this.registry = new VolunteerRegistry(options.model, networkDefaults(options.network), workloadDefaults(options.workload), this.now, (id) =>
-      this.leases.through(id),
+    this.registry = new VolunteerRegistry(options.model, networkDefaults(options.network), workloadDefaults(options.workload), this.now, (id, exceptClientId) =>
+      this.leases.through(id, exceptClientId),
     );
     this.leases = new LeaseBook(this.leaseMs, this.now);
     this.tickets = new TicketQueue(ticketTtlMs, this.now);

@@ -134,10 +134,10 @@ export class LeaseBook {
     return [...this.leases].filter(([, l]) => l.expiresAtMs <= nowMs).map(([id]) => id);
   }
 
-  /** Active leases with a hop on `peerId`. */
-  through(peerId: string): number {
+  /** Active leases with a hop on `peerId`, other than those of client `exceptClientId`. */
+  through(peerId: string, exceptClientId?: string): number {
     let n = 0;
-    for (const l of this.leases.values()) if (l.record.chain.some((h) => h.peerId === peerId)) n++;
+    for (const l of this.leases.values()) if (l.record.clientId !== exceptClientId && l.record.chain.some((h) => h.peerId === peerId)) n++;
     return n;
   }
 

@@ -73,7 +73,7 @@ export class VolunteerRegistry {
     private readonly workload: WorkloadDefaults,
     private readonly now: () => number,
     /** Leases now running through a volunteer (probation caps them). */
-    private readonly leasesThrough: (peerId: string) => number = () => 0,
+    private readonly leasesThrough: (peerId: string, exceptClientId?: string) => number = () => 0,
   ) {}
 
   get model(): ServedModel['info'] {
@@ -105,11 +105,12 @@ export class VolunteerRegistry {
   /**
    * Serves new routes: it acknowledged its assignment with `ready` (its ready span is the assigned
    * one) and says it serves; on probation (no successful session report while another volunteer has
-   * one) only while it holds fewer than `probationLeases` leases.
+   * one) only while it holds fewer than `probationLeases` leases of clients other than `forClientId`
+   * (a client's own chain through it does not lock it out of that client's failovers).
    */
-  isRoutable(v: Volunteer): boolean {
+  isRoutable(v: Volunteer, forClientId?: string): boolean {
     if (v.servingSpan === null || !sameSpan(v.servingSpan, v.assignedSpan) || v.load.state !== 'serving') return false;
-    return !this.onProbation(v) || this.leasesThrough(v.peerId) < probationLeases;
+    return !this.onProbation(v) || this.leasesThrough(v.peerId, forClientId) < probationLeases;
   }
 
   /** No successful session report yet, while another volunteer here has one. */
@@ -126,8 +127,9 @@ export class VolunteerRegistry {
     return this.checkedCache;
   }
 
-  routable(): Volunteer[] {
-    return this.all().filter((x) => this.isRoutable(x));
+  /** Volunteers that serve new routes (for `forClientId`'s request, when given; see isRoutable). */
+  routable(forClientId?: string): Volunteer[] {
+    return this.all().filter((x) => this.isRoutable(x, forClientId));
   }
 
   stateOf(v: Volunteer): VolunteerState {

@@ -35,8 +35,8 @@ export class RouteDecider {
    * JFFC dispatches on — the placement policy's own while its spans are in force, else GCA over the
    * spans in force. Cached while neither changes.
    */
-  private routingPlacement(): { placement: PlacementResult; chainKeys: string[] } {
-    const routable = this.registry.routable();
+  private routingPlacement(clientId: string): { placement: PlacementResult; chainKeys: string[] } {
+    const routable = this.registry.routable(clientId);
     const { result, round } = this.placementLoop.result;
     const key = `${round};` + routable.map((v) => `${chainKeyOf([{ serverId: v.peerId, span: v.servingSpan ?? { start: 0, end: 0 } }])}:${v.cacheSlots}`).join(',');
     if (this.cache?.key === key) return this.cache;
@@ -64,11 +64,11 @@ export class RouteDecider {
 
   /** Decides one request now: a chain to grant, wait in the queue, or an error. */
   decide(request: RouteRequest): Decision {
-    const { placement, chainKeys } = this.routingPlacement();
+    const { placement, chainKeys } = this.routingPlacement(request.clientId);
     const L = this.registry.model.numBlocks;
     const span = request.span ?? { start: 0, end: L };
     const banned = new Map((request.excludePeers ?? []).map((p) => [p, Infinity]));
-    const routable = this.registry.routable();
+    const routable = this.registry.routable(request.clientId);
     // A snapshot per request, with this request's RTTs: the routing policies key their per-client state on it.
     const swarm = this.registry.planSnapshot(routable, { id: request.clientId, rttMs: request.rttMs ?? {} });
     const booked = loadsFromBookings(placement.assignments, this.leases.bookings());

@@ -195,6 +195,28 @@ describe('claimed speed and span', () => {
     expect(throughFast).toBeLessThanOrEqual(1);
     expect(leases.length).toBeGreaterThan(throughFast); // the honest one took the rest
   });
+
+  // A network change: the client's own chain runs through the newcomer, and the other hop fails over.
+  it("a probation volunteer's one lease does not lock its own client out of it on failover", async () => {
+    const s = await start();
+    await join(s, { peerId: 'honest', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
+    await servingAll(s);
+    const first = granted(await route(s, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 }));
+    await json(s.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret, measured: { totalMs: 400, tokens: 8, firstTokenMs: 50 } } });
+    await join(s, { peerId: 'fresh', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
+    await servingAll(s);
+    // The chat's failover of its first hop landed on the newcomer: its one probation lease.
+    const own = granted(await route(s, { clientId: 'chat', promptTokens: 4, maxNewTokens: 8, span: { start: 0, end: 2 }, excludePeers: ['honest'] }));
+    expect(own.chain.map((h) => h.peerId)).toEqual(['fresh']);
+    expect(s.coordinator.state().volunteers.find((v) => v.peerId === 'fresh')?.probation).toBe(true);
+    // Its next failover (the other hop, the honest one gone for it) may use the newcomer again…
+    const again = await route(s, { clientId: 'chat', promptTokens: 4, maxNewTokens: 8, span: { start: 2, end: L }, excludePeers: ['honest'] });
+    expect(again.kind).toBe('route');
+    if (again.kind === 'route') expect(again.chain.map((h) => h.peerId)).toEqual(['fresh']);
+    // …while another client still may not (the cap holds for strangers).
+    const other = await route(s, { clientId: 'other', promptTokens: 4, maxNewTokens: 8, span: { start: 2, end: L }, excludePeers: ['honest'], noQueue: true });
+    expect(other.kind).not.toBe('route');
+  });
 });
 
 describe('claimed RTTs and requests', () => {
