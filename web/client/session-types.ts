@@ -73,6 +73,13 @@ export interface ClientSessionOptions {
    * moves a volunteer to cover a gap), with the same backoff (default 8: about 16 s in all).
    */
   routeRetries?: number;
+  /**
+   * How long a failover keeps asking for a replacement route, ms, when its `routeRetries` tries are
+   * spent (default 60000). An answer already under way waits out a network change: the volunteers
+   * re-register one by one, seconds apart, and the answer is lost if the chat gives up first. The
+   * first route of a generation does not wait: nobody serving the model is said at once.
+   */
+  failoverWaitMs?: number;
   /** Backoff before the k-th retry of a failover: base · 2^(k−1) less up to half at random, 0 for the first, ms (default 100). */
   backoffBaseMs?: number;
   /** Cap on that backoff, ms (default 5000). */

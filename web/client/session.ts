@@ -103,7 +103,7 @@ export class ClientSession {
 
   constructor(options: ClientSessionOptions) {
     this.opts = {
-      prefillChunkTokens: 256, dtype: 'fp32', stepTimeoutMs: 30_000, maxFailovers: 5, routeRetries: 8, backoffBaseMs: 100,
+      prefillChunkTokens: 256, dtype: 'fp32', stepTimeoutMs: 30_000, maxFailovers: 5, routeRetries: 8, failoverWaitMs: 60_000, backoffBaseMs: 100,
       backoffMaxMs: 5000, newSessionId: () => crypto.randomUUID(), ...options,
     };
     this.backoff = {
@@ -216,7 +216,7 @@ export class ClientSession {
 
   /** Gets the full route and opens a session on every hop (failing over hops that refuse). */
   private async openChain(): Promise<void> {
-    const lease = await this.requestRouteWithRetry({ start: 0, end: this.opts.model.numBlocks }, 0);
+    const lease = await this.requestRouteWithRetry({ start: 0, end: this.opts.model.numBlocks }, 0, 0);
     this.hops = [];
     await this.installHops(0, 0, lease.chain, lease.leaseToken, signedLeaseId(lease));
   }
@@ -325,7 +325,7 @@ export class ClientSession {
     if (cause.code === 'wrong-result') record.banned = cause.data?.banned === true;
     this.failovers.push(record);
     await sleep(this.backoffMs(this.failovers.length - 1), this.signal);
-    const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1).catch((e: unknown) => {
+    const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1, this.opts.failoverWaitMs).catch((e: unknown) => {
       if (isBouquetError(e, 'aborted')) throw e;
       const err = toPeerError(e, 'no-route');
       throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
@@ -351,10 +351,16 @@ export class ClientSession {
     return attempt <= 0 ? 0 : backoffDelayMs(this.backoff, attempt - 1);
   }
 
-  /** Asks for a route, retrying 'no-route' (volunteers may be re-registering), 'queue-full' and 'rate-limited' with backoff a few times. */
-  private async requestRouteWithRetry(span: BlockSpan, attempt0: number): Promise<RouteLease> {
+  /**
+   * Asks for a route, retrying 'no-route' (volunteers may be re-registering), 'queue-full' and
+   * 'rate-limited' with backoff: `routeRetries` tries, then on until `waitMs` has passed since the first.
+   */
+  private async requestRouteWithRetry(span: BlockSpan, attempt0: number, waitMs: number): Promise<RouteLease> {
     let last: PeerError | undefined;
-    for (let k = 0; k < this.opts.routeRetries; k++) {
+    const t0 = performance.now();
+    let k = 0;
+    // Bounded: the count, then the clock (each retry after the first few sleeps at least half of backoffMaxMs).
+    for (; k < this.opts.routeRetries || performance.now() - t0 < waitMs; k++) {
       if (k > 0) await sleep(this.backoffMs(attempt0 + k), this.signal);
       try {
         // The round trips measured so far go with the request (the coordinator routes this client by them).
@@ -372,7 +378,7 @@ export class ClientSession {
         if (!['no-route', 'queue-full', 'rate-limited', 'infeasible', 'peer-unavailable', 'timeout'].includes(last.code)) throw last;
       }
     }
-    throw new PeerError('no-route', `no route for blocks [${span.start}, ${span.end}) after ${this.opts.routeRetries} tries: ${last?.message ?? ''}`);
+    throw new PeerError('no-route', `no route for blocks [${span.start}, ${span.end}) after ${k} tries: ${last?.message ?? ''}`);
   }
 
   private checkChain(lease: RouteLease, span: BlockSpan): void {

@@ -68,6 +68,36 @@ describe('ClientSession over the in-memory transport (toy model double)', () => 
     expect(routes.released).toEqual(['lease-1', 'lease-2']);
   });
 
+  // A network change: the only other volunteer for the lost span re-registers only after the failover's tries are spent.
+  it('a failover waits failoverWaitMs for a replacement that comes back late, then gives up with no-route', async () => {
+    for (const [waitMs, comesBack] of [[5000, true], [0, false]] as const) {
+      const net = new MemoryNetwork();
+      const vs = [volunteer(net, 'v1', { start: 0, end: 3 }), volunteer(net, 'v2', { start: 3, end: 6 }), volunteer(net, 'late', { start: 3, end: 6 })];
+      const gone = new Set(['late']);
+      const routes = new ListRouteProvider(vs.map((v) => ({ peerId: v.peerId, span: v.span })), gone);
+      const ask = routes.requestRoute.bind(routes);
+      // 'late' is back at the 7th failover ask: past routeRetries (3), inside the wait.
+      routes.requestRoute = (a) => {
+        if (comesBack && routes.asks.length === 7) gone.delete('late');
+        return ask(a);
+      };
+      const session = new ClientSession({
+        transport: net.createTransport('client'), routes, model: new ToyClientModel(), routeRetries: 3, failoverWaitMs: waitMs, backoffBaseMs: 1, backoffMaxMs: 4,
+      });
+      const run = session.generate(prompt, { maxNewTokens: 12, onToken: (t) => { if (t.index === 4) { routes.markGone('v2'); vs[1]?.transport.close(); } } });
+      if (comesBack) {
+        const res = await run;
+        expect(res.ids).toEqual(await toyGenerate(prompt, 12));
+        expect(res.failovers.map((f) => f.replacement.map((h) => h.peerId))).toEqual([['late']]);
+        expect(routes.asks.length).toBe(8);
+      } else {
+        await expect(run).rejects.toMatchObject({ code: 'no-route' });
+        expect(routes.asks.length).toBe(1 + 3);
+        expect(vs[0]?.host.stats().activeSessions).toBe(0);
+      }
+    }
+  });
+
   it('routes around a volunteer whose cache is full', async () => {
     const net = new MemoryNetwork();
     const vs = [
