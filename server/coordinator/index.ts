@@ -27,6 +27,7 @@ import { LoopLag, type LoopLagReport } from './loop-lag.ts';
 import { checkQuota, defaultFairUseLimits, holderKeys, Holdings, type FairUseLimits } from './fair-use.ts';
 import type { RouteRecord, VerifyEvidence, VerifyVerdict } from '../../core/api/index.ts';
 import { VerifiedResults } from './verified-results.ts';
+import { checkRouteRequest, grantAnswer } from './route-grants.ts';
 
 export type { LoopLagReport } from './loop-lag.ts';
 export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
@@ -187,22 +188,6 @@ export class Coordinator {
 
   // Routes -------------------------------------------------------------------------------------
 
-  private validateRequest(request: RouteRequest): void {
-    if (request.modelId !== undefined && request.modelId !== this.model.id) {
-      throw new CoordinatorApiError('model-mismatch', `this coordinator serves model '${this.model.id}', not '${request.modelId}'`, 'modelId');
-    }
-    if (request.span !== undefined && request.span.end > this.model.numBlocks) {
-      throw new CoordinatorApiError('bad-request', `span.end must be ≤ ${this.model.numBlocks} (the model's blocks)`, 'span.end');
-    }
-    if (request.promptTokens + request.maxNewTokens > this.model.maxSessionTokens) {
-      throw new CoordinatorApiError(
-        'bad-request',
-        `promptTokens + maxNewTokens must be ≤ ${this.model.maxSessionTokens}, the session length volunteers size their cache for`,
-        'maxNewTokens',
-      );
-    }
-  }
-
   /**
    * A client asks for a route: granted now, queued (poll the ticket), or refused. `from.address`
    * (a remote address key, server/auth's addressKey) adds the per-address caps to the per-client ones.
@@ -211,7 +196,7 @@ export class Coordinator {
     const keys = holderKeys(request.clientId, from.address);
     const f = this.fairUse;
     try {
-      this.validateRequest(request);
+      checkRouteRequest(request, this.model);
       checkQuota(this.leaseHoldings, keys, { client: f.maxLeasesPerClient, address: f.maxLeasesPerAddress }, 'leases');
     } catch (e) {
       if (e instanceof CoordinatorApiError) return { kind: 'error', error: e.toWire() };
@@ -276,25 +261,7 @@ export class Coordinator {
     this.recordRoute(record, false);
     this.log.info({ leaseTag: record.leaseTag, clientId: request.clientId, chain: d.hops, predictedMs: d.predicted.totalMs, queuedMs }, 'route granted');
     this.emitRoute(record);
-    const expectedEndAtMs = record.grantedAtMs + (Number.isFinite(d.predicted.totalMs) ? Math.max(0, d.predicted.totalMs) : this.leaseMs);
-    const leaseToken = this.key.signLease({
-      leaseId, clientId: request.clientId, chain: d.hops, promptTokens: request.promptTokens, maxNewTokens: request.maxNewTokens,
-      grantedAtMs: record.grantedAtMs, expectedEndAtMs, expiresAtMs,
-    });
-    return {
-      kind: 'route',
-      leaseId,
-      leaseSecret: this.key.leaseSecret(leaseId),
-      leaseToken,
-      leaseTag: record.leaseTag,
-      chain: d.hops,
-      expiresAtMs,
-      leaseMs: this.leaseMs,
-      predicted: d.predicted,
-      policy: record.policy,
-      modelId: this.model.id,
-      verify: this.verified.routeVerify(d.hops),
-    };
+    return grantAnswer({ key: this.key, leaseMs: this.leaseMs, modelId: this.model.id, verify: this.verified.routeVerify(d.hops) }, request, d, { leaseId, record, expiresAtMs });
   }
 
   /**

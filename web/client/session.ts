@@ -3,11 +3,12 @@ import {
   FrameLink, PeerError, toPeerError,
   type HiddenStates, type RequestBody,
 } from '../../core/protocol/index.ts';
-import { backoffDelayMs, type AbortSignalLike, type BackoffPolicy } from '../../core/api/index.ts';
-import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
+import type { AbortSignalLike, BackoffPolicy } from '../../core/api/index.ts';
+import { isBouquetError } from '../../core/errors/index.ts';
 import { generateTokens, type GenerateOptions, type GenerationOutput } from '../../core/generation/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { RouteAsk, RouteHopSpec, RouteLease } from './routes.ts';
+import type { RouteHopSpec, RouteLease } from './routes.ts';
+import { askRouteWithRetry, retryBackoffMs, sleep } from './route-ask.ts';
 import { LinkPool } from './link-pool.ts';
 import { sessionVerifier, type StepVerifier } from './verify.ts';
 import type { FailoverRecord, GenerationResult, ClientSessionOptions } from './session-types.ts';
@@ -37,18 +38,6 @@ interface ActiveHop {
   publicKey?: string;
   /** Signature of its last answer. */
   lastSignature?: string;
-}
-
-function sleep(ms: number, signal?: AbortSignalLike): Promise<void> {
-  if (signal?.aborted === true) return Promise.reject(new BouquetError('aborted', 'generation aborted'));
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new BouquetError('aborted', 'generation aborted'));
-    }, { once: true });
-  });
 }
 
 /** The lease id a volunteer signs into its answers: it learns it from the signed lease only ('' without one). */
@@ -348,49 +337,17 @@ export class ClientSession {
 
   /** 0 before the first try, then the jittered backoff of retry `attempt − 1`. */
   private backoffMs(attempt: number): number {
-    return attempt <= 0 ? 0 : backoffDelayMs(this.backoff, attempt - 1);
+    return retryBackoffMs(this.backoff, attempt);
   }
 
-  /**
-   * Asks for a route, retrying 'no-route' (volunteers may be re-registering), 'queue-full' and
-   * 'rate-limited' with backoff: `routeRetries` tries, then on until `waitMs` has passed since the first.
-   */
+  /** A route for `span` (see askRouteWithRetry), kept among this generation's leases. */
   private async requestRouteWithRetry(span: BlockSpan, attempt0: number, waitMs: number): Promise<RouteLease> {
-    let last: PeerError | undefined;
-    const t0 = performance.now();
-    let k = 0;
-    // Bounded: the count, then the clock (each retry after the first few sleeps at least half of backoffMaxMs).
-    for (; k < this.opts.routeRetries || performance.now() - t0 < waitMs; k++) {
-      if (k > 0) await sleep(this.backoffMs(attempt0 + k), this.signal);
-      try {
-        // The round trips measured so far go with the request (the coordinator routes this client by them).
-        const ask: RouteAsk = { span, promptTokens: this.promptTokens, maxNewTokens: this.maxNewTokens, excludePeers: [...this.excluded] };
-        const rttMs = this.links.rtts.fresh();
-        if (rttMs !== undefined) ask.rttMs = rttMs;
-        this.links.refreshRtts();
-        const lease = await this.opts.routes.requestRoute(ask, this.signal);
-        this.checkChain(lease, span);
-        this.leases.push(lease);
-        return lease;
-      } catch (err) {
-        if (isBouquetError(err, 'aborted')) throw err;
-        last = toPeerError(err, 'no-route');
-        if (!['no-route', 'queue-full', 'rate-limited', 'infeasible', 'peer-unavailable', 'timeout'].includes(last.code)) throw last;
-      }
-    }
-    throw new PeerError('no-route', `no route for blocks [${span.start}, ${span.end}) after ${k} tries: ${last?.message ?? ''}`);
-  }
-
-  private checkChain(lease: RouteLease, span: BlockSpan): void {
-    let at = span.start;
-    for (const hop of lease.chain) {
-      if (hop.span.start !== at || hop.span.end <= hop.span.start) break;
-      at = hop.span.end;
-    }
-    if (at !== span.end || lease.chain.length === 0) {
-      void this.opts.routes.releaseRoute(lease.leaseId).catch(() => undefined);
-      throw new PeerError('no-route', `route ${JSON.stringify(lease.chain)} does not cover blocks [${span.start}, ${span.end}) in order`);
-    }
+    const lease = await askRouteWithRetry(
+      { routes: this.opts.routes, links: this.links, backoff: this.backoff, routeRetries: this.opts.routeRetries, signal: this.signal },
+      { span, promptTokens: this.promptTokens, maxNewTokens: this.maxNewTokens, excluded: this.excluded }, attempt0, waitMs,
+    );
+    this.leases.push(lease);
+    return lease;
   }
 
   /** Closes every hop's session and releases the routes (sending `measured` with the first), and the session's own links. */

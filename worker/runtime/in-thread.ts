@@ -1,12 +1,13 @@
 // In-thread BlockRuntime: onnxruntime-web sessions for a block span (split lazily where sessions need it), KV cache, client parts.
-import { cacheBudgetBytes, cacheBytesPerTokenBlock, KvCacheBudget, reserveTokensFor } from '../../core/cache/index.ts';
+import { reserveTokensFor, type KvCacheBudget } from '../../core/cache/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
-import { blockBytes, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
+import { blockBytes, type ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
-import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type BuiltGraph, type OpFlavour } from '../graph/index.ts';
+import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type BuiltGraph } from '../graph/index.ts';
 import { toHalfArray, type ModelWeights } from '../weights/index.ts';
-import { chooseBackend, defaultThreadSpinning, type ChosenBackend, type Ort } from './backend.ts';
+import type { ChosenBackend, Ort } from './backend.ts';
+import { resolveRuntimeConfig, type RuntimeConfig } from './in-thread-config.ts';
 import type { BlockRuntime, CacheUsage, OpenSessionRequest, RuntimeInfo, RuntimeOptions, SessionInfo, StepResult } from './types.ts';
 
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
@@ -34,50 +35,19 @@ interface OpenSession {
 
 /** Creates an in-thread runtime over `weights` with onnxruntime-web module `ort`. */
 export async function createInThreadRuntime(ort: Ort, weights: ModelWeights, options: RuntimeOptions = {}): Promise<BlockRuntime> {
-  const shape = weights.shape;
-  const ops = options.ops ?? 'contrib';
-  const slotTokens = options.maxSessionTokens ?? Math.min(shape.maxSeqLen, 2048);
-  if (!Number.isInteger(slotTokens) || slotTokens < 1) throw new RuntimeError('bad-input', `maxSessionTokens must be a positive integer (got ${slotTokens})`);
-  if (slotTokens > shape.maxSeqLen) {
-    throw new RuntimeError('sequence-too-long', `maxSessionTokens ${slotTokens} exceeds the model's maximum sequence length ${shape.maxSeqLen}`);
-  }
-  const blocks = options.blocks ?? null;
-  if (blocks !== null && (!Number.isInteger(blocks.start) || !Number.isInteger(blocks.end) || blocks.start < 0 || blocks.end > shape.numBlocks || blocks.start >= blocks.end)) {
-    throw new RuntimeError('bad-input', `block span [${blocks.start}, ${blocks.end}) is not inside [0, ${shape.numBlocks})`);
-  }
-  const backend = await chooseBackend(ort, options.backends ?? ['webgpu', 'wasm'], options.threads);
-  const asked = options.precision ?? 'fp32';
-  const precision: WeightPrecision = asked === 'auto' ? (backend.name === 'webgpu' && backend.shaderF16 ? 'fp16' : 'fp32') : asked;
-  if (precision === 'fp16' && backend.name === 'webgpu' && !backend.shaderF16) {
-    throw new RuntimeError('bad-input', 'fp16 asked for, but the WebGPU adapter lacks shader-f16: use fp32 or q4');
-  }
-  const cachePrecision = computeType(precision) === 'float16' ? 'fp16' : 'fp32';
-  const tokenBlockBytes = cacheBytesPerTokenBlock(shape, cachePrecision);
-  const budgetBytes = options.cacheBudgetBytes ?? cacheBudgetBytes(shape, 8, slotTokens, cachePrecision);
-  const cache = KvCacheBudget.ofBytes(budgetBytes, tokenBlockBytes, slotTokens);
-  const rt = new InThreadRuntime(ort, weights, backend, { precision, ops, slotTokens, tokenBlockBytes, blocks, threadSpinning: options.threadSpinning ?? defaultThreadSpinning(), prepackWeights: options.prepackWeights ?? true, externalWeights: options.externalWeights ?? true }, cache);
+  const { backend, config, cache } = await resolveRuntimeConfig(ort, weights.shape, options);
+  const rt = new InThreadRuntime(ort, weights, backend, config, cache);
+  const blocks = config.blocks;
   if (blocks !== null) {
     // One onnxruntime session per at most maxSegmentBytes of weights: a protobuf model must stay under
     // 2 GiB, and smaller graphs keep the peak of JS copies during loading low.
-    const perSegment = Math.max(1, Math.floor((options.maxSegmentBytes ?? 2 ** 30) / blockBytes(shape, precision)));
+    const perSegment = Math.max(1, Math.floor((options.maxSegmentBytes ?? 2 ** 30) / blockBytes(weights.shape, config.precision)));
     for (let start = blocks.start; start < blocks.end; start += perSegment) {
       await rt.loadSegment({ start, end: Math.min(blocks.end, start + perSegment) });
     }
   }
   if (options.client === true) await rt.loadClient();
   return rt;
-}
-
-interface Config {
-  precision: WeightPrecision;
-  ops: OpFlavour;
-  slotTokens: number;
-  /** Bytes of one token block (16 tokens of one block's keys and values). */
-  tokenBlockBytes: number;
-  blocks: BlockSpan | null;
-  threadSpinning: boolean;
-  prepackWeights: boolean;
-  externalWeights: boolean;
 }
 
 class InThreadRuntime implements BlockRuntime {
@@ -93,7 +63,7 @@ class InThreadRuntime implements BlockRuntime {
     private readonly ort: Ort,
     private readonly weights: ModelWeights,
     private readonly backend: ChosenBackend,
-    private readonly cfg: Config,
+    private readonly cfg: RuntimeConfig,
     /** Admission: every open session's reservation, in token blocks. */
     private readonly cache: KvCacheBudget,
   ) {
