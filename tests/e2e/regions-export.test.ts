@@ -62,7 +62,8 @@ describe.skipIf(skipReason !== null)(`two emulated regions, exported${skipReason
           const byRegion: Record<string, number> = {};
           for (const [id, ms] of Object.entries(row)) byRegion[regionOf.get(id) ?? id] = ms;
           console.log(`region export: client in a measured ${JSON.stringify(byRegion)} ms (applied: a 0, b ${rttMs}); chats ${out.chats.map((c) => `${(c.totalMs / c.tokens).toFixed(1)} ms/token`).join(', ')}`);
-          expect(byRegion.a).toBeLessThan(10);
+          // In-region: no delay applied; what is measured is scheduling (14 ms seen at load average 30), well under half the crossing's.
+          expect(byRegion.a).toBeLessThan(rttMs / 2);
           // The delay is a floor (the delayer never releases early); the band above it is scheduling on a loaded box.
           expect(byRegion.b).toBeGreaterThanOrEqual(rttMs - 1);
           expect(byRegion.b).toBeLessThan(rttMs + 30);
