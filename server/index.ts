@@ -21,7 +21,7 @@ export {
   clientInfluence,
   maxReportingClients,
   probationLeases,
-  BanList, judgeEvidence, maxBannedKeys, inProcessRecomputer,
+  BanList, judgeEvidence, maxBannedKeys, inProcessRecomputer, BanStore, bansFile, maxBanFileBytes, maxBanReasonChars, parseBanRecord, type BanRecord,
   type StepRecomputer, type JudgeDeps, type VerifyOptions,
 } from './coordinator/index.ts';
 export {

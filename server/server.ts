@@ -11,7 +11,7 @@ import { serverLogger } from './log.ts';
 import { webAppHandlers } from './static.ts';
 import { WebSocketServer } from 'ws';
 import { apiPaths, finiteJsonReplacer } from '../core/api/index.ts';
-import { Coordinator } from './coordinator/index.ts';
+import { BanList, Coordinator } from './coordinator/index.ts';
 import { loadServedModel, type ModelSizing, type ServedModel } from './models/index.ts';
 import { defaultServeCombo, resolveCombo } from '../core/policies/index.ts';
 import { placementPolicy, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';
@@ -63,10 +63,13 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const predictionThread = new PlacementThread(placementThreadDeadlineMs);
   // One signing key for every model's coordinator: a lease from any of them checks with the one public key.
   const coordinatorKey = options.stateDir !== undefined ? CoordinatorKey.inStateDir(options.stateDir) : CoordinatorKey.ephemeral();
+  // One ban list for every model (a ban is of the key), kept in the state dir so a restart forgets no ban.
+  const bans = options.coordinator?.bans ?? (options.stateDir !== undefined ? BanList.inStateDir(options.stateDir, logger) : new BanList());
   const newCoordinator = (model: ServedModel): Coordinator =>
     new Coordinator({
       ...options.coordinator,
       key: coordinatorKey,
+      bans,
       model,
       placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
       routing: routingPolicy(routingName),
