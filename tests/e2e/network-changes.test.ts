@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetNamespace, netnsUnavailableReason, type NetNamespace } from '../support/netns.ts';
 import {
   buildApp, chatGenerate, chromiumMissingReason, generateReference, launchInNamespace, openChat, openVolunteer,
-  serveInNamespace, swarmState, until, volunteerSnapshot, type ServeProcess,
+  serveInNamespace, swarmState, until, volunteerSnapshot, activeRouteVictim, pagesByPeerId, type ServeProcess,
 } from './swarm-support.ts';
 
 const skipReason = chromiumMissingReason() ?? netnsUnavailableReason();
@@ -89,18 +89,14 @@ describe.skipIf(skipReason !== null)(`network changes${skipReason !== null ? ` (
     const tokens = maxSessionTokens - 32;
     const reference = generateReference(prompt, tokens);
     const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
-    const pageByPeer = new Map<string, Page>();
-    for (const page of volunteers) {
-      const snap = await volunteerSnapshot(page);
-      if (!('error' in snap)) pageByPeer.set(snap.peerId, page);
-    }
+    const pageByPeer = await pagesByPeerId(volunteers);
     // The victim is the route's last hop, looked up from the first token on (as in swarm.test.ts's failover case).
     let victim: { peerId: string; page: Page } | undefined;
     let lookup: Promise<void> | undefined;
     let closing: Promise<void> | undefined;
     onToken = (i) => {
       lookup ??= swarmState(chat).then((s) => {
-        const peerId = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active')?.chain.at(-1)?.peerId;
+        const peerId = activeRouteVictim(s, { clientId: chatPeer });
         const page = peerId === undefined ? undefined : pageByPeer.get(peerId);
         if (peerId !== undefined && page !== undefined) victim = { peerId, page };
       });

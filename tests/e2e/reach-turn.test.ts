@@ -11,6 +11,7 @@ import { coturnMissingReason, startCoturn, type Coturn } from '../support/coturn
 import { createNatTopology, natAddresses, natTopologyUnavailableReason, type NatTopology, type NetNamespace } from '../support/netns.ts';
 import {
   buildApp, chatGenerate, chromiumMissingReason, generateReference, openChat, openVolunteer, serveInNamespace, swarmState, until, volunteerSnapshot,
+  activeRouteVictim, pagesByPeerId,
   type ServeProcess,
 } from './swarm-support.ts';
 
@@ -130,18 +131,14 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
       expect(turn?.log()).toMatch(/ALLOCATE processed, success/);
 
       // Failover through the relay: the route's volunteer tab closes at token 8; the other one takes over.
-      const pageByPeer = new Map<string, Page>();
-      for (const page of volunteers) {
-        const snap = await volunteerSnapshot(page);
-        if (!('error' in snap)) pageByPeer.set(snap.peerId, page);
-      }
+      const pageByPeer = await pagesByPeerId(volunteers);
       const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
       let victim: string | undefined;
       let closing: Promise<void> | undefined;
       let lookup: Promise<void> | undefined;
       await chat.exposeFunction('bouquetOnToken', (_piece: string, index: number) => {
         lookup ??= swarmState(chat).then((s) => {
-          victim = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active')?.chain.at(-1)?.peerId;
+          victim = activeRouteVictim(s, { clientId: chatPeer });
         });
         if (index >= 8 && victim !== undefined && closing === undefined) closing = pageByPeer.get(victim)?.close();
       });

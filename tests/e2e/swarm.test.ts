@@ -6,7 +6,7 @@ import { encodeFrame, toPackets } from '../../core/protocol/index.ts';
 import { createNetNamespace, netnsUnavailableReason, type NetNamespace } from '../support/netns.ts';
 import {
   buildApp, chatGenerate, chatProbeRaw, chromiumMissingReason, generateReference, launchInNamespace, openChat, openVolunteer,
-  serveInNamespace, swarmState, until, volunteerSnapshot, type ServeProcess,
+  serveInNamespace, swarmState, until, volunteerSnapshot, activeRouteVictim, pagesByPeerId, type ServeProcess,
 } from './swarm-support.ts';
 
 const skipReason = chromiumMissingReason() ?? netnsUnavailableReason();
@@ -150,17 +150,13 @@ describe.skipIf(skipReason !== null)(`browser swarm in a network namespace${skip
     // The victim (the route's last hop) is looked up from the first token on, with one request from the
     // chat page (the volunteer pages are indexed before), so that its tab can be closed at token 8
     // without a race against the end of a fast generation.
-    const pageByPeer = new Map<string, Page>();
-    for (const page of volunteers) {
-      const snap = await volunteerSnapshot(page);
-      if (!('error' in snap)) pageByPeer.set(snap.peerId, page);
-    }
+    const pageByPeer = await pagesByPeerId(volunteers);
     let victim: { peerId: string; page: Page } | undefined;
     let lookup: Promise<void> | undefined;
     let closing: Promise<void> | undefined;
     onToken = (i) => {
       lookup ??= swarmState(chat).then((s) => {
-        const peerId = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active')?.chain.at(-1)?.peerId;
+        const peerId = activeRouteVictim(s, { clientId: chatPeer });
         const page = peerId === undefined ? undefined : pageByPeer.get(peerId);
         if (peerId !== undefined && page !== undefined) victim = { peerId, page };
       });
