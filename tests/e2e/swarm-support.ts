@@ -214,11 +214,45 @@ export function activeRouteVictim(state: RoutesLite, match: { clientId?: string;
 }
 
 /** The volunteer pages by their peer ids (pages that report no peer yet are left out). */
-export async function pagesByPeerId(pages: readonly Page[]): Promise<Map<string, Page>> {
+async function pagesByPeerId(pages: readonly Page[]): Promise<Map<string, Page>> {
   const byPeer = new Map<string, Page>();
   for (const page of pages) {
     const snap = await volunteerSnapshot(page);
     if (!('error' in snap)) byPeer.set(snap.peerId, page);
   }
   return byPeer;
+}
+
+/**
+ * The volunteer tab a browser failover test takes away: the last hop of the chat tab's active route,
+ * looked up once through the chat page from the first token on (`lookUp` in the token callback), so
+ * that its tab can be closed mid-answer without racing the end of a fast generation.
+ */
+export class RouteVictim {
+  /** The tab found (once the lookup found one). */
+  victim: { peerId: string; page: Page } | undefined;
+  #lookup: Promise<void> | undefined;
+
+  private constructor(private readonly chat: Page, private readonly chatPeer: string, private readonly pageByPeer: Map<string, Page>) {}
+
+  /** Indexes the volunteer tabs by peer id and reads the chat tab's own (call before the request starts). */
+  static async watch(chat: Page, volunteers: readonly Page[]): Promise<RouteVictim> {
+    const pageByPeer = await pagesByPeerId(volunteers);
+    const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
+    return new RouteVictim(chat, chatPeer, pageByPeer);
+  }
+
+  /** Starts the lookup (once; later calls do nothing). */
+  lookUp(): void {
+    this.#lookup ??= swarmState(this.chat).then((s) => {
+      const peerId = activeRouteVictim(s, { clientId: this.chatPeer });
+      const page = peerId === undefined ? undefined : this.pageByPeer.get(peerId);
+      if (peerId !== undefined && page !== undefined) this.victim = { peerId, page };
+    });
+  }
+
+  /** Resolves once the lookup, if started, is done. */
+  settled(): Promise<void> {
+    return this.#lookup ?? Promise.resolve();
+  }
 }
