@@ -81,10 +81,16 @@ export async function startNodeClient(options: NodeClientOptions): Promise<NodeC
     callers.delete(label);
     void c?.ready.then(closeIdentity, () => undefined);
   };
+  const retireIdle = (now: number): void => {
+    for (const [l, c] of callers) if (c.running === 0 && now - c.lastUsedMs > callerIdentityIdleMs) retire(l);
+  };
+  // Idle identities close even when no new caller comes (a quiet server holds no sockets for callers gone).
+  const sweep = setInterval(() => retireIdle(Date.now()), callerIdentityIdleMs / 4);
+  sweep.unref();
   const callerIdentity = (label: string): { ready: Promise<ClientIdentity>; done: () => void } => {
     if (label.length > 64 || !labelPattern.test(label)) throw new BouquetError('bad-input', 'onBehalfOf must be 1 to 64 letters, digits, and single - or _ between them');
     const now = Date.now();
-    for (const [l, c] of callers) if (c.running === 0 && now - c.lastUsedMs > callerIdentityIdleMs) retire(l);
+    retireIdle(now);
     let c = callers.get(label);
     if (c === undefined) {
       if (callers.size >= maxCallerIdentities) {
@@ -140,6 +146,7 @@ export async function startNodeClient(options: NodeClientOptions): Promise<NodeC
       }
     },
     async close() {
+      clearInterval(sweep);
       closeIdentity(own);
       for (const label of [...callers.keys()]) retire(label);
       await runtime.dispose();
