@@ -69,7 +69,11 @@ describe('OpenAI API callers as clients of their own (serve in process, a Node v
   const holding = holdingStarter();
   const state = async (): Promise<SwarmState> => (await (await fetch(`${server.url}${apiPaths.swarm}`)).json()) as SwarmState;
 
+  let reference: { text: string; ids: number[] };
+
   beforeAll(async () => {
+    // Before anything runs in this process: generateReference waits for its child synchronously.
+    reference = generateReference(prompt, maxTokens);
     server = await createServer({
       port: 0, model: stories260K, logger: 'silent', modelSizing: { maxSessionTokens: 128 },
       // One lease per client id: the cap a heavy caller reaches at once. No verified-results checks (one volunteer, no twin).
@@ -94,7 +98,6 @@ describe('OpenAI API callers as clients of their own (serve in process, a Node v
   }, 30_000);
 
   it('a key at its cap is refused, another key is still served, and both appear as client ids of their own', async () => {
-    const reference = generateReference(prompt, maxTokens);
     holding.holdNext();
     const heavyFirst = complete(server.url, heavyKey);
     await until('the heavy key\'s session to be open (its lease held)', () => Promise.resolve(holding.held() !== undefined), 30_000);
