@@ -186,6 +186,7 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
     await listen(own, 0, '127.0.0.1');
     ownServer = own;
     ownOrigin = `http://127.0.0.1:${(own.address() as AddressInfo).port}`;
+    logger.info({ ownOrigin }, "the OpenAI API's swarm client reaches this server over loopback (TLS is for the outside)");
   }
   logger.info({ url, model: model.info.id, models: models.ids, placement: placementName, routing: routingName, webDir }, 'bouquet server listening');
 
