@@ -21,7 +21,7 @@ export {
   clientInfluence,
   maxReportingClients,
   probationLeases,
-  BanList, judgeEvidence, maxBannedKeys, inProcessRecomputer,
+  BanList, judgeEvidence, maxBannedKeys, inProcessRecomputer, BanStore, bansFile, maxBanFileBytes, maxBanReasonChars, parseBanRecord, type BanRecord,
   type StepRecomputer, type JudgeDeps, type VerifyOptions,
 } from './coordinator/index.ts';
 export {
@@ -52,4 +52,4 @@ export {
   type IceConfig, type TurnCredential, type TlsCredentials, type CertificateProblem,
 } from './reach/index.ts';
 export { CoordinatorKey, coordinatorKeyFile, checkSignalingLogin } from './identity/index.ts';
-export { openAiRouter, type OpenAiOptions, type SwarmClientFactory, type SwarmTextClient } from './openai/index.ts';
+export { openAiRouter, type OpenAiOptions, type SwarmClientFactory, type SwarmTextClient, type SwarmTextRequest } from './openai/index.ts';

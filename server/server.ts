@@ -11,7 +11,7 @@ import { serverLogger } from './log.ts';
 import { webAppHandlers } from './static.ts';
 import { WebSocketServer } from 'ws';
 import { apiPaths, finiteJsonReplacer } from '../core/api/index.ts';
-import { Coordinator } from './coordinator/index.ts';
+import { BanList, Coordinator } from './coordinator/index.ts';
 import { loadServedModel, type ModelSizing, type ServedModel } from './models/index.ts';
 import { defaultServeCombo, resolveCombo } from '../core/policies/index.ts';
 import { placementPolicy, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';
@@ -49,6 +49,16 @@ function loadModel(source: ModelSource, sizing: ModelSizing | undefined): Promis
   return loadServedModel(source.path, { ...sizing, modelId: source.modelId });
 }
 
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /** Starts the signaling + coordinator server; resolves once it listens. */
 export async function createServer(options: ServerOptions): Promise<BouquetServer> {
   const logger = typeof options.logger === 'object' ? options.logger : serverLogger(options.logger ?? 'info', 'bouquet-serve');
@@ -63,10 +73,13 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const predictionThread = new PlacementThread(placementThreadDeadlineMs);
   // One signing key for every model's coordinator: a lease from any of them checks with the one public key.
   const coordinatorKey = options.stateDir !== undefined ? CoordinatorKey.inStateDir(options.stateDir) : CoordinatorKey.ephemeral();
+  // One ban list for every model (a ban is of the key), kept in the state dir so a restart forgets no ban.
+  const bans = options.coordinator?.bans ?? (options.stateDir !== undefined ? BanList.inStateDir(options.stateDir, logger) : new BanList());
   const newCoordinator = (model: ServedModel): Coordinator =>
     new Coordinator({
       ...options.coordinator,
       key: coordinatorKey,
+      bans,
       model,
       placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
       routing: routingPolicy(routingName),
@@ -126,9 +139,10 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
 
   app.use('/api', apiRoutes({ options, models, logger, authorizer, allowedOrigins, routeLimiter, failures, placementThread }));
 
-  // The OpenAI-compatible API (server/openai): its own keys, limits, CORS and error shape; its swarm client reaches this server at `url`.
+  // The OpenAI-compatible API (server/openai): its own keys, limits, CORS and error shape; its swarm client reaches this server at `ownOrigin`.
   let url = '';
-  const openai = options.openai === undefined ? undefined : openAiRouter(options.openai, { models, origin: () => url, logger });
+  let ownOrigin = '';
+  const openai = options.openai === undefined ? undefined : openAiRouter(options.openai, { models, origin: () => ownOrigin, logger });
   if (openai !== undefined) app.use('/v1', openai.router);
 
   // Model files, with HTTP Range (volunteers fetch only their blocks' tensors).
@@ -157,16 +171,23 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
 
   const port = options.port ?? 8787;
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, port, host);
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   url = `${options.tls !== undefined ? 'https' : 'http'}://${urlHost}:${address.port}`;
+  ownOrigin = url;
+  // Under TLS the server's own swarm client (the OpenAI API's) would have to trust a certificate that may be
+  // self-signed or name another host; it reaches this same app over a loopback-only listener instead (plain
+  // HTTP that never leaves the machine), so no certificate check is turned off anywhere.
+  let ownServer: http.Server | undefined;
+  if (openai !== undefined && options.tls !== undefined) {
+    const own = http.createServer(app);
+    own.on('upgrade', (req, socket, head) => server.emit('upgrade', req, socket, head));
+    await listen(own, 0, '127.0.0.1');
+    ownServer = own;
+    ownOrigin = `http://127.0.0.1:${(own.address() as AddressInfo).port}`;
+    logger.info({ ownOrigin }, "the OpenAI API's swarm client reaches this server over loopback (TLS is for the outside)");
+  }
   logger.info({ url, model: model.info.id, models: models.ids, placement: placementName, routing: routingName, webDir }, 'bouquet server listening');
 
   let closing: Promise<void> | undefined;
@@ -189,6 +210,8 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
           for (const c of wss.clients) c.terminate();
           wss.close();
         }
+        ownServer?.close();
+        ownServer?.closeAllConnections();
         server.close(() => resolve());
         server.closeAllConnections();
       });

@@ -34,6 +34,7 @@ export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from '.
 export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
 export { defaultFairUseLimits, type FairUseLimits } from './fair-use.ts';
 export { BanList, judgeEvidence, maxBannedKeys, type StepRecomputer, type JudgeDeps } from './verdicts.ts';
+export { BanStore, bansFile, maxBanFileBytes, maxBanReasonChars, parseBanRecord, type BanRecord } from './ban-store.ts';
 export { inProcessRecomputer } from './recompute.ts';
 export type { VerifyOptions } from './options.ts';
 
@@ -129,7 +130,7 @@ export class Coordinator {
         this.sockets.remove(peerId, 'banned');
         v?.link.close(4004, 'banned: a wrong result, confirmed by recomputation');
       },
-    }, this.now);
+    }, this.now, options.bans);
     this.routes = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now, options.cacheReservation);
     const sweepMs = Math.max(10, Math.min(1000, this.heartbeatTimeoutMs / 4, this.leaseMs / 4, ticketTtlMs / 4));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);

@@ -1,5 +1,5 @@
 // The coordinator's configuration, its documented defaults, and the socket-facing handles it hands out.
-import type { StepRecomputer } from './verdicts.ts';
+import type { BanList, StepRecomputer } from './verdicts.ts';
 import type { VerifyTolerance } from '../../core/verify/index.ts';
 import type { Logger } from 'pino';
 import type { CoordinatorToVolunteerMessage, DashboardMessage } from '../../core/api/index.ts';
@@ -86,6 +86,8 @@ export interface CoordinatorOptions {
   keyBoundPeerIds?: boolean;
   /** Verified results: how often clients check each volunteer, and how the coordinator judges a mismatch. */
   verify?: VerifyOptions;
+  /** The banned keys (default: a list of this coordinator's own, in memory); `createServer` shares one, kept in the state dir, among its models. */
+  bans?: BanList;
 }
 
 /** Verified results on the coordinator (docs/security.md, "Verified results"). */

@@ -7,6 +7,8 @@ import {
   compareOutputs, toleranceFor, emptyInputsDigest, stepSigningText, type VerifyTolerance,
 } from '../../core/verify/index.ts';
 import { p256KeyFromSpki, peerIdOfSpki, spkiFromText, verifySignature } from '../identity/index.ts';
+import type { Logger } from 'pino';
+import { BanStore, maxBanReasonChars } from './ban-store.ts';
 
 /**
  * Recomputes one step: runs `inputs` (rows × d, float32) through blocks `span` in a fresh session and
@@ -17,11 +19,30 @@ export type StepRecomputer = (span: BlockSpan, inputs: Float32Array, rows: numbe
 /** Keys banned at most (oldest forgotten first): a ban list strangers can grow must be bounded too. */
 export const maxBannedKeys = 100_000;
 
-/** Keys (peer ids, which are key-bound) the coordinator banned for a confirmed wrong result. */
+/**
+ * Keys (peer ids, which are key-bound) the coordinator banned for a confirmed wrong result. With a
+ * store (`createServer` with a state dir) the bans are read back at start and each new one is written,
+ * so a restart forgets none.
+ */
 export class BanList {
   private readonly banned = new Map<string, { atMs: number; reason: string }>();
 
+  constructor(private readonly store?: BanStore) {
+    for (const r of store?.loaded ?? []) this.remember(r.peerId, r.atMs, r.reason);
+  }
+
+  /** A list kept in `<stateDir>/bans.jsonl` (see BanStore). */
+  static inStateDir(stateDir: string, log: Logger): BanList {
+    return new BanList(BanStore.inStateDir(stateDir, maxBannedKeys, log));
+  }
+
   ban(peerId: string, atMs: number, reason: string): void {
+    const cut = reason.slice(0, maxBanReasonChars);
+    this.remember(peerId, atMs, cut);
+    this.store?.append({ peerId, atMs, reason: cut }, () => [...this.banned].map(([id, b]) => ({ peerId: id, ...b })));
+  }
+
+  private remember(peerId: string, atMs: number, reason: string): void {
     this.banned.delete(peerId);
     this.banned.set(peerId, { atMs, reason });
     if (this.banned.size > maxBannedKeys) {

@@ -16,10 +16,10 @@ export interface BanHandler {
  * The coordinator's part in verified results. Route answers tell the client, per hop, the share of
  * decode steps to check (`probationShare` for a volunteer without a record yet: new keys are free,
  * so they are checked more often) and the hop's public key. Evidence is judged by recomputing the
- * step in this process; keys it convicts are banned for this coordinator's life.
+ * step in this process; keys it convicts are banned (for good with a state dir: BanList's store).
  */
 export class VerifiedResults {
-  readonly bans = new BanList();
+  readonly bans: BanList;
   private readonly share: number;
   private readonly probationShare: number;
   private readonly recompute: StepRecomputer | undefined;
@@ -31,7 +31,9 @@ export class VerifiedResults {
     private readonly options: VerifyOptions,
     private readonly handler: BanHandler,
     private readonly now: () => number,
+    bans?: BanList,
   ) {
+    this.bans = bans ?? new BanList();
     this.share = options.share ?? defaultVerifyShare;
     this.probationShare = Math.max(this.share, options.probationShare ?? probationVerifyShare);
     this.recompute = options.recompute ?? (modelFolder !== undefined ? inProcessRecomputer(modelFolder) : undefined);

@@ -23,9 +23,12 @@ export interface AnswerResult {
   cpuMs: number;
 }
 
-/** How an answer streams: each piece of visible text (stop sequences held back and cut). */
-export interface AnswerStream {
-  onText(piece: string): void;
+/** How an answer streams and whom it is for. */
+export interface AnswerOptions {
+  /** Each piece of visible text (stop sequences held back and cut); absent: not streamed. */
+  onText?: (piece: string) => void;
+  /** The caller (SwarmTextRequest.onBehalfOf): its own client identity at the coordinator. */
+  onBehalfOf?: string;
 }
 
 /** The request's prompt ids on this model: a completion's text after BOS (as `bouquet generate`) or its ids, a chat through the chat template. */
@@ -70,7 +73,7 @@ export async function generateAnswer(
   request: CompletionRequest | ChatCompletionRequest,
   promptIds: number[],
   signal: AbortSignal,
-  stream?: AnswerStream,
+  options: AnswerOptions = {},
 ): Promise<AnswerResult> {
   const cpu0 = process.cpuUsage();
   // Tokens that fit the session: the last sampled one is never fed back, so a full session still yields one more.
@@ -87,7 +90,7 @@ export async function generateAnswer(
   const show = (piece: string): void => {
     if (piece === '') return;
     text += piece;
-    stream?.onText(piece);
+    options.onText?.(piece);
   };
   let stopReason: 'stop-token' | 'max-tokens' | 'aborted';
   try {
@@ -98,6 +101,7 @@ export async function generateAnswer(
       // A random seed when none is given, as OpenAI samples differently each time.
       seed: request.seed ?? Math.floor(Math.random() * 2 ** 31),
       signal: own.signal,
+      ...(options.onBehalfOf !== undefined ? { onBehalfOf: options.onBehalfOf } : {}),
       onToken: () => void tokens++,
       onText: (piece) => {
         show(stops.push(piece));

@@ -1,4 +1,5 @@
 // The OpenAI-compatible API under /v1: models, completions and chat completions through the swarm, with API keys, per-key limits and CORS.
+import { createHash, randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { CoordinatorApiError } from '../../core/api/index.ts';
@@ -68,6 +69,7 @@ export function openAiRouter(options: OpenAiOptions, ctx: OpenAiContext): OpenAi
   let runningAll = 0;
   const pool = new SwarmClientPool(options.client, ctx.origin);
   const startedAtS = Math.floor(Date.now() / 1000);
+  const addressSalt = randomBytes(16);
   const router = express.Router();
 
   // CORS: a browser page of an allowed origin may call; any other site is refused (its visitors' keys stay theirs).
@@ -94,8 +96,12 @@ export function openAiRouter(options: OpenAiOptions, ctx: OpenAiContext): OpenAi
   router.use((req, res, next) => {
     try {
       const who = authorizer.authorize(req, 'generate');
-      const key = who.kind === 'api-key' ? `key:${who.keyId}` : `addr:${addressKey(req.socket.remoteAddress)}`;
+      const address = addressKey(req.socket.remoteAddress);
+      const key = who.kind === 'api-key' ? `key:${who.keyId}` : `addr:${address}`;
       res.locals.limitKey = key;
+      // The caller's own client identity at the coordinator (its caps, its dashboard rows); an address only as a
+      // hash under this process's random salt (the dashboard is public, and IPv4's 2^32 addresses are quickly tried).
+      res.locals.onBehalfOf = who.kind === 'api-key' ? `key-${who.keyId}` : `addr-${createHash('sha256').update(addressSalt).update(address).digest('hex').slice(0, 12)}`;
       const waitMs = limiter.take(key);
       if (waitMs > 0) throw new CoordinatorApiError('rate-limited', `too many requests; retry in ${waitMs} ms`, undefined, { retryAfterMs: waitMs, scope: who.kind === 'api-key' ? 'key' : 'address' });
       if (req.method === 'POST') checkJsonBody(req);
@@ -140,10 +146,10 @@ export function openAiRouter(options: OpenAiOptions, ctx: OpenAiContext): OpenAi
       else running.set(key, n);
       runningAll--;
     };
-    answer(request, req, res).catch(next).finally(done);
+    answer(request, String(res.locals.onBehalfOf), res).catch(next).finally(done);
   };
 
-  async function answer(request: CompletionRequest | ChatCompletionRequest, req: Request, res: Response): Promise<void> {
+  async function answer(request: CompletionRequest | ChatCompletionRequest, onBehalfOf: string, res: Response): Promise<void> {
     const gone = new AbortController();
     // The caller went away (socket closed before the answer was sent): cancel the generation, release its route.
     res.on('close', () => {
@@ -159,7 +165,7 @@ export function openAiRouter(options: OpenAiOptions, ctx: OpenAiContext): OpenAi
       const promptIds = promptIdsOf(client, request, modelId);
       if (gone.signal.aborted) return;
       if (!request.stream) {
-        result = await generateAnswer(client, request, promptIds, gone.signal);
+        result = await generateAnswer(client, request, promptIds, gone.signal, { onBehalfOf });
         res.json(request.kind === 'chat' ? chatBody(id, created, modelId, result) : completionBody(id, created, modelId, result));
       } else {
         const stream = new SseWriter(res, corsHeaders(res));
@@ -167,6 +173,7 @@ export function openAiRouter(options: OpenAiOptions, ctx: OpenAiContext): OpenAi
         stream.onGone(() => gone.abort());
         if (request.kind === 'chat') stream.send(chatChunk(id, created, modelId, { role: 'assistant', content: '' }, null));
         result = await generateAnswer(client, request, promptIds, gone.signal, {
+          onBehalfOf,
           onText: (piece) => void stream.send(request.kind === 'chat' ? chatChunk(id, created, modelId, { content: piece }, null) : completionChunk(id, created, modelId, piece, null)),
         });
         stream.send(request.kind === 'chat' ? chatChunk(id, created, modelId, {}, result.finishReason) : completionChunk(id, created, modelId, '', result.finishReason));

@@ -4,7 +4,10 @@ import type { AbortSignalLike } from '../../core/api/index.ts';
 import type { GeneratedToken, StopReason } from '../../core/generation/index.ts';
 import type { SamplingParams, TextTokenizer } from '../../worker/index.ts';
 
-/** One generation asked of a swarm client (the fields of tools/node-peer's NodeGeneration this API uses). */
+/**
+ * One generation asked of a swarm client: the one generation request of the server's API and of the
+ * Node client (tools/node-peer's NodeGeneration extends it with what a Node program may also watch).
+ */
 export interface SwarmTextRequest {
   /** Prompt text (BOS put first) or token ids as they are. */
   prompt: string | number[];
@@ -12,8 +15,16 @@ export interface SwarmTextRequest {
   sampling: SamplingParams;
   seed: number;
   onText?: (piece: string, index: number) => void;
+  /** Called for each sampled token (its id; usage counts). */
   onToken?: (token: GeneratedToken) => void;
+  /** Aborting ends the generation with code 'aborted' before its next step; its sessions close and its route is released. */
   signal?: AbortSignalLike;
+  /**
+   * Whom the answer is for (`key-<keyId>`, `addr-<hash>`: letters, digits, single '-'/'_', ≤ 64): the
+   * client routes it under a client identity of that caller's own (a PeerJS id `<label>-<random>`), so
+   * the coordinator's per-client caps and the dashboard's rows are per caller. Absent: the client's own.
+   */
+  onBehalfOf?: string;
 }
 
 /**

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetNamespace, netnsUnavailableReason, type NetNamespace } from '../support/netns.ts';
 import {
   buildApp, chatGenerate, chromiumMissingReason, generateReference, launchInNamespace, openChat, openVolunteer,
-  serveInNamespace, swarmState, until, volunteerSnapshot, type ServeProcess,
+  serveInNamespace, swarmState, until, volunteerSnapshot, RouteVictim, type ServeProcess,
 } from './swarm-support.ts';
 
 const skipReason = chromiumMissingReason() ?? netnsUnavailableReason();
@@ -88,34 +88,24 @@ describe.skipIf(skipReason !== null)(`network changes${skipReason !== null ? ` (
   it('a chat mid-answer keeps going through failover when the sockets drop and a volunteer of its route leaves', async () => {
     const tokens = maxSessionTokens - 32;
     const reference = generateReference(prompt, tokens);
-    const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
-    const pageByPeer = new Map<string, Page>();
-    for (const page of volunteers) {
-      const snap = await volunteerSnapshot(page);
-      if (!('error' in snap)) pageByPeer.set(snap.peerId, page);
-    }
     // The victim is the route's last hop, looked up from the first token on (as in swarm.test.ts's failover case).
-    let victim: { peerId: string; page: Page } | undefined;
-    let lookup: Promise<void> | undefined;
+    const watch = await RouteVictim.watch(chat, volunteers);
     let closing: Promise<void> | undefined;
     onToken = (i) => {
-      lookup ??= swarmState(chat).then((s) => {
-        const peerId = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active')?.chain.at(-1)?.peerId;
-        const page = peerId === undefined ? undefined : pageByPeer.get(peerId);
-        if (peerId !== undefined && page !== undefined) victim = { peerId, page };
-      });
+      watch.lookUp();
+      const victim = watch.victim;
       if (i < 8 || victim === undefined || closing !== undefined) return;
       // The network changes under everyone (every server socket cut) and takes the victim's tab with it.
       cutServerSockets((ns as NetNamespace).name);
       closing = victim.page.close();
     };
     const res = await chatGenerate(chat, { prompt, maxNewTokens: tokens });
-    await lookup;
+    await watch.settled();
     await closing;
     onToken = () => undefined;
-    expect(victim).toBeDefined();
+    expect(watch.victim).toBeDefined();
     expect(res.ids).toEqual(reference.ids);
     expect(res.failovers.length).toBeGreaterThanOrEqual(1);
-    expect(res.failovers[0]?.failedPeer).toBe(victim?.peerId);
+    expect(res.failovers[0]?.failedPeer).toBe(watch.victim?.peerId);
   }, 240_000);
 });

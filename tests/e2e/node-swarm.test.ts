@@ -1,12 +1,12 @@
 // A swarm without a browser, as real processes on loopback: `bouquet serve`, three `bouquet volunteer`s and `bouquet chat` print
 // `bouquet generate`'s greedy text; a volunteer process killed (SIGKILL) mid-answer still gives the same text; `demo` with Chromium hidden runs on Node peers.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeClient, type NodeClient } from '../../tools/node-peer/index.ts';
-import { generateReference, repoRoot, stories260K, until } from './swarm-support.ts';
+import { activeRouteVictim, generateReference, repoRoot, startBouquet, stopBouquet, stories260K, until, type BouquetProcess } from './swarm-support.ts';
 
 const bouquet = path.join(repoRoot, 'bin', 'bouquet.js');
 const prompt = 'Once upon a time';
@@ -25,28 +25,6 @@ function expectText(text: string, maxTokens: number): void {
   else expect(ref.text.startsWith(text) && text.length > 0).toBe(true);
 }
 
-interface Proc {
-  child: ChildProcess;
-  log: () => string;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [bouquet, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let log = '';
-  child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
-  child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
-  return { child, log: () => log };
-}
-
-function stop(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  return new Promise((resolve) => {
-    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
-    const t = setTimeout(() => { p.child.kill('SIGKILL'); }, 10_000);
-    p.child.once('exit', () => { clearTimeout(t); resolve(); });
-    p.child.kill(signal);
-  });
-}
-
 interface SwarmStateLite {
   volunteers: { peerId: string; state: string; span: { start: number; end: number } | null; assignedSpan: unknown }[];
   placement: { uncoveredBlocks: number[] };
@@ -55,9 +33,9 @@ interface SwarmStateLite {
 
 describe('a Node swarm (bouquet serve + volunteer + chat processes)', () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-node-swarm-'));
-  let serve: Proc;
+  let serve: BouquetProcess;
   let url = '';
-  const volunteers: Proc[] = [];
+  const volunteers: BouquetProcess[] = [];
   let client: NodeClient | undefined;
   const state = async (): Promise<SwarmStateLite> => (await (await fetch(`${url}/api/swarm`)).json()) as SwarmStateLite;
   const covered = async (n: number): Promise<boolean> => {
@@ -65,23 +43,23 @@ describe('a Node swarm (bouquet serve + volunteer + chat processes)', () => {
     return s.volunteers.length === n && s.volunteers.every((v) => v.state === 'serving' && JSON.stringify(v.span) === JSON.stringify(v.assignedSpan))
       && s.placement.uncoveredBlocks.length === 0;
   };
-  const peerIdOf = (p: Proc): string | undefined => /peer (\S+) serving/.exec(p.log())?.[1];
+  const peerIdOf = (p: BouquetProcess): string | undefined => /peer (\S+) serving/.exec(p.log())?.[1];
 
   beforeAll(async () => {
-    serve = start(['serve', '--port', '0', '--model', stories260K, '--max-session-tokens', '128', '--state-dir', path.join(stateDir, 'server'), '--log-level', 'warn']);
+    serve = startBouquet(['serve', '--port', '0', '--model', stories260K, '--max-session-tokens', '128', '--state-dir', path.join(stateDir, 'server'), '--log-level', 'warn']);
     await until('bouquet serve to listen', () => Promise.resolve(/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(serve.log())), 30_000);
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serve.log())?.[1] ?? '';
     // 0.65 MiB: three of the five 178 KiB blocks and a few sessions each, so routes span several volunteers and every block is held twice.
     for (let i = 0; i < 3; i++) {
-      volunteers.push(start(['volunteer', '--server', url, '--memory-mb', '0.65', '--state-dir', path.join(stateDir, `v${i}`), '--drain-ms', '0']));
+      volunteers.push(startBouquet(['volunteer', '--server', url, '--memory-mb', '0.65', '--state-dir', path.join(stateDir, `v${i}`), '--drain-ms', '0']));
     }
     await until('the three volunteers to cover every block', () => covered(3), 90_000);
   }, 150_000);
 
   afterAll(async () => {
     await client?.close();
-    await Promise.all(volunteers.map((v) => stop(v)));
-    if (serve !== undefined) await stop(serve);
+    await Promise.all(volunteers.map((v) => stopBouquet(v)));
+    if (serve !== undefined) await stopBouquet(serve);
     rmSync(stateDir, { recursive: true, force: true });
   }, 30_000);
 
@@ -107,8 +85,7 @@ describe('a Node swarm (bouquet serve + volunteer + chat processes)', () => {
         if (index + 1 < 8 || killed !== undefined) return;
         killed = 'pending';
         void state().then((s) => {
-          const route = s.recentRoutes.find((r) => r.clientId === c.transport.peerId && r.outcome === 'active');
-          const victim = route?.chain.at(-1)?.peerId;
+          const victim = activeRouteVictim(s, { clientId: c.transport.peerId });
           const proc = volunteers.find((v) => peerIdOf(v) === victim);
           killed = victim;
           proc?.child.kill('SIGKILL');

@@ -1,15 +1,13 @@
 // The OpenAI-compatible API of `bouquet serve`, end to end on loopback with real processes (serve + three `bouquet volunteer`s, no browser) and the official
 // `openai` SDK as the client: completions (plain, streamed) and chat completions at temperature 0 equal `bouquet generate`'s text; a volunteer killed
 // mid-answer still gives that text; a caller that goes away releases its route; bad input gets OpenAI-shaped errors with the right status.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, stories260K, until } from './swarm-support.ts';
+import { activeRouteVictim, repoRoot, startBouquet, stopBouquet, stories260K, until, type BouquetProcess } from './swarm-support.ts';
 
-const bouquet = path.join(repoRoot, 'bin', 'bouquet.js');
 const hfModel = path.resolve(repoRoot, '..', 'shared', 'models', 'stories260K-hf');
 const apiKey = 'test-key-0123456789abcdef';
 const goodOrigin = 'https://app.example';
@@ -19,31 +17,9 @@ const chatTemplate = "{% for m in messages %}{{ '<|' + m.role + '|>\\n' + m.cont
 const prompt = 'Once upon a time';
 const maxTokens = 40;
 
-interface Proc {
-  child: ChildProcess;
-  log: () => string;
-}
-
-function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [bouquet, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
-  child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
-  return { child, log: () => log };
-}
-
-function stop(p: Proc): Promise<void> {
-  return new Promise((resolve) => {
-    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
-    const t = setTimeout(() => { p.child.kill('SIGKILL'); }, 10_000);
-    p.child.once('exit', () => { clearTimeout(t); resolve(); });
-    p.child.kill('SIGTERM');
-  });
-}
-
 /** `bouquet generate --json` greedy on `model` (with `--chat`: the prompt as a user message in the chat template). */
 async function generate(model: string, text: string, chat: boolean): Promise<{ text: string; ids: number[] }> {
-  const p = start(['generate', '--model', model, '--prompt', text, '--max-tokens', String(maxTokens), '--temperature', '0', '--threads', '1', '--json', ...(chat ? ['--chat'] : [])]);
+  const p = startBouquet(['generate', '--model', model, '--prompt', text, '--max-tokens', String(maxTokens), '--temperature', '0', '--threads', '1', '--json', ...(chat ? ['--chat'] : [])]);
   const code = await new Promise<number | null>((resolve) => p.child.once('exit', resolve));
   if (code !== 0) throw new Error(`bouquet generate failed: ${p.log()}`);
   const line = p.log().trim().split('\n').findLast((l) => l.startsWith('{')) ?? '';
@@ -60,14 +36,14 @@ interface SwarmLite {
 describe('the OpenAI-compatible API (bouquet serve + three bouquet volunteer processes, the openai SDK)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-openai-'));
   const chatModel = path.join(dir, 'stories-chat');
-  let serve: Proc;
+  let serve: BouquetProcess;
   let url = '';
-  const volunteers: Proc[] = [];
+  const volunteers: BouquetProcess[] = [];
   let openai: OpenAI;
   let completionRef: { text: string; ids: number[] };
   let chatRef: { text: string; ids: number[] };
   const swarm = async (): Promise<SwarmLite> => (await (await fetch(`${url}/api/swarm?modelId=stories-chat`)).json()) as SwarmLite;
-  const peerIdOf = (p: Proc): string | undefined => /peer (\S+) serving/.exec(p.log())?.[1];
+  const peerIdOf = (p: BouquetProcess): string | undefined => /peer (\S+) serving/.exec(p.log())?.[1];
 
   beforeAll(async () => {
     mkdirSync(chatModel);
@@ -75,14 +51,14 @@ describe('the OpenAI-compatible API (bouquet serve + three bouquet volunteer pro
     const config = JSON.parse(readFileSync(path.join(hfModel, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(path.join(chatModel, 'tokenizer_config.json'), JSON.stringify({ ...config, chat_template: chatTemplate }));
     // Two models: the chat one the volunteers serve, and llama2.c stories260K (no chat template) for the 400.
-    serve = start([
+    serve = startBouquet([
       'serve', '--port', '0', '--model', chatModel, '--model', stories260K, '--max-session-tokens', '128', '--state-dir', path.join(dir, 'server'),
       '--api-key', apiKey, '--cors-origin', goodOrigin, '--api-rate', '20', '--log-level', 'warn',
     ]);
     await until('bouquet serve to listen', () => Promise.resolve(/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(serve.log())), 30_000);
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serve.log())?.[1] ?? '';
     for (let i = 0; i < 3; i++) {
-      volunteers.push(start(['volunteer', '--server', url, '--model', 'stories-chat', '--memory-mb', '0.65', '--state-dir', path.join(dir, `v${i}`), '--drain-ms', '0']));
+      volunteers.push(startBouquet(['volunteer', '--server', url, '--model', 'stories-chat', '--memory-mb', '0.65', '--state-dir', path.join(dir, `v${i}`), '--drain-ms', '0']));
     }
     // The references while the volunteers start.
     [completionRef, chatRef] = await Promise.all([generate(chatModel, prompt, false), generate(chatModel, prompt, true)]);
@@ -97,8 +73,8 @@ describe('the OpenAI-compatible API (bouquet serve + three bouquet volunteer pro
   }, 150_000);
 
   afterAll(async () => {
-    await Promise.all(volunteers.map((v) => stop(v)));
-    if (serve !== undefined) await stop(serve);
+    await Promise.all(volunteers.map((v) => stopBouquet(v)));
+    if (serve !== undefined) await stopBouquet(serve);
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
@@ -194,8 +170,7 @@ describe('the OpenAI-compatible API (bouquet serve + three bouquet volunteer pro
       text += c.choices[0]?.text ?? '';
       if (++chunks === 8) {
         const s = await swarm();
-        const route = s.recentRoutes.find((r) => r.outcome === 'active' && r.chain[0]?.span.start === 0 && r.chain.at(-1)?.span.end === s.model.numBlocks);
-        killed = route?.chain.at(-1)?.peerId;
+        killed = activeRouteVictim(s, { numBlocks: s.model.numBlocks });
         volunteers.find((v) => peerIdOf(v) === killed)?.child.kill('SIGKILL');
       }
     }

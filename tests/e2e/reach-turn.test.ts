@@ -11,6 +11,7 @@ import { coturnMissingReason, startCoturn, type Coturn } from '../support/coturn
 import { createNatTopology, natAddresses, natTopologyUnavailableReason, type NatTopology, type NetNamespace } from '../support/netns.ts';
 import {
   buildApp, chatGenerate, chromiumMissingReason, generateReference, openChat, openVolunteer, serveInNamespace, swarmState, until, volunteerSnapshot,
+  RouteVictim,
   type ServeProcess,
 } from './swarm-support.ts';
 
@@ -130,24 +131,16 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
       expect(turn?.log()).toMatch(/ALLOCATE processed, success/);
 
       // Failover through the relay: the route's volunteer tab closes at token 8; the other one takes over.
-      const pageByPeer = new Map<string, Page>();
-      for (const page of volunteers) {
-        const snap = await volunteerSnapshot(page);
-        if (!('error' in snap)) pageByPeer.set(snap.peerId, page);
-      }
-      const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
-      let victim: string | undefined;
+      const watch = await RouteVictim.watch(chat, volunteers);
       let closing: Promise<void> | undefined;
-      let lookup: Promise<void> | undefined;
       await chat.exposeFunction('bouquetOnToken', (_piece: string, index: number) => {
-        lookup ??= swarmState(chat).then((s) => {
-          victim = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active')?.chain.at(-1)?.peerId;
-        });
-        if (index >= 8 && victim !== undefined && closing === undefined) closing = pageByPeer.get(victim)?.close();
+        watch.lookUp();
+        if (index >= 8 && watch.victim !== undefined && closing === undefined) closing = watch.victim.page.close();
       });
       const healed = await chatGenerate(chat, { prompt, maxNewTokens: failoverTokens });
-      await lookup;
+      await watch.settled();
       await closing;
+      const victim = watch.victim?.peerId;
       expect(victim).toBeDefined();
       expect(healed.ids).toEqual(reference.ids);
       expect(healed.failovers[0]?.failedPeer).toBe(victim);

@@ -1,12 +1,13 @@
 // Support for the browser swarm tests: builds the app, runs `bouquet serve` and Chromium inside a network
 // namespace, opens headless volunteer and chat tabs, and reads the swarm state through a page.
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { ChatRequest, ChatResult, RawProbeResult } from '../../web/headless/index.ts';
 import type { SwarmState } from '../../core/api/index.ts';
+import type { BlockSpan } from '../../core/swarm/index.ts';
 import type { VolunteerSnapshot } from '../../web/volunteer/index.ts';
 import { chromiumArgs, chromiumPath } from '../../tools/browser/chromium.ts';
 import { failInCi, type NetNamespace } from '../support/netns.ts';
@@ -169,4 +170,89 @@ export function generateReference(prompt: string, maxTokens: number, model = sto
   if (r.status !== 0) throw new Error(`bouquet generate failed: ${r.stderr}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as { text: string; ids: number[] };
+}
+
+/** A `bouquet` CLI process on this machine (no namespace), its stdout and stderr gathered. */
+export interface BouquetProcess {
+  child: ChildProcess;
+  log: () => string;
+}
+
+/** Starts `bin/bouquet.js args…` in the repository root, with `env` over this process's environment. */
+export function startBouquet(args: string[], env: NodeJS.ProcessEnv = {}): BouquetProcess {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'bouquet.js'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let log = '';
+  child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
+  child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
+  return { child, log: () => log };
+}
+
+/** Stops it with `signal` (SIGKILL after 10 s) and waits for the exit. */
+export function stopBouquet(p: BouquetProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
+    const t = setTimeout(() => { p.child.kill('SIGKILL'); }, 10_000);
+    p.child.once('exit', () => { clearTimeout(t); resolve(); });
+    p.child.kill(signal);
+  });
+}
+
+/** The part of the swarm state the failover tests read. */
+interface RoutesLite {
+  recentRoutes: readonly { clientId: string; outcome: string; chain: readonly { peerId: string; span: BlockSpan }[] }[];
+}
+
+/**
+ * The volunteer a failover test takes away: the last hop of an active route, of `clientId` when given,
+ * and covering blocks [0, numBlocks) when given (a verified-results check is a route of its own, for one hop's span).
+ */
+export function activeRouteVictim(state: RoutesLite, match: { clientId?: string; numBlocks?: number } = {}): string | undefined {
+  const route = state.recentRoutes.find((r) => r.outcome === 'active'
+    && (match.clientId === undefined || r.clientId === match.clientId)
+    && (match.numBlocks === undefined || (r.chain[0]?.span.start === 0 && r.chain.at(-1)?.span.end === match.numBlocks)));
+  return route?.chain.at(-1)?.peerId;
+}
+
+/** The volunteer pages by their peer ids (pages that report no peer yet are left out). */
+async function pagesByPeerId(pages: readonly Page[]): Promise<Map<string, Page>> {
+  const byPeer = new Map<string, Page>();
+  for (const page of pages) {
+    const snap = await volunteerSnapshot(page);
+    if (!('error' in snap)) byPeer.set(snap.peerId, page);
+  }
+  return byPeer;
+}
+
+/**
+ * The volunteer tab a browser failover test takes away: the last hop of the chat tab's active route,
+ * looked up once through the chat page from the first token on (`lookUp` in the token callback), so
+ * that its tab can be closed mid-answer without racing the end of a fast generation.
+ */
+export class RouteVictim {
+  /** The tab found (once the lookup found one). */
+  victim: { peerId: string; page: Page } | undefined;
+  #lookup: Promise<void> | undefined;
+
+  private constructor(private readonly chat: Page, private readonly chatPeer: string, private readonly pageByPeer: Map<string, Page>) {}
+
+  /** Indexes the volunteer tabs by peer id and reads the chat tab's own (call before the request starts). */
+  static async watch(chat: Page, volunteers: readonly Page[]): Promise<RouteVictim> {
+    const pageByPeer = await pagesByPeerId(volunteers);
+    const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
+    return new RouteVictim(chat, chatPeer, pageByPeer);
+  }
+
+  /** Starts the lookup (once; later calls do nothing). */
+  lookUp(): void {
+    this.#lookup ??= swarmState(this.chat).then((s) => {
+      const peerId = activeRouteVictim(s, { clientId: this.chatPeer });
+      const page = peerId === undefined ? undefined : this.pageByPeer.get(peerId);
+      if (peerId !== undefined && page !== undefined) this.victim = { peerId, page };
+    });
+  }
+
+  /** Resolves once the lookup, if started, is done. */
+  settled(): Promise<void> {
+    return this.#lookup ?? Promise.resolve();
+  }
 }

@@ -6,7 +6,7 @@ import { encodeFrame, toPackets } from '../../core/protocol/index.ts';
 import { createNetNamespace, netnsUnavailableReason, type NetNamespace } from '../support/netns.ts';
 import {
   buildApp, chatGenerate, chatProbeRaw, chromiumMissingReason, generateReference, launchInNamespace, openChat, openVolunteer,
-  serveInNamespace, swarmState, until, volunteerSnapshot, type ServeProcess,
+  serveInNamespace, swarmState, until, volunteerSnapshot, RouteVictim, type ServeProcess,
 } from './swarm-support.ts';
 
 const skipReason = chromiumMissingReason() ?? netnsUnavailableReason();
@@ -146,36 +146,23 @@ describe.skipIf(skipReason !== null)(`browser swarm in a network namespace${skip
     const failoverTokens = maxSessionTokens - 32;
     const longReference = generateReference(prompt, failoverTokens);
     let closed: string | undefined;
-    const chatPeer = await chat.evaluate(() => window.bouquetChat?.peerId ?? '');
-    // The victim (the route's last hop) is looked up from the first token on, with one request from the
-    // chat page (the volunteer pages are indexed before), so that its tab can be closed at token 8
-    // without a race against the end of a fast generation.
-    const pageByPeer = new Map<string, Page>();
-    for (const page of volunteers) {
-      const snap = await volunteerSnapshot(page);
-      if (!('error' in snap)) pageByPeer.set(snap.peerId, page);
-    }
-    let victim: { peerId: string; page: Page } | undefined;
-    let lookup: Promise<void> | undefined;
+    // The victim (the route's last hop) is looked up from the first token on, closed at token 8.
+    const watch = await RouteVictim.watch(chat, volunteers);
     let closing: Promise<void> | undefined;
     onToken = (i) => {
-      lookup ??= swarmState(chat).then((s) => {
-        const peerId = s.recentRoutes.find((r) => r.clientId === chatPeer && r.outcome === 'active')?.chain.at(-1)?.peerId;
-        const page = peerId === undefined ? undefined : pageByPeer.get(peerId);
-        if (peerId !== undefined && page !== undefined) victim = { peerId, page };
-      });
-      if (i < 8 || victim === undefined || closing !== undefined) return;
-      const v = victim;
+      watch.lookUp();
+      const v = watch.victim;
+      if (i < 8 || v === undefined || closing !== undefined) return;
       closed = v.peerId;
       volunteers = volunteers.filter((p) => p !== v.page);
       closing = v.page.close();
       console.log(`failover test: closing ${v.peerId} at token ${i}`);
     };
     const res = await chatGenerate(chat, { prompt, maxNewTokens: failoverTokens });
-    await lookup;
+    await watch.settled();
     await closing;
-    expect(victim).toBeDefined();
-    expect(closed).toBe(victim?.peerId);
+    expect(watch.victim).toBeDefined();
+    expect(closed).toBe(watch.victim?.peerId);
     expect(res.ids).toEqual(longReference.ids);
     expect(res.failovers.length).toBeGreaterThanOrEqual(1);
     expect(res.failovers[0]?.failedPeer).toBe(closed);

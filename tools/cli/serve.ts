@@ -41,9 +41,9 @@ options (environment variable in brackets):
   --default-rtt-ms <n>        RTT assumed for peers a client has not measured [BOUQUET_DEFAULT_RTT_MS] (default 20)
   --admin-token <token>       the token control actions (policy switch) need as \`Authorization: Bearer\`, ≥ 16
                               characters [BOUQUET_ADMIN_TOKEN] (default: generated at first start in the state dir)
-  --state-dir <path|none>     lasting state, owner-only (0600): the generated admin token and the coordinator's
-                              signing key, so leases survive a restart [BOUQUET_STATE_DIR] (default
-                              $XDG_STATE_HOME/bouquet, else ~/.local/state/bouquet; none: both for this process only)
+  --state-dir <path|none>     lasting state, owner-only (0600): the generated admin token, the coordinator's
+                              signing key (so leases survive a restart) and the banned keys [BOUQUET_STATE_DIR] (default
+                              $XDG_STATE_HOME/bouquet, else ~/.local/state/bouquet; none: all for this process only)
   --allow-origin <origins>    comma-separated origins besides this server's whose browser requests are accepted
                               [BOUQUET_ALLOW_ORIGINS] (default: none)
   --ice-servers <urls>        STUN/TURN servers for the pages' WebRTC, comma-separated stun:/turn: URLs

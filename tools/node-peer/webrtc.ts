@@ -40,15 +40,29 @@ class ChainedPeerConnection extends polyfill.RTCPeerConnection {
 
   override addIceCandidate(candidate?: RTCIceCandidateInit | null): Promise<void> {
     const c = candidate ?? undefined;
-    if (this.#closed) return Promise.resolve();
+    if (this.#ended()) return Promise.resolve();
     if (!this.#haveRemote) {
       // Bounded by what the signaling peer sends for one connection; PeerJS closes it on failure.
       if (this.#early.length >= 256) return Promise.reject(new Error('too many ICE candidates before the remote description'));
       return new Promise((resolve, reject) => this.#early.push({ candidate: c, resolve, reject }));
     }
     return this.#queue(() => this.#addWhenReady(c)).catch((e: unknown) => {
-      if (!this.#closed) throw e;
+      if (!this.#ended()) throw e;
     });
+  }
+
+  /**
+   * Closed here, or by libdatachannel (the remote end went away): PeerJS's cleanup then skips close()
+   * (its signalingState already reads 'closed') and nulls the connection's provider, so a candidate
+   * failing now would reach PeerJS's `provider.emitError` on null, an unhandled rejection.
+   */
+  #ended(): boolean {
+    if (this.#closed) return true;
+    try {
+      return this.signalingState === 'closed' || this.connectionState === 'closed' || this.connectionState === 'failed';
+    } catch {
+      return true; // the native connection is gone
+    }
   }
 
   /** libdatachannel makes the ICE transport a moment after the descriptions; a candidate that comes first is retried (≤ 1 s). */

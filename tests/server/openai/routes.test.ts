@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BouquetError } from '../../../core/errors/index.ts';
 import { createServer, loadApiKeys, type BouquetServer, type SwarmTextClient } from '../../../server/index.ts';
 import { HfTokenizer } from '../../../worker/index.ts';
+import { rawRequest } from '../helpers.ts';
 
 const stories260K = path.resolve(import.meta.dirname, '..', '..', '..', '..', 'shared', 'models', 'stories260K');
 const hfDir = path.resolve(import.meta.dirname, '..', '..', '..', '..', 'shared', 'models', 'stories260K-hf');
@@ -106,6 +107,33 @@ describe('the /v1 routes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('ask the swarm client for each caller\'s own identity: per key, and per address (as a hash) without keys', async () => {
+    const seen: (string | undefined)[] = [];
+    const s = scripted();
+    const client: SwarmTextClient = { ...s.client, generate: (r) => { seen.push(r.onBehalfOf); return s.client.generate(r); } };
+    const body = JSON.stringify({ model: 'stories260K', prompt: 'x', max_tokens: 2 });
+    server = await createServer({ port: 0, model: stories260K, logger: 'silent', openai: { client: () => Promise.resolve(client), apiKeys: ['key-one-0123456789abcdef', 'key-two-0123456789abcdef'] } });
+    for (const key of ['key-one-0123456789abcdef', 'key-two-0123456789abcdef', 'key-one-0123456789abcdef']) {
+      expect((await post(server.url, body, { authorization: `Bearer ${key}` })).status).toBe(200);
+    }
+    expect(seen[0]).toMatch(/^key-[0-9a-f]{12}$/);
+    expect(seen[1]).toMatch(/^key-[0-9a-f]{12}$/);
+    expect(seen[1]).not.toBe(seen[0]);
+    expect(seen[2]).toBe(seen[0]);
+    await server.close();
+    seen.length = 0;
+    server = await createServer({ port: 0, model: stories260K, logger: 'silent', openai: { client: () => Promise.resolve(client) } });
+    // Two loopback addresses of their own: two keyless callers.
+    for (const localAddress of ['127.0.0.2', '127.0.0.3', '127.0.0.2']) {
+      expect((await rawRequest(`${server.url}/v1/completions`, { headers: { 'content-type': 'application/json' }, body, localAddress })).status).toBe(200);
+    }
+    expect(seen[0]).toMatch(/^addr-[0-9a-f]{12}$/);
+    expect(seen[1]).toMatch(/^addr-[0-9a-f]{12}$/);
+    expect(seen[1]).not.toBe(seen[0]);
+    expect(seen[2]).toBe(seen[0]);
+    expect(seen.join(' ')).not.toContain('127');
   });
 
   it('cancel the generation when the caller goes away before a plain answer', async () => {
