@@ -46,7 +46,7 @@ export const policyCombos = {
 export type PolicyComboName = keyof typeof policyCombos;
 
 /** The combo `bouquet serve` runs unless told otherwise. */
-export const defaultServeCombo: PolicyComboName = 'bprr';
+export const defaultServeCombo: PolicyComboName = 'bouquet';
 
 /** Names of the registered placement policies. */
 export const placementPolicyNames: readonly string[] = Object.keys(placementPolicies);
