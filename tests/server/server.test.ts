@@ -211,7 +211,8 @@ describe('routes', () => {
   });
 
   it('jffc queues when every chain is full and hands the freed slot to the queue head', async () => {
-    const s = await start({ routing: 'jffc' });
+    // BPRR's combo: whole-slot bookings (bouquet's declared-length bookings and c in sessions would admit more than one).
+    const s = await start({ policy: 'bprr', routing: 'jffc' });
     // Five blocks and five single-block caches: one chain of capacity one.
     await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
     await servingAll(s);
