@@ -1,7 +1,7 @@
 // The coordinator's view of core/policies' registry: the MILP in its worker thread, and the dashboard's prediction set.
 import { milpDefaultTimeLimitMs, type PlacementOptions, type PlacementPolicy } from '../core/placement/index.ts';
 import { placementPolicyFor, placementPolicyNames, routingPolicyFor } from '../core/policies/index.ts';
-import type { RoutingPolicy } from '../core/routing/index.ts';
+import type { RoutingOptions, RoutingPolicy } from '../core/routing/index.ts';
 import type { PlacementThread } from './placement/thread.ts';
 
 export { placementPolicyNames, routingPolicyNames } from '../core/policies/index.ts';
@@ -39,9 +39,9 @@ export function placementPolicy(name: string, options?: PlacementOptions, thread
   return local;
 }
 
-/** The routing policy registered under `name`. Throws UnknownPolicyError (code `unknown-policy`). */
-export function routingPolicy(name: string): RoutingPolicy {
-  return routingPolicyFor(name);
+/** The routing policy registered under `name`, built with `options` (a combo's `routingOptions`). Throws UnknownPolicyError (code `unknown-policy`). */
+export function routingPolicy(name: string, options?: RoutingOptions): RoutingPolicy {
+  return routingPolicyFor(name, options);
 }
 
 /**

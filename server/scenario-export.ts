@@ -1,6 +1,7 @@
 // GET /api/scenario: the live swarm as a scenario file (docs/scenarios.md) that `bouquet sim --from` replays.
 import type { Request, Response } from 'express';
 import type { SwarmSnapshot } from '../core/swarm/index.ts';
+import type { PolicyCombo } from '../core/policies/index.ts';
 import { isBouquetError } from '../core/errors/index.ts';
 import { apiErrorBody, httpStatusForCode, type ApiErrorBody } from '../core/api/index.ts';
 import type { SwarmModels } from './swarm-models.ts';
@@ -18,6 +19,8 @@ export interface ScenarioInputs {
   clientRttsMs: Record<string, Record<string, number>>;
   placementPolicy: string;
   routingPolicy: string;
+  /** The combo in force with its options and admission (core/policies), when the coordinator knows it. */
+  combo?: PolicyCombo;
 }
 
 /**
@@ -56,7 +59,7 @@ export function swarmScenario(inputs: ScenarioInputs, name: string, requests: nu
     // The scenario format counts output tokens in whole tokens; the live mean over recent requests is fractional.
     workload: { ...w, meanOutputTokens: Math.max(1, Math.round(w.meanOutputTokens)) },
     arrivals: { process: 'poisson', ratePerS: w.arrivalRatePerS, inputTokens: Math.round(w.meanInputTokens), outputTokens: Math.max(1, Math.round(w.meanOutputTokens)), count: requests },
-    policies: { live: { placement: inputs.placementPolicy, routing: inputs.routingPolicy } },
+    policies: { live: inputs.combo ?? { placement: inputs.placementPolicy, routing: inputs.routingPolicy } },
     compare: ['live'],
   };
 }

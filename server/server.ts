@@ -13,7 +13,8 @@ import { WebSocketServer } from 'ws';
 import { apiPaths, finiteJsonReplacer } from '../core/api/index.ts';
 import { BanList, Coordinator } from './coordinator/index.ts';
 import { loadServedModel, type ModelSizing, type ServedModel } from './models/index.ts';
-import { defaultServeCombo, resolveCombo } from '../core/policies/index.ts';
+import { defaultServeCombo, serveCombo } from '../core/policies/index.ts';
+import type { PlacementOptions } from '../core/placement/index.ts';
 import { placementPolicy, placementThreadDeadlineMs, predictionPolicies, routingPolicy, threadedPlacementPolicies } from './policies.ts';
 import { PlacementThread } from './placement/thread.ts';
 import {
@@ -64,9 +65,12 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
   const logger = typeof options.logger === 'object' ? options.logger : serverLogger(options.logger ?? 'info', 'bouquet-serve');
   const sources: readonly ModelSource[] = Array.isArray(options.model) ? options.model : [options.model as ModelSource];
   const loaded = await Promise.all(sources.map((m) => loadModel(m, options.modelSizing)));
-  const combo = resolveCombo(options.policy ?? defaultServeCombo);
-  const placementName = options.placement ?? combo.placement;
-  const routingName = options.routing ?? combo.routing;
+  // The combo exactly as the simulator runs it (core/policies): placement and routing with their options, admission, rebalancing.
+  const combo = serveCombo(options.policy ?? defaultServeCombo, { placement: options.placement, routing: options.routing });
+  const placementName = combo.placement;
+  const routingName = combo.routing;
+  const placementOptions: PlacementOptions | undefined =
+    combo.placementOptions === undefined ? options.placementOptions : { ...combo.placementOptions, ...options.placementOptions };
   // The exact MILP runs in this worker thread (started on first use), never on the event loop; every model's placement shares it.
   const placementThread = new PlacementThread(placementThreadDeadlineMs);
   // Predictions in a thread of their own: a slow one (the MILP's) never holds up the placement in force.
@@ -81,10 +85,12 @@ export async function createServer(options: ServerOptions): Promise<BouquetServe
       key: coordinatorKey,
       bans,
       model,
-      placement: { name: placementName, policy: placementPolicy(placementName, options.placementOptions, placementThread) },
-      routing: routingPolicy(routingName),
-      // The combo's cache reservation (core/policies), unless the coordinator options name one.
+      placement: { name: placementName, policy: placementPolicy(placementName, placementOptions, placementThread) },
+      routing: routingPolicy(routingName, combo.routingOptions),
+      // The combo's cache reservation and rebalancing (core/policies), unless the coordinator options name them.
       cacheReservation: options.coordinator?.cacheReservation ?? combo.reservation ?? 'slot',
+      rebalance: options.coordinator?.rebalance ?? combo.rebalance === true,
+      combo,
       predictionPolicies: predictionPolicies(options.placementOptions, predictionThread),
       slowPredictionPolicies: threadedPlacementPolicies,
       logger: loaded.length === 1 ? logger : logger.child({ model: model.info.id }),

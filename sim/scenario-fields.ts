@@ -174,6 +174,17 @@ export function combo(v: unknown, field: string): PolicyCombo {
   const c: PolicyCombo = { placement: str(o.placement, `${field}.placement`), routing: str(o.routing, `${field}.routing`) };
   if (o.placementOptions !== undefined) c.placementOptions = object(o.placementOptions, `${field}.placementOptions`);
   if (o.routingOptions !== undefined) c.routingOptions = object(o.routingOptions, `${field}.routingOptions`);
+  // Admission and re-placement, as core/policies' combos carry them (a live swarm's export names them too).
+  if (o.reservation !== undefined) {
+    if (o.reservation !== 'slot' && o.reservation !== 'declared') throw new ScenarioError(`${field}.reservation`, `must be 'slot' or 'declared'`);
+    c.reservation = o.reservation;
+  }
+  for (const k of ['retune', 'rebalance'] as const) {
+    const b = o[k];
+    if (b === undefined) continue;
+    if (typeof b !== 'boolean') throw new ScenarioError(`${field}.${k}`, 'must be true or false');
+    c[k] = b;
+  }
   return c;
 }
 

@@ -46,7 +46,7 @@ export const policyCombos = {
 export type PolicyComboName = keyof typeof policyCombos;
 
 /** The combo `bouquet serve` runs unless told otherwise. */
-export const defaultServeCombo: PolicyComboName = 'bprr';
+export const defaultServeCombo: PolicyComboName = 'bouquet';
 
 /** Names of the registered placement policies. */
 export const placementPolicyNames: readonly string[] = Object.keys(placementPolicies);
@@ -82,6 +82,29 @@ export function resolveCombo(name: string, combos: Readonly<Record<string, Polic
   if (!isPlacementPolicyName(combo.placement)) throw unknown(combo.placement, 'placement policy', placementPolicyNames, `policy '${name}': `);
   if (!isRoutingPolicyName(combo.routing)) throw unknown(combo.routing, 'routing policy', routingPolicyNames, `policy '${name}': `);
   return combo;
+}
+
+/**
+ * The combo a live coordinator runs for `name` (a combo or `placement/routing`, as `resolveCombo`),
+ * with `placement` / `routing` overriding its parts: an overridden part drops the combo's options
+ * for that part (they belong to the combo's own policy); admission (`reservation`), `retune` and
+ * `rebalance` stay the combo's. The simulator runs the same fields (sim/run.ts), so a name means
+ * the same policy in both. Throws UnknownPolicyError (code `unknown-policy`).
+ */
+export function serveCombo(name: string, overrides: { placement?: string | undefined; routing?: string | undefined } = {}): PolicyCombo {
+  const base = resolveCombo(name);
+  const out: PolicyCombo = { ...base };
+  if (overrides.placement !== undefined && overrides.placement !== base.placement) {
+    if (!isPlacementPolicyName(overrides.placement)) throw unknown(overrides.placement, 'placement policy', placementPolicyNames);
+    out.placement = overrides.placement;
+    delete out.placementOptions;
+  }
+  if (overrides.routing !== undefined && overrides.routing !== base.routing) {
+    if (!isRoutingPolicyName(overrides.routing)) throw unknown(overrides.routing, 'routing policy', routingPolicyNames);
+    out.routing = overrides.routing;
+    delete out.routingOptions;
+  }
+  return out;
 }
 
 /** The placement policy registered under `name`, built with `options`. Throws UnknownPolicyError. */

@@ -21,6 +21,7 @@ import { PlacementLoop } from './placement-loop.ts';
 import { Predictions } from './predictions.ts';
 import { VolunteerRegistry, type Volunteer } from './registry.ts';
 import type { SwarmSnapshot } from '../../core/swarm/index.ts';
+import type { ScenarioInputs } from '../scenario-export.ts';
 import { RouteDecider } from './routes.ts';
 import { VolunteerSockets } from './volunteer-sockets.ts';
 import { LoopLag, type LoopLagReport } from './loop-lag.ts';
@@ -86,8 +87,8 @@ export class Coordinator {
     this.now = options.now ?? Date.now;
     this.log = options.logger;
     this.key = options.key ?? CoordinatorKey.ephemeral();
-    this.registry = new VolunteerRegistry(options.model, networkDefaults(options.network), workloadDefaults(options.workload), this.now, (id, exceptClientId) =>
-      this.leases.through(id, exceptClientId),
+    this.registry = new VolunteerRegistry(
+      options.model, networkDefaults(options.network), workloadDefaults(options.workload), this.now, (id, exceptClientId) => this.leases.through(id, exceptClientId), options.cacheReservation === 'declared',
     );
     this.leases = new LeaseBook(this.leaseMs, this.now);
     this.tickets = new TicketQueue(ticketTtlMs, this.now);
@@ -101,6 +102,7 @@ export class Coordinator {
       log: this.log,
       now: this.now,
       maxMoves: options.maxMovesPerRound ?? 1,
+      rebalance: options.rebalance ?? false,
       placementDelayMs: options.placementDelayMs ?? 50,
       onPlaced: () => this.processQueue(),
       view: (v) => this.view(v),
@@ -351,8 +353,16 @@ export class Coordinator {
   }
 
   /** What the live swarm looks like to the simulator: the planning snapshot, each client's reported RTTs (ms), and the policies in force. */
-  scenarioInputs(): { snapshot: SwarmSnapshot; clientRttsMs: Record<string, Record<string, number>>; placementPolicy: string; routingPolicy: string } {
-    return { snapshot: this.planningSnapshot(), clientRttsMs: this.registry.clientRttsMs(), placementPolicy: this.placement.view.policy, routingPolicy: this.options.routing.name };
+  scenarioInputs(): ScenarioInputs {
+    const placementPolicy = this.placement.view.policy;
+    const inputs: ScenarioInputs = { snapshot: this.planningSnapshot(), clientRttsMs: this.registry.clientRttsMs(), placementPolicy, routingPolicy: this.options.routing.name };
+    const combo = this.options.combo;
+    // The combo in force: a placement switched since start drops the start combo's placement options.
+    if (combo !== undefined) {
+      inputs.combo = { ...combo, placement: placementPolicy };
+      if (placementPolicy !== combo.placement) delete inputs.combo.placementOptions;
+    }
+    return inputs;
   }
 
   /** This process's event-loop lag (largest recent stall, all time lost), ms. */

@@ -7,6 +7,7 @@ import type { LinearMs } from '../../core/swarm/index.ts';
 import type { PlacementPolicy } from '../../core/placement/index.ts';
 import type { RoutingPolicy } from '../../core/routing/index.ts';
 import type { CacheReservation } from '../../core/cache/index.ts';
+import type { PolicyCombo } from '../../core/policies/index.ts';
 import type { ServedModel } from '../models/index.ts';
 import type { FairUseLimits } from './fair-use.ts';
 import type { CoordinatorKey } from '../identity/index.ts';
@@ -41,6 +42,14 @@ export interface CoordinatorOptions {
   routing: RoutingPolicy;
   /** How a lease books a session's cache: `slot` (default, a whole slot per block) or `declared` (its prompt + max new tokens; core/policies' combo field). */
   cacheReservation?: CacheReservation;
+  /**
+   * Churn-aware rebalancing after a placement run (core/dispatch `rebalanceMoves`, the combo's
+   * `rebalance`): a covering volunteer also moves to its proposed span when the predicted gain over
+   * its expected stay outweighs the reload, within the move budget. Default false.
+   */
+  rebalance?: boolean;
+  /** The combo these options come from (core/policies), as `GET /api/scenario` hands it to the simulator. */
+  combo?: PolicyCombo;
   /** Policies whose prediction the dashboard compares (the one in force is always included). */
   predictionPolicies?: Record<string, PlacementPolicy>;
   /**

@@ -31,6 +31,8 @@ export interface PlacementLoopDeps {
   log: Logger;
   now: () => number;
   maxMoves: number;
+  /** Churn-aware rebalancing within the move budget after each reconcile (the combo's `rebalance`). */
+  rebalance: boolean;
   placementDelayMs: number;
   /** Called after spans change, so that waiting requests get the new capacity. */
   onPlaced: () => void;
@@ -249,9 +251,9 @@ export class PlacementLoop {
       this.d.registry.model.numBlocks,
       this.d.maxMoves,
     );
-    // Bouquet's churn-aware re-placement: with what is left of the move budget, a covering volunteer
+    // Churn-aware re-placement (bouquet's combo): with what is left of the move budget, a covering volunteer
     // moves to its proposed span when the predicted gain over its expected stay outweighs the reload.
-    if (this.policyInForce.name !== 'bouquet' || result === undefined || present.length === 0) return reconciled;
+    if (!this.d.rebalance || result === undefined || present.length === 0) return reconciled;
     let moves: ReturnType<typeof rebalanceMoves> = [];
     try {
       moves = rebalanceMoves({

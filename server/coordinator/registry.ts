@@ -74,6 +74,11 @@ export class VolunteerRegistry {
     private readonly now: () => number,
     /** Leases now running through a volunteer (probation caps them). */
     private readonly leasesThrough: (peerId: string, exceptClientId?: string) => number = () => 0,
+    /**
+     * Admission books declared lengths (the combo's `reservation: 'declared'`): the planned workload
+     * then carries the mean declared length, prompt + maxNewTokens, as the simulator plans it.
+     */
+    private readonly declaredLengths = false,
   ) {}
 
   get model(): ServedModel['info'] {
@@ -256,11 +261,14 @@ export class VolunteerRegistry {
   }
 
   private plannedWorkload(): SwarmSnapshot['workload'] {
-    const w = { ...this.workload };
+    const w: SwarmSnapshot['workload'] = { ...this.workload };
     const recent = this.arrivals;
     if (recent.length > 0) {
       w.meanInputTokens = recent.reduce((a, r) => a + r.inTokens, 0) / recent.length;
       w.meanOutputTokens = Math.max(1, recent.reduce((a, r) => a + r.outTokens, 0) / recent.length);
+    }
+    if (this.declaredLengths) {
+      w.meanDeclaredTokens = recent.length > 0 ? recent.reduce((a, r) => a + r.inTokens + r.outTokens, 0) / recent.length : w.meanInputTokens + w.meanOutputTokens;
     }
     const first = recent[0];
     const last = recent[recent.length - 1];

@@ -180,10 +180,13 @@ export class VolunteerSockets {
       case 'heartbeat': {
         v.lastHeartbeatAtMs = this.deps.now();
         v.lostMsAtHeartbeat = this.deps.loopLag.lostMs;
+        // Told to stay idle (no span; GBP-CR-like placements leave volunteers beyond the planned load idle), a volunteer
+        // has nothing to load: its "waiting for an assignment" heartbeat ('loading') means idle and ready, as sendAssignment set it.
+        const load = v.everAssigned && v.assignedSpan === null && m.load.state === 'loading' ? { ...m.load, state: 'serving' as const } : m.load;
         const changed =
-          v.load.activeSessions !== m.load.activeSessions || v.load.freeCacheSlots !== m.load.freeCacheSlots || v.load.state !== m.load.state;
+          v.load.activeSessions !== load.activeSessions || v.load.freeCacheSlots !== load.freeCacheSlots || v.load.state !== load.state;
         const wasRoutable = this.deps.registry.isRoutable(v);
-        v.load = m.load;
+        v.load = load;
         this.adoptSessions(v, m.sessions);
         if (changed) this.deps.events.emit({ type: 'volunteer-updated', volunteer: this.deps.view(v) });
         if (wasRoutable !== this.deps.registry.isRoutable(v)) this.deps.processQueue();

@@ -29,7 +29,10 @@ export interface ServerOptions {
   modelDir?: string;
   /** Built web app folder (default dist/web). */
   webDir?: string;
-  /** Policy combo name of core/policies (default `bprr`: BPRR placement + WS-RR routing, as in the simulator). */
+  /**
+   * Policy combo name of core/policies (default `bouquet`: its placement + routing, admission by
+   * declared length and churn-aware rebalancing, as in the simulator; `bprr` is BPRR + WS-RR).
+   */
   policy?: string;
   /** Placement policy name; overrides the combo's. */
   placement?: string;

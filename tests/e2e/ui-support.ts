@@ -105,6 +105,7 @@ export class ProtocolVolunteer {
   #timer: ReturnType<typeof setInterval> | null = null;
   #assignment: AssignmentMessage | null = null;
   /** Resolves on the first assignment with a span (after `ready` was sent). */
+  /** Resolves once placed: ready with its span, or told to stay idle (span null). */
   readonly serving: Promise<AssignmentMessage>;
 
   constructor(
@@ -141,7 +142,11 @@ export class ProtocolVolunteer {
       } else if (m.type === 'assignment') {
         this.#assignment = m;
         const span = m.span;
-        if (span === null) return;
+        // Told to stay idle (the policy needs no more volunteers): placed, nothing to load or announce.
+        if (span === null) {
+          resolveServing(m);
+          return;
+        }
         setTimeout(() => {
           this.#ws.send(JSON.stringify({ type: 'ready', assignmentId: m.assignmentId, span }));
           resolveServing(m);

@@ -69,7 +69,9 @@ describe('fair use of route requests', () => {
   });
 
   it('one client with no rate limit cannot take all sessions nor fill the queue; others are still served', async () => {
+    // BPRR pinned: the tally counts whole-slot sessions (6 slots, 6 sessions); bouquet's declared-length bookings would fit more.
     const s = await start({
+      policy: 'bprr',
       auth: { routeRateLimits: 'off' },
       coordinator: { maxQueueLength: 20, fairUse: { maxLeasesPerClient: 2, maxLeasesPerAddress: 4, maxQueuedPerClient: 2, maxQueuedPerAddress: 4 } },
     });

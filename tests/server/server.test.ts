@@ -132,8 +132,8 @@ describe('volunteers', () => {
     }
     // the dashboard compares policies on the same volunteers
     await until(() => s.coordinator.state().predictions.length > 1, 5000, 'predictions');
-    const p = s.coordinator.state().predictions.find((x) => x.policy === 'bprr');
-    expect(p?.perTokenMs).toBeGreaterThan(0);
+    // BPRR's prediction runs in the prediction thread (it is not the policy in force): wait for its answer.
+    await until(() => (s.coordinator.state().predictions.find((x) => x.policy === 'bprr')?.perTokenMs ?? 0) > 0, 5000, 'bprr prediction');
   });
 
   it('a heartbeat timeout expires a silent peer and re-placement moves one redundant volunteer to cover its blocks', async () => {
@@ -171,7 +171,7 @@ describe('volunteers', () => {
 
 describe('routes', () => {
   it('a client gets a route whose chain covers [0, L) in order, within the hops\' spans', async () => {
-    const s = await start();
+    const s = await start({ policy: 'bprr' }); // BPRR pinned: the route names WS-RR
     await join(s, { peerId: 'p', memoryBytes: budget(3, 3) });
     await servingAll(s);
     await join(s, { peerId: 'q', memoryBytes: budget(3, 3) });
@@ -188,12 +188,12 @@ describe('routes', () => {
       expect(v?.span !== null && v !== undefined && v.span.start <= h.span.start && h.span.end <= v.span.end).toBe(true);
     }
     expect(g.predicted.totalMs).toBeGreaterThan(0);
-    expect(g.policy).toBe('ws-rr'); // the default combo 'bprr' routes by WS-RR
+    expect(g.policy).toBe('ws-rr'); // the combo 'bprr' routes by WS-RR
     expect(g.expiresAtMs).toBeGreaterThan(Date.now());
   });
 
   it('releasing a route frees its slots, records the measured time, and a second release is refused', async () => {
-    const s = await start();
+    const s = await start({ policy: 'bprr' }); // BPRR pinned: whole-slot bookings (free slots counted in whole slots)
     await join(s, { peerId: 'p', memoryBytes: budget(5, 5) });
     await servingAll(s);
     const g = granted(await route(s, { clientId: 'cl', promptTokens: 10, maxNewTokens: 20 }));
@@ -211,7 +211,8 @@ describe('routes', () => {
   });
 
   it('jffc queues when every chain is full and hands the freed slot to the queue head', async () => {
-    const s = await start({ routing: 'jffc' });
+    // BPRR's combo: whole-slot bookings (bouquet's declared-length bookings and c in sessions would admit more than one).
+    const s = await start({ policy: 'bprr', routing: 'jffc' });
     // Five blocks and five single-block caches: one chain of capacity one.
     await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
     await servingAll(s);
@@ -240,7 +241,7 @@ describe('routes', () => {
   });
 
   it('ws-rr books slots by lease and waits for them, too', async () => {
-    const s = await start({ routing: 'ws-rr' });
+    const s = await start({ policy: 'bprr' }); // WS-RR with whole-slot bookings (bouquet's combo would book declared lengths)
     await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
     await servingAll(s);
     const first = granted(await route(s, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
@@ -257,7 +258,7 @@ describe('routes', () => {
     // One volunteer, five blocks, five 512-token slots: 32 token blocks a slot. A session declaring
     // 4 + 8 tokens holds one token block per block, 1/32 of a slot; one declaring 512 a whole slot.
     // A slow volunteer (1 s a block), so that WS-RR's expected ends lie well after the test.
-    const declared = await start({ coordinator: { cacheReservation: 'declared' } });
+    const declared = await start({ policy: 'bprr', coordinator: { cacheReservation: 'declared' } }); // WS-RR, its combo's bookings overridden
     await join(declared, { peerId: 'only', memoryBytes: budget(5, 5), decodeMsPerBlock: 1000 });
     await servingAll(declared);
     const leases: RouteGranted[] = [];
@@ -276,8 +277,8 @@ describe('routes', () => {
     for (const l of leases.slice(1, 4)) await json(declared.url + routeReleasePath(l.leaseId), { body: { leaseSecret: l.leaseSecret } });
     expect((await route(declared, { clientId: 'long', promptTokens: 4, maxNewTokens: 508 })).answer.kind).toBe('queued');
 
-    // The default books whole slots: the second short session already waits.
-    const slot = await start();
+    // BPRR's combo books whole slots: the second short session already waits (bouquet's, the default, books declared lengths).
+    const slot = await start({ policy: 'bprr' });
     await join(slot, { peerId: 'only', memoryBytes: budget(5, 5), decodeMsPerBlock: 1000 });
     await servingAll(slot);
     granted(await route(slot, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
@@ -286,7 +287,7 @@ describe('routes', () => {
   });
 
   it('petals grants its route even when the booked slots are full (the volunteer refuses, the client retries)', async () => {
-    const s = await start({ routing: 'petals' });
+    const s = await start({ policy: 'bprr', routing: 'petals' }); // whole-slot bookings, as the free-slot counts below assume
     await join(s, { peerId: 'only', memoryBytes: budget(5, 5) });
     await servingAll(s);
     const first = granted(await route(s, { clientId: 'c1', promptTokens: 4, maxNewTokens: 8 }));
@@ -336,7 +337,8 @@ describe('routes', () => {
   });
 
   it('failover: a route for just blocks [a, b) that avoids the failed peer', async () => {
-    const s = await start();
+    // BPRR pinned: both volunteers get a span (a second holder to fail over to); GBP-CR may leave q idle at this load.
+    const s = await start({ policy: 'bprr' });
     await join(s, { peerId: 'p', memoryBytes: budget(5, 10) });
     await servingAll(s);
     await join(s, { peerId: 'q', memoryBytes: budget(5, 10) });
@@ -391,7 +393,7 @@ describe('routes', () => {
 
 describe('placement policy switch', () => {
   it('switches the policy in force, re-places volunteers, and refuses unknown or infeasible policies', async () => {
-    const s = await start();
+    const s = await start({ policy: 'bprr' }); // BPRR pinned: the switch starts from it
     const vs = [
       await join(s, { peerId: 'p', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 } }),
       await join(s, { peerId: 'q', memoryBytes: budget(3, 3), loadedSpan: { start: 0, end: 3 } }),

@@ -24,8 +24,8 @@ const volunteers = swarmOf.volunteers;
 const sockets = swarmOf.sockets;
 afterEach(() => swarmOf.cleanUp());
 
-function start(coordinator: ServerOptions['coordinator'] = {}, auth?: ServerOptions['auth']): Promise<BouquetServer> {
-  return swarmOf.start({ ...(auth !== undefined ? { auth } : {}), ...(coordinator !== undefined ? { coordinator } : {}) });
+function start(coordinator: ServerOptions['coordinator'] = {}, auth?: ServerOptions['auth'], policy?: string): Promise<BouquetServer> {
+  return swarmOf.start({ ...(auth !== undefined ? { auth } : {}), ...(coordinator !== undefined ? { coordinator } : {}), ...(policy !== undefined ? { policy } : {}) });
 }
 
 function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Promise<TestVolunteer> {
@@ -122,7 +122,7 @@ describe('claimed memory', () => {
 
 describe('the event loop', () => {
   it('after the loop itself stalls past the heartbeat timeout, the next sweep keeps every heartbeating volunteer', async () => {
-    const s = await start({ heartbeatTimeoutMs: 300 });
+    const s = await start({ heartbeatTimeoutMs: 300 }, undefined, 'bprr'); // BPRR pinned: every volunteer gets a span (GBP-CR may leave some idle)
     await Promise.all(['a', 'b', 'c'].map((peerId) => join(s, { peerId, memoryBytes: budget(5, 5), heartbeatMs: 40 })));
     await servingAll(s);
     // A synchronous stall of the server's own thread (as GBP-CR on a huge claim used to cause).
@@ -146,7 +146,8 @@ describe('the event loop', () => {
 
 describe('claimed speed and span', () => {
   it('τ = 1e-6 is refused; a claimed loadedSpan with no ready gets no routes and no leases', async () => {
-    const s = await start();
+    // BPRR pinned: it gives the honest volunteer a span beside the liar's; GBP-CR's one fastest chain goes to the liar's claim.
+    const s = await start({}, undefined, 'bprr');
     const tiny = await rawVolunteer(s, [register('tiny', { decodeMsPerBlock: 1e-6, loadedSpan: { start: 0, end: L } })]);
     await until(() => tiny.replies.length > 0, 5000, 'answer');
     expect(tiny.replies[0]).toMatchObject({ type: 'error', error: { code: 'bad-request', field: 'decodeMsPerBlock' } });

@@ -133,7 +133,7 @@ describe('identities', () => {
 
 describe('leases', () => {
   it('are never published, and releasing or renewing one without its secret is refused (lease-refused) with no overbooking', async () => {
-    const s = await start({ routing: 'jffc' }); // JFFC queues when every chain is full (WS-RR would share it)
+    const s = await start({ policy: 'bprr', routing: 'jffc' }); // JFFC queues when every chain is full (WS-RR would share it); whole-slot bookings
     await oneSlotSwarm(s);
     const events: string[] = [];
     const dash = new WebSocket(s.url.replace('http', 'ws') + apiPaths.dashboardSocket);

@@ -192,6 +192,13 @@ describe('service model: scenario files', () => {
     expect(codeOf(() => parseScenario({ ...doc, service: { contention: { baseTaus: 0, perSessionTaus: 0 } } }))).toBe('bad-scenario');
   });
 
+  it("a scenario's own combo carries admission, retune and rebalance as core/policies' combos do, and refuses bad ones with bad-scenario", () => {
+    const combo = { placement: 'gbp-cr', routing: 'jffc', routingOptions: { jffcFreeBy: 'cache' }, reservation: 'declared', retune: true, rebalance: false };
+    expect(parseScenario({ ...doc, policies: { mine: combo } }).policies.mine).toEqual(combo);
+    expect(codeOf(() => parseScenario({ ...doc, policies: { mine: { ...combo, reservation: 'half' } } }))).toBe('bad-scenario');
+    expect(codeOf(() => parseScenario({ ...doc, policies: { mine: { ...combo, retune: 'yes' } } }))).toBe('bad-scenario');
+  });
+
   it('an empty service block changes nothing; each option is deterministic per seed', async () => {
     for (const policy of ['petals', 'bprr', 'followup']) {
       const plain = await runScenario(parseScenario(doc), policy, 2);

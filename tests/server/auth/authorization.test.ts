@@ -44,7 +44,7 @@ async function swarmOfTwo(s: BouquetServer): Promise<() => number> {
 
 describe('control actions need the admin token', () => {
   it('a policy switch without credentials, with a wrong token, or as a cross-site text/plain form is refused: no switch, no reload', async () => {
-    const s = await start();
+    const s = await start({ policy: 'bprr' }); // BPRR pinned: the refused switch leaves it in force
     const assignments = await swarmOfTwo(s);
     const before = assignments();
     const url = s.url + apiPaths.placementPolicy;
