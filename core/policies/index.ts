@@ -45,8 +45,13 @@ export const policyCombos = {
 /** A combo name of `policyCombos`. */
 export type PolicyComboName = keyof typeof policyCombos;
 
-/** The combo `bouquet serve` runs unless told otherwise. */
-export const defaultServeCombo: PolicyComboName = 'bouquet';
+/**
+ * The combo `bouquet serve` runs unless told otherwise. Still BPRR: bouquet misses its browser-swarm
+ * target (0.769× the follow-up, 0.75× asked), and at low load its placement stops adding chains once
+ * they carry the planned load, leaving volunteers idle — a small swarm then has no second holder for
+ * a failover or a verified-results check. `--policy bouquet` runs it.
+ */
+export const defaultServeCombo: PolicyComboName = 'bprr';
 
 /** Names of the registered placement policies. */
 export const placementPolicyNames: readonly string[] = Object.keys(placementPolicies);

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { serveOptions } from '../../../tools/cli/serve.ts';
 
 describe('bouquet serve options', () => {
-  it('defaults to the bouquet combo (its placement + routing, as in the simulator) on 127.0.0.1:8787 with the stories260K model', () => {
+  it('defaults to the bprr combo (bprr + ws-rr, as in the simulator) on 127.0.0.1:8787 with the stories260K model', () => {
     const o = serveOptions([], {});
-    expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', policy: 'bouquet', placement: 'bouquet', routing: 'bouquet', model: '../shared/models/stories260K' });
+    expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', policy: 'bprr', placement: 'bprr', routing: 'ws-rr', model: '../shared/models/stories260K' });
   });
 
   it('keeps its signing key in a state dir: XDG by default, --state-dir or BOUQUET_STATE_DIR, none for a key of this process only', () => {
