@@ -52,8 +52,8 @@ describe('the live coordinator runs the combo as the simulator does', () => {
   });
 
   it('hands the whole combo (options, admission, retune, rebalance) to the simulator, and an overridden part drops its options', async () => {
-    const s = await oneVolunteer({});
-    // The default is bouquet, every field of it.
+    const s = await oneVolunteer({ policy: 'bouquet' });
+    // Bouquet, every field of it.
     expect(await exportedLive(s)).toEqual(policyCombos.bouquet);
     const back = parseScenario({ ...((await json(`${s.url}${apiPaths.scenario}?requests=10`)).body as object) });
     expect(back.policies.live).toEqual(policyCombos.bouquet);
@@ -63,7 +63,8 @@ describe('the live coordinator runs the combo as the simulator does', () => {
 
     const overridden = await oneVolunteer({ policy: 'followup-declared', routing: 'ws-rr' });
     expect(await exportedLive(overridden)).toEqual({ placement: 'gbp-cr', routing: 'ws-rr', reservation: 'declared' });
-    const bprr = await oneVolunteer({ policy: 'bprr' });
+    // The default is bprr.
+    const bprr = await oneVolunteer({});
     expect(await exportedLive(bprr)).toEqual({ placement: 'bprr', routing: 'ws-rr' });
     // Whole-slot admission plans no declared length.
     expect(bprr.coordinator.planningSnapshot().workload.meanDeclaredTokens).toBeUndefined();
