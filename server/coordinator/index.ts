@@ -31,6 +31,11 @@ import { VerifiedResults } from './verified-results.ts';
 export type { LoopLagReport } from './loop-lag.ts';
 export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
 export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
+export {
+  OverheadCalibration, calibrationReport, computeRatio, decodeMsPerToken, calibrationWindow, maxCalibrationReportsPerClient, maxCalibratedClients, maxComputeRatio,
+  type CalibrationReport, type ReportedHop,
+} from './calibration.ts';
+export { networkDefaults } from './options.ts';
 export { defaultFairUseLimits, type FairUseLimits } from './fair-use.ts';
 export { BanList, judgeEvidence, maxBannedKeys, type StepRecomputer, type JudgeDeps } from './verdicts.ts';
 export { inProcessRecomputer } from './recompute.ts';
@@ -383,8 +388,13 @@ export class Coordinator {
   }
 
   /** What the live swarm looks like to the simulator: the planning snapshot, each client's reported RTTs (ms), and the policies in force. */
-  scenarioInputs(): { snapshot: SwarmSnapshot; clientRttsMs: Record<string, Record<string, number>>; placementPolicy: string; routingPolicy: string } {
-    return { snapshot: this.planningSnapshot(), clientRttsMs: this.registry.clientRttsMs(), placementPolicy: this.placement.view.policy, routingPolicy: this.options.routing.name };
+  scenarioInputs(): {
+    snapshot: SwarmSnapshot; clientRttsMs: Record<string, Record<string, number>>; clientMsPerToken: Record<string, number>; placementPolicy: string; routingPolicy: string;
+  } {
+    return {
+      snapshot: this.planningSnapshot(), clientRttsMs: this.registry.clientRttsMs(), clientMsPerToken: this.registry.calibration.clientMsPerToken(),
+      placementPolicy: this.placement.view.policy, routingPolicy: this.options.routing.name,
+    };
   }
 
   /** This process's event-loop lag (largest recent stall, all time lost), ms. */
