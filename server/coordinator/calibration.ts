@@ -6,6 +6,7 @@ import {
   type OverheadSample,
 } from '../../core/perf/index.ts';
 import type { MeasuredTimes, RouteRecord } from '../../core/api/index.ts';
+import { median } from '../../core/stats/index.ts';
 import type { LinearMs } from '../../core/swarm/index.ts';
 
 /** Reports the fit keeps (the most recent), so memory and work stay bounded. */
@@ -14,8 +15,6 @@ export const calibrationWindow = 64;
 export const maxCalibrationReportsPerClient = 8;
 /** Clients whose own per-token work is kept (the least recently reporting forgotten first). */
 export const maxCalibratedClients = 64;
-/** Weight of a client's newest c_c report in its running estimate. */
-const clientReportWeight = 0.5;
 
 /** What one released lease says, decomposed by the registry (core/perf OverheadSample) with the client's own report. */
 export interface CalibrationReport extends OverheadSample {
@@ -77,16 +76,18 @@ export function calibrationReport(lease: RouteRecord, measured: MeasuredTimes, h
 
 /**
  * What a report says of its chain's compute: the measured decode time per token less the RTTs, h
- * fitted per-message overheads and the client's own work, over the planned Σ k τ, clamped to
- * [1 / maxComputeRatio, maxComputeRatio] (a noisy residual, even a negative one, is no evidence of a
- * 100× faster volunteer). Each hop's τ estimate is charged with it (VolunteerRecords). Undefined without a decode time.
+ * fitted per-message overheads and the client's own work (its report's, else `clientMsPerToken`),
+ * over the planned Σ k τ, clamped to [1 / maxComputeRatio, maxComputeRatio] (a noisy residual, even a
+ * negative one, is no evidence of a 100× faster volunteer). Each hop's τ estimate is charged with it
+ * (VolunteerRecords). Undefined without a decode time.
  */
 export function computeRatio(report: CalibrationReport | undefined, hops: readonly ReportedHop[], messageOverheadMs: number, clientMsPerToken: number): number | undefined {
   if (report === undefined) return undefined;
   const planned = hops.reduce((a, h) => a + h.blocks * h.plannedDecodeMs, 0);
   if (!(planned > 0)) return undefined;
   const rttMs = hops.reduce((a, h) => a + h.rttMs, 0);
-  const residual = report.decodeMsPerToken - rttMs - hops.length * messageOverheadMs - clientMsPerToken;
+  const clientMs = boundedClientMsPerToken(report.clientMsPerToken, report.decodeMsPerToken) ?? clientMsPerToken;
+  const residual = report.decodeMsPerToken - rttMs - hops.length * messageOverheadMs - clientMs;
   return Math.min(maxComputeRatio, Math.max(1 / maxComputeRatio, residual / planned));
 }
 
@@ -99,7 +100,8 @@ export function computeRatio(report: CalibrationReport | undefined, hops: readon
  */
 export class OverheadCalibration {
   private readonly reports: CalibrationReport[] = [];
-  private readonly clientMs = new Map<string, number>();
+  /** Per client, its last maxCalibrationReportsPerClient bounded c_c reports, ms. */
+  private readonly clientMs = new Map<string, number[]>();
   private fitted: { messageOverheadMs: number | undefined; prefillFixedMs: number | undefined } | undefined;
 
   /** Adds one report (its client's oldest beyond its share, and the window's oldest, go). */
@@ -111,9 +113,9 @@ export class OverheadCalibration {
     this.fitted = undefined;
     const c = boundedClientMsPerToken(report.clientMsPerToken, report.decodeMsPerToken);
     if (c === undefined) return;
-    const before = this.clientMs.get(report.clientId);
+    const recent = this.clientMs.get(report.clientId) ?? [];
     this.clientMs.delete(report.clientId); // re-inserted last: the most recent clients are kept
-    this.clientMs.set(report.clientId, before === undefined ? c : before + clientReportWeight * (c - before));
+    this.clientMs.set(report.clientId, [...recent.slice(1 - maxCalibrationReportsPerClient), c]);
     if (this.clientMs.size > maxCalibratedClients) {
       const oldest = this.clientMs.keys().next().value;
       if (oldest !== undefined) this.clientMs.delete(oldest);
@@ -136,14 +138,18 @@ export class OverheadCalibration {
     return fixedMs === undefined ? configured : { perTokenMs: configured.perTokenMs, fixedMs };
   }
 
-  /** A client's own work per generated token, ms; undefined when it never reported one. */
+  /**
+   * A client's own work per generated token: the median of its recent reports (a tab's first request,
+   * compiling and warming up, is an outlier), ms; undefined when it never reported one.
+   */
   clientMsPerTokenOf(clientId: string): number | undefined {
-    return this.clientMs.get(clientId);
+    const recent = this.clientMs.get(clientId);
+    return recent === undefined ? undefined : median(recent);
   }
 
-  /** Every kept client's own per-token work, ms (a copy). */
+  /** Every kept client's own per-token work, ms. */
   clientMsPerToken(): Record<string, number> {
-    return Object.fromEntries(this.clientMs);
+    return Object.fromEntries([...this.clientMs.keys()].map((id) => [id, this.clientMsPerTokenOf(id) ?? 0]));
   }
 
   /** Reports in the window (for tests and the dashboard). */
