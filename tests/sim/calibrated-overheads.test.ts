@@ -53,7 +53,8 @@ describe('performance model with fitted overheads', () => {
       }
       return simulate(cfg).metrics;
     };
-    const { clientMsPerToken: _c, ...without } = swarm.network;
+    const without: SwarmSnapshot['network'] = { ...swarm.network };
+    delete without.clientMsPerToken;
     for (const service of [false, true]) {
       const withC = sim(swarm.network, service);
       const none = sim(without, service);
