@@ -1,5 +1,6 @@
 // Fitting the performance model's overheads from measured requests: the per-message overhead o, the prefill overhead per hop, a client's own c_c.
 import { median } from '../stats/index.ts';
+import type { LinearMs } from '../swarm/index.ts';
 
 /** Largest per-message overhead (decode messageOverheadMs, prefill fixedMs) a fit or a scenario may give: a minute per message is a dead link, ms. */
 export const maxMessageOverheadMs = 60_000;
@@ -67,4 +68,16 @@ export function fitPrefillFixedMs(samples: readonly OverheadSample[]): number | 
 export function boundedClientMsPerToken(reportedMs: number | undefined, decodeMsPerToken: number): number | undefined {
   if (reportedMs === undefined || !Number.isFinite(reportedMs) || reportedMs < 0 || !Number.isFinite(decodeMsPerToken)) return undefined;
   return clamp(reportedMs, 0, Math.min(maxClientMsPerToken, Math.max(0, decodeMsPerToken)));
+}
+
+/**
+ * A claimed prefill cost τᴵ_j(l) = perTokenMs · l + fixedMs held to what the same volunteer's decode
+ * step τ_j makes plausible: each coefficient at most τ_j, so τᴵ_j(l) ≤ (l + 1) · τ_j. Prefilling l
+ * tokens in one batch does the work of l single-token steps with better batching, so it is never
+ * slower than l + 1 of them; a speed probe that met a stalled tab (435 ms per block against a 0.26 ms
+ * step, seen in bench:regions) must not price every chain through it. ms per block.
+ */
+export function plausiblePrefillMs(prefill: LinearMs, decodeMsPerBlock: number): LinearMs {
+  if (!(decodeMsPerBlock > 0)) return prefill;
+  return { perTokenMs: Math.min(prefill.perTokenMs, decodeMsPerBlock), fixedMs: Math.min(prefill.fixedMs, decodeMsPerBlock) };
 }

@@ -33,5 +33,6 @@ export {
   fitMessageOverheadMs,
   fitPrefillFixedMs,
   boundedClientMsPerToken,
+  plausiblePrefillMs,
   type OverheadSample,
 } from './calibration.ts';

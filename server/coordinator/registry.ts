@@ -13,7 +13,7 @@ import {
 import { sameSpan, type BlockSpan, type ServerSpec, type SwarmSnapshot } from '../../core/swarm/index.ts';
 import { RttSamples } from './rtt-samples.ts';
 import { median } from '../../core/stats/index.ts';
-import { cacheSlots } from '../../core/perf/index.ts';
+import { cacheSlots, plausiblePrefillMs } from '../../core/perf/index.ts';
 import { hopSlots, maxBlocksFor, uncoveredBy } from '../../core/dispatch/index.ts';
 import type { ServedModel } from '../models/index.ts';
 import type { NetworkDefaults, VolunteerLink, WorkloadDefaults } from './options.ts';
@@ -191,7 +191,7 @@ export class VolunteerRegistry {
     for (const h of lease.chain) {
       const v = this.volunteers.get(h.peerId);
       if (v === undefined) break;
-      hops.push({ blocks: hopSlots(h.span), rttMs: this.rttMs(h.peerId, lease.clientId), claimedDecodeMs: v.decodeMsPerBlock, claimedPrefillMs: v.prefillMsPerBlock, plannedDecodeMs: this.plannedDecodeMs(v) });
+      hops.push({ blocks: hopSlots(h.span), rttMs: this.rttMs(h.peerId, lease.clientId), claimedDecodeMs: v.decodeMsPerBlock, claimedPrefillMs: plausiblePrefillMs(v.prefillMsPerBlock, v.decodeMsPerBlock), plannedDecodeMs: this.plannedDecodeMs(v) });
     }
     // A hop gone since: its claims are unknown, so the report says nothing of the overheads or speeds.
     const whole = hops.length === lease.chain.length;
@@ -287,14 +287,15 @@ export class VolunteerRegistry {
 
   private servers(volunteers: readonly Volunteer[]): ServerSpec[] {
     return volunteers.map((v) => {
-      // Prefill scales with decode as measured (the reports time whole requests, not each phase).
+      // Prefill, held to what the claimed decode step makes plausible, scales with decode as measured.
       const planned = this.plannedDecodeMs(v);
       const scale = planned / v.decodeMsPerBlock;
+      const prefill = plausiblePrefillMs(v.prefillMsPerBlock, v.decodeMsPerBlock);
       return {
         id: v.peerId,
         memoryBytes: this.plannedMemoryBytes(v.memoryBytes),
         decodeMsPerBlock: planned,
-        prefillMsPerBlock: scale === 1 ? v.prefillMsPerBlock : { perTokenMs: v.prefillMsPerBlock.perTokenMs * scale, fixedMs: v.prefillMsPerBlock.fixedMs * scale },
+        prefillMsPerBlock: scale === 1 ? prefill : { perTokenMs: prefill.perTokenMs * scale, fixedMs: prefill.fixedMs * scale },
       };
     });
   }

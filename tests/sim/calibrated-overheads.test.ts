@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SwarmSnapshot } from '../../core/swarm/index.ts';
 import type { PlacementResult } from '../../core/placement/index.ts';
-import { requestLinkCostMs, requestTime, maxClientMsPerToken, maxMessageOverheadMs } from '../../core/perf/index.ts';
+import { plausiblePrefillMs, requestLinkCostMs, requestTime, maxClientMsPerToken, maxMessageOverheadMs } from '../../core/perf/index.ts';
 import { wsRrRouting } from '../../core/routing/index.ts';
 import { parseScenario, seededRandom, simulate, streamRandom, ScenarioError, type SimRequest } from '../../sim/index.ts';
 
@@ -36,6 +36,13 @@ describe('performance model with fitted overheads', () => {
     const cost = requestLinkCostMs(swarm, 'c', 8, 5);
     const links = chain.hops.reduce((a, h) => a + cost(h.serverId, h.span.end - h.span.start, h.span.start === 0), 0);
     expect(links + 20).toBeCloseTo(requestTime(swarm, 'c', chain, 8, 5).totalMs, 10);
+  });
+
+  it('a prefill claim is held to (l + 1) decode steps of the same volunteer; a plausible one stands', () => {
+    // bench:regions saw a probe that met a stalled tab: 435 ms per block of prefill against a 0.26 ms step.
+    expect(plausiblePrefillMs({ perTokenMs: 0, fixedMs: 435 }, 0.26)).toEqual({ perTokenMs: 0, fixedMs: 0.26 });
+    expect(plausiblePrefillMs({ perTokenMs: 2.9, fixedMs: 0 }, 0.15)).toEqual({ perTokenMs: 0.15, fixedMs: 0 });
+    expect(plausiblePrefillMs({ perTokenMs: 0.05, fixedMs: 1 }, 2)).toEqual({ perTokenMs: 0.05, fixedMs: 1 });
   });
 
   it('the simulator serves a request l_out · c_c (first token: one c_c) longer for its client', () => {
