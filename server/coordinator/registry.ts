@@ -249,7 +249,7 @@ export class VolunteerRegistry {
   }
 
   /**
-   * Records the RTTs a client measured, per client (the median of its recent reports per peer; the most recent
+   * Records the RTTs a client measured, per client (the least of its last 3 reports per peer; the most recent
    * `maxRttClients` clients per peer), clamped to `apiBounds.maxRttMs`.
    */
   noteRtts(request: RouteRequest): void {

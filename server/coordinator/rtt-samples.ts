@@ -1,11 +1,15 @@
-// The round trips clients reported to each volunteer: one sample per client (its recent median), so no client outweighs the others.
+// The round trips clients reported to each volunteer: one sample per client (its recent minimum), so no client outweighs the others.
 import { median } from '../../core/stats/index.ts';
 
-/** Reports of one client to one volunteer whose median is its RTT there: one ping that met a stalled loop is not the link. */
-export const rttReportsPerClient = 5;
+/**
+ * Reports of one client to one volunteer whose minimum is its RTT there: a ping that met a stalled
+ * loop (or a link still warming up) only adds delay, so the least of the last few is the link; a link
+ * that really got slower shows after this many reports.
+ */
+export const rttReportsPerClient = 3;
 
 /**
- * RTTs clients reported to each volunteer, ms: per client the median of its last
+ * RTTs clients reported to each volunteer, ms: per client the least of its last
  * `rttReportsPerClient` reports, for the `maxClientsPerPeer` clients that reported most recently.
  * The typical client's RTT to a volunteer is the median over clients, so one client repeating a
  * value counts once (a request's own RTTs route that client only).
@@ -17,7 +21,7 @@ export class RttSamples {
 
   constructor(private readonly maxClientsPerPeer = 20) {}
 
-  /** Records `clientId`'s RTT report to `peerId`, ms: its RTT there becomes the median of its recent reports. */
+  /** Records `clientId`'s RTT report to `peerId`, ms: its RTT there becomes the least of its recent reports. */
   note(peerId: string, clientId: string, rttMs: number): void {
     const clients = this.byPeer.get(peerId) ?? new Map<string, number>();
     const reports = this.recent.get(peerId) ?? new Map<string, number[]>();
@@ -25,7 +29,7 @@ export class RttSamples {
     reports.set(clientId, mine);
     this.recent.set(peerId, reports);
     clients.delete(clientId); // re-inserted last: Map order is the eviction order
-    clients.set(clientId, median(mine));
+    clients.set(clientId, Math.min(...mine));
     while (clients.size > this.maxClientsPerPeer) {
       const oldest = clients.keys().next();
       if (oldest.done === true) break;
@@ -41,7 +45,7 @@ export class RttSamples {
     this.recent.delete(peerId);
   }
 
-  /** `clientId`'s RTT to `peerId` (the median of its recent reports), ms, if it is still kept. */
+  /** `clientId`'s RTT to `peerId` (the least of its recent reports), ms, if it is still kept. */
   latestMs(peerId: string, clientId: string): number | undefined {
     return this.byPeer.get(peerId)?.get(clientId);
   }
