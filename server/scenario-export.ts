@@ -17,6 +17,8 @@ export interface ScenarioInputs {
   snapshot: SwarmSnapshot;
   /** Per client, its latest RTT to each volunteer, ms. */
   clientRttsMs: Record<string, Record<string, number>>;
+  /** Per client that reported it, its own work per generated token (fitted, bounded), ms. */
+  clientMsPerToken?: Record<string, number>;
   placementPolicy: string;
   routingPolicy: string;
   /** The combo in force with its options and admission (core/policies), when the coordinator knows it. */
@@ -25,7 +27,8 @@ export interface ScenarioInputs {
 
 /**
  * The scenario document for a live swarm: its volunteers with planned speeds and memory, each
- * client that reported RTTs, up to maxScenarioClients (a client's missing volunteer gets the planner's typical RTT), the
+ * client that reported RTTs, up to maxScenarioClients (a client's missing volunteer gets the planner's typical RTT),
+ * with its own per-token work where it reported it, the fitted per-message and prefill overheads, the
  * planned workload as Poisson arrivals of `requests` requests, and the policies in force as "live".
  */
 export function swarmScenario(inputs: ScenarioInputs, name: string, requests: number): Record<string, unknown> {
@@ -43,6 +46,11 @@ export function swarmScenario(inputs: ScenarioInputs, name: string, requests: nu
   for (const [clientId, row] of rows) {
     clientServerRttMs[clientId] = Object.fromEntries(snapshot.servers.map((s) => [s.id, row[s.id] ?? typical[s.id] ?? 0]));
   }
+  // Each exported client's own per-token work, where it reported one (the typical client has none).
+  const clientMsPerToken = Object.fromEntries(rows.flatMap(([id]) => {
+    const ms = inputs.clientMsPerToken?.[id];
+    return ms === undefined ? [] : [[id, ms] as const];
+  }));
   const w = snapshot.workload;
   return {
     name,
@@ -55,6 +63,7 @@ export function swarmScenario(inputs: ScenarioInputs, name: string, requests: nu
       ...(snapshot.network.serverServerRttMs === undefined ? {} : { serverServerRttMs: snapshot.network.serverServerRttMs }),
       messageOverheadMs: snapshot.network.messageOverheadMs,
       prefillOverheadMs: snapshot.network.prefillOverheadMs,
+      ...(Object.keys(clientMsPerToken).length > 0 ? { clientMsPerToken } : {}),
     },
     // The scenario format counts output tokens in whole tokens; the live mean over recent requests is fractional.
     workload: { ...w, meanOutputTokens: Math.max(1, Math.round(w.meanOutputTokens)) },

@@ -1,7 +1,7 @@
 // A request's lifecycle in the simulator: arrival, routing under the policy's admission, the session's service times, finish and the JFFC hand-off.
 import { BouquetError } from '../core/errors/index.ts';
 import type { Chain } from '../core/swarm/index.ts';
-import { perTokenRttMs, prefillMsPerBlock, prefillRttMs, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
+import { clientWorkMs, perTokenRttMs, prefillMsPerBlock, prefillRttMs, requestTimeWithIndex, type ActiveSession } from '../core/perf/index.ts';
 import type { RoutingDecision, RoutingState } from '../core/routing/index.ts';
 import { admit, hopSlots, serveQueue } from '../core/dispatch/index.ts';
 import { contentionFactor, jitterFactor } from './service.ts';
@@ -146,8 +146,9 @@ function serviceTimes(run: RunState, r: RequestRun, chain: Chain, lIn: number, l
     decodeTransfer += (lOut - 1) * perTokenRttMs(run.cfg.swarm, r.req.clientId, h.serverId);
     computeByServer.set(h.serverId, pre + dec);
   }
-  const prefillMs = prefillCompute + prefillTransfer;
-  return { prefillMs, totalMs: prefillMs + decodeCompute + decodeTransfer, computeByServer };
+  // The client's own work: one token's for the prefill (its first token), the rest with the decode.
+  const prefillMs = prefillCompute + prefillTransfer + clientWorkMs(run.cfg.swarm, r.req.clientId, 1);
+  return { prefillMs, totalMs: prefillMs + decodeCompute + decodeTransfer + clientWorkMs(run.cfg.swarm, r.req.clientId, lOut - 1), computeByServer };
 }
 
 export function onStart(run: RunState, id: number, seq: number): SimEvent[] {

@@ -1,6 +1,7 @@
 // Field readers of scenario files: bounded numbers, lengths, traces and the service block, each naming the bad field.
 import { BouquetError, registerErrorKind } from '../core/errors/index.ts';
 import type { LinearMs } from '../core/swarm/index.ts';
+import { maxClientMsPerToken } from '../core/perf/index.ts';
 import type { PolicyCombo } from '../core/policies/index.ts';
 import type { LengthLaw, TraceEntry } from './arrivals.ts';
 import { browserContention, type ContentionSpec, type ServiceSpec } from './service.ts';
@@ -213,6 +214,20 @@ export function serviceSpec(v: unknown, field: string): ServiceSpec {
 export function bounded(v: number, field: string, max: number): number {
   if (v > max) throw new ScenarioError(field, `must be ≤ ${max}`);
   return v;
+}
+
+/**
+ * network.clientMsPerToken: per listed client, its own work per generated token, ms in
+ * [0, maxClientMsPerToken]; an unknown client or a bad value names the field.
+ */
+export function clientTerms(v: unknown, field: string, clients: ReadonlySet<string>): Record<string, number> {
+  const o = object(v, field);
+  const out: Record<string, number> = {};
+  for (const [id, ms] of Object.entries(o)) {
+    if (!clients.has(id)) throw new ScenarioError(`${field}.${id}`, `unknown client '${id}'`);
+    out[id] = bounded(nonNegative(ms, `${field}.${id}`), `${field}.${id}`, maxClientMsPerToken);
+  }
+  return out;
 }
 
 export function contentionSpec(v: unknown, field: string): ContentionSpec {

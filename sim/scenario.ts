@@ -6,7 +6,9 @@ import type { ChurnSpec } from './engine.ts';
 import type { ServiceSpec } from './service.ts';
 import {
   ScenarioError, type ParseScenarioOptions, object, array, str, positive, nonNegative, positiveInt, optional, linear, rttTable, lookupSymmetric, readTrace, lengthLaw, traceEntries, combo, serviceSpec,
+  bounded, clientTerms,
 } from './scenario-fields.ts';
+import { maxMessageOverheadMs } from '../core/perf/index.ts';
 
 export { ScenarioError, type ScenarioFileReader, type ParseScenarioOptions } from './scenario-fields.ts';
 
@@ -128,9 +130,13 @@ export function parseScenario(doc: unknown, options: ParseScenarioOptions = {}):
   }
   const network: NetworkSpec = {
     clientServerRttMs,
-    messageOverheadMs: nonNegative(n.messageOverheadMs, 'scenario.network.messageOverheadMs'),
+    messageOverheadMs: bounded(nonNegative(n.messageOverheadMs, 'scenario.network.messageOverheadMs'), 'scenario.network.messageOverheadMs', maxMessageOverheadMs),
     prefillOverheadMs: linear(n.prefillOverheadMs, 'scenario.network.prefillOverheadMs'),
   };
+  if (network.prefillOverheadMs.fixedMs > maxMessageOverheadMs) {
+    throw new ScenarioError('scenario.network.prefillOverheadMs.fixedMs', `must be ≤ ${maxMessageOverheadMs} ms`);
+  }
+  if (n.clientMsPerToken !== undefined) network.clientMsPerToken = clientTerms(n.clientMsPerToken, 'scenario.network.clientMsPerToken', clientIds);
   if (serverServerRttMs !== undefined) network.serverServerRttMs = serverServerRttMs;
 
   const w = object(root.workload, 'scenario.workload');

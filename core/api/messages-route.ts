@@ -103,6 +103,12 @@ export interface MeasuredTimes {
   tokens: number;
   /** Time to the first generated token, ms. */
   firstTokenMs?: number;
+  /**
+   * The client's own work per decode token (embedding, LM head, sampling, its event loop: its decode
+   * time less the time it waited on its hops), ms. About the client only: the coordinator uses it, bounded
+   * by the measured decode time per token, for this client's own term (network.clientMsPerToken).
+   */
+  clientMsPerToken?: number;
 }
 
 /** Body of a release (POST `apiPaths.routeRelease(leaseId)`); may be empty. */

@@ -191,12 +191,17 @@ export function load(v: unknown, path: string): VolunteerLoad {
 
 export function breakdown(v: unknown, path: string): TimeBreakdown {
   const o = object(v, path);
-  return {
+  const b: TimeBreakdown = {
     computeMs: num(o, 'computeMs', path, nonNegative),
     transferMs: num(o, 'transferMs', path, nonNegative),
     waitingMs: num(o, 'waitingMs', path, nonNegative),
     totalMs: num(o, 'totalMs', path, nonNegative),
   };
+  const overhead = optional(o, 'overheadMs', () => num(o, 'overheadMs', path, nonNegative));
+  if (overhead !== undefined) b.overheadMs = overhead;
+  const client = optional(o, 'clientMs', () => num(o, 'clientMs', path, nonNegative));
+  if (client !== undefined) b.clientMs = client;
+  return b;
 }
 
 export function hop(v: unknown, path: string): RouteHop {
@@ -224,6 +229,8 @@ export function measured(v: unknown, path: string): MeasuredTimes {
   const m: MeasuredTimes = { totalMs: num(o, 'totalMs', path, requestMs), tokens: num(o, 'tokens', path, tokenCount) };
   const first = optional(o, 'firstTokenMs', () => num(o, 'firstTokenMs', path, requestMs));
   if (first !== undefined) m.firstTokenMs = first;
+  const client = optional(o, 'clientMsPerToken', () => num(o, 'clientMsPerToken', path, stepMs));
+  if (client !== undefined) m.clientMsPerToken = client;
   return m;
 }
 

@@ -4,6 +4,7 @@ export {
   clientServerRttMs,
   perTokenRttMs,
   prefillRttMs,
+  clientWorkMs,
   prefillMsPerBlock,
   serverById,
   requestTime,
@@ -25,3 +26,13 @@ export {
   type LinkCostMs,
   type ServerJobCost,
 } from './links.ts';
+export {
+  maxMessageOverheadMs,
+  maxClientMsPerToken,
+  minCalibrationReports,
+  fitMessageOverheadMs,
+  fitPrefillFixedMs,
+  boundedClientMsPerToken,
+  plausiblePrefillMs,
+  type OverheadSample,
+} from './calibration.ts';

@@ -36,6 +36,15 @@ export function prefillRttMs(snapshot: SwarmSnapshot, clientId: string, serverId
   return clientServerRttMs(snapshot, clientId, serverId) + linear(snapshot.network.prefillOverheadMs, lIn);
 }
 
+/**
+ * c_c · tokens: client c's own work for `tokens` generated tokens (embedding, LM head, sampling; the
+ * snapshot's network.clientMsPerToken, 0 when it has none for c), ms. The same on every chain.
+ */
+export function clientWorkMs(snapshot: SwarmSnapshot, clientId: string, tokens: number): number {
+  const perToken = snapshot.network.clientMsPerToken?.[clientId];
+  return perToken === undefined || !Number.isFinite(perToken) || perToken <= 0 ? 0 : perToken * tokens;
+}
+
 /** τᴵ_j(l): prefill time of one block on this server for l input tokens, ms. */
 export function prefillMsPerBlock(server: ServerSpec, lIn: number): number {
   return linear(server.prefillMsPerBlock, lIn);
@@ -50,8 +59,9 @@ export function serverById(snapshot: SwarmSnapshot, serverId: string): ServerSpe
 
 /**
  * Time of one request from client c on a chain (algorithms.md §1):
- * T = Σ_j (tᴵ_cj + k_j τᴵ_j(l_in)) + (l_out − 1) Σ_j (t_cj + k_j τ_j) + waiting, in ms.
- * computeMs holds the τ terms, transferMs the t terms; k_j is the length of hop j's span.
+ * T = Σ_j (tᴵ_cj + k_j τᴵ_j(l_in)) + (l_out − 1) Σ_j (t_cj + k_j τ_j) + l_out c_c + waiting, in ms.
+ * computeMs holds the τ terms, transferMs the t terms (overheadMs: their per-message overheads),
+ * clientMs the client's own work c_c per token; k_j is the length of hop j's span.
  */
 export function requestTime(
   snapshot: SwarmSnapshot,
@@ -94,7 +104,10 @@ export function requestTimeWithIndex(
     transferMs += prefillRttMs(snapshot, clientId, hop.serverId, lIn) + (lOut - 1) * perTokenRttMs(snapshot, clientId, hop.serverId);
     computeMs += k * (prefillMsPerBlock(server, lIn) + (lOut - 1) * server.decodeMsPerBlock);
   }
-  return { computeMs, transferMs, waitingMs, totalMs: computeMs + transferMs + waitingMs };
+  const { network } = snapshot;
+  const overheadMs = chain.hops.length * (linear(network.prefillOverheadMs, lIn) + (lOut - 1) * network.messageOverheadMs);
+  const clientMs = clientWorkMs(snapshot, clientId, lOut);
+  return { computeMs, transferMs, waitingMs, overheadMs, clientMs, totalMs: computeMs + transferMs + clientMs + waitingMs };
 }
 
 /** The paper's headline metric: average time per output token, T / l_out, ms. */

@@ -41,6 +41,11 @@ export interface NetworkSpec {
   messageOverheadMs: number;
   /** Extra cost of the prefill message: perTokenMs · l_in + fixedMs, ms, same for every policy. */
   prefillOverheadMs: LinearMs;
+  /**
+   * c_c: per client, its own work per generated token (embedding, LM head, sampling, its event loop), ms;
+   * the same for every chain, so it moves predicted times, not routes. A client absent here costs 0.
+   */
+  clientMsPerToken?: Record<string, number>;
 }
 
 /** What the model costs per block. */
@@ -119,7 +124,12 @@ export interface Chain {
 /** Time of one request, split by cause, ms. */
 export interface TimeBreakdown {
   computeMs: number;
+  /** The t terms: round trips plus the per-message overheads (of which `overheadMs`). */
   transferMs: number;
   waitingMs: number;
+  /** Of transferMs: the per-message overheads (decode messageOverheadMs and the prefill overhead per hop), ms. */
+  overheadMs?: number;
+  /** The client's own work, l_out · c_c (network.clientMsPerToken), ms; in totalMs beside the others. */
+  clientMs?: number;
   totalMs: number;
 }

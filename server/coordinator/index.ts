@@ -33,6 +33,11 @@ import { checkRouteRequest, grantAnswer } from './route-grants.ts';
 export type { LoopLagReport } from './loop-lag.ts';
 export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
 export { VolunteerRecords, clientInfluence, maxReportingClients, probationLeases } from './records.ts';
+export {
+  OverheadCalibration, calibrationReport, computeRatio, decodeMsPerToken, calibrationWindow, maxCalibrationReportsPerClient, maxCalibratedClients, maxComputeRatio,
+  type CalibrationReport, type ReportedHop,
+} from './calibration.ts';
+export { networkDefaults } from './options.ts';
 export { defaultFairUseLimits, type FairUseLimits } from './fair-use.ts';
 export { BanList, judgeEvidence, maxBannedKeys, type StepRecomputer, type JudgeDeps } from './verdicts.ts';
 export { BanStore, bansFile, maxBanFileBytes, maxBanReasonChars, parseBanRecord, type BanRecord } from './ban-store.ts';
@@ -355,7 +360,10 @@ export class Coordinator {
   /** What the live swarm looks like to the simulator: the planning snapshot, each client's reported RTTs (ms), and the policies in force. */
   scenarioInputs(): ScenarioInputs {
     const placementPolicy = this.placement.view.policy;
-    const inputs: ScenarioInputs = { snapshot: this.planningSnapshot(), clientRttsMs: this.registry.clientRttsMs(), placementPolicy, routingPolicy: this.options.routing.name };
+    const inputs: ScenarioInputs = {
+      snapshot: this.planningSnapshot(), clientRttsMs: this.registry.clientRttsMs(), clientMsPerToken: this.registry.calibration.clientMsPerToken(),
+      placementPolicy, routingPolicy: this.options.routing.name,
+    };
     const combo = this.options.combo;
     // The combo in force: a placement switched since start drops the start combo's placement options.
     if (combo !== undefined) {

@@ -1,6 +1,6 @@
 // What the coordinator believes of each volunteer beyond its claims: session reports that show it serves, and its measured speed.
 import { median } from '../../core/stats/index.ts';
-import { apiBounds, type MeasuredTimes, type RouteRecord } from '../../core/api/index.ts';
+import { apiBounds, type RouteRecord } from '../../core/api/index.ts';
 
 /** Clients whose reports a volunteer's measured speed keeps (the most recent), so memory and work stay bounded. */
 export const maxReportingClients = 32;
@@ -68,19 +68,13 @@ export class VolunteerRecords {
   }
 
   /**
-   * A client released `lease` with `measured`: every hop of its chain gets a successful report when
-   * tokens came out, and the chain's measured/predicted per-token ratio is charged to each hop's
-   * planned decode time (`plannedMs` gives it now) as that client's estimate. The ratio includes the
-   * network; it is the only step time the coordinator sees.
+   * A client released `lease` with at least one generated token (`tokens`): every hop of its chain
+   * gets a successful report, and each hop's planned decode time (`plannedMs` gives it now) times
+   * the chain's compute ratio (what the report leaves for compute over what was planned: calibration.ts
+   * computeRatio) becomes that client's estimate. No ratio (a one-token report): the record only.
    */
-  noteReport(lease: RouteRecord, measured: MeasuredTimes, plannedMs: (peerId: string) => number | undefined): void {
-    if (measured.tokens < 1) return;
-    const decodeMs =
-      measured.tokens >= 2 && measured.firstTokenMs !== undefined && measured.totalMs >= measured.firstTokenMs
-        ? (measured.totalMs - measured.firstTokenMs) / (measured.tokens - 1)
-        : measured.totalMs / measured.tokens;
-    const predictedMs = lease.predicted.totalMs / lease.maxNewTokens;
-    const ratio = predictedMs > 0 && decodeMs > 0 ? Math.min(100, Math.max(0.01, decodeMs / predictedMs)) : undefined;
+  noteReport(lease: RouteRecord, tokens: number, ratio: number | undefined, plannedMs: (peerId: string) => number | undefined): void {
+    if (tokens < 1) return;
     for (const hop of lease.chain) {
       const r = this.record(hop.peerId);
       r.successfulReports += 1;

@@ -13,11 +13,12 @@ import {
 import { sameSpan, type BlockSpan, type ServerSpec, type SwarmSnapshot } from '../../core/swarm/index.ts';
 import { RttSamples } from './rtt-samples.ts';
 import { median } from '../../core/stats/index.ts';
-import { cacheSlots } from '../../core/perf/index.ts';
+import { cacheSlots, plausiblePrefillMs } from '../../core/perf/index.ts';
 import { hopSlots, maxBlocksFor, uncoveredBy } from '../../core/dispatch/index.ts';
 import type { ServedModel } from '../models/index.ts';
 import type { NetworkDefaults, VolunteerLink, WorkloadDefaults } from './options.ts';
 import { probationLeases, VolunteerRecords } from './records.ts';
+import { calibrationReport, computeRatio, OverheadCalibration, type ReportedHop } from './calibration.ts';
 
 /**
  * Single-block cache slots the coordinator gives one volunteer at most, however much memory it
@@ -65,6 +66,8 @@ export class VolunteerRegistry {
   private readonly arrivals: { atMs: number; clientId: string; inTokens: number; outTokens: number }[] = [];
   /** Session reports and measured speeds, keyed by volunteer id. */
   readonly records = new VolunteerRecords();
+  /** The per-message, prefill and client overheads fitted from the same reports. */
+  readonly calibration = new OverheadCalibration();
   private checkedCache: { any: boolean; typicalMs: number } | undefined;
 
   constructor(
@@ -185,11 +188,25 @@ export class VolunteerRegistry {
     return this.records.plannedDecodeMs(v.peerId, prior);
   }
 
-  /** A client's report on a lease it released: evidence that its hops serve, and their measured speed. */
+  /**
+   * A client's report on a lease it released: evidence that its hops serve; the fit of the
+   * overheads (calibration.ts) from its decomposition over the client's RTTs and the hops' claims;
+   * and what is left for compute, charged to the hops' measured speed.
+   */
   noteReport(lease: RouteRecord, measured: MeasuredTimes): void {
-    const planned = new Map(lease.chain.map((h) => [h.peerId, this.volunteers.get(h.peerId)]));
-    const plannedMs = new Map([...planned].map(([id, v]) => [id, v === undefined ? undefined : this.plannedDecodeMs(v)]));
-    this.records.noteReport(lease, measured, (id) => plannedMs.get(id));
+    const hops: ReportedHop[] = [];
+    for (const h of lease.chain) {
+      const v = this.volunteers.get(h.peerId);
+      if (v === undefined) break;
+      hops.push({ blocks: hopSlots(h.span), rttMs: this.rttMs(h.peerId, lease.clientId), claimedDecodeMs: v.decodeMsPerBlock, claimedPrefillMs: plausiblePrefillMs(v.prefillMsPerBlock, v.decodeMsPerBlock), plannedDecodeMs: this.plannedDecodeMs(v) });
+    }
+    // A hop gone since: its claims are unknown, so the report says nothing of the overheads or speeds.
+    const whole = hops.length === lease.chain.length;
+    const report = whole ? calibrationReport(lease, measured, hops, this.network.prefillOverheadMs.perTokenMs) : undefined;
+    if (report !== undefined) this.calibration.note(report);
+    const ratio = computeRatio(report, hops, this.calibration.messageOverheadMs(this.network.messageOverheadMs), this.calibration.clientMsPerTokenOf(lease.clientId) ?? 0);
+    const planned = new Map(lease.chain.map((h, i) => [h.peerId, hops[i]?.plannedDecodeMs]));
+    this.records.noteReport(lease, measured.tokens, ratio, (id) => planned.get(id));
     this.checkedCache = undefined;
   }
 
@@ -239,7 +256,7 @@ export class VolunteerRegistry {
   }
 
   /**
-   * Records the RTTs a client measured, per client (its latest report per peer; the most recent
+   * Records the RTTs a client measured, per client (the least of its last 3 reports per peer; the most recent
    * `maxRttClients` clients per peer), clamped to `apiBounds.maxRttMs`.
    */
   noteRtts(request: RouteRequest): void {
@@ -280,14 +297,15 @@ export class VolunteerRegistry {
 
   private servers(volunteers: readonly Volunteer[]): ServerSpec[] {
     return volunteers.map((v) => {
-      // Prefill scales with decode as measured (the reports time whole requests, not each phase).
+      // Prefill, held to what the claimed decode step makes plausible, scales with decode as measured.
       const planned = this.plannedDecodeMs(v);
       const scale = planned / v.decodeMsPerBlock;
+      const prefill = plausiblePrefillMs(v.prefillMsPerBlock, v.decodeMsPerBlock);
       return {
         id: v.peerId,
         memoryBytes: this.plannedMemoryBytes(v.memoryBytes),
         decodeMsPerBlock: planned,
-        prefillMsPerBlock: scale === 1 ? v.prefillMsPerBlock : { perTokenMs: v.prefillMsPerBlock.perTokenMs * scale, fixedMs: v.prefillMsPerBlock.fixedMs * scale },
+        prefillMsPerBlock: scale === 1 ? prefill : { perTokenMs: prefill.perTokenMs * scale, fixedMs: prefill.fixedMs * scale },
       };
     });
   }
@@ -307,21 +325,23 @@ export class VolunteerRegistry {
    */
   planSnapshot(volunteers: readonly Volunteer[], client: { id: string; rttMs?: Record<string, number> } = { id: typicalClientId }): SwarmSnapshot {
     const rtts: Record<string, number> = {};
-    for (const v of volunteers) {
-      const sampledMs = this.rttSamples.medianMs(v.peerId);
-      const ownMs = client.rttMs?.[v.peerId] ?? this.rttSamples.latestMs(v.peerId, client.id);
-      rtts[v.peerId] = Math.min(apiBounds.maxRttMs, ownMs ?? (Number.isNaN(sampledMs) ? this.network.defaultRttMs : sampledMs));
-    }
-    return {
-      model: this.served.workload,
-      servers: this.servers(volunteers),
-      clients: [{ id: client.id }],
-      network: {
-        clientServerRttMs: { [client.id]: rtts },
-        messageOverheadMs: this.network.messageOverheadMs,
-        prefillOverheadMs: this.network.prefillOverheadMs,
-      },
-      workload: this.plannedWorkload(),
+    for (const v of volunteers) rtts[v.peerId] = this.rttMs(v.peerId, client.id, client.rttMs?.[v.peerId]);
+    const network: SwarmSnapshot['network'] = {
+      clientServerRttMs: { [client.id]: rtts },
+      messageOverheadMs: this.calibration.messageOverheadMs(this.network.messageOverheadMs),
+      prefillOverheadMs: this.calibration.prefillOverheadMs(this.network.prefillOverheadMs),
     };
+    // The client's own per-token work prices only its own requests (the typical client has none).
+    const clientMs = this.calibration.clientMsPerTokenOf(client.id);
+    if (clientMs !== undefined) network.clientMsPerToken = { [client.id]: clientMs };
+    return { model: this.served.workload, servers: this.servers(volunteers), clients: [{ id: client.id }], network, workload: this.plannedWorkload() };
+  }
+
+  /** A client's RTT to a volunteer for planning: what it reports now, else its latest report, else the median over clients, else the default; clamped, ms. */
+  private rttMs(peerId: string, clientId: string, reportedMs?: number): number {
+    const ownMs = reportedMs ?? this.rttSamples.latestMs(peerId, clientId);
+    if (ownMs !== undefined) return Math.min(apiBounds.maxRttMs, ownMs);
+    const sampledMs = this.rttSamples.medianMs(peerId);
+    return Math.min(apiBounds.maxRttMs, Number.isNaN(sampledMs) ? this.network.defaultRttMs : sampledMs);
   }
 }

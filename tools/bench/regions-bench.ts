@@ -181,7 +181,10 @@ async function main(): Promise<void> {
               return { res: await gen, busyRtts: samples };
             }, [{ prompt, maxNewTokens: tokens, temperature: 0 }, volunteerIds] as const);
             if (res === undefined) throw new BouquetError('internal', 'chat tab: no handle');
-            records.push({ clientId: chatIds[r] as string, region: r, outputTokens: res.ids.length, totalMs: res.totalMs, ttftMs: res.ttftMs, route: res.route.map((h) => ({ peerId: h.peerId, span: h.span })), busyRttsMs: busyRtts });
+            records.push({
+              clientId: chatIds[r] as string, region: r, outputTokens: res.ids.length, totalMs: res.totalMs, ttftMs: res.ttftMs, route: res.route.map((h) => ({ peerId: h.peerId, span: h.span })), busyRttsMs: busyRtts,
+              ...(res.clientMsPerToken !== undefined ? { clientMsPerToken: res.clientMsPerToken } : {}),
+            });
             log(`r${r} chat ${round + 1}: ${(res.totalMs / res.ids.length).toFixed(1)} ms/token over ${res.route.map((h) => `${h.peerId.slice(0, 6)}@r${regionOf.get(h.peerId) ?? '?'}`).join(' → ')}`);
           }
         }

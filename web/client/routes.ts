@@ -44,6 +44,8 @@ export interface MeasuredRequest {
   totalMs: number;
   tokens: number;
   firstTokenMs?: number;
+  /** The client's own work per decode token: its decode time less the time it waited on its hops, ms. */
+  clientMsPerToken?: number;
 }
 
 /** Source of routes. Rejects with an error carrying code 'no-route' when nothing covers the span. */

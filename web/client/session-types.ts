@@ -51,6 +51,8 @@ export interface GenerationResult extends GenerationOutput {
   reusedTokens: number;
   /** Steps compared on a second volunteer, mismatches, keys banned (verified results). */
   verification?: VerifyReport;
+  /** The client's own work per decode token (decode time less hop waits), ms; reported on release. Absent after a failover. */
+  clientMsPerToken?: number;
 }
 
 /** Knobs of a ClientSession. */

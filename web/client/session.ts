@@ -7,7 +7,7 @@ import type { AbortSignalLike, BackoffPolicy } from '../../core/api/index.ts';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { generateTokens, type GenerateOptions, type GenerationOutput } from '../../core/generation/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
-import type { RouteHopSpec, RouteLease } from './routes.ts';
+import type { MeasuredRequest, RouteHopSpec, RouteLease } from './routes.ts';
 import { askRouteWithRetry, retryBackoffMs, sleep } from './route-ask.ts';
 import { LinkPool } from './link-pool.ts';
 import { sessionVerifier, type StepVerifier } from './verify.ts';
@@ -82,6 +82,8 @@ export class ClientSession {
   private excluded = new Set<string>();
   private failovers: FailoverRecord[] = [];
   private tokensSoFar = 0;
+  /** Time this generation's decode steps waited on their hops' answers, ms (the rest of a decode token is the client's own work). */
+  private decodeHopWaitMs = 0;
   private maxLength = 0;
   private promptTokens = 0;
   private maxNewTokens = 0;
@@ -145,9 +147,11 @@ export class ClientSession {
     this.failovers = [];
     this.excluded = new Set();
     this.tokensSoFar = 0;
+    this.decodeHopWaitMs = 0;
     this.verifier = this.newVerifier();
     const started = performance.now();
     let out: GenerationOutput | undefined;
+    let measured: MeasuredRequest | undefined;
     // Time to first token counts from the request, route and session opening included (the loop starts after them).
     let ttftMs = 0;
     try {
@@ -169,12 +173,28 @@ export class ClientSession {
     } finally {
       const totalMs = performance.now() - started;
       this.verifier.finish();
-      const measured = out === undefined ? undefined : { totalMs, tokens: out.ids.length, firstTokenMs: ttftMs };
+      measured = out === undefined ? undefined : this.measuredTimes(totalMs, out.ids.length, ttftMs);
       // Kept only after a generation that finished: a failed or stopped one may leave a hop mid-step.
       if (this.keepSessions && out !== undefined) this.kept = true;
       else await this.endChain(measured);
     }
-    return { ...out, ttftMs, route: this.route, failovers: this.failovers, verification: this.verifier.report, totalMs: performance.now() - started, reusedTokens };
+    const clientMsPerToken = measured?.clientMsPerToken;
+    return {
+      ...out, ttftMs, route: this.route, failovers: this.failovers, verification: this.verifier.report, totalMs: performance.now() - started, reusedTokens,
+      ...(clientMsPerToken !== undefined ? { clientMsPerToken } : {}),
+    };
+  }
+
+  /**
+   * What the release reports: the request's times and, when it ran without failover, the client's own
+   * work per decode token (embedding, LM head, sampling, its event loop): decode time less hop waits, ms.
+   */
+  private measuredTimes(totalMs: number, tokens: number, firstTokenMs: number): MeasuredRequest {
+    const measured: MeasuredRequest = { totalMs, tokens, firstTokenMs };
+    if (tokens >= 2 && this.failovers.length === 0 && totalMs >= firstTokenMs) {
+      measured.clientMsPerToken = Math.max(0, (totalMs - firstTokenMs - this.decodeHopWaitMs) / (tokens - 1));
+    }
+    return measured;
   }
 
   /** Ends kept sessions and releases their routes (and the session's own links); a later generate starts afresh. */
@@ -249,10 +269,12 @@ export class ClientSession {
   /** One step on one hop; a decode step (not a replay) is compared on a second volunteer with the hop's share (`check`). */
   private async stepHop(hop: ActiveHop, hidden: HiddenStates, position: number, check = true): Promise<HiddenStates> {
     if (hop.link === null) throw new PeerError('peer-unavailable', `${hop.peerId} has no open session`, 0, hop.peerId);
+    const sentAt = performance.now();
     const res = await hop.link.request<'step'>(
       { type: 'step', sessionId: hop.sessionId, stepIndex: hop.nextStepIndex, position, dtype: this.opts.dtype, hidden },
       this.opts.stepTimeoutMs,
     );
+    if (check && hidden.rows === 1 && position >= this.promptTokens) this.decodeHopWaitMs += performance.now() - sentAt;
     const out = res.hidden;
     if (res.sessionId !== hop.sessionId || res.stepIndex !== hop.nextStepIndex || out.rows !== hidden.rows || out.cols !== hidden.cols) {
       throw new PeerError('bad-frame', `${hop.peerId} answered step ${hop.nextStepIndex} with a ${out.rows}×${out.cols} result for step ${res.stepIndex}`, res.id, hop.peerId);
@@ -351,7 +373,7 @@ export class ClientSession {
   }
 
   /** Closes every hop's session and releases the routes (sending `measured` with the first), and the session's own links. */
-  private async endChain(measured: { totalMs: number; tokens: number; firstTokenMs: number } | undefined): Promise<void> {
+  private async endChain(measured: MeasuredRequest | undefined): Promise<void> {
     const closes = this.hops.map((h) =>
       h.link !== null && h.link.isOpen
         ? h.link.request<'close'>({ type: 'close', sessionId: h.sessionId }, 2000).catch(() => undefined)

@@ -58,7 +58,8 @@ async function main(): Promise<void> {
     // What the decoder still held at the end (a pending character).
     const tail = res.text.slice(text.length);
     if (tail !== '') window.bouquetOnToken?.(tail, res.ids.length, 0);
-    return { text: res.text, ids: res.ids, route: res.route, failovers: res.failovers, perTokenMs: res.perTokenMs, ttftMs: res.ttftMs, totalMs: res.totalMs, ...(res.verification !== undefined ? { verification: res.verification } : {}) };
+    return { text: res.text, ids: res.ids, route: res.route, failovers: res.failovers, perTokenMs: res.perTokenMs, ttftMs: res.ttftMs, totalMs: res.totalMs,
+      ...(res.verification !== undefined ? { verification: res.verification } : {}), ...(res.clientMsPerToken !== undefined ? { clientMsPerToken: res.clientMsPerToken } : {}) };
   };
   chat.probeRaw = async (peerId: string, packets: number[][], waitMs: number): Promise<RawProbeResult> => {
     const conn = await transport.connect(peerId);

@@ -24,6 +24,8 @@ export interface ChatResult {
   totalMs: number;
   /** Verified results: steps compared on checkers, and the shadow sessions that took. */
   verification?: VerifyReport;
+  /** The client's own work per decode token (what its release reported), ms; absent after a failover. */
+  clientMsPerToken?: number;
 }
 
 /** Error frames a raw probe got back. */
