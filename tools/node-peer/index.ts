@@ -2,6 +2,6 @@
 export { installNodeWebRtc, createNodeTransport } from './webrtc.ts';
 export { DiskKeyStore, identityKeyStore, volunteerIdentity, type VolunteerKeyStore, type StoredKeyPair } from './key-store.ts';
 export { startNodeVolunteer, nodeRuntimeBackend, openServedWeights, type NodeVolunteer, type NodeVolunteerOptions } from './volunteer.ts';
-export type { NodeBackendChoice, NodeBackendDecision } from '../dawn/index.ts';
+export { decideNodeBackend, type NodeBackendChoice, type NodeBackendDecision } from '../dawn/index.ts';
 export { startNodeClient, type NodeClient, type NodeClientOptions, type NodeGeneration } from './client.ts';
 export { RedialingTransport, type RedialOptions } from './retrying-transport.ts';
