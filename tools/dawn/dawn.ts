@@ -1,4 +1,5 @@
 // Dawn's `webgpu` package as navigator.gpu in Node (Node volunteers, bench:webgpu): loaded on demand, never in the browser bundle.
+import v8 from 'node:v8';
 import { BouquetError } from '../../core/errors/index.ts';
 
 /** What Node found when it looked for WebGPU through Dawn. */
@@ -111,9 +112,8 @@ export function keepDawnAwake(): () => void {
 }
 
 /**
- * Destroys onnxruntime-web's WebGPU device (`ort.env.webgpu.device`, one per process). Call it when the process's
- * last WebGPU runtime is gone: with the device alive, dawn.node's exit-time cleanup waits forever in a futex, so a
- * Node volunteer on WebGPU would never exit after leaving. Sessions on that `ort` cannot run afterwards.
+ * Destroys onnxruntime-web's WebGPU device (`ort.env.webgpu.device`, one per process), freeing its GPU memory.
+ * Call it when the process's last WebGPU runtime is gone: sessions on that `ort` cannot run afterwards.
  */
 export async function destroyOrtWebGpuDevice(ort: { env: { webgpu: { device?: unknown } } }): Promise<void> {
   const device = (await Promise.resolve(ort.env.webgpu.device).catch(() => undefined)) as { destroy?: () => void } | undefined;
@@ -136,6 +136,17 @@ function shareSafeWriteBuffer(globals: Record<string, unknown>): void {
     copy.set(new Uint8Array(data.buffer, data.byteOffset + dataOffset * elem, bytes));
     return original.call(this, buffer, offset, copy, 0, bytes);
   };
+}
+
+/**
+ * Keeps V8 from compiling WebAssembly with TurboFan from now on (`--liftoff-only`), for onnxruntime-web's WebGPU
+ * build. Its asyncify wasm (26 MB) has functions so large that TurboFan takes minutes on them in background
+ * threads, and Node's exit joins those threads: a Node volunteer on WebGPU took 1.5–4 minutes to exit after leaving
+ * on the 2-core build machine, against seconds with Liftoff only. On WebGPU the wasm only drives the GPU, so the
+ * baseline compiler costs little (bench:node-webgpu). Process-wide: call it only where WebGPU does the work.
+ */
+export function baselineWasmOnly(): void {
+  v8.setFlagsFromString('--liftoff-only');
 }
 
 /** Backends a Node peer may be asked for. */

@@ -5,7 +5,7 @@ import { BouquetError } from '../../core/errors/index.ts';
 import type { PeerJsTransport } from '../../web/transport/index.ts';
 import { VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type RuntimeStarter, type SpeedMeasurement } from '../../web/volunteer/index.ts';
 import { chooseBackend, httpModelFiles, openModelWeights, type ModelWeights, type Ort } from '../../worker/index.ts';
-import { decideNodeBackend, destroyOrtWebGpuDevice, keepDawnAwake, type NodeBackendChoice, type NodeBackendDecision } from '../dawn/index.ts';
+import { baselineWasmOnly, decideNodeBackend, destroyOrtWebGpuDevice, keepDawnAwake, type NodeBackendChoice, type NodeBackendDecision } from '../dawn/index.ts';
 import { DiskKeyStore, volunteerIdentity, type VolunteerKeyStore } from './key-store.ts';
 import { createNodeTransport } from './webrtc.ts';
 
@@ -51,6 +51,8 @@ export interface NodeVolunteer {
 export async function nodeRuntimeBackend(choice: NodeBackendChoice, threads?: number): Promise<{ decision: NodeBackendDecision; ort: Ort }> {
   const decision = await decideNodeBackend(choice);
   if (decision.backend === 'wasm') return { decision, ort: wasmOrt };
+  // Before the WebGPU build's wasm compiles: else the process needs minutes to exit (see baselineWasmOnly).
+  baselineWasmOnly();
   const gpuOrt = (await import('onnxruntime-web/webgpu')) as Ort;
   const release = keepDawnAwake();
   try {
@@ -105,7 +107,7 @@ export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise
     identity,
   });
   // While it serves on WebGPU, Dawn's promises need a live handle (keepDawnAwake); released when it leaves, and
-  // the last WebGPU volunteer of the process destroys onnxruntime's device (else the process cannot exit).
+  // the last WebGPU volunteer of the process destroys onnxruntime's device (its GPU memory).
   let release = (): Promise<void> => Promise.resolve();
   if (backend === 'webgpu') {
     const awake = keepDawnAwake();
