@@ -1,4 +1,5 @@
 // Dawn's `webgpu` package as navigator.gpu in Node (Node volunteers, bench:webgpu): loaded on demand, never in the browser bundle.
+import os from 'node:os';
 import v8 from 'node:v8';
 import { BouquetError } from '../../core/errors/index.ts';
 
@@ -70,6 +71,8 @@ async function install(env: NodeJS.ProcessEnv): Promise<DawnProbe> {
   }
   Object.assign(globalThis, dawn.globals);
   shareSafeWriteBuffer(dawn.globals);
+  // Dawn's window-system probe prints "XDG_RUNTIME_DIR is invalid or not set" without one (a headless server, a service).
+  if (env === process.env) process.env.XDG_RUNTIME_DIR ??= os.tmpdir();
   const flags = (env.BOUQUET_DAWN_FLAGS ?? '').split(',').filter((f) => f !== '');
   const gpu = dawn.create(flags);
   // Node 20 has no navigator; Node 21+ has one without gpu. Either way only `gpu` is added.
