@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { SwarmState } from '../../core/api/index.ts';
 import { quantile } from '../../core/stats/index.ts';
 import type { BouquetServer } from '../../server/index.ts';
-import { startNodeClient, startNodeVolunteer, type NodeClient, type NodeVolunteer } from '../node-peer/index.ts';
+import { startNodeClient, startNodeVolunteer, type NodeBackendChoice, type NodeClient, type NodeVolunteer } from '../node-peer/index.ts';
 
 /** What the demo shows of an answer (a tab's result and a Node client's alike). */
 export interface DemoAnswer {
@@ -57,6 +57,8 @@ export function demoVolunteerMemoryBytes(info: { numBlocks: number; blockBytes: 
 export interface NodeDemoOptions {
   server: BouquetServer;
   volunteers: number;
+  /** The volunteers' backend (default auto: WebGPU through Dawn on a real adapter, else wasm). */
+  backend?: NodeBackendChoice;
   prompt: string;
   maxTokens: number;
   temperature: number;
@@ -89,8 +91,9 @@ export async function runNodeDemo(o: NodeDemoOptions): Promise<NodeDemoSwarm> {
   };
   try {
     for (let i = 0; i < o.volunteers; i++) {
-      peers.push(await startNodeVolunteer({ origin, memoryBytes, backend: 'wasm', stateDir: path.join(stateDir, `volunteer-${i}`) }));
+      peers.push(await startNodeVolunteer({ origin, memoryBytes, backend: o.backend ?? 'auto', stateDir: path.join(stateDir, `volunteer-${i}`) }));
     }
+    if (peers[0] !== undefined) o.log(`Node volunteers' backend: ${peers[0].backend.reason}`);
     o.log(`${o.volunteers} Node volunteers started; waiting for them to register and load…`);
     await o.waitFor('the volunteers to cover every block', () => {
       const s = coordinator.state();

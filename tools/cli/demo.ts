@@ -27,7 +27,7 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
   --max-tokens <n>             tokens to generate at most (default 64)
   --temperature <t>            0 = greedy (default 0)
   --seed <n>                   sampling seed (default 1)
-  --backend auto|webgpu|wasm   auto: WebGPU when the browser has a real adapter, else wasm (default auto; Node peers: wasm)
+  --backend auto|webgpu|wasm   auto: WebGPU when the browser has a real adapter, else wasm (default auto; Node peers: the same rule, WebGPU through Dawn)
   --peers auto|tabs|node       tabs in headless Chromium, or Node volunteers and a Node client (no browser);
                                auto: tabs when Chromium is found, else Node peers (default auto)
   --port <n>                   server port, 0 for any free one (default 8787)
@@ -168,10 +168,9 @@ export async function run(argv: string[]): Promise<number> {
   let nodePeers = peersOpt === 'node';
   if (!nodePeers && !existsSync(chromiumPath)) {
     if (peersOpt === 'tabs') return failClean(`Chromium not found at ${chromiumPath}: install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH`);
-    log(`Chromium not found at ${chromiumPath}: running the swarm on Node peers instead (Node volunteers and a Node client over WebRTC, wasm)`);
+    log(`Chromium not found at ${chromiumPath}: running the swarm on Node peers instead (Node volunteers and a Node client over WebRTC; wasm, or WebGPU through Dawn on a real GPU)`);
     nodePeers = true;
   }
-  if (nodePeers && backendOpt === 'webgpu') return failClean("--backend webgpu: Node peers run wasm (Dawn's webgpu package is not installed) [backend-unavailable]");
   if (!nodePeers) {
     try {
       playwright = await import('playwright-core');
@@ -231,7 +230,7 @@ export async function run(argv: string[]): Promise<number> {
     const coordinator = server.coordinator;
     log(`server at ${url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);
     if (nodePeers || playwright === undefined) {
-      nodeSwarm = await runNodeDemo({ server, volunteers, prompt, maxTokens, temperature, seed, killAfter, json, log, waitFor });
+      nodeSwarm = await runNodeDemo({ server, volunteers, backend: backendOpt as 'auto' | 'webgpu' | 'wasm', prompt, maxTokens, temperature, seed, killAfter, json, log, waitFor });
       printDemoAnswer(nodeSwarm.answer, json);
       return await stayUp(url);
     }

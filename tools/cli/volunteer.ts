@@ -1,8 +1,8 @@
-// `bouquet volunteer`: joins a swarm from Node as the tab's volunteer agent (in-thread wasm, WebRTC through node-datachannel) until stopped.
+// `bouquet volunteer`: joins a swarm from Node as the tab's volunteer agent (in-thread wasm or Dawn WebGPU, WebRTC through node-datachannel) until stopped.
 import path from 'node:path';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { defaultStateDir } from '../../server/index.ts';
-import { startNodeVolunteer, nodeBackend } from '../node-peer/index.ts';
+import { startNodeVolunteer } from '../node-peer/index.ts';
 import { isRuntimeError } from '../../worker/index.ts';
 import { ArgumentError, intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 
@@ -14,7 +14,9 @@ sessions over WebRTC (node-datachannel) and heartbeats, until Ctrl-C (then leave
 
   --server URL               the coordinator, e.g. http://127.0.0.1:8787
   --memory-mb N              memory for weights + cache, MiB, fractions allowed (default 256)
-  --backend auto|webgpu|wasm auto = wasm here (WebGPU in Node needs Dawn's webgpu package, not installed)
+  --backend auto|webgpu|wasm auto (default): WebGPU through Dawn's webgpu package on a real GPU adapter,
+                             else wasm (a software adapter such as SwiftShader is not picked); webgpu: any
+                             adapter Dawn finds, else fails [backend-unavailable]; the log says which and why
   --model ID                 model to serve (default: the one the swarm needs blocks for most)
   --threads N                wasm threads (default 1)
   --state-dir DIR            where the volunteer's key pair is kept, 0600 (default $BOUQUET_STATE_DIR or ~/.bouquet)
@@ -43,7 +45,6 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isFinite(memoryMb) || memoryMb <= 0 || parsed['memory-mb']?.trim() === '') throw new ArgumentError(`--memory-mb must be a positive number (got '${String(parsed['memory-mb'])}')`);
     threads = intOption(parsed.threads, 'threads', 1, 1);
     drainMs = intOption(parsed['drain-ms'], 'drain-ms', 2000, 0);
-    nodeBackend(backend);
   } catch (e) {
     if (isBouquetError(e)) return fail(`${e.message} [${e.code}]`);
     return fail(`--server must be a URL (got '${origin}')`);
@@ -60,7 +61,8 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const log = (s: string): void => void process.stderr.write(`[volunteer] ${s}\n`);
-  log(`peer ${volunteer.transport.peerId} serving ${volunteer.modelId} on wasm for ${origin}`);
+  log(`peer ${volunteer.transport.peerId} serving ${volunteer.modelId} on ${volunteer.backend.backend} for ${origin}`);
+  log(`backend: ${volunteer.backend.reason}`);
   let last = '';
   volunteer.agent.onChange((s) => {
     const line = `${s.status}${s.span !== null ? ` blocks [${s.span.start}, ${s.span.end})` : ''}${s.lastError !== null ? ` (${s.lastError})` : ''}`;

@@ -1,15 +1,13 @@
-// A Node volunteer: the tab's VolunteerAgent with the in-thread wasm runtime, over PeerJS on node-datachannel, its key on disk.
-import * as ort from 'onnxruntime-web';
+// A Node volunteer: the tab's VolunteerAgent with the in-thread runtime (wasm, or WebGPU through Dawn), over PeerJS on node-datachannel, its key on disk.
+import * as wasmOrt from 'onnxruntime-web';
 import { CoordinatorClient } from '../../core/api/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
 import type { PeerJsTransport } from '../../web/transport/index.ts';
 import { VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type RuntimeStarter, type SpeedMeasurement } from '../../web/volunteer/index.ts';
-import { httpModelFiles, openModelWeights, type ModelWeights } from '../../worker/index.ts';
+import { chooseBackend, httpModelFiles, openModelWeights, type ModelWeights, type Ort } from '../../worker/index.ts';
+import { baselineWasmOnly, decideNodeBackend, destroyOrtWebGpuDevice, keepDawnAwake, type NodeBackendChoice, type NodeBackendDecision } from '../dawn/index.ts';
 import { DiskKeyStore, volunteerIdentity, type VolunteerKeyStore } from './key-store.ts';
 import { createNodeTransport } from './webrtc.ts';
-
-/** Backends a Node volunteer may be asked for; `auto` is wasm here (Dawn's `webgpu` package is not installed). */
-export type NodeBackendChoice = 'auto' | 'webgpu' | 'wasm';
 
 /** Options of a Node volunteer. */
 export interface NodeVolunteerOptions {
@@ -39,16 +37,34 @@ export interface NodeVolunteer {
   readonly agent: VolunteerAgent;
   readonly transport: PeerJsTransport;
   readonly modelId: string;
+  /** The backend its blocks run on, and why (what `auto` found, or what was asked for). */
+  readonly backend: NodeBackendDecision;
   /** Leaves the swarm (drains up to `drainMs`) and frees the runtime. */
   leave(drainMs?: number): Promise<void>;
 }
 
-/** Refuses what this Node cannot run: WebGPU needs Dawn's `webgpu` npm package, which is not installed. */
-export function nodeBackend(choice: NodeBackendChoice): 'wasm' {
-  if (choice === 'webgpu') {
-    throw new BouquetError('backend-unavailable', "WebGPU in Node needs Dawn's `webgpu` npm package, which is not installed here; use --backend wasm (or auto)");
+/**
+ * The backend and the onnxruntime-web build for it: WebGPU runs on `onnxruntime-web/webgpu` (the native WebGPU EP,
+ * see platform-notes) over Dawn's navigator.gpu, wasm on the Node build. A WebGPU EP that does not start on the
+ * adapter is refused like a missing adapter under `webgpu`, and makes `auto` fall back to wasm, saying why.
+ */
+export async function nodeRuntimeBackend(choice: NodeBackendChoice, threads?: number): Promise<{ decision: NodeBackendDecision; ort: Ort }> {
+  const decision = await decideNodeBackend(choice);
+  if (decision.backend === 'wasm') return { decision, ort: wasmOrt };
+  // Before the WebGPU build's wasm compiles: else the process needs minutes to exit (see baselineWasmOnly).
+  baselineWasmOnly();
+  const gpuOrt = (await import('onnxruntime-web/webgpu')) as Ort;
+  const release = keepDawnAwake();
+  try {
+    await chooseBackend(gpuOrt, ['webgpu'], threads);
+    return { decision, ort: gpuOrt };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    if (choice === 'webgpu') throw new BouquetError('backend-unavailable', `--backend webgpu: onnxruntime's WebGPU EP did not start on ${decision.adapter?.description ?? 'the adapter'}: ${why}`);
+    return { decision: { backend: 'wasm', reason: `wasm (auto: onnxruntime's WebGPU EP did not start: ${why})` }, ort: wasmOrt };
+  } finally {
+    release();
   }
-  return 'wasm';
 }
 
 /** Opens the served model's weights over HTTP from the coordinator, as a tab's worker does. */
@@ -62,9 +78,13 @@ export async function openServedWeights(coordinator: CoordinatorClient, modelId:
   };
 }
 
+/** Node volunteers of this process serving on WebGPU (they share onnxruntime's one device). */
+let webGpuVolunteers = 0;
+
 /** Joins the swarm at `options.origin` as a volunteer; resolves once it measured its speed and registered. */
 export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise<NodeVolunteer> {
-  const backend = nodeBackend(options.backend ?? 'auto');
+  const { decision, ort } = await nodeRuntimeBackend(options.backend ?? 'auto', options.threads ?? 1);
+  const backend = decision.backend;
   const coordinator = new CoordinatorClient({ origin: options.origin });
   const wanted = options.modelId ?? (await coordinator.models()).suggestedModelId;
   const { weights, modelId } = await openServedWeights(coordinator, wanted);
@@ -86,11 +106,35 @@ export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise
     hiddenSize: weights.shape.hiddenSize,
     identity,
   });
+  // While it serves on WebGPU, Dawn's promises need a live handle (keepDawnAwake); released when it leaves, and
+  // the last WebGPU volunteer of the process destroys onnxruntime's device (its GPU memory).
+  let release = (): Promise<void> => Promise.resolve();
+  if (backend === 'webgpu') {
+    const awake = keepDawnAwake();
+    webGpuVolunteers++;
+    let done = false;
+    release = async () => {
+      if (done) return;
+      done = true;
+      if (--webGpuVolunteers === 0) await destroyOrtWebGpuDevice(ort);
+      awake();
+    };
+  }
   try {
     await agent.start();
   } catch (e) {
     transport.close();
+    await release();
     throw e;
   }
-  return { agent, transport, modelId, leave: (drainMs = 0) => agent.leave(drainMs) };
+  return {
+    agent, transport, modelId, backend: decision,
+    leave: async (drainMs = 0) => {
+      try {
+        await agent.leave(drainMs);
+      } finally {
+        await release();
+      }
+    },
+  };
 }

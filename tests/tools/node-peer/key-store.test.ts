@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isBouquetError } from '../../../core/errors/index.ts';
-import { DiskKeyStore, nodeBackend, volunteerIdentity } from '../../../tools/node-peer/index.ts';
+import { DiskKeyStore, volunteerIdentity } from '../../../tools/node-peer/index.ts';
 
 /** The public key (base64 SPKI) of the identity kept in `store`; its peer id is derived from it. */
 const volunteerKey = async (store: DiskKeyStore): Promise<string> => (await volunteerIdentity(store)).publicKey;
@@ -44,16 +43,3 @@ describe('DiskKeyStore', () => {
   });
 });
 
-describe('nodeBackend', () => {
-  it('runs auto and wasm on wasm and refuses webgpu with backend-unavailable', () => {
-    expect(nodeBackend('auto')).toBe('wasm');
-    expect(nodeBackend('wasm')).toBe('wasm');
-    let code: string | undefined;
-    try {
-      nodeBackend('webgpu');
-    } catch (e) {
-      if (isBouquetError(e)) code = e.code;
-    }
-    expect(code).toBe('backend-unavailable');
-  });
-});

@@ -7,47 +7,13 @@ import type { ModelShape, WeightPrecision } from '../../../core/model/index.ts';
 import { createInThreadRuntime, type BackendName, type BlockRuntime } from '../../../worker/index.ts';
 import { syntheticWeights } from '../../../worker/index.ts';
 import { benchShapes, llama1B } from '../runtime/shapes.ts';
+import { installDawnWebGpu, keepDawnAwake } from '../../dawn/index.ts';
 
-interface DawnModule {
-  create(flags: string[]): unknown;
-  globals: Record<string, unknown>;
-}
-
-/** navigator.gpu from Dawn (the `webgpu` package): its path from $BOUQUET_WEBGPU_MODULE, else the package. */
+/** navigator.gpu from Dawn (tools/dawn: $BOUQUET_WEBGPU_MODULE, else the package); throws when it finds no adapter. */
 async function installWebGpu(): Promise<{ adapter: string; shaderF16: boolean }> {
-  const spec = process.env.BOUQUET_WEBGPU_MODULE ?? 'webgpu';
-  const dawn = (await import(spec)) as DawnModule;
-  Object.assign(globalThis, dawn.globals);
-  shareSafeWriteBuffer(dawn.globals);
-  const flags = (process.env.BOUQUET_DAWN_FLAGS ?? '').split(',').filter((f) => f !== '');
-  const gpu = dawn.create(flags);
-  const nav = (globalThis as { navigator?: object }).navigator;
-  if (nav === undefined) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
-  else Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-  const adapter = await (gpu as { requestAdapter(): Promise<{ features: { has(f: string): boolean }; info?: { vendor?: string; architecture?: string; device?: string; description?: string } } | null> }).requestAdapter();
-  if (adapter === null) throw new BouquetError('backend-unavailable', 'Dawn found no WebGPU adapter (no Vulkan driver? install mesa-vulkan-drivers for a CPU one, or the GPU vendor\'s Vulkan ICD)');
-  const i = adapter.info ?? {};
-  return { adapter: [i.vendor, i.architecture, i.device, i.description].filter((x) => x !== undefined && x !== '').join(' / '), shaderF16: adapter.features.has('shader-f16') };
-}
-
-type WriteBuffer = (buffer: unknown, offset: number, data: ArrayBufferView, dataOffset?: number, size?: number) => void;
-
-/**
- * onnxruntime-web's threaded wasm hands queue.writeBuffer views of its SharedArrayBuffer heap; dawn.node
- * rejects those ("Invalid argument"), as browsers do not. Copy such views into a plain buffer first.
- */
-function shareSafeWriteBuffer(globals: Record<string, unknown>): void {
-  const proto = (globals.GPUQueue as { prototype?: { writeBuffer: WriteBuffer } } | undefined)?.prototype;
-  if (proto === undefined) return;
-  const original = proto.writeBuffer;
-  proto.writeBuffer = function (this: unknown, buffer, offset, data, dataOffset = 0, size?: number) {
-    if (!(data.buffer instanceof SharedArrayBuffer)) return original.call(this, buffer, offset, data, dataOffset, size);
-    const elem = 'BYTES_PER_ELEMENT' in data ? (data as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT : 1;
-    const bytes = size === undefined ? data.byteLength - dataOffset * elem : size * elem;
-    const copy = new Uint8Array(bytes);
-    copy.set(new Uint8Array(data.buffer, data.byteOffset + dataOffset * elem, bytes));
-    return original.call(this, buffer, offset, copy, 0, bytes);
-  };
+  const probe = await installDawnWebGpu();
+  if (!probe.ok) throw new BouquetError('backend-unavailable', `${probe.reason} (install mesa-vulkan-drivers for a CPU one, or the GPU vendor's Vulkan ICD)`);
+  return { adapter: probe.adapter.description, shaderF16: probe.adapter.shaderF16 };
 }
 
 const row = (d: number, t: number): Float32Array => Float32Array.from({ length: t * d }, (_, i) => Math.sin(i * 0.37 + t) * 0.5);
@@ -123,4 +89,10 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-process.exitCode = await main();
+// dawn.node settles its promises only while a handle is live (tools/dawn keepDawnAwake).
+const release = keepDawnAwake();
+try {
+  process.exitCode = await main();
+} finally {
+  release();
+}
