@@ -1,11 +1,9 @@
-// The live coordinator: a thin shell over core/dispatch wiring the registry, placement loop, leases and tickets, predictions and events.
+// The live coordinator: a thin shell wiring the registry, placement loop, route desk (leases, tickets, fair use), predictions and events.
 // Transport-free: server.ts wires WebSockets and REST to it. All state is in memory.
 import type { Logger } from 'pino';
 import {
-  CoordinatorApiError,
   type MeasuredTimes,
   type PlacementView,
-  type RouteGranted,
   type RouteRequest,
   type RouteResponse,
   type SwarmState,
@@ -13,9 +11,8 @@ import {
 } from '../../core/api/index.ts';
 import { CoordinatorKey } from '../identity/index.ts';
 import type { PlacementPolicy } from '../../core/placement/index.ts';
-import { serveQueue } from '../../core/dispatch/index.ts';
 import { EventHub } from './events.ts';
-import { LeaseBook, TicketQueue, type Grant } from './leases.ts';
+import { LeaseBook, TicketQueue } from './leases.ts';
 import { networkDefaults, workloadDefaults, type CoordinatorOptions, type SwarmListener, type VolunteerConnection, type VolunteerLink } from './options.ts';
 import { PlacementLoop } from './placement-loop.ts';
 import { Predictions } from './predictions.ts';
@@ -25,10 +22,9 @@ import type { ScenarioInputs } from '../scenario-export.ts';
 import { RouteDecider } from './routes.ts';
 import { VolunteerSockets } from './volunteer-sockets.ts';
 import { LoopLag, type LoopLagReport } from './loop-lag.ts';
-import { checkQuota, defaultFairUseLimits, holderKeys, Holdings, type FairUseLimits } from './fair-use.ts';
-import type { RouteRecord, VerifyEvidence, VerifyVerdict } from '../../core/api/index.ts';
+import type { VerifyEvidence, VerifyVerdict } from '../../core/api/index.ts';
 import { VerifiedResults } from './verified-results.ts';
-import { checkRouteRequest, grantAnswer } from './route-grants.ts';
+import { RouteDesk } from './route-desk.ts';
 
 export type { LoopLagReport } from './loop-lag.ts';
 export { maxSlotsPerVolunteer, maxWorkloadShareRequests, maxRttClients } from './registry.ts';
@@ -54,8 +50,6 @@ export class Coordinator {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly leaseMs: number;
-  private readonly maxQueueLength: number;
-  private readonly recentRouteCount: number;
   private readonly now: () => number;
   private readonly log: Logger;
   private readonly registry: VolunteerRegistry;
@@ -64,15 +58,9 @@ export class Coordinator {
   private readonly events: EventHub;
   private readonly predictions: Predictions;
   private readonly placement: PlacementLoop;
-  private readonly routes: RouteDecider;
   private readonly sockets: VolunteerSockets;
   private readonly verified: VerifiedResults;
-  private readonly recentRoutes: RouteRecord[] = [];
-  // Fair use: leases and queue entries per client id and address, and the keys each request counts under.
-  private readonly fairUse: FairUseLimits;
-  private readonly leaseHoldings = new Holdings((id) => this.leases.has(id));
-  private readonly queueHoldings = new Holdings((id) => this.tickets.answerOf(id)?.kind === 'queued');
-  private readonly holderKeysOf = new WeakMap<RouteRequest, string[]>();
+  private readonly desk: RouteDesk;
   /** Signs leases and derives their secrets; from the state dir, so it survives a restart. */
   readonly key: CoordinatorKey;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -86,9 +74,6 @@ export class Coordinator {
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 10_000;
     this.leaseMs = options.leaseMs ?? 120_000;
     const ticketTtlMs = options.ticketTtlMs ?? 30_000;
-    this.maxQueueLength = options.maxQueueLength ?? 1000;
-    this.recentRouteCount = options.recentRoutes ?? 50;
-    this.fairUse = { ...defaultFairUseLimits, ...options.fairUse };
     this.now = options.now ?? Date.now;
     this.log = options.logger;
     this.key = options.key ?? CoordinatorKey.ephemeral();
@@ -109,7 +94,7 @@ export class Coordinator {
       maxMoves: options.maxMovesPerRound ?? 1,
       rebalance: options.rebalance ?? false,
       placementDelayMs: options.placementDelayMs ?? 50,
-      onPlaced: () => this.processQueue(),
+      onPlaced: () => this.desk.processQueue(),
       view: (v) => this.view(v),
     });
     this.sockets = new VolunteerSockets({
@@ -125,9 +110,9 @@ export class Coordinator {
       heartbeatTimeoutMs: this.heartbeatTimeoutMs,
       reconnectGraceMs: options.reconnectGraceMs ?? Math.min(2000, this.heartbeatTimeoutMs / 2),
       keyBoundPeerIds: options.keyBoundPeerIds ?? true,
-      processQueue: () => this.processQueue(),
+      processQueue: () => this.desk.processQueue(),
       view: (v) => this.view(v),
-      onAdopted: (record) => this.recordRoute(record),
+      onAdopted: (record) => this.desk.recordRoute(record),
       isBanned: (peerId) => this.verified.isBanned(peerId),
     });
     this.verified = new VerifiedResults(this.registry, options.model.shape.hiddenSize, options.model.folder, options.verify ?? {}, {
@@ -138,7 +123,13 @@ export class Coordinator {
         v?.link.close(4004, 'banned: a wrong result, confirmed by recomputation');
       },
     }, this.now, options.bans);
-    this.routes = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now, options.cacheReservation);
+    const decider = new RouteDecider(options.routing, this.registry, this.leases, this.placement, this.log, this.now, options.cacheReservation);
+    this.desk = new RouteDesk({
+      registry: this.registry, leases: this.leases, tickets: this.tickets, events: this.events, decider, verified: this.verified,
+      key: this.key, log: this.log, now: this.now, leaseMs: this.leaseMs, routingName: options.routing.name,
+      maxQueueLength: options.maxQueueLength ?? 1000, recentRouteCount: options.recentRoutes ?? 50, fairUse: options.fairUse ?? {},
+      isStopped: () => this.stopped,
+    });
     const sweepMs = Math.max(10, Math.min(1000, this.heartbeatTimeoutMs / 4, this.leaseMs / 4, ticketTtlMs / 4));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
@@ -201,43 +192,7 @@ export class Coordinator {
    * (a remote address key, server/auth's addressKey) adds the per-address caps to the per-client ones.
    */
   requestRoute(request: RouteRequest, from: { address?: string } = {}): RouteResponse {
-    const keys = holderKeys(request.clientId, from.address);
-    const f = this.fairUse;
-    try {
-      checkRouteRequest(request, this.model);
-      checkQuota(this.leaseHoldings, keys, { client: f.maxLeasesPerClient, address: f.maxLeasesPerAddress }, 'leases');
-    } catch (e) {
-      if (e instanceof CoordinatorApiError) return { kind: 'error', error: e.toWire() };
-      throw e;
-    }
-    this.holderKeysOf.set(request, keys);
-    this.registry.noteRtts(request);
-    // FIFO: while anyone waits in the central queue, a newcomer joins its tail.
-    if (this.tickets.length === 0) {
-      const d = this.routes.decide(request);
-      if (d.kind === 'grant') return this.grant(request, d, 0);
-      if (d.kind === 'error') return { kind: 'error', error: d.error };
-    }
-    // Optional work (a verified-results check) is granted now or not at all: it never queues ahead of real requests.
-    if (request.noQueue === true) {
-      return { kind: 'error', error: { code: 'queue-full', message: 'no free chain for this span now, and this request asked not to queue' } };
-    }
-    if (this.tickets.length >= this.maxQueueLength) {
-      return { kind: 'error', error: { code: 'queue-full', message: `the central queue holds ${this.tickets.length} requests; retry later` } };
-    }
-    try {
-      checkQuota(this.queueHoldings, keys, { client: f.maxQueuedPerClient, address: f.maxQueuedPerAddress }, 'queue entries');
-    } catch (e) {
-      if (e instanceof CoordinatorApiError) return { kind: 'error', error: e.toWire() };
-      throw e;
-    }
-    const entry = this.tickets.enqueue(request);
-    for (const k of keys) this.queueHoldings.add(k, entry.ticketId);
-    this.log.info({ clientId: request.clientId, ticketId: entry.ticketId, position: this.tickets.length }, 'route request queued');
-    this.events.emit({ type: 'queue', queueLength: this.tickets.length });
-    // The queue may have been non-empty only because its head was stuck: try it now.
-    this.processQueue();
-    return this.tickets.answerOf(entry.ticketId) ?? { kind: 'error', error: { code: 'internal', message: 'ticket vanished' } };
+    return this.desk.requestRoute(request, from);
   }
 
   /**
@@ -245,31 +200,20 @@ export class Coordinator {
    * > 0 it waits up to that long for the route (long poll).
    */
   pollTicket(ticketId: string, waitMs = 0): Promise<RouteResponse> {
-    return this.tickets.poll(ticketId, waitMs);
+    return this.desk.pollTicket(ticketId, waitMs);
   }
 
-  /** Hands freed capacity to the queue head, in FIFO order, until the head must wait (core/dispatch's serveQueue). */
-  private processQueue(): void {
-    if (this.stopped) return;
-    const served = serveQueue(this.tickets.queue, (head) => {
-      const d = this.routes.decide(head.request);
-      if (d.kind === 'queue') return 'wait';
-      if (d.kind === 'grant') this.tickets.answer(head, this.grant(head.request, d, this.now() - head.enqueuedAtMs));
-      else this.tickets.answer(head, { kind: 'error', error: d.error });
-      return 'served';
-    });
-    if (served > 0) this.events.emit({ type: 'queue', queueLength: this.tickets.length });
+  /**
+   * Frees a lease's slots (and records the measured times for the dashboard). Throws
+   * CoordinatorApiError: 'lease-refused' without the lease's secret (nothing changes).
+   */
+  release(leaseId: string, leaseSecret: string, measured?: MeasuredTimes): void {
+    this.desk.release(leaseId, leaseSecret, measured);
   }
 
-  private grant(request: RouteRequest, d: Grant, queuedMs: number): RouteGranted {
-    const fullSpan = request.span === undefined || (request.span.start === 0 && request.span.end === this.model.numBlocks);
-    const { leaseId, record, expiresAtMs } = this.leases.open(request, d, fullSpan ? this.options.routing.name : 'ws-rr (failover)', queuedMs);
-    this.registry.noteGranted(request); // only granted requests shape the planned workload
-    for (const k of this.holderKeysOf.get(request) ?? holderKeys(request.clientId, undefined)) this.leaseHoldings.add(k, leaseId);
-    this.recordRoute(record, false);
-    this.log.info({ leaseTag: record.leaseTag, clientId: request.clientId, chain: d.hops, predictedMs: d.predicted.totalMs, queuedMs }, 'route granted');
-    this.emitRoute(record);
-    return grantAnswer({ key: this.key, leaseMs: this.leaseMs, modelId: this.model.id, verify: this.verified.routeVerify(d.hops) }, request, d, { leaseId, record, expiresAtMs });
+  /** Extends a lease by `leaseMs`; returns the new expiry (epoch ms). Throws CoordinatorApiError ('lease-refused' without the secret). */
+  renew(leaseId: string, leaseSecret: string): number {
+    return this.desk.renew(leaseId, leaseSecret);
   }
 
   /**
@@ -279,50 +223,6 @@ export class Coordinator {
    */
   judgeEvidence(evidence: VerifyEvidence): Promise<VerifyVerdict> {
     return this.verified.judge(evidence);
-  }
-
-  /** Keeps the last `recentRouteCount` routes for dashboards; announces it unless the caller does later. */
-  private recordRoute(record: RouteRecord, emit = true): void {
-    this.recentRoutes.push(record);
-    while (this.recentRoutes.length > this.recentRouteCount) this.recentRoutes.shift();
-    if (emit) this.emitRoute(record);
-  }
-
-  private emitRoute(record: RouteRecord): void {
-    this.events.emit({ type: 'route', route: { ...record }, queueLength: this.tickets.length, activeLeases: this.leases.size });
-  }
-
-  private endLease(leaseId: string, outcome: 'released' | 'expired', measured?: MeasuredTimes): void {
-    const record = this.leases.end(leaseId, outcome, measured);
-    if (record === undefined) return;
-    // A released lease's measured times are the hops' record (claims checked; probation ends with one).
-    if (outcome === 'released' && measured !== undefined) this.registry.noteReport(record, measured);
-    this.log.info({ leaseTag: record.leaseTag, outcome, measured }, 'lease ended');
-    this.emitRoute(record);
-    this.processQueue();
-  }
-
-  /**
-   * Frees a lease's slots (and records the measured times for the dashboard). Throws
-   * CoordinatorApiError: 'lease-refused' without the lease's secret (nothing changes).
-   */
-  release(leaseId: string, leaseSecret: string, measured?: MeasuredTimes): void {
-    if (!this.leases.has(leaseId)) throw this.leases.error(leaseId);
-    this.checkSecret(leaseId, leaseSecret);
-    this.endLease(leaseId, 'released', measured);
-  }
-
-  /** Extends a lease by `leaseMs`; returns the new expiry (epoch ms). Throws CoordinatorApiError ('lease-refused' without the secret). */
-  renew(leaseId: string, leaseSecret: string): number {
-    if (!this.leases.has(leaseId)) throw this.leases.error(leaseId);
-    this.checkSecret(leaseId, leaseSecret);
-    return this.leases.renew(leaseId);
-  }
-
-  private checkSecret(leaseId: string, leaseSecret: string): void {
-    if (!this.key.isLeaseSecret(leaseId, leaseSecret)) {
-      throw new CoordinatorApiError('lease-refused', 'that is not this lease\'s secret: only the client it was granted to may release or renew it', 'leaseSecret');
-    }
   }
 
   // Timers, state, events ----------------------------------------------------------------------
@@ -340,16 +240,10 @@ export class Coordinator {
         v.link.close(4003, `no heartbeat for ${this.heartbeatTimeoutMs} ms`);
       }
     }
-    for (const id of this.leases.lapsed(now)) this.endLease(id, 'expired');
+    this.desk.sweep(now);
     const lag = this.loopLag.report();
     if (lag.recentMaxMs !== this.lastLag.recentMaxMs) this.events.emit({ type: 'loop-lag', loopLag: lag });
     this.lastLag = lag;
-    this.leaseHoldings.prune();
-    this.queueHoldings.prune();
-    if (this.tickets.sweep()) {
-      this.events.emit({ type: 'queue', queueLength: this.tickets.length });
-      this.processQueue();
-    }
   }
 
   /** The snapshot placement plans on now (planned speeds, capped memory, clamped RTTs, planned workload), for diagnostics. */
@@ -387,7 +281,7 @@ export class Coordinator {
       placement: this.placement.view,
       volunteers: this.registry.all().map((v) => this.view(v)),
       predictions: this.predictions.current,
-      recentRoutes: this.recentRoutes.map((r) => ({ ...r })),
+      recentRoutes: this.desk.recentRoutes.map((r) => ({ ...r })),
       queueLength: this.tickets.length,
       activeLeases: this.leases.size,
       loopLag: this.loopLag.report(),
