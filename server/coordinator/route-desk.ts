@@ -1,4 +1,4 @@
-// The route desk: a client's route request granted, queued or refused (fair-use caps per client and address),
+// The route desk: a client's route request checked, then granted (its signed lease and secret), queued or refused (fair-use caps per client and address),
 // the central FIFO queue served as capacity frees, and a lease's end (release with its report, renewal, expiry).
 import type { Logger } from 'pino';
 import {
@@ -8,6 +8,8 @@ import {
   type RouteRecord,
   type RouteRequest,
   type RouteResponse,
+  type RouteVerify,
+  type SwarmState,
 } from '../../core/api/index.ts';
 import { serveQueue } from '../../core/dispatch/index.ts';
 import type { CoordinatorKey } from '../identity/index.ts';
@@ -15,7 +17,6 @@ import type { EventHub } from './events.ts';
 import { checkQuota, defaultFairUseLimits, holderKeys, Holdings, type FairUseLimits } from './fair-use.ts';
 import type { Grant, LeaseBook, TicketQueue } from './leases.ts';
 import type { VolunteerRegistry } from './registry.ts';
-import { checkRouteRequest, grantAnswer } from './route-grants.ts';
 import type { RouteDecider } from './routes.ts';
 import type { VerifiedResults } from './verified-results.ts';
 
@@ -191,4 +192,53 @@ export class RouteDesk {
       this.processQueue();
     }
   }
+}
+
+/** Throws CoordinatorApiError (model-mismatch, bad-request with its field) for a request this model cannot serve. */
+export function checkRouteRequest(request: RouteRequest, model: SwarmState['model']): void {
+  if (request.modelId !== undefined && request.modelId !== model.id) {
+    throw new CoordinatorApiError('model-mismatch', `this coordinator serves model '${model.id}', not '${request.modelId}'`, 'modelId');
+  }
+  if (request.span !== undefined && request.span.end > model.numBlocks) {
+    throw new CoordinatorApiError('bad-request', `span.end must be ≤ ${model.numBlocks} (the model's blocks)`, 'span.end');
+  }
+  if (request.promptTokens + request.maxNewTokens > model.maxSessionTokens) {
+    throw new CoordinatorApiError(
+      'bad-request',
+      `promptTokens + maxNewTokens must be ≤ ${model.maxSessionTokens}, the session length volunteers size their cache for`,
+      'maxNewTokens',
+    );
+  }
+}
+
+/**
+ * The answer for a granted lease: the chain, the lease signed for its volunteers (expected end from
+ * the prediction, else a whole lease, ms), the secret only its client learns, and the check plan.
+ */
+export function grantAnswer(
+  ctx: { key: CoordinatorKey; leaseMs: number; modelId: string; verify: RouteVerify },
+  request: RouteRequest,
+  d: Grant,
+  lease: { leaseId: string; record: RouteRecord; expiresAtMs: number },
+): RouteGranted {
+  const { leaseId, record, expiresAtMs } = lease;
+  const expectedEndAtMs = record.grantedAtMs + (Number.isFinite(d.predicted.totalMs) ? Math.max(0, d.predicted.totalMs) : ctx.leaseMs);
+  const leaseToken = ctx.key.signLease({
+    leaseId, clientId: request.clientId, chain: d.hops, promptTokens: request.promptTokens, maxNewTokens: request.maxNewTokens,
+    grantedAtMs: record.grantedAtMs, expectedEndAtMs, expiresAtMs,
+  });
+  return {
+    kind: 'route',
+    leaseId,
+    leaseSecret: ctx.key.leaseSecret(leaseId),
+    leaseToken,
+    leaseTag: record.leaseTag,
+    chain: d.hops,
+    expiresAtMs,
+    leaseMs: ctx.leaseMs,
+    predicted: d.predicted,
+    policy: record.policy,
+    modelId: ctx.modelId,
+    verify: ctx.verify,
+  };
 }
