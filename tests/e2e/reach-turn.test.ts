@@ -70,6 +70,16 @@ async function volunteersServing(n: number, probe: Page): Promise<Page[]> {
   return pages;
 }
 
+/** Runs a chat that must fail to connect; returns the page's error, the first failure the server listed, and how long it took (ms). */
+async function failedChat(chat: Page): Promise<{ error: string; failure: FailureRecord | undefined; ms: number }> {
+  const started = Date.now();
+  const error = await chatGenerate(chat, { prompt, maxNewTokens }).then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e)));
+  expect(error).not.toBeNull();
+  await until('the failure reported', async () => (await failures(chat)).length > 0, 10_000);
+  const [failure] = await failures(chat);
+  return { error: error ?? '', failure, ms: Date.now() - started };
+}
+
 function candidatePairs(page: Page): Promise<{ peerId: string; localType: string; remoteType: string; rttMs?: number }[]> {
   return page.evaluate(() => window.bouquetChat?.candidatePairs() ?? Promise.resolve([]));
 }
@@ -185,15 +195,11 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
     const chat = await openChat(home2, origin);
     const volunteers = await volunteersServing(1, chat);
     try {
-      const started = Date.now();
-      const error = await chatGenerate(chat, { prompt, maxNewTokens }).then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e)));
-      expect(error).not.toBeNull();
-      await until('the failure reported', async () => (await failures(chat)).length > 0, 10_000);
-      const [f] = await failures(chat);
+      const { error, failure: f, ms } = await failedChat(chat);
       expect(f?.reason).toBe('turn-refused');
       expect(f?.stage).toBe('connect');
       expect(server?.log()).toMatch(/"reason":"turn-refused"/);
-      console.log(`wrong TURN secret: failed after ${Date.now() - started} ms; the page said: ${error ?? ''}`);
+      console.log(`wrong TURN secret: failed after ${ms} ms; the page said: ${error}`);
       expect((await swarmState(chat)).volunteers.length).toBe(1);
       at('wrong-secret case done');
     } finally {
@@ -212,16 +218,12 @@ describe.skipIf(skipReason !== null)(`a swarm across two NATs with a TURN relay$
     // In the volunteer's own home a chat meets it on host candidates: no relay needed, so nothing of this case may touch it.
     const neighbour = await openChat(home1, origin);
     try {
-      const started = Date.now();
-      const error = await chatGenerate(chat, { prompt, maxNewTokens }).then(() => null, (e: unknown) => (e instanceof Error ? e.message : String(e)));
-      expect(error).not.toBeNull();
-      await until('the failure reported', async () => (await failures(chat)).length > 0, 10_000);
-      const [f] = await failures(chat);
-      expect(f?.reason, `${JSON.stringify(f)}; the page said: ${error ?? ''}`).toBe('turn-unreachable');
+      const { error, failure: f, ms } = await failedChat(chat);
+      expect(f?.reason, `${JSON.stringify(f)}; the page said: ${error}`).toBe('turn-unreachable');
       expect(f?.stage).toBe('connect');
       expect(f?.clientId).toBe(await chat.evaluate(() => window.bouquetChat?.peerId ?? ''));
       expect(server?.log()).toMatch(/"reason":"turn-unreachable"/);
-      console.log(`unreachable TURN: failed after ${Date.now() - started} ms; the page said: ${error ?? ''}`);
+      console.log(`unreachable TURN: failed after ${ms} ms; the page said: ${error}`);
       // Undisturbed: the volunteer still serves (same registration), and the neighbour's chat gets the greedy text.
       const state = await swarmState(neighbour);
       expect(state.volunteers.length).toBe(1);

@@ -187,12 +187,16 @@ export function startBouquet(args: string[], env: NodeJS.ProcessEnv = {}): Bouqu
   return { child, log: () => log };
 }
 
-/** Stops it with `signal` (SIGKILL after 10 s) and waits for the exit. */
-export function stopBouquet(p: BouquetProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+/**
+ * Stops it with `signal` and waits for the exit: its exit code, or 'killed' when it was still running
+ * after `killAfterMs` (then SIGKILL; default 10 s).
+ */
+export function stopBouquet(p: BouquetProcess, signal: NodeJS.Signals = 'SIGTERM', killAfterMs = 10_000): Promise<number | null | 'killed'> {
   return new Promise((resolve) => {
-    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
-    const t = setTimeout(() => { p.child.kill('SIGKILL'); }, 10_000);
-    p.child.once('exit', () => { clearTimeout(t); resolve(); });
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve(p.child.exitCode);
+    let killed = false;
+    const t = setTimeout(() => { killed = true; p.child.kill('SIGKILL'); }, killAfterMs);
+    p.child.once('exit', (code) => { clearTimeout(t); resolve(killed ? 'killed' : code); });
     p.child.kill(signal);
   });
 }

@@ -144,6 +144,14 @@ describe('the event loop', () => {
   });
 });
 
+/** An honest volunteer serving every block, with a record: one successful session report through it. */
+async function honestWithRecord(s: BouquetServer): Promise<void> {
+  await join(s, { peerId: 'honest', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
+  await servingAll(s);
+  const first = granted(await route(s, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 }));
+  await json(s.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret, measured: { totalMs: 400, tokens: 8, firstTokenMs: 50 } } });
+}
+
 describe('claimed speed and span', () => {
   it('τ = 1e-6 is refused; a claimed loadedSpan with no ready gets no routes and no leases', async () => {
     // BPRR pinned: it gives the honest volunteer a span beside the liar's; GBP-CR's one fastest chain goes to the liar's claim.
@@ -173,11 +181,7 @@ describe('claimed speed and span', () => {
 
   it('a new volunteer on probation holds at most one lease and is planned no faster than the checked ones', async () => {
     const s = await start();
-    await join(s, { peerId: 'honest', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
-    await servingAll(s);
-    // One successful session report gives the honest volunteer a record.
-    const first = granted(await route(s, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 }));
-    await json(s.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret, measured: { totalMs: 400, tokens: 8, firstTokenMs: 50 } } });
+    await honestWithRecord(s);
     // A newcomer claiming the fastest τ allowed, serving all blocks (it answers ready).
     await join(s, { peerId: 'fast', memoryBytes: budget(5, 10), decodeMsPerBlock: apiBounds.minDecodeMsPerBlock, loadedSpan: { start: 0, end: L } });
     await servingAll(s);
@@ -200,10 +204,7 @@ describe('claimed speed and span', () => {
   // A network change: the client's own chain runs through the newcomer, and the other hop fails over.
   it("a probation volunteer's one lease does not lock its own client out of it on failover", async () => {
     const s = await start();
-    await join(s, { peerId: 'honest', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
-    await servingAll(s);
-    const first = granted(await route(s, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 }));
-    await json(s.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret, measured: { totalMs: 400, tokens: 8, firstTokenMs: 50 } } });
+    await honestWithRecord(s);
     await join(s, { peerId: 'fresh', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
     await servingAll(s);
     // The chat's failover of its first hop landed on the newcomer: its one probation lease.

@@ -1,13 +1,13 @@
 // A Node volunteer on WebGPU through Dawn (`bouquet volunteer --backend webgpu`, SwiftShader's Vulkan ICD: no GPU needed)
 // serves every block of stories260K; `bouquet chat` prints `bouquet generate`'s greedy ids; the coordinator lists it on
 // webgpu with a measured speed; on SIGTERM it leaves and the process exits.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateReference, repoRoot, stories260K, until } from '../../e2e/swarm-support.ts';
+import { generateReference, repoRoot, startBouquet, stopBouquet, stories260K, until, type BouquetProcess } from '../../e2e/swarm-support.ts';
 import { swiftShaderIcd } from '../../support/swiftshader.ts';
 
 const bouquet = path.join(repoRoot, 'bin', 'bouquet.js');
@@ -25,25 +25,6 @@ function missingReason(): string | null {
 }
 const skip = missingReason();
 
-interface Proc { child: ChildProcess; log: () => string; exited: Promise<number | null> }
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [bouquet, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let log = '';
-  child.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
-  child.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, log: () => log, exited };
-}
-
-async function stop(p: Proc | undefined, waitMs: number): Promise<number | null | 'killed'> {
-  if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return p?.child.exitCode ?? null;
-  p.child.kill('SIGTERM');
-  const code = await Promise.race([p.exited, new Promise<'killed'>((resolve) => setTimeout(() => resolve('killed'), waitMs))]);
-  if (code === 'killed') p.child.kill('SIGKILL');
-  return code;
-}
-
 interface SwarmStateLite {
   volunteers: { peerId: string; state: string; backend: string; decodeMsPerBlock: number; span: { start: number; end: number } | null }[];
   placement: { uncoveredBlocks: number[] };
@@ -51,18 +32,18 @@ interface SwarmStateLite {
 
 describe.skipIf(skip !== null)(`a Node volunteer on WebGPU (Dawn + SwiftShader)${skip !== null ? ` — skipped: ${skip}` : ''}`, () => {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-webgpu-volunteer-'));
-  let serve: Proc | undefined;
-  let volunteer: Proc | undefined;
+  let serve: BouquetProcess | undefined;
+  let volunteer: BouquetProcess | undefined;
   let url = '';
   const state = async (): Promise<SwarmStateLite> => (await (await fetch(`${url}/api/swarm`)).json()) as SwarmStateLite;
 
   beforeAll(async () => {
-    serve = start(['serve', '--port', '0', '--model', stories260K, '--max-session-tokens', '64', '--state-dir', path.join(stateDir, 'server'), '--log-level', 'warn']);
+    serve = startBouquet(['serve', '--port', '0', '--model', stories260K, '--max-session-tokens', '64', '--state-dir', path.join(stateDir, 'server'), '--log-level', 'warn']);
     const s = serve;
     await until('bouquet serve to listen', () => Promise.resolve(/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(s.log())), 30_000);
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(s.log())?.[1] ?? '';
     // 4 MiB: every block (5 × 178 KiB) and its sessions, so the whole chain runs on WebGPU.
-    volunteer = start(['volunteer', '--server', url, '--backend', 'webgpu', '--memory-mb', '4', '--state-dir', path.join(stateDir, 'v'), '--drain-ms', '0'],
+    volunteer = startBouquet(['volunteer', '--server', url, '--backend', 'webgpu', '--memory-mb', '4', '--state-dir', path.join(stateDir, 'v'), '--drain-ms', '0'],
       { VK_ICD_FILENAMES: swiftShaderIcd, XDG_RUNTIME_DIR: stateDir });
     await until('the WebGPU volunteer to serve every block', async () => {
       const st = await state();
@@ -71,8 +52,8 @@ describe.skipIf(skip !== null)(`a Node volunteer on WebGPU (Dawn + SwiftShader)$
   }, 200_000);
 
   afterAll(async () => {
-    await stop(volunteer, 5000);
-    await stop(serve, 10_000);
+    if (volunteer !== undefined) await stopBouquet(volunteer, 'SIGTERM', 5000);
+    if (serve !== undefined) await stopBouquet(serve);
     rmSync(stateDir, { recursive: true, force: true });
   }, 30_000);
 
@@ -96,7 +77,8 @@ describe.skipIf(skip !== null)(`a Node volunteer on WebGPU (Dawn + SwiftShader)$
   }, 200_000);
 
   it('leaves on SIGTERM and its process exits (Dawn would hold it while the device lives)', async () => {
-    expect(await stop(volunteer, 20_000)).toBe(0);
+    if (volunteer === undefined) throw new Error('no volunteer process');
+    expect(await stopBouquet(volunteer, 'SIGTERM', 20_000)).toBe(0);
     await until('the coordinator to drop it', async () => (await state()).volunteers.length === 0, 20_000);
   }, 60_000);
 });
