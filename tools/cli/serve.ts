@@ -39,6 +39,10 @@ options (environment variable in brackets):
   --lease-ms <n>              lease length of a granted route [BOUQUET_LEASE_MS] (default 120000)
   --max-moves <n>             volunteers holding blocks that one re-placement may move [BOUQUET_MAX_MOVES] (default 1)
   --default-rtt-ms <n>        RTT assumed for peers a client has not measured [BOUQUET_DEFAULT_RTT_MS] (default 20)
+  --verify-share <p>          share of decode steps clients re-run on a second volunteer to check a volunteer
+                              with a record, 0..1 (0: no checks) [BOUQUET_VERIFY_SHARE] (default 0.05)
+  --verify-probation-share <p> the same for a volunteer on probation (no session report yet), at least
+                              --verify-share [BOUQUET_VERIFY_PROBATION_SHARE] (default 0.25)
   --admin-token <token>       the token control actions (policy switch) need as \`Authorization: Bearer\`, ≥ 16
                               characters [BOUQUET_ADMIN_TOKEN] (default: generated at first start in the state dir)
   --state-dir <path|none>     lasting state, owner-only (0600): the generated admin token, the coordinator's
@@ -80,6 +84,13 @@ function numOption(name: string, raw: string | undefined): number | undefined {
   return n;
 }
 
+// A share of steps, a number in [0, 1].
+function shareOption(name: string, raw: string | undefined): number | undefined {
+  const n = numOption(name, raw);
+  if (n !== undefined && n > 1) throw new ArgumentError(`--${name} must be a share between 0 and 1 (got '${raw}')`);
+  return n;
+}
+
 // One --model as given, several as a list; the environment's list is comma-separated.
 function modelsOption(flags: string[] | undefined, envValue: string | undefined): string | string[] {
   const specs = flags ?? (envValue === undefined || envValue === '' ? ['../shared/models/stories260K'] : envValue.split(',').map((m) => m.trim()));
@@ -118,6 +129,8 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         'lease-ms': { type: 'string' },
         'max-moves': { type: 'string' },
         'default-rtt-ms': { type: 'string' },
+        'verify-share': { type: 'string' },
+        'verify-probation-share': { type: 'string' },
         'log-level': { type: 'string' },
         'admin-token': { type: 'string' },
         'state-dir': { type: 'string' },
@@ -182,6 +195,14 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (moves !== undefined) c.maxMovesPerRound = moves;
   const rtt = numOption('default-rtt-ms', pick(v['default-rtt-ms'], 'BOUQUET_DEFAULT_RTT_MS'));
   if (rtt !== undefined) c.network = { defaultRttMs: rtt };
+  const verifyShare = shareOption('verify-share', pick(v['verify-share'], 'BOUQUET_VERIFY_SHARE'));
+  const probationShare = shareOption('verify-probation-share', pick(v['verify-probation-share'], 'BOUQUET_VERIFY_PROBATION_SHARE'));
+  if (verifyShare !== undefined && probationShare !== undefined && probationShare < verifyShare) {
+    throw new ArgumentError(`--verify-probation-share (${probationShare}) must be at least --verify-share (${verifyShare}): a new key is checked no less than a known one`);
+  }
+  if (verifyShare !== undefined || probationShare !== undefined) {
+    c.verify = { ...(verifyShare !== undefined ? { share: verifyShare } : {}), ...(probationShare !== undefined ? { probationShare } : {}) };
+  }
   options.coordinator = c;
   const adminToken = pick(v['admin-token'], 'BOUQUET_ADMIN_TOKEN');
   const origins = pick(v['allow-origin'], 'BOUQUET_ALLOW_ORIGINS');

@@ -45,6 +45,15 @@ describe('bouquet serve options', () => {
     expect(given).toMatchObject({ auth: { adminToken: 'a-given-admin-token-0123', allowedOrigins: ['http://a.example', 'http://b.example:5173'] } });
   });
 
+  it('sets how often clients check volunteers (verified results), flag or environment; a probation share below the known one is refused', () => {
+    expect(serveOptions(['--verify-share', '0.1', '--verify-probation-share', '0.5'], {})).toMatchObject({ coordinator: { verify: { share: 0.1, probationShare: 0.5 } } });
+    expect(serveOptions([], { BOUQUET_VERIFY_SHARE: '0' })).toMatchObject({ coordinator: { verify: { share: 0 } } });
+    expect(serveOptions([], {}).coordinator).not.toHaveProperty('verify');
+    for (const argv of [['--verify-share', '1.5'], ['--verify-share', '-0.1'], ['--verify-share', 'often'], ['--verify-share', '0.5', '--verify-probation-share', '0.2']]) {
+      expect(() => serveOptions(argv, {})).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+    }
+  });
+
   it('answers --help', () => {
     expect(serveOptions(['--help'], {})).toBe('help');
   });
