@@ -1,9 +1,11 @@
 // Bouquet's own placement (docs/bouquet.md): GBP-CR's chains with c chosen for sessions admitted by declared length, per client region.
 import { tokenBlocksFor } from '../cache/index.ts';
 import type { SwarmSnapshot } from '../swarm/index.ts';
-import { chooseGbpCrReservation, type GbpCrChoice } from './gbp-cr.ts';
-import { checkSnapshot, makeAssignment, nowMs, predictPlacement, syncPolicy } from './common.ts';
-import type { ChainCapacity, PlacementOptions, PlacementPolicyFactory, PlacementResult } from './types.ts';
+import { allocateCache } from '../chains/index.ts';
+import { jobLinkCostMs, serverJobCosts } from '../perf/index.ts';
+import { chooseGbpCrReservation, gbpCrFill, type GbpCrChoice } from './gbp-cr.ts';
+import { checkSnapshot, makeAssignment, nowMs, plannedLengths, predictPlacement, syncPolicy } from './common.ts';
+import type { ChainCapacity, PlacementOptions, PlacementPolicyFactory, PlacementResult, ServerAssignment } from './types.ts';
 
 /**
  * Tokens one session's cache slot holds: s_c / (2 · kv_dim · bytes per value) when the model says
@@ -80,11 +82,44 @@ function regionalPlans(snapshot: SwarmSnapshot, perSlot: number, fixed: number |
 }
 
 /**
+ * Spare spans: GBP-CR stops adding chains once they carry the planned load, so at low load most
+ * volunteers of a small swarm sit idle and a span has no second holder to fail over to or to check
+ * a result against. Here the idle servers keep filling chains the same greedy way at the plan's c
+ * (`gbpCrFill`, 'every-server'); their GCA chains (over the spare servers only, so the plan's own
+ * chains stay exactly as they were) join the list, and the router takes one only when it is the
+ * fastest for a request that fits. Servers of an unfinished last spare chain keep their spans
+ * (failovers and checks over a sub-span still use them).
+ */
+function withSpareSpans(
+  snapshot: SwarmSnapshot,
+  assignments: ServerAssignment[],
+  chains: ChainCapacity[],
+  reservation: number,
+  perSlot: number,
+): { assignments: ServerAssignment[]; chains: ChainCapacity[] } {
+  const placed = new Map(assignments.map((a) => [a.serverId, a]));
+  const idle = snapshot.servers.filter((s) => placed.get(s.id)?.span === null);
+  if (idle.length === 0) return { assignments, chains };
+  const { spans } = gbpCrFill({ ...snapshot, servers: idle }, Math.max(1, reservation), undefined, 'every-server');
+  if (spans.size === 0) return { assignments, chains };
+  const spare = idle.filter((s) => spans.has(s.id)).map((s) => makeAssignment(snapshot, s, spans.get(s.id) ?? null));
+  for (const a of spare) placed.set(a.serverId, a);
+  const { lIn, lOut } = plannedLengths(snapshot);
+  const spareChains = allocateCache(spare, snapshot.model.numBlocks, jobLinkCostMs(serverJobCosts(snapshot, lIn, lOut)))
+    .map((k) => (perSlot === 1 ? k : { ...k, capacity: Math.floor(k.capacity * perSlot + 1e-9) }))
+    .filter((k) => k.capacity >= 1);
+  return {
+    assignments: assignments.map((a) => placed.get(a.serverId) ?? a),
+    chains: [...chains, ...spareChains].sort((a, b) => a.serviceMs - b.serviceMs),
+  };
+}
+
+/**
  * Bouquet's placement. Admission by declared length (the `bouquet` combo) lets one slot carry
  * `sessionsPerSlot` sessions, so c is searched with chain capacities in sessions; with clients in
  * several regions each region gets its own GBP-CR chains for its clients (chains through the
  * region's servers only, the GCA chains costed from that region's clients). Options:
- * `concurrentRequests` fixes c. `reservedSessions` is the largest regional c. Pure in the snapshot;
+ * `concurrentRequests` fixes c; `spareSpans: false` leaves GBP-CR's idle servers idle. `reservedSessions` is the largest regional c. Pure in the snapshot;
  * the simulator's and coordinator's re-placements hand it the measured workload (online re-tuning).
  */
 export const bouquet: PlacementPolicyFactory = (options: PlacementOptions = {}) =>
@@ -92,6 +127,8 @@ export const bouquet: PlacementPolicyFactory = (options: PlacementOptions = {}) 
     const t0 = nowMs();
     checkSnapshot(snapshot);
     const perSlot = sessionsPerSlot(snapshot);
+    const spare = (assignments: ServerAssignment[], chains: ChainCapacity[], reservation: number) =>
+      options.spareSpans === false ? { assignments, chains } : withSpareSpans(snapshot, assignments, chains, reservation, perSlot);
     const regional = options.regional === false ? null : regionalPlans(snapshot, perSlot, options.concurrentRequests);
     if (regional === null) {
       let choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, perSlot);
@@ -99,26 +136,31 @@ export const bouquet: PlacementPolicyFactory = (options: PlacementOptions = {}) 
       // when every chain queues buys slow many-hop chains (tiny instances, seeds 1–200); GBP-CR's
       // own choice of the most service rate in whole slots is safer.
       if (!Number.isFinite(choice.responseLowerBoundMs) && perSlot > 1) choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, 1);
-      const { placement, gcaChains } = choice;
+      const { placement } = choice;
+      const { assignments, chains } = spare(placement.assignments, choice.gcaChains, placement.reservation);
       return {
         policy: 'bouquet',
-        assignments: placement.assignments,
-        chains: gcaChains,
-        prediction: predictPlacement(snapshot, placement.assignments),
+        assignments,
+        chains,
+        prediction: predictPlacement(snapshot, assignments),
         reservedSessions: placement.reservation,
         runtimeMs: nowMs() - t0,
       };
     }
     const spans = new Map<string, NonNullable<PlacementResult['assignments'][number]['span']>>();
     for (const p of regional) for (const a of p.choice.placement.assignments) if (a.span !== null) spans.set(a.serverId, a.span);
-    const assignments = snapshot.servers.map((s) => makeAssignment(snapshot, s, spans.get(s.id) ?? null));
-    const chains = regional.flatMap((p) => p.chains).sort((a, b) => a.serviceMs - b.serviceMs);
+    const reservedSessions = Math.max(...regional.map((p) => p.choice.placement.reservation));
+    const { assignments, chains } = spare(
+      snapshot.servers.map((s) => makeAssignment(snapshot, s, spans.get(s.id) ?? null)),
+      regional.flatMap((p) => p.chains).sort((a, b) => a.serviceMs - b.serviceMs),
+      reservedSessions,
+    );
     return {
       policy: 'bouquet',
       assignments,
       chains,
       prediction: predictPlacement(snapshot, assignments),
-      reservedSessions: Math.max(...regional.map((p) => p.choice.placement.reservation)),
+      reservedSessions,
       runtimeMs: nowMs() - t0,
     };
   });

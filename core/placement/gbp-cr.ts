@@ -91,6 +91,24 @@ export function gbpCrBlockCount(memoryBytes: number, model: SwarmSnapshot['model
  * servers' job costs at the planned lengths, when the caller has them.
  */
 export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number, jobCosts?: ReadonlyMap<string, ServerJobCost>): GbpCrPlacement | null {
+  const { spans, chains } = gbpCrFill(snapshot, reservation, jobCosts, 'planned-load');
+  if (chains.length === 0) return null;
+  const assignments = snapshot.servers.map((s) => makeAssignment(snapshot, s, spans.get(s.id) ?? null));
+  return { reservation, assignments, chains };
+}
+
+/**
+ * GBP-CR's greedy fill for a given c: the spans it gives (servers it leaves idle have none) and
+ * the complete disjoint chains, fastest first. `until`: 'planned-load' stops once the chains carry
+ * λ / (ρ̄ c), as the paper does; 'every-server' keeps building chains until no server is left
+ * (bouquet's spare spans). An unfinished last chain's servers keep their spans either way.
+ */
+export function gbpCrFill(
+  snapshot: SwarmSnapshot,
+  reservation: number,
+  jobCosts: ReadonlyMap<string, ServerJobCost> | undefined,
+  until: 'planned-load' | 'every-server',
+): { spans: Map<string, BlockSpan>; chains: ServiceChain[] } {
   const L = snapshot.model.numBlocks;
   const { lIn, lOut } = plannedLengths(snapshot);
   // The c search passes the costs it computed once (they do not depend on c).
@@ -122,7 +140,7 @@ export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number, job
       pos = 0;
       chainMs = 0;
       chainCap = Infinity;
-      if (rate >= lambdaPerMs / (gbpCrTargetLoad * reservation)) break;
+      if (until === 'planned-load' && rate >= lambdaPerMs / (gbpCrTargetLoad * reservation)) break;
     } else {
       spans.set(x.s.id, { start: pos, end: pos + x.m });
       chainMs += x.cost.commMs + x.cost.computeMsPerBlock * x.m;
@@ -130,10 +148,8 @@ export function gbpCrPlacement(snapshot: SwarmSnapshot, reservation: number, job
       pos += x.m;
     }
   }
-  if (chains.length === 0) return null;
   chains.sort((a, b) => a.serviceMs - b.serviceMs);
-  const assignments = snapshot.servers.map((s) => makeAssignment(snapshot, s, spans.get(s.id) ?? null));
-  return { reservation, assignments, chains };
+  return { spans, chains };
 }
 
 /**

@@ -67,6 +67,8 @@ export interface PlacementOptions {
   rebalance?: boolean;
   /** Bouquet: plan each client region apart when it pays (default true); false: one plan for all. */
   regional?: boolean;
+  /** Bouquet: servers GBP-CR leaves idle build spare chains (default true); false: they stay idle, as in the paper. */
+  spareSpans?: boolean;
 }
 
 /** A placement policy: pure in its inputs (async only because the MILP solver is). */
