@@ -39,9 +39,8 @@ describe.skipIf(skipReason !== null)(`network changes${skipReason !== null ? ` (
   beforeAll(async () => {
     app = await buildApp();
     ns = await createNetNamespace();
-    // BPRR pinned: every volunteer must hold blocks (kept across the drop) and a route's volunteer needs a second holder to
-    // fail over to; bouquet's GBP-CR chains stop at the planned load and may leave one idle (docs/results.md "serve's default").
-    server = await serveInNamespace(ns, app.dir, port, ['--policy', 'bprr', '--max-session-tokens', String(maxSessionTokens), '--heartbeat-interval-ms', '500', '--heartbeat-timeout-ms', '6000']);
+    // The default policy (bouquet): its spare spans give every volunteer blocks, so a route's volunteer has a second holder to fail over to.
+    server = await serveInNamespace(ns, app.dir, port, ['--max-session-tokens', String(maxSessionTokens), '--heartbeat-interval-ms', '500', '--heartbeat-timeout-ms', '6000']);
     ({ browser, context } = await launchInNamespace(ns));
     chat = await openChat(context, server.url);
     await chat.exposeFunction('bouquetOnToken', (_piece: string, index: number) => onToken(index));

@@ -46,8 +46,8 @@ describe('a Node swarm (bouquet serve + volunteer + chat processes)', () => {
   const peerIdOf = (p: BouquetProcess): string | undefined => /peer (\S+) serving/.exec(p.log())?.[1];
 
   beforeAll(async () => {
-    // BPRR pinned: the kill-mid-answer test needs a second holder of the killed volunteer's blocks; bouquet may leave it idle.
-    serve = startBouquet(['serve', '--policy', 'bprr', '--port', '0', '--model', stories260K, '--max-session-tokens', '128', '--state-dir', path.join(stateDir, 'server'), '--log-level', 'warn']);
+    // The default policy (bouquet): the kill-mid-answer test needs a second holder of the killed volunteer's blocks (its spare spans).
+    serve = startBouquet(['serve', '--port', '0', '--model', stories260K, '--max-session-tokens', '128', '--state-dir', path.join(stateDir, 'server'), '--log-level', 'warn']);
     await until('bouquet serve to listen', () => Promise.resolve(/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(serve.log())), 30_000);
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serve.log())?.[1] ?? '';
     // 0.65 MiB: three of the five 178 KiB blocks and a few sessions each, so routes span several volunteers and every block is held twice.

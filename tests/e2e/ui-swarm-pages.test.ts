@@ -47,8 +47,8 @@ describe.skipIf(skipReason !== null)(`Svelte pages on a live swarm${skipReason !
   beforeAll(async () => {
     app = await buildApp();
     ns = await createNetNamespace();
-    // BPRR pinned: both volunteer pages must reach "serving" with blocks; bouquet's GBP-CR chains would leave the second idle.
-    server = await serveInNamespace(ns, app.dir, port, ['--policy', 'bprr', '--max-session-tokens', '128', '--heartbeat-interval-ms', '500', '--heartbeat-timeout-ms', '6000']);
+    // The default policy (bouquet): both volunteer pages must reach "serving" with blocks (the second with a spare span).
+    server = await serveInNamespace(ns, app.dir, port, ['--max-session-tokens', '128', '--heartbeat-interval-ms', '500', '--heartbeat-timeout-ms', '6000']);
     ({ browser, context } = await launchInNamespace(ns));
   }, 180_000);
 

@@ -29,10 +29,9 @@ describe('verified results on a live swarm (Node peers, real WebRTC)', () => {
 
   beforeAll(async () => {
     // Every hop checked on every decode step here (the default is 5%, 25% on probation): the test needs no luck.
-    // BPRR pinned: a check needs a twin holding the same blocks; bouquet's GBP-CR chains stop at the planned load and may
-    // leave the other volunteers idle, so nobody could check the liar (docs/results.md "serve's default").
+    // The default policy (bouquet): a check needs a twin holding the same blocks, which its spare spans give.
     server = await createServer({
-      port: 0, model: stories260K, logger: 'silent', policy: 'bprr', modelSizing: { maxSessionTokens: 128 }, coordinator: { placementDelayMs: 5, verify: { share: 1, probationShare: 1 } },
+      port: 0, model: stories260K, logger: 'silent', modelSizing: { maxSessionTokens: 128 }, coordinator: { placementDelayMs: 5, verify: { share: 1, probationShare: 1 } },
     });
     const weights = await openModelWeights(folderModelFiles(stories260K));
     aim = await createInThreadRuntime(ort, weights, { client: true, backends: ['wasm'], threads: 1, maxSessionTokens: 128, cacheBudgetBytes: 1 << 20 });

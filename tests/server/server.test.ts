@@ -337,8 +337,8 @@ describe('routes', () => {
   });
 
   it('failover: a route for just blocks [a, b) that avoids the failed peer', async () => {
-    // BPRR pinned: both volunteers get a span (a second holder to fail over to); GBP-CR may leave q idle at this load.
-    const s = await start({ policy: 'bprr' });
+    // The default policy (bouquet): both volunteers get a span (a second holder to fail over to; q's is a spare span).
+    const s = await start();
     await join(s, { peerId: 'p', memoryBytes: budget(5, 10) });
     await servingAll(s);
     await join(s, { peerId: 'q', memoryBytes: budget(5, 10) });

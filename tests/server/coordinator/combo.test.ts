@@ -63,8 +63,9 @@ describe('the live coordinator runs the combo as the simulator does', () => {
 
     const overridden = await oneVolunteer({ policy: 'followup-declared', routing: 'ws-rr' });
     expect(await exportedLive(overridden)).toEqual({ placement: 'gbp-cr', routing: 'ws-rr', reservation: 'declared' });
-    // The default is bprr.
-    const bprr = await oneVolunteer({});
+    // The default is bouquet.
+    expect(await exportedLive(await oneVolunteer({}))).toEqual(policyCombos.bouquet);
+    const bprr = await oneVolunteer({ policy: 'bprr' });
     expect(await exportedLive(bprr)).toEqual({ placement: 'bprr', routing: 'ws-rr' });
     // Whole-slot admission plans no declared length.
     expect(bprr.coordinator.planningSnapshot().workload.meanDeclaredTokens).toBeUndefined();

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { serveOptions } from '../../../tools/cli/serve.ts';
 
 describe('bouquet serve options', () => {
-  it('defaults to the bprr combo (bprr + ws-rr, as in the simulator) on 127.0.0.1:8787 with the stories260K model', () => {
+  it('defaults to the bouquet combo (bouquet + bouquet, as in the simulator) on 127.0.0.1:8787 with the stories260K model', () => {
     const o = serveOptions([], {});
-    expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', policy: 'bprr', placement: 'bprr', routing: 'ws-rr', model: '../shared/models/stories260K' });
+    expect(o).toMatchObject({ port: 8787, host: '127.0.0.1', policy: 'bouquet', placement: 'bouquet', routing: 'bouquet', model: '../shared/models/stories260K' });
   });
 
   it('keeps its signing key in a state dir: XDG by default, --state-dir or BOUQUET_STATE_DIR, none for a key of this process only', () => {
@@ -48,7 +48,7 @@ describe('bouquet serve options', () => {
   it('sets how often clients check volunteers (verified results), flag or environment; a probation share below the known one is refused', () => {
     expect(serveOptions(['--verify-share', '0.1', '--verify-probation-share', '0.5'], {})).toMatchObject({ coordinator: { verify: { share: 0.1, probationShare: 0.5 } } });
     expect(serveOptions([], { BOUQUET_VERIFY_SHARE: '0' })).toMatchObject({ coordinator: { verify: { share: 0 } } });
-    expect(serveOptions([], {}).coordinator).not.toHaveProperty('verify');
+    expect(serveOptions([], {})).not.toHaveProperty('coordinator.verify');
     for (const argv of [['--verify-share', '1.5'], ['--verify-share', '-0.1'], ['--verify-share', 'often'], ['--verify-share', '0.5', '--verify-probation-share', '0.2']]) {
       expect(() => serveOptions(argv, {})).toThrow(expect.objectContaining({ code: 'bad-argument' }));
     }

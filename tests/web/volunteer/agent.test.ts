@@ -27,9 +27,8 @@ let server: BouquetServer | undefined;
 function startServer(port = 0): Promise<BouquetServer> {
   return createServer({
     port, model: modelDir, logger: 'silent', modelSizing: { maxSessionTokens },
-    // BPRR pinned: these tests need every one of the three volunteers to hold blocks (a redundant one to move, spans to keep);
-    // bouquet's GBP-CR chains stop once they carry the planned load and may leave one idle.
-    policy: 'bprr',
+    // The default policy (bouquet): these tests need every one of the three volunteers to hold blocks (a redundant one to
+    // move, spans to keep), which its spare spans give.
     // Memory transports with hand-picked peer ids (v1, w1…); every agent still proves its key.
     coordinator: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 3000, placementDelayMs: 20, keyBoundPeerIds: false },
   });
