@@ -1,4 +1,4 @@
-// `npm run bench:serve`: coordinator figures on loopback — placement on join, route grant + release latency, throughput; auth and fair use on vs off.
+// `npm run bench:serve`: coordinator figures on loopback — placement on join, route grant + release latency, throughput; auth, fair use and verified results on vs off.
 import { BouquetError, isBouquetError } from '../../core/errors/index.ts';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -64,7 +64,7 @@ async function volunteer(client: CoordinatorClient, i: number): Promise<Coordina
 }
 
 /**
- * Auth and fair use: `off` (no rate limits, caps out of reach), `checks` (every check runs — origin,
+ * Auth, fair use and verified results: `off` (no rate limits, caps out of reach, no checks asked of clients), `checks` (every check runs — origin,
  * content type, buckets, caps — with the address bucket sized above this bench's load: their cost),
  * `on` (the defaults: this bench's one loopback address is held to 50 requests/s, by design).
  */
@@ -84,6 +84,8 @@ async function measure(auth: AuthMode): Promise<Record<string, unknown>> {
       heartbeatTimeoutMs: 600_000,
       placementDelayMs: 20,
       ...(auth === 'off' ? { fairUse: { maxLeasesPerClient: 1e9, maxLeasesPerAddress: 1e9, maxQueuedPerClient: 1e9, maxQueuedPerAddress: 1e9 } } : {}),
+      // Off: no verified results either (route answers ask no checks); the clients' cost of checking is bench:verify's.
+      ...(auth === 'off' ? { verify: { share: 0, probationShare: 0 } } : {}),
     },
   });
   const client = new CoordinatorClient({ origin: server.url, createSocket: (url) => new WebSocket(url) });
