@@ -185,8 +185,12 @@ export async function startChatClient(options: ChatClientOptions): Promise<ChatC
         nextStatusAt = now + 5000;
         const waited = now - lastTokenAt;
         const q = queued;
-        void (q !== null ? Promise.resolve<BlockSpan[]>([]) : missingBlocks().catch(() => [])).then((missing) => {
-          const status: RequestStatus = q !== null ? { kind: 'queued', ...q } : missing.length > 0 ? { kind: 'no-volunteer', missing } : { kind: 'connecting' };
+        const replacing = session.replacing;
+        void (q !== null || replacing !== null ? Promise.resolve<BlockSpan[]>([]) : missingBlocks().catch(() => [])).then((missing) => {
+          const status: RequestStatus =
+            q !== null ? { kind: 'queued', ...q }
+            : replacing !== null ? { kind: 'replacing', ...replacing }
+            : missing.length > 0 ? { kind: 'no-volunteer', missing } : { kind: 'connecting' };
           if (performance.now() - lastTokenAt >= statusAfterMs) request.onStatus?.(statusWords(status, waited), status);
         });
       }, 1000);

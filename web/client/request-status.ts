@@ -6,6 +6,7 @@ import type { BlockSpan } from '../../core/swarm/index.ts';
 export type RequestStatus =
   | { kind: 'queued'; position: number; queueLength: number }
   | { kind: 'no-volunteer'; missing: BlockSpan[] }
+  | { kind: 'replacing'; failedPeer: string; span: BlockSpan }
   | { kind: 'connecting' };
 
 /** The blocks [0, numBlocks) no serving volunteer holds, as spans in block order (empty: the model is covered). */
@@ -39,6 +40,8 @@ export function statusWords(status: RequestStatus, waitedMs: number): string {
       return `Queued: position ${status.position} of ${status.queueLength}; every volunteer's cache is busy (${s} s so far).`;
     case 'no-volunteer':
       return `No volunteer serves ${blocksInWords(status.missing)} right now: waiting for one to join (${s} s so far). Open the volunteer page on a device to add one.`;
+    case 'replacing':
+      return `The volunteer serving ${blocksInWords([status.span])} of this answer dropped out: waiting for a volunteer to take them over (${s} s so far). The answer goes on from where it stopped.`;
     case 'connecting':
       return `Still connecting to the volunteers (${s} s). If this stays, WebRTC is blocked between your networks: the operator should configure TURN (bouquet serve --ice-servers turn:… --turn-secret …).`;
     default: {

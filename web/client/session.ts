@@ -80,6 +80,7 @@ export class ClientSession {
   private hops: ActiveHop[] = [];
   private leases: RouteLease[] = [];
   private excluded = new Set<string>();
+  private replacingHop: { failedPeer: string; span: BlockSpan } | null = null;
   private failovers: FailoverRecord[] = [];
   private tokensSoFar = 0;
   /** Time this generation's decode steps waited on their hops' answers, ms (the rest of a decode token is the client's own work). */
@@ -121,6 +122,11 @@ export class ClientSession {
   /** The chain in use now. */
   get route(): RouteHopSpec[] {
     return this.hops.map((h) => ({ peerId: h.peerId, span: h.span }));
+  }
+
+  /** The hop being replaced while a failover waits for a new route (null otherwise): what a status line says. */
+  get replacing(): { failedPeer: string; span: BlockSpan } | null {
+    return this.replacingHop;
   }
 
   /**
@@ -335,12 +341,19 @@ export class ClientSession {
     };
     if (cause.code === 'wrong-result') record.banned = cause.data?.banned === true;
     this.failovers.push(record);
-    await sleep(this.backoffMs(this.failovers.length - 1), this.signal);
-    const lease = await this.requestRouteWithRetry(failed.span, this.failovers.length - 1, this.opts.failoverWaitMs).catch((e: unknown) => {
-      if (isBouquetError(e, 'aborted')) throw e;
-      const err = toPeerError(e, 'no-route');
-      throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
-    });
+    this.replacingHop = { failedPeer: failed.peerId, span: failed.span };
+    const lease = await (async () => {
+      await sleep(retryBackoffMs(this.backoff, this.failovers.length - 1), this.signal); // 0 before the first try
+      return this.requestRouteWithRetry(failed.span, this.failovers.length - 1, this.opts.failoverWaitMs);
+    })()
+      .catch((e: unknown) => {
+        if (isBouquetError(e, 'aborted')) throw e;
+        const err = toPeerError(e, 'no-route');
+        throw new PeerError(err.code, `${err.message} (while replacing ${failed.peerId} on blocks [${failed.span.start}, ${failed.span.end}) after ${cause.code}: ${cause.message})`, 0, failed.peerId, iceProblemOf(cause));
+      })
+      .finally(() => {
+        this.replacingHop = null;
+      });
     await this.installHops(index, 1, lease.chain, lease.leaseToken, signedLeaseId(lease));
     this.replaying++;
     try {
@@ -355,11 +368,6 @@ export class ClientSession {
       .map((h) => ({ peerId: h.peerId, span: h.span }));
     record.recoveryMs = performance.now() - t0;
     this.opts.onFailover?.(record);
-  }
-
-  /** 0 before the first try, then the jittered backoff of retry `attempt − 1`. */
-  private backoffMs(attempt: number): number {
-    return retryBackoffMs(this.backoff, attempt);
   }
 
   /** A route for `span` (see askRouteWithRetry), kept among this generation's leases. */

@@ -29,5 +29,6 @@ describe('statusWords', () => {
     expect(statusWords({ kind: 'queued', position: 2, queueLength: 3 }, 12_000)).toContain('position 2 of 3');
     expect(statusWords({ kind: 'no-volunteer', missing: [{ start: 1, end: 3 }] }, 10_000)).toContain('blocks 1–2');
     expect(statusWords({ kind: 'connecting' }, 10_000)).toContain('TURN');
+    expect(statusWords({ kind: 'replacing', failedPeer: 'vk-a', span: { start: 2, end: 5 } }, 10_000)).toContain('blocks 2–4');
   });
 });

@@ -76,12 +76,15 @@ describe('ClientSession over the in-memory transport (toy model double)', () => 
       const gone = new Set(['late']);
       const routes = new ListRouteProvider(vs.map((v) => ({ peerId: v.peerId, span: v.span })), gone);
       const ask = routes.requestRoute.bind(routes);
-      // 'late' is back at the 7th failover ask: past routeRetries (3), inside the wait.
+      // 'late' is back at the 7th failover ask: past routeRetries (3), inside the wait. While the failover
+      // asks, the session says which hop it is replacing (the chat page's status line shows it).
+      const replacingSeen: unknown[] = [];
       routes.requestRoute = (a) => {
+        if (routes.asks.length > 0) replacingSeen.push(session.replacing);
         if (comesBack && routes.asks.length === 7) gone.delete('late');
         return ask(a);
       };
-      const session = new ClientSession({
+      const session: ClientSession = new ClientSession({
         transport: net.createTransport('client'), routes, model: new ToyClientModel(), routeRetries: 3, failoverWaitMs: waitMs, backoffBaseMs: 1, backoffMaxMs: 4,
       });
       const run = session.generate(prompt, { maxNewTokens: 12, onToken: (t) => { if (t.index === 4) { routes.markGone('v2'); vs[1]?.transport.close(); } } });
@@ -90,10 +93,13 @@ describe('ClientSession over the in-memory transport (toy model double)', () => 
         expect(res.ids).toEqual(await toyGenerate(prompt, 12));
         expect(res.failovers.map((f) => f.replacement.map((h) => h.peerId))).toEqual([['late']]);
         expect(routes.asks.length).toBe(8);
+        expect(replacingSeen).toEqual(new Array(7).fill({ failedPeer: 'v2', span: { start: 3, end: 6 } }));
+        expect(session.replacing).toBeNull();
       } else {
         await expect(run).rejects.toMatchObject({ code: 'no-route' });
         expect(routes.asks.length).toBe(1 + 3);
         expect(vs[0]?.host.stats().activeSessions).toBe(0);
+        expect(session.replacing).toBeNull();
       }
     }
   });
