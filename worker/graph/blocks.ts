@@ -163,14 +163,36 @@ interface Consts {
 }
 
 /**
- * Builds one session's graph for `weights.length` consecutive blocks, the first being block `firstBlock`
+ * Where a block-range graph gets its blocks: `count` consecutive blocks, read one at a time when the
+ * builder reaches them, so that only one block's weights as read are alive at once (the graph keeps
+ * them in the layout it runs, e.g. transposed; the read arrays are garbage once their block is built).
+ */
+export interface BlockReader {
+  count: number;
+  /** Block `i` of the range (0-based within it). */
+  read(i: number): Promise<BlockWeights>;
+}
+
+/** A BlockReader over weights already in memory. */
+export function blocksInMemory(weights: readonly BlockWeights[]): BlockReader {
+  return {
+    count: weights.length,
+    read: (i) => {
+      const w = weights[i];
+      return w === undefined ? Promise.reject(new RuntimeError('bad-input', `no block ${i} of ${weights.length}`)) : Promise.resolve(w);
+    },
+  };
+}
+
+/**
+ * Builds one session's graph for `blocks.count` consecutive blocks, the first being block `firstBlock`
  * of the model (it decides which blocks slide). Inputs: hidden_in float32 [1, T, hidden], per block
  * past_key_i/past_value_i [1, kvHeads, P, headDim] (compute type), and the position inputs of the
  * flavour (see positionInputs). Outputs: hidden_out float32 [1, T, hidden] and
  * present_key_i/present_value_i [1, kvHeads, P + T, headDim]. `maxPositions` sizes the rotary tables
  * of the contrib flavour.
  */
-export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[], opts: GraphOptions & { maxPositions: number; name?: string; firstBlock?: number }): BuiltGraph {
+export async function buildBlockRangeGraph(shape: ModelShape, blocks: BlockReader, opts: GraphOptions & { maxPositions: number; name?: string; firstBlock?: number }): Promise<BuiltGraph> {
   const g = new GraphBuilder(opts.name ?? 'blocks');
   const type = computeType(opts.precision);
   const ww = new WeightWriter(g, opts.precision);
@@ -235,7 +257,8 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
 
   let pendingDown = '';
   let residual = x;
-  weights.forEach((w, i) => {
+  for (let i = 0; i < blocks.count; i++) {
+    const w = await blocks.read(i);
     const p = `b${i}`;
     const attention = blockAttentionOf(shape, firstBlock + i);
     const pastK = g.input(blockIo.pastKey(i), type, [1, kvH, 'P', hd]);
@@ -327,7 +350,7 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
     g.output(blockIo.presentKey(i), type, [1, kvH, 'S', hd]);
     g.output(blockIo.presentValue(i), type, [1, kvH, 'S', hd]);
     x = residual;
-  });
+  }
   const sum = g.op('Add', [pendingDown, residual]);
   if (type === 'float16') g.node('Cast', [sum], [blockIo.hiddenOut], { to: 1 });
   else g.node('Identity', [sum], [blockIo.hiddenOut]);

@@ -102,13 +102,13 @@ class InThreadRuntime implements BlockRuntime {
   }
 
   /**
-   * The segment's graph. The blocks' weights as read are unreachable once it returns (the graph holds
-   * them in the layout it runs), so onnxruntime's copy does not stack on them during loading.
+   * The segment's graph. Blocks are read one at a time as the builder reaches them, and each block's
+   * weights as read are unreachable once it is built (the graph holds them in the layout it runs), so
+   * neither they nor a second block's stack on the graph's arrays or on onnxruntime's copy.
    */
-  private async segmentGraph(span: BlockSpan): Promise<BuiltGraph> {
-    const ws = [];
-    for (let b = span.start; b < span.end; b++) ws.push(await this.weights.block(b));
-    return buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}`, firstBlock: span.start, externalMinBytes: this.cfg.externalWeights ? undefined : Infinity });
+  private segmentGraph(span: BlockSpan): Promise<BuiltGraph> {
+    const reader = { count: span.end - span.start, read: (i: number) => this.weights.block(span.start + i) };
+    return buildBlockRangeGraph(this.shape, reader, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}`, firstBlock: span.start, externalMinBytes: this.cfg.externalWeights ? undefined : Infinity });
   }
 
   async loadClient(): Promise<void> {
