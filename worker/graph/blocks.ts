@@ -1,7 +1,7 @@
 // ONNX graphs of the Llama family: a range of decoder blocks (one session), the token embedding and the LM head.
 import { blockAttentionOf, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import { blockIo, hasSlidingBlocks, rotaryTables, usesGqa } from './block-io.ts';
-import { toHalfArray, type BlockWeights } from '../weights/index.ts';
+import { releaseBuffers, toHalfArray, type BlockWeights } from '../weights/index.ts';
 import { GraphBuilder, type ElemTypeName, type ExternalTensor } from './onnx-builder.ts';
 import { quantizeQ4, quantizeQ8, q4BlockSize } from './quantize.ts';
 import { RuntimeError } from '../errors.ts';
@@ -20,6 +20,12 @@ export interface GraphOptions {
   ops: OpFlavour;
   /** Initializers of at least this many bytes go to external data (default 1 KiB; Infinity: all inside the protobuf). */
   externalMinBytes?: number;
+  /**
+   * The weight arrays are the builder's to free: each one it copies into another layout (transposed, quantized,
+   * fp16) is detached once copied (releaseBuffers), so a block's weights as read do not wait for the collector
+   * next to the graph's copy. Default false (the caller's arrays stay intact).
+   */
+  releaseInputs?: boolean;
 }
 
 /** The element type of activations and KV cache for a precision. */
@@ -40,7 +46,12 @@ export interface BuiltGraph {
 class WeightWriter {
   /** Bytes of model weights written (constants such as shapes and rotary tables are not counted). */
   bytes = 0;
-  constructor(readonly g: GraphBuilder, readonly precision: WeightPrecision) {}
+  constructor(readonly g: GraphBuilder, readonly precision: WeightPrecision, private readonly releaseInputs = false) {}
+
+  /** Frees `w` after it was copied into another layout, when the options allow. */
+  private copied(w: Float32Array): void {
+    if (this.releaseInputs) releaseBuffers([w]);
+  }
 
   /** Runs `add` and counts the initializer bytes it added as weights. */
   private weigh<T>(add: () => T): T {
@@ -56,7 +67,10 @@ class WeightWriter {
 
   /** A 1-D vector in the compute type. */
   vector(name: string, v: Float32Array): string {
-    return this.weigh(() => this.type === 'float16' ? this.g.init(name, 'float16', [v.length], toHalfArray(v)) : this.g.init(name, 'float32', [v.length], v));
+    if (this.type !== 'float16') return this.weigh(() => this.g.init(name, 'float32', [v.length], v));
+    const out = this.weigh(() => this.g.init(name, 'float16', [v.length], toHalfArray(v)));
+    this.copied(v);
+    return out;
   }
 
   /**
@@ -70,11 +84,13 @@ class WeightWriter {
       const q = quantizeQ8(w, n, k);
       const b = this.weigh(() => this.g.init(`${name}.q8`, 'int8', [k, n], q.values));
       const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n], q.scales));
+      this.copied(w);
       y = this.g.op('DynamicQuantizeMatMul', [x, b, s], {}, 'com.microsoft');
       return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
     }
     if (x2d && this.precision !== 'q4') {
       const init = this.weigh(() => this.type === 'float16' ? this.g.init(`${name}.W`, 'float16', [n, k], toHalfArray(w)) : this.g.init(`${name}.W`, 'float32', [n, k], w));
+      if (this.type === 'float16') this.copied(w);
       const inputs = bias === undefined ? [x, init] : [x, init, this.vector(`${name}.bias`, bias)];
       return this.g.op('Gemm', inputs, { transB: 1 });
     }
@@ -83,12 +99,14 @@ class WeightWriter {
       const blocks = Math.ceil(k / q4BlockSize);
       const b = this.weigh(() => this.g.init(`${name}.q4`, 'uint8', [n, blocks, q4BlockSize / 2], q.packed));
       const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n * blocks], q.scales));
+      this.copied(w);
       y = this.g.op('MatMulNBits', [x, b, s], { K: k, N: n, bits: 4, block_size: q4BlockSize }, 'com.microsoft');
     } else {
       const t = transpose(w, n, k);
       const init = this.weigh(() => this.type === 'float16'
         ? this.g.init(`${name}.T`, 'float16', [k, n], toHalfArray(t))
         : this.g.init(`${name}.T`, 'float32', [k, n], t));
+      this.copied(w);
       y = this.g.op('MatMul', [x, init]);
     }
     return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
@@ -195,7 +213,7 @@ export function blocksInMemory(weights: readonly BlockWeights[]): BlockReader {
 export async function buildBlockRangeGraph(shape: ModelShape, blocks: BlockReader, opts: GraphOptions & { maxPositions: number; name?: string; firstBlock?: number }): Promise<BuiltGraph> {
   const g = new GraphBuilder(opts.name ?? 'blocks');
   const type = computeType(opts.precision);
-  const ww = new WeightWriter(g, opts.precision);
+  const ww = new WeightWriter(g, opts.precision, opts.releaseInputs === true);
   const d = shape.hiddenSize;
   const hd = shape.headDim;
   const H = shape.numHeads;

@@ -70,7 +70,7 @@ export interface ModelWeights {
    * progress); absent when the weights are not read from files.
    */
   storedBytes?(part: WeightPart): number;
-  /** Reads block `index` (0-based). */
+  /** Reads block `index` (0-based): fresh arrays on every call, the caller's to keep or free (the runtime detaches them once loaded). */
   block(index: number): Promise<BlockWeights>;
   /** Token embedding [vocab, hidden]. */
   embedding(): Promise<Float32Array>;
