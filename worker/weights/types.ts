@@ -7,7 +7,10 @@ export interface ByteSource {
   readonly name: string;
   /** Total size in bytes. */
   size(): Promise<number>;
-  /** Exactly `length` bytes from `offset`; throws RuntimeError 'bad-weights' when the file is shorter. */
+  /**
+   * Exactly `length` bytes from `offset`, fresh and the caller's (the weight readers detach them once copied: never hand
+   * out a buffer kept for later reads); throws RuntimeError 'bad-weights' when the file is shorter.
+   */
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
