@@ -14,7 +14,7 @@ export {
   WeightReadMeter, weightPartsToLoad, storedBytesOf,
   type ByteSource, type ModelFiles, type ModelWeights, type BlockWeights, type ModelLayout, type WeightPart, type WeightLoadProgress,
 } from './weights/index.ts';
-export { type OpFlavour, GraphBuilder, blockIo, buildBlockRangeGraph } from './graph/index.ts';
+export { type OpFlavour, type BlockReader, GraphBuilder, blockIo, blocksInMemory, buildBlockRangeGraph } from './graph/index.ts';
 // The page's side of the worker (Comlink proxy); the worker entry itself is worker/block-worker.ts, named by file in `new Worker(new URL(...))`.
 export {
   createWorkerRuntime, startWorkerRuntime,

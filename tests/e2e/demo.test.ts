@@ -19,7 +19,7 @@ describe('bouquet demo', () => {
   }, 120_000);
 
   it('a budget the tabs cannot hold the model in fails at once with one coded line (no browser, no 300 s wait)', () => {
-    // stories260K: 1 MiB holds 4 of its 5 blocks next to one session's cache.
+    // 1 MiB does not even cover a tab's runtime (core/model's runtimeMemoryCosts), so no tab holds a block of stories260K.
     const r = spawnSync(process.execPath, [bouquet, 'demo', '--volunteers', '1', '--volunteer-memory-mb', '1', '--once'], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split('\n');

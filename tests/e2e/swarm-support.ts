@@ -93,9 +93,10 @@ export async function launchInNamespace(ns: NetNamespace): Promise<{ browser: Br
 }
 
 /** Opens a headless volunteer tab. */
-export async function openVolunteer(context: BrowserContext, url: string, memoryBytes: number): Promise<Page> {
+export async function openVolunteer(context: BrowserContext, url: string, memoryBytes: number, as: 'memory' | 'budget' = 'memory'): Promise<Page> {
   const page = await context.newPage();
-  await page.goto(`${url}/headless-volunteer.html?backend=wasm&threads=1&memory=${memoryBytes}`);
+  // 'memory': the M_j it registers (nominal weights + cache); 'budget': the tab's whole budget, the runtime's cost taken off.
+  await page.goto(`${url}/headless-volunteer.html?backend=wasm&threads=1&${as}=${memoryBytes}`);
   return page;
 }
 

@@ -11,6 +11,7 @@ import { writeTinyModel } from './tiny-model.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { createServer, defaultWebDir, loadServedModel, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
+import { placementMemoryBytes, tabBudgetBytes } from '../../core/model/index.ts';
 import { capacityShortfall } from '../../core/placement/index.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
 import { failoverVictim, printDemoAnswer, runNodeDemo, type NodeDemoSwarm } from './demo-node.ts';
@@ -32,7 +33,8 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
                                auto: tabs when Chromium is found, else Node peers (default auto)
   --port <n>                   server port, 0 for any free one (default 8787)
   --max-session-tokens <n>     longest session the volunteers' caches hold (default 256)
-  --volunteer-memory-mb <n>    every volunteer tab's memory budget for weights + cache, MiB (default: room for
+  --volunteer-memory-mb <n>    every volunteer tab's whole memory budget, MiB: the runtime's own share and its measured
+                               cost per byte of weights + cache are taken off (docs/api.md; default: room for
                                ⌈L / N⌉ + 1 blocks and 4 sessions); a model the tabs cannot hold fails at once
   --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
   --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder; the package's own)
@@ -147,7 +149,7 @@ export async function run(argv: string[]): Promise<number> {
   if (volunteerMemoryMb !== undefined) {
     try {
       const { info } = await loadServedModel(modelPath, { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) });
-      const short = capacityShortfall(info, Array<number>(volunteers).fill(volunteerMemoryMb * 2 ** 20));
+      const short = capacityShortfall(info, Array<number>(volunteers).fill(placementMemoryBytes(volunteerMemoryMb * 2 ** 20, 'wasm')));
       if (short !== null) {
         console.error(`bouquet demo: ${short.message} [${short.code}]`);
         removeTinyModel();
@@ -262,12 +264,13 @@ export async function run(argv: string[]): Promise<number> {
     const info = server.model.info;
     // By default enough memory for ⌈L / N⌉ + 1 blocks each (so a departed tab's blocks are still held), and some sessions.
     const blocksEach = Math.min(info.numBlocks, Math.ceil(info.numBlocks / volunteers) + (volunteers > 1 ? 1 : 0));
-    const memory = volunteerMemoryMb !== undefined ? volunteerMemoryMb * 2 ** 20 : blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
-    log(`each volunteer tab's budget: ${(memory / 2 ** 20).toFixed(1)} MiB (a block is ${(info.blockBytes / 2 ** 20).toFixed(1)} MiB, one session's cache per block ${(info.cacheBytesPerBlock / 2 ** 20).toFixed(2)} MiB)`);
+    // The tab's whole budget (its page registers what is left for weights + cache at their nominal sizes).
+    const budget = volunteerMemoryMb !== undefined ? volunteerMemoryMb * 2 ** 20 : tabBudgetBytes(blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock, 'wasm');
+    log(`each volunteer tab's budget: ${(budget / 2 ** 20).toFixed(1)} MiB, ${(placementMemoryBytes(budget, 'wasm') / 2 ** 20).toFixed(1)} MiB of it for weights + cache at their nominal sizes (a block is ${(info.blockBytes / 2 ** 20).toFixed(1)} MiB, one session's cache per block ${(info.cacheBytesPerBlock / 2 ** 20).toFixed(2)} MiB)`);
     const tabs: Page[] = [];
     for (let i = 0; i < volunteers; i++) {
       const page = await context.newPage();
-      await page.goto(`${url}/headless-volunteer.html?backend=${backend}&memory=${memory}`);
+      await page.goto(`${url}/headless-volunteer.html?backend=${backend}&budget=${budget}`);
       tabs.push(page);
     }
     log(`${volunteers} volunteer tabs opened; waiting for them to measure, register and load…`);

@@ -1,6 +1,7 @@
 // Headless volunteer page: a VolunteerAgent over PeerJS with the block runtime in a worker; state on window for tests.
 import { BouquetError } from '../../core/errors/index.ts';
-import { CoordinatorClient } from '../../core/api/index.ts';
+import { CoordinatorClient, type Backend } from '../../core/api/index.ts';
+import { placementMemoryBytes, runtimeMemoryCosts } from '../../core/model/index.ts';
 import { VolunteerAgent, VolunteerIdentity, WebSocketCoordinator, memoryKeyStore, tabKeyStore, workerTicker, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
 import { fetchServedModel } from '../app/shared/served-model.ts';
@@ -29,6 +30,22 @@ function show(s: VolunteerSnapshot): void {
   statusEl.textContent = `${s.status} | peer ${s.peerId} | blocks ${span} | slots ${s.slotsUsed}/${s.slotsTotal} | sessions ${s.activeSessions} active, ${s.sessionsServed} served | ${s.tokensPerS.toFixed(1)} tok/s${s.lastError !== null ? ` | ${s.lastError}` : ''}`;
 }
 
+/**
+ * M_j to register: `?budget=N` is the tab's whole budget in bytes (the runtime's measured cost taken off, core/model's
+ * placementMemoryBytes); `?memory=N` is M_j itself, weights + cache at their nominal sizes (tests that size placement
+ * directly); neither: 256 MiB of M_j.
+ */
+function registeredMemoryBytes(q: URLSearchParams, backend: Backend): number {
+  const budget = Number(q.get('budget') ?? '0');
+  if (budget > 0) {
+    const m = placementMemoryBytes(budget, backend);
+    if (m <= 0) throw new BouquetError('bad-argument', `a budget of ${(budget / 2 ** 20).toFixed(0)} MiB does not cover the runtime's own ${(runtimeMemoryCosts[backend].fixedBytes / 2 ** 20).toFixed(0)} MiB`);
+    return m;
+  }
+  const memory = Number(q.get('memory') ?? '0');
+  return memory > 0 ? memory : 256 * 1024 * 1024;
+}
+
 async function main(): Promise<void> {
   const origin = location.origin;
   // `?model=<id>` serves that model; without it, the one the swarm needs blocks for most (the only one with a single model).
@@ -46,13 +63,12 @@ async function main(): Promise<void> {
     ...(params.get('spin') !== null ? { threadSpinning: params.get('spin') !== '0' } : {}),
   });
   const { shape, backend } = await runtime.prepare();
-  const budget = Number(params.get('memory') ?? '0');
   const agent = new VolunteerAgent({
     transport,
     identity,
     coordinator: new WebSocketCoordinator({ origin }),
     runtime,
-    memoryBytes: budget > 0 ? budget : 256 * 1024 * 1024,
+    memoryBytes: registeredMemoryBytes(params, backend),
     backend,
     modelId: info.id,
     hiddenSize: shape.hiddenSize,

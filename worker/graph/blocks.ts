@@ -1,7 +1,7 @@
 // ONNX graphs of the Llama family: a range of decoder blocks (one session), the token embedding and the LM head.
 import { blockAttentionOf, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import { blockIo, hasSlidingBlocks, rotaryTables, usesGqa } from './block-io.ts';
-import { toHalfArray, type BlockWeights } from '../weights/index.ts';
+import { releaseBuffers, toHalfArray, type BlockWeights } from '../weights/index.ts';
 import { GraphBuilder, type ElemTypeName, type ExternalTensor } from './onnx-builder.ts';
 import { quantizeQ4, quantizeQ8, q4BlockSize } from './quantize.ts';
 import { RuntimeError } from '../errors.ts';
@@ -20,6 +20,12 @@ export interface GraphOptions {
   ops: OpFlavour;
   /** Initializers of at least this many bytes go to external data (default 1 KiB; Infinity: all inside the protobuf). */
   externalMinBytes?: number;
+  /**
+   * The weight arrays are the builder's to free: each one it copies into another layout (transposed, quantized,
+   * fp16) is detached once copied (releaseBuffers), so a block's weights as read do not wait for the collector
+   * next to the graph's copy. Default false (the caller's arrays stay intact).
+   */
+  releaseInputs?: boolean;
 }
 
 /** The element type of activations and KV cache for a precision. */
@@ -40,7 +46,12 @@ export interface BuiltGraph {
 class WeightWriter {
   /** Bytes of model weights written (constants such as shapes and rotary tables are not counted). */
   bytes = 0;
-  constructor(readonly g: GraphBuilder, readonly precision: WeightPrecision) {}
+  constructor(readonly g: GraphBuilder, readonly precision: WeightPrecision, private readonly releaseInputs = false) {}
+
+  /** Frees `w` after it was copied into another layout, when the options allow. */
+  private copied(w: Float32Array): void {
+    if (this.releaseInputs) releaseBuffers([w]);
+  }
 
   /** Runs `add` and counts the initializer bytes it added as weights. */
   private weigh<T>(add: () => T): T {
@@ -56,7 +67,10 @@ class WeightWriter {
 
   /** A 1-D vector in the compute type. */
   vector(name: string, v: Float32Array): string {
-    return this.weigh(() => this.type === 'float16' ? this.g.init(name, 'float16', [v.length], toHalfArray(v)) : this.g.init(name, 'float32', [v.length], v));
+    if (this.type !== 'float16') return this.weigh(() => this.g.init(name, 'float32', [v.length], v));
+    const out = this.weigh(() => this.g.init(name, 'float16', [v.length], toHalfArray(v)));
+    this.copied(v);
+    return out;
   }
 
   /**
@@ -70,11 +84,13 @@ class WeightWriter {
       const q = quantizeQ8(w, n, k);
       const b = this.weigh(() => this.g.init(`${name}.q8`, 'int8', [k, n], q.values));
       const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n], q.scales));
+      this.copied(w);
       y = this.g.op('DynamicQuantizeMatMul', [x, b, s], {}, 'com.microsoft');
       return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
     }
     if (x2d && this.precision !== 'q4') {
       const init = this.weigh(() => this.type === 'float16' ? this.g.init(`${name}.W`, 'float16', [n, k], toHalfArray(w)) : this.g.init(`${name}.W`, 'float32', [n, k], w));
+      if (this.type === 'float16') this.copied(w);
       const inputs = bias === undefined ? [x, init] : [x, init, this.vector(`${name}.bias`, bias)];
       return this.g.op('Gemm', inputs, { transB: 1 });
     }
@@ -83,12 +99,14 @@ class WeightWriter {
       const blocks = Math.ceil(k / q4BlockSize);
       const b = this.weigh(() => this.g.init(`${name}.q4`, 'uint8', [n, blocks, q4BlockSize / 2], q.packed));
       const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n * blocks], q.scales));
+      this.copied(w);
       y = this.g.op('MatMulNBits', [x, b, s], { K: k, N: n, bits: 4, block_size: q4BlockSize }, 'com.microsoft');
     } else {
       const t = transpose(w, n, k);
       const init = this.weigh(() => this.type === 'float16'
         ? this.g.init(`${name}.T`, 'float16', [k, n], toHalfArray(t))
         : this.g.init(`${name}.T`, 'float32', [k, n], t));
+      this.copied(w);
       y = this.g.op('MatMul', [x, init]);
     }
     return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
@@ -163,17 +181,39 @@ interface Consts {
 }
 
 /**
- * Builds one session's graph for `weights.length` consecutive blocks, the first being block `firstBlock`
+ * Where a block-range graph gets its blocks: `count` consecutive blocks, read one at a time when the
+ * builder reaches them, so that only one block's weights as read are alive at once (the graph keeps
+ * them in the layout it runs, e.g. transposed; the read arrays are garbage once their block is built).
+ */
+export interface BlockReader {
+  count: number;
+  /** Block `i` of the range (0-based within it). */
+  read(i: number): Promise<BlockWeights>;
+}
+
+/** A BlockReader over weights already in memory. */
+export function blocksInMemory(weights: readonly BlockWeights[]): BlockReader {
+  return {
+    count: weights.length,
+    read: (i) => {
+      const w = weights[i];
+      return w === undefined ? Promise.reject(new RuntimeError('bad-input', `no block ${i} of ${weights.length}`)) : Promise.resolve(w);
+    },
+  };
+}
+
+/**
+ * Builds one session's graph for `blocks.count` consecutive blocks, the first being block `firstBlock`
  * of the model (it decides which blocks slide). Inputs: hidden_in float32 [1, T, hidden], per block
  * past_key_i/past_value_i [1, kvHeads, P, headDim] (compute type), and the position inputs of the
  * flavour (see positionInputs). Outputs: hidden_out float32 [1, T, hidden] and
  * present_key_i/present_value_i [1, kvHeads, P + T, headDim]. `maxPositions` sizes the rotary tables
  * of the contrib flavour.
  */
-export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[], opts: GraphOptions & { maxPositions: number; name?: string; firstBlock?: number }): BuiltGraph {
+export async function buildBlockRangeGraph(shape: ModelShape, blocks: BlockReader, opts: GraphOptions & { maxPositions: number; name?: string; firstBlock?: number }): Promise<BuiltGraph> {
   const g = new GraphBuilder(opts.name ?? 'blocks');
   const type = computeType(opts.precision);
-  const ww = new WeightWriter(g, opts.precision);
+  const ww = new WeightWriter(g, opts.precision, opts.releaseInputs === true);
   const d = shape.hiddenSize;
   const hd = shape.headDim;
   const H = shape.numHeads;
@@ -235,7 +275,8 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
 
   let pendingDown = '';
   let residual = x;
-  weights.forEach((w, i) => {
+  for (let i = 0; i < blocks.count; i++) {
+    const w = await blocks.read(i);
     const p = `b${i}`;
     const attention = blockAttentionOf(shape, firstBlock + i);
     const pastK = g.input(blockIo.pastKey(i), type, [1, kvH, 'P', hd]);
@@ -327,7 +368,7 @@ export function buildBlockRangeGraph(shape: ModelShape, weights: BlockWeights[],
     g.output(blockIo.presentKey(i), type, [1, kvH, 'S', hd]);
     g.output(blockIo.presentValue(i), type, [1, kvH, 'S', hd]);
     x = residual;
-  });
+  }
   const sum = g.op('Add', [pendingDown, residual]);
   if (type === 'float16') g.node('Cast', [sum], [blockIo.hiddenOut], { to: 1 });
   else g.node('Identity', [sum], [blockIo.hiddenOut]);

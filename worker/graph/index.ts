@@ -2,6 +2,8 @@
 export { GraphBuilder, ElemType, type ElemTypeName, type Dim, type ExternalTensor, type BuiltModel } from './onnx-builder.ts';
 export {
   buildBlockRangeGraph,
+  blocksInMemory,
+  type BlockReader,
   buildEmbeddingGraph,
   buildHeadGraph,
   clientIo,

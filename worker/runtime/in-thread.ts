@@ -5,7 +5,7 @@ import { blockBytes, type ModelShape } from '../../core/model/index.ts';
 import type { BlockSpan } from '../../core/swarm/index.ts';
 import { RuntimeError } from '../errors.ts';
 import { blockIo, buildBlockRangeGraph, buildEmbeddingGraph, buildHeadGraph, clientIo, computeType, positionInputs, type BuiltGraph } from '../graph/index.ts';
-import { toHalfArray, type ModelWeights } from '../weights/index.ts';
+import { releaseBuffers, toHalfArray, type BlockWeights, type ModelWeights } from '../weights/index.ts';
 import type { ChosenBackend, Ort } from './backend.ts';
 import { resolveRuntimeConfig, type RuntimeConfig } from './in-thread-config.ts';
 import type { BlockRuntime, CacheUsage, OpenSessionRequest, RuntimeInfo, RuntimeOptions, SessionInfo, StepResult } from './types.ts';
@@ -94,21 +94,32 @@ class InThreadRuntime implements BlockRuntime {
   }
 
   async loadSegment(span: BlockSpan): Promise<void> {
-    const graph = await this.segmentGraph(span);
+    const read: BlockWeights[] = [];
+    const graph = await this.segmentGraph(span, read);
     const kvNames = Array.from({ length: span.end - span.start }, (_, i) => [blockIo.presentKey(i), blockIo.presentValue(i)]).flat();
     const session = await this.createSession(graph, kvNames);
+    // onnxruntime holds the weights now: the graph's arrays and the blocks as read are freed at once, not at a GC
+    // that a worker idling between steps may not run (in a tab they otherwise stay resident, another 1× the weights).
+    releaseBuffers([...graph.externalData.map((t) => t.data), ...read.flatMap((w) => Object.values(w).filter((v): v is Float32Array => ArrayBuffer.isView(v)))]);
     this.segments.push({ span, session, weightBytes: graph.weightBytes });
     this.segments.sort((a, b) => a.span.start - b.span.start);
   }
 
   /**
-   * The segment's graph. The blocks' weights as read are unreachable once it returns (the graph holds
-   * them in the layout it runs), so onnxruntime's copy does not stack on them during loading.
+   * The segment's graph. Blocks are read one at a time as the builder reaches them, and each block's
+   * weights as read are unreachable once it is built (the graph holds them in the layout it runs), so
+   * neither they nor a second block's stack on the graph's arrays or on onnxruntime's copy.
    */
-  private async segmentGraph(span: BlockSpan): Promise<BuiltGraph> {
-    const ws = [];
-    for (let b = span.start; b < span.end; b++) ws.push(await this.weights.block(b));
-    return buildBlockRangeGraph(this.shape, ws, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}`, firstBlock: span.start, externalMinBytes: this.cfg.externalWeights ? undefined : Infinity });
+  private segmentGraph(span: BlockSpan, read: BlockWeights[]): Promise<BuiltGraph> {
+    const reader = {
+      count: span.end - span.start,
+      read: async (i: number): Promise<BlockWeights> => {
+        const w = await this.weights.block(span.start + i);
+        read.push(w);
+        return w;
+      },
+    };
+    return buildBlockRangeGraph(this.shape, reader, { precision: this.cfg.precision, ops: this.cfg.ops, maxPositions: this.cfg.slotTokens, name: `blocks_${span.start}_${span.end}`, firstBlock: span.start, externalMinBytes: this.cfg.externalWeights ? undefined : Infinity, releaseInputs: true });
   }
 
   async loadClient(): Promise<void> {

@@ -8,4 +8,5 @@ export { HttpByteSource, httpModelFiles } from './http-files.ts';
 export { cachedByteSource, cachedModelFiles, weightCacheStore } from './idb-cache.ts';
 export { halfToFloat, floatToHalf, toHalfArray, fromHalfArray, fromBf16Array } from './float16.ts';
 export { syntheticWeights } from './synthetic.ts';
+export { releaseBuffers } from './release.ts';
 export { WeightReadMeter, weightPartsToLoad, storedBytesOf, type WeightLoadProgress } from './progress.ts';

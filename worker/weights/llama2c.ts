@@ -2,7 +2,7 @@
 import { ModelShapeError, llama2cHeaderBytes, shapeFromLlama2cHeader, type ModelShape } from '../../core/model/index.ts';
 import { RuntimeError } from '../errors.ts';
 import type { BlockWeights, ByteSource, ModelWeights, WeightPart } from './types.ts';
-import { assertFinite } from './util.ts';
+import { assertFinite, float32Of } from './util.ts';
 
 /** Opens a llama2.c checkpoint: reads the header and checks the file size against it. */
 export async function openLlama2cCheckpoint(source: ByteSource): Promise<ModelWeights> {
@@ -83,9 +83,7 @@ class Llama2cCheckpoint implements ModelWeights {
 
   private async floats(r: Region, layer: number, what: string): Promise<Float32Array> {
     const bytes = await this.source.read(llama2cHeaderBytes + 4 * (r.at + r.per * layer), 4 * r.per);
-    const copy = new Uint8Array(bytes.byteLength);
-    copy.set(bytes);
-    const data = new Float32Array(copy.buffer);
+    const data = float32Of(bytes);
     assertFinite(data, `${this.source.name}: ${what}`);
     return data;
   }

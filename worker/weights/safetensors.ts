@@ -2,6 +2,7 @@
 import { RuntimeError } from '../errors.ts';
 import type { ByteSource } from './types.ts';
 import { fromBf16Array, fromHalfArray } from './float16.ts';
+import { float32Of } from './util.ts';
 
 /** Dtypes the runtime can load (converted to float32 on read). */
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -85,11 +86,8 @@ export class SafetensorsFile {
     }
     const bytes = await this.source.read(e.begin, e.end - e.begin);
     switch (e.dtype) {
-      case 'F32': {
-        const copy = new Uint8Array(bytes.byteLength);
-        copy.set(bytes);
-        return new Float32Array(copy.buffer);
-      }
+      case 'F32':
+        return float32Of(bytes);
       case 'F16':
         return fromHalfArray(u16(bytes));
       case 'BF16':

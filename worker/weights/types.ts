@@ -7,7 +7,10 @@ export interface ByteSource {
   readonly name: string;
   /** Total size in bytes. */
   size(): Promise<number>;
-  /** Exactly `length` bytes from `offset`; throws RuntimeError 'bad-weights' when the file is shorter. */
+  /**
+   * Exactly `length` bytes from `offset`, fresh and the caller's (the weight readers detach them once copied: never hand
+   * out a buffer kept for later reads); throws RuntimeError 'bad-weights' when the file is shorter.
+   */
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
@@ -70,7 +73,7 @@ export interface ModelWeights {
    * progress); absent when the weights are not read from files.
    */
   storedBytes?(part: WeightPart): number;
-  /** Reads block `index` (0-based). */
+  /** Reads block `index` (0-based): fresh arrays on every call, the caller's to keep or free (the runtime detaches them once loaded). */
   block(index: number): Promise<BlockWeights>;
   /** Token embedding [vocab, hidden]. */
   embedding(): Promise<Float32Array>;

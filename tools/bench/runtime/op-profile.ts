@@ -1,7 +1,7 @@
 // Per-operator decode time of one block graph per weight precision, from onnxruntime's own profiler (enableProfiling).
 import * as ort from 'onnxruntime-web';
 import type { ModelShape, WeightPrecision } from '../../../core/model/index.ts';
-import { blockIo, buildBlockRangeGraph } from '../../../worker/index.ts';
+import { blockIo, blocksInMemory, buildBlockRangeGraph } from '../../../worker/index.ts';
 import { syntheticWeights } from '../../../worker/index.ts';
 
 /** Decode steps a profile times (after its warm-up). */
@@ -26,7 +26,7 @@ interface ProfileEvent {
 export async function profileBlockOps(shape: ModelShape, precision: WeightPrecision, threads: number, steps = profileSteps, warmSteps = 40, past = 32): Promise<void> {
   ort.env.wasm.numThreads = threads;
   const w = syntheticWeights(shape, 1);
-  const graph = buildBlockRangeGraph(shape, [await w.block(0)], { precision, ops: 'contrib', maxPositions: past + 8 });
+  const graph = await buildBlockRangeGraph(shape, blocksInMemory([await w.block(0)]), { precision, ops: 'contrib', maxPositions: past + 8 });
   const session = await ort.InferenceSession.create(graph.bytes, { executionProviders: ['wasm'], enableProfiling: true });
   const d = shape.hiddenSize;
   const kv = new Float32Array(shape.numKvHeads * past * shape.headDim);

@@ -1,0 +1,37 @@
+// A tab's budget ⇄ the memory it registers: what placement may give a tab of budget N keeps its real peak within N.
+import { describe, expect, it } from 'vitest';
+import { placementMemoryBytes, runtimeMemoryCosts, tabBudgetBytes } from '../../../core/model/index.ts';
+import { maxBlocksFor } from '../../../core/placement/index.ts';
+
+const MiB = 2 ** 20;
+const model = { numBlocks: 4, blockBytes: 49 * MiB, cacheBytesPerBlock: 0.5 * MiB };
+
+describe('tab memory budget', () => {
+  it('registers what is left after the runtime\'s fixed part, divided by its measured cost per weight byte', () => {
+    for (const backend of ['wasm', 'webgpu'] as const) {
+      const c = runtimeMemoryCosts[backend];
+      expect(c.bytesPerWeightByte).toBeGreaterThan(1);
+      const budget = 1024 * MiB;
+      const m = placementMemoryBytes(budget, backend);
+      // Whatever placement fits into m, the tab's real cost fits into the budget.
+      expect(c.fixedBytes + c.bytesPerWeightByte * m).toBeLessThanOrEqual(budget);
+      expect(c.fixedBytes + c.bytesPerWeightByte * (m + 1)).toBeGreaterThan(budget);
+    }
+  });
+
+  it('a budget below the runtime\'s fixed part holds nothing', () => {
+    expect(placementMemoryBytes(runtimeMemoryCosts.wasm.fixedBytes, 'wasm')).toBe(0);
+    expect(placementMemoryBytes(0, 'wasm')).toBe(0);
+  });
+
+  it('tabBudgetBytes is the budget that holds exactly what placement counts', () => {
+    for (const k of [1, 2, 3]) {
+      const need = k * model.blockBytes + 8 * model.cacheBytesPerBlock;
+      const budget = tabBudgetBytes(need, 'wasm');
+      expect(placementMemoryBytes(budget, 'wasm')).toBeGreaterThanOrEqual(need);
+      expect(maxBlocksFor(placementMemoryBytes(budget, 'wasm'), model)).toBe(k);
+      // The nominal sizes alone would have let the same budget take every block: the old reading, several times too generous.
+      if (k < 3) expect(maxBlocksFor(budget, model)).toBe(model.numBlocks);
+    }
+  });
+});
