@@ -39,7 +39,7 @@ export const policyCombos = {
   followup: { placement: 'gbp-cr', routing: 'jffc' },
   'gbp-cr': { placement: 'gbp-cr', routing: 'jffc' },
   'followup-declared': { placement: 'gbp-cr', routing: 'jffc', reservation: 'declared', routingOptions: { jffcFreeBy: 'cache' } },
-  bouquet: { placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true, rebalance: true },
+  bouquet: { placement: 'bouquet', routing: 'bouquet', routingOptions: { ownChains: true }, reservation: 'declared', retune: true, rebalance: true },
 } as const satisfies Record<string, PolicyCombo>;
 
 /** A combo name of `policyCombos`. */

@@ -107,6 +107,11 @@ export interface RoutingOptions {
    * 16-token blocks), so a short session leaves room another can use (`followup-declared`).
    */
   jffcFreeBy?: 'sessions' | 'cache';
+  /**
+   * Bouquet: also consider the request's own chain — the fastest for its client's RTTs over every
+   * usable span with the cache it needs — and take it when it beats the best listed chain by 5 %.
+   */
+  ownChains?: boolean;
 }
 
 /** Builds a routing policy; registered in `routingPolicies`. */

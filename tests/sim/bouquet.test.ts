@@ -21,7 +21,7 @@ async function meanResponseMs(name: string, swarm: SwarmSnapshot, requests: SimR
 
 describe('bouquet', () => {
   it('is registered as a combo of its own placement and router with admission by declared length, and resolves by name', () => {
-    expect(policyCombos.bouquet).toEqual({ placement: 'bouquet', routing: 'bouquet', reservation: 'declared', retune: true, rebalance: true });
+    expect(policyCombos.bouquet).toEqual({ placement: 'bouquet', routing: 'bouquet', routingOptions: { ownChains: true }, reservation: 'declared', retune: true, rebalance: true });
     expect(resolveCombo('bouquet').placement).toBe('bouquet');
     expect(resolveCombo('bouquet/jffc')).toEqual({ placement: 'bouquet', routing: 'jffc' });
     expect(routingPolicyFor('bouquet').name).toBe('bouquet');

@@ -50,4 +50,25 @@ describe('bouquetRouting', () => {
     expect(firstHop(route({ fast: { freeSlots: 0 }, slow: { sessions: running(30) } }, 8, contended))).toBe('slow');
     expect(firstHop(route({ fast: { freeSlots: 0 }, slow: { freeSlots: 0 } }, 8, contended))).toBe('queue');
   });
+
+  it("with ownChains, takes this client's own faster chain over spans the plan's chains do not use, while it has the cache", () => {
+    // The plan listed one chain through a volunteer far from this client; two near ones hold the model between them.
+    const far = swarm(4, [server('far', 1), server('nearA', 1), server('nearB', 1)], { rtt: { far: 100, nearA: 1, nearB: 1 } });
+    const listed = placement(
+      [['far', 0, 4, 8], ['nearA', 0, 2, 8], ['nearB', 2, 4, 8]],
+      { chains: [{ chain: { hops: [{ serverId: 'far', span: { start: 0, end: 4 } }] }, capacity: 2, serviceMs: 1 }] },
+    );
+    const decide = (ownChains: boolean, loads: Record<string, Partial<ServerLoad>> = {}): RoutingDecision => {
+      const servers = new Map(Object.entries(loads).map(([id, l]) => [id, { online: true, freeSlots: 8, sessions: [], ...l }]));
+      return bouquetRouting({ ownChains }).route({ swarm: far, placement: listed, state: { nowMs: 0, servers } }, { clientId: 'c', inputTokens: 4, outputTokens: 8 });
+    };
+    const hops = (d: RoutingDecision): string[] => (d.kind === 'route' ? d.chain.hops.map((h) => h.serverId) : [d.kind]);
+    expect(hops(decide(false))).toEqual(['far']);
+    const own = decide(true);
+    expect(hops(own)).toEqual(['nearA', 'nearB']);
+    expect(own.kind === 'route' && own.chainIndex).toBe(undefined);
+    // Without the cache on a near hop (or with it offline) the listed chain is taken.
+    expect(hops(decide(true, { nearB: { freeSlots: 1 } }))).toEqual(['far']);
+    expect(hops(decide(true, { nearA: { online: false } }))).toEqual(['far']);
+  });
 });
