@@ -1,6 +1,6 @@
 // Block graph inputs: their names, which position inputs a model's graphs take, and those inputs' values for a step.
 import { blockAttentionOf, ropeDependsOnStep, ropeFrequencies, type BlockAttention, type ModelShape } from '../../core/model/index.ts';
-import type { OpFlavour } from './blocks.ts';
+import type { OpFlavour } from './graph-ops.ts';
 
 /** Input/output names of a block-range graph; KV names are per block of the range (0 = first block of the range). */
 export const blockIo = {

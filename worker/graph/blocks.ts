@@ -1,17 +1,11 @@
 // ONNX graphs of the Llama family: a range of decoder blocks (one session), the token embedding and the LM head.
 import { blockAttentionOf, type ModelShape, type WeightPrecision } from '../../core/model/index.ts';
 import { blockIo, hasSlidingBlocks, rotaryTables, usesGqa } from './block-io.ts';
-import { releaseBuffers, toHalfArray, type BlockWeights } from '../weights/index.ts';
-import { GraphBuilder, type ElemTypeName, type ExternalTensor } from './onnx-builder.ts';
-import { quantizeQ4, quantizeQ8, q4BlockSize } from './quantize.ts';
+import { toHalfArray, type BlockWeights } from '../weights/index.ts';
+import { GraphBuilder, type ExternalTensor } from './onnx-builder.ts';
+import { geluTanh, rmsNorm, rmsNormStandard, ropeStandard, scalar, softcap, type Consts, type OpFlavour } from './graph-ops.ts';
+import { computeType, WeightWriter } from './weight-writer.ts';
 import { RuntimeError } from '../errors.ts';
-
-/**
- * Which operators a graph uses: 'contrib' = the fused com.microsoft kernels that are fastest on WebGPU
- * (GroupQueryAttention with rotary, SkipSimplifiedLayerNormalization, MatMulNBits for q4);
- * 'standard' = plain ONNX ops only (for execution providers without those kernels, and as a cross-check).
- */
-export type OpFlavour = 'contrib' | 'standard';
 
 /** How a graph is built. */
 export interface GraphOptions {
@@ -28,11 +22,6 @@ export interface GraphOptions {
   releaseInputs?: boolean;
 }
 
-/** The element type of activations and KV cache for a precision. */
-export function computeType(precision: WeightPrecision): ElemTypeName {
-  return precision === 'fp16' ? 'float16' : 'float32';
-}
-
 /** A built graph and what it holds. */
 export interface BuiltGraph {
   /** The ModelProto; its large tensors live in `externalData`. */
@@ -41,143 +30,6 @@ export interface BuiltGraph {
   externalData: ExternalTensor[];
   /** Bytes of its model weights as stored in the graph (shape constants and rotary tables excluded). */
   weightBytes: number;
-}
-
-class WeightWriter {
-  /** Bytes of model weights written (constants such as shapes and rotary tables are not counted). */
-  bytes = 0;
-  constructor(readonly g: GraphBuilder, readonly precision: WeightPrecision, private readonly releaseInputs = false) {}
-
-  /** Frees `w` after it was copied into another layout, when the options allow. */
-  private copied(w: Float32Array): void {
-    if (this.releaseInputs) releaseBuffers([w]);
-  }
-
-  /** Runs `add` and counts the initializer bytes it added as weights. */
-  private weigh<T>(add: () => T): T {
-    const before = this.g.initializerBytes;
-    const out = add();
-    this.bytes += this.g.initializerBytes - before;
-    return out;
-  }
-
-  private get type(): ElemTypeName {
-    return computeType(this.precision);
-  }
-
-  /** A 1-D vector in the compute type. */
-  vector(name: string, v: Float32Array): string {
-    if (this.type !== 'float16') return this.weigh(() => this.g.init(name, 'float32', [v.length], v));
-    const out = this.weigh(() => this.g.init(name, 'float16', [v.length], toHalfArray(v)));
-    this.copied(v);
-    return out;
-  }
-
-  /**
-   * y = x · Wᵀ (+ b) for W [n, k] row-major. `x2d`: x is [rows, k], so Gemm with transB can use W as
-   * stored (no transposed copy: the LM head of a large vocabulary is the biggest matrix of all).
-   */
-  linear(x: string, name: string, w: Float32Array, n: number, k: number, bias?: Float32Array, x2d = false): string {
-    let y: string;
-    if (this.precision === 'q8') {
-      // x may be [T, k] or [1, T, k]: DynamicQuantizeMatMul is a MatMul, so both work.
-      const q = quantizeQ8(w, n, k);
-      const b = this.weigh(() => this.g.init(`${name}.q8`, 'int8', [k, n], q.values));
-      const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n], q.scales));
-      this.copied(w);
-      y = this.g.op('DynamicQuantizeMatMul', [x, b, s], {}, 'com.microsoft');
-      return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
-    }
-    if (x2d && this.precision !== 'q4') {
-      const init = this.weigh(() => this.type === 'float16' ? this.g.init(`${name}.W`, 'float16', [n, k], toHalfArray(w)) : this.g.init(`${name}.W`, 'float32', [n, k], w));
-      if (this.type === 'float16') this.copied(w);
-      const inputs = bias === undefined ? [x, init] : [x, init, this.vector(`${name}.bias`, bias)];
-      return this.g.op('Gemm', inputs, { transB: 1 });
-    }
-    if (this.precision === 'q4') {
-      const q = quantizeQ4(w, n, k);
-      const blocks = Math.ceil(k / q4BlockSize);
-      const b = this.weigh(() => this.g.init(`${name}.q4`, 'uint8', [n, blocks, q4BlockSize / 2], q.packed));
-      const s = this.weigh(() => this.g.init(`${name}.scales`, 'float32', [n * blocks], q.scales));
-      this.copied(w);
-      y = this.g.op('MatMulNBits', [x, b, s], { K: k, N: n, bits: 4, block_size: q4BlockSize }, 'com.microsoft');
-    } else {
-      const t = transpose(w, n, k);
-      const init = this.weigh(() => this.type === 'float16'
-        ? this.g.init(`${name}.T`, 'float16', [k, n], toHalfArray(t))
-        : this.g.init(`${name}.T`, 'float32', [k, n], t));
-      this.copied(w);
-      y = this.g.op('MatMul', [x, init]);
-    }
-    return bias === undefined ? y : this.g.op('Add', [y, this.vector(`${name}.bias`, bias)]);
-  }
-}
-
-function transpose(w: Float32Array, n: number, k: number): Float32Array {
-  const t = new Float32Array(n * k);
-  for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) t[c * n + r] = w[r * k + c] ?? 0;
-  return t;
-}
-
-/** A scalar constant in the compute type (names made unique by the bytes written so far). */
-function scalar(g: GraphBuilder, name: string, value: number, type: ElemTypeName): string {
-  const n = `${name}_${g.initializerBytes}`;
-  return type === 'float16' ? g.init(n, 'float16', [], toHalfArray(new Float32Array([value]))) : g.init(n, 'float32', [], new Float32Array([value]));
-}
-
-function rmsNormStandard(g: GraphBuilder, x: string, weight: string, eps: number, type: ElemTypeName): string {
-  const sq = g.op('Mul', [x, x]);
-  const ms = g.op('ReduceMean', [sq], { axes: [-1], keepdims: 1 });
-  const epsT = scalar(g, 'eps', eps, type);
-  const rms = g.op('Sqrt', [g.op('Add', [ms, epsT])]);
-  return g.op('Mul', [g.op('Div', [x, rms]), weight]);
-}
-
-/** RMSNorm over the last axis, fused where the flavour allows. */
-function rmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, type: ElemTypeName, ops: OpFlavour): string {
-  return ops === 'contrib'
-    ? g.op('SimplifiedLayerNormalization', [x, weight], { axis: -1, epsilon: { float: eps }, stash_type: 1 })
-    : rmsNormStandard(g, x, weight, eps, type);
-}
-
-/** GELU, tanh approximation (Hugging Face gelu_pytorch_tanh): x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))). */
-function geluTanh(g: GraphBuilder, x: string, type: ElemTypeName): string {
-  const x3 = g.op('Mul', [g.op('Mul', [x, x]), x]);
-  const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [x3, scalar(g, 'gelu_c', 0.044715, type)])]), scalar(g, 'gelu_k', Math.sqrt(2 / Math.PI), type)]);
-  const onePlus = g.op('Add', [g.op('Tanh', [inner]), scalar(g, 'one', 1, type)]);
-  return g.op('Mul', [g.op('Mul', [x, scalar(g, 'half', 0.5, type)]), onePlus]);
-}
-
-/** cap · tanh(x / cap) (Gemma 2's soft-capping of attention and final logits). */
-function softcap(g: GraphBuilder, x: string, cap: number, type: ElemTypeName): string {
-  const c = scalar(g, 'softcap', cap, type);
-  return g.op('Mul', [g.op('Tanh', [g.op('Div', [x, c])]), c]);
-}
-
-/** Applies rotary embeddings to x [1, heads, T, headDim] with cos/sin [T, headDim/2] (standard ops). */
-function ropeStandard(g: GraphBuilder, x: string, heads: number, shape: ModelShape, cos: string, sin: string, c: Consts): string {
-  const half = shape.headDim / 2;
-  if (shape.ropeStyle === 'rotate-half') {
-    const [x1, x2] = g.node('Split', [x, c.splitHalves], 2, { axis: 3 }) as [string, string];
-    const a = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
-    const b = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
-    return g.op('Concat', [a, b], { axis: 3 });
-  }
-  // Interleaved pairs (2i, 2i+1): view as [1, heads, T, half, 2].
-  const pairs = g.op('Reshape', [x, g.ints(`pairs_shape_${heads}_${g.initializerBytes}`, [1, heads, -1, half, 2])]);
-  const [x1, x2] = g.node('Split', [pairs, c.splitPairs], 2, { axis: 4 }) as [string, string];
-  const cos3 = g.op('Unsqueeze', [cos, c.lastAxis]);
-  const sin3 = g.op('Unsqueeze', [sin, c.lastAxis]);
-  const a = g.op('Sub', [g.op('Mul', [x1, cos3]), g.op('Mul', [x2, sin3])]);
-  const b = g.op('Add', [g.op('Mul', [x2, cos3]), g.op('Mul', [x1, sin3])]);
-  const joined = g.op('Concat', [a, b], { axis: 4 });
-  return g.op('Reshape', [joined, g.ints(`unpairs_shape_${heads}_${g.initializerBytes}`, [1, heads, -1, shape.headDim])]);
-}
-
-interface Consts {
-  splitHalves: string;
-  splitPairs: string;
-  lastAxis: string;
 }
 
 /**
