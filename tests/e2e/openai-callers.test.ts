@@ -10,7 +10,7 @@ import { createServer, type BouquetServer } from '../../server/index.ts';
 import { DiskKeyStore, startNodeClient, startNodeVolunteer, type NodeVolunteer } from '../../tools/node-peer/index.ts';
 import type { RuntimeStarter } from '../../web/volunteer/index.ts';
 import type { BlockRuntime } from '../../worker/index.ts';
-import { generateReference, stories260K, until } from './swarm-support.ts';
+import { generateReference, servingAll, stories260K, until } from './swarm-support.ts';
 
 const heavyKey = 'heavy-key-0123456789abcdef';
 const lightKey = 'light-key-0123456789abcdef';
@@ -84,10 +84,7 @@ describe('OpenAI API callers as clients of their own (serve in process, a Node v
       origin: server.url, memoryBytes: 16 * 1024 * 1024, keyStore: new DiskKeyStore(path.join(dir, 'v')),
       fixedSpeed: { decodeMsPerBlock: 0.5, prefillMsPerBlock: { fixedMs: 0.5, perTokenMs: 0.05 } }, wrapRuntime: holding.wrap,
     });
-    await until('the volunteer to serve every block', async () => {
-      const s = await state();
-      return s.volunteers.length === 1 && s.volunteers[0]?.state === 'serving' && s.placement.uncoveredBlocks.length === 0;
-    }, 60_000);
+    await until('the volunteer to serve every block', async () => servingAll(await state(), 1), 60_000);
   }, 120_000);
 
   afterAll(async () => {

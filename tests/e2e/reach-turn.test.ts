@@ -10,7 +10,7 @@ import { chromiumArgs, chromiumPath } from '../../tools/browser/chromium.ts';
 import { coturnMissingReason, startCoturn, type Coturn } from '../support/coturn.ts';
 import { createNatTopology, natAddresses, natTopologyUnavailableReason, type NatTopology, type NetNamespace } from '../support/netns.ts';
 import {
-  buildApp, chatGenerate, chromiumMissingReason, generateReference, openChat, openVolunteer, serveInNamespace, swarmState, until, volunteerSnapshot,
+  buildApp, chatGenerate, chromiumMissingReason, generateReference, openChat, openVolunteer, serveInNamespace, servingAll, swarmState, until, volunteerSnapshot,
   RouteVictim,
   type ServeProcess,
 } from './swarm-support.ts';
@@ -61,10 +61,7 @@ async function volunteersServing(n: number, probe: Page): Promise<Page[]> {
   const memory = info.numBlocks * info.blockBytes + 12 * info.cacheBytesPerBlock;
   const pages: Page[] = [];
   for (let i = 0; i < n; i++) pages.push(await openVolunteer(home1, origin, memory));
-  await until(`${n} volunteers serving`, async () => {
-    const s = await swarmState(probe);
-    return s.volunteers.length === n && s.volunteers.every((v) => v.state === 'serving') && s.placement.uncoveredBlocks.length === 0;
-  }, 120_000).catch(async (e: unknown) => {
+  await until(`${n} volunteers serving`, async () => servingAll(await swarmState(probe), n), 120_000).catch(async (e: unknown) => {
     throw new Error(`${e instanceof Error ? e.message : String(e)}; tabs: ${JSON.stringify(await Promise.all(pages.map(volunteerSnapshot)))}`);
   });
   return pages;

@@ -147,6 +147,11 @@ export function swarmState(page: Page): Promise<SwarmState> {
   return page.evaluate(async () => (await fetch('/api/swarm')).json() as Promise<SwarmState>);
 }
 
+/** True when exactly `n` volunteers are registered, every one serving, and no block is uncovered. */
+export function servingAll(s: { volunteers: readonly { state: string }[]; placement: { uncoveredBlocks: readonly number[] } }, n: number): boolean {
+  return s.volunteers.length === n && s.volunteers.every((v) => v.state === 'serving') && s.placement.uncoveredBlocks.length === 0;
+}
+
 /** Polls until `cond` holds. */
 export async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;

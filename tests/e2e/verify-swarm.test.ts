@@ -13,7 +13,7 @@ import { lyingStarter } from '../../tools/bench/lying-volunteer.ts';
 import type { VerifyEvent } from '../../web/client/index.ts';
 import { createInThreadRuntime, openModelWeights, type BlockRuntime } from '../../worker/index.ts';
 import { NodeIdentity } from '../support/node-identity.ts';
-import { generateReference, stories260K, until } from './swarm-support.ts';
+import { generateReference, servingAll, stories260K, until } from './swarm-support.ts';
 
 const prompt = 'Once upon a time';
 const greedy = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 };
@@ -41,10 +41,7 @@ describe('verified results on a live swarm (Node peers, real WebRTC)', () => {
       startNodeVolunteer({ origin: server.url, memoryBytes: 16 * 1024 * 1024, keyStore: new DiskKeyStore(path.join(dir, name)), fixedSpeed, ...extra });
     liar = await join('liar', { wrapRuntime: lyingStarter({ share: 0.5, random: mulberry32(5), aim }) });
     volunteers.push(liar, await join('honest-contrib'), await join('honest-standard', { ops: 'standard' }));
-    await until('three volunteers serving every block', async () => {
-      const s = await state();
-      return s.volunteers.length === 3 && s.volunteers.every((v) => v.state === 'serving') && s.placement.uncoveredBlocks.length === 0;
-    }, 60_000);
+    await until('three volunteers serving every block', async () => servingAll(await state(), 3), 60_000);
     client = await startNodeClient({ origin: server.url });
   }, 120_000);
 

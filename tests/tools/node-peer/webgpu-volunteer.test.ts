@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateReference, repoRoot, startBouquet, stopBouquet, stories260K, until, type BouquetProcess } from '../../e2e/swarm-support.ts';
+import { generateReference, repoRoot, servingAll, startBouquet, stopBouquet, stories260K, until, type BouquetProcess } from '../../e2e/swarm-support.ts';
 import { swiftShaderIcd } from '../../support/swiftshader.ts';
 
 const bouquet = path.join(repoRoot, 'bin', 'bouquet.js');
@@ -45,10 +45,7 @@ describe.skipIf(skip !== null)(`a Node volunteer on WebGPU (Dawn + SwiftShader)$
     // 4 MiB: every block (5 × 178 KiB) and its sessions, so the whole chain runs on WebGPU.
     volunteer = startBouquet(['volunteer', '--server', url, '--backend', 'webgpu', '--memory-mb', '4', '--state-dir', path.join(stateDir, 'v'), '--drain-ms', '0'],
       { VK_ICD_FILENAMES: swiftShaderIcd, XDG_RUNTIME_DIR: stateDir });
-    await until('the WebGPU volunteer to serve every block', async () => {
-      const st = await state();
-      return st.volunteers.length === 1 && st.volunteers[0]?.state === 'serving' && st.placement.uncoveredBlocks.length === 0;
-    }, 150_000);
+    await until('the WebGPU volunteer to serve every block', async () => servingAll(await state(), 1), 150_000);
   }, 200_000);
 
   afterAll(async () => {
