@@ -15,7 +15,8 @@ import type { RoutingDecision, RoutingOptions, RoutingPolicy, RoutingRequest, Ro
  * admission by declared length are counted in this session's reservation), not when fewer than
  * c_k sessions run on it, so short declarations pack more sessions onto the fast chains; and it
  * never looks at a request's actual output length (it has only the declaration). When no chain is
- * free the request waits in the central FIFO queue, as under JFFC. When the snapshot carries the
+ * free the request waits in the central FIFO queue, as under JFFC. With `ownChains` it also weighs
+ * the request's own chain over every usable span (`ownChain`) against the listed ones. When the snapshot carries the
  * runtime's contention, chains are scored with it (`routeUnderContention`).
  */
 export function bouquetRouting(options: RoutingOptions = {}): RoutingPolicy {
@@ -71,7 +72,7 @@ export function bouquetRouting(options: RoutingOptions = {}): RoutingPolicy {
       });
       // A chain the plan does not list: the fastest for this request over every usable span with the cache it needs.
       // The plan's chains come from one typical client (the coordinator's median RTTs); this one is this client's.
-      const own = options.ownChains === true ? ownChain(swarm, placement, state, request) : null;
+      const own = options.ownChains === true ? ownChain(swarm, entry.servers, placement, state, request) : null;
       if (own !== null && (best === undefined || own.predicted.totalMs < best.predicted.totalMs * (1 - ownChainMargin))) {
         return { kind: 'route', chain: own.chain, expectedWaitMs: 0, predicted: own.predicted };
       }
@@ -134,10 +135,10 @@ function routeUnderContention(
 const ownChainMargin = 0.05;
 
 /** The fastest chain for this request's RTTs and lengths over every online, unbanned span with the cache it needs now; null when none. */
-function ownChain(swarm: SwarmSnapshot, placement: PlacementResult, state: RoutingSnapshot['state'], request: RoutingRequest): { chain: ChainCapacity['chain']; predicted: ReturnType<typeof requestTimeWithIndex> } | null {
+function ownChain(swarm: SwarmSnapshot, servers: ServerIndex, placement: PlacementResult, state: RoutingSnapshot['state'], request: RoutingRequest): { chain: ChainCapacity['chain']; predicted: ReturnType<typeof requestTimeWithIndex> } | null {
   const usable = usableAssignments(state, placement.assignments);
   const free = new Map(usable.map((a) => [a.serverId, loadOf(state, a).freeSlots]));
   const found = shortestChainWithCost(usable, swarm.model.numBlocks, requestLinkCostMs(swarm, request.clientId, request.inputTokens, request.outputTokens), (id, k) => (free.get(id) ?? 0) >= k);
   if (found === null) return null;
-  return { chain: found.chain, predicted: requestTimeWithIndex(swarm, serverIndex(swarm), request.clientId, found.chain, request.inputTokens, request.outputTokens, 0) };
+  return { chain: found.chain, predicted: requestTimeWithIndex(swarm, servers, request.clientId, found.chain, request.inputTokens, request.outputTokens, 0) };
 }
