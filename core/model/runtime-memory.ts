@@ -1,4 +1,5 @@
 // A volunteer tab's real memory for its blocks, measured per backend, and the conversions between the budget a person gives a tab and the memory placement counts (weights and cache at their nominal sizes).
+import { BouquetError } from '../errors/index.ts';
 
 /** The backends a volunteer runs blocks on (core/api's Backend). */
 export type RuntimeMemoryBackend = 'webgpu' | 'wasm';
@@ -41,6 +42,19 @@ export const runtimeMemoryCosts: Readonly<Record<RuntimeMemoryBackend, RuntimeMe
 export function placementMemoryBytes(budgetBytes: number, backend: RuntimeMemoryBackend): number {
   const c = runtimeMemoryCosts[backend];
   return Math.max(0, Math.floor((budgetBytes - c.fixedBytes) / c.bytesPerWeightByte));
+}
+
+/**
+ * M_j for a tab whose whole budget is `budgetBytes` (placementMemoryBytes), for a page to register. Throws BouquetError
+ * 'bad-argument' when the budget does not even cover the runtime's fixed part (the tab could hold nothing).
+ */
+export function registeredMemoryBytes(budgetBytes: number, backend: RuntimeMemoryBackend): number {
+  const m = placementMemoryBytes(budgetBytes, backend);
+  if (m <= 0) {
+    const mib = (b: number): string => `${(b / MiB).toFixed(0)} MiB`;
+    throw new BouquetError('bad-argument', `a budget of ${mib(budgetBytes)} does not cover the runtime's own ${mib(runtimeMemoryCosts[backend].fixedBytes)}`);
+  }
+  return m;
 }
 
 /** The inverse: the whole budget, bytes, a tab needs for `placementBytes` of weights + cache at their nominal sizes. */

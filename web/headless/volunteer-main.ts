@@ -1,7 +1,7 @@
 // Headless volunteer page: a VolunteerAgent over PeerJS with the block runtime in a worker; state on window for tests.
 import { BouquetError } from '../../core/errors/index.ts';
 import { CoordinatorClient, type Backend } from '../../core/api/index.ts';
-import { placementMemoryBytes, runtimeMemoryCosts } from '../../core/model/index.ts';
+import { registeredMemoryBytes } from '../../core/model/index.ts';
 import { VolunteerAgent, VolunteerIdentity, WebSocketCoordinator, memoryKeyStore, tabKeyStore, workerTicker, workerVolunteerRuntime, type VolunteerSnapshot } from '../volunteer/index.ts';
 import { PeerJsTransport } from '../transport/index.ts';
 import { fetchServedModel } from '../app/shared/served-model.ts';
@@ -32,16 +32,12 @@ function show(s: VolunteerSnapshot): void {
 
 /**
  * M_j to register: `?budget=N` is the tab's whole budget in bytes (the runtime's measured cost taken off, core/model's
- * placementMemoryBytes); `?memory=N` is M_j itself, weights + cache at their nominal sizes (tests that size placement
+ * registeredMemoryBytes); `?memory=N` is M_j itself, weights + cache at their nominal sizes (tests that size placement
  * directly); neither: 256 MiB of M_j.
  */
-function registeredMemoryBytes(q: URLSearchParams, backend: Backend): number {
+function memoryToRegister(q: URLSearchParams, backend: Backend): number {
   const budget = Number(q.get('budget') ?? '0');
-  if (budget > 0) {
-    const m = placementMemoryBytes(budget, backend);
-    if (m <= 0) throw new BouquetError('bad-argument', `a budget of ${(budget / 2 ** 20).toFixed(0)} MiB does not cover the runtime's own ${(runtimeMemoryCosts[backend].fixedBytes / 2 ** 20).toFixed(0)} MiB`);
-    return m;
-  }
+  if (budget > 0) return registeredMemoryBytes(budget, backend);
   const memory = Number(q.get('memory') ?? '0');
   return memory > 0 ? memory : 256 * 1024 * 1024;
 }
@@ -68,7 +64,7 @@ async function main(): Promise<void> {
     identity,
     coordinator: new WebSocketCoordinator({ origin }),
     runtime,
-    memoryBytes: registeredMemoryBytes(params, backend),
+    memoryBytes: memoryToRegister(params, backend),
     backend,
     modelId: info.id,
     hiddenSize: shape.hiddenSize,

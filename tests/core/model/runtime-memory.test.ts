@@ -1,6 +1,6 @@
 // A tab's budget ⇄ the memory it registers: what placement may give a tab of budget N keeps its real peak within N.
 import { describe, expect, it } from 'vitest';
-import { placementMemoryBytes, runtimeMemoryCosts, tabBudgetBytes } from '../../../core/model/index.ts';
+import { placementMemoryBytes, registeredMemoryBytes, runtimeMemoryCosts, tabBudgetBytes } from '../../../core/model/index.ts';
 import { maxBlocksFor } from '../../../core/placement/index.ts';
 
 const MiB = 2 ** 20;
@@ -22,6 +22,9 @@ describe('tab memory budget', () => {
   it('a budget below the runtime\'s fixed part holds nothing', () => {
     expect(placementMemoryBytes(runtimeMemoryCosts.wasm.fixedBytes, 'wasm')).toBe(0);
     expect(placementMemoryBytes(0, 'wasm')).toBe(0);
+    // A page registering such a budget is refused with a coded error; a budget above it registers placementMemoryBytes.
+    expect(() => registeredMemoryBytes(runtimeMemoryCosts.wasm.fixedBytes, 'wasm')).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+    expect(registeredMemoryBytes(1024 * MiB, 'wasm')).toBe(placementMemoryBytes(1024 * MiB, 'wasm'));
   });
 
   it('tabBudgetBytes is the budget that holds exactly what placement counts', () => {

@@ -1,19 +1,9 @@
 // Wires a VolunteerAgent for the volunteer page: PeerJS transport, the block runtime in a worker, the coordinator socket.
-import type { Backend } from '../../../core/api/index.ts';
-import { BouquetError } from '../../../core/errors/index.ts';
-import { placementMemoryBytes, runtimeMemoryCosts } from '../../../core/model/index.ts';
+import { registeredMemoryBytes } from '../../../core/model/index.ts';
 import { PeerJsTransport } from '../../transport/index.ts';
-import { formatBytes } from '../shared/format.ts';
 import { VolunteerAgent, VolunteerIdentity, WebSocketCoordinator, tabKeyStore, workerTicker, workerVolunteerRuntime } from '../../volunteer/index.ts';
 import { fetchServedModel } from '../shared/served-model.ts';
 import type { StartVolunteer, VolunteerAgentLike } from './volunteer-view.svelte.ts';
-
-/** M_j for a tab budget (core/model's placementMemoryBytes); 'bad-argument' when the budget does not cover the runtime itself. */
-function registeredMemory(budgetBytes: number, backend: Backend): number {
-  const m = placementMemoryBytes(budgetBytes, backend);
-  if (m <= 0) throw new BouquetError('bad-argument', `a budget of ${formatBytes(budgetBytes)} does not cover the runtime's own ${formatBytes(runtimeMemoryCosts[backend].fixedBytes)}`);
-  return m;
-}
 
 /** The page's StartVolunteer: the backend chosen first, wasm as the fallback. */
 export const startVolunteerInPage: StartVolunteer = async (origin, choice): Promise<VolunteerAgentLike> => {
@@ -34,7 +24,7 @@ export const startVolunteerInPage: StartVolunteer = async (origin, choice): Prom
     coordinator: new WebSocketCoordinator({ origin }),
     runtime,
     // The person's budget is the tab's whole memory: it registers what is left for weights + cache at their nominal sizes.
-    memoryBytes: registeredMemory(choice.memoryBytes, backend),
+    memoryBytes: registeredMemoryBytes(choice.memoryBytes, backend),
     backend,
     modelId: info.id,
     hiddenSize: shape.hiddenSize,
