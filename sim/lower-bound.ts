@@ -1,6 +1,8 @@
 // The relaxed lower bound on response times: every request alone on the swarm, on the fastest chain any placement could give it.
 import { perTokenRttMs, prefillMsPerBlock, prefillRttMs } from '../core/perf/index.ts';
 import { maxBlocksFor } from '../core/dispatch/index.ts';
+import { tokenBlocksFor } from '../core/cache/index.ts';
+import { slotTokensOf } from '../core/placement/index.ts';
 import type { SwarmSnapshot } from '../core/swarm/index.ts';
 import type { SimRequest } from './arrivals.ts';
 
@@ -13,9 +15,22 @@ export interface ResponseLowerBound {
 }
 
 /**
+ * Most blocks a server of `memoryBytes` can hold next to the cache of one session of `tokens`
+ * tokens: admission by declared length reserves no less than a request's own tokens (in 16-token
+ * blocks of a slot), so that is the relaxation; a whole slot when the model does not say how many
+ * tokens a slot holds.
+ */
+function maxBlocksBeside(memoryBytes: number, model: SwarmSnapshot['model'], tokens: number): number {
+  if (model.kvDim === undefined && model.hiddenSize === undefined) return maxBlocksFor(memoryBytes, model);
+  const slot = slotTokensOf(model, tokens);
+  const cacheBytes = (model.cacheBytesPerBlock * tokenBlocksFor(Math.min(slot, Math.ceil(tokens)))) / tokenBlocksFor(slot);
+  return Math.max(0, Math.min(model.numBlocks, Math.floor(memoryBytes / (model.blockBytes + cacheBytes))));
+}
+
+/**
  * Fastest possible service of one request of `lIn` prompt and `lOut` output tokens from `clientId`,
  * ms: a shortest path over blocks 0..L where any server may run any k ≤ its max blocks (keeping
- * cache for one session) at cost tᴵ_cj + (l_out − 1) t_cj + k (τᴵ_j(l_in) + (l_out − 1) τ_j). The
+ * cache for this one request's tokens, `maxBlocksBeside`) at cost tᴵ_cj + (l_out − 1) t_cj + k (τᴵ_j(l_in) + (l_out − 1) τ_j). The
  * relaxation: no queueing, no other session, a server may appear twice, every placement at once,
  * nominal speeds (the service model's speed draws and contention are ignored).
  */
@@ -23,7 +38,7 @@ export function fastestServiceMs(snapshot: SwarmSnapshot, clientId: string, lIn:
   const L = snapshot.model.numBlocks;
   const servers = snapshot.servers
     .map((s) => ({
-      maxBlocks: maxBlocksFor(s.memoryBytes, snapshot.model),
+      maxBlocks: maxBlocksBeside(s.memoryBytes, snapshot.model, lIn + lOut),
       fixed: prefillRttMs(snapshot, clientId, s.id, lIn) + (lOut - 1) * perTokenRttMs(snapshot, clientId, s.id),
       perBlock: prefillMsPerBlock(s, lIn) + (lOut - 1) * s.decodeMsPerBlock,
     }))
