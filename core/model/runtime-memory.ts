@@ -37,9 +37,9 @@ const MiB = 2 ** 20;
  *
  * node: a `bouquet volunteer --backend wasm` process (Node 20, onnxruntime-web 1.30 wasm, 1 thread, prepacking on, weights
  * over HTTP from `bouquet serve`), its VmHWM above its RSS before the runtime loads, serving every block of a model and
- * one 16-token chat (`npm run bench:node-memory`, 3 runs each on the 2-core machine, 2026-12-02, docs/results.md "Node
- * volunteer memory"): stories260K (1 MiB of weights + 8 sessions' cache) 146–172 MiB; synthetic models of 1, 2 and 4
- * blocks of 49 MiB (53, 102, 200 MiB with the cache) 301–349, 429–461 and 658–673 MiB. Not a line: the first block costs
+ * one 16-token chat (`npm run bench:node-memory`, 6 runs each on the 2-core machine, 2026-12-02, docs/results.md "Node
+ * volunteer memory"): stories260K (1 MiB of weights + 8 sessions' cache) 131–172 MiB; synthetic models of 1, 2 and 4
+ * blocks of 49 MiB (53, 102, 200 MiB with the cache) 301–349, 403–461 and 653–673 MiB. Not a line: the first block costs
  * ~3.4× its bytes, later ones ~2.2×, so the figures bound every run rather than fit them: 200 MiB + 3× weights and cache
  * (359 MiB for 1 block, 3 % above its worst run; 800 for 4, 19 %). A Node volunteer on WebGPU (Dawn) uses these too (not measured).
  */
