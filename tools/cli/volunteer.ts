@@ -59,8 +59,8 @@ export async function run(argv: string[]): Promise<number> {
     };
     const memoryBytes = mib('memory-mb');
     const budgetBytes = mib('budget-mb');
-    if (memoryBytes !== undefined && budgetBytes !== undefined) throw new ArgumentError('give --budget-mb (the whole process) or --memory-mb (weights + cache), not both');
     memory = { ...(memoryBytes !== undefined ? { memoryBytes } : {}), ...(budgetBytes !== undefined ? { budgetBytes } : {}) };
+    // Both given, or a budget below the runtime's own share: bad-argument, before any network.
     registerBytes = nodeVolunteerMemoryBytes(memory);
     threads = intOption(parsed.threads, 'threads', 1, 1);
     drainMs = intOption(parsed['drain-ms'], 'drain-ms', 2000, 0);

@@ -91,7 +91,7 @@ export async function openServedWeights(coordinator: CoordinatorClient, modelId:
  */
 export function nodeVolunteerMemoryBytes(o: { memoryBytes?: number; budgetBytes?: number }): number {
   if (o.memoryBytes !== undefined && o.budgetBytes !== undefined) {
-    throw new BouquetError('bad-argument', 'give a memory budget (the whole process) or the memory for weights + cache, not both');
+    throw new BouquetError('bad-argument', 'give a budget (--budget-mb, budgetBytes: the whole process) or the memory for weights + cache (--memory-mb, memoryBytes), not both');
   }
   if (o.budgetBytes !== undefined) return registeredMemoryBytes(o.budgetBytes, 'node');
   return o.memoryBytes ?? 256 * 1024 * 1024;
