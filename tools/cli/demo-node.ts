@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SwarmState } from '../../core/api/index.ts';
+import { placementMemoryBytes, tabBudgetBytes } from '../../core/model/index.ts';
 import { quantile } from '../../core/stats/index.ts';
 import type { BouquetServer } from '../../server/index.ts';
 import { startNodeClient, startNodeVolunteer, type NodeBackendChoice, type NodeClient, type NodeVolunteer } from '../node-peer/index.ts';
@@ -47,7 +48,7 @@ export function failoverVictim(state: SwarmState, clientId: string): string | un
   return (lease?.chain.filter((h) => coveredElsewhere(h.peerId, h.span)).at(-1) ?? lease?.chain.at(-1))?.peerId;
 }
 
-/** Memory for ⌈L / N⌉ + 1 blocks each (so a departed volunteer's blocks are still held), and some sessions, bytes. */
+/** Weights + cache at their nominal sizes for ⌈L / N⌉ + 1 blocks each (so a departed volunteer's blocks are still held) and 4 sessions, bytes: the demo's default budget is the one that holds it (tabBudgetBytes). */
 export function demoVolunteerMemoryBytes(info: { numBlocks: number; blockBytes: number; cacheBytesPerBlock: number }, volunteers: number): number {
   const blocksEach = Math.min(info.numBlocks, Math.ceil(info.numBlocks / volunteers) + (volunteers > 1 ? 1 : 0));
   return blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
@@ -57,6 +58,8 @@ export function demoVolunteerMemoryBytes(info: { numBlocks: number; blockBytes: 
 export interface NodeDemoOptions {
   server: BouquetServer;
   volunteers: number;
+  /** Each volunteer's whole memory budget, bytes (`--volunteer-memory-mb`; default the Node budget for demoVolunteerMemoryBytes). */
+  budgetBytes?: number;
   /** The volunteers' backend (default auto: WebGPU through Dawn on a real adapter, else wasm). */
   backend?: NodeBackendChoice;
   prompt: string;
@@ -79,7 +82,11 @@ export interface NodeDemoSwarm {
 export async function runNodeDemo(o: NodeDemoOptions): Promise<NodeDemoSwarm> {
   const origin = o.server.url;
   const coordinator = o.server.coordinator;
-  const memoryBytes = demoVolunteerMemoryBytes(o.server.model.info, o.volunteers);
+  const info = o.server.model.info;
+  // Each volunteer's whole budget, as a tab's (bouquet volunteer --budget-mb): it registers what the Node runtime's costs leave.
+  // They share this one process (and its onnxruntime module), so the process's peak is not checked against any one budget.
+  const budgetBytes = o.budgetBytes ?? tabBudgetBytes(demoVolunteerMemoryBytes(info, o.volunteers), 'node');
+  o.log(`each Node volunteer's budget: ${(budgetBytes / 2 ** 20).toFixed(1)} MiB, ${(placementMemoryBytes(budgetBytes, 'node') / 2 ** 20).toFixed(1)} MiB of it for weights + cache at their nominal sizes (a block is ${(info.blockBytes / 2 ** 20).toFixed(1)} MiB)`);
   // Demo peers are ephemeral: their key pairs go in a temporary state dir, removed at the end.
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-peers-'));
   const peers: NodeVolunteer[] = [];
@@ -91,7 +98,7 @@ export async function runNodeDemo(o: NodeDemoOptions): Promise<NodeDemoSwarm> {
   };
   try {
     for (let i = 0; i < o.volunteers; i++) {
-      peers.push(await startNodeVolunteer({ origin, memoryBytes, backend: o.backend ?? 'auto', stateDir: path.join(stateDir, `volunteer-${i}`) }));
+      peers.push(await startNodeVolunteer({ origin, budgetBytes, backend: o.backend ?? 'auto', stateDir: path.join(stateDir, `volunteer-${i}`) }));
     }
     if (peers[0] !== undefined) o.log(`Node volunteers' backend: ${peers[0].backend.reason}`);
     o.log(`${o.volunteers} Node volunteers started; waiting for them to register and load…`);

@@ -14,7 +14,7 @@ import { createServer, defaultWebDir, loadServedModel, modelFolder, serverLogger
 import { placementMemoryBytes, tabBudgetBytes } from '../../core/model/index.ts';
 import { capacityShortfall } from '../../core/placement/index.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
-import { failoverVictim, printDemoAnswer, runNodeDemo, type NodeDemoSwarm } from './demo-node.ts';
+import { demoVolunteerMemoryBytes, failoverVictim, printDemoAnswer, runNodeDemo, type NodeDemoSwarm } from './demo-node.ts';
 
 const usage = `usage: bouquet demo [options]
 
@@ -33,9 +33,10 @@ swarm up and prints the chat and dashboard URLs until Ctrl-C (unless --once).
                                auto: tabs when Chromium is found, else Node peers (default auto)
   --port <n>                   server port, 0 for any free one (default 8787)
   --max-session-tokens <n>     longest session the volunteers' caches hold (default 256)
-  --volunteer-memory-mb <n>    every volunteer tab's whole memory budget, MiB: the runtime's own share and its measured
-                               cost per byte of weights + cache are taken off (docs/api.md; default: room for
-                               ⌈L / N⌉ + 1 blocks and 4 sessions); a model the tabs cannot hold fails at once
+  --volunteer-memory-mb <n>    every volunteer's whole memory budget, MiB: the runtime's own share and its measured
+                               cost per byte of weights + cache (a tab's, or a Node process's with Node peers) are
+                               taken off (docs/api.md; default: room for ⌈L / N⌉ + 1 blocks and 4 sessions); a model
+                               the volunteers cannot hold fails at once
   --kill-volunteer-after <k>   close one volunteer tab on the route after k tokens (shows failover)
   --web-dir <path>             built web app to serve (default: a fresh build in a temporary folder; the package's own)
   --once                       exit after the answer
@@ -145,11 +146,14 @@ export async function run(argv: string[]): Promise<number> {
     modelPath = path.resolve(modelSpec);
     if (!existsSync(modelPath)) return failClean(`model '${modelPath}' not found (give --model a model folder or hf:owner/repo)`);
   }
-  // A budget the tabs cannot hold the model in: one coded line now, not a 300 s wait for blocks nobody can load.
+  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  // Node peers when asked for, or when there is no Chromium (said below): their budget is converted with the Node runtime's costs.
+  const runtimeKind = peersOpt === 'node' || (peersOpt !== 'tabs' && !existsSync(chromiumPath)) ? 'node' : 'wasm';
+  // A budget the volunteers cannot hold the model in: one coded line now, not a 300 s wait for blocks nobody can load.
   if (volunteerMemoryMb !== undefined) {
     try {
       const { info } = await loadServedModel(modelPath, { maxSessionTokens, ...(modelId !== undefined ? { modelId } : {}) });
-      const short = capacityShortfall(info, Array<number>(volunteers).fill(placementMemoryBytes(volunteerMemoryMb * 2 ** 20, 'wasm')));
+      const short = capacityShortfall(info, Array<number>(volunteers).fill(placementMemoryBytes(volunteerMemoryMb * 2 ** 20, runtimeKind)));
       if (short !== null) {
         console.error(`bouquet demo: ${short.message} [${short.code}]`);
         removeTinyModel();
@@ -160,7 +164,6 @@ export async function run(argv: string[]): Promise<number> {
       throw e;
     }
   }
-  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   const json = values.json === true;
   const prompt = (values.prompt as string | undefined) ?? 'Once upon a time';
   const log = (s: string): void => {
@@ -232,7 +235,10 @@ export async function run(argv: string[]): Promise<number> {
     const coordinator = server.coordinator;
     log(`server at ${url} (model ${server.model.info.id}, ${server.model.info.numBlocks} blocks)`);
     if (nodePeers || playwright === undefined) {
-      nodeSwarm = await runNodeDemo({ server, volunteers, backend: backendOpt as 'auto' | 'webgpu' | 'wasm', prompt, maxTokens, temperature, seed, killAfter, json, log, waitFor });
+      nodeSwarm = await runNodeDemo({
+        server, volunteers, backend: backendOpt as 'auto' | 'webgpu' | 'wasm', prompt, maxTokens, temperature, seed, killAfter, json, log, waitFor,
+        ...(volunteerMemoryMb !== undefined ? { budgetBytes: volunteerMemoryMb * 2 ** 20 } : {}),
+      });
       printDemoAnswer(nodeSwarm.answer, json);
       return await stayUp(url);
     }
@@ -262,10 +268,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     log(`backend: ${backend}`);
     const info = server.model.info;
-    // By default enough memory for ⌈L / N⌉ + 1 blocks each (so a departed tab's blocks are still held), and some sessions.
-    const blocksEach = Math.min(info.numBlocks, Math.ceil(info.numBlocks / volunteers) + (volunteers > 1 ? 1 : 0));
     // The tab's whole budget (its page registers what is left for weights + cache at their nominal sizes).
-    const budget = volunteerMemoryMb !== undefined ? volunteerMemoryMb * 2 ** 20 : tabBudgetBytes(blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock, 'wasm');
+    const budget = volunteerMemoryMb !== undefined ? volunteerMemoryMb * 2 ** 20 : tabBudgetBytes(demoVolunteerMemoryBytes(info, volunteers), 'wasm');
     log(`each volunteer tab's budget: ${(budget / 2 ** 20).toFixed(1)} MiB, ${(placementMemoryBytes(budget, 'wasm') / 2 ** 20).toFixed(1)} MiB of it for weights + cache at their nominal sizes (a block is ${(info.blockBytes / 2 ** 20).toFixed(1)} MiB, one session's cache per block ${(info.cacheBytesPerBlock / 2 ** 20).toFixed(2)} MiB)`);
     const tabs: Page[] = [];
     for (let i = 0; i < volunteers; i++) {

@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { defaultStateDir } from '../../server/index.ts';
-import { startNodeVolunteer } from '../node-peer/index.ts';
+import { runtimeMemoryCosts } from '../../core/model/index.ts';
+import { nodeVolunteerMemoryBytes, startNodeVolunteer } from '../node-peer/index.ts';
 import { isRuntimeError } from '../../worker/index.ts';
 import { ArgumentError, intOption, parseVerbArgs, verbFailure } from './sim-common.ts';
 
@@ -13,7 +14,11 @@ registers, loads the blocks the coordinator assigns (weights over HTTP from the 
 sessions over WebRTC (node-datachannel) and heartbeats, until Ctrl-C (then leaves cleanly).
 
   --server URL               the coordinator, e.g. http://127.0.0.1:8787
-  --memory-mb N              memory for weights + cache, MiB, fractions allowed (default 256)
+  --budget-mb N              this process's whole memory for serving, MiB (its peak RSS above its RSS before the
+                             runtime loads): the runtime's own share and its measured cost per byte of weights + cache
+                             are taken off, the rest registered (docs/api.md); below the runtime's own share: refused
+  --memory-mb N              instead: memory for weights + cache at their nominal sizes, MiB, what placement counts
+                             (the process uses several times it); fractions allowed (default 256)
   --backend auto|webgpu|wasm auto (default): WebGPU through Dawn's webgpu package on a real GPU adapter,
                              else wasm (a software adapter such as SwiftShader is not picked); webgpu: any
                              adapter Dawn finds, else fails [backend-unavailable]; the log says which and why
@@ -24,11 +29,12 @@ sessions over WebRTC (node-datachannel) and heartbeats, until Ctrl-C (then leave
   -h, --help                 this text`;
 
 const fail = (message: string): number => verbFailure('volunteer', message);
+const MiB = 2 ** 20;
 
 /** Runs the verb; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseVerbArgs('volunteer', argv, {
-    server: { type: 'string' }, 'memory-mb': { type: 'string' }, backend: { type: 'string' }, model: { type: 'string' },
+    server: { type: 'string' }, 'memory-mb': { type: 'string' }, 'budget-mb': { type: 'string' }, backend: { type: 'string' }, model: { type: 'string' },
     threads: { type: 'string' }, 'state-dir': { type: 'string' }, 'drain-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, usage);
   if (typeof parsed === 'number') return parsed;
@@ -36,13 +42,26 @@ export async function run(argv: string[]): Promise<number> {
   if (origin === undefined || origin === '') return fail('--server is required (the coordinator, e.g. http://127.0.0.1:8787)');
   const backend = parsed.backend ?? 'auto';
   if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'wasm') return fail(`--backend must be auto, webgpu or wasm (got '${backend}')`);
-  let memoryMb: number;
+  // What the process holds before any runtime: its budget is measured above this (docs/api.md "A volunteer's memory budget").
+  const startRssBytes = process.memoryUsage().rss;
+  let memory: { memoryBytes?: number; budgetBytes?: number };
+  let registerBytes: number;
   let threads: number;
   let drainMs: number;
   try {
     new URL(origin);
-    memoryMb = parsed['memory-mb'] === undefined ? 256 : Number(parsed['memory-mb']);
-    if (!Number.isFinite(memoryMb) || memoryMb <= 0 || parsed['memory-mb']?.trim() === '') throw new ArgumentError(`--memory-mb must be a positive number (got '${String(parsed['memory-mb'])}')`);
+    const mib = (flag: 'memory-mb' | 'budget-mb'): number | undefined => {
+      const v = parsed[flag];
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0 || v.trim() === '') throw new ArgumentError(`--${flag} must be a positive number (got '${v}')`);
+      return Math.round(n * MiB);
+    };
+    const memoryBytes = mib('memory-mb');
+    const budgetBytes = mib('budget-mb');
+    memory = { ...(memoryBytes !== undefined ? { memoryBytes } : {}), ...(budgetBytes !== undefined ? { budgetBytes } : {}) };
+    // Both given, or a budget below the runtime's own share: bad-argument, before any network.
+    registerBytes = nodeVolunteerMemoryBytes(memory);
     threads = intOption(parsed.threads, 'threads', 1, 1);
     drainMs = intOption(parsed['drain-ms'], 'drain-ms', 2000, 0);
   } catch (e) {
@@ -53,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
   let volunteer;
   try {
     volunteer = await startNodeVolunteer({
-      origin, memoryBytes: Math.round(memoryMb * 1024 * 1024), backend: backend, threads, stateDir,
+      origin, ...memory, backend: backend, threads, stateDir,
       ...(parsed.model !== undefined ? { modelId: parsed.model } : {}),
     });
   } catch (e) {
@@ -63,6 +82,9 @@ export async function run(argv: string[]): Promise<number> {
   const log = (s: string): void => void process.stderr.write(`[volunteer] ${s}\n`);
   log(`peer ${volunteer.transport.peerId} serving ${volunteer.modelId} on ${volunteer.backend.backend} for ${origin}`);
   log(`backend: ${volunteer.backend.reason}`);
+  const costs = runtimeMemoryCosts.node;
+  log(`memory: registers ${(registerBytes / MiB).toFixed(1)} MiB for weights + cache${memory.budgetBytes !== undefined
+    ? ` of a ${(memory.budgetBytes / MiB).toFixed(1)} MiB budget (${(costs.fixedBytes / MiB).toFixed(0)} MiB runtime + ${costs.bytesPerWeightByte}× weights and cache)` : ' (--memory-mb, as given)'}; rss before the runtime ${(startRssBytes / MiB).toFixed(1)} MiB`);
   let last = '';
   volunteer.agent.onChange((s) => {
     const line = `${s.status}${s.span !== null ? ` blocks [${s.span.start}, ${s.span.end})` : ''}${s.lastError !== null ? ` (${s.lastError})` : ''}`;

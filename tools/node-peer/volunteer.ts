@@ -2,6 +2,7 @@
 import * as wasmOrt from 'onnxruntime-web';
 import { CoordinatorClient } from '../../core/api/index.ts';
 import { BouquetError } from '../../core/errors/index.ts';
+import { registeredMemoryBytes } from '../../core/model/index.ts';
 import type { PeerJsTransport } from '../../web/transport/index.ts';
 import { VolunteerAgent, WebSocketCoordinator, inThreadVolunteerRuntime, type RuntimeStarter, type SpeedMeasurement } from '../../web/volunteer/index.ts';
 import { chooseBackend, httpModelFiles, openModelWeights, type ModelWeights, type Ort } from '../../worker/index.ts';
@@ -13,8 +14,13 @@ import { createNodeTransport } from './webrtc.ts';
 export interface NodeVolunteerOptions {
   /** The coordinator's origin, e.g. http://127.0.0.1:8787. */
   origin: string;
-  /** M_j: bytes given to weights + cache (default 256 MiB, a tab's default). */
+  /** M_j: bytes given to weights + cache at their nominal sizes (default 256 MiB, a tab's default). Not with budgetBytes. */
   memoryBytes?: number;
+  /**
+   * The process's whole serving memory, bytes (its peak RSS above its RSS before the runtime loads): registers
+   * M_j = placementMemoryBytes(budget, 'node'). Not with memoryBytes; one below the runtime's fixed part is refused.
+   */
+  budgetBytes?: number;
   backend?: NodeBackendChoice;
   /** Model to serve (default: the one the swarm needs blocks for most). */
   modelId?: string;
@@ -78,11 +84,25 @@ export async function openServedWeights(coordinator: CoordinatorClient, modelId:
   };
 }
 
+/**
+ * M_j, bytes, a Node volunteer registers: `memoryBytes` as given, or what `budgetBytes` leaves after the Node runtime's
+ * measured cost (core/model's registeredMemoryBytes), or 256 MiB. Throws BouquetError 'bad-argument' for both, or for a
+ * budget that does not cover the runtime's fixed part.
+ */
+export function nodeVolunteerMemoryBytes(o: { memoryBytes?: number; budgetBytes?: number }): number {
+  if (o.memoryBytes !== undefined && o.budgetBytes !== undefined) {
+    throw new BouquetError('bad-argument', 'give a budget (--budget-mb, budgetBytes: the whole process) or the memory for weights + cache (--memory-mb, memoryBytes), not both');
+  }
+  if (o.budgetBytes !== undefined) return registeredMemoryBytes(o.budgetBytes, 'node');
+  return o.memoryBytes ?? 256 * 1024 * 1024;
+}
+
 /** Node volunteers of this process serving on WebGPU (they share onnxruntime's one device). */
 let webGpuVolunteers = 0;
 
 /** Joins the swarm at `options.origin` as a volunteer; resolves once it measured its speed and registered. */
 export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise<NodeVolunteer> {
+  const memoryBytes = nodeVolunteerMemoryBytes(options);
   const { decision, ort } = await nodeRuntimeBackend(options.backend ?? 'auto', options.threads ?? 1);
   const backend = decision.backend;
   const coordinator = new CoordinatorClient({ origin: options.origin });
@@ -100,7 +120,7 @@ export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise
     transport,
     coordinator: new WebSocketCoordinator({ origin: options.origin }),
     runtime,
-    memoryBytes: options.memoryBytes ?? 256 * 1024 * 1024,
+    memoryBytes,
     backend,
     modelId,
     hiddenSize: weights.shape.hiddenSize,

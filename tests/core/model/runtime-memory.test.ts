@@ -1,4 +1,4 @@
-// A tab's budget ⇄ the memory it registers: what placement may give a tab of budget N keeps its real peak within N.
+// A volunteer's budget ⇄ the memory it registers (a tab's per backend, a Node process's): what placement may give a volunteer of budget N keeps its real peak within N.
 import { describe, expect, it } from 'vitest';
 import { placementMemoryBytes, registeredMemoryBytes, runtimeMemoryCosts, tabBudgetBytes } from '../../../core/model/index.ts';
 import { maxBlocksFor } from '../../../core/placement/index.ts';
@@ -8,7 +8,7 @@ const model = { numBlocks: 4, blockBytes: 49 * MiB, cacheBytesPerBlock: 0.5 * Mi
 
 describe('tab memory budget', () => {
   it('registers what is left after the runtime\'s fixed part, divided by its measured cost per weight byte', () => {
-    for (const backend of ['wasm', 'webgpu'] as const) {
+    for (const backend of ['wasm', 'webgpu', 'node'] as const) {
       const c = runtimeMemoryCosts[backend];
       expect(c.bytesPerWeightByte).toBeGreaterThan(1);
       const budget = 1024 * MiB;
@@ -25,6 +25,9 @@ describe('tab memory budget', () => {
     // A page registering such a budget is refused with a coded error; a budget above it registers placementMemoryBytes.
     expect(() => registeredMemoryBytes(runtimeMemoryCosts.wasm.fixedBytes, 'wasm')).toThrow(expect.objectContaining({ code: 'bad-argument' }));
     expect(registeredMemoryBytes(1024 * MiB, 'wasm')).toBe(placementMemoryBytes(1024 * MiB, 'wasm'));
+    // The same for a Node process, with its own fixed part.
+    expect(() => registeredMemoryBytes(runtimeMemoryCosts.node.fixedBytes, 'node')).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+    expect(registeredMemoryBytes(runtimeMemoryCosts.node.fixedBytes + MiB, 'node')).toBeGreaterThan(0);
   });
 
   it('tabBudgetBytes is the budget that holds exactly what placement counts', () => {

@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runtimeMemoryCosts } from '../../../core/model/index.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 const bouquet = path.join(repoRoot, 'bin', 'bouquet.js');
@@ -14,6 +15,7 @@ describe('bouquet volunteer / chat usage errors', () => {
     ['volunteer', '--server', 'http://127.0.0.1:9', '--backend', 'cuda'],
     ['volunteer', '--server', 'http://127.0.0.1:9', '--memory-mb=-1'],
     ['volunteer', '--server', 'http://127.0.0.1:9', '--memory-mb', 'lots'],
+    ['volunteer', '--server', 'http://127.0.0.1:9', '--budget-mb', '0'],
     ['chat'],
     ['chat', '--server', 'http://127.0.0.1:9', '--temperature', 'hot'],
     ['chat', '--server', 'http://127.0.0.1:9', '--max-tokens', '0'],
@@ -23,5 +25,19 @@ describe('bouquet volunteer / chat usage errors', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(new RegExp(`^bouquet ${args[0] ?? ''}: `));
+  }, 60_000);
+
+  // A budget is the whole process's memory: one that does not cover the Node runtime's own share, or one given beside
+  // --memory-mb (weights + cache), is refused with a coded error before the volunteer touches the network.
+  const fixedMb = runtimeMemoryCosts.node.fixedBytes / 2 ** 20;
+  it.each([
+    ['--budget-mb', String(fixedMb)],
+    ['--budget-mb', String(fixedMb / 2)],
+    ['--budget-mb', String(fixedMb + 64), '--memory-mb', '1'],
+  ])('volunteer %s %s … is refused [bad-argument]', (...flags: string[]) => {
+    const r = spawnSync(process.execPath, [bouquet, 'volunteer', '--server', 'http://127.0.0.1:9', ...flags], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr.trim()).toMatch(/^bouquet volunteer: .* \[bad-argument\]$/);
   }, 60_000);
 });
