@@ -19,5 +19,5 @@ export {
   hiddenStateBytesPerToken,
 } from './shape.ts';
 export { shapeFromHfConfig, supportedFamilies } from './hf-config.ts';
-export { runtimeMemoryCosts, placementMemoryBytes, registeredMemoryBytes, tabBudgetBytes, type RuntimeMemoryCost, type RuntimeMemoryBackend, type RuntimeMemoryKind } from './runtime-memory.ts';
+export { runtimeMemoryCosts, placementMemoryBytes, registeredMemoryBytes, budgetBytesFor, type RuntimeMemoryCost, type RuntimeMemoryBackend, type RuntimeMemoryKind } from './runtime-memory.ts';
 export { ropeFrequencies, ropeDependsOnStep, type RopeFrequencies } from './rope.ts';

@@ -75,7 +75,7 @@ export function registeredMemoryBytes(budgetBytes: number, kind: RuntimeMemoryKi
 }
 
 /** The inverse: the whole budget, bytes, a volunteer of runtime `kind` needs for `placementBytes` of weights + cache at their nominal sizes. */
-export function tabBudgetBytes(placementBytes: number, kind: RuntimeMemoryKind): number {
+export function budgetBytesFor(placementBytes: number, kind: RuntimeMemoryKind): number {
   const c = runtimeMemoryCosts[kind];
   return Math.ceil(c.fixedBytes + c.bytesPerWeightByte * placementBytes);
 }

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runtimeMemoryCosts, tabBudgetBytes } from '../../core/model/index.ts';
+import { runtimeMemoryCosts, budgetBytesFor } from '../../core/model/index.ts';
 import { writeSyntheticCheckpoint, type SyntheticCheckpointShape } from '../../tools/bench/synthetic-checkpoint.ts';
 import { startNodeClient, startNodeVolunteer } from '../../tools/node-peer/index.ts';
 import { startBouquet, stopBouquet, stories260K, until, type BouquetProcess } from './swarm-support.ts';
@@ -54,7 +54,7 @@ describe('a Node volunteer\'s memory budget', () => {
     const info = (await swarm()).model;
     // The budget for the whole model and 8 sessions' cache at the Node runtime's measured cost.
     const need = info.numBlocks * info.blockBytes + 8 * info.cacheBytesPerBlock;
-    const budgetBytes = tabBudgetBytes(need, 'node');
+    const budgetBytes = budgetBytesFor(need, 'node');
     volunteer = startBouquet(['volunteer', '--server', url, '--backend', 'wasm', '--budget-mb', String(budgetBytes / MiB), '--state-dir', path.join(dir, 'v'), '--drain-ms', '0']);
     await until('the volunteer to serve every block', async () => {
       const s = await swarm();

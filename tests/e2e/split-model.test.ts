@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { placementMemoryBytes, runtimeMemoryCosts, tabBudgetBytes } from '../../core/model/index.ts';
+import { placementMemoryBytes, runtimeMemoryCosts, budgetBytesFor } from '../../core/model/index.ts';
 import { maxBlocksFor } from '../../core/placement/index.ts';
 import { writeSyntheticCheckpoint, syntheticParams, type SyntheticCheckpointShape } from '../../tools/bench/synthetic-checkpoint.ts';
 import { createNetNamespace, netnsUnavailableReason, type NetNamespace } from '../support/netns.ts';
@@ -61,7 +61,7 @@ describe.skipIf(skipReason !== null)(`a model no tab can hold, split over budget
     await probe.goto(`${server.url}/headless-chat.html?probe=1`);
     const info = (await swarmState(probe)).model;
     await probe.close();
-    const budget = tabBudgetBytes(2 * info.blockBytes + 8 * info.cacheBytesPerBlock, 'wasm');
+    const budget = budgetBytesFor(2 * info.blockBytes + 8 * info.cacheBytesPerBlock, 'wasm');
     const registered = placementMemoryBytes(budget, 'wasm');
     expect(maxBlocksFor(registered, info)).toBe(2);
     for (let i = 0; i < 2; i++) volunteers.push(await openVolunteer(context, server.url, budget, 'budget'));

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SwarmState } from '../../core/api/index.ts';
-import { placementMemoryBytes, tabBudgetBytes } from '../../core/model/index.ts';
+import { placementMemoryBytes, budgetBytesFor } from '../../core/model/index.ts';
 import { quantile } from '../../core/stats/index.ts';
 import type { BouquetServer } from '../../server/index.ts';
 import { startNodeClient, startNodeVolunteer, type NodeBackendChoice, type NodeClient, type NodeVolunteer } from '../node-peer/index.ts';
@@ -48,7 +48,7 @@ export function failoverVictim(state: SwarmState, clientId: string): string | un
   return (lease?.chain.filter((h) => coveredElsewhere(h.peerId, h.span)).at(-1) ?? lease?.chain.at(-1))?.peerId;
 }
 
-/** Weights + cache at their nominal sizes for ⌈L / N⌉ + 1 blocks each (so a departed volunteer's blocks are still held) and 4 sessions, bytes: the demo's default budget is the one that holds it (tabBudgetBytes). */
+/** Weights + cache at their nominal sizes for ⌈L / N⌉ + 1 blocks each (so a departed volunteer's blocks are still held) and 4 sessions, bytes: the demo's default budget is the one that holds it (budgetBytesFor). */
 export function demoVolunteerMemoryBytes(info: { numBlocks: number; blockBytes: number; cacheBytesPerBlock: number }, volunteers: number): number {
   const blocksEach = Math.min(info.numBlocks, Math.ceil(info.numBlocks / volunteers) + (volunteers > 1 ? 1 : 0));
   return blocksEach * info.blockBytes + 4 * info.cacheBytesPerBlock;
@@ -85,7 +85,7 @@ export async function runNodeDemo(o: NodeDemoOptions): Promise<NodeDemoSwarm> {
   const info = o.server.model.info;
   // Each volunteer's whole budget, as a tab's (bouquet volunteer --budget-mb): it registers what the Node runtime's costs leave.
   // They share this one process (and its onnxruntime module), so the process's peak is not checked against any one budget.
-  const budgetBytes = o.budgetBytes ?? tabBudgetBytes(demoVolunteerMemoryBytes(info, o.volunteers), 'node');
+  const budgetBytes = o.budgetBytes ?? budgetBytesFor(demoVolunteerMemoryBytes(info, o.volunteers), 'node');
   o.log(`each Node volunteer's budget: ${(budgetBytes / 2 ** 20).toFixed(1)} MiB, ${(placementMemoryBytes(budgetBytes, 'node') / 2 ** 20).toFixed(1)} MiB of it for weights + cache at their nominal sizes (a block is ${(info.blockBytes / 2 ** 20).toFixed(1)} MiB)`);
   // Demo peers are ephemeral: their key pairs go in a temporary state dir, removed at the end.
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'bouquet-demo-peers-'));

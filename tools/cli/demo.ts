@@ -11,7 +11,7 @@ import { writeTinyModel } from './tiny-model.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { isBouquetError } from '../../core/errors/index.ts';
 import { createServer, defaultWebDir, loadServedModel, modelFolder, serverLogger, terminalProgress, type BouquetServer } from '../../server/index.ts';
-import { placementMemoryBytes, tabBudgetBytes } from '../../core/model/index.ts';
+import { placementMemoryBytes, budgetBytesFor } from '../../core/model/index.ts';
 import { capacityShortfall } from '../../core/placement/index.ts';
 import type { HeadlessGlobals } from '../../web/headless/index.ts';
 import { demoVolunteerMemoryBytes, failoverVictim, printDemoAnswer, runNodeDemo, type NodeDemoSwarm } from './demo-node.ts';
@@ -269,7 +269,7 @@ export async function run(argv: string[]): Promise<number> {
     log(`backend: ${backend}`);
     const info = server.model.info;
     // The tab's whole budget (its page registers what is left for weights + cache at their nominal sizes).
-    const budget = volunteerMemoryMb !== undefined ? volunteerMemoryMb * 2 ** 20 : tabBudgetBytes(demoVolunteerMemoryBytes(info, volunteers), 'wasm');
+    const budget = volunteerMemoryMb !== undefined ? volunteerMemoryMb * 2 ** 20 : budgetBytesFor(demoVolunteerMemoryBytes(info, volunteers), 'wasm');
     log(`each volunteer tab's budget: ${(budget / 2 ** 20).toFixed(1)} MiB, ${(placementMemoryBytes(budget, 'wasm') / 2 ** 20).toFixed(1)} MiB of it for weights + cache at their nominal sizes (a block is ${(info.blockBytes / 2 ** 20).toFixed(1)} MiB, one session's cache per block ${(info.cacheBytesPerBlock / 2 ** 20).toFixed(2)} MiB)`);
     const tabs: Page[] = [];
     for (let i = 0; i < volunteers; i++) {

@@ -1,6 +1,6 @@
 // A volunteer's budget ⇄ the memory it registers (a tab's per backend, a Node process's): what placement may give a volunteer of budget N keeps its real peak within N.
 import { describe, expect, it } from 'vitest';
-import { placementMemoryBytes, registeredMemoryBytes, runtimeMemoryCosts, tabBudgetBytes } from '../../../core/model/index.ts';
+import { placementMemoryBytes, registeredMemoryBytes, runtimeMemoryCosts, budgetBytesFor } from '../../../core/model/index.ts';
 import { maxBlocksFor } from '../../../core/placement/index.ts';
 
 const MiB = 2 ** 20;
@@ -30,10 +30,10 @@ describe('tab memory budget', () => {
     expect(registeredMemoryBytes(runtimeMemoryCosts.node.fixedBytes + MiB, 'node')).toBeGreaterThan(0);
   });
 
-  it('tabBudgetBytes is the budget that holds exactly what placement counts', () => {
+  it('budgetBytesFor is the budget that holds exactly what placement counts', () => {
     for (const k of [1, 2, 3]) {
       const need = k * model.blockBytes + 8 * model.cacheBytesPerBlock;
-      const budget = tabBudgetBytes(need, 'wasm');
+      const budget = budgetBytesFor(need, 'wasm');
       expect(placementMemoryBytes(budget, 'wasm')).toBeGreaterThanOrEqual(need);
       expect(maxBlocksFor(placementMemoryBytes(budget, 'wasm'), model)).toBe(k);
       // The nominal sizes alone would have let the same budget take every block: the old reading, several times too generous.

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BouquetError } from '../../../core/errors/index.ts';
-import { runtimeMemoryCosts, tabBudgetBytes } from '../../../core/model/index.ts';
+import { runtimeMemoryCosts, budgetBytesFor } from '../../../core/model/index.ts';
 import { startNodeClient } from '../../node-peer/index.ts';
 import { writeSyntheticCheckpoint, type SyntheticCheckpointShape } from '../synthetic-checkpoint.ts';
 
@@ -121,7 +121,7 @@ try {
   const c = runtimeMemoryCosts.node;
   console.log(`runtimeMemoryCosts.node (${(c.fixedBytes / MiB).toFixed(0)} MiB + ${c.bytesPerWeightByte}× weights and cache): worst peak / the budget for it`);
   for (const rs of rows) {
-    const budgetMiB = tabBudgetBytes((rs[0]?.nominalMiB ?? 0) * MiB, 'node') / MiB;
+    const budgetMiB = budgetBytesFor((rs[0]?.nominalMiB ?? 0) * MiB, 'node') / MiB;
     const worst = Math.max(...rs.map((r) => r.peakAboveStartMiB));
     console.log(`  ${(rs[0]?.name ?? '').padEnd(26)}${worst.toFixed(0).padStart(5)} / ${budgetMiB.toFixed(0)} MiB = ${(worst / budgetMiB).toFixed(2)}`);
   }

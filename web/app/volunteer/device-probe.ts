@@ -1,5 +1,5 @@
 // What this device can give the swarm, as the page sees it: WebGPU adapter, limits and shader-f16, or wasm and its threads.
-import { tabBudgetBytes } from '../../../core/model/index.ts';
+import { budgetBytesFor } from '../../../core/model/index.ts';
 
 /** The WebGPU adapter as the volunteer page describes it. */
 export interface GpuDescription {
@@ -87,7 +87,7 @@ export const defaultBudgetSessions = 8;
 const mib = 1024 ** 2;
 
 /**
- * Budget choices offered, bytes: the tab's whole memory for serving (core/model's tabBudgetBytes: the runtime's
+ * Budget choices offered, bytes: the tab's whole memory for serving (core/model's budgetBytesFor: the runtime's
  * measured fixed part and its cost per weight byte), up to what the device reports (or 8 GiB when it does not say).
  * Without a model: from 256 MiB, default a quarter of the device (1 GiB when unknown). With one: from what one block
  * and one session need, the default min(a quarter of the device, the budget for twice all its blocks plus the cache
@@ -103,9 +103,9 @@ export function budgetRange(device: DeviceDescription, model: ModelNeed | null =
     const defaultBytes = Math.min(maxBytes, Math.max(minBytes, known === null ? gib : Math.round(known / 4 / quarterStep) * quarterStep));
     return { minBytes, maxBytes, defaultBytes, stepBytes: quarterStep };
   }
-  const needBytes = tabBudgetBytes(2 * model.numBlocks * (model.blockBytes + defaultBudgetSessions * model.cacheBytesPerBlock), 'wasm');
+  const needBytes = budgetBytesFor(2 * model.numBlocks * (model.blockBytes + defaultBudgetSessions * model.cacheBytesPerBlock), 'wasm');
   const stepBytes = needBytes < gib ? 16 * mib : quarterStep;
-  const minBytes = Math.ceil(tabBudgetBytes(model.blockBytes + model.cacheBytesPerBlock, 'wasm') / stepBytes) * stepBytes;
+  const minBytes = Math.ceil(budgetBytesFor(model.blockBytes + model.cacheBytesPerBlock, 'wasm') / stepBytes) * stepBytes;
   const maxBytes = Math.max(minBytes, known ?? 8 * gib);
   const comfortable = known === null ? maxBytes : Math.max(minBytes, Math.floor(known / 4 / stepBytes) * stepBytes);
   const defaultBytes = Math.min(maxBytes, comfortable, Math.max(minBytes, Math.ceil(needBytes / stepBytes) * stepBytes));
