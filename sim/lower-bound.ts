@@ -20,9 +20,18 @@ export interface ResponseLowerBound {
  * the relaxation; a whole slot (s_c) when the model does not say how many tokens a slot holds.
  */
 export function sessionCacheBytesPerBlock(model: SwarmSnapshot['model'], tokens: number): number {
-  if (model.kvDim === undefined && model.hiddenSize === undefined) return model.cacheBytesPerBlock;
+  const { units, unitsPerSlot } = sessionCacheUnits(model, tokens);
+  return (model.cacheBytesPerBlock * units) / unitsPerSlot;
+}
+
+/**
+ * The same cache counted in whole units of a slot (s_c / unitsPerSlot bytes per block each): its
+ * 16-token blocks, or one unit, a whole slot, when the model does not say how many tokens a slot holds.
+ */
+export function sessionCacheUnits(model: SwarmSnapshot['model'], tokens: number): { units: number; unitsPerSlot: number } {
+  if (model.kvDim === undefined && model.hiddenSize === undefined) return { units: 1, unitsPerSlot: 1 };
   const slot = slotTokensOf(model, tokens);
-  return (model.cacheBytesPerBlock * tokenBlocksFor(Math.min(slot, Math.ceil(tokens)))) / tokenBlocksFor(slot);
+  return { units: tokenBlocksFor(Math.min(slot, Math.ceil(tokens))), unitsPerSlot: tokenBlocksFor(slot) };
 }
 
 /** Most blocks a server of `memoryBytes` can hold next to the cache of one session of `tokens` tokens. */

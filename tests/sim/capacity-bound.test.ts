@@ -11,7 +11,7 @@ const lOut = 40;
 const rttMs = 50;
 
 /**
- * Two servers that each hold all 4 blocks: `fast` with spare memory for exactly `fastSessions`
+ * Two servers that each hold all 4 blocks: `fast` with spare memory for `fastSessions`
  * sessions of this workload's tokens, `slow` (1.5× its decode, 1.2× its prefill) for 100.
  */
 function twoServers(fastSessions: number): { swarm: SwarmSnapshot; sessionBytes: number } {
@@ -20,7 +20,7 @@ function twoServers(fastSessions: number): { swarm: SwarmSnapshot; sessionBytes:
   const swarm: SwarmSnapshot = {
     model,
     servers: [
-      { id: 'fast', memoryBytes: L * blockBytes + fastSessions * sessionBytes, decodeMsPerBlock: 4, prefillMsPerBlock: { perTokenMs: 0.02, fixedMs: 2 } },
+      { id: 'fast', memoryBytes: L * blockBytes + Math.round(fastSessions * sessionBytes), decodeMsPerBlock: 4, prefillMsPerBlock: { perTokenMs: 0.02, fixedMs: 2 } },
       { id: 'slow', memoryBytes: L * blockBytes + 100 * sessionBytes, decodeMsPerBlock: 6, prefillMsPerBlock: { perTokenMs: 0.024, fixedMs: 2.4 } },
     ],
     clients: [{ id: 'c' }],
@@ -43,8 +43,8 @@ function hopMs(server: SwarmSnapshot['servers'][number], blocks: number): number
 }
 
 describe('capacityLowerBound', () => {
-  it('where the fast server holds one session and cannot take every request, equals the hand-solved LP and lies above the relaxed bound', async () => {
-    const { swarm, sessionBytes } = twoServers(1);
+  it.each([1, 1.7])('where the fast server has room for %s session(s) and cannot take every request, equals the hand-solved LP (whole sessions) and lies above the relaxed bound', async (fastSessions) => {
+    const { swarm, sessionBytes } = twoServers(fastSessions);
     const [fast, slow] = swarm.servers;
     if (fast === undefined || slow === undefined) throw new Error('two servers');
     const fastMs = hopMs(fast, L);
@@ -59,7 +59,10 @@ describe('capacityLowerBound', () => {
     // The LP by hand at the slack it reports: the fast server's memory-time over [a_1, a_N + Δ]
     // takes H · spare / (S_fast · session bytes) requests; the rest go to the cheapest unlimited option.
     const horizonMs = (n - 1) * (fastMs / 3) + bound.horizonSlackMs;
-    const onFast = Math.min(n, (horizonMs * (fast.memoryBytes - L * blockBytes)) / (fastMs * sessionBytes));
+    // Sessions are whole: room for 1.7 holds one at a time.
+    const wholeSessions = Math.floor((fast.memoryBytes - L * blockBytes) / sessionBytes);
+    expect(wholeSessions).toBe(1);
+    const onFast = Math.min(n, (horizonMs * wholeSessions * sessionBytes) / (fastMs * sessionBytes));
     const overflowMs = Math.min(slowMs, multiHopMs, Math.max(bound.horizonSlackMs, fastMs));
     const hand = (onFast * fastMs + (n - onFast) * overflowMs) / n;
     expect(onFast).toBeLessThan(n);
@@ -91,7 +94,7 @@ describe('capacityLowerBound', () => {
     expect(expectedOnlineMs(undefined, 100, 400)).toBe(300);
   });
 
-  it('rounds lengths down to cap the classes, which only lowers the bound', async () => {
+  it('groups similar lengths to cap the classes, which can only lower the bound, never below the relaxed one', async () => {
     const swarm = tinySwarm(3);
     const requests = tinyRequests(swarm, 3);
     const exact = await capacityLowerBound(swarm, requests);
@@ -100,6 +103,7 @@ describe('capacityLowerBound', () => {
     expect(capped.classes).toBeLessThanOrEqual(10);
     expect(capped.lengthBits).not.toBeNull();
     expect(capped.meanMs).toBeLessThanOrEqual(exact.meanMs * (1 + 1e-9));
+    expect(capped.meanMs).toBeGreaterThanOrEqual(responseLowerBound(swarm, requests).meanMs * (1 - 1e-9));
   });
 
   it('no simulated policy beats it on 30 seeded tiny instances, and memory binds on some of them', async () => {
