@@ -1,7 +1,7 @@
 // The capacity (fluid) lower bound: its LP against a hand solution where memory binds, the relaxed bound where it does not, and simulated runs.
 import { describe, expect, it } from 'vitest';
 import type { SwarmSnapshot } from '../../core/swarm/index.ts';
-import { capacityLowerBound, expectedOnlineMs, responseLowerBound, sessionCacheBytesPerBlock, type SimRequest } from '../../sim/index.ts';
+import { capacityLowerBound, expectedOnlineMs, packableUnits, responseLowerBound, sessionCacheBytesPerBlock, type SimRequest } from '../../sim/index.ts';
 import { meanResponseMs, tinyRequests, tinySwarm } from './bouquet-fixtures.ts';
 
 const L = 4;
@@ -92,6 +92,14 @@ describe('capacityLowerBound', () => {
     expect(expectedOnlineMs(churn, 0, 1e-3)).toBeCloseTo(1e-3, 9);
     expect(expectedOnlineMs(churn, 1e6, 2e6) / 1e6).toBeCloseTo(0.5, 9);
     expect(expectedOnlineMs(undefined, 100, 400)).toBe(300);
+  });
+
+  it('fills a server only with whole sessions of the run’s sizes', () => {
+    // 10 units of room, sessions of 4 and 7 units: at most 8 (4 + 4) at once, never 10.
+    expect(packableUnits(10, [7, 4, 7])).toBe(8);
+    expect(packableUnits(11, [7, 4])).toBe(11);
+    expect(packableUnits(3, [4, 7])).toBe(0);
+    expect(packableUnits(9, [1, 4])).toBe(9);
   });
 
   it('groups similar lengths to cap the classes, which can only lower the bound, never below the relaxed one', async () => {
