@@ -216,7 +216,7 @@ export async function capacityLowerBound(snapshot: SwarmSnapshot, requests: read
   const hi = costs.reduce((m, v) => Math.max(m, v), 0);
   let best: { meanMs: number; slackMs: number } = { meanMs: relaxedMeanMs, slackMs: lo };
   for (let k = 0; k < slackSteps; k++) {
-    const slackMs = lo * (hi / lo) ** (k / (slackSteps - 1));
+    const slackMs = lo > 0 ? lo * (hi / lo) ** (k / (slackSteps - 1)) : (hi * k) / (slackSteps - 1);
     const extraMs = await solveCapacityLp(classes, roomBytes, (j) => onlineOf(snapshot, options.churn, j, firstMs, lastMs + slackMs), slackMs, requests.length);
     if (relaxedMeanMs + extraMs > best.meanMs) best = { meanMs: relaxedMeanMs + extraMs, slackMs };
   }
