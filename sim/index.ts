@@ -27,7 +27,8 @@ export { BinaryHeap } from './heap.ts';
 export { browserContention, contentionFactor, drawSpeedFactors, jitterFactor, slotTokensOf, type ServiceSpec, type ContentionSpec } from './service.ts';
 export { parseScenario, ScenarioError, builtinPolicies, type Scenario, type PolicyCombo, type ParseScenarioOptions, type ScenarioFileReader } from './scenario.ts';
 export { resolvePolicy, routingFor, placeFor, runScenario, plannedDeclaredTokens } from './run.ts';
-export { fastestServiceMs, responseLowerBound, type ResponseLowerBound } from './lower-bound.ts';
+export { fastestServiceMs, responseLowerBound, sessionCacheBytesPerBlock, type ResponseLowerBound } from './lower-bound.ts';
+export { capacityLowerBound, expectedOnlineMs, packableUnits, capacityBoundMaxClasses, type CapacityLowerBound, type CapacityBoundOptions } from './capacity-bound.ts';
 export {
   summarizeRuns,
   barChartSvg,

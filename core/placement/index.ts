@@ -57,7 +57,7 @@ export {
   type GbpCrChoice,
 } from './gbp-cr.ts';
 export { bouquet, sessionsPerSlot, slotTokensOf } from './bouquet.ts';
-export { milp, solveBprrMilp, buildBprrMilp, MilpNoSolutionError, milpDefaultTimeLimitMs, type BprrMilpSolution, type BprrMilpModel } from './milp.ts';
+export { milp, loadHighs, solveBprrMilp, buildBprrMilp, MilpNoSolutionError, milpDefaultTimeLimitMs, type BprrMilpSolution, type BprrMilpModel } from './milp.ts';
 export { bprrObjectiveMs, requestClients, type BprrObjective } from './objective.ts';
 
 /** Every placement policy by the name the CLI and the coordinator use. */

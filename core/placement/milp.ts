@@ -20,7 +20,8 @@ registerErrorKind('MilpNoSolutionError', MilpNoSolutionError);
 
 // The wasm solver is loaded once per process and shared (it keeps no model state between solves).
 let highs: Promise<Highs> | undefined;
-function loadHighs(): Promise<Highs> {
+/** The HiGHS wasm solver, loaded on first use and shared by every caller in the process (this MILP, sim's capacity bound). */
+export function loadHighs(): Promise<Highs> {
   highs ??= highsLoader();
   return highs;
 }

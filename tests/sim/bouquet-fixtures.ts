@@ -1,7 +1,9 @@
 // Seeded tiny instances for the bouquet tests.
+import { expect } from 'vitest';
 import { mulberry32 } from '../../core/random/index.ts';
+import { placementPolicyFor, resolveCombo, routingPolicyFor } from '../../core/policies/index.ts';
 import type { ServerSpec, SwarmSnapshot } from '../../core/swarm/index.ts';
-import type { SimRequest } from '../../sim/index.ts';
+import { simulate, streamRandom, type SimConfig, type SimRequest } from '../../sim/index.ts';
 
 /** Bytes per token of cache per block in these instances: 2 · hiddenSize 1 · 2 bytes. */
 const bytesPerToken = 4;
@@ -51,3 +53,15 @@ export function tinyRequests(swarm: SwarmSnapshot, seed: number, count = 60): Si
   });
 }
 
+/** Mean response of a named combo on one instance, ms; the same arrivals for every combo. */
+export async function meanResponseMs(name: string, swarm: SwarmSnapshot, requests: SimRequest[]): Promise<number> {
+  const combo = resolveCombo(name);
+  const planned: SwarmSnapshot =
+    combo.reservation === 'declared' ? { ...swarm, workload: { ...swarm.workload, meanDeclaredTokens: 60 + 96 } } : swarm;
+  const placement = await placementPolicyFor(combo.placement, combo.placementOptions)(planned);
+  const cfg: SimConfig = { swarm: planned, placement, routing: routingPolicyFor(combo.routing, combo.routingOptions), requests, random: streamRandom(1, 'churn') };
+  if (combo.reservation !== undefined) cfg.reservation = combo.reservation;
+  const r = simulate(cfg);
+  expect(r.metrics.finished).toBe(requests.length);
+  return r.metrics.responseMs.mean;
+}

@@ -3,21 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { placementPolicyFor, policyCombos, resolveCombo, routingPolicyFor } from '../../core/policies/index.ts';
 import { sessionsPerSlot } from '../../core/placement/index.ts';
 import type { SwarmSnapshot } from '../../core/swarm/index.ts';
-import { fastestServiceMs, responseLowerBound, simulate, simulateAsync, streamRandom, type SimConfig, type SimRequest } from '../../sim/index.ts';
-import { tinyRequests, tinySwarm } from './bouquet-fixtures.ts';
-
-/** Mean response of a named combo on one instance, ms; the same arrivals for every combo. */
-async function meanResponseMs(name: string, swarm: SwarmSnapshot, requests: SimRequest[]): Promise<number> {
-  const combo = resolveCombo(name);
-  const planned: SwarmSnapshot =
-    combo.reservation === 'declared' ? { ...swarm, workload: { ...swarm.workload, meanDeclaredTokens: 60 + 96 } } : swarm;
-  const placement = await placementPolicyFor(combo.placement, combo.placementOptions)(planned);
-  const cfg: SimConfig = { swarm: planned, placement, routing: routingPolicyFor(combo.routing, combo.routingOptions), requests, random: streamRandom(1, 'churn') };
-  if (combo.reservation !== undefined) cfg.reservation = combo.reservation;
-  const r = simulate(cfg);
-  expect(r.metrics.finished).toBe(requests.length);
-  return r.metrics.responseMs.mean;
-}
+import { fastestServiceMs, responseLowerBound, simulateAsync, streamRandom, type SimConfig } from '../../sim/index.ts';
+import { meanResponseMs, tinyRequests, tinySwarm } from './bouquet-fixtures.ts';
 
 describe('bouquet', () => {
   it('is registered as a combo of its own placement and router with admission by declared length, and resolves by name', () => {

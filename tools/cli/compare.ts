@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   arrivalsAreStochastic,
+  capacityLowerBound,
   compareCharts,
   compareMarkdown,
   formatMeanCi,
@@ -43,7 +44,10 @@ instead (seconds). --out DIR also writes DIR/report.md with SVG charts with erro
 --lower-bound adds the relaxed lower bound over the same seeds (every request alone on the swarm,
 on the fastest chain any placement could give it, at nominal speeds; no policy can beat its mean
 or p95): a last line, and in --json "lowerBound": { responseMean, responseMeanCi95, responseP95,
-responseP95Ci95 } (seconds).`;
+responseP95Ci95 } (seconds). It also adds the capacity bound (sim/capacity-bound.ts): the relaxed
+bound plus the memory a one-hop session holds on a server with all blocks — a fluid LP over the
+run's requests (churn: expected online time), never below the relaxed mean: a second line, and in
+--json "capacityBound": { responseMean, responseMeanCi95 } (seconds).`;
 
 /** Placements that draw from the seed (PETALS' join order and rebalancing shuffles). */
 const seededPlacements = new Set(['petals']);
@@ -119,6 +123,7 @@ export function run(argv: string[]): Promise<number> {
       };
     }
     let lowerBound: { responseMean: number; responseMeanCi95: number | null; responseP95: number; responseP95Ci95: number | null } | undefined;
+    let capacityBound: { responseMean: number; responseMeanCi95: number | null } | undefined;
     if (values['lower-bound'] === true) {
       const bounds = Array.from({ length: runs }, (_, k) =>
         responseLowerBound(scenario.snapshot, generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals'))),
@@ -127,6 +132,14 @@ export function run(argv: string[]): Promise<number> {
       const p95 = meanCi95(bounds.map((b) => b.p95Ms / 1000));
       const ci = (x: number): number | null => (Number.isFinite(x) ? x : null);
       lowerBound = { responseMean: mean.mean, responseMeanCi95: ci(mean.ci95), responseP95: p95.mean, responseP95Ci95: ci(p95.ci95) };
+      const capacity: number[] = [];
+      for (let k = 0; k < runs; k++) {
+        const requests = generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals'));
+        const b = await capacityLowerBound(scenario.snapshot, requests, scenario.churn === undefined ? {} : { churn: scenario.churn });
+        capacity.push(b.meanMs / 1000);
+      }
+      const cap = meanCi95(capacity);
+      capacityBound = { responseMean: cap.mean, responseMeanCi95: ci(cap.ci95) };
     }
     if (values.out !== undefined) {
       mkdirSync(values.out, { recursive: true });
@@ -145,7 +158,7 @@ export function run(argv: string[]): Promise<number> {
       writeFileSync(join(values.out, 'report.md'), md);
     }
     if (values.json === true) {
-      console.log(JSON.stringify({ scenario: scenario.name, runs, seed, policies: summaries, details, ...(lowerBound === undefined ? {} : { lowerBound }) }, null, 2));
+      console.log(JSON.stringify({ scenario: scenario.name, runs, seed, policies: summaries, details, ...(lowerBound === undefined ? {} : { lowerBound }), ...(capacityBound === undefined ? {} : { capacityBound }) }, null, 2));
       return 0;
     }
     console.log(`${scenario.name}: ${runs} run(s) per policy from seed ${seed}; seconds, mean${runs > 1 ? ' ± 95 % CI over the runs' : ' (one run: CI n/a)'}; load in requests/s`);
@@ -180,6 +193,9 @@ export function run(argv: string[]): Promise<number> {
       console.log(
         `relaxed lower bound (each request alone on its fastest possible chain): resp mean ${formatMeanCi(lowerBound.responseMean, lowerBound.responseMeanCi95 ?? NaN, 2)} s, resp p95 ${formatMeanCi(lowerBound.responseP95, lowerBound.responseP95Ci95 ?? NaN, 2)} s`,
       );
+    }
+    if (capacityBound !== undefined) {
+      console.log(`capacity lower bound (one-hop sessions limited by the servers' memory): resp mean ${formatMeanCi(capacityBound.responseMean, capacityBound.responseMeanCi95 ?? NaN, 2)} s`);
     }
     if (values.out !== undefined) console.log(`report: ${join(values.out, 'report.md')}`);
     return 0;

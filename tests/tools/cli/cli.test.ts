@@ -161,11 +161,20 @@ describe('bouquet plan | sim | compare', () => {
     expect(b).toBeLessThan(p);
   });
 
-  it('compare --lower-bound: no policy beats the relaxed bound; bouquet halves the follow-up’s gap to it on the 4096-token-cache testbed', async () => {
+  it('compare --lower-bound: no policy beats the relaxed or the capacity bound; bouquet halves the follow-up’s gap to the relaxed one on the 4096-token-cache testbed', async () => {
     const r = await capture(compare, ['--scenario', 'scenarios/followup-llama2-7b-4096ctx.json', '--policies', 'followup,bouquet', '--runs', '2', '--lower-bound', '--json']);
-    const j = JSON.parse(r.stdout) as CompareJson & { lowerBound: { responseMean: number; responseP95: number } };
+    const j = JSON.parse(r.stdout) as CompareJson & {
+      lowerBound: { responseMean: number; responseP95: number };
+      capacityBound: { responseMean: number; responseMeanCi95: number | null };
+    };
     const f = j.policies.followup?.responseMean ?? NaN;
     const q = j.policies.bouquet?.responseMean ?? NaN;
+    expect(Object.keys(j.lowerBound).sort()).toEqual(['responseMean', 'responseMeanCi95', 'responseP95', 'responseP95Ci95']);
+    expect(Object.keys(j.capacityBound).sort()).toEqual(['responseMean', 'responseMeanCi95']);
+    expect(j.capacityBound.responseMeanCi95).toEqual(expect.any(Number));
+    expect(j.capacityBound.responseMean).toBeGreaterThanOrEqual(j.lowerBound.responseMean * (1 - 1e-9));
+    expect(j.capacityBound.responseMean).toBeLessThanOrEqual(q);
+    expect(j.capacityBound.responseMean).toBeLessThanOrEqual(f);
     expect(j.lowerBound.responseMean).toBeGreaterThan(0);
     expect(j.lowerBound.responseMean).toBeLessThanOrEqual(q);
     expect(j.lowerBound.responseP95).toBeLessThanOrEqual(j.policies.bouquet?.responseP95 ?? NaN);
