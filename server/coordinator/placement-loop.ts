@@ -63,6 +63,8 @@ export class PlacementLoop {
   private readonly awaitedBack = new Map<string, number>();
   /** Runs are held until then (wall clock, performance.now() ms): a restarted coordinator awaiting its volunteers. */
   private heldUntil = 0;
+  /** Volunteers present at the last run: one that is gone since, or a newcomer, is churn (rebalancing's trigger). */
+  private lastMembers = new Set<string>();
 
   constructor(
     policy: NamedPolicy,
@@ -217,6 +219,7 @@ export class PlacementLoop {
     this.policyInForce = policy;
     const present = volunteers.filter((v) => registry.get(v.peerId) === v);
     const { changes, moved } = mode === 'switch' ? this.switchChanges(present, result) : this.reconciled(present, result, snapshot);
+    this.lastMembers = new Set(present.map((v) => v.peerId));
     for (const c of changes) {
       const v = registry.get(c.peerId);
       if (v === undefined) continue;
@@ -253,7 +256,11 @@ export class PlacementLoop {
     );
     // Churn-aware re-placement (bouquet's combo): with what is left of the move budget, a covering volunteer
     // moves to its proposed span when the predicted gain over its expected stay outweighs the reload.
-    if (!this.d.rebalance || result === undefined || present.length === 0) return reconciled;
+    // Only after churn, as in the simulator: a run where the same volunteers came back with their spans
+    // (a network change, a coordinator restart) moves nobody, though a fresh proposal may differ.
+    const ids = new Set(present.map((v) => v.peerId));
+    const churned = present.some((v) => !v.everAssigned) || [...this.lastMembers].some((id) => !ids.has(id));
+    if (!this.d.rebalance || !churned || result === undefined || present.length === 0) return reconciled;
     let moves: ReturnType<typeof rebalanceMoves> = [];
     try {
       moves = rebalanceMoves({

@@ -69,6 +69,24 @@ describe('volunteers dropped by a network change', () => {
     for (const v of back) expect(moves(v)).toEqual([]);
   });
 
+  it('the same volunteers back with their spans are not rebalanced though a fresh proposal differs; a newcomer (churn) lets rebalancing move them', async () => {
+    // One holder of blocks 0–1 and two of 2–4: bouquet proposes two on the first blocks (its rebalance rule moves one there after churn).
+    const held: Record<string, BlockSpan> = { a: { start: 0, end: 3 }, b: { start: 2, end: 5 }, c: { start: 2, end: 5 } };
+    const s = await swarm.start({ coordinator: { reconnectGraceMs: 2000 } });
+    const first = await Promise.all(Object.entries(held).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
+    await servingAll(s, 3);
+    for (const v of first) v.ws.terminate();
+    await until(() => s.coordinator.state().volunteers.length === 0, 5000, 'the dropped volunteers gone');
+    const back = await Promise.all(Object.entries(held).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
+    await servingAll(s, 3);
+    expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(held);
+    for (const v of [...first, ...back]) expect(moves(v)).toEqual([]);
+    // A newcomer is churn: the run that places it may move a covering volunteer to its proposed span.
+    await swarm.join(s, { peerId: 'd', memoryBytes: budget(1, 4) });
+    await servingAll(s, 4);
+    expect(back.flatMap(moves).some((m) => m.reason === 'rebalance')).toBe(true);
+  });
+
   it('a volunteer that does not come back is replaced once the grace is over, not before', async () => {
     const graceMs = 1000;
     const s = await swarm.start({ coordinator: { reconnectGraceMs: graceMs } });
