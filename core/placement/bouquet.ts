@@ -3,7 +3,7 @@ import { tokenBlocksFor } from '../cache/index.ts';
 import type { SwarmSnapshot } from '../swarm/index.ts';
 import { allocateCache } from '../chains/index.ts';
 import { jobLinkCostMs, serverJobCosts } from '../perf/index.ts';
-import { chooseGbpCrReservation, gbpCrFill, type GbpCrChoice } from './gbp-cr.ts';
+import { chooseGbpCrReservation, gbpCrFill, gbpCrTieTolerance, type GbpCrChoice } from './gbp-cr.ts';
 import { checkSnapshot, makeAssignment, nowMs, plannedLengths, predictPlacement, syncPolicy } from './common.ts';
 import type { ChainCapacity, PlacementOptions, PlacementPolicyFactory, PlacementResult, ServerAssignment } from './types.ts';
 
@@ -31,6 +31,61 @@ export function sessionsPerSlot(snapshot: SwarmSnapshot): number {
   if (declared === undefined || !(declared > 0) || (m.kvDim === undefined && m.hiddenSize === undefined)) return 1;
   const slot = slotTokensOf(m, declared);
   return Math.max(1, tokenBlocksFor(slot) / Math.max(1, tokenBlocksFor(Math.min(slot, Math.ceil(declared)))));
+}
+
+/**
+ * The snapshot bouquet's c search plans on: under admission by declared length a session holds
+ * 1 / `perSlot` of a whole slot, so the model's cache per block is one session's,
+ * s_c / perSlot (bytes), and c counts sessions. A volunteer's block count m_j(c) then leaves room
+ * for c declared-length sessions, not c whole slots: on browser-swarm a laptop with 3.98–4.18 GB
+ * holds all 32 blocks next to one 640-token session (a one-hop chain) but not next to a
+ * 1024-token slot, where GBP-CR's whole-slot count gave it 31 blocks and a second hop.
+ * The snapshot itself when perSlot is 1.
+ */
+export function sessionUnitSnapshot(snapshot: SwarmSnapshot, perSlot: number): SwarmSnapshot {
+  if (!(perSlot > 1)) return snapshot;
+  return { ...snapshot, model: { ...snapshot.model, cacheBytesPerBlock: snapshot.model.cacheBytesPerBlock / perSlot } };
+}
+
+/** The units bouquet's c search plans in: its snapshot, the sessions one of its slots carries, and the global choice when it was made. */
+interface PlanUnits {
+  snapshot: SwarmSnapshot;
+  perSlot: number;
+  choice: GbpCrChoice | null;
+}
+
+/**
+ * Whole slots (capacities in sessions, `perSlot` each) or declared-length sessions
+ * (`sessionUnitSnapshot`): sessions only where the global c search's bound is finite in whole slots
+ * and lower in sessions beyond a near-tie. Where whole slots are overloaded at every c the bound is
+ * too optimistic to trust in sessions (tiny instances at λ ≈ 17–21/s: up to 1.5× worse), and the
+ * whole-slot fallback below applies, as before.
+ */
+function planUnits(snapshot: SwarmSnapshot, perSlot: number, options: PlacementOptions): PlanUnits {
+  const wholeSlots: PlanUnits = { snapshot, perSlot, choice: null };
+  if (options.sessionUnits === false || !(perSlot > 1)) return wholeSlots;
+  let whole: GbpCrChoice;
+  let sessions: GbpCrChoice;
+  try {
+    whole = chooseGbpCrReservation(snapshot, options.concurrentRequests, perSlot);
+  } catch {
+    return wholeSlots;
+  }
+  const inSessions = sessionUnitSnapshot(snapshot, perSlot);
+  try {
+    sessions = chooseGbpCrReservation(inSessions, options.concurrentRequests, 1);
+  } catch {
+    return { ...wholeSlots, choice: whole };
+  }
+  if (Number.isFinite(whole.responseLowerBoundMs) && sessions.responseLowerBoundMs < whole.responseLowerBoundMs * (1 - gbpCrTieTolerance)) {
+    return { snapshot: inSessions, perSlot: 1, choice: sessions };
+  }
+  return { ...wholeSlots, choice: whole };
+}
+
+/** The placement's `sessionsPerSlot` field: present only when a slot carries more than one session. */
+function sessionsField(perSlot: number): { sessionsPerSlot?: number } {
+  return perSlot > 1 ? { sessionsPerSlot: perSlot } : {};
 }
 
 /**
@@ -116,10 +171,12 @@ function withSpareSpans(
 
 /**
  * Bouquet's placement. Admission by declared length (the `bouquet` combo) lets one slot carry
- * `sessionsPerSlot` sessions, so c is searched with chain capacities in sessions; with clients in
+ * `sessionsPerSlot` sessions, so c is searched with chain capacities in sessions, and in
+ * declared-length sessions rather than whole slots where that bound is lower (`planUnits`; the
+ * result's `sessionsPerSlot` says so to whoever rebuilds chains over its spans); with clients in
  * several regions each region gets its own GBP-CR chains for its clients (chains through the
  * region's servers only, the GCA chains costed from that region's clients). Options:
- * `concurrentRequests` fixes c; `spareSpans: false` leaves GBP-CR's idle servers idle. `reservedSessions` is the largest regional c. Pure in the snapshot;
+ * `concurrentRequests` fixes c; `spareSpans: false` leaves GBP-CR's idle servers idle; `sessionUnits: false` keeps c in whole slots. `reservedSessions` is the largest regional c. Pure in the snapshot;
  * the simulator's and coordinator's re-placements hand it the measured workload (online re-tuning).
  */
 export const bouquet: PlacementPolicyFactory = (options: PlacementOptions = {}) =>
@@ -127,40 +184,83 @@ export const bouquet: PlacementPolicyFactory = (options: PlacementOptions = {}) 
     const t0 = nowMs();
     checkSnapshot(snapshot);
     const perSlot = sessionsPerSlot(snapshot);
-    const spare = (assignments: ServerAssignment[], chains: ChainCapacity[], reservation: number) =>
-      options.spareSpans === false ? { assignments, chains } : withSpareSpans(snapshot, assignments, chains, reservation, perSlot);
-    const regional = options.regional === false ? null : regionalPlans(snapshot, perSlot, options.concurrentRequests);
-    if (regional === null) {
-      let choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, perSlot);
-      // Overloaded at every c: sessions per slot are a mean over declarations, and counting on them
-      // when every chain queues buys slow many-hop chains (tiny instances, seeds 1–200); GBP-CR's
-      // own choice of the most service rate in whole slots is safer.
-      if (!Number.isFinite(choice.responseLowerBoundMs) && perSlot > 1) choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, 1);
-      const { placement } = choice;
-      const { assignments, chains } = spare(placement.assignments, choice.gcaChains, placement.reservation);
-      return {
-        policy: 'bouquet',
-        assignments,
-        chains,
-        prediction: predictPlacement(snapshot, assignments),
-        reservedSessions: placement.reservation,
-        runtimeMs: nowMs() - t0,
-      };
+    const inSessions = placeIn(snapshot, perSlot, planUnits(snapshot, perSlot, options), options);
+    // Planned in declared-length sessions, a volunteer may keep less cache than one whole slot; the
+    // longest declaration the model allows must still find a listed chain, so where none does and
+    // whole slots would give one, plan in whole slots.
+    let result = inSessions.result;
+    if (inSessions.planned !== snapshot && !admitsWholeSlot(result)) {
+      const whole = placeIn(snapshot, perSlot, { snapshot, perSlot, choice: null }, options).result;
+      if (admitsWholeSlot(whole)) result = whole;
     }
-    const spans = new Map<string, NonNullable<PlacementResult['assignments'][number]['span']>>();
-    for (const p of regional) for (const a of p.choice.placement.assignments) if (a.span !== null) spans.set(a.serverId, a.span);
-    const reservedSessions = Math.max(...regional.map((p) => p.choice.placement.reservation));
-    const { assignments, chains } = spare(
-      snapshot.servers.map((s) => makeAssignment(snapshot, s, spans.get(s.id) ?? null)),
-      regional.flatMap((p) => p.chains).sort((a, b) => a.serviceMs - b.serviceMs),
-      reservedSessions,
-    );
-    return {
+    return { ...result, runtimeMs: nowMs() - t0 };
+  });
+
+/**
+ * True when some listed chain of `result` holds a whole-slot session (the longest declaration a
+ * session may make) while empty: every hop keeps at least one single-block slot per block it serves.
+ */
+export function admitsWholeSlot(result: PlacementResult): boolean {
+  const slots = new Map(result.assignments.map((a) => [a.serverId, a.cacheSlots]));
+  return (result.chains ?? []).some((c) => c.chain.hops.every((h) => (slots.get(h.serverId) ?? 0) >= h.span.end - h.span.start));
+}
+
+/** Bouquet's placement planned in the given units; `planned` is the snapshot the c search ran on. */
+function placeIn(snapshot: SwarmSnapshot, perSlot: number, units: PlanUnits, options: PlacementOptions): { result: PlacementResult; planned: SwarmSnapshot } {
+  const t0 = nowMs();
+  let plan = units;
+  const spare = (assignments: ServerAssignment[], chains: ChainCapacity[], reservation: number) =>
+    options.spareSpans === false ? { assignments, chains } : withSpareSpans(plan.snapshot, assignments, chains, reservation, plan.perSlot);
+  // The spans are the plan's; each volunteer's cache slots are counted on the real model.
+  const byId = new Map(snapshot.servers.map((s) => [s.id, s]));
+  const real = (assignments: ServerAssignment[]): ServerAssignment[] =>
+    plan.snapshot === snapshot
+      ? assignments
+      : assignments.map((a) => {
+          const s = byId.get(a.serverId);
+          return s === undefined ? a : makeAssignment(snapshot, s, a.span);
+        });
+  const regional = options.regional === false ? null : regionalPlans(plan.snapshot, plan.perSlot, options.concurrentRequests);
+  if (regional === null) {
+    let choice = plan.choice ?? chooseGbpCrReservation(plan.snapshot, options.concurrentRequests, plan.perSlot);
+    // Overloaded at every c: sessions per slot are a mean over declarations, and counting on them
+    // when every chain queues buys slow many-hop chains (tiny instances, seeds 1–200); GBP-CR's
+    // own choice of the most service rate in whole slots is safer.
+    if (!Number.isFinite(choice.responseLowerBoundMs) && perSlot > 1) {
+      plan = { snapshot, perSlot: 1, choice: null };
+      choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, 1);
+    }
+    const { placement } = choice;
+    const spared = spare(placement.assignments, choice.gcaChains, placement.reservation);
+    const assignments = real(spared.assignments);
+    const result: PlacementResult = {
       policy: 'bouquet',
       assignments,
-      chains,
+      chains: spared.chains,
       prediction: predictPlacement(snapshot, assignments),
-      reservedSessions,
+      reservedSessions: placement.reservation,
+      ...sessionsField(plan.snapshot === snapshot ? plan.perSlot : perSlot),
       runtimeMs: nowMs() - t0,
     };
-  });
+    return { result, planned: plan.snapshot };
+  }
+  const spans = new Map<string, NonNullable<PlacementResult['assignments'][number]['span']>>();
+  for (const p of regional) for (const a of p.choice.placement.assignments) if (a.span !== null) spans.set(a.serverId, a.span);
+  const reservedSessions = Math.max(...regional.map((p) => p.choice.placement.reservation));
+  const spared = spare(
+    plan.snapshot.servers.map((s) => makeAssignment(plan.snapshot, s, spans.get(s.id) ?? null)),
+    regional.flatMap((p) => p.chains).sort((a, b) => a.serviceMs - b.serviceMs),
+    reservedSessions,
+  );
+  const assignments = real(spared.assignments);
+  const result: PlacementResult = {
+    policy: 'bouquet',
+    assignments,
+    chains: spared.chains,
+    prediction: predictPlacement(snapshot, assignments),
+    reservedSessions,
+    ...sessionsField(plan.snapshot === snapshot ? plan.perSlot : perSlot),
+    runtimeMs: nowMs() - t0,
+  };
+  return { result, planned: plan.snapshot };
+}

@@ -50,6 +50,12 @@ export interface PlacementResult {
   prediction: PlacementPrediction;
   /** The R (or c) the policy reserved cache for, when it has one. */
   reservedSessions?: number;
+  /**
+   * Sessions one single-block cache slot carries in this placement's chain capacities (bouquet
+   * under admission by declared length); GCA over the spans in force after churn (`dispatchChains`)
+   * counts slots in the same units. Absent: 1, a session holds a whole slot per block.
+   */
+  sessionsPerSlot?: number;
   milp?: MilpReport;
   /** Wall time the policy took, ms. */
   runtimeMs: number;
@@ -69,6 +75,11 @@ export interface PlacementOptions {
   regional?: boolean;
   /** Bouquet: servers GBP-CR leaves idle build spare chains (default true); false: they stay idle, as in the paper. */
   spareSpans?: boolean;
+  /**
+   * Bouquet: under admission by declared length, count c in declared-length sessions when sizing
+   * each volunteer's blocks (default true); false: in whole slots, as GBP-CR does.
+   */
+  sessionUnits?: boolean;
 }
 
 /** A placement policy: pure in its inputs (async only because the MILP solver is). */

@@ -8,12 +8,15 @@ import type { RoutingOptions, RoutingRequest, RoutingDecision, RoutingPolicy, Ro
 
 /**
  * The chains JFFC dispatches on: the placement's own (GBP-CR computes them with GCA), or GCA over
- * the placement's slots with the planned workload's job costs when the placement has none.
+ * the placement's slots with the planned workload's job costs when the placement has none (slots
+ * counted in the placement's `sessionsPerSlot`, so capacities are in the sessions it planned).
  */
 export function dispatchChains(swarm: SwarmSnapshot, placement: PlacementResult): ChainCapacity[] {
   if (placement.chains !== undefined && placement.chains.length > 0) return placement.chains;
   const costs = serverJobCosts(swarm, swarm.workload.meanInputTokens, Math.max(1, swarm.workload.meanOutputTokens));
-  return allocateCache(placement.assignments, swarm.model.numBlocks, jobLinkCostMs(costs));
+  const perSlot = placement.sessionsPerSlot ?? 1;
+  const assignments = perSlot === 1 ? placement.assignments : placement.assignments.map((a) => ({ ...a, cacheSlots: a.cacheSlots * perSlot }));
+  return allocateCache(assignments, swarm.model.numBlocks, jobLinkCostMs(costs));
 }
 
 /**

@@ -47,6 +47,8 @@ export class RouteDecider {
       prediction: { perTokenMs: this.placementLoop.view.perTokenMs ?? 0, breakdown: { computeMs: 0, transferMs: 0, waitingMs: 0, totalMs: 0 } },
       runtimeMs: result?.runtimeMs ?? 0,
     };
+    // GCA over the spans in force counts slots in the policy's units (bouquet: declared-length sessions), as the simulator does.
+    if (result?.sessionsPerSlot !== undefined) placement.sessionsPerSlot = result.sessionsPerSlot;
     // Chains JFFC dispatches on, fixed here so our per-chain session counts index the same list.
     let chainKeys: string[] = [];
     if (assignments.length > 0) {

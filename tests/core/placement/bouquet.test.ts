@@ -1,6 +1,6 @@
 // Bouquet's placement: spare spans for the servers GBP-CR leaves idle, with GBP-CR's own chains kept as they are.
 import { describe, expect, it } from 'vitest';
-import { bouquet, gbpCr, type PlacementResult } from '../../../core/placement/index.ts';
+import { bouquet, gbpCr, type ChainCapacity, type PlacementResult } from '../../../core/placement/index.ts';
 import type { SwarmSnapshot } from '../../../core/swarm/index.ts';
 import { randomInstance } from './fixtures.ts';
 
@@ -54,5 +54,65 @@ describe('bouquet placement: spare spans', () => {
     expect(off.assignments.every((a) => a.span !== null)).toBe(true);
     expect(on.assignments).toEqual(off.assignments);
     expect(on.chains).toEqual(off.chains);
+  });
+});
+
+describe('bouquet placement: c counted in declared-length sessions', () => {
+  // Slots of 1024 tokens (s_c = 1024 · 2 · kv_dim 4 · 2 bytes); requests declare 640 tokens, so a
+  // session holds 40 of a slot's 64 token blocks (1.6 sessions per slot). `big` holds all 4 blocks
+  // next to one 640-token session (4 · (100 000 + 10 240) = 440 960 bytes) but not next to a whole
+  // slot (4 · 116 384 = 465 536), the browser-swarm laptops of 3.98–4.18 GB in miniature.
+  const declaredSwarm = (): SwarmSnapshot => ({
+    model: { numBlocks: 4, blockBytes: 100_000, cacheBytesPerBlock: 16_384, kvDim: 4, cacheBytesPerValue: 2 },
+    servers: [
+      { id: 'big', memoryBytes: 445_000, decodeMsPerBlock: 2, prefillMsPerBlock: { perTokenMs: 0.01, fixedMs: 1 } },
+      { id: 'a', memoryBytes: 300_000, decodeMsPerBlock: 6, prefillMsPerBlock: { perTokenMs: 0.01, fixedMs: 1 } },
+      { id: 'b', memoryBytes: 300_000, decodeMsPerBlock: 6, prefillMsPerBlock: { perTokenMs: 0.01, fixedMs: 1 } },
+    ],
+    clients: [{ id: 'c' }],
+    network: { clientServerRttMs: { c: { big: 30, a: 30, b: 30 } }, messageOverheadMs: 5, prefillOverheadMs: { perTokenMs: 0, fixedMs: 0 } },
+    workload: { arrivalRatePerS: 0.001, meanInputTokens: 512, meanOutputTokens: 128, meanDeclaredTokens: 640 },
+  });
+
+  it('gives a volunteer every block when one declared-length session fits beside them, a one-hop chain', async () => {
+    const swarm = declaredSwarm();
+    const ours = await bouquet()(swarm);
+    const big = ours.assignments.find((a) => a.serverId === 'big');
+    expect(big?.span).toEqual({ start: 0, end: 4 });
+    // Its cache is counted on the real model (whole 16 384-byte slots), and the placement says how
+    // many sessions one slot carries so that chains rebuilt over these spans count sessions too.
+    expect(big?.cacheSlots).toBe(Math.floor((445_000 - 4 * 100_000) / 16_384));
+    expect(ours.sessionsPerSlot).toBeCloseTo(1.6, 12);
+    expect(ours.chains?.some((c) => c.chain.hops.length === 1 && c.chain.hops[0]?.serverId === 'big' && c.capacity >= 1)).toBe(true);
+  });
+
+  it('counting c in whole slots (sessionUnits: false) leaves it a block short and the chain a second hop', async () => {
+    const whole = await bouquet({ sessionUnits: false })(declaredSwarm());
+    const big = whole.assignments.find((a) => a.serverId === 'big');
+    expect(big?.span?.end !== undefined && big.span.end - big.span.start).toBe(3);
+    expect(whole.chains?.some((c) => c.chain.hops.length === 1 && c.chain.hops[0]?.serverId === 'big')).toBe(false);
+  });
+
+  it('plans in whole slots when no listed chain in sessions would hold the longest declaration, and whole slots give one', async () => {
+    // `a` and `b` hold 2 blocks beside two 640-token sessions (2 · 10 240 ≤ 25 000) but not beside one
+    // whole slot (2 · 16 384), so in sessions no chain keeps a whole slot on every hop.
+    const swarm = declaredSwarm();
+    swarm.servers = swarm.servers.map((s) => (s.id === 'big' ? s : { ...s, memoryBytes: 225_000 }));
+    const result = await bouquet()(swarm);
+    const slots = new Map(result.assignments.map((a) => [a.serverId, a.cacheSlots]));
+    const holdsWholeSlot = (c: ChainCapacity): boolean => c.chain.hops.every((h) => (slots.get(h.serverId) ?? 0) >= h.span.end - h.span.start);
+    expect(result.chains?.some(holdsWholeSlot)).toBe(true);
+    const wholeSlots = await bouquet({ sessionUnits: false })(swarm);
+    expect(result.assignments).toEqual(wholeSlots.assignments);
+  });
+
+  it('plans exactly as before when requests declare nothing (one session per slot)', async () => {
+    const swarm = declaredSwarm();
+    delete swarm.workload.meanDeclaredTokens;
+    const on = await bouquet()(swarm);
+    const off = await bouquet({ sessionUnits: false })(swarm);
+    expect(on.assignments).toEqual(off.assignments);
+    expect(on.chains).toEqual(off.chains);
+    expect(on.sessionsPerSlot).toBeUndefined();
   });
 });

@@ -73,3 +73,20 @@ describe('jffc routing', () => {
     expect(result.metrics.waitingMs.mean).toBeGreaterThan(0);
   });
 });
+
+describe('dispatchChains over spans in force', () => {
+  it("counts slots in the placement's sessionsPerSlot: a one-hop chain whose volunteer fits one declared-length session but not a whole slot", () => {
+    // 4 blocks on `a` with 2 whole slots free: no whole-slot session (4 slots) fits, but at 2.5 sessions
+    // per slot (a declaration of 2/5 of a slot) 2 · 2.5 = 5 ≥ 4 session-slots do: capacity 1.
+    const sw4 = swarm(4, [server('a', 2, 0), server('b', 6, 0), server('c', 6, 0)], { rtt: { a: 10, b: 10, c: 10 }, overheadMs: 0 });
+    sw4.workload = { arrivalRatePerS: 1, meanInputTokens: 16, meanOutputTokens: 12 };
+    const rows: [string, number, number, number][] = [
+      ['a', 0, 4, 2],
+      ['b', 0, 2, 8],
+      ['c', 2, 4, 8],
+    ];
+    const oneHop = (p: ReturnType<typeof placement>): ChainCapacity | undefined => dispatchChains(sw4, p).find((c) => c.chain.hops.length === 1);
+    expect(oneHop(placement(rows))).toBeUndefined();
+    expect(oneHop(placement(rows, { sessionsPerSlot: 2.5 }))?.capacity).toBe(1);
+  });
+});
