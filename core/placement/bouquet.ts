@@ -220,6 +220,20 @@ function placeIn(snapshot: SwarmSnapshot, perSlot: number, units: PlanUnits, opt
           const s = byId.get(a.serverId);
           return s === undefined ? a : makeAssignment(snapshot, s, a.span);
         });
+  // The result: the plan's spans with cache counted on the real model, its chains, and the units they count in.
+  const finish = (spared: { assignments: ServerAssignment[]; chains: ChainCapacity[] }, reservedSessions: number): { result: PlacementResult; planned: SwarmSnapshot } => {
+    const assignments = real(spared.assignments);
+    const result: PlacementResult = {
+      policy: 'bouquet',
+      assignments,
+      chains: spared.chains,
+      prediction: predictPlacement(snapshot, assignments),
+      reservedSessions,
+      ...sessionsField(plan.snapshot === snapshot ? plan.perSlot : perSlot),
+      runtimeMs: nowMs() - t0,
+    };
+    return { result, planned: plan.snapshot };
+  };
   const regional = options.regional === false ? null : regionalPlans(plan.snapshot, plan.perSlot, options.concurrentRequests);
   if (regional === null) {
     let choice = plan.choice ?? chooseGbpCrReservation(plan.snapshot, options.concurrentRequests, plan.perSlot);
@@ -231,18 +245,7 @@ function placeIn(snapshot: SwarmSnapshot, perSlot: number, units: PlanUnits, opt
       choice = chooseGbpCrReservation(snapshot, options.concurrentRequests, 1);
     }
     const { placement } = choice;
-    const spared = spare(placement.assignments, choice.gcaChains, placement.reservation);
-    const assignments = real(spared.assignments);
-    const result: PlacementResult = {
-      policy: 'bouquet',
-      assignments,
-      chains: spared.chains,
-      prediction: predictPlacement(snapshot, assignments),
-      reservedSessions: placement.reservation,
-      ...sessionsField(plan.snapshot === snapshot ? plan.perSlot : perSlot),
-      runtimeMs: nowMs() - t0,
-    };
-    return { result, planned: plan.snapshot };
+    return finish(spare(placement.assignments, choice.gcaChains, placement.reservation), placement.reservation);
   }
   const spans = new Map<string, NonNullable<PlacementResult['assignments'][number]['span']>>();
   for (const p of regional) for (const a of p.choice.placement.assignments) if (a.span !== null) spans.set(a.serverId, a.span);
@@ -252,15 +255,5 @@ function placeIn(snapshot: SwarmSnapshot, perSlot: number, units: PlanUnits, opt
     regional.flatMap((p) => p.chains).sort((a, b) => a.serviceMs - b.serviceMs),
     reservedSessions,
   );
-  const assignments = real(spared.assignments);
-  const result: PlacementResult = {
-    policy: 'bouquet',
-    assignments,
-    chains: spared.chains,
-    prediction: predictPlacement(snapshot, assignments),
-    reservedSessions,
-    ...sessionsField(plan.snapshot === snapshot ? plan.perSlot : perSlot),
-    runtimeMs: nowMs() - t0,
-  };
-  return { result, planned: plan.snapshot };
+  return finish(spared, reservedSessions);
 }
