@@ -94,5 +94,6 @@ export function selfSignedTlsCredentials(hosts: string[], dir: string, nowMs: nu
   if (r.error !== undefined || r.status !== 0) {
     throw new CertificateError('openssl-failed', `openssl could not make a self-signed certificate: ${r.error?.message ?? r.stderr.trim().slice(0, 300)}`);
   }
-  return loadTlsCredentials(certFile, keyFile, nowMs);
+  // openssl stamps notBefore with the real clock as it signs, which may be a second past `nowMs` (read before it ran).
+  return loadTlsCredentials(certFile, keyFile, Math.max(nowMs, Date.now()));
 }
