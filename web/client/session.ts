@@ -344,7 +344,8 @@ export class ClientSession {
     this.replacingHop = { failedPeer: failed.peerId, span: failed.span };
     const lease = await (async () => {
       await sleep(retryBackoffMs(this.backoff, this.failovers.length - 1), this.signal); // 0 before the first try
-      return this.requestRouteWithRetry(failed.span, this.failovers.length - 1, this.opts.failoverWaitMs);
+      // A peer this page cannot reach (an ICE problem) is not gone, so nobody is moved onto its blocks: no wait for one.
+      return this.requestRouteWithRetry(failed.span, this.failovers.length - 1, iceProblemOf(cause) === undefined ? this.opts.failoverWaitMs : 0);
     })()
       .catch((e: unknown) => {
         if (isBouquetError(e, 'aborted')) throw e;

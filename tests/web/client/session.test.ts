@@ -104,6 +104,23 @@ describe('ClientSession over the in-memory transport (toy model double)', () => 
     }
   });
 
+  // A TURN server that refuses this page: the peer is alive and keeps its blocks, so no replacement is coming.
+  it('a volunteer this page cannot reach (an ICE problem) is replaced by what the swarm has now, without waiting failoverWaitMs', async () => {
+    const net = new MemoryNetwork();
+    volunteer(net, 'v1', { start: 0, end: 3 });
+    volunteer(net, 'v2', { start: 3, end: 6 });
+    const routes = new ListRouteProvider([{ peerId: 'v1', span: { start: 0, end: 3 } }, { peerId: 'v2', span: { start: 3, end: 6 } }]);
+    const transport = net.createTransport('client');
+    const connect = transport.connect.bind(transport);
+    transport.connect = (peerId, options) =>
+      peerId === 'v2' ? Promise.reject(new PeerError('timeout', 'no data connection to v2: the TURN server refused this page', 0, 'v2', { ice: 'turn-refused' })) : connect(peerId, options);
+    const session = new ClientSession({ transport, routes, model: new ToyClientModel(), routeRetries: 3, failoverWaitMs: 60_000, backoffBaseMs: 1, backoffMaxMs: 4 });
+    await expect(session.generate(prompt, { maxNewTokens: 8 })).rejects.toMatchObject({ code: 'no-route', data: { ice: 'turn-refused' } });
+    // The first route, then routeRetries asks for blocks 3–6 without v2, and no more: a 60 s wait would keep asking.
+    expect(routes.asks.length).toBe(1 + 3);
+    expect(routes.asks[1]?.excludePeers).toEqual(['v2']);
+  });
+
   it('routes around a volunteer whose cache is full', async () => {
     const net = new MemoryNetwork();
     const vs = [
