@@ -125,16 +125,15 @@ export function run(argv: string[]): Promise<number> {
     let lowerBound: { responseMean: number; responseMeanCi95: number | null; responseP95: number; responseP95Ci95: number | null } | undefined;
     let capacityBound: { responseMean: number; responseMeanCi95: number | null } | undefined;
     if (values['lower-bound'] === true) {
-      const bounds = Array.from({ length: runs }, (_, k) =>
-        responseLowerBound(scenario.snapshot, generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals'))),
-      );
+      // Each seed's requests, as its runs drew them; both bounds are taken over the same ones.
+      const requestsOf = Array.from({ length: runs }, (_, k) => generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals')));
+      const bounds = requestsOf.map((requests) => responseLowerBound(scenario.snapshot, requests));
       const mean = meanCi95(bounds.map((b) => b.meanMs / 1000));
       const p95 = meanCi95(bounds.map((b) => b.p95Ms / 1000));
       const ci = (x: number): number | null => (Number.isFinite(x) ? x : null);
       lowerBound = { responseMean: mean.mean, responseMeanCi95: ci(mean.ci95), responseP95: p95.mean, responseP95Ci95: ci(p95.ci95) };
       const capacity: number[] = [];
-      for (let k = 0; k < runs; k++) {
-        const requests = generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals'));
+      for (const requests of requestsOf) {
         const b = await capacityLowerBound(scenario.snapshot, requests, scenario.churn === undefined ? {} : { churn: scenario.churn });
         capacity.push(b.meanMs / 1000);
       }
