@@ -1,5 +1,4 @@
 // `bouquet volunteer --budget-mb N` means what a tab's budget means: the process registers what the Node runtime's measured costs leave of N, and its peak RSS above its start stays within N while it serves a chat.
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runtimeMemoryCosts, budgetBytesFor } from '../../core/model/index.ts';
 import { writeSyntheticCheckpoint, type SyntheticCheckpointShape } from '../../tools/bench/synthetic-checkpoint.ts';
 import { startNodeClient, startNodeVolunteer } from '../../tools/node-peer/index.ts';
+import { processPeakBytes } from './renderer-memory.ts';
 import { startBouquet, stopBouquet, stories260K, until, type BouquetProcess } from './swarm-support.ts';
 
 const MiB = 2 ** 20;
@@ -19,11 +19,6 @@ interface SwarmLite {
   model: { blockBytes: number; cacheBytesPerBlock: number; numBlocks: number };
   volunteers: { state: string; span: { start: number; end: number } | null; assignedSpan: unknown; memoryBytes: number }[];
   placement: { uncoveredBlocks: number[] };
-}
-
-/** VmHWM of a live process, bytes. */
-function peakRssBytes(pid: number): number {
-  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
 }
 
 describe('a Node volunteer\'s memory budget', () => {
@@ -78,7 +73,7 @@ describe('a Node volunteer\'s memory budget', () => {
       await client.close();
     }
     const startMiB = Number(/rss before the runtime ([\d.]+) MiB/.exec(volunteer.log())?.[1] ?? NaN);
-    const aboveStartBytes = peakRssBytes(volunteer.child.pid ?? -1) - startMiB * MiB;
+    const aboveStartBytes = processPeakBytes(volunteer.child.pid ?? -1) - startMiB * MiB;
     console.log(`node budget: ${(budgetBytes / MiB).toFixed(0)} MiB, registers ${(registered / MiB).toFixed(1)} MiB; peak RSS ${(aboveStartBytes / MiB).toFixed(0)} MiB above its start (${startMiB} MiB) = ${(aboveStartBytes / budgetBytes).toFixed(2)}× the budget`);
     // The weights really live in the process, and the process's peak stays within the budget its person gave it.
     expect(aboveStartBytes).toBeGreaterThan(info.numBlocks * info.blockBytes);

@@ -18,6 +18,11 @@ function statusBytes(status: string, field: string): number {
   return m === null ? 0 : Number(m[1]) * 1024;
 }
 
+/** VmHWM of a live process `pid` (any, not only a renderer), bytes; 0 where /proc cannot say. */
+export function processPeakBytes(pid: number): number {
+  return statusBytes(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmHWM');
+}
+
 /** The renderer processes in namespace `ns`, in the order their tabs were opened (Linux only; [] where /proc cannot say). */
 export function rendererPeaks(ns: string): RendererPeak[] {
   const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').map((p) => Number(p.trim())).filter((p) => p > 0);
