@@ -54,10 +54,15 @@ describe.skipIf(skipReason !== null)(`HTTPS on a LAN address${skipReason !== nul
     expect(server?.log()).toContain(`certificate SHA-256 fingerprint ${tls.fingerprint256}`);
     const page = await openVolunteer(context, origin, 64 << 20);
     expect(await page.evaluate(() => [location.protocol, isSecureContext, crossOriginIsolated])).toEqual(['https:', true, true]);
+    let last = '';
     await until('the volunteer serving over https', async () => {
       const s = await volunteerSnapshot(page);
+      last = JSON.stringify(s).slice(0, 600);
       return 'status' in s && s.status === 'serving';
-    }, 120_000);
+    }, 120_000).catch((e: unknown) => {
+      // Once seen under the full suite's load (it passes in ≈ 4 s alone): say where the volunteer was.
+      throw new Error(`${e instanceof Error ? e.message : String(e)}; the volunteer's last snapshot: ${last}; server log tail: ${server?.log().slice(-1500) ?? ''}`);
+    });
     await page.close();
     await until('the volunteer gone', async () => {
       const probe = await context.newPage();
