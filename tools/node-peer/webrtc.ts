@@ -12,11 +12,12 @@ let installed = false;
  * refuses a candidate without a remote description ("remote candidate without ICE transport") and
  * PeerJS then drops the connection. Here candidates wait for the remote description, and
  * descriptions and candidates are applied one at a time, in order. A candidate still pending when
- * the connection closes resolves quietly: PeerJS (1.5.5) handles its failure after close by reading
+ * the connection closes, or failing after it closed (also one of those held for the remote
+ * description, added after it while close() came), resolves quietly: PeerJS (1.5.5) handles its failure after close by reading
  * the connection's provider, which close() nulled, and that TypeError is an unhandled rejection that
  * ends a Node process (the server hosting the OpenAI API's client, a redialing `bouquet chat`).
  */
-class ChainedPeerConnection extends polyfill.RTCPeerConnection {
+export class ChainedPeerConnection extends polyfill.RTCPeerConnection {
   #chain: Promise<unknown> = Promise.resolve();
   #haveRemote = false;
   #early: { candidate: RTCIceCandidateInit | undefined; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -34,7 +35,8 @@ class ChainedPeerConnection extends polyfill.RTCPeerConnection {
       this.#haveRemote = true;
       const early = this.#early;
       this.#early = [];
-      for (const c of early) await this.#addWhenReady(c.candidate).then(c.resolve, c.reject);
+      // close() may come while these are added (it cannot reach them any more): once ended, a failure resolves.
+      for (const c of early) await this.#settled(this.#addWhenReady(c.candidate)).then(c.resolve, c.reject);
     });
   }
 
@@ -46,7 +48,12 @@ class ChainedPeerConnection extends polyfill.RTCPeerConnection {
       if (this.#early.length >= 256) return Promise.reject(new Error('too many ICE candidates before the remote description'));
       return new Promise((resolve, reject) => this.#early.push({ candidate: c, resolve, reject }));
     }
-    return this.#queue(() => this.#addWhenReady(c)).catch((e: unknown) => {
+    return this.#settled(this.#queue(() => this.#addWhenReady(c)));
+  }
+
+  /** `p`, except that a failure once the connection has ended resolves: PeerJS would report it on a nulled provider. */
+  #settled(p: Promise<void>): Promise<void> {
+    return p.catch((e: unknown) => {
       if (!this.#ended()) throw e;
     });
   }
