@@ -1,0 +1,57 @@
+// Bouquet plans c in declared-length sessions live, where a volunteer may keep less cache than one whole slot: a session
+// that declares the longest length the model allows must still be granted a route (the placement's whole-slot guard).
+import { afterEach, describe, expect, it } from 'vitest';
+import { apiPaths, parseRouteResponse, routeReleasePath, type RouteResponse } from '../../../core/api/index.ts';
+import type { BouquetServer } from '../../../server/index.ts';
+import { budget, json, TestServers, until } from '../helpers.ts';
+
+const swarm = new TestServers({ coordinator: { keyBoundPeerIds: false, heartbeatTimeoutMs: 600_000 } });
+afterEach(() => swarm.cleanUp());
+
+/** stories260K's slot in the test servers: 512 tokens per session. */
+const slotTokens = 512;
+/** All 5 blocks and 2.5 single-block slots: one short session fits beside the whole model, a whole slot (5 slots) does not. */
+const sessionSized = budget(5, 2.5);
+
+async function route(s: BouquetServer, clientId: string, promptTokens: number, maxNewTokens: number): Promise<RouteResponse> {
+  const r = await json(s.url + apiPaths.routes, { body: { clientId, promptTokens, maxNewTokens } });
+  const parsed = parseRouteResponse(r.body);
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
+}
+
+async function serving(s: BouquetServer, n: number): Promise<void> {
+  await s.coordinator.whenSettled();
+  await until(() => {
+    const vs = s.coordinator.state().volunteers;
+    return vs.length === n && vs.every((v) => v.state === 'serving');
+  }, 10_000, `${n} volunteers serving`);
+}
+
+describe('bouquet live, with c counted in declared-length sessions', () => {
+  it('grants a whole-slot declaration on fresh session-sized volunteers after short chats set the planned declared length', async () => {
+    const s = await swarm.start({ policy: 'bouquet' });
+    // Two volunteers serve while short chats (4 + 8 tokens, one 16-token block of a 512-token slot) set the workload.
+    const first = [await swarm.join(s, { peerId: 'a', memoryBytes: sessionSized }), await swarm.join(s, { peerId: 'b', memoryBytes: sessionSized })];
+    await serving(s, 2);
+    for (let i = 0; i < 4; i++) {
+      const r = await route(s, `short-${i}`, 4, 8);
+      expect(r.kind).toBe('route');
+      if (r.kind === 'route') await json(s.url + routeReleasePath(r.leaseId), { body: { leaseSecret: r.leaseSecret } });
+      await new Promise((done) => setTimeout(done, 250));
+    }
+    // They leave; two fresh ones of the same size are placed from scratch on that workload.
+    for (const v of first) await v.close();
+    await until(() => s.coordinator.state().volunteers.length === 0, 10_000, 'the first volunteers gone');
+    await swarm.join(s, { peerId: 'c', memoryBytes: sessionSized });
+    await swarm.join(s, { peerId: 'd', memoryBytes: sessionSized });
+    await serving(s, 2);
+    expect(s.coordinator.state().placement.uncoveredBlocks).toEqual([]);
+
+    // The longest declaration the model allows (a whole slot) is granted at once: some chain holds a whole slot on every hop.
+    const long = await route(s, 'long', 16, slotTokens - 16);
+    expect(long.kind).toBe('route');
+    // And a short chat beside it still gets its route.
+    expect((await route(s, 'short-after', 4, 8)).kind).toBe('route');
+  }, 60_000);
+});
