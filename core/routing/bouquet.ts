@@ -5,7 +5,7 @@ import { shortestChainWithCost } from '../chains/index.ts';
 import type { ChainCapacity, PlacementResult, ServerAssignment } from '../placement/index.ts';
 import { dispatchChains } from './jffc.ts';
 import { isBanned, loadOf, usableAssignments } from './live.ts';
-import type { RoutingDecision, RoutingOptions, RoutingPolicy, RoutingRequest, RoutingSnapshot } from './types.ts';
+import type { RoutingDecision, RoutingOptions, RoutingPolicy, RoutingRequest, RoutingSnapshot, ServerLoad } from './types.ts';
 
 /**
  * Bouquet's router, JFFC with three changes: chains are ordered for this request — its client's
@@ -45,7 +45,7 @@ export function bouquetRouting(options: RoutingOptions = {}): RoutingPolicy {
     route({ swarm, placement, state }: RoutingSnapshot, request: RoutingRequest): RoutingDecision {
       const entry = prepared(swarm, placement);
       if (entry.chains.length === 0) return { kind: 'no-route', reason: 'the placement has no chain through every block' };
-      if (swarm.contention !== undefined) return routeUnderContention(swarm, swarm.contention, entry, state, request);
+      if (swarm.contention !== undefined) return routeUnderContention(swarm, swarm.contention, entry, { placement, state, request, options });
       let anyOnline = false;
       let best: { i: number; predicted: ReturnType<typeof requestTimeWithIndex> } | undefined;
       entry.chains.forEach((c, i) => {
@@ -81,9 +81,41 @@ export function bouquetRouting(options: RoutingOptions = {}): RoutingPolicy {
         return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted: best.predicted, chainIndex: best.i };
       }
       if (!anyOnline) return { kind: 'no-route', reason: 'every chain has a server that is offline' };
-      return { kind: 'queue', reason: 'no chain has the cache this session declared' };
+      return queueOrNever(swarm, entry.chains, placement, state, request, options);
     },
   };
+}
+
+/**
+ * No chain has the cache this session declared now: the central queue, unless no chain would have
+ * it even with every session gone (a volunteer planned for short declarations keeps less than this
+ * one needs, c in declared-length sessions). Such a request would wait at the FIFO queue's head for
+ * ever and hold everyone behind it, so it has no route now (live: a coded `no-route`; the simulator
+ * retries it when the swarm changes).
+ */
+function queueOrNever(
+  swarm: SwarmSnapshot,
+  chains: readonly ChainCapacity[],
+  placement: PlacementResult,
+  state: RoutingSnapshot['state'],
+  request: RoutingRequest,
+  options: RoutingOptions,
+): RoutingDecision {
+  const byId = new Map(usableAssignments(state, placement.assignments).map((a) => [a.serverId, idleSlotsOf(loadOf(state, a))]));
+  const holds = (id: string, k: number): boolean => (byId.get(id) ?? -1) >= k;
+  if (chains.some((c) => c.chain.hops.every((h) => holds(h.serverId, h.span.end - h.span.start)))) {
+    return { kind: 'queue', reason: 'no chain has the cache this session declared' };
+  }
+  if (options.ownChains === true) {
+    const usable = usableAssignments(state, placement.assignments);
+    if (shortestChainWithCost(usable, swarm.model.numBlocks, () => 0, holds) !== null) return { kind: 'queue', reason: 'no chain has the cache this session declared' };
+  }
+  return { kind: 'no-route', reason: 'no chain holds the cache this session declared even when idle: its declared length is too long for the volunteers serving now' };
+}
+
+/** The slots a server would have free with no session or booking held (free + held), in the load's units. */
+function idleSlotsOf(load: ServerLoad): number {
+  return load.freeSlots + load.sessions.reduce((a, x) => a + x.slots, 0);
 }
 
 /**
@@ -100,8 +132,7 @@ function routeUnderContention(
   swarm: SwarmSnapshot,
   contention: ContentionSpec,
   entry: { chains: ChainCapacity[]; byId: Map<string, ServerAssignment>; servers: ServerIndex },
-  state: RoutingSnapshot['state'],
-  request: RoutingRequest,
+  { placement, state, request, options }: { placement: PlacementResult; state: RoutingSnapshot['state']; request: RoutingRequest; options: RoutingOptions },
 ): RoutingDecision {
   const { inputTokens: lIn, outputTokens: lOut } = request;
   let anyOnline = false;
@@ -125,7 +156,7 @@ function routeUnderContention(
     if (fits && (best === undefined || totalMs < best.totalMs)) best = { i, totalMs };
   });
   if (!anyOnline) return { kind: 'no-route', reason: 'every chain has a server that is offline' };
-  if (best === undefined) return { kind: 'queue', reason: 'no chain has the cache this session declared' };
+  if (best === undefined) return queueOrNever(swarm, entry.chains, placement, state, request, options);
   const c = entry.chains[best.i] as ChainCapacity;
   const predicted = requestTimeWithIndex(swarm, entry.servers, request.clientId, c.chain, lIn, lOut, 0);
   return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted, chainIndex: best.i };

@@ -29,8 +29,21 @@ describe('bouquetRouting', () => {
   });
 
   it('queues when no chain has the cache, and has no route when every chain is offline', () => {
-    expect(firstHop(route({ fast: { freeSlots: 0 }, slow: { freeSlots: 2 } }))).toBe('queue');
+    expect(firstHop(route({ fast: { freeSlots: 0, sessions: running(8) }, slow: { freeSlots: 2, sessions: running(6) } }))).toBe('queue');
     expect(firstHop(route({ fast: { online: false }, slow: { online: false } }))).toBe('no-route');
+  });
+
+  it('has no route, rather than a place at the queue head for ever, when no chain would have the cache even idle', () => {
+    // Loads in this session's units: 2 per volunteer with nobody running (planned for shorter declarations), 4 blocks need 4.
+    expect(firstHop(route({ fast: { freeSlots: 2 }, slow: { freeSlots: 2 } }))).toBe('no-route');
+    // Held by running sessions, the same 2 free slots are a wait: 8 once they end.
+    expect(firstHop(route({ fast: { freeSlots: 2, sessions: running(6) }, slow: { freeSlots: 2 } }))).toBe('queue');
+    // An offline volunteer's cache does not count.
+    expect(firstHop(route({ fast: { freeSlots: 2, sessions: running(6), online: false }, slow: { freeSlots: 2 } }))).toBe('no-route');
+    // The same under contention scoring.
+    const contended = { ...sw, contention: { baseTaus: 0, perSessionTaus: 1 } };
+    expect(firstHop(route({ fast: { freeSlots: 2 }, slow: { freeSlots: 2 } }, 8, contended))).toBe('no-route');
+    expect(firstHop(route({ fast: { freeSlots: 0, sessions: running(8) }, slow: { freeSlots: 2 } }, 8, contended))).toBe('queue');
   });
 
   it("predicts the route for this request's own lengths", () => {
@@ -48,7 +61,7 @@ describe('bouquetRouting', () => {
     expect(firstHop(route({ fast: { sessions: running(12) } }))).toBe('fast');
     // Cache still rules: a fast volunteer without the cache is not taken, however idle.
     expect(firstHop(route({ fast: { freeSlots: 0 }, slow: { sessions: running(30) } }, 8, contended))).toBe('slow');
-    expect(firstHop(route({ fast: { freeSlots: 0 }, slow: { freeSlots: 0 } }, 8, contended))).toBe('queue');
+    expect(firstHop(route({ fast: { freeSlots: 0, sessions: running(8) }, slow: { freeSlots: 0, sessions: running(8) } }, 8, contended))).toBe('queue');
   });
 
   it("with ownChains, takes this client's own faster chain over spans the plan's chains do not use, while it has the cache", () => {
@@ -70,5 +83,9 @@ describe('bouquetRouting', () => {
     // Without the cache on a near hop (or with it offline) the listed chain is taken.
     expect(hops(decide(true, { nearB: { freeSlots: 1 } }))).toEqual(['far']);
     expect(hops(decide(true, { nearA: { online: false } }))).toEqual(['far']);
+    // The listed chain can never hold this session (2 of 4 even idle): its own chain's busy cache is a wait, not no route.
+    const farSmall = { far: { freeSlots: 2 }, nearA: { freeSlots: 0, sessions: [{ slots: 8, expectedEndMs: 1000 }] } };
+    expect(hops(decide(true, farSmall))).toEqual(['queue']);
+    expect(hops(decide(false, farSmall))).toEqual(['no-route']);
   });
 });
