@@ -189,11 +189,19 @@ export function onFinish(run: RunState, id: number, seq: number): SimEvent[] {
   return run.cfg.routing.admission.kind === 'central-queue' ? dispatchQueue(run) : [];
 }
 
-/** JFFC hand-off: route queue heads while a chain is free (the freed chain is then the fastest free one). */
+/**
+ * JFFC hand-off: route queue heads while a chain is free (the freed chain is then the fastest free
+ * one). A head with no route now leaves the queue for the stalled list (retried when the swarm
+ * changes), as the live coordinator answers it `no-route`, so it holds nobody behind it.
+ */
 export function dispatchQueue(run: RunState): SimEvent[] {
   const out: SimEvent[] = [];
   serveQueue(run.queue, (head) => {
     const a = admit(decide(run, head), run.cfg.routing.admission, run.admissionFor(head));
+    if (a.kind === 'no-route') {
+      run.stalled.push(head);
+      return 'served';
+    }
     if (a.kind !== 'start') return 'wait';
     out.push(...begin(run, head, a.chain, a.chainIndex, 0));
     return 'served';

@@ -140,6 +140,15 @@ describe('service model: reservation by declared length', () => {
     expect(jffcDeclared.metrics.responseMs).toEqual(jffcWhole.metrics.responseMs);
   });
 
+  it("bouquet: a declaration no chain would hold even idle does not hold the FIFO queue's head for those behind it", () => {
+    // Half a whole slot over 4 blocks, planned in declared-length sessions (two of 16 + 32 tokens: 3 of a slot's 16 token
+    // blocks): a short declaration fits, a whole-slot one (16 + 500 tokens, capped at the slot) never, however idle.
+    const placement: PlacementResult = { ...onlyV(2), sessionsPerSlot: 16 / 3, chains: [{ chain: { hops: [{ serverId: 'v', span: { start: 0, end: 4 } }] }, capacity: 2, serviceMs: 1 }] };
+    const r = simulate({ swarm, placement, routing: routingPolicyFor('bouquet'), requests: [req(0, 0, 32, 500), req(1, 10)], random: seededRandom(1), reservation: 'declared' });
+    expect(r.metrics.finished).toBe(1);
+    expect(r.metrics.requests).toBe(2);
+  });
+
   it('the ablation followup-declared: its JFFC counts a chain free by the cache its hops have, so short sessions share a slot', () => {
     // One 1-session chain (4 slots over 4 blocks). Each request declares 16 + 32 tokens: 3 of a
     // slot's 16 token blocks, so five fit the cache at once where c_k admits one.
