@@ -17,7 +17,7 @@ let installed = false;
  * the connection's provider, which close() nulled, and that TypeError is an unhandled rejection that
  * ends a Node process (the server hosting the OpenAI API's client, a redialing `bouquet chat`).
  */
-export class ChainedPeerConnection extends polyfill.RTCPeerConnection {
+class ChainedPeerConnection extends polyfill.RTCPeerConnection {
   #chain: Promise<unknown> = Promise.resolve();
   #haveRemote = false;
   #early: { candidate: RTCIceCandidateInit | undefined; resolve: () => void; reject: (e: unknown) => void }[] = [];

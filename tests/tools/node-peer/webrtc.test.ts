@@ -1,13 +1,18 @@
 // Node's WebRTC for PeerJS: remote candidates that fail once the connection has closed must never reject (PeerJS would crash the process on them).
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChainedPeerConnection } from '../../../tools/node-peer/webrtc.ts';
+import { installNodeWebRtc } from '../../../tools/node-peer/webrtc.ts';
+
+// The RTCPeerConnection PeerJS gets in Node (node-datachannel's, with the ordering fixes), as installed for it.
+installNodeWebRtc();
+type Connection = RTCPeerConnection;
+const Installed = (globalThis as unknown as { RTCPeerConnection: new () => Connection }).RTCPeerConnection;
 
 // Loopback only: no ICE servers, and the one remote candidate names 127.0.0.1.
 const hostCandidate = { candidate: 'candidate:1 1 UDP 2122252543 127.0.0.1 50000 typ host', sdpMid: '0' };
 
-const open: ChainedPeerConnection[] = [];
-function connection(): ChainedPeerConnection {
-  const pc = new ChainedPeerConnection();
+const open: Connection[] = [];
+function connection(): Connection {
+  const pc = new Installed();
   open.push(pc);
   return pc;
 }
@@ -19,12 +24,12 @@ afterEach(() => {
 async function offer(): Promise<RTCSessionDescriptionInit> {
   const dialer = connection();
   dialer.createDataChannel('bouquet');
-  const o = (await dialer.createOffer()) as RTCSessionDescriptionInit;
+  const o = await dialer.createOffer();
   await dialer.setLocalDescription(o);
   return o;
 }
 
-describe('ChainedPeerConnection', () => {
+describe("Node's RTCPeerConnection for PeerJS", () => {
   it('adds a candidate that came before the remote description once it is set', async () => {
     const pc = connection();
     const early = pc.addIceCandidate(hostCandidate);
