@@ -5,7 +5,8 @@ import { apiPaths, parseRouteResponse, routeReleasePath, type RouteResponse } fr
 import type { BouquetServer } from '../../../server/index.ts';
 import { budget, json, TestServers, until } from '../helpers.ts';
 
-const swarm = new TestServers({ coordinator: { keyBoundPeerIds: false, heartbeatTimeoutMs: 600_000 } });
+// Joins within 100 ms share one placement run: two volunteers joining together are placed together.
+const swarm = new TestServers({ coordinator: { keyBoundPeerIds: false, heartbeatTimeoutMs: 600_000, placementDelayMs: 100 } });
 afterEach(() => swarm.cleanUp());
 
 /** stories260K's slot in the test servers: 512 tokens per session. */
@@ -32,7 +33,7 @@ describe('bouquet live, with c counted in declared-length sessions', () => {
   it('grants a whole-slot declaration on fresh session-sized volunteers after short chats set the planned declared length', async () => {
     const s = await swarm.start({ policy: 'bouquet' });
     // Two volunteers serve while short chats (4 + 8 tokens, one 16-token block of a 512-token slot) set the workload.
-    const first = [await swarm.join(s, { peerId: 'a', memoryBytes: sessionSized }), await swarm.join(s, { peerId: 'b', memoryBytes: sessionSized })];
+    const first = await Promise.all([swarm.join(s, { peerId: 'a', memoryBytes: sessionSized }), swarm.join(s, { peerId: 'b', memoryBytes: sessionSized })]);
     await serving(s, 2);
     for (let i = 0; i < 4; i++) {
       const r = await route(s, `short-${i}`, 4, 8);
@@ -43,8 +44,7 @@ describe('bouquet live, with c counted in declared-length sessions', () => {
     // They leave; two fresh ones of the same size are placed from scratch on that workload.
     for (const v of first) await v.close();
     await until(() => s.coordinator.state().volunteers.length === 0, 10_000, 'the first volunteers gone');
-    await swarm.join(s, { peerId: 'c', memoryBytes: sessionSized });
-    await swarm.join(s, { peerId: 'd', memoryBytes: sessionSized });
+    await Promise.all([swarm.join(s, { peerId: 'c', memoryBytes: sessionSized }), swarm.join(s, { peerId: 'd', memoryBytes: sessionSized })]);
     await serving(s, 2);
     expect(s.coordinator.state().placement.uncoveredBlocks).toEqual([]);
 
