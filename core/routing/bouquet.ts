@@ -81,7 +81,7 @@ export function bouquetRouting(options: RoutingOptions = {}): RoutingPolicy {
         return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted: best.predicted, chainIndex: best.i };
       }
       if (!anyOnline) return { kind: 'no-route', reason: 'every chain has a server that is offline' };
-      return queueOrNever(swarm, entry.chains, placement, state, request, options);
+      return queueOrNever(swarm, entry.chains, placement, state, options);
     },
   };
 }
@@ -93,23 +93,13 @@ export function bouquetRouting(options: RoutingOptions = {}): RoutingPolicy {
  * ever and hold everyone behind it, so it has no route now (live: a coded `no-route`; the simulator
  * retries it when the swarm changes).
  */
-function queueOrNever(
-  swarm: SwarmSnapshot,
-  chains: readonly ChainCapacity[],
-  placement: PlacementResult,
-  state: RoutingSnapshot['state'],
-  request: RoutingRequest,
-  options: RoutingOptions,
-): RoutingDecision {
-  const byId = new Map(usableAssignments(state, placement.assignments).map((a) => [a.serverId, idleSlotsOf(loadOf(state, a))]));
-  const holds = (id: string, k: number): boolean => (byId.get(id) ?? -1) >= k;
-  if (chains.some((c) => c.chain.hops.every((h) => holds(h.serverId, h.span.end - h.span.start)))) {
-    return { kind: 'queue', reason: 'no chain has the cache this session declared' };
-  }
-  if (options.ownChains === true) {
-    const usable = usableAssignments(state, placement.assignments);
-    if (shortestChainWithCost(usable, swarm.model.numBlocks, () => 0, holds) !== null) return { kind: 'queue', reason: 'no chain has the cache this session declared' };
-  }
+function queueOrNever(swarm: SwarmSnapshot, chains: readonly ChainCapacity[], placement: PlacementResult, state: RoutingSnapshot['state'], options: RoutingOptions): RoutingDecision {
+  const usable = usableAssignments(state, placement.assignments);
+  const idle = new Map(usable.map((a) => [a.serverId, idleSlotsOf(loadOf(state, a))]));
+  const holds = (id: string, k: number): boolean => (idle.get(id) ?? -1) >= k;
+  const wait: RoutingDecision = { kind: 'queue', reason: 'no chain has the cache this session declared' };
+  if (chains.some((c) => c.chain.hops.every((h) => holds(h.serverId, h.span.end - h.span.start)))) return wait;
+  if (options.ownChains === true && shortestChainWithCost(usable, swarm.model.numBlocks, () => 0, holds) !== null) return wait;
   return { kind: 'no-route', reason: 'no chain holds the cache this session declared even when idle: its declared length is too long for the volunteers serving now' };
 }
 
@@ -156,7 +146,7 @@ function routeUnderContention(
     if (fits && (best === undefined || totalMs < best.totalMs)) best = { i, totalMs };
   });
   if (!anyOnline) return { kind: 'no-route', reason: 'every chain has a server that is offline' };
-  if (best === undefined) return queueOrNever(swarm, entry.chains, placement, state, request, options);
+  if (best === undefined) return queueOrNever(swarm, entry.chains, placement, state, options);
   const c = entry.chains[best.i] as ChainCapacity;
   const predicted = requestTimeWithIndex(swarm, entry.servers, request.clientId, c.chain, lIn, lOut, 0);
   return { kind: 'route', chain: c.chain, expectedWaitMs: 0, predicted, chainIndex: best.i };
