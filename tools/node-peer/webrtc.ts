@@ -12,10 +12,11 @@ let installed = false;
  * refuses a candidate without a remote description ("remote candidate without ICE transport") and
  * PeerJS then drops the connection. Here candidates wait for the remote description, and
  * descriptions and candidates are applied one at a time, in order. A candidate still pending when
- * the connection closes, or failing after it closed (also one of those held for the remote
- * description, added after it while close() came), resolves quietly: PeerJS (1.5.5) handles its failure after close by reading
- * the connection's provider, which close() nulled, and that TypeError is an unhandled rejection that
- * ends a Node process (the server hosting the OpenAI API's client, a redialing `bouquet chat`).
+ * the connection closes, or failing once it has closed (also one held for the remote description
+ * and added after it while close() came), resolves quietly: PeerJS (1.5.5) handles its failure by
+ * reading the connection's provider, which close() nulled, and that TypeError is an unhandled
+ * rejection that ends a Node process (the server hosting the OpenAI API's client, a redialing
+ * `bouquet chat`, `demo --peers node`).
  */
 class ChainedPeerConnection extends polyfill.RTCPeerConnection {
   #chain: Promise<unknown> = Promise.resolve();
