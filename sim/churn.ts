@@ -3,7 +3,7 @@ import type { BlockSpan, SwarmSnapshot, Chain } from '../core/swarm/index.ts';
 import { cacheSlots } from '../core/perf/index.ts';
 import type { PlacementResult } from '../core/placement/index.ts';
 import { dispatchChains } from '../core/routing/index.ts';
-import { admit, chainKeyOf, chainsInForce, hopOf, hopSlots, maxBlocksFor, rebalanceMoves, reconcilePlacement, routeSubSpan, spliceChain } from '../core/dispatch/index.ts';
+import { admit, chainKeyOf, chainsInForce, hopOf, hopSlots, maxBlocksFor, rebalanceMoves, reconcilePlacement, routeSubSpan, spliceChain, wholeSlotMoves } from '../core/dispatch/index.ts';
 import { exponential } from './random.ts';
 import { begin, dispatchQueue, release } from './lifecycle.ts';
 import type { RunState } from './run-state.ts';
@@ -198,7 +198,21 @@ function reconcile(run: RunState, proposal: PlacementResult | undefined, victims
     run.cfg.churn?.maxMovesPerRound ?? 1,
   );
   const changes: { peerId: string; span: BlockSpan | null }[] = [...decision.changes];
-  if (run.cfg.rebalance === true && proposal !== undefined && run.cfg.churn !== undefined) {
+  // The spans in force lost every chain that holds a whole slot while the proposal has one: move towards it (as live).
+  const restored =
+    proposal === undefined
+      ? []
+      : wholeSlotMoves({
+          model,
+          spans: decision.spans,
+          proposed,
+          memoryOf: (id) => run.servers.get(id)?.spec.memoryBytes ?? 0,
+          activeSessions: (id) => run.servers.get(id)?.holders.size ?? 0,
+          maxMoves: (run.cfg.churn?.maxMovesPerRound ?? 1) - decision.moved.length,
+          exclude: new Set(decision.changes.map((c) => c.peerId)),
+        });
+  changes.push(...restored);
+  if (restored.length === 0 && run.cfg.rebalance === true && proposal !== undefined && run.cfg.churn !== undefined) {
     const snapshot = onlineSwarm(run);
     changes.push(
       ...rebalanceMoves({

@@ -8,3 +8,4 @@ export { rebalanceMoves, predictedResponseMs, defaultLoadBytesPerS, defaultRebal
 export { sessionReservation, loadsInSessionUnits, snapWhole, type SessionReservation } from './reservation.ts';
 // The one budget rule lives with the placement policies; re-exported for the drivers that reconcile.
 export { maxBlocksFor, type BlockSizes } from '../placement/index.ts';
+export { holdsWholeSlot, wholeSlotMoves, type WholeSlotInput } from './whole-slot.ts';

@@ -1,5 +1,6 @@
 // Bouquet's own placement (docs/bouquet.md): GBP-CR's chains with c chosen for sessions admitted by declared length, per client region.
 import { tokenBlocksFor } from '../cache/index.ts';
+import { isBouquetError } from '../errors/index.ts';
 import type { SwarmSnapshot } from '../swarm/index.ts';
 import { allocateCache } from '../chains/index.ts';
 import { jobLinkCostMs, serverJobCosts } from '../perf/index.ts';
@@ -64,14 +65,22 @@ interface PlanUnits {
 function planUnits(snapshot: SwarmSnapshot, perSlot: number, options: PlacementOptions): PlanUnits {
   const wholeSlots: PlanUnits = { snapshot, perSlot, choice: null };
   if (options.sessionUnits === false || !(perSlot > 1)) return wholeSlots;
+  const inSessions = sessionUnitSnapshot(snapshot, perSlot);
   let whole: GbpCrChoice;
   let sessions: GbpCrChoice;
   try {
     whole = chooseGbpCrReservation(snapshot, options.concurrentRequests, perSlot);
-  } catch {
-    return wholeSlots;
+  } catch (e) {
+    // Whole slots cannot place this swarm at all (no chain of volunteers keeping a whole slot covers
+    // the model): in sessions it may still serve the declarations it can hold (a longer one then
+    // has no route, core/routing), which beats serving nobody.
+    if (!isBouquetError(e, 'infeasible')) throw e;
+    try {
+      return { snapshot: inSessions, perSlot: 1, choice: chooseGbpCrReservation(inSessions, options.concurrentRequests, 1) };
+    } catch {
+      throw e;
+    }
   }
-  const inSessions = sessionUnitSnapshot(snapshot, perSlot);
   try {
     sessions = chooseGbpCrReservation(inSessions, options.concurrentRequests, 1);
   } catch {
@@ -190,11 +199,21 @@ export const bouquet: PlacementPolicyFactory = (options: PlacementOptions = {}) 
     // whole slots would give one, plan in whole slots.
     let result = inSessions.result;
     if (inSessions.planned !== snapshot && !admitsWholeSlot(result)) {
-      const whole = placeIn(snapshot, perSlot, { snapshot, perSlot, choice: null }, options).result;
-      if (admitsWholeSlot(whole)) result = whole;
+      const whole = wholeSlotResult(snapshot, perSlot, options);
+      if (whole !== null && admitsWholeSlot(whole)) result = whole;
     }
     return { ...result, runtimeMs: nowMs() - t0 };
   });
+
+/** Bouquet's placement planned in whole slots; null when whole slots cannot place the swarm. */
+function wholeSlotResult(snapshot: SwarmSnapshot, perSlot: number, options: PlacementOptions): PlacementResult | null {
+  try {
+    return placeIn(snapshot, perSlot, { snapshot, perSlot, choice: null }, options).result;
+  } catch (e) {
+    if (isBouquetError(e, 'infeasible')) return null;
+    throw e;
+  }
+}
 
 /**
  * True when some listed chain of `result` holds a whole-slot session (the longest declaration a

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { apiErrorBody, CoordinatorApiError, type ApiErrorBody, type PlacementView, type PolicyPrediction } from '../../core/api/index.ts';
 import type { BlockSpan, SwarmSnapshot } from '../../core/swarm/index.ts';
 import { capacityShortfall, predictPlacement, type PlacementPolicy, type PlacementResult, type ServerAssignment } from '../../core/placement/index.ts';
-import { defaultRebalanceHorizonMs, rebalanceMoves, reconcilePlacement, type SpanChange } from '../../core/dispatch/index.ts';
+import { defaultRebalanceHorizonMs, rebalanceMoves, reconcilePlacement, wholeSlotMoves, type SpanChange } from '../../core/dispatch/index.ts';
 import type { EventHub } from './events.ts';
 import type { LeaseBook } from './leases.ts';
 import type { Predictions } from './predictions.ts';
@@ -260,7 +260,9 @@ export class PlacementLoop {
     // (a network change, a coordinator restart) moves nobody, though a fresh proposal may differ.
     const ids = new Set(present.map((v) => v.peerId));
     const churned = present.some((v) => !v.everAssigned) || [...this.lastMembers].some((id) => !ids.has(id));
-    if (!this.d.rebalance || !churned || result === undefined || present.length === 0) return reconciled;
+    if (!churned || result === undefined || present.length === 0) return reconciled;
+    const restored = this.restoreWholeSlot(present, reconciled, proposed, snapshot);
+    if (!this.d.rebalance || restored !== reconciled) return restored;
     let moves: ReturnType<typeof rebalanceMoves> = [];
     try {
       moves = rebalanceMoves({
@@ -278,6 +280,37 @@ export class PlacementLoop {
     return {
       changes: [...reconciled.changes, ...moves.map((m): SpanChange => ({ peerId: m.peerId, span: m.span, reason: 'rebalance' }))],
       moved: [...reconciled.moved, ...moves.map((m) => m.peerId)],
+    };
+  }
+
+  /**
+   * After churn, when the spans in force lost every chain that holds a whole slot and the proposal
+   * has one (core/dispatch `wholeSlotMoves`, as the simulator does): volunteers move to their
+   * proposed spans within what is left of the move budget. `reconciled` itself when nobody moves.
+   */
+  private restoreWholeSlot(
+    present: readonly Volunteer[],
+    reconciled: { changes: SpanChange[]; moved: string[]; spans: ReadonlyMap<string, BlockSpan | null> },
+    proposed: ReadonlyMap<string, BlockSpan | null>,
+    snapshot: SwarmSnapshot,
+  ): { changes: SpanChange[]; moved: string[]; spans: ReadonlyMap<string, BlockSpan | null> } {
+    const memory = new Map(present.map((v) => [v.peerId, v.memoryBytes]));
+    const moves = wholeSlotMoves({
+      model: snapshot.model,
+      spans: reconciled.spans,
+      proposed,
+      memoryOf: (id) => memory.get(id) ?? 0,
+      activeSessions: (id) => this.d.leases.through(id),
+      maxMoves: this.d.maxMoves - reconciled.moved.length,
+      exclude: new Set(reconciled.changes.map((c) => c.peerId)),
+    });
+    if (moves.length === 0) return reconciled;
+    const spans = new Map(reconciled.spans);
+    for (const m of moves) spans.set(m.peerId, m.span);
+    return {
+      changes: [...reconciled.changes, ...moves.map((m): SpanChange => ({ peerId: m.peerId, span: m.span, reason: 'rebalance' }))],
+      moved: [...reconciled.moved, ...moves.map((m) => m.peerId)],
+      spans,
     };
   }
 

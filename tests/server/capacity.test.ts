@@ -12,7 +12,9 @@ afterEach(async () => {
 
 describe('a model the volunteers cannot hold', () => {
   it('placement.error is infeasible with the blocks they can hold, and a volunteer that joins with enough memory clears it', async () => {
-    const s = await createServer({ port: 0, model: stories260K, logger: 'silent', coordinator: { placementDelayMs: 5, keyBoundPeerIds: false } });
+    // A whole-slot policy: bouquet (the default) would plan these volunteers in declared-length sessions, where
+    // three blocks fit beside a short session each (tests/server/coordinator/session-units.test.ts).
+    const s = await createServer({ port: 0, model: stories260K, logger: 'silent', policy: 'followup', coordinator: { placementDelayMs: 5, keyBoundPeerIds: false } });
     servers.push(s);
     const { blockBytes, cacheBytesPerBlock, numBlocks } = s.model.info;
     // Two volunteers with room for 2 blocks and one session each: 4 of 5 blocks.

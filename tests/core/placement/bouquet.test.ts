@@ -106,6 +106,21 @@ describe('bouquet placement: c counted in declared-length sessions', () => {
     expect(result.assignments).toEqual(wholeSlots.assignments);
   });
 
+  it('serves the declarations a swarm can hold when whole slots cannot place it at all', async () => {
+    // `big` alone: all 4 blocks beside one 640-token session, not beside a whole slot, and nobody to share the model with.
+    const alone = { ...declaredSwarm(), servers: declaredSwarm().servers.filter((s) => s.id === 'big') };
+    await expect(bouquet({ sessionUnits: false })(alone)).rejects.toMatchObject({ code: 'infeasible' });
+    const result = await bouquet()(alone);
+    expect(result.assignments).toEqual([expect.objectContaining({ serverId: 'big', span: { start: 0, end: 4 } })]);
+    expect(result.chains?.some((c) => c.chain.hops.length === 1 && c.capacity >= 1)).toBe(true);
+    // No chain holds a whole slot: a longest declaration has no route there (core/routing), not a place at the queue head.
+    const slots = new Map(result.assignments.map((a) => [a.serverId, a.cacheSlots]));
+    expect(result.chains?.some((c) => c.chain.hops.every((h) => (slots.get(h.serverId) ?? 0) >= h.span.end - h.span.start))).toBe(false);
+    // Too small even for one session beside the model: still infeasible.
+    const tiny = { ...alone, servers: alone.servers.map((s) => ({ ...s, memoryBytes: 405_000 })) };
+    await expect(bouquet()(tiny)).rejects.toMatchObject({ code: 'infeasible' });
+  });
+
   it('plans exactly as before when requests declare nothing (one session per slot)', async () => {
     const swarm = declaredSwarm();
     delete swarm.workload.meanDeclaredTokens;

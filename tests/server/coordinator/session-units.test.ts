@@ -54,4 +54,23 @@ describe('bouquet live, with c counted in declared-length sessions', () => {
     // And a short chat beside it still gets its route.
     expect((await route(s, 'short-after', 4, 8)).kind).toBe('route');
   }, 60_000);
+
+  it('a lone volunteer that holds the model only beside short sessions serves them; once a second joins, a whole-slot declaration is granted too', async () => {
+    const s = await swarm.start({ policy: 'bouquet' });
+    const first = await swarm.join(s, { peerId: 'alone', memoryBytes: sessionSized });
+    await serving(s, 1);
+    // In whole slots nobody could hold blocks 3–4; planned in declared-length sessions it holds them all.
+    expect(s.coordinator.state().volunteers[0]?.span).toEqual({ start: 0, end: 5 });
+    expect((await route(s, 'short-0', 4, 8)).kind).toBe('route');
+    // A whole slot fits nowhere: no route at once, and the next short chat is not held up behind it.
+    const tooLong = await route(s, 'long-0', 16, slotTokens - 16);
+    expect(tooLong.kind === 'error' && tooLong.error.code).toBe('no-route');
+    expect((await route(s, 'short-1', 4, 8)).kind).toBe('route');
+    // A second volunteer: the spans move so that some chain keeps a whole slot (reconcile alone would keep `alone` on all five).
+    await swarm.join(s, { peerId: 'second', memoryBytes: sessionSized });
+    await serving(s, 2);
+    expect(first.messages.some((m) => m.type === 'assignment' && m.reason === 'rebalance')).toBe(true);
+    const long = await route(s, 'long-1', 16, slotTokens - 16);
+    expect(long.kind).toBe('route');
+  }, 60_000);
 });
