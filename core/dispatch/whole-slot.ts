@@ -50,7 +50,8 @@ export function wholeSlotMoves(input: WholeSlotInput): { peerId: string; span: B
   if (input.maxMoves <= 0 || holdsWholeSlot(model, input.spans, memoryOf) || !holdsWholeSlot(model, proposed, memoryOf)) return [];
   const spans = new Map(input.spans);
   const candidates = [...spans.keys()]
-    .filter((id) => !input.exclude.has(id) && proposed.has(id) && !sameSpan(spans.get(id) ?? null, proposed.get(id) ?? null))
+    // Only towards a proposed span: going idle never adds a chain, and would end the volunteer's sessions for nothing.
+    .filter((id) => !input.exclude.has(id) && (proposed.get(id) ?? null) !== null && !sameSpan(spans.get(id) ?? null, proposed.get(id) ?? null))
     .sort((a, b) => input.activeSessions(a) - input.activeSessions(b) || a.localeCompare(b));
   const moves: { peerId: string; span: BlockSpan | null }[] = [];
   for (const id of candidates) {

@@ -57,5 +57,8 @@ describe('whole-slot restoration', () => {
     const busyA = { activeSessions: (id: string): number => (id === 'a' ? 2 : 0) };
     expect(wholeSlotMoves(input({ a: span(0, 4), b: span(0, 4) }, { a: span(0, 2), b: span(2, 4) }, busyA)).map((m) => m.peerId)).toEqual(['b', 'a']);
     expect(wholeSlotMoves(input({ a: span(0, 4), b: span(2, 4) }, { a: span(0, 2), b: span(2, 4) }, { exclude: new Set(['a']) }))).toEqual([]);
+    // A volunteer the proposal leaves idle is not sent idle on the way (it would end its sessions and add no chain).
+    const idleToo = wholeSlotMoves(input({ aa: span(0, 4), b: span(0, 4), c: span(2, 4) }, { aa: null, b: span(0, 2), c: span(2, 4) }));
+    expect(idleToo).toEqual([{ peerId: 'b', span: span(0, 2) }]);
   });
 });
