@@ -43,7 +43,8 @@ export interface WholeSlotInput {
  * swarm splits the model so that one does). Reconcile keeps spans, so without this the longest
  * declarations would have no route until churn moved someone. When the proposal holds a whole
  * slot and the spans in force do not, volunteers whose proposed span differs move to it, fewest
- * sessions first, one at a time until the spans hold one or the budget is spent. [] otherwise.
+ * sessions first, one at a time (skipping a move that would uncover a block) until the spans hold
+ * one. [] otherwise, and [] when the budget is spent before they do (a move ends sessions).
  */
 export function wholeSlotMoves(input: WholeSlotInput): { peerId: string; span: BlockSpan | null }[] {
   const { model, proposed, memoryOf } = input;

@@ -290,10 +290,10 @@ export class PlacementLoop {
    */
   private restoreWholeSlot(
     present: readonly Volunteer[],
-    reconciled: { changes: SpanChange[]; moved: string[]; spans: ReadonlyMap<string, BlockSpan | null> },
+    reconciled: ReturnType<typeof reconcilePlacement>,
     proposed: ReadonlyMap<string, BlockSpan | null>,
     snapshot: SwarmSnapshot,
-  ): { changes: SpanChange[]; moved: string[]; spans: ReadonlyMap<string, BlockSpan | null> } {
+  ): { changes: SpanChange[]; moved: string[] } {
     const memory = new Map(present.map((v) => [v.peerId, v.memoryBytes]));
     const moves = wholeSlotMoves({
       model: snapshot.model,
@@ -305,12 +305,9 @@ export class PlacementLoop {
       exclude: new Set(reconciled.changes.map((c) => c.peerId)),
     });
     if (moves.length === 0) return reconciled;
-    const spans = new Map(reconciled.spans);
-    for (const m of moves) spans.set(m.peerId, m.span);
     return {
       changes: [...reconciled.changes, ...moves.map((m): SpanChange => ({ peerId: m.peerId, span: m.span, reason: 'rebalance' }))],
       moved: [...reconciled.moved, ...moves.map((m) => m.peerId)],
-      spans,
     };
   }
 
