@@ -6,7 +6,6 @@ import {
   parseDashboardMessage,
   parseModelsList,
   parseRouteResponse,
-  parseSwarmState,
   routeReleasePath,
   routeRenewPath,
   routeTicketPath,
@@ -14,10 +13,10 @@ import {
   type DashboardMessage,
   type ModelsList,
   type RouteGranted,
-  type SwarmState,
 } from '../../core/api/index.ts';
 import type { BouquetServer, ServerOptions } from '../../server/index.ts';
 import { adminHeaders, budget, json, stories260K, TestServers, TestVolunteer, until } from './helpers.ts';
+import { swarmState } from './swarm-api.ts';
 
 // Two real checkpoints of the same shape in the two layouts: ids 'stories260K' (llama2.c) and 'stories260K-hf'.
 const llama2c = stories260K;
@@ -36,12 +35,6 @@ function join(s: BouquetServer, peerId: string, modelId: string, blocks = 5): Pr
 
 async function models(s: BouquetServer): Promise<ModelsList> {
   const parsed = parseModelsList((await json(s.url + apiPaths.servedModels)).body);
-  if (!parsed.ok) throw parsed.error;
-  return parsed.value;
-}
-
-async function swarm(s: BouquetServer, modelId?: string): Promise<SwarmState> {
-  const parsed = parseSwarmState((await json(s.url + withModelId(apiPaths.swarm, modelId))).body);
   if (!parsed.ok) throw parsed.error;
   return parsed.value;
 }
@@ -71,10 +64,10 @@ describe('two models in one server', () => {
     await join(s, 'b1', 'stories260K-hf');
     await join(s, 'b2', 'stories260K-hf');
     await settled(s);
-    expect((await swarm(s)).volunteers.map((v) => v.peerId)).toEqual(['a1']);
-    expect((await swarm(s, 'stories260K')).volunteers.map((v) => v.peerId)).toEqual(['a1']);
-    expect((await swarm(s, 'stories260K-hf')).volunteers.map((v) => v.peerId).sort()).toEqual(['b1', 'b2']);
-    expect((await swarm(s, 'stories260K-hf')).model.filesPath).toBe('/models/stories260K-hf/');
+    expect((await swarmState(s)).volunteers.map((v) => v.peerId)).toEqual(['a1']);
+    expect((await swarmState(s, 'stories260K')).volunteers.map((v) => v.peerId)).toEqual(['a1']);
+    expect((await swarmState(s, 'stories260K-hf')).volunteers.map((v) => v.peerId).sort()).toEqual(['b1', 'b2']);
+    expect((await swarmState(s, 'stories260K-hf')).model.filesPath).toBe('/models/stories260K-hf/');
     // Both models' files are served, each under its id.
     expect((await fetch(`${s.url}/models/stories260K-hf/config.json`)).status).toBe(200);
     expect((await fetch(`${s.url}/models/stories260K/tok512.bin`)).status).toBe(200);
@@ -94,10 +87,10 @@ describe('two models in one server', () => {
     expect(b.modelId).toBe('stories260K-hf');
     expect(b.chain.map((h) => h.peerId)).toEqual(['b1']);
     expect((await json(s.url + routeRenewPath(b.leaseId), { body: { leaseSecret: b.leaseSecret } })).body).toMatchObject({ kind: 'renewed', leaseId: b.leaseId });
-    expect((await swarm(s, 'stories260K-hf')).activeLeases).toBe(1);
+    expect((await swarmState(s, 'stories260K-hf')).activeLeases).toBe(1);
     expect((await json(s.url + routeReleasePath(b.leaseId), { body: { leaseSecret: b.leaseSecret } })).body).toMatchObject({ kind: 'released' });
-    expect((await swarm(s, 'stories260K-hf')).activeLeases).toBe(0);
-    expect((await swarm(s)).activeLeases).toBe(1);
+    expect((await swarmState(s, 'stories260K-hf')).activeLeases).toBe(0);
+    expect((await swarmState(s)).activeLeases).toBe(1);
     const again = await json(s.url + routeReleasePath(b.leaseId), { body: { leaseSecret: b.leaseSecret } });
     expect(errorCode(again.body)).toBe('unknown-lease');
     expect(errorCode((await json(s.url + routeRenewPath('no-such-lease'), { body: { leaseSecret: 'x' } })).body)).toBe('unknown-lease');
@@ -114,8 +107,8 @@ describe('two models in one server', () => {
     const r = await json(s.url + apiPaths.routes, { body: { clientId: 'c', promptTokens: 4, maxNewTokens: 8, modelId: 'stories260K-hf' } });
     const queued = parseRouteResponse(r.body);
     if (!queued.ok || queued.value.kind !== 'queued') throw new Error(`expected queued, got ${JSON.stringify(r.body)}`);
-    expect((await swarm(s, 'stories260K-hf')).queueLength).toBe(1);
-    expect((await swarm(s)).queueLength).toBe(0);
+    expect((await swarmState(s, 'stories260K-hf')).queueLength).toBe(1);
+    expect((await swarmState(s)).queueLength).toBe(0);
     const poll = json(`${s.url}${routeTicketPath(queued.value.ticketId)}?waitMs=5000`);
     loading.ready(assignment);
     const answer = await poll;
@@ -140,8 +133,8 @@ describe('two models in one server', () => {
     });
     expect(status).toBe(404);
     // Nothing of it reached either model.
-    expect((await swarm(s)).volunteers).toEqual([]);
-    expect((await swarm(s, 'stories260K-hf')).volunteers).toEqual([]);
+    expect((await swarmState(s)).volunteers).toEqual([]);
+    expect((await swarmState(s, 'stories260K-hf')).volunteers).toEqual([]);
   });
 
   it('a dashboard socket with ?modelId= gets that model\'s snapshot and only its events', async () => {
@@ -167,8 +160,8 @@ describe('two models in one server', () => {
     const s = await start([llama2c, hf], { policy: 'bprr' }); // BPRR pinned: the untouched model keeps it
     const r = await json(s.url + apiPaths.placementPolicy, { body: { policy: 'petals', modelId: 'stories260K-hf' }, headers: adminHeaders(s) });
     expect(r.body).toMatchObject({ kind: 'placement-policy', placement: { policy: 'petals' } });
-    expect((await swarm(s, 'stories260K-hf')).placement.policy).toBe('petals');
-    expect((await swarm(s)).placement.policy).toBe('bprr');
+    expect((await swarmState(s, 'stories260K-hf')).placement.policy).toBe('petals');
+    expect((await swarmState(s)).placement.policy).toBe('bprr');
   });
 
   it('lists the models with their coverage and suggests the one that needs volunteers most', async () => {

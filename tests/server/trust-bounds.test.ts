@@ -9,12 +9,12 @@ import {
   routeReleasePath,
   type CoordinatorToVolunteerMessage,
   type RouteGranted,
-  type RouteResponse,
 } from '../../core/api/index.ts';
 import { protocolVersion } from '../../core/protocol/index.ts';
 import { gbpCr } from '../../core/placement/index.ts';
 import { maxSlotsPerVolunteer, type BouquetServer, type ServerOptions } from '../../server/index.ts';
 import { blockBytes, budget, cacheBytesPerBlock, json, TestServers, TestVolunteer, until } from './helpers.ts';
+import { askRoute, granted, servingAll } from './swarm-api.ts';
 
 const L = 5;
 
@@ -65,23 +65,6 @@ function register(peerId: string, fields: Record<string, unknown> = {}): Record<
   };
 }
 
-async function route(s: BouquetServer, body: Record<string, unknown>): Promise<RouteResponse> {
-  const r = await json(s.url + apiPaths.routes, { body });
-  const parsed = parseRouteResponse(r.body);
-  if (!parsed.ok) throw parsed.error;
-  return parsed.value;
-}
-
-function granted(r: RouteResponse): RouteGranted {
-  if (r.kind !== 'route') throw new Error(`expected a route, got ${JSON.stringify(r)}`);
-  return r;
-}
-
-async function servingAll(s: BouquetServer): Promise<void> {
-  await s.coordinator.whenSettled();
-  await until(() => s.coordinator.state().volunteers.every((v) => v.state === 'serving' && v.span !== null), 5000, 'volunteers serving');
-}
-
 /** Every number in `v`, at any depth, is finite. */
 function allFinite(v: unknown): boolean {
   if (typeof v === 'number') return Number.isFinite(v);
@@ -93,7 +76,7 @@ describe('claimed memory', () => {
   it('a register with memoryBytes 1.2e12 or 1e15 is refused (bad-request, memoryBytes); the honest volunteer is untouched', async () => {
     const s = await start();
     await join(s, { peerId: 'honest', memoryBytes: budget(5, 5), heartbeatMs: 50 });
-    await servingAll(s);
+    await servingAll(s, { withSpans: true });
     for (const memoryBytes of [1.2e12, 1e15]) {
       const { replies } = await rawVolunteer(s, [register(`big-${memoryBytes}`, { memoryBytes })]);
       await until(() => replies.length > 0, 5000, 'answer');
@@ -101,13 +84,13 @@ describe('claimed memory', () => {
     }
     s.coordinator.sweep();
     expect(s.coordinator.state().volunteers.map((v) => v.peerId)).toEqual(['honest']);
-    expect(granted(await route(s, { clientId: 'c', promptTokens: 4, maxNewTokens: 4 })).chain[0]?.peerId).toBe('honest');
+    expect(granted(await askRoute(s, { clientId: 'c', promptTokens: 4, maxNewTokens: 4 })).chain[0]?.peerId).toBe('honest');
   });
 
   it('the largest memory a register may claim buys at most maxSlotsPerVolunteer slots, and placement plans with no more', async () => {
     const s = await start();
     const big = await join(s, { peerId: 'big', memoryBytes: apiBounds.maxMemoryBytes });
-    await servingAll(s);
+    await servingAll(s, { withSpans: true });
     const a = await big.assignment();
     expect(a.cacheSlots).toBe(maxSlotsPerVolunteer);
     expect(s.coordinator.state().volunteers[0]?.cacheSlots).toBe(maxSlotsPerVolunteer);
@@ -124,7 +107,7 @@ describe('the event loop', () => {
   it('after the loop itself stalls past the heartbeat timeout, the next sweep keeps every heartbeating volunteer', async () => {
     const s = await start({ heartbeatTimeoutMs: 300 }, undefined, 'bprr'); // BPRR pinned: every volunteer gets a span (GBP-CR may leave some idle)
     await Promise.all(['a', 'b', 'c'].map((peerId) => join(s, { peerId, memoryBytes: budget(5, 5), heartbeatMs: 40 })));
-    await servingAll(s);
+    await servingAll(s, { withSpans: true });
     // A synchronous stall of the server's own thread (as GBP-CR on a huge claim used to cause).
     const until0 = performance.now() + 700;
     while (performance.now() < until0) {
@@ -147,8 +130,8 @@ describe('the event loop', () => {
 /** An honest volunteer serving every block, with a record: one successful session report through it. */
 async function honestWithRecord(s: BouquetServer): Promise<void> {
   await join(s, { peerId: 'honest', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
-  await servingAll(s);
-  const first = granted(await route(s, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 }));
+  await servingAll(s, { withSpans: true });
+  const first = granted(await askRoute(s, { clientId: 'c0', promptTokens: 4, maxNewTokens: 8 }));
   await json(s.url + routeReleasePath(first.leaseId), { body: { leaseSecret: first.leaseSecret, measured: { totalMs: 400, tokens: 8, firstTokenMs: 50 } } });
 }
 
@@ -168,7 +151,7 @@ describe('claimed speed and span', () => {
     await until(() => s.coordinator.state().volunteers.some((v) => v.peerId === 'honest' && v.span !== null), 5000, 'honest serving');
     const chains: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const r = await route(s, { clientId: `c${i}`, promptTokens: 4, maxNewTokens: 4 });
+      const r = await askRoute(s, { clientId: `c${i}`, promptTokens: 4, maxNewTokens: 4 });
       if (r.kind === 'route') {
         chains.push(...r.chain.map((h) => h.peerId));
         await json(s.url + routeReleasePath(r.leaseId), { body: { leaseSecret: r.leaseSecret } });
@@ -184,12 +167,12 @@ describe('claimed speed and span', () => {
     await honestWithRecord(s);
     // A newcomer claiming the fastest τ allowed, serving all blocks (it answers ready).
     await join(s, { peerId: 'fast', memoryBytes: budget(5, 10), decodeMsPerBlock: apiBounds.minDecodeMsPerBlock, loadedSpan: { start: 0, end: L } });
-    await servingAll(s);
+    await servingAll(s, { withSpans: true });
     const planned = new Map(s.coordinator.planningSnapshot().servers.map((x) => [x.id, x.decodeMsPerBlock]));
     expect(planned.get('fast')).toBeGreaterThanOrEqual((planned.get('honest') ?? Infinity) * 0.999);
     const leases: RouteGranted[] = [];
     for (let i = 0; i < 8; i++) {
-      const r = await route(s, { clientId: `p${i}`, promptTokens: 4, maxNewTokens: 8 });
+      const r = await askRoute(s, { clientId: `p${i}`, promptTokens: 4, maxNewTokens: 8 });
       if (r.kind === 'route') leases.push(r);
     }
     // The dashboard shows who is on probation.
@@ -206,17 +189,17 @@ describe('claimed speed and span', () => {
     const s = await start();
     await honestWithRecord(s);
     await join(s, { peerId: 'fresh', memoryBytes: budget(5, 10), decodeMsPerBlock: 2, loadedSpan: { start: 0, end: L } });
-    await servingAll(s);
+    await servingAll(s, { withSpans: true });
     // The chat's failover of its first hop landed on the newcomer: its one probation lease.
-    const own = granted(await route(s, { clientId: 'chat', promptTokens: 4, maxNewTokens: 8, span: { start: 0, end: 2 }, excludePeers: ['honest'] }));
+    const own = granted(await askRoute(s, { clientId: 'chat', promptTokens: 4, maxNewTokens: 8, span: { start: 0, end: 2 }, excludePeers: ['honest'] }));
     expect(own.chain.map((h) => h.peerId)).toEqual(['fresh']);
     expect(s.coordinator.state().volunteers.find((v) => v.peerId === 'fresh')?.probation).toBe(true);
     // Its next failover (the other hop, the honest one gone for it) may use the newcomer again…
-    const again = await route(s, { clientId: 'chat', promptTokens: 4, maxNewTokens: 8, span: { start: 2, end: L }, excludePeers: ['honest'] });
+    const again = await askRoute(s, { clientId: 'chat', promptTokens: 4, maxNewTokens: 8, span: { start: 2, end: L }, excludePeers: ['honest'] });
     expect(again.kind).toBe('route');
     if (again.kind === 'route') expect(again.chain.map((h) => h.peerId)).toEqual(['fresh']);
     // …while another client still may not (the cap holds for strangers).
-    const other = await route(s, { clientId: 'other', promptTokens: 4, maxNewTokens: 8, span: { start: 2, end: L }, excludePeers: ['honest'], noQueue: true });
+    const other = await askRoute(s, { clientId: 'other', promptTokens: 4, maxNewTokens: 8, span: { start: 2, end: L }, excludePeers: ['honest'], noQueue: true });
     expect(other.kind).not.toBe('route');
   });
 });
@@ -225,7 +208,7 @@ describe('claimed RTTs and requests', () => {
   it('11 route requests with rttMs 1e308 are clamped: every answer, the swarm state and the dashboard stay finite', async () => {
     const s = await start();
     await join(s, { peerId: 'a', memoryBytes: budget(5, 20) });
-    await servingAll(s);
+    await servingAll(s, { withSpans: true });
     const answers: unknown[] = [];
     for (let i = 0; i < 11; i++) {
       const r = await json(s.url + apiPaths.routes, { body: { clientId: `evil${i}`, promptTokens: 4, maxNewTokens: 4, rttMs: { a: 1e308 } } });
@@ -250,21 +233,21 @@ describe('claimed RTTs and requests', () => {
     // and this test is about what refused and granted requests do to the planned workload.
     const s = await start({}, { routeRateLimits: 'off' });
     await join(s, { peerId: 'a', memoryBytes: budget(5, 5) });
-    await servingAll(s);
+    await servingAll(s, { withSpans: true });
     const before = s.coordinator.planningSnapshot().workload;
     for (let i = 0; i < 100; i++) {
       // Refused: every volunteer excluded (no-route), with the longest lengths a session allows.
-      const r = await route(s, { clientId: `bogus${i}`, promptTokens: 256, maxNewTokens: 256, excludePeers: ['a'] });
+      const r = await askRoute(s, { clientId: `bogus${i}`, promptTokens: 256, maxNewTokens: 256, excludePeers: ['a'] });
       expect(r).toMatchObject({ kind: 'error', error: { code: 'no-route' } });
     }
     expect(s.coordinator.planningSnapshot().workload).toEqual(before);
     // Granted requests do shape it (so the check above can fail): one client counts at most 10 of the window's 100.
     for (let i = 0; i < 30; i++) {
-      const g = granted(await route(s, { clientId: 'busy', promptTokens: 256, maxNewTokens: 256 }));
+      const g = granted(await askRoute(s, { clientId: 'busy', promptTokens: 256, maxNewTokens: 256 }));
       await json(s.url + routeReleasePath(g.leaseId), { body: { leaseSecret: g.leaseSecret } });
     }
     expect(s.coordinator.planningSnapshot().workload.meanInputTokens).toBe(256);
-    const g = granted(await route(s, { clientId: 'other', promptTokens: 4, maxNewTokens: 4 }));
+    const g = granted(await askRoute(s, { clientId: 'other', promptTokens: 4, maxNewTokens: 4 }));
     await json(s.url + routeReleasePath(g.leaseId), { body: { leaseSecret: g.leaseSecret } });
     expect(s.coordinator.planningSnapshot().workload.meanInputTokens).toBeCloseTo((10 * 256 + 4) / 11, 6);
   });

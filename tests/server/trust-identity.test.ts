@@ -5,13 +5,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
-  apiPaths, parseRouteResponse, parseSwarmState, routeReleasePath, routeRenewPath, routeTicketPath,
-  type LeaseGrant, type RouteGranted, type RouteResponse, type SwarmState,
+  apiPaths, parseRouteResponse, routeReleasePath, routeRenewPath, routeTicketPath,
+  type LeaseGrant, type RouteResponse,
 } from '../../core/api/index.ts';
 import { coordinatorKeyFile, CoordinatorKey, type BouquetServer, type ServerOptions } from '../../server/index.ts';
 import { VolunteerIdentity } from '../../web/volunteer/index.ts';
 import { NodeIdentity } from '../support/node-identity.ts';
 import { budget, json, TestServers, TestVolunteer, until } from './helpers.ts';
+import { askRoute, granted, swarmState } from './swarm-api.ts';
 
 const swarmOf = new TestServers();
 const volunteers = swarmOf.volunteers;
@@ -30,21 +31,8 @@ function join(s: BouquetServer, o: Parameters<typeof TestVolunteer.join>[1]): Pr
   return swarmOf.join(s, o);
 }
 
-async function route(s: BouquetServer, clientId: string): Promise<RouteResponse> {
-  const parsed = parseRouteResponse((await json(s.url + apiPaths.routes, { body: { clientId, promptTokens: 8, maxNewTokens: 8 } })).body);
-  if (!parsed.ok) throw parsed.error;
-  return parsed.value;
-}
-
-function granted(r: RouteResponse): RouteGranted {
-  if (r.kind !== 'route') throw new Error(`expected a route, got ${JSON.stringify(r)}`);
-  return r;
-}
-
-async function swarm(s: BouquetServer): Promise<SwarmState> {
-  const parsed = parseSwarmState((await json(s.url + apiPaths.swarm)).body);
-  if (!parsed.ok) throw parsed.error;
-  return parsed.value;
+function route(s: BouquetServer, clientId: string): Promise<RouteResponse> {
+  return askRoute(s, { clientId, promptTokens: 8, maxNewTokens: 8 });
 }
 
 /** One volunteer serving all 5 blocks with room for exactly one full-span session. */
@@ -87,7 +75,7 @@ describe('identities', () => {
       codes.push(m.type === 'error' ? m.error.code : m.type);
     }
     expect(codes).toEqual(Array(10).fill('identity-refused'));
-    const st = await swarm(s);
+    const st = await swarmState(s);
     expect(st.volunteers.map((v) => v.peerId)).toEqual([victim.peerId]);
     expect(victim.closedWith).toBeUndefined();
     // It re-registers on its own socket (same key, fresh proof) without trouble.
@@ -105,7 +93,7 @@ describe('identities', () => {
     await attacker.register();
     expect(await answer).toMatchObject({ type: 'error', error: { code: 'identity-refused', field: 'peerId' } });
     expect(victim.closedWith).toBeUndefined();
-    expect((await swarm(s)).volunteers.map((v) => v.peerId)).toEqual(['v1']);
+    expect((await swarmState(s)).volunteers.map((v) => v.peerId)).toEqual(['v1']);
   });
 
   it('the signaling server admits a volunteer\'s peer id only with its key\'s token, also after its socket drops', async () => {
@@ -154,7 +142,7 @@ describe('leases', () => {
     expect(forged.body).toMatchObject({ kind: 'error', error: { code: 'lease-refused' } });
     expect((await json(s.url + routeRenewPath(g.leaseId), { body: { leaseSecret: g.leaseSecret.slice(1) + 'A' } })).body).toMatchObject({ error: { code: 'lease-refused' } });
     expect((await json(s.url + routeRenewPath(g.leaseId), { body: {} })).body).toMatchObject({ error: { code: 'bad-request', field: 'leaseSecret' } });
-    const st = await swarm(s);
+    const st = await swarmState(s);
     expect(st.activeLeases).toBe(1);
     expect(st.volunteers[0]?.leasedSlots).toBe(5);
     // The only chain is still booked: a second client waits rather than overbooking it.
@@ -185,13 +173,13 @@ describe('leases', () => {
     // A lease another key signed (a volunteer inventing bookings) is not taken.
     const foreign = CoordinatorKey.ephemeral().signLease({ ...(JSON.parse(Buffer.from(g.leaseToken.split('.')[0] ?? '', 'base64url').toString('utf8')) as LeaseGrant), leaseId: 'invented' });
     await join(second, { identity, memoryBytes: budget(5, 5), ...(span !== null ? { loadedSpan: span } : {}), sessions: [g.leaseToken, foreign] });
-    const st = await swarm(second);
+    const st = await swarmState(second);
     expect(st.activeLeases).toBe(1);
     expect(st.volunteers[0]?.leasedSlots).toBe(5);
     expect(st.recentRoutes.map((r) => r.leaseTag)).toEqual([g.leaseTag]);
     expect((await route(second, 'newcomer')).kind).toBe('queued');
     // The client's secret from before the restart still releases its lease.
     expect((await json(second.url + routeReleasePath(g.leaseId), { body: { leaseSecret: g.leaseSecret } })).status).toBe(200);
-    expect((await swarm(second)).activeLeases).toBe(1); // the newcomer's, granted from the queue
+    expect((await swarmState(second)).activeLeases).toBe(1); // the newcomer's, granted from the queue
   });
 });

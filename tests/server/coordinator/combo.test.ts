@@ -1,10 +1,11 @@
 // The live coordinator runs a policy combo exactly as the simulator does: placement + routing with their options, admission, rebalancing.
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiPaths, parseRouteResponse, type RouteResponse } from '../../../core/api/index.ts';
+import { apiPaths, type RouteResponse } from '../../../core/api/index.ts';
 import { policyCombos, serveCombo } from '../../../core/policies/index.ts';
 import { parseScenario } from '../../../sim/index.ts';
 import type { BouquetServer, ServerOptions } from '../../../server/index.ts';
 import { budget, json, TestServers, until } from '../helpers.ts';
+import { askRoute } from '../swarm-api.ts';
 
 const swarmOf = new TestServers({ coordinator: { keyBoundPeerIds: false, heartbeatTimeoutMs: 600_000 } });
 afterEach(() => swarmOf.cleanUp());
@@ -18,11 +19,8 @@ async function oneVolunteer(options: Partial<ServerOptions>): Promise<BouquetSer
   return s;
 }
 
-async function route(s: BouquetServer, clientId: string): Promise<RouteResponse> {
-  const r = await json(s.url + apiPaths.routes, { body: { clientId, promptTokens: 4, maxNewTokens: 8 } });
-  const parsed = parseRouteResponse(r.body);
-  if (!parsed.ok) throw parsed.error;
-  return parsed.value;
+function route(s: BouquetServer, clientId: string): Promise<RouteResponse> {
+  return askRoute(s, { clientId, promptTokens: 4, maxNewTokens: 8 });
 }
 
 /** How many of `n` short sessions, asked one after another, are granted now (the rest queue). */

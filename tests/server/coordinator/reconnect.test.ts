@@ -5,6 +5,7 @@ import type { AssignmentMessage } from '../../../core/api/index.ts';
 import type { BlockSpan } from '../../../core/swarm/index.ts';
 import type { BouquetServer } from '../../../server/index.ts';
 import { budget, TestServers, TestVolunteer, until } from '../helpers.ts';
+import { servingAll } from '../swarm-api.ts';
 
 // Joins within 100 ms share one placement run: the three parallel first joins are placed together, as loaded.
 // The grace is sized for a loaded 2-core machine, where one scripted join can take seconds (the product's default is 2 s).
@@ -14,19 +15,11 @@ afterEach(() => swarm.cleanUp());
 // Two volunteers on the first three blocks, one on the last three: with only a and b back, blocks 3–4 have nobody.
 const spans: Record<string, BlockSpan> = { a: { start: 0, end: 3 }, b: { start: 0, end: 3 }, c: { start: 2, end: 5 } };
 
-async function servingAll(s: BouquetServer, n: number): Promise<void> {
-  await s.coordinator.whenSettled();
-  await until(() => {
-    const vs = s.coordinator.state().volunteers;
-    return vs.length === n && vs.every((v) => v.state === 'serving');
-  }, 30_000, `${n} volunteers serving`);
-}
-
 /** Three volunteers serving their spans, whose sockets are then cut without a goodbye; they come back `apartMs` apart. */
 async function dropAndReturn(reconnectGraceMs: number | undefined, apartMs: number): Promise<{ back: TestVolunteer[]; s: BouquetServer }> {
   const s = await swarm.start({ coordinator: reconnectGraceMs === undefined ? {} : { reconnectGraceMs } });
   await Promise.all(Object.entries(spans).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
-  await servingAll(s, 3);
+  await servingAll(s, { count: 3, timeoutMs: 30_000 });
   expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(spans);
   for (const v of swarm.volunteers) v.ws.terminate();
   await until(() => s.coordinator.state().volunteers.length === 0, 5000, 'the dropped volunteers gone');
@@ -35,7 +28,7 @@ async function dropAndReturn(reconnectGraceMs: number | undefined, apartMs: numb
     back.push(await swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span }));
     await new Promise((r) => setTimeout(r, apartMs));
   }
-  await servingAll(s, 3);
+  await servingAll(s, { count: 3, timeoutMs: 30_000 });
   return { back, s };
 }
 
@@ -64,7 +57,7 @@ describe('volunteers dropped by a network change', () => {
       back.push(await swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span }));
       await new Promise((r) => setTimeout(r, 300));
     }
-    await servingAll(s, 3);
+    await servingAll(s, { count: 3, timeoutMs: 30_000 });
     expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(spans);
     for (const v of back) expect(moves(v)).toEqual([]);
   });
@@ -74,16 +67,16 @@ describe('volunteers dropped by a network change', () => {
     const held: Record<string, BlockSpan> = { a: { start: 0, end: 3 }, b: { start: 2, end: 5 }, c: { start: 2, end: 5 } };
     const s = await swarm.start({ coordinator: { reconnectGraceMs: 2000 } });
     const first = await Promise.all(Object.entries(held).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
-    await servingAll(s, 3);
+    await servingAll(s, { count: 3, timeoutMs: 30_000 });
     for (const v of first) v.ws.terminate();
     await until(() => s.coordinator.state().volunteers.length === 0, 5000, 'the dropped volunteers gone');
     const back = await Promise.all(Object.entries(held).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
-    await servingAll(s, 3);
+    await servingAll(s, { count: 3, timeoutMs: 30_000 });
     expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(held);
     for (const v of [...first, ...back]) expect(moves(v)).toEqual([]);
     // A newcomer is churn: the run that places it may move a covering volunteer to its proposed span.
     await swarm.join(s, { peerId: 'd', memoryBytes: budget(1, 4) });
-    await servingAll(s, 4);
+    await servingAll(s, { count: 4, timeoutMs: 30_000 });
     expect(back.flatMap(moves).some((m) => m.reason === 'rebalance')).toBe(true);
   });
 
@@ -92,14 +85,14 @@ describe('volunteers dropped by a network change', () => {
     const s = await swarm.start({ coordinator: { reconnectGraceMs: graceMs } });
     const [a, b, c] = await Promise.all(Object.entries(spans).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
     if (a === undefined || b === undefined || c === undefined) throw new Error('three volunteers');
-    await servingAll(s, 3);
+    await servingAll(s, { count: 3, timeoutMs: 30_000 });
     const droppedAt = performance.now();
     c.ws.terminate();
     // One of a and b is moved onto blocks 2–4, which c held.
     const moved = await Promise.race([a, b].map((v) => v.next((m) => m.type === 'assignment' && m.reason !== 'keep' && m.span?.end === 5, 30_000)));
     expect(performance.now() - droppedAt).toBeGreaterThanOrEqual(graceMs - 5);
     expect(moved).toMatchObject({ type: 'assignment', span: spans.c });
-    await servingAll(s, 2);
+    await servingAll(s, { count: 2, timeoutMs: 30_000 });
     expect(s.coordinator.state().placement.uncoveredBlocks).toEqual([]);
   });
 });
