@@ -5,7 +5,7 @@ import path from 'node:path';
 import { chromiumPath } from '../../tools/browser/chromium.ts';
 import { delayUnavailableReason } from '../../tools/netem/delay.ts';
 import { turnserverPath } from './coturn.ts';
-import { swiftShaderIcd } from './swiftshader.ts';
+import { swiftShaderUnavailableReason } from './swiftshader.ts';
 import { netnsUnavailableReason } from './netns.ts';
 
 // A test reads the shared models when it names their folder, imports the stories260K path, or drives a swarm
@@ -35,8 +35,12 @@ export function suitePlan(repoRoot: string, env: NodeJS.ProcessEnv = process.env
   }
   // The same paths the suites check (tools/browser/chromium.ts, tests/e2e/firefox-namespace.ts, tests/support/coturn.ts).
   if (!existsSync(chromiumPath)) missing.push(`no Chromium (${chromiumPath})`);
-  // Node's WebGPU tests run Dawn on the SwiftShader ICD that Debian's chromium ships: missing beside an installed Chromium is a fault.
-  else if (!existsSync(swiftShaderIcd)) missing.push(`no SwiftShader Vulkan ICD (${swiftShaderIcd}) beside Chromium`);
+  // Node's WebGPU tests run Dawn on the SwiftShader ICD that Debian's chromium ships, through the Vulkan loader:
+  // either missing beside an installed Chromium is a fault.
+  else {
+    const swiftShader = swiftShaderUnavailableReason(env);
+    if (swiftShader !== null) missing.push(`${swiftShader} beside Chromium`);
+  }
   const firefox = env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
   if (!existsSync(firefox)) missing.push(`no Firefox ESR (${firefox})`);
   if (!existsSync(turnserverPath)) missing.push('no coturn');
@@ -48,5 +52,5 @@ export function suitePlan(repoRoot: string, env: NodeJS.ProcessEnv = process.env
     if (delay !== null) missing.push(delay);
   }
   if (missing.length === 0) return { exclude, note: null };
-  return { exclude, note: `bouquet tests: ${missing.join('; ')}: the suites that need them skip here (CI=true fails instead; .ci/run installs chromium firefox-esr coturn iptables gcc)` };
+  return { exclude, note: `bouquet tests: ${missing.join('; ')}: the suites that need them skip here (CI=true fails instead; .ci/run installs chromium libvulkan1 firefox-esr coturn iptables gcc)` };
 }

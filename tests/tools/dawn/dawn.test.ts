@@ -1,11 +1,10 @@
 // The Node backend rule through Dawn's `webgpu` package: `auto` takes only a real adapter, `webgpu` any adapter (SwiftShader
 // here, from Chromium's Vulkan ICD), and a missing package or adapter is backend-unavailable; `bouquet volunteer` says so.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { swiftShaderIcd } from '../../support/swiftshader.ts';
+import { swiftShaderIcd, swiftShaderUnavailableReason } from '../../support/swiftshader.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..');
 const child = path.join(import.meta.dirname, 'decide-child.ts');
@@ -24,8 +23,8 @@ function packageMissing(): string | null {
     return "Dawn's webgpu package (an optional dependency) is not installed";
   }
 }
-// Skipped only where the part it needs is absent (the suite plan fails CI for a missing ICD when Chromium is installed).
-const skipSwiftShader = packageMissing() ?? (existsSync(swiftShaderIcd) ? null : `no SwiftShader Vulkan ICD at ${swiftShaderIcd} (it comes with Debian's chromium)`);
+// Skipped only where the part it needs is absent (the suite plan fails CI for a missing ICD or loader when Chromium is installed).
+const skipSwiftShader = packageMissing() ?? swiftShaderUnavailableReason();
 
 interface Answer { backend?: string; reason?: string; software?: boolean | null; code?: string; message?: string }
 

@@ -2,13 +2,13 @@
 // serves every block of stories260K; `bouquet chat` prints `bouquet generate`'s greedy ids; the coordinator lists it on
 // webgpu with a measured speed; on SIGTERM it leaves and the process exits.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateReference, repoRoot, servingAll, startBouquet, stopBouquet, stories260K, until, type BouquetProcess } from '../../e2e/swarm-support.ts';
-import { swiftShaderIcd } from '../../support/swiftshader.ts';
+import { swiftShaderIcd, swiftShaderUnavailableReason } from '../../support/swiftshader.ts';
 
 const bouquet = path.join(repoRoot, 'bin', 'bouquet.js');
 const prompt = 'Once upon a time';
@@ -20,8 +20,8 @@ function missingReason(): string | null {
   } catch {
     return "Dawn's webgpu package (an optional dependency) is not installed";
   }
-  // The suite plan fails CI for a missing ICD wherever Chromium is installed (tests/support/suite-plan.ts).
-  return existsSync(swiftShaderIcd) ? null : `no SwiftShader Vulkan ICD at ${swiftShaderIcd} (it comes with Debian's chromium)`;
+  // The suite plan fails CI for a missing ICD or Vulkan loader wherever Chromium is installed (tests/support/suite-plan.ts).
+  return swiftShaderUnavailableReason();
 }
 const skip = missingReason();
 
