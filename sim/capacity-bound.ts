@@ -91,6 +91,29 @@ export function packableUnits(capacityUnits: number, sizes: readonly number[]): 
   return best;
 }
 
+/**
+ * Each server's room for sessions beside all L blocks, in cache units (`sessionCacheUnits`: token
+ * blocks of all L blocks; a slot where the model has no token blocks), and the bytes of one unit.
+ * Sessions are whole at every instant, so the room is the most units whole sessions of the given
+ * sizes fill (`packableUnits`): a laptop with room for 1.7 sessions of one size holds 1.
+ */
+export function roomBesideAllBlocks(snapshot: SwarmSnapshot, sizes: readonly number[]): { units: number[]; unitBytes: number } {
+  const L = snapshot.model.numBlocks;
+  const { unitsPerSlot } = sessionCacheUnits(snapshot.model, 1);
+  const unitBytes = (L * snapshot.model.cacheBytesPerBlock) / unitsPerSlot;
+  const packed = new Map<number, number>();
+  const units = snapshot.servers.map((s) => {
+    const capacityUnits = Math.max(0, Math.floor(((s.memoryBytes - L * snapshot.model.blockBytes) / unitBytes) * (1 + 1e-12)));
+    let u = packed.get(capacityUnits);
+    if (u === undefined) {
+      u = packableUnits(capacityUnits, sizes);
+      packed.set(capacityUnits, u);
+    }
+    return u;
+  });
+  return { units, unitBytes };
+}
+
 /** `x` with all but its `bits` most significant binary digits cleared (rounded down; 0 bits: 0). */
 function roundDownBits(x: number, bits: number | null): number {
   if (bits === null || x < 1) return x;
@@ -194,21 +217,8 @@ export async function capacityLowerBound(snapshot: SwarmSnapshot, requests: read
     classes = groupClasses(exact, bits);
   }
   const relaxedMeanMs = relaxedSumMs / requests.length;
-  // Sessions are whole at every instant: a server's room is the most cache whole sessions of the
-  // run's sizes fill beside all L blocks (counted in units of a slot, the same for every class).
-  const { unitsPerSlot } = sessionCacheUnits(snapshot.model, 1);
-  const unitBytes = (L * snapshot.model.cacheBytesPerBlock) / unitsPerSlot;
-  const sizes = exact.map((c) => c.units);
-  const packed = new Map<number, number>();
-  const roomBytes = snapshot.servers.map((s) => {
-    const capacityUnits = Math.max(0, Math.floor(((s.memoryBytes - L * snapshot.model.blockBytes) / unitBytes) * (1 + 1e-12)));
-    let units = packed.get(capacityUnits);
-    if (units === undefined) {
-      units = packableUnits(capacityUnits, sizes);
-      packed.set(capacityUnits, units);
-    }
-    return units * unitBytes;
-  });
+  const room = roomBesideAllBlocks(snapshot, exact.map((c) => c.units));
+  const roomBytes = room.units.map((u) => u * room.unitBytes);
   const firstMs = requests.reduce((m, r) => Math.min(m, r.arrivalMs), Infinity);
   const lastMs = requests.reduce((m, r) => Math.max(m, r.arrivalMs), -Infinity);
   const costs = exact.flatMap((c) => [c.fastestMs, ...c.oneHop.map((o) => o.serviceMs), ...(Number.isFinite(c.multiHopMs) ? [c.multiHopMs] : [])]);

@@ -20,6 +20,7 @@ export function onLeave(run: RunState, serverId: string): SimEvent[] {
   const srv = run.servers.get(serverId);
   if (srv === undefined || !srv.load.online) return [];
   srv.load.online = false;
+  run.churnLog.push({ kind: 'server-leave', atMs: run.nowMs, serverId });
   const out: SimEvent[] = [];
   const churn = run.cfg.churn;
   if (churn !== undefined && run.churnIds.has(serverId)) {
@@ -34,6 +35,7 @@ export function onJoin(run: RunState, serverId: string): SimEvent[] {
   const srv = run.servers.get(serverId);
   if (srv === undefined || srv.load.online) return [];
   srv.load.online = true;
+  run.churnLog.push({ kind: 'server-join', atMs: run.nowMs, serverId });
   const out: SimEvent[] = [];
   const churn = run.cfg.churn;
   if (churn !== undefined && run.churnIds.has(serverId)) {

@@ -165,4 +165,6 @@ export interface SimResult {
   policy: { placement: string; routing: string };
   metrics: SimMetrics;
   timing: AlgorithmTiming;
+  /** The leaves and joins the run saw up to its end, in time order (scripted and drawn churn alike). */
+  churn: readonly ChurnTraceEntry[];
 }

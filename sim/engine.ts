@@ -133,6 +133,7 @@ function* loop(cfg: SimConfig, run: RunState): Generator<SimEvent & { kind: 'rep
     policy: { placement: cfg.placement.policy, routing: cfg.routing.name },
     metrics,
     timing: run.timing,
+    churn: run.churnLog,
   };
 }
 

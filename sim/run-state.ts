@@ -6,7 +6,7 @@ import { serverIndex, wsRrRouting, type RoutingPolicy, type ServerIndex, type Se
 import { CentralQueue, loadsInSessionUnits, sessionReservation, snapWhole, type AdmissionContext } from '../core/dispatch/index.ts';
 import type { SimRequest } from './arrivals.ts';
 import { drawSpeedFactors, slotTokensOf } from './service.ts';
-import type { AlgorithmTiming, RequestRun, ServerRun, SimConfig } from './engine-types.ts';
+import type { AlgorithmTiming, ChurnTraceEntry, RequestRun, ServerRun, SimConfig } from './engine-types.ts';
 
 /** What the run has seen so far, for re-tuning: arrivals, their prompt and declared tokens, finished outputs. */
 export interface SeenWorkload {
@@ -27,6 +27,8 @@ export class RunState {
   readonly queue = new CentralQueue<RequestRun>();
   /** Requests that found no chain at all (churn): routed again when a volunteer comes back. */
   stalled: RequestRun[] = [];
+  /** Every leave and join the run saw, in time order (what sim/time-bound.ts takes as the run's churn). */
+  readonly churnLog: ChurnTraceEntry[] = [];
   done = 0;
   nowMs = 0;
   readonly timing: AlgorithmTiming;

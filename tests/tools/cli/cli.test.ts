@@ -181,4 +181,13 @@ describe('bouquet plan | sim | compare', () => {
     // Admission by declared length packs two 2076-token sessions into a 4096-token slot (docs/results.md).
     expect(q - j.lowerBound.responseMean).toBeLessThan(0.5 * (f - j.lowerBound.responseMean));
   });
+
+  it('compare --time-bound: the time-indexed bound lies between the relaxed bound and every policy on a swarm without churn', async () => {
+    const r = await capture(compare, ['--scenario', 'scenarios/followup-llama2-7b-4096ctx.json', '--policies', 'followup,bouquet', '--runs', '2', '--lower-bound', '--time-bound', '--json']);
+    const j = JSON.parse(r.stdout) as CompareJson & { lowerBound: { responseMean: number }; timeBound: { responseMean: number; responseMeanCi95: number | null } };
+    expect(Object.keys(j.timeBound).sort()).toEqual(['responseMean', 'responseMeanCi95']);
+    expect(j.timeBound.responseMean).toBeGreaterThanOrEqual(j.lowerBound.responseMean * (1 - 1e-9));
+    expect(j.timeBound.responseMean).toBeLessThanOrEqual(j.policies.bouquet?.responseMean ?? NaN);
+    expect(j.timeBound.responseMean).toBeLessThanOrEqual(j.policies.followup?.responseMean ?? NaN);
+  });
 });
