@@ -20,7 +20,7 @@ export interface TimeBoundOptions {
 
 /** The time-indexed bound over one run. */
 export interface TimeLowerBound {
-  /** Mean over requests, ms: no policy's mean response on this run, with this churn, can be lower (see `timeIndexedLowerBound`). */
+  /** Mean over requests, ms: no schedule of this run that fails no session over can have a lower mean response (see `timeIndexedLowerBound`). */
   meanMs: number;
   /** The LP's size: columns, rows, nonzeros. */
   columns: number;

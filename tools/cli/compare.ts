@@ -136,9 +136,9 @@ export function run(argv: string[]): Promise<number> {
     }
     let lowerBound: { responseMean: number; responseMeanCi95: number | null; responseP95: number; responseP95Ci95: number | null } | undefined;
     let capacityBound: { responseMean: number; responseMeanCi95: number | null } | undefined;
+    // Each seed's requests, as its runs drew them; every bound is taken over the same ones.
+    const requestsOf = Array.from({ length: runs }, (_, k) => generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals')));
     if (values['lower-bound'] === true) {
-      // Each seed's requests, as its runs drew them; both bounds are taken over the same ones.
-      const requestsOf = Array.from({ length: runs }, (_, k) => generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals')));
       const bounds = requestsOf.map((requests) => responseLowerBound(scenario.snapshot, requests));
       const mean = meanCi95(bounds.map((b) => b.meanMs / 1000));
       const p95 = meanCi95(bounds.map((b) => b.p95Ms / 1000));
@@ -156,7 +156,7 @@ export function run(argv: string[]): Promise<number> {
     if (values['time-bound'] === true) {
       const perSeed: number[] = [];
       for (let k = 0; k < runs; k++) {
-        const requests = generateRequests(scenario.arrivals, scenario.snapshot.clients, streamRandom(seed + k, 'arrivals'));
+        const requests = requestsOf[k] ?? [];
         let least = Infinity;
         for (const churn of distinctChurnTraces(churnOf[k] ?? [])) least = Math.min(least, (await timeIndexedLowerBound(scenario.snapshot, requests, churn)).meanMs);
         perSeed.push(least / 1000);
