@@ -28,7 +28,7 @@ export { browserContention, contentionFactor, drawSpeedFactors, jitterFactor, sl
 export { parseScenario, ScenarioError, builtinPolicies, type Scenario, type PolicyCombo, type ParseScenarioOptions, type ScenarioFileReader } from './scenario.ts';
 export { resolvePolicy, routingFor, placeFor, runScenario, plannedDeclaredTokens } from './run.ts';
 export { fastestServiceMs, responseLowerBound, sessionCacheBytesPerBlock, type ResponseLowerBound } from './lower-bound.ts';
-export { timeIndexedLowerBound, offlineIntervals, distinctChurnTraces, timeBoundDelayEdgesMs, type TimeLowerBound, type TimeBoundOptions } from './time-bound.ts';
+export { timeIndexedLowerBound, offlineIntervals, distinctChurnTraces, timeBoundDelayEdgesMs, timeBoundSlotMs, type TimeLowerBound, type TimeBoundOptions } from './time-bound.ts';
 export { capacityLowerBound, expectedOnlineMs, packableUnits, capacityBoundMaxClasses, type CapacityLowerBound, type CapacityBoundOptions } from './capacity-bound.ts';
 export {
   summarizeRuns,

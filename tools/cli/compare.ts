@@ -52,8 +52,8 @@ bound plus the memory a one-hop session holds on a server with all blocks — a 
 run's requests (churn: expected online time), never below the relaxed mean: a second line, and in
 --json "capacityBound": { responseMean, responseMeanCi95 } (seconds). --time-bound adds the
 time-indexed capacity bound (sim/time-bound.ts): one-hop sessions limited by each server's memory
-in every 1 s slot under each run's actual arrivals and churn (clairvoyant: below any policy on that
-run that fails no session over; an LP of ~10⁶ nonzeros per seed on a 2000-request swarm, minutes):
+in every 0.5 s slot under each run's actual arrivals and churn (clairvoyant: below any policy on that
+run that fails no session over; an LP of ~10⁶ nonzeros per seed on a 2000-request swarm, 1–2 min):
 a line, and in --json
 "timeBound": { responseMean, responseMeanCi95 } (seconds).`;
 
@@ -221,7 +221,7 @@ export function run(argv: string[]): Promise<number> {
       console.log(`capacity lower bound (one-hop sessions limited by the servers' memory): resp mean ${formatMeanCi(capacityBound.responseMean, capacityBound.responseMeanCi95 ?? NaN, 2)} s`);
     }
     if (timeBound !== undefined) {
-      console.log(`time-indexed capacity bound (each run's arrivals and churn, memory per 1 s slot, clairvoyant): resp mean ${formatMeanCi(timeBound.responseMean, timeBound.responseMeanCi95 ?? NaN, 2)} s`);
+      console.log(`time-indexed capacity bound (each run's arrivals and churn, mean memory per 0.5 s slot, clairvoyant): resp mean ${formatMeanCi(timeBound.responseMean, timeBound.responseMeanCi95 ?? NaN, 2)} s`);
     }
     if (values.out !== undefined) console.log(`report: ${join(values.out, 'report.md')}`);
     return 0;
