@@ -10,5 +10,5 @@ export { samplerFor } from '../../worker/index.ts';
 export type { RouteProvider, RouteAsk, RouteLease, RouteHopSpec, MeasuredRequest } from './routes.ts';
 export { clientModelFromRuntime } from './runtime-model.ts';
 export { CoordinatorRoutes, type CoordinatorRoutesOptions } from './coordinator-routes.ts';
-export { RttBook, measureRttMs, maxMeasuredPeers, maxMeasuredRttMs, type RttBookOptions } from './rtt.ts';
+export { RttBook, measureRttMs, maxMeasuredPeers, maxMeasuredRttMs, rttSamplesPerPeer, type RttBookOptions } from './rtt.ts';
 export { missingSpans, blocksInWords, statusWords, type RequestStatus } from './request-status.ts';

@@ -22,12 +22,17 @@ interface Sample {
   atMs: number;
 }
 
+/** Round trips kept per peer: the report is the least of the fresh ones. */
+export const rttSamplesPerPeer = 8;
+
 /**
- * The latest round trip to each volunteer this client talked to, with its age: bounded in count
- * (least recently measured forgotten first) and in value, so a route request can report them.
+ * The round trip to each volunteer this client talked to: the least of its last few measurements
+ * younger than maxAgeMs, since a ping only ever waits longer than the network (a volunteer busy
+ * computing, a stalled event loop), never shorter. Bounded in peers (least recently measured
+ * forgotten first), samples per peer and value, so a route request can report them.
  */
 export class RttBook {
-  private readonly samples = new Map<string, Sample>();
+  private readonly samples = new Map<string, Sample[]>();
   private readonly maxAgeMs: number;
   private readonly maxPeers: number;
   private readonly now: () => number;
@@ -41,8 +46,9 @@ export class RttBook {
   /** Records a round trip to `peerId`, ms (clamped to [0, maxMeasuredRttMs]; a non-finite one is ignored). */
   record(peerId: string, rttMs: number): void {
     if (!Number.isFinite(rttMs)) return;
+    const kept = this.samples.get(peerId) ?? [];
     this.samples.delete(peerId); // re-inserted last: Map order is the eviction order
-    this.samples.set(peerId, { rttMs: Math.min(maxMeasuredRttMs, Math.max(0, rttMs)), atMs: this.now() });
+    this.samples.set(peerId, [...kept.slice(1 - rttSamplesPerPeer), { rttMs: Math.min(maxMeasuredRttMs, Math.max(0, rttMs)), atMs: this.now() }]);
     while (this.samples.size > this.maxPeers) {
       const oldest = this.samples.keys().next();
       if (oldest.done === true) break;
@@ -52,18 +58,19 @@ export class RttBook {
 
   /** True when `peerId` has no measurement younger than maxAgeMs. */
   isStale(peerId: string): boolean {
-    const s = this.samples.get(peerId);
-    return s === undefined || this.now() - s.atMs > this.maxAgeMs;
+    const last = this.samples.get(peerId)?.at(-1);
+    return last === undefined || this.now() - last.atMs > this.maxAgeMs;
   }
 
-  /** The fresh measurements (younger than maxAgeMs) as a route request's `rttMs`, ms; undefined when there are none. */
+  /** Per peer, the least of its fresh measurements (younger than maxAgeMs), as a route request's `rttMs`, ms; undefined when there are none. */
   fresh(): Record<string, number> | undefined {
     const now = this.now();
     const out: Record<string, number> = {};
     let any = false;
-    for (const [peer, s] of this.samples) {
-      if (now - s.atMs > this.maxAgeMs) continue;
-      out[peer] = s.rttMs;
+    for (const [peer, list] of this.samples) {
+      const fresh = list.filter((s) => now - s.atMs <= this.maxAgeMs);
+      if (fresh.length === 0) continue;
+      out[peer] = Math.min(...fresh.map((s) => s.rttMs));
       any = true;
     }
     return any ? out : undefined;

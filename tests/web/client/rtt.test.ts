@@ -2,7 +2,7 @@
 // and report them with each route request, bounded in count, value and age.
 import { describe, expect, it } from 'vitest';
 import { FrameLink, MemoryNetwork } from '../../../core/protocol/index.ts';
-import { ClientSession, LinkPool, RttBook, maxMeasuredRttMs } from '../../../web/client/index.ts';
+import { ClientSession, LinkPool, RttBook, maxMeasuredRttMs, rttSamplesPerPeer } from '../../../web/client/index.ts';
 import { SessionHost } from '../../../web/volunteer/index.ts';
 import { ListRouteProvider, ToyClientModel, ToyExecutor, toyShape } from '../../support/toy-model.ts';
 
@@ -49,11 +49,23 @@ describe('measured round trips in route requests', () => {
     book.record('d', Number.NaN);
     expect(book.fresh()).toEqual({ a: 12, b: 0, c: maxMeasuredRttMs });
     nowMs = 600;
-    book.record('a', 14); // measured again: now the most recent
+    book.record('a', 14); // measured again: now the most recent; its fresh 12 stays the least
     book.record('e', 7); // over the bound: the least recently measured ('b') goes
-    expect(book.fresh()).toEqual({ c: maxMeasuredRttMs, a: 14, e: 7 });
+    expect(book.fresh()).toEqual({ c: maxMeasuredRttMs, a: 12, e: 7 });
     nowMs = 1500;
-    expect(book.fresh()).toEqual({ a: 14, e: 7 });
+    expect(book.fresh()).toEqual({ a: 14, e: 7 }); // the 12 is older than maxAgeMs now
     expect([book.isStale('c'), book.isStale('a'), book.isStale('zz')]).toEqual([true, false, true]);
+  });
+
+  it('reports the least fresh round trip per peer, so a ping that waited on a busy volunteer does not raise it; keeps a bounded few', () => {
+    let nowMs = 0;
+    const book = new RttBook({ maxAgeMs: 1000, now: () => nowMs });
+    book.record('v', 31);
+    nowMs = 100;
+    book.record('v', 250); // answered after a step of compute: not the network's round trip
+    expect(book.fresh()).toEqual({ v: 31 });
+    // Only the last rttSamplesPerPeer count: after that many slower ones the 31 is gone.
+    for (let i = 0; i < rttSamplesPerPeer; i++) book.record('v', 40 + i);
+    expect(book.fresh()).toEqual({ v: 40 });
   });
 });
