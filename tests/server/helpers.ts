@@ -63,6 +63,25 @@ export class TestServers {
     return v;
   }
 
+  /**
+   * Scripted volunteers registered with `s` at once: each connects and signs its registration first,
+   * then all are sent back to back, so they land in one placement batch even on a loaded machine
+   * (parallel `join`s can spread over more than the batch window there).
+   */
+  async joinTogether(s: { url: string }, all: readonly TestVolunteerOptions[]): Promise<TestVolunteer[]> {
+    const vs = await Promise.all(all.map((o) => TestVolunteer.connect(s.url, o)));
+    this.volunteers.push(...vs);
+    const registrations = await Promise.all(vs.map((v) => v.registration()));
+    const answers = vs.map((v) => v.next((m) => m.type === 'registered' || m.type === 'error'));
+    vs.forEach((v, i) => v.send(registrations[i] ?? {}));
+    for (const [i, answer] of (await Promise.all(answers)).entries()) {
+      if (answer.type === 'error') throw new Error(`register refused: ${answer.error.code}: ${answer.error.message}`);
+      const heartbeatMs = all[i]?.heartbeatMs;
+      if (heartbeatMs !== undefined) vs[i]?.startHeartbeats(heartbeatMs);
+    }
+    return vs;
+  }
+
   /** Closes everything started (sockets first, then volunteers, then servers). */
   async cleanUp(): Promise<void> {
     for (const s of this.sockets.splice(0)) {

@@ -7,7 +7,7 @@ import type { BouquetServer } from '../../../server/index.ts';
 import { budget, TestServers, TestVolunteer, until } from '../helpers.ts';
 import { servingAll } from '../swarm-api.ts';
 
-// Joins within 100 ms share one placement run: the three parallel first joins are placed together, as loaded.
+// Joins within 100 ms share one placement run: the three first joins, sent together, are placed together, as loaded.
 // The grace is sized for a loaded 2-core machine, where one scripted join can take seconds (the product's default is 2 s).
 const swarm = new TestServers({ coordinator: { keyBoundPeerIds: false, heartbeatTimeoutMs: 60_000, placementDelayMs: 100, reconnectGraceMs: 4000 } });
 afterEach(() => swarm.cleanUp());
@@ -18,7 +18,7 @@ const spans: Record<string, BlockSpan> = { a: { start: 0, end: 3 }, b: { start: 
 /** Three volunteers serving their spans, whose sockets are then cut without a goodbye; they come back `apartMs` apart. */
 async function dropAndReturn(reconnectGraceMs: number | undefined, apartMs: number): Promise<{ back: TestVolunteer[]; s: BouquetServer }> {
   const s = await swarm.start({ coordinator: reconnectGraceMs === undefined ? {} : { reconnectGraceMs } });
-  await Promise.all(Object.entries(spans).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
+  await swarm.joinTogether(s, Object.entries(spans).map(([peerId, span]) => ({ peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
   await servingAll(s, { count: 3, timeoutMs: 30_000 });
   expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(spans);
   for (const v of swarm.volunteers) v.ws.terminate();
@@ -66,11 +66,11 @@ describe('volunteers dropped by a network change', () => {
     // One holder of blocks 0–1 and two of 2–4: bouquet proposes two on the first blocks (its rebalance rule moves one there after churn).
     const held: Record<string, BlockSpan> = { a: { start: 0, end: 3 }, b: { start: 2, end: 5 }, c: { start: 2, end: 5 } };
     const s = await swarm.start({ coordinator: { reconnectGraceMs: 2000 } });
-    const first = await Promise.all(Object.entries(held).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
+    const first = await swarm.joinTogether(s, Object.entries(held).map(([peerId, span]) => ({ peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
     await servingAll(s, { count: 3, timeoutMs: 30_000 });
     for (const v of first) v.ws.terminate();
     await until(() => s.coordinator.state().volunteers.length === 0, 5000, 'the dropped volunteers gone');
-    const back = await Promise.all(Object.entries(held).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
+    const back = await swarm.joinTogether(s, Object.entries(held).map(([peerId, span]) => ({ peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
     await servingAll(s, { count: 3, timeoutMs: 30_000 });
     expect(Object.fromEntries(s.coordinator.state().volunteers.map((v) => [v.peerId, v.span]))).toEqual(held);
     for (const v of [...first, ...back]) expect(moves(v)).toEqual([]);
@@ -83,7 +83,7 @@ describe('volunteers dropped by a network change', () => {
   it('a volunteer that does not come back is replaced once the grace is over, not before', async () => {
     const graceMs = 1000;
     const s = await swarm.start({ coordinator: { reconnectGraceMs: graceMs } });
-    const [a, b, c] = await Promise.all(Object.entries(spans).map(([peerId, span]) => swarm.join(s, { peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
+    const [a, b, c] = await swarm.joinTogether(s, Object.entries(spans).map(([peerId, span]) => ({ peerId, memoryBytes: budget(3, 4), loadedSpan: span })));
     if (a === undefined || b === undefined || c === undefined) throw new Error('three volunteers');
     await servingAll(s, { count: 3, timeoutMs: 30_000 });
     const droppedAt = performance.now();
