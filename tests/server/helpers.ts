@@ -72,13 +72,8 @@ export class TestServers {
     const vs = await Promise.all(all.map((o) => TestVolunteer.connect(s.url, o)));
     this.volunteers.push(...vs);
     const registrations = await Promise.all(vs.map((v) => v.registration()));
-    const answers = vs.map((v) => v.next((m) => m.type === 'registered' || m.type === 'error'));
-    vs.forEach((v, i) => v.send(registrations[i] ?? {}));
-    for (const [i, answer] of (await Promise.all(answers)).entries()) {
-      if (answer.type === 'error') throw new Error(`register refused: ${answer.error.code}: ${answer.error.message}`);
-      const heartbeatMs = all[i]?.heartbeatMs;
-      if (heartbeatMs !== undefined) vs[i]?.startHeartbeats(heartbeatMs);
-    }
+    // Each call sends before its first await, so the map sends them all back to back.
+    await Promise.all(vs.map((v, i) => v.sendRegistration(registrations[i] ?? {}, all[i] ?? {})));
     return vs;
   }
 
@@ -155,12 +150,17 @@ export class TestVolunteer {
   /** Connects and registers; resolves after `registered`. */
   static async join(baseUrl: string, options: TestVolunteerOptions): Promise<TestVolunteer> {
     const v = await TestVolunteer.connect(baseUrl, options);
-    const registered = v.next((m) => m.type === 'registered' || m.type === 'error');
-    await v.register();
+    await v.sendRegistration(await v.registration(), options);
+    return v;
+  }
+
+  /** Sends a signed registration (at once, before any await) and resolves after `registered`, heartbeating if `options` ask. */
+  async sendRegistration(reg: RegisterMessage | Record<string, unknown>, options: Pick<TestVolunteerOptions, 'heartbeatMs'>): Promise<void> {
+    const registered = this.next((m) => m.type === 'registered' || m.type === 'error');
+    this.send(reg);
     const answer = await registered;
     if (answer.type === 'error') throw new Error(`register refused: ${answer.error.code}: ${answer.error.message}`);
-    if (options.heartbeatMs !== undefined) v.startHeartbeats(options.heartbeatMs);
-    return v;
+    if (options.heartbeatMs !== undefined) this.startHeartbeats(options.heartbeatMs);
   }
 
   /** Opens the socket and waits for the server's challenge (no registration yet). */
